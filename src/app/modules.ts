@@ -1,0 +1,4 @@
+import { CatalogModule } from 'src/app/catalog/catalog.module';
+
+/** The shop's feature modules. `nestor generate resource` appends new modules here, and only here. */
+export const APP_MODULES = [CatalogModule];

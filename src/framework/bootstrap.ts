@@ -1,0 +1,103 @@
+import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
+import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
+import { createNestorApp } from 'src/framework/http/create-app';
+
+/** Builds the root module for a configuration; every entry point shares it. */
+export type RootModuleFactory = (config: LoadedConfig) => DynamicModule;
+
+/** How long SIGTERM waits for in-flight work before the process gives up and exits 1. */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+/** Loads the configuration or ends the process with the list of bad variables (exit 1, no stack). */
+export function loadConfigOrExit(options?: LoadConfigOptions): LoadedConfig {
+  try {
+    return loadConfig(options);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** First SIGTERM/SIGINT closes the app (in-flight work finishes, database closes) and exits 0; a second forces. */
+function closeOnSignals(app: INestApplicationContext, logger: Logger, onClose?: () => void): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      process.exit(1);
+    }
+    closing = true;
+    onClose?.();
+    logger.log(`${signal} received: finishing in-flight work, then stopping`);
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than ${SHUTDOWN_TIMEOUT_MS} ms: exiting`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'Error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+function fail(error: unknown): never {
+  process.stderr.write(
+    `Nestor failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+}
+
+/** `src/main.ts`: serve the HTTP API, docs and operations endpoints. Example: `void serveHttp(AppModule.forRoot)`. */
+export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
+  const config = loadConfigOrExit();
+  try {
+    const app = await createNestorApp(rootModule(config), config);
+    const logger = app.get(Logger);
+    await app.listen({ port: config.port, host: config.host });
+    closeOnSignals(app, logger);
+    config.bootWarnings.forEach((warning) => logger.warn(warning));
+    const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    logger.log(
+      [
+        `Nestor is listening on ${base} (${config.nodeEnv})`,
+        `  API:      ${base}/api`,
+        `  Docs:     ${base}/docs  (OpenAPI: ${base}/docs-json)`,
+        `  Health:   ${base}/health/ready  Metrics: ${base}/metrics`,
+        `  Database: ${describeDatabase(config)}`,
+        `  Jobs:     ${describeJobBackend(config)}`,
+        `  Data dir: ${config.dataDir}`,
+      ].join('\n'),
+    );
+  } catch (error) {
+    fail(error);
+  }
+}
+
+/** `src/worker.ts`: boot the same composition without HTTP and run until signalled. */
+export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
+  const config = loadConfigOrExit();
+  try {
+    const app = await NestFactory.createApplicationContext(rootModule(config), { bufferLogs: true });
+    const logger = app.get(Logger);
+    app.useLogger(logger);
+    // An application context has no server socket; this handle keeps the worker alive until a signal.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    closeOnSignals(app, logger, () => clearInterval(keepAlive));
+    config.bootWarnings.forEach((warning) => logger.warn(warning));
+    logger.log(
+      `Nestor worker ready. Database: ${describeDatabase(config)}. Jobs: ${describeJobBackend(config)}`,
+    );
+  } catch (error) {
+    fail(error);
+  }
+}

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
+import * as dotenv from 'dotenv';
+import { LOG_LEVELS, LogLevel, NODE_ENVS, NodeEnv, NestorConfig } from 'src/framework/config/nestor-config';
+
+/** The environment variables Nestor reads; each message says what the variable expects. */
+class EnvironmentVariables {
+  @IsOptional()
+  @IsPort({ message: 'expected a TCP port number (1-65535)' })
+  PORT?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9.:[\]-]+$/, {
+    message: 'expected a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0',
+  })
+  HOST?: string;
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, {
+    message: 'expected a PostgreSQL URL, e.g. postgres://user:password@127.0.0.1:5432/nestor',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  DATA_DIR?: string;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'expected a Redis URL, e.g. redis://127.0.0.1:6379/0' })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @MinLength(32, { message: 'expected at least 32 characters (e.g. `openssl rand -base64 48`)' })
+  SECRET_KEY?: string;
+
+  @IsOptional()
+  @IsIn(NODE_ENVS, { message: `expected one of ${NODE_ENVS.join(', ')}` })
+  NODE_ENV?: string;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: string;
+
+  @IsOptional()
+  @Matches(/^(\*|https?:\/\/[^\s/,]+(\s*,\s*https?:\/\/[^\s/,]+)*)$/, {
+    message:
+      'expected * or a comma-separated list of origins, e.g. https://shop.example.com,http://localhost:5173',
+  })
+  CORS_ORIGINS?: string;
+
+  @IsOptional()
+  @Matches(/^\d+\s*(b|kb|mb|gb)?$/i, {
+    message: 'expected a size in bytes or with a unit, e.g. 1048576, 512kb, 1mb',
+  })
+  BODY_LIMIT?: string;
+
+  @IsOptional()
+  @Matches(/^(true|false|\d+|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, {
+    message: 'expected true, false, a number of proxy hops, or a comma-separated list of proxy IPs/CIDRs',
+  })
+  TRUST_PROXY?: string;
+}
+
+/** A configuration that cannot start the process; the message lists every offending variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`NST-C001 Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Variables to read; defaults to `process.env` (after loading `.env`). */
+  env?: Record<string, string | undefined>;
+  /** A dotenv file read beneath `env` (real variables win); `false` skips it. Defaults to `./.env`. */
+  envFile?: string | false;
+  /** Settings that win over the environment, e.g. `{ migrateOnBoot: false }` for CLI commands. */
+  overrides?: Partial<Omit<NestorConfig, 'bootWarnings'>>;
+}
+
+/** A loaded configuration plus the warnings worth logging once the logger is up. */
+export type LoadedConfig = NestorConfig & { readonly bootWarnings: readonly string[] };
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+function parseSize(value: string): number {
+  const [, digits, unit] = /^(\d+)\s*([a-z]*)$/i.exec(value.trim())!;
+  return Number(digits) * UNITS[(unit || 'b').toLowerCase()];
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  if (value === undefined || value === 'false') {
+    return false;
+  }
+  if (value === 'true') {
+    return true;
+  }
+  if (/^\d+$/.test(value)) {
+    return Number(value);
+  }
+  return value.split(',').map((s) => s.trim());
+}
+
+/**
+ * In development a missing SECRET_KEY is generated once and kept in DATA_DIR, so sessions and tokens
+ * survive restarts; production must set it.
+ */
+function resolveSecretKey(dataDir: string, warnings: string[]): string {
+  const file = join(dataDir, 'secret-key');
+  if (existsSync(file)) {
+    warnings.push(
+      `SECRET_KEY is not set: using the development key kept in ${file}. Set SECRET_KEY in production.`,
+    );
+    return readFileSync(file, 'utf8').trim();
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  warnings.push(
+    `SECRET_KEY is not set: generated a development key and kept it in ${file}. Set SECRET_KEY in production.`,
+  );
+  return key;
+}
+
+/**
+ * Reads and validates Nestor's settings from the environment and an optional `.env`.
+ * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const envFile = options.envFile ?? '.env';
+  let env = options.env;
+  if (!env) {
+    if (envFile && existsSync(envFile)) {
+      dotenv.config({ path: envFile, quiet: true });
+    }
+    env = process.env;
+  } else if (envFile && existsSync(envFile)) {
+    env = { ...dotenv.parse(readFileSync(envFile)), ...env };
+  }
+  // An empty value in a .env file means "not set", as in Django's and Laravel's env helpers.
+  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+
+  const problems = validateSync(vars).map((error) => {
+    const message = Object.values(error.constraints ?? {}).join('; ');
+    return `${error.property}=${JSON.stringify(error.value)}: ${message}`;
+  });
+  const nodeEnv = (vars.NODE_ENV ?? 'development') as NodeEnv;
+  if (nodeEnv === 'production' && !vars.SECRET_KEY) {
+    problems.push('SECRET_KEY: required when NODE_ENV=production (at least 32 characters)');
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+
+  const warnings: string[] = [];
+  const dataDir = resolve(vars.DATA_DIR ?? './data');
+  const secretKey = vars.SECRET_KEY ?? resolveSecretKey(dataDir, warnings);
+  const config: LoadedConfig = {
+    port: Number(vars.PORT ?? 3000),
+    host: vars.HOST ?? '127.0.0.1',
+    databaseUrl: vars.DATABASE_URL,
+    dataDir,
+    redisUrl: vars.REDIS_URL,
+    secretKey,
+    nodeEnv,
+    logLevel: (vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel,
+    corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()) : [],
+    bodyLimit: vars.BODY_LIMIT ? parseSize(vars.BODY_LIMIT) : 1024 * 1024,
+    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
+    migrateOnBoot: nodeEnv !== 'production',
+    inMemoryDatabase: false,
+    bootWarnings: warnings,
+    ...options.overrides,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,51 @@
+/** Pino's levels, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+
+/**
+ * The validated, typed settings of a Nestor process. Inject it by class:
+ * `constructor(private readonly config: NestorConfig) {}` then `this.config.port`.
+ */
+export abstract class NestorConfig {
+  abstract readonly port: number;
+  abstract readonly host: string;
+  /** `postgres://…` when a PostgreSQL server is used; undefined → embedded PGlite in `dataDir`. */
+  abstract readonly databaseUrl: string | undefined;
+  /** Absolute path of the data directory (embedded database, generated secret key). */
+  abstract readonly dataDir: string;
+  abstract readonly redisUrl: string | undefined;
+  abstract readonly secretKey: string;
+  abstract readonly nodeEnv: NodeEnv;
+  abstract readonly logLevel: LogLevel;
+  /** Allowed CORS origins; empty → CORS off. `['*']` allows any origin. */
+  abstract readonly corsOrigins: readonly string[];
+  /** Largest accepted request body, in bytes. */
+  abstract readonly bodyLimit: number;
+  /** Fastify's `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
+  abstract readonly trustProxy: boolean | number | string[];
+  /** Apply pending migrations when the database opens (development and the embedded default). */
+  abstract readonly migrateOnBoot: boolean;
+  /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
+  abstract readonly inMemoryDatabase: boolean;
+}
+
+/** Which database serves this process, in words for logs and the boot banner. */
+export function describeDatabase(config: NestorConfig): string {
+  if (!config.databaseUrl) {
+    return `embedded PGlite (${config.dataDir}/pglite)`;
+  }
+  const url = new URL(config.databaseUrl);
+  return `PostgreSQL ${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}
+
+/** Which job backend the configuration selects (ARCHITECTURE.md §1). */
+export function describeJobBackend(config: NestorConfig): string {
+  if (config.redisUrl) {
+    const url = new URL(config.redisUrl);
+    return `Redis ${url.hostname}:${url.port || '6379'}`;
+  }
+  return config.databaseUrl ? 'PostgreSQL (bullmq PostgreSQL backend)' : 'in-process (development mode)';
+}

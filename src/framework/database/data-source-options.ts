@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { createPGliteDriver } from 'src/framework/database/pglite-driver';
+import { TypeOrmLogger } from 'src/framework/database/typeorm-logger';
+
+/** Where an app keeps its migrations: file globs or migration classes. */
+export type Migrations = NonNullable<DataSourceOptions['migrations']>;
+
+/**
+ * The TypeORM options for a configuration: a PostgreSQL server when `DATABASE_URL` is set, else embedded
+ * PGlite in `DATA_DIR/pglite` (or in memory). `synchronize` is never on: the schema only changes through
+ * migrations.
+ */
+export function dataSourceOptions(config: NestorConfig, migrations: Migrations): DataSourceOptions {
+  const common = {
+    type: 'postgres' as const,
+    synchronize: false,
+    migrations,
+    migrationsRun: config.migrateOnBoot,
+    migrationsTransactionMode: 'each' as const,
+    // gen_random_uuid() is built into PostgreSQL 13+, so no extension needs installing.
+    uuidExtension: 'pgcrypto' as const,
+    installExtensions: false,
+    logger: new TypeOrmLogger(['warn', 'migration']),
+  };
+  if (config.databaseUrl) {
+    return {
+      ...common,
+      url: config.databaseUrl,
+      poolSize: 10,
+      connectTimeoutMS: 5000,
+      applicationName: 'nestor',
+    };
+  }
+  return {
+    ...common,
+    driver: createPGliteDriver(config.inMemoryDatabase ? undefined : join(config.dataDir, 'pglite')),
+  };
+}

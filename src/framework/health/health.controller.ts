@@ -1,0 +1,71 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { RedisHealth } from 'src/framework/health/redis-health';
+
+@ApiTags('operations')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly db: TypeOrmHealthIndicator,
+    private readonly redis: RedisHealth,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  @Get('live')
+  @ApiOperation({ operationId: 'healthLive', summary: 'Liveness: the process is up' })
+  @ApiOkResponse({ description: 'The process answers' })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOperation({
+    operationId: 'healthReady',
+    summary: 'Readiness: database reachable, Redis reachable when configured, no pending migrations',
+  })
+  @ApiOkResponse({ description: 'Ready to serve' })
+  @ApiServiceUnavailableResponse({ description: 'Not ready; `checks` says which dependency failed' })
+  async ready(): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([
+        () => this.db.pingCheck('database').withTimeout(2000),
+        () =>
+          this.indicators
+            .check('migrations')
+            .attempt(async () => {
+              if (await this.dataSource.showMigrations()) {
+                throw new Error('pending migrations: run `npm run migration:run`');
+              }
+            })
+            .withTimeout(3000),
+        ...(this.redis.enabled ? [() => this.redis.check()] : []),
+      ]);
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) {
+        const result = error.getResponse() as HealthCheckResult;
+        const failing = Object.keys(result.error ?? {});
+        throw new ProblemException({
+          type: PROBLEM_TYPES.dependencyDown,
+          title: 'Service Unavailable',
+          status: 503,
+          detail: `Not ready: ${failing.join(', ')}`,
+          checks: result.details,
+        });
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import Redis from 'ioredis';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+
+/** Pings Redis when `REDIS_URL` is configured; one lazy client, no offline queue so a dead server fails fast. */
+@Injectable()
+export class RedisHealth implements OnModuleDestroy {
+  private client: Redis | undefined;
+
+  constructor(
+    private readonly config: NestorConfig,
+    private readonly health: HealthIndicatorService,
+  ) {}
+
+  get enabled(): boolean {
+    return Boolean(this.config.redisUrl);
+  }
+
+  check(key = 'redis') {
+    return this.health
+      .check(key)
+      .attempt(async () => {
+        this.client ??= new Redis(this.config.redisUrl!, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          connectTimeout: 1500,
+        });
+        if (this.client.status === 'wait' || this.client.status === 'end') {
+          await this.client.connect();
+        }
+        await this.client.ping();
+      })
+      .withTimeout(2000);
+  }
+
+  onModuleDestroy(): void {
+    this.client?.disconnect();
+  }
+}

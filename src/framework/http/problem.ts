@@ -1,0 +1,56 @@
+import { HttpException } from '@nestjs/common';
+
+/** One field-level error inside a problem: a JSON pointer into the request body or a query parameter. */
+export interface ProblemFieldError {
+  /** JSON pointer into the body (`/price`, `/items/0/quantity`) or `?name` for a query parameter. */
+  pointer: string;
+  /** Stable machine code, e.g. `min`, `required`, `unique`, `unknown`. */
+  code: string;
+  message: string;
+}
+
+/** An RFC 9457 problem details body as Nestor sends it. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  requestId?: string;
+  errors?: ProblemFieldError[];
+  [extension: string]: unknown;
+}
+
+/** `type` URIs for the problems Nestor raises itself; plain HTTP statuses use `about:blank`. */
+export const PROBLEM_TYPES = {
+  validation: 'urn:nestor:problem:validation-failed',
+  malformedBody: 'urn:nestor:problem:malformed-body',
+  badQuery: 'urn:nestor:problem:bad-query',
+  unique: 'urn:nestor:problem:unique-violation',
+  foreignKey: 'urn:nestor:problem:foreign-key-violation',
+  bodyTooLarge: 'urn:nestor:problem:body-too-large',
+  unsupportedMediaType: 'urn:nestor:problem:unsupported-media-type',
+  dependencyDown: 'urn:nestor:problem:dependency-unavailable',
+} as const;
+
+/**
+ * An error that is sent as the given problem. Throw it from any handler:
+ * `throw new ProblemException({ status: 409, title: 'Out of stock', detail: 'Only 3 left' })`.
+ */
+export type ProblemInit = {
+  type?: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: ProblemFieldError[];
+  [extension: string]: unknown;
+};
+
+export class ProblemException extends HttpException {
+  constructor(
+    readonly problem: ProblemInit,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(problem.detail ?? problem.title, problem.status);
+  }
+}
