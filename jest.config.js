@@ -18,8 +18,11 @@ function esmPackages(root = join(__dirname, 'node_modules')) {
 
 const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const shared = {
-  transform: { '^.+\\.(ts|js|mjs)$': '<rootDir>/test/jest/swc-transformer.js' },
-  transformIgnorePatterns: [`/node_modules/(?!(${esmPackages().map(escapeRegExp).join('|')})/)`],
+  transform: { '^.+\\.(ts|js|mjs|cjs)$': '<rootDir>/test/jest/swc-transformer.js' },
+  // PGlite's CommonJS build loads Node built-ins with import(), which Jest's VM refuses without a flag.
+  transformIgnorePatterns: [
+    `/node_modules/(?!(${[...esmPackages(), '@electric-sql/pglite'].map(escapeRegExp).join('|')})/)`,
+  ],
   moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
@@ -28,8 +31,9 @@ const shared = {
 /** @type {import('jest').Config} */
 module.exports = {
   maxWorkers: 2,
+  testTimeout: 60000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], testTimeout: 60000 },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
   ],
 };

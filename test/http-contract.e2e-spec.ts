@@ -202,7 +202,8 @@ describe('HTTP contract on PostgreSQL', () => {
     expect(document.components?.schemas?.Problem).toMatchObject({ required: ['type', 'title', 'status'] });
     const operations = Object.values(document.paths).flatMap((item) =>
       Object.values(item).filter(
-        (op): op is { responses: Record<string, unknown> } => typeof op === 'object' && op !== null && 'responses' in op,
+        (op): op is { responses: Record<string, unknown> } =>
+          typeof op === 'object' && op !== null && 'responses' in op,
       ),
     );
     expect(operations.length).toBeGreaterThan(3);

@@ -46,6 +46,19 @@ export async function createNestorApp(
     done();
   });
   app.get(MetricsService).instrument(fastify);
+  // While shutting down, answer in-flight requests with `Connection: close` so keep-alive clients
+  // release their sockets at once instead of holding the process open until their idle timeout.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) {
+      void reply.header('connection', 'close');
+    }
+    done(null, payload);
+  });
 
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { requestIdOf } from 'src/framework/http/request-id';
@@ -31,6 +31,8 @@ export class LoggingModule {
       module: LoggingModule,
       imports: [
         LoggerModule.forRoot({
+          // nestjs-pino's default route pattern ('{/*splat}') matches nothing under Nest 12's Fastify adapter.
+          forRoutes: [{ path: '*splat', method: RequestMethod.ALL }],
           pinoHttp: {
             level: config.logLevel,
             genReqId: (req) => requestIdOf(req),

@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { Category } from 'src/app/catalog/category.entity';
+import { TestApp, createTestApp } from 'src/framework/testing';
+import { withFixtures } from 'test/support/fixtures.module';
+
+/** The smoke subset on the embedded default: no DATABASE_URL, PGlite persisted in DATA_DIR. */
+describe('Embedded default (PGlite)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nestor-embedded-'));
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp(withFixtures, {
+      database: 'embedded',
+      dataDir,
+      env: { REDIS_URL: 'redis://127.0.0.1:1' },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves live, docs and an OpenAPI document', async () => {
+    expect((await t.inject('/health/live')).statusCode).toBe(200);
+    expect((await t.inject('/docs')).statusCode).toBe(200);
+    expect((await t.inject('/docs-json')).json()).toMatchObject({ openapi: '3.1.0' });
+  });
+
+  it('fails readiness with 503 problem+json naming an unreachable Redis', async () => {
+    const res = await t.inject('/health/ready');
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({
+      detail: 'Not ready: redis',
+      checks: { database: { status: 'up' }, migrations: { status: 'up' }, redis: { status: 'down' } },
+    });
+  });
+
+  it('serialises concurrent transactions on the single embedded connection', async () => {
+    // Each request counts rows, waits, then inserts `c<count>` in one transaction: interleaving
+    // transactions would read the same count and collide on the unique name (409).
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, () => t.inject({ method: 'POST', url: '/test-fixtures/categories/next' })),
+    );
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(30).fill(201));
+    const names = (await t.app.get(DataSource).getRepository(Category).find()).map((c) => c.name).sort();
+    expect(names).toEqual(Array.from({ length: 30 }, (_, i) => `c${i}`).sort());
+  });
+
+  it('keeps data across a restart and does not re-apply migrations', async () => {
+    await t.app.get(DataSource).getRepository(Category).save({ name: 'Kept', slug: 'kept' });
+    await t.close({ keepData: true });
+
+    t = await createTestApp(withFixtures, { database: 'embedded', dataDir });
+    const dataSource = t.app.get(DataSource);
+    expect(await dataSource.getRepository(Category).findOneBy({ slug: 'kept' })).toMatchObject({
+      name: 'Kept',
+    });
+    expect(await dataSource.query('SELECT name FROM migrations')).toHaveLength(1);
+    expect((await t.inject('/health/ready')).statusCode).toBe(200);
+  });
+});

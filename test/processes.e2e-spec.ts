@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestDatabase, createTestDatabase } from 'src/framework/testing';
+import { NestorProcess, cli, ensureBuild, freePort } from 'test/support/processes';
+
+/** The entry points as users run them: built `dist/`, real processes, real ports, real signals. */
+describe('Entry points (main, worker, cli)', () => {
+  let db: TestDatabase;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    ensureBuild();
+    db = await createTestDatabase();
+    dataDir = mkdtempSync(join(tmpdir(), 'nestor-proc-'));
+  }, 120_000);
+  afterAll(async () => {
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses to start on bad configuration, naming every offending variable', async () => {
+    const proc = new NestorProcess('main', { PORT: 'abc', LOG_LEVEL: 'loud', DATA_DIR: dataDir });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output).toContain('NST-C001');
+    expect(proc.output).toMatch(/PORT="abc": expected a TCP port/);
+    expect(proc.output).toMatch(/LOG_LEVEL="loud": expected one of/);
+    expect(proc.output).not.toMatch(/\n\s+at /);
+  });
+
+  it('in production waits for migrations: ready fails until `migration:run`, then passes', async () => {
+    const port = String(await freePort());
+    const env = {
+      DATABASE_URL: db.url,
+      PORT: port,
+      NODE_ENV: 'production',
+      SECRET_KEY: 'x'.repeat(40),
+      DATA_DIR: dataDir,
+    };
+    const server = new NestorProcess('main', env);
+    try {
+      await server.waitFor('Nestor is listening');
+      expect(server.output).toContain(`Database: PostgreSQL 127.0.0.1:5432/${db.name}`);
+      expect(server.output).toContain(`Data dir: ${dataDir}`);
+
+      const before = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(before.status).toBe(503);
+      expect(await before.json()).toMatchObject({ checks: { migrations: { status: 'down' } } });
+
+      const run = cli(['migration:run'], env);
+      expect(run).toMatchObject({ status: 0 });
+      expect(run.output).toMatch(/Applied InitialCatalog\d+/);
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+
+      expect(cli(['migration:show'], env).output).toMatch(/\[X\] InitialCatalog\d+/);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('logs each request as JSON with its request id and redacts credentials', async () => {
+    const port = String(await freePort());
+    const server = new NestorProcess('main', { DATABASE_URL: db.url, PORT: port, DATA_DIR: dataDir });
+    try {
+      await server.waitFor('Nestor is listening');
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`, {
+        headers: {
+          'x-request-id': 'trace-me-42',
+          authorization: 'Bearer sekrit-token',
+          cookie: 'sid=sekrit-cookie',
+        },
+      });
+      expect(res.headers.get('x-request-id')).toBe('trace-me-42');
+      await server.waitFor('"id":"trace-me-42"');
+      const line = server.output.split('\n').find((l) => l.includes('"id":"trace-me-42"'))!;
+      expect(JSON.parse(line)).toMatchObject({
+        req: { headers: { authorization: '[redacted]', cookie: '[redacted]' } },
+      });
+      expect(server.output).not.toContain('sekrit');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
+    const port = Number(await freePort());
+    const server = new NestorProcess('main', { DATABASE_URL: db.url, PORT: String(port), DATA_DIR: dataDir });
+    await server.waitFor('Nestor is listening');
+    // A request whose body is still arriving when the signal lands is in flight.
+    const response = new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/health/live',
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
+      req.on('error', reject);
+      req.write('{"slow":');
+      setTimeout(() => {
+        server.child.kill('SIGTERM');
+        setTimeout(() => req.end('true}'), 300);
+      }, 100);
+    });
+    expect(await response).toBe(404);
+    expect(await server.exited).toBe(0);
+    expect(server.output).toContain('SIGTERM received');
+  });
+
+  it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {
+    const worker = new NestorProcess('worker', { DATABASE_URL: db.url, DATA_DIR: dataDir });
+    await worker.waitFor('Nestor worker ready');
+    expect(await worker.stop()).toBe(0);
+  });
+
+  it('reverts and re-applies migrations from the CLI, and checks entities against migrations', () => {
+    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir };
+    expect(cli(['migration:revert'], env).output).toMatch(/Reverted InitialCatalog\d+/);
+    expect(cli(['migration:show'], env).output).toMatch(/\[ \] InitialCatalog\d+/);
+    expect(cli(['migration:run'], env).output).toMatch(/Applied InitialCatalog\d+/);
+    expect(cli(['migration:check'], env)).toMatchObject({ status: 0, output: expect.stringContaining('OK') });
+    expect(cli(['--help'], env).output).toContain('migration:generate');
+  });
+
+  it('keeps embedded data across restarts and locks the data directory against a second process', async () => {
+    const embeddedDir = mkdtempSync(join(tmpdir(), 'nestor-embedded-proc-'));
+    try {
+      const port = String(await freePort());
+      const first = new NestorProcess('main', { DATA_DIR: embeddedDir, PORT: port });
+      await first.waitFor('Nestor is listening');
+      expect(first.output).toContain(`Database: embedded PGlite (${embeddedDir}/pglite)`);
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+
+      const locked = cli(['migration:show'], { DATA_DIR: embeddedDir });
+      expect(locked.status).toBe(1);
+      expect(locked.output).toContain('NST-D002');
+      expect(await first.stop()).toBe(0);
+
+      expect(cli(['migration:show'], { DATA_DIR: embeddedDir }).output).toMatch(/\[X\] InitialCatalog\d+/);
+      const second = new NestorProcess('main', { DATA_DIR: embeddedDir, PORT: port });
+      await second.waitFor('Nestor is listening');
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      rmSync(embeddedDir, { recursive: true, force: true });
+    }
+  });
+});

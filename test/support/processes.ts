@@ -1,0 +1,73 @@
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/** Builds dist/ if it is missing or stale, exactly as `npm start` does. */
+export function ensureBuild(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'ensure-build.mjs')], { cwd: ROOT, stdio: 'pipe' });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The environment of a child process: the test's own, minus anything that would point it elsewhere. */
+export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _db, REDIS_URL: _redis, NODE_ENV: _env, LOG_LEVEL: _level, ...rest } = process.env;
+  return { ...rest, NODE_ENV: 'development', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env };
+}
+
+/** A Nestor process (`dist/src/<entry>.js`) with its output collected. */
+export class NestorProcess {
+  readonly child: ChildProcess;
+  output = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(entry: 'main' | 'worker', env: Record<string, string>) {
+    this.child = spawn(process.execPath, [join(ROOT, 'dist', 'src', `${entry}.js`)], {
+      cwd: ROOT,
+      env: childEnv(env),
+    });
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Resolves once the output contains `text`; rejects on exit or after `ms`. */
+  async waitFor(text: string, ms = 30_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.output.includes(text)) {
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`"${text}" did not appear (exit ${this.child.exitCode}). Output:\n${this.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null) {
+      this.child.kill(signal);
+    }
+    return this.exited;
+  }
+}
+
+/** Runs the `nestor` CLI to completion. */
+export function cli(args: string[], env: Record<string, string>): { status: number | null; output: string } {
+  const result = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
