@@ -102,7 +102,10 @@ describe('HTTP contract on PostgreSQL', () => {
   it('answers a 2 MB body over the 1 MB limit with 413 and writes nothing', async () => {
     const before = await count();
     const res = await post({ name: 'x'.repeat(2 * 1024 * 1024), slug: 'big' });
-    expect(problem(res, 413).type).toBe('urn:nestor:problem:body-too-large');
+    expect(problem(res, 413)).toMatchObject({
+      type: 'urn:nestor:problem:body-too-large',
+      detail: 'The request body exceeds the limit of 1048576 bytes.',
+    });
     expect(await count()).toBe(before);
   });
 

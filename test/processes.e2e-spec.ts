@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
-import { NestorProcess, cli, ensureBuild, freePort } from 'test/support/processes';
+import { NestorProcess, ROOT, cli, ensureBuild, freePort } from 'test/support/processes';
 
 /** The entry points as users run them: built `dist/`, real processes, real ports, real signals. */
 describe('Entry points (main, worker, cli)', () => {
@@ -12,6 +12,7 @@ describe('Entry points (main, worker, cli)', () => {
 
   beforeAll(async () => {
     ensureBuild();
+    mkdirSync(join(ROOT, '.tmp'), { recursive: true });
     db = await createTestDatabase();
     dataDir = mkdtempSync(join(tmpdir(), 'nestor-proc-'));
   }, 120_000);
@@ -127,6 +128,36 @@ describe('Entry points (main, worker, cli)', () => {
     expect(cli(['migration:run'], env).output).toMatch(/Applied InitialCatalog\d+/);
     expect(cli(['migration:check'], env)).toMatchObject({ status: 0, output: expect.stringContaining('OK') });
     expect(cli(['--help'], env).output).toContain('migration:generate');
+  });
+
+  it('fails migration:check and generates the missing migration when entities and migrations disagree', () => {
+    // A copy of the build without its migrations: the entities now need SQL no migration provides.
+    const copy = mkdtempSync(join(ROOT, '.tmp', 'dist-'));
+    try {
+      cpSync(join(ROOT, 'dist'), copy, { recursive: true });
+      rmSync(join(copy, 'migrations'), { recursive: true, force: true });
+      const env = { DATA_DIR: dataDir };
+      const check = cli(['migration:check'], env, join(copy, 'src', 'cli.js'));
+      expect(check.status).toBe(1);
+      expect(check.output).toContain('NST-M003');
+      expect(check.output).toContain('CREATE TABLE "category"');
+
+      const out = join(copy, 'generated');
+      const generate = cli(
+        ['migration:generate', 'add-catalog', '--dir', out],
+        env,
+        join(copy, 'src', 'cli.js'),
+      );
+      expect(generate.status).toBe(0);
+      const [file] = readdirSync(out);
+      expect(file).toMatch(/^\d{13}-AddCatalog\.ts$/);
+      const source = readFileSync(join(out, file), 'utf8');
+      expect(source).toMatch(/export class AddCatalog\d{13} implements MigrationInterface/);
+      expect(source).toContain('CREATE TABLE "category"');
+      expect(source).toContain('DROP TABLE "category"');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it('keeps embedded data across restarts and locks the data directory against a second process', async () => {

@@ -62,8 +62,12 @@ export class NestorProcess {
 }
 
 /** Runs the `nestor` CLI to completion. */
-export function cli(args: string[], env: Record<string, string>): { status: number | null; output: string } {
-  const result = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], {
+export function cli(
+  args: string[],
+  env: Record<string, string>,
+  script = join(ROOT, 'dist', 'src', 'cli.js'),
+): { status: number | null; output: string } {
+  const result = spawnSync(process.execPath, [script, ...args], {
     cwd: ROOT,
     env: childEnv(env),
     encoding: 'utf8',

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
+import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, Problem, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
 
 /** What an exception becomes on the wire, and whether it is worth an error log with its stack. */
@@ -166,7 +167,12 @@ interface FastifyLikeError {
   message: string;
 }
 
-function fromFastify(err: FastifyLikeError): ProblemResponse | undefined {
+/** What the filter knows about the server, for details worth telling the client. */
+export interface ProblemContext {
+  bodyLimit?: number;
+}
+
+function fromFastify(err: FastifyLikeError, context: ProblemContext): ProblemResponse | undefined {
   const status = err.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500) {
     return undefined;
@@ -178,7 +184,12 @@ function fromFastify(err: FastifyLikeError): ProblemResponse | undefined {
   });
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return respond(PROBLEM_TYPES.bodyTooLarge, 'The request body is larger than this server accepts.');
+      return respond(
+        PROBLEM_TYPES.bodyTooLarge,
+        context.bodyLimit
+          ? `The request body exceeds the limit of ${context.bodyLimit} bytes.`
+          : 'The request body is larger than this server accepts.',
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return respond(PROBLEM_TYPES.unsupportedMediaType, `${err.message}. Send application/json.`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -192,7 +203,7 @@ function fromFastify(err: FastifyLikeError): ProblemResponse | undefined {
 }
 
 /** Turns any thrown value into an RFC 9457 problem. Pure: the filter adds `instance` and `requestId`. */
-export function toProblem(exception: unknown): ProblemResponse {
+export function toProblem(exception: unknown, context: ProblemContext = {}): ProblemResponse {
   if (exception instanceof ProblemException) {
     const problem: Problem = { ...exception.problem, type: exception.problem.type ?? 'about:blank' };
     return { problem, headers: exception.headers, unexpected: false };
@@ -201,7 +212,9 @@ export function toProblem(exception: unknown): ProblemResponse {
     // Nest wraps Fastify's body-parser errors (bad JSON, too large, wrong type) and keeps them as `cause`.
     const cause = exception.cause as FastifyLikeError | undefined;
     const parsed =
-      typeof cause?.code === 'string' && cause.code.startsWith('FST_') ? fromFastify(cause) : undefined;
+      typeof cause?.code === 'string' && cause.code.startsWith('FST_')
+        ? fromFastify(cause, context)
+        : undefined;
     if (parsed) {
       return parsed;
     }
@@ -228,7 +241,7 @@ export function toProblem(exception: unknown): ProblemResponse {
   if (exception && typeof exception === 'object') {
     const err = exception as PgError & FastifyLikeError;
     const pg = typeof err.code === 'string' && !err.code.startsWith('FST_') ? fromPostgres(err) : undefined;
-    return pg ?? fromFastify(err) ?? internal();
+    return pg ?? fromFastify(err, context) ?? internal();
   }
   return internal();
 }
@@ -238,6 +251,8 @@ export function toProblem(exception: unknown): ProblemResponse {
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('Problem');
 
+  constructor(private readonly config: NestorConfig) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') {
       throw exception;
@@ -245,7 +260,7 @@ export class ProblemFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { problem, headers, unexpected } = toProblem(exception);
+    const { problem, headers, unexpected } = toProblem(exception, { bodyLimit: this.config.bodyLimit });
     problem.instance = request.url.split('?')[0];
     problem.requestId = request.id;
     if (unexpected) {
