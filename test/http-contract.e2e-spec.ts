@@ -37,7 +37,11 @@ describe('HTTP contract on PostgreSQL', () => {
 
   beforeAll(async () => {
     t = await createTestApp(withFixtures, {
-      env: { BODY_LIMIT: '1mb', CORS_ORIGINS: 'https://shop.example.com' },
+      env: {
+        BODY_LIMIT: '1mb',
+        CORS_ORIGINS: 'https://shop.example.com',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      },
     });
     const dataSource = t.app.get(DataSource);
     count = async () =>
@@ -172,7 +176,7 @@ describe('HTTP contract on PostgreSQL', () => {
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toMatchObject({
       status: 'ok',
-      info: { database: { status: 'up' }, migrations: { status: 'up' } },
+      info: { database: { status: 'up' }, migrations: { status: 'up' }, redis: { status: 'up' } },
     });
   });
 
