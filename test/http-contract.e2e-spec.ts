@@ -17,7 +17,7 @@ interface ProblemBody {
   detail?: string;
   instance?: string;
   requestId?: string;
-  errors?: { pointer: string; code: string; message: string }[];
+  errors?: { pointer?: string; parameter?: string; code: string; message: string }[];
   checks?: Record<string, { status: string }>;
 }
 
@@ -130,7 +130,8 @@ describe('HTTP contract on PostgreSQL', () => {
   it('answers a bad query parameter with 400', async () => {
     const body = problem(await t.inject('/test-fixtures/categories?limit=abc'), 400);
     expect(body.type).toBe('urn:nestor:problem:bad-query');
-    expect(body.errors?.[0].pointer).toBe('/limit');
+    expect(body.errors).toContainEqual(expect.objectContaining({ parameter: 'limit', code: 'isInt' }));
+    expect(body.detail).toContain('limit');
   });
 
   it('turns a unique violation into 409 with a pointer, not 500', async () => {

@@ -1,9 +1,11 @@
 import { HttpException } from '@nestjs/common';
 
-/** One field-level error inside a problem: a JSON pointer into the request body or a query parameter. */
+/** One field-level error inside a problem: a JSON pointer into the body, or the query parameter at fault. */
 export interface ProblemFieldError {
-  /** JSON pointer into the body (`/price`, `/items/0/quantity`) or `?name` for a query parameter. */
-  pointer: string;
+  /** JSON pointer into the request body: `/price`, `/items/0/quantity`. */
+  pointer?: string;
+  /** The query parameter at fault, as the client wrote it: `limit`, `filter[price][gte]`. */
+  parameter?: string;
   /** Stable machine code, e.g. `min`, `required`, `unique`, `unknown`. */
   code: string;
   message: string;

@@ -60,6 +60,11 @@ export class ProblemValidationPipe extends ValidationPipe {
           type: PROBLEM_TYPES.badQuery,
           title: 'Bad request parameters',
           status: 400,
+          detail: error.problem.detail?.replace(/\/(\w+)/g, '$1'),
+          errors: error.problem.errors?.map(({ pointer, ...rest }) => ({
+            parameter: pointer?.slice(1).replace(/\//g, '.'),
+            ...rest,
+          })),
         });
       }
       throw error;

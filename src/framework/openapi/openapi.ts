@@ -20,9 +20,18 @@ export const PROBLEM_SCHEMA = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['pointer', 'code', 'message'],
+        required: ['code', 'message'],
         properties: {
-          pointer: { type: 'string', description: 'JSON pointer to the field at fault', example: '/price' },
+          pointer: {
+            type: 'string',
+            description: 'JSON pointer to the body field at fault',
+            example: '/price',
+          },
+          parameter: {
+            type: 'string',
+            description: 'The query parameter at fault',
+            example: 'filter[price][gte]',
+          },
           code: { type: 'string', example: 'min' },
           message: { type: 'string', example: 'price must not be less than 0' },
         },
