@@ -240,7 +240,8 @@ export function toProblem(exception: unknown, context: ProblemContext = {}): Pro
   }
   if (exception && typeof exception === 'object') {
     const err = exception as PgError & FastifyLikeError;
-    const pg = typeof err.code === 'string' && !err.code.startsWith('FST_') ? fromPostgres(err) : undefined;
+    // pg-pool reports connect timeouts and dropped sockets as plain Errors without a code.
+    const pg = typeof err.code === 'string' && err.code.startsWith('FST_') ? undefined : fromPostgres(err);
     return pg ?? fromFastify(err, context) ?? internal();
   }
   return internal();

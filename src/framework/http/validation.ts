@@ -12,7 +12,8 @@ const CODES: Record<string, string> = {
 /** Flattens class-validator's error tree into one entry per failed constraint, with JSON pointers. */
 export function fieldErrors(errors: ValidationError[], base = ''): ProblemFieldError[] {
   return errors.flatMap((error) => {
-    const pointer = `${base}/${error.property}`;
+    // RFC 6901: '~' and '/' inside a property name are escaped so the pointer stays unambiguous.
+    const pointer = `${base}/${error.property.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     const own = Object.entries(error.constraints ?? {}).map(([constraint, message]) => ({
       pointer,
       code: CODES[constraint] ?? constraint,
@@ -20,6 +21,21 @@ export function fieldErrors(errors: ValidationError[], base = ''): ProblemFieldE
     }));
     return [...own, ...fieldErrors(error.children ?? [], pointer)];
   });
+}
+
+/** "2 fields have errors: /a, /b" — counts fields, not the rules each one broke. */
+function summary(names: string[]): string {
+  const unique = [...new Set(names)];
+  return `${unique.length} ${unique.length === 1 ? 'field has' : 'fields have'} errors: ${unique.join(', ')}`;
+}
+
+/** `/items/0/quantity` → `items[0][quantity]`, the bracket syntax the query string was written in. */
+function toParameter(pointer: string): string {
+  const [head = '', ...rest] = pointer
+    .slice(1)
+    .split('/')
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return head + rest.map((part) => `[${part}]`).join('');
 }
 
 /**
@@ -39,10 +55,7 @@ export class ProblemValidationPipe extends ValidationPipe {
           type: PROBLEM_TYPES.validation,
           title: 'Validation failed',
           status: 422,
-          detail: `${list.length} ${list.length === 1 ? 'field has' : 'fields have'} errors: ${list
-            .map((e) => e.pointer)
-            .filter((p, i, all) => all.indexOf(p) === i)
-            .join(', ')}`,
+          detail: summary(list.map((e) => e.pointer ?? '')),
           errors: list,
         });
       },
@@ -55,16 +68,17 @@ export class ProblemValidationPipe extends ValidationPipe {
     } catch (error) {
       if (error instanceof ProblemException && metadata.type !== 'body' && error.problem.status === 422) {
         // A bad query string or path segment is a malformed request, not a semantic one.
+        const errors = (error.problem.errors ?? []).map(({ pointer, ...rest }) => ({
+          parameter: toParameter(pointer ?? ''),
+          ...rest,
+        }));
         throw new ProblemException({
           ...error.problem,
           type: PROBLEM_TYPES.badQuery,
           title: 'Bad request parameters',
           status: 400,
-          detail: error.problem.detail?.replace(/\/(\w+)/g, '$1'),
-          errors: error.problem.errors?.map(({ pointer, ...rest }) => ({
-            parameter: pointer?.slice(1).replace(/\//g, '.'),
-            ...rest,
-          })),
+          detail: summary(errors.map((e) => e.parameter)),
+          errors,
         });
       }
       throw error;

@@ -1,0 +1,246 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from 'src/framework/config/load-config';
+
+describe(loadConfig.name, () => {
+  let dataDir: string;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'nestor-config-'));
+  });
+
+  afterEach(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Loads with only the given variables: no `.env`, no `process.env`, a throwaway DATA_DIR. */
+  const load = (env: Record<string, string | undefined> = {}) =>
+    loadConfig({ envFile: false, env: { DATA_DIR: dataDir, ...env } });
+
+  /** The ConfigError a load throws, failing the test when it does not throw one. */
+  const configError = (env: Record<string, string | undefined>): ConfigError => {
+    try {
+      load(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as ConfigError;
+    }
+    throw new Error(`expected loadConfig to throw a ConfigError for ${JSON.stringify(env)}`);
+  };
+
+  describe('defaults', () => {
+    it('listens on 127.0.0.1:3000 with a 1 MiB body limit, no CORS and no trusted proxy', () => {
+      const sut = load();
+
+      expect(sut).toMatchObject({
+        port: 3000,
+        host: '127.0.0.1',
+        bodyLimit: 1024 * 1024,
+        corsOrigins: [],
+        trustProxy: false,
+        nodeEnv: 'development',
+        databaseUrl: undefined,
+        redisUrl: undefined,
+        dataDir,
+      });
+    });
+
+    it('applies migrations on boot outside production only', () => {
+      expect(load({ NODE_ENV: 'development' }).migrateOnBoot).toBe(true);
+      expect(load({ NODE_ENV: 'test' }).migrateOnBoot).toBe(true);
+      expect(load({ NODE_ENV: 'production', SECRET_KEY: 'p'.repeat(40) }).migrateOnBoot).toBe(false);
+    });
+
+    it('returns a frozen object so nothing can change settings after boot', () => {
+      expect(Object.isFrozen(load())).toBe(true);
+    });
+
+    it('lets overrides win over the environment', () => {
+      const sut = loadConfig({
+        envFile: false,
+        env: { DATA_DIR: dataDir, PORT: '4000' },
+        overrides: { migrateOnBoot: false, port: 5000 },
+      });
+
+      expect(sut.migrateOnBoot).toBe(false);
+      expect(sut.port).toBe(5000);
+    });
+  });
+
+  describe('validation', () => {
+    it('rejects a non-numeric PORT with a ConfigError naming PORT', () => {
+      const sut = configError({ PORT: 'abc' });
+
+      expect(sut.message).toMatch(/^NST-C001/);
+      expect(sut.message).toContain('PORT="abc"');
+      expect(sut.problems).toHaveLength(1);
+    });
+
+    it('lists every bad variable in one message', () => {
+      const sut = configError({
+        PORT: 'abc',
+        LOG_LEVEL: 'loud',
+        DATABASE_URL: 'mysql://x',
+        BODY_LIMIT: 'lots',
+      });
+
+      expect(sut.problems).toHaveLength(4);
+      for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'BODY_LIMIT']) {
+        expect(sut.message).toContain(`${name}=`);
+      }
+    });
+
+    it('says what a bad variable expects', () => {
+      expect(configError({ LOG_LEVEL: 'loud' }).message).toContain('expected one of fatal, error, warn');
+    });
+
+    it('accepts a valid port', () => {
+      expect(load({ PORT: '8080' }).port).toBe(8080);
+    });
+
+    it('treats empty-string variables as unset', () => {
+      const sut = load({ PORT: '', HOST: '', LOG_LEVEL: '', BODY_LIMIT: '', DATABASE_URL: '' });
+
+      expect(sut.port).toBe(3000);
+      expect(sut.host).toBe('127.0.0.1');
+      expect(sut.logLevel).toBe('info');
+      expect(sut.bodyLimit).toBe(1024 * 1024);
+      expect(sut.databaseUrl).toBeUndefined();
+    });
+  });
+
+  describe('BODY_LIMIT', () => {
+    it.each([
+      ['512kb', 512 * 1024],
+      ['1mb', 1024 * 1024],
+      ['2MB', 2 * 1024 * 1024],
+      ['1gb', 1024 ** 3],
+      ['100b', 100],
+      ['2048', 2048],
+    ])('parses %s as %d bytes', (value, bytes) => {
+      expect(load({ BODY_LIMIT: value }).bodyLimit).toBe(bytes);
+    });
+
+    it('rejects an unknown unit', () => {
+      expect(configError({ BODY_LIMIT: '1tb' }).message).toContain('BODY_LIMIT');
+    });
+  });
+
+  describe('CORS_ORIGINS', () => {
+    it('splits a comma-separated list and trims spaces', () => {
+      const sut = load({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173' });
+
+      expect(sut.corsOrigins).toEqual(['https://shop.example.com', 'http://localhost:5173']);
+    });
+
+    it('accepts * for any origin', () => {
+      expect(load({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    });
+
+    it('rejects an origin that is not a URL', () => {
+      expect(configError({ CORS_ORIGINS: 'shop.example.com' }).message).toContain('CORS_ORIGINS');
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      ['true', true],
+      ['false', false],
+      ['2', 2],
+      ['10.0.0.1, 192.168.0.0/16', ['10.0.0.1', '192.168.0.0/16']],
+    ])('parses %s', (value, expected) => {
+      expect(load({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+    });
+
+    it('rejects anything else', () => {
+      expect(configError({ TRUST_PROXY: 'yes please' }).message).toContain('TRUST_PROXY');
+    });
+  });
+
+  describe('SECRET_KEY', () => {
+    it('is required in production and the error names it', () => {
+      const sut = configError({ NODE_ENV: 'production' });
+
+      expect(sut.message).toContain('SECRET_KEY');
+    });
+
+    it('is not generated in production', () => {
+      configError({ NODE_ENV: 'production' });
+
+      expect(() => statSync(join(dataDir, 'secret-key'))).toThrow();
+    });
+
+    it('must be at least 32 characters in production', () => {
+      const sut = configError({ NODE_ENV: 'production', SECRET_KEY: 'short' });
+
+      expect(sut.message).toContain('SECRET_KEY');
+      expect(sut.message).toContain('32');
+    });
+
+    it('is used as given when set', () => {
+      const key = 'k'.repeat(48);
+
+      const sut = load({ NODE_ENV: 'production', SECRET_KEY: key });
+
+      expect(sut.secretKey).toBe(key);
+      expect(sut.bootWarnings).toEqual([]);
+    });
+
+    it('is generated in development, kept in DATA_DIR/secret-key with mode 0600, and warned about', () => {
+      const sut = load();
+
+      const file = join(dataDir, 'secret-key');
+      expect(sut.secretKey.length).toBeGreaterThanOrEqual(32);
+      expect(readFileSync(file, 'utf8').trim()).toBe(sut.secretKey);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(sut.bootWarnings).toEqual([expect.stringContaining('SECRET_KEY is not set')]);
+      expect(sut.bootWarnings[0]).toContain(file);
+    });
+
+    it('reuses the generated development key on the next load', () => {
+      const first = load();
+
+      const sut = load();
+
+      expect(sut.secretKey).toBe(first.secretKey);
+      expect(sut.bootWarnings).toEqual([expect.stringContaining('SECRET_KEY is not set')]);
+    });
+  });
+
+  describe('envFile', () => {
+    it('supplies values from the file, and real variables win over it', () => {
+      const envFile = join(dataDir, '.env');
+      writeFileSync(envFile, 'PORT=4100\nHOST=0.0.0.0\nLOG_LEVEL=debug\n');
+
+      const sut = loadConfig({ envFile, env: { DATA_DIR: dataDir, PORT: '4200' } });
+
+      expect(sut.port).toBe(4200);
+      expect(sut.host).toBe('0.0.0.0');
+      expect(sut.logLevel).toBe('debug');
+    });
+
+    it('validates values that come from the file', () => {
+      const envFile = join(dataDir, '.env');
+      writeFileSync(envFile, 'PORT=not-a-port\n');
+
+      expect(() => loadConfig({ envFile, env: { DATA_DIR: dataDir } })).toThrow(/PORT="not-a-port"/);
+    });
+
+    it('ignores a file that does not exist', () => {
+      const sut = loadConfig({ envFile: join(dataDir, 'missing.env'), env: { DATA_DIR: dataDir } });
+
+      expect(sut.port).toBe(3000);
+    });
+  });
+});
+
+describe(ConfigError.name, () => {
+  it('keeps the problems and formats one line per problem', () => {
+    const sut = new ConfigError(['PORT="x": bad', 'HOST="?": bad']);
+
+    expect(sut.name).toBe('ConfigError');
+    expect(sut.problems).toEqual(['PORT="x": bad', 'HOST="?": bad']);
+    expect(sut.message).toBe('NST-C001 Invalid configuration:\n  - PORT="x": bad\n  - HOST="?": bad');
+  });
+});
