@@ -5,7 +5,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['.tmp/**', 'dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'admin/**', 'eslint.config.mjs'] },
+  {
+    ignores: [
+      '.tmp/**',
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'admin/**',
+      'eslint.config.mjs',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettier,

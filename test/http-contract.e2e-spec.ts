@@ -1,6 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { LightMyRequestResponse } from 'fastify';
 import { DataSource } from 'typeorm';
+import { pendingSchemaChanges } from 'src/framework/database/migrations';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { withFixtures } from 'test/support/fixtures.module';
 
@@ -59,6 +60,10 @@ describe('HTTP contract on PostgreSQL', () => {
 
   it('applies the migrations on boot outside production', async () => {
     expect(await count()).toBe(0);
+  });
+
+  it("builds exactly the entities' schema from the committed migrations on PostgreSQL", async () => {
+    expect((await pendingSchemaChanges(t.app.get(DataSource))).up).toEqual([]);
   });
 
   it('creates through a validated DTO', async () => {

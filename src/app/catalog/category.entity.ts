@@ -1,19 +1,42 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 
-/** A shop category; products belong to one. */
+/** A shop category; categories nest through an optional parent. */
 @Entity('category')
 export class Category {
   @PrimaryGeneratedColumn()
   id!: number;
 
   @Column({ type: 'varchar', length: 120, unique: true })
+  @IsString()
+  @Length(1, 120)
   name!: string;
 
   @Column({ type: 'varchar', length: 120, unique: true })
+  @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'slug must be lowercase words joined by hyphens' })
+  @MaxLength(120)
   slug!: string;
 
   @Column({ type: 'text', nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(5000)
   description!: string | null;
+
+  @ManyToOne(() => Category, { nullable: true, onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'parentId' })
+  parent!: Category | null;
+
+  @Column({ type: 'int', nullable: true })
+  parentId!: number | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -1,0 +1,105 @@
+import {
+  IsDecimal,
+  IsEnum,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  DeleteDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  JoinTable,
+  ManyToMany,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  VersionColumn,
+} from 'typeorm';
+import { Category } from 'src/app/catalog/category.entity';
+import { Tag } from 'src/app/catalog/tag.entity';
+
+export enum ProductStatus {
+  Draft = 'draft',
+  Active = 'active',
+  Archived = 'archived',
+}
+
+/** A product for sale. Prices are decimal strings ("12.50"): exact, never floating point. */
+@Entity('product')
+@Check('CHK_product_price_not_negative', '"price" >= 0')
+@Check('CHK_product_stock_not_negative', '"stock" >= 0')
+export class Product {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', length: 200 })
+  @IsString()
+  @Length(1, 200)
+  name!: string;
+
+  @Column({ type: 'varchar', length: 64, unique: true })
+  @Matches(/^[A-Z0-9][A-Z0-9-]*$/, { message: 'sku must be uppercase letters, digits and hyphens' })
+  @MaxLength(64)
+  sku!: string;
+
+  @Column({ type: 'text', nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(10000)
+  description!: string | null;
+
+  @Index()
+  @Column({ type: 'numeric', precision: 10, scale: 2 })
+  @IsDecimal(
+    { decimal_digits: '0,2' },
+    { message: 'price must be a decimal with at most 2 places, e.g. "12.50"' },
+  )
+  price!: string;
+
+  @Column({ type: 'int', default: 0 })
+  @IsInt()
+  @Min(0)
+  stock!: number;
+
+  @Column({ type: 'enum', enum: ProductStatus, enumName: 'product_status', default: ProductStatus.Draft })
+  @IsEnum(ProductStatus)
+  status!: ProductStatus;
+
+  @ManyToOne(() => Category, { nullable: false, onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'categoryId' })
+  category!: Category;
+
+  @Index()
+  @Column({ type: 'int' })
+  categoryId!: number;
+
+  @ManyToMany(() => Tag)
+  @JoinTable({
+    name: 'product_tags',
+    joinColumn: { name: 'productId' },
+    inverseJoinColumn: { name: 'tagId' },
+  })
+  tags!: Tag[];
+
+  @Index()
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @VersionColumn()
+  version!: number;
+
+  @DeleteDateColumn({ type: 'timestamptz', nullable: true })
+  deletedAt!: Date | null;
+}

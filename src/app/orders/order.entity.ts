@@ -1,0 +1,40 @@
+import { IsEnum } from 'class-validator';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  OneToMany,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import { OrderItem } from 'src/app/orders/order-item.entity';
+
+export enum OrderStatus {
+  Pending = 'pending',
+  Paid = 'paid',
+  Shipped = 'shipped',
+  Cancelled = 'cancelled',
+}
+
+/** A placed order; its total is the sum of its items at the prices when it was placed. */
+@Entity('order')
+export class Order {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'enum', enum: OrderStatus, enumName: 'order_status', default: OrderStatus.Pending })
+  @IsEnum(OrderStatus)
+  status!: OrderStatus;
+
+  @Column({ type: 'numeric', precision: 12, scale: 2, default: 0 })
+  total!: string;
+
+  @OneToMany(() => OrderItem, (item) => item.order)
+  items!: OrderItem[];
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+}
