@@ -9,6 +9,7 @@ import { ProblemFilter } from 'src/framework/http/problem.filter';
 import { ProblemValidationPipe } from 'src/framework/http/validation';
 import { LoggingModule } from 'src/framework/logging/logging.module';
 import { MetricsModule } from 'src/framework/metrics/metrics.module';
+import { ResourceCoreModule } from 'src/framework/resource/resource.module';
 
 export interface NestorModuleOptions {
   config: NestorConfig;
@@ -31,6 +32,7 @@ export class NestorModule {
         DatabaseModule.forRoot(config, migrations),
         HealthModule,
         MetricsModule,
+        ResourceCoreModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { Category } from 'src/app/catalog/category.entity';
-import { Product } from 'src/app/catalog/product.entity';
-import { Tag } from 'src/app/catalog/tag.entity';
+import { CategoryResource } from 'src/app/catalog/category.resource';
+import { ProductResource } from 'src/app/catalog/product.resource';
+import { TagResource } from 'src/app/catalog/tag.resource';
+import { ResourceModule } from 'src/framework/resource/resource.module';
 
-@Module({ imports: [TypeOrmModule.forFeature([Category, Tag, Product])], exports: [TypeOrmModule] })
+@Module({ imports: [ResourceModule.forFeature([CategoryResource, TagResource, ProductResource])] })
 export class CatalogModule {}

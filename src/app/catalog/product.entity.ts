@@ -1,14 +1,4 @@
-import {
-  IsDecimal,
-  IsEnum,
-  IsInt,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsEnum, IsInt, IsOptional, IsString, Length, Matches, MaxLength, Min } from 'class-validator';
 import {
   Check,
   Column,
@@ -59,10 +49,10 @@ export class Product {
 
   @Index()
   @Column({ type: 'numeric', precision: 10, scale: 2 })
-  @IsDecimal(
-    { decimal_digits: '0,2' },
-    { message: 'price must be a decimal with at most 2 places, e.g. "12.50"' },
-  )
+  // A decimal string ("12.50"); numbers are accepted on input and stored exactly.
+  @Matches(/^\d{1,8}(\.\d{1,2})?$/, {
+    message: 'price must be a decimal ≥ 0 with at most 8 digits before and 2 after the point, e.g. "12.50"',
+  })
   price!: string;
 
   @Column({ type: 'int', default: 0 })

@@ -1,7 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OrderItem } from 'src/app/orders/order-item.entity';
-import { Order } from 'src/app/orders/order.entity';
+import { OrderResource } from 'src/app/orders/order.resource';
+import { OrdersController } from 'src/app/orders/orders.controller';
+import { ResourceModule } from 'src/framework/resource/resource.module';
 
-@Module({ imports: [TypeOrmModule.forFeature([Order, OrderItem])], exports: [TypeOrmModule] })
+@Module({
+  // OrderItem is not a resource of its own: it is read through `include=items` and written by placing orders.
+  imports: [ResourceModule.forFeature([OrderResource]), TypeOrmModule.forFeature([OrderItem])],
+  controllers: [OrdersController],
+})
 export class OrdersModule {}

@@ -33,6 +33,9 @@ export const PROBLEM_TYPES = {
   bodyTooLarge: 'urn:nestor:problem:body-too-large',
   unsupportedMediaType: 'urn:nestor:problem:unsupported-media-type',
   dependencyDown: 'urn:nestor:problem:dependency-unavailable',
+  preconditionFailed: 'urn:nestor:problem:precondition-failed',
+  notFound: 'urn:nestor:problem:not-found',
+  conflict: 'urn:nestor:problem:conflict',
 } as const;
 
 /**

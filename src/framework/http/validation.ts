@@ -38,6 +38,17 @@ function toParameter(pointer: string): string {
   return head + rest.map((part) => `[${part}]`).join('');
 }
 
+/** The 422 for invalid body fields, one entry per broken rule. Example: `throw validationProblem(errors)`. */
+export function validationProblem(errors: ProblemFieldError[]): ProblemException {
+  return new ProblemException({
+    type: PROBLEM_TYPES.validation,
+    title: 'Validation failed',
+    status: 422,
+    detail: summary(errors.map((e) => e.pointer ?? '')),
+    errors,
+  });
+}
+
 /**
  * The global validation pipe: strips nothing silently (unknown properties are errors), transforms to the
  * DTO class, and reports body errors as 422 and query/path errors as 400, each with pointers.
@@ -50,14 +61,7 @@ export class ProblemValidationPipe extends ValidationPipe {
       transform: true,
       validationError: { target: false, value: false },
       exceptionFactory: (errors) => {
-        const list = fieldErrors(errors);
-        return new ProblemException({
-          type: PROBLEM_TYPES.validation,
-          title: 'Validation failed',
-          status: 422,
-          detail: summary(list.map((e) => e.pointer ?? '')),
-          errors: list,
-        });
+        return validationProblem(fieldErrors(errors));
       },
     });
   }

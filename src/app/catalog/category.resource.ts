@@ -1,0 +1,14 @@
+import { Category } from 'src/app/catalog/category.entity';
+import { Resource } from 'src/framework/resource/resource.decorator';
+
+/** `/api/categories`: public to read; nested through `parent`. */
+@Resource(Category, {
+  search: ['name', 'slug'],
+  filter: { name: true, slug: true, parentId: true, 'parent.slug': ['eq', 'in'] },
+  sort: ['name', 'slug', 'createdAt'],
+  defaultSort: 'name',
+  include: ['parent'],
+  public: ['list', 'get'],
+  admin: { listColumns: ['name', 'slug', 'parentId'], titleField: 'name' },
+})
+export class CategoryResource {}

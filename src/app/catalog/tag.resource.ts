@@ -1,0 +1,11 @@
+import { Tag } from 'src/app/catalog/tag.entity';
+import { Resource } from 'src/framework/resource/resource.decorator';
+
+/** `/api/tags`: free labels on products. */
+@Resource(Tag, {
+  search: ['name'],
+  defaultSort: 'name',
+  public: ['list', 'get'],
+  admin: { listColumns: ['name'], titleField: 'name' },
+})
+export class TagResource {}

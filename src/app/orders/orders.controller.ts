@@ -1,0 +1,36 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { OrderResource } from 'src/app/orders/order.resource';
+import type { OrderService } from 'src/app/orders/order.service';
+import { PlaceOrderDto } from 'src/app/orders/place-order.dto';
+import type { ResourceRow } from 'src/framework/resource/resource.decorator';
+import { InjectResourceService } from 'src/framework/resource/resource.module';
+
+/** Custom routes of the orders resource. */
+@ApiTags('orders')
+@Controller('api/orders')
+export class OrdersController {
+  constructor(@InjectResourceService(OrderResource) private readonly orders: OrderService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({
+    operationId: 'orders.place',
+    summary: 'Place an order: checks and decrements stock atomically',
+  })
+  @ApiBody({ type: PlaceOrderDto })
+  @ApiResponse({ status: 201, description: 'The order, with its items' })
+  @ApiResponse({ status: 409, description: 'Not enough stock for an item (errors[].pointer names it)' })
+  @ApiResponse({ status: 422, description: 'Invalid items, or a product that is not on sale' })
+  async place(
+    @Body() body: PlaceOrderDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ResourceRow> {
+    const { row, etag } = await this.orders.place(body);
+    void reply.header('location', `${request.url.split('?')[0]}/${String(row.id)}`);
+    void reply.header('etag', etag);
+    return row;
+  }
+}

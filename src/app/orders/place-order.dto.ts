@@ -1,0 +1,26 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsInt, IsPositive, Max, ValidateNested } from 'class-validator';
+
+export class OrderLineDto {
+  @ApiProperty({ example: 1, description: 'Id of an active product' })
+  @IsInt()
+  @IsPositive()
+  productId!: number;
+
+  @ApiProperty({ example: 2, minimum: 1, maximum: 1000 })
+  @IsInt()
+  @IsPositive()
+  @Max(1000)
+  quantity!: number;
+}
+
+/** The body of `POST /api/orders`. */
+export class PlaceOrderDto {
+  @ApiProperty({ type: [OrderLineDto], minItems: 1, maxItems: 100 })
+  @ValidateNested({ each: true })
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Type(() => OrderLineDto)
+  items!: OrderLineDto[];
+}

@@ -1,0 +1,94 @@
+/** The filter operators of the list query language (ARCHITECTURE.md §4). */
+export const FILTER_OPERATORS = [
+  'eq',
+  'ne',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'in',
+  'nin',
+  'contains',
+  'icontains',
+  'startswith',
+  'isnull',
+  'between',
+] as const;
+export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+
+/** How a column's values are written in a query string and compared. */
+export type FieldType =
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'bigint'
+  | 'number'
+  | 'decimal'
+  | 'boolean'
+  | 'date'
+  | 'datetime'
+  | 'uuid'
+  | 'enum'
+  | 'json';
+
+/** One queryable field of a resource (a column, or a column reached through a relation path). */
+export interface FieldSpec {
+  /** Property path as clients write it: `price`, `category.slug`. */
+  path: string;
+  type: FieldType;
+  nullable: boolean;
+  /** Allowed values when `type` is `enum`. */
+  enumValues?: readonly string[];
+}
+
+/** Everything the query parser needs to know about one resource: its allow-lists, resolved at boot. */
+export interface ResourceQuerySpec {
+  /** The resource's name for messages, e.g. `Product`. */
+  name: string;
+  /** Fields a client may ask for with `fields=` (visible columns and to-one `<relation>Id`s). */
+  selectable: ReadonlyMap<string, FieldSpec>;
+  /** Filterable paths and the operators each accepts. */
+  filterable: ReadonlyMap<string, { field: FieldSpec; operators: ReadonlySet<FilterOperator> }>;
+  /** Sortable paths (also the keys a cursor may carry). */
+  sortable: ReadonlyMap<string, FieldSpec>;
+  /** Sort used when the request has none, e.g. `[{ path: 'createdAt', direction: 'desc' }]`. */
+  defaultSort: readonly SortTerm[];
+  /** Relation paths allowed in `include=`, nested ones spelled out: `items`, `items.product`. */
+  includable: ReadonlySet<string>;
+  /** Whether `q=` is accepted (the resource declares search fields). */
+  searchable: boolean;
+  /** The primary key's path (tie-breaker of every sort and cursor), usually `id`. */
+  idPath: string;
+  idField: FieldSpec;
+  defaultLimit: number;
+  maxLimit: number;
+}
+
+export interface SortTerm {
+  path: string;
+  direction: 'asc' | 'desc';
+}
+
+/** One parsed filter with its value coerced to the column type (`in`/`nin`/`between` → arrays). */
+export interface FilterTerm {
+  path: string;
+  op: FilterOperator;
+  value: unknown;
+}
+
+/** A validated list request; everything in it is allow-listed and typed. */
+export interface ListQuery {
+  /** 1-based page; undefined when paginating by cursor. */
+  page?: number;
+  /** Effective page size after clamping to `maxLimit`. */
+  limit: number;
+  /** Decoded `after` cursor: the sort values of the last row seen, in sort order, id last. */
+  after?: unknown[];
+  /** Sort terms, always ending with the id as tie-breaker. */
+  sort: SortTerm[];
+  filters: FilterTerm[];
+  q?: string;
+  /** Requested fields (id always included); undefined → all visible fields. */
+  fields?: string[];
+  include: string[];
+}

@@ -1,0 +1,235 @@
+import { validate } from 'class-validator';
+import type { EntityManager } from 'typeorm';
+import type { ProblemFieldError } from 'src/framework/http/problem';
+import { fieldErrors, validationProblem } from 'src/framework/http/validation';
+import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
+import { ident, notDeleted, tableOf } from 'src/framework/resource/resource-sql';
+
+/** A validated write: column values by property name, and the id lists of to-many relations. */
+export interface ResourceInput {
+  values: Record<string, unknown>;
+  many: Map<ResourceField, unknown[]>;
+}
+
+const DECIMAL_RE = /^-?\d+(\.\d+)?$/;
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_IDS = 1000;
+
+function validDate(text: string): boolean {
+  const date = new Date(`${text.slice(0, 10)}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text.slice(0, 10);
+}
+
+/** Checks one JSON value against the column type; returns the value to store, or an error message. */
+function coerceValue(
+  field: ResourceField,
+  value: unknown,
+): { value: unknown } | { error: string; code: string } {
+  const { name } = field;
+  switch (field.type) {
+    case 'string':
+    case 'text':
+      if (typeof value !== 'string') {
+        return { error: `${name} must be a string`, code: 'type' };
+      }
+      if (field.maxLength !== undefined && value.length > field.maxLength) {
+        return { error: `${name} must be at most ${field.maxLength} characters`, code: 'maxLength' };
+      }
+      return { value };
+    case 'integer':
+      return Number.isSafeInteger(value) && Math.abs(value as number) <= 2147483647
+        ? { value }
+        : { error: `${name} must be an integer`, code: 'type' };
+    case 'bigint':
+      return Number.isSafeInteger(value) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value))
+        ? { value: String(value) }
+        : { error: `${name} must be an integer (as a number or a string of digits)`, code: 'type' };
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value)
+        ? { value }
+        : { error: `${name} must be a number`, code: 'type' };
+    case 'decimal': {
+      const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+      if (typeof text !== 'string' || !DECIMAL_RE.test(text)) {
+        return { error: `${name} must be a decimal string like "12.50"`, code: 'type' };
+      }
+      const [whole, fraction = ''] = text.replace('-', '').split('.');
+      const scale = field.scale ?? 0;
+      if (
+        field.precision !== undefined &&
+        (fraction.length > scale || whole.replace(/^0+/, '').length > field.precision - scale)
+      ) {
+        return {
+          error: `${name} must have at most ${field.precision - scale} digits before and ${scale} after the point`,
+          code: 'maxDigits',
+        };
+      }
+      return { value: text };
+    }
+    case 'boolean':
+      return typeof value === 'boolean'
+        ? { value }
+        : { error: `${name} must be true or false`, code: 'type' };
+    case 'enum':
+      return typeof value === 'string' && field.enumValues?.includes(value)
+        ? { value }
+        : { error: `${name} must be one of: ${field.enumValues?.join(', ')}`, code: 'enum' };
+    case 'date':
+      return typeof value === 'string' && DATE_RE.test(value) && validDate(value)
+        ? { value }
+        : { error: `${name} must be a date like "2024-05-01"`, code: 'type' };
+    case 'datetime':
+      return typeof value === 'string' && DATETIME_RE.test(value) && validDate(value)
+        ? { value: new Date(value) }
+        : {
+            error: `${name} must be an ISO 8601 timestamp with a time zone, like "2024-05-01T12:00:00Z"`,
+            code: 'type',
+          };
+    case 'uuid':
+      return typeof value === 'string' && UUID_RE.test(value)
+        ? { value: value.toLowerCase() }
+        : { error: `${name} must be a UUID`, code: 'type' };
+    case 'json':
+      return { value };
+  }
+}
+
+/** The element field of a `<relation>Ids` list, typed like the target's primary key. */
+function elementField(field: ResourceField): ResourceField {
+  return { ...field, name: field.name, kind: 'column', nullable: false };
+}
+
+/**
+ * Validates a create (`partial: false`) or update body against the resource's writable fields: unknown
+ * and read-only properties, types, nullability, required fields, then the entity's class-validator rules.
+ * Throws a 422 listing every problem; nothing is written.
+ */
+export async function parseInput(
+  definition: ResourceDefinition,
+  body: unknown,
+  partial: boolean,
+): Promise<ResourceInput> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw validationProblem([{ pointer: '', code: 'type', message: 'the body must be a JSON object' }]);
+  }
+  const errors: ProblemFieldError[] = [];
+  const values: Record<string, unknown> = {};
+  const many = new Map<ResourceField, unknown[]>();
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    const pointer = `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const field = definition.fields.get(key);
+    if (!field || (!field.readable && !field.writable)) {
+      errors.push({ pointer, code: 'unknown', message: `${key} is not a field of ${definition.name}` });
+      continue;
+    }
+    if (!field.writable) {
+      errors.push({ pointer, code: 'readOnly', message: `${key} is read-only` });
+      continue;
+    }
+    if (field.kind === 'toManyIds') {
+      if (!Array.isArray(value) || value.length > MAX_IDS) {
+        errors.push({ pointer, code: 'type', message: `${key} must be an array of at most ${MAX_IDS} ids` });
+        continue;
+      }
+      const ids: unknown[] = [];
+      value.forEach((item, i) => {
+        const result = coerceValue(elementField(field), item);
+        if ('error' in result) {
+          errors.push({
+            pointer: `${pointer}/${i}`,
+            code: result.code,
+            message: `${key}/${i}: ${result.error}`,
+          });
+        } else if (!ids.includes(result.value)) {
+          ids.push(result.value);
+        }
+      });
+      many.set(field, ids);
+      continue;
+    }
+    if (value === null) {
+      if (!field.nullable) {
+        errors.push({ pointer, code: 'required', message: `${key} must not be null` });
+      } else {
+        values[field.column!.propertyName] = null;
+      }
+      continue;
+    }
+    const result = coerceValue(field, value);
+    if ('error' in result) {
+      errors.push({ pointer, code: result.code, message: result.error });
+    } else {
+      values[field.column!.propertyName] = result.value;
+    }
+  }
+  if (!partial) {
+    for (const field of definition.writable.values()) {
+      if (field.required && !(field.name in (body as Record<string, unknown>))) {
+        errors.push({ pointer: `/${field.name}`, code: 'required', message: `${field.name} is required` });
+      }
+    }
+  }
+  // The entity's own class-validator rules, on the values that passed the type checks.
+  const failed = new Set(errors.map((e) => e.pointer));
+  const entity = definition.metadata.target as { prototype: object };
+  const instance = Object.assign(Object.create(entity.prototype) as object, values);
+  const ruleErrors = await validate(instance, {
+    skipMissingProperties: true,
+    forbidUnknownValues: false,
+    validationError: { target: false, value: false },
+  });
+  errors.push(...fieldErrors(ruleErrors).filter((e) => !failed.has(e.pointer)));
+  if (errors.length > 0) {
+    throw validationProblem(errors);
+  }
+  return { values, many };
+}
+
+/** 422 for every `<relation>Id(s)` that names a row that does not exist (or is soft-deleted). */
+export async function checkReferences(
+  manager: EntityManager,
+  definition: ResourceDefinition,
+  input: ResourceInput,
+): Promise<void> {
+  const errors: ProblemFieldError[] = [];
+  const check = async (
+    field: ResourceField,
+    ids: unknown[],
+    pointerOf: (i: number) => string,
+  ): Promise<void> => {
+    const target = field.relation!.inverseEntityMetadata;
+    const pk = ident(target.primaryColumns[0].databaseName);
+    const rows = await manager.query<{ id: unknown }[]>(
+      `SELECT r.${pk} AS id FROM ${tableOf(target)} r WHERE r.${pk} = ANY($1)${notDeleted(target, 'r')}`,
+      [ids],
+    );
+    const found = new Set(rows.map((r) => String(r.id)));
+    ids.forEach((id, i) => {
+      if (!found.has(String(id))) {
+        errors.push({
+          pointer: pointerOf(i),
+          code: 'exists',
+          message: `${field.name}: no ${target.name} with id ${String(id)}`,
+        });
+      }
+    });
+  };
+  for (const field of definition.writable.values()) {
+    if (field.kind === 'toOneId') {
+      const value = input.values[field.column!.propertyName];
+      if (value !== undefined && value !== null) {
+        await check(field, [value], () => `/${field.name}`);
+      }
+    }
+  }
+  for (const [field, ids] of input.many) {
+    if (ids.length > 0) {
+      await check(field, ids, (i) => `/${field.name}/${i}`);
+    }
+  }
+  if (errors.length > 0) {
+    throw validationProblem(errors);
+  }
+}

@@ -1,0 +1,253 @@
+import type { EntityMetadata, RelationMetadata } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import type { FieldType, FilterTerm, SortTerm } from 'src/framework/resource/query-types';
+import type {
+  FieldPath,
+  ResourceDefinition,
+  ResourceField,
+} from 'src/framework/resource/resource-definition';
+
+/** A double-quoted SQL identifier. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The entity's table, schema-qualified when it has one. */
+export function tableOf(metadata: EntityMetadata): string {
+  return metadata.tablePath.split('.').map(ident).join('.');
+}
+
+/** Collects positional parameters ($1, $2 …) while a statement is being built. */
+export class Params {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/**
+ * How rows of a relation's target join to their owner: `from` (target aliased `r<n>`, with a junction
+ * `j<n>` for many-to-many), `key` the target-side expression that equals the owner's `ownerColumn`.
+ */
+export interface RelationLink {
+  from: string;
+  key: string;
+  ownerColumn: ColumnMetadata;
+  alias: string;
+  many: boolean;
+}
+
+/** The join between a relation's owner and its target, for EXISTS filters and batched include loading. */
+export function relationLink(relation: RelationMetadata, n: number): RelationLink {
+  const target = relation.inverseEntityMetadata;
+  const alias = `r${n}`;
+  const from = `${tableOf(target)} ${alias}`;
+  if (relation.isManyToOne || (relation.isOneToOne && relation.isOwning)) {
+    const join = relation.joinColumns[0];
+    return {
+      from,
+      key: `${alias}.${ident(join.referencedColumn!.databaseName)}`,
+      ownerColumn: join,
+      alias,
+      many: false,
+    };
+  }
+  if (relation.isManyToMany) {
+    const owning = relation.isOwning ? relation : relation.inverseRelation!;
+    const ownerSide = relation.isOwning ? owning.joinColumns[0] : owning.inverseJoinColumns[0];
+    const targetSide = relation.isOwning ? owning.inverseJoinColumns[0] : owning.joinColumns[0];
+    const junction = `j${n}`;
+    return {
+      from: `${tableOf(owning.junctionEntityMetadata!)} ${junction} JOIN ${from} ON ${alias}.${ident(
+        targetSide.referencedColumn!.databaseName,
+      )} = ${junction}.${ident(targetSide.databaseName)}`,
+      key: `${junction}.${ident(ownerSide.databaseName)}`,
+      ownerColumn: ownerSide.referencedColumn!,
+      alias,
+      many: true,
+    };
+  }
+  // One-to-many, or the inverse side of a one-to-one: the target holds the foreign key.
+  const inverse = relation.inverseRelation!.joinColumns[0];
+  return {
+    from,
+    key: `${alias}.${ident(inverse.databaseName)}`,
+    ownerColumn: inverse.referencedColumn!,
+    alias,
+    many: relation.isOneToMany,
+  };
+}
+
+/** `AND <alias>."deletedAt" IS NULL` when the entity soft-deletes, so hidden rows stay hidden everywhere. */
+export function notDeleted(metadata: EntityMetadata, alias: string): string {
+  return metadata.deleteDateColumn
+    ? ` AND ${alias}.${ident(metadata.deleteDateColumn.databaseName)} IS NULL`
+    : '';
+}
+
+/** Escapes LIKE wildcards so `contains=50%` means the characters "50%". */
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** The SQL type a parameter must be cast to when it cannot be inferred (arrays, to_char'd cursor values). */
+function comparison(expr: string, op: FilterTerm['op'], value: unknown, params: Params): string {
+  switch (op) {
+    case 'eq':
+      return `${expr} = ${params.add(value)}`;
+    case 'ne':
+      return `${expr} IS DISTINCT FROM ${params.add(value)}`;
+    case 'gt':
+      return `${expr} > ${params.add(value)}`;
+    case 'gte':
+      return `${expr} >= ${params.add(value)}`;
+    case 'lt':
+      return `${expr} < ${params.add(value)}`;
+    case 'lte':
+      return `${expr} <= ${params.add(value)}`;
+    case 'in':
+      return `${expr} = ANY(${params.add(value)})`;
+    case 'nin':
+      return `(${expr} IS NULL OR ${expr} <> ALL(${params.add(value)}))`;
+    case 'contains':
+      return `${expr} LIKE ${params.add(`%${likeEscape(String(value))}%`)}`;
+    case 'icontains':
+      return `${expr} ILIKE ${params.add(`%${likeEscape(String(value))}%`)}`;
+    case 'startswith':
+      return `${expr} LIKE ${params.add(`${likeEscape(String(value))}%`)}`;
+    case 'isnull':
+      return value === true ? `${expr} IS NULL` : `${expr} IS NOT NULL`;
+    case 'between': {
+      const [low, high] = value as [unknown, unknown];
+      return `${expr} BETWEEN ${params.add(low)} AND ${params.add(high)}`;
+    }
+  }
+}
+
+/** A condition on a column reached through relations: nested EXISTS, so to-many paths never duplicate rows. */
+function pathCondition(path: FieldPath, build: (expr: string) => string, counter: { n: number }): string {
+  const walk = (index: number, ownerAlias: string): string => {
+    if (index === path.relations.length) {
+      return build(`${ownerAlias}.${ident(path.column.databaseName)}`);
+    }
+    const relation = path.relations[index];
+    const link = relationLink(relation, ++counter.n);
+    return `EXISTS (SELECT 1 FROM ${link.from} WHERE ${link.key} = ${ownerAlias}.${ident(
+      link.ownerColumn.databaseName,
+    )}${notDeleted(relation.inverseEntityMetadata, link.alias)} AND ${walk(index + 1, link.alias)})`;
+  };
+  return walk(0, 't');
+}
+
+/** The WHERE conditions of a list (without the cursor): soft delete, filters and search. */
+export function whereClause(
+  definition: ResourceDefinition,
+  filters: readonly FilterTerm[],
+  q: string | undefined,
+  params: Params,
+): string[] {
+  const conditions: string[] = [];
+  const counter = { n: 0 };
+  if (definition.deleteDateColumn) {
+    conditions.push(`t.${ident(definition.deleteDateColumn.databaseName)} IS NULL`);
+  }
+  for (const filter of filters) {
+    const path = definition.paths.get(filter.path)!;
+    conditions.push(
+      pathCondition(path, (expr) => comparison(expr, filter.op, filter.value, params), counter),
+    );
+  }
+  if (q !== undefined && q !== '' && definition.search.length > 0) {
+    const pattern = params.add(`%${likeEscape(q)}%`);
+    conditions.push(
+      `(${definition.search.map((path) => pathCondition(path, (expr) => `${expr} ILIKE ${pattern}`, counter)).join(' OR ')})`,
+    );
+  }
+  return conditions;
+}
+
+/** Timestamps sort at microsecond precision; the cursor carries them as ISO text so none is lost. */
+function cursorExpression(expr: string, type: FieldType): string {
+  return type === 'datetime'
+    ? `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+    : type === 'date'
+      ? `${expr}::text`
+      : expr;
+}
+
+/** ORDER BY for the sort; NULLs sort as the largest values (PostgreSQL's default), which the cursor mirrors. */
+export function orderBy(definition: ResourceDefinition, sort: readonly SortTerm[]): string {
+  return sort
+    .map(
+      (term) =>
+        `t.${ident(definition.paths.get(term.path)!.column.databaseName)} ${term.direction === 'desc' ? 'DESC' : 'ASC'}`,
+    )
+    .join(', ');
+}
+
+/** The sort keys selected as `__k0…` so the last row of a page can become `meta.nextCursor`. */
+export function cursorColumns(definition: ResourceDefinition, sort: readonly SortTerm[]): string[] {
+  return sort.map((term, i) => {
+    const path = definition.paths.get(term.path)!;
+    return `${cursorExpression(`t.${ident(path.column.databaseName)}`, path.spec.type)} AS "__k${i}"`;
+  });
+}
+
+/**
+ * Keyset condition "strictly after these sort values": (a > x) OR (a = x AND b > y) …, with NULL treated
+ * as larger than every value so it agrees with ORDER BY.
+ */
+export function afterCondition(
+  definition: ResourceDefinition,
+  sort: readonly SortTerm[],
+  values: readonly unknown[],
+  params: Params,
+): string {
+  const alternatives: string[] = [];
+  for (let i = 0; i < sort.length; i++) {
+    const parts: string[] = [];
+    for (let k = 0; k < i; k++) {
+      const expr = `t.${ident(definition.paths.get(sort[k].path)!.column.databaseName)}`;
+      parts.push(values[k] === null ? `${expr} IS NULL` : `${expr} = ${params.add(values[k])}`);
+    }
+    const expr = `t.${ident(definition.paths.get(sort[i].path)!.column.databaseName)}`;
+    const value = values[i];
+    const ascending = sort[i].direction === 'asc';
+    let after: string;
+    if (value === null) {
+      // NULLs are last ascending (nothing is after them) and first descending (every value is after them).
+      after = ascending ? 'FALSE' : `${expr} IS NOT NULL`;
+    } else {
+      after = ascending
+        ? `(${expr} > ${params.add(value)} OR ${expr} IS NULL)`
+        : `${expr} < ${params.add(value)}`;
+    }
+    parts.push(after);
+    alternatives.push(`(${parts.join(' AND ')})`);
+  }
+  return `(${alternatives.join(' OR ')})`;
+}
+
+/** SELECT list items for fields of the API representation (`t."col" AS "name"`). */
+export function selectFields(fields: readonly ResourceField[], alias = 't'): string[] {
+  return fields.map((field) => {
+    if (field.kind === 'toManyIds') {
+      const link = relationLink(field.relation!, 0);
+      const target = field.relation!.inverseEntityMetadata;
+      const pk = `${link.alias}.${ident(target.primaryColumns[0].databaseName)}`;
+      return `ARRAY(SELECT ${pk} FROM ${link.from} WHERE ${link.key} = ${alias}.${ident(
+        link.ownerColumn.databaseName,
+      )}${notDeleted(target, link.alias)} ORDER BY ${pk}) AS ${ident(field.name)}`;
+    }
+    const column = `${alias}.${ident(field.column!.databaseName)}`;
+    // A DATE read by node-postgres becomes local midnight; as text it stays the calendar day.
+    return `${field.type === 'date' ? `${column}::text` : column} AS ${ident(field.name)}`;
+  });
+}
+
+/** Columns of an entity that is not itself a resource, for includes: every column by property name. */
+export function selectEntityColumns(metadata: EntityMetadata, alias: string): string[] {
+  return metadata.columns.map((c) => `${alias}.${ident(c.databaseName)} AS ${ident(c.propertyName)}`);
+}

@@ -1,0 +1,159 @@
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Patch,
+  Post,
+  Req,
+  Res,
+  Type,
+} from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { parseListQuery } from 'src/framework/resource/query-parser';
+import type { ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
+import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
+
+/** Query parameters `GET /:id` accepts; the list language's others make no sense for one row. */
+const GET_PARAMETERS = new Set(['fields', 'include']);
+
+/** The operationId of a generated route, e.g. `products.list`: stable, so generated clients keep working. */
+export function operationId(path: string, action: ResourceAction): string {
+  return `${path.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())}.${action}`;
+}
+
+const SUMMARIES: Record<ResourceAction, (name: string) => string> = {
+  list: (name) => `List ${name} rows (filter, sort, paginate, include)`,
+  get: (name) => `Get one ${name}`,
+  create: (name) => `Create a ${name}`,
+  update: (name) => `Update a ${name} (partial)`,
+  delete: (name) => `Delete a ${name}`,
+  restore: (name) => `Restore a soft-deleted ${name}`,
+};
+
+function query(request: FastifyRequest): Record<string, unknown> {
+  return (request.query ?? {}) as Record<string, unknown>;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Builds the controller class of one resource: the routes of its enabled actions under `/api/<path>`.
+ * Routes read the raw request (the service validates it against the resource's allow-lists).
+ */
+export function createResourceController(
+  serviceToken: symbol,
+  entityName: string,
+  path: string,
+  actions: ReadonlySet<ResourceAction>,
+): Type {
+  class GeneratedResourceController {
+    constructor(@Inject(serviceToken) readonly service: ResourceService) {}
+
+    list(request: FastifyRequest): Promise<ListResult> {
+      const raw = query(request);
+      const parsed = parseListQuery(raw, this.service.definition.query);
+      return this.service.list(parsed, { path: request.url.split('?')[0], query: raw });
+    }
+
+    async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+      const raw = query(request);
+      const unknown = Object.keys(raw).filter((key) => !GET_PARAMETERS.has(key));
+      if (unknown.length > 0) {
+        throw new ProblemException({
+          type: PROBLEM_TYPES.badQuery,
+          title: 'Bad request parameters',
+          status: 400,
+          detail: `Unknown query parameter ${unknown.join(', ')}; a single ${entityName} accepts fields and include.`,
+          errors: unknown.map((parameter) => ({
+            parameter,
+            code: 'unknown',
+            message: `${parameter} is not accepted here (accepted: fields, include)`,
+          })),
+        });
+      }
+      const parsed = parseListQuery(raw, this.service.definition.query);
+      const { row, etag } = await this.service.get(this.service.parseId(id), {
+        fields: parsed.fields,
+        include: parsed.include,
+      });
+      void reply.header('etag', etag);
+      const noneMatch = header(request, 'if-none-match');
+      if (
+        noneMatch &&
+        noneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')
+      ) {
+        void reply.status(304);
+        return undefined;
+      }
+      return row;
+    }
+
+    async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+      const { row, etag } = await this.service.create(request.body);
+      const id = row[this.service.definition.id.name];
+      void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
+      void reply.header('etag', etag);
+      return row;
+    }
+
+    async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+      const { row, etag } = await this.service.update(
+        this.service.parseId(id),
+        request.body,
+        header(request, 'if-match'),
+      );
+      void reply.header('etag', etag);
+      return row;
+    }
+
+    async delete(id: string, request: FastifyRequest): Promise<void> {
+      await this.service.remove(this.service.parseId(id), header(request, 'if-match'));
+    }
+
+    async restore(id: string, reply: FastifyReply): Promise<ResourceRow> {
+      const { row, etag } = await this.service.restore(this.service.parseId(id));
+      void reply.header('etag', etag);
+      return row;
+    }
+  }
+
+  const prototype = GeneratedResourceController.prototype as unknown as Record<string, unknown>;
+  const decorate = (
+    method: ResourceAction,
+    decorators: MethodDecorator[],
+    params: ParameterDecorator[],
+  ): void => {
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, method)!;
+    params.forEach((decorator, index) => decorator(prototype, method, index));
+    decorators.push(
+      ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
+    );
+    for (const decorator of decorators) {
+      decorator(prototype, method, descriptor);
+    }
+  };
+  const reply = Res({ passthrough: true });
+  const routes: Record<ResourceAction, () => void> = {
+    list: () => decorate('list', [Get()], [Req()]),
+    get: () => decorate('get', [Get(':id')], [Param('id'), Req(), reply]),
+    create: () => decorate('create', [Post(), HttpCode(201)], [Req(), reply]),
+    update: () => decorate('update', [Patch(':id')], [Param('id'), Req(), reply]),
+    delete: () => decorate('delete', [Delete(':id'), HttpCode(204)], [Param('id'), Req()]),
+    restore: () => decorate('restore', [Post(':id/restore'), HttpCode(200)], [Param('id'), reply]),
+  };
+  for (const action of actions) {
+    routes[action]();
+  }
+  Object.defineProperty(GeneratedResourceController, 'name', { value: `${entityName}ResourceController` });
+  ApiTags(path)(GeneratedResourceController);
+  Controller(`api/${path}`)(GeneratedResourceController);
+  return GeneratedResourceController;
+}

@@ -1,0 +1,123 @@
+import { Injectable, Type } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { FilterOperator } from 'src/framework/resource/query-types';
+import type { ResourceService } from 'src/framework/resource/resource.service';
+
+/** The generated routes of a resource. */
+export const RESOURCE_ACTIONS = ['list', 'get', 'create', 'update', 'delete', 'restore'] as const;
+export type ResourceAction = (typeof RESOURCE_ACTIONS)[number];
+
+/** A serialised row as clients see it: visible columns, `<relation>Id`s, `<relation>Ids` and includes. */
+export type ResourceRow = Record<string, unknown>;
+
+/** What every lifecycle hook receives. Hooks run inside the write transaction: throw to roll back. */
+export interface HookContext {
+  /** The transaction's manager: writes made through it commit or roll back with the request. */
+  manager: EntityManager;
+}
+
+/**
+ * Optional lifecycle hooks, implemented as methods of the resource class (which is a Nest provider, so it
+ * can inject services). Example: `beforeCreate({ input }) { input.slug ??= slugify(input.name) }`.
+ */
+export interface ResourceHooks {
+  /** May change `input` (validated, column-keyed) before the INSERT. */
+  beforeCreate?(context: HookContext & { input: ResourceRow }): Promise<void> | void;
+  afterCreate?(context: HookContext & { row: ResourceRow }): Promise<void> | void;
+  /** `current` is the row before the change, locked FOR UPDATE. */
+  beforeUpdate?(
+    context: HookContext & { id: unknown; input: ResourceRow; current: ResourceRow },
+  ): Promise<void> | void;
+  afterUpdate?(context: HookContext & { row: ResourceRow; previous: ResourceRow }): Promise<void> | void;
+  beforeDelete?(context: HookContext & { id: unknown; current: ResourceRow }): Promise<void> | void;
+  afterDelete?(context: HookContext & { id: unknown; previous: ResourceRow }): Promise<void> | void;
+}
+
+/** Admin display hints, read by the admin panel. */
+export interface ResourceAdminOptions {
+  /** Columns of the admin list view, in order. */
+  listColumns?: string[];
+  /** Human labels per field, e.g. `{ sku: 'SKU' }`. */
+  labels?: Record<string, string>;
+  /** Help text shown under form fields. */
+  helpText?: Record<string, string>;
+  /** The field that names a row in links and titles, e.g. `name`. */
+  titleField?: string;
+}
+
+/** How a resource is exposed. Every field name is checked against the entity at boot (NST-R001). */
+export interface ResourceOptions {
+  /** URL segment under `/api`, plural kebab-case. Default: the entity's name pluralised (`order-items`). */
+  path?: string;
+  /** Fields searched by `q=` (case-insensitive substring). */
+  search?: string[];
+  /**
+   * Filterable fields: own columns or relation paths (`category.slug`), each with `true` (the type's
+   * default operators) or an explicit operator list. Default: every visible column, default operators.
+   */
+  filter?: Record<string, true | FilterOperator[]>;
+  /** Sortable fields. Default: every visible scalar column. The id is always the final tie-breaker. */
+  sort?: string[];
+  /** Sort used when the request has none, e.g. `-createdAt`. Default: `id`. */
+  defaultSort?: string;
+  /** Relation paths clients may `include=` (depth ≤ 2), e.g. `['category', 'items.product']`. */
+  include?: string[];
+  /** Fields clients may read but never write (id, timestamps, version are always read-only). */
+  readOnly?: string[];
+  /** Fields clients may write but never read back (e.g. a PIN). */
+  writeOnly?: string[];
+  /** Columns that are neither readable nor writable through the API. */
+  hidden?: string[];
+  /** Soft delete through the entity's `@DeleteDateColumn`. Default: on when the entity has one. */
+  softDelete?: boolean;
+  /** Actions anonymous callers may use (enforced by auth), e.g. `['list', 'get']`. */
+  public?: ResourceAction[];
+  /** The generated routes. Default: all (restore only with soft delete). */
+  actions?: ResourceAction[];
+  /** Page size when the request gives no `limit`. Default 20. */
+  defaultLimit?: number;
+  /** Largest accepted `limit`; larger values are clamped. Default 100. */
+  maxLimit?: number;
+  /** Above this many rows (by the planner's estimate), `meta.total` is the estimate. Default: always exact. */
+  estimateCountAbove?: number;
+  /** Replaces the generated service: a subclass of `ResourceService`. */
+  service?: Type<ResourceService>;
+  admin?: ResourceAdminOptions;
+}
+
+export interface ResourceDeclaration {
+  entity: Type;
+  options: ResourceOptions;
+}
+
+const RESOURCE_METADATA = Symbol('nestor:resource');
+
+/**
+ * Declares a REST resource for a TypeORM entity. The class is a Nest provider; its methods may implement
+ * {@link ResourceHooks}. Register it with `ResourceModule.forFeature([ProductResource])`.
+ * Example:
+ * `@Resource(Product, { search: ['name'], include: ['category'], public: ['list', 'get'] })
+ *  export class ProductResource implements ResourceHooks {}`
+ */
+export function Resource(entity: Type, options: ResourceOptions = {}): ClassDecorator {
+  return (target) => {
+    Reflect.defineMetadata(RESOURCE_METADATA, { entity, options } satisfies ResourceDeclaration, target);
+    Injectable()(target);
+  };
+}
+
+/** The declaration recorded by `@Resource`, or undefined for any other class. */
+export function resourceDeclaration(target: unknown): ResourceDeclaration | undefined {
+  return typeof target === 'function'
+    ? (Reflect.getOwnMetadata(RESOURCE_METADATA, target) as ResourceDeclaration | undefined)
+    : undefined;
+}
+
+/** `OrderItem` → `order-items`, `Category` → `categories`. */
+export function defaultResourcePath(entityName: string): string {
+  const kebab = entityName.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  if (/[^aeiou]y$/.test(kebab)) {
+    return `${kebab.slice(0, -1)}ies`;
+  }
+  return /(s|x|z|ch|sh)$/.test(kebab) ? `${kebab}es` : `${kebab}s`;
+}

@@ -1,0 +1,101 @@
+import { DynamicModule, Global, Inject, Module, Provider, Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { getMetadataArgsStorage } from 'typeorm';
+import { createResourceController } from 'src/framework/resource/resource.controller';
+import {
+  RESOURCE_ACTIONS,
+  ResourceAction,
+  defaultResourcePath,
+  resourceDeclaration,
+} from 'src/framework/resource/resource.decorator';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import { ResourceService, bindService } from 'src/framework/resource/resource.service';
+
+const SERVICE_TOKENS = new WeakMap<Type, symbol>();
+
+/** The injection token of a resource's service. Example: `@Inject(resourceServiceToken(ProductResource))`. */
+export function resourceServiceToken(resourceClass: Type): symbol {
+  let token = SERVICE_TOKENS.get(resourceClass);
+  if (!token) {
+    token = Symbol(`${resourceClass.name}Service`);
+    SERVICE_TOKENS.set(resourceClass, token);
+  }
+  return token;
+}
+
+/**
+ * Injects the service of a resource (generated, or the one named in `service`) into custom routes.
+ * Example: `constructor(@InjectResourceService(OrderResource) private readonly orders: OrderService) {}`.
+ */
+export function InjectResourceService(resourceClass: Type): ParameterDecorator & PropertyDecorator {
+  return Inject(resourceServiceToken(resourceClass));
+}
+
+/** Whether the entity declares a @DeleteDateColumn (so restore is generated), known before TypeORM boots. */
+function hasDeleteDateColumn(entity: Type): boolean {
+  return getMetadataArgsStorage().columns.some(
+    (c) =>
+      c.mode === 'deleteDate' &&
+      typeof c.target === 'function' &&
+      (c.target === entity || entity.prototype instanceof c.target),
+  );
+}
+
+/** The framework side: the registry that resolves and checks every resource at boot. */
+@Global()
+@Module({ imports: [DiscoveryModule], providers: [ResourceRegistry], exports: [ResourceRegistry] })
+export class ResourceCoreModule {}
+
+/**
+ * Exposes `@Resource` classes as REST resources: their routes, services and entities.
+ * Example: `@Module({ imports: [ResourceModule.forFeature([ProductResource, CategoryResource])] })`.
+ */
+@Module({})
+export class ResourceModule {
+  static forFeature(resources: Type[]): DynamicModule {
+    const providers: Provider[] = [];
+    const controllers: Type[] = [];
+    const entities: Type[] = [];
+    for (const resourceClass of resources) {
+      const declaration = resourceDeclaration(resourceClass);
+      if (!declaration) {
+        throw new Error(`NST-R009 ${resourceClass.name} is not decorated with @Resource`);
+      }
+      const { entity, options } = declaration;
+      const token = resourceServiceToken(resourceClass);
+      const service = options.service ?? class extends ResourceService {};
+      if (!options.service) {
+        Object.defineProperty(service, 'name', { value: `${entity.name}Service` });
+      }
+      bindService(service, resourceClass);
+      const softDelete = options.softDelete ?? hasDeleteDateColumn(entity);
+      const actions = new Set<ResourceAction>(
+        options.actions ?? RESOURCE_ACTIONS.filter((a) => a !== 'restore' || softDelete),
+      );
+      providers.push(resourceClass, { provide: token, useClass: service });
+      if (options.service) {
+        providers.push({ provide: options.service, useExisting: token });
+      }
+      controllers.push(
+        createResourceController(
+          token,
+          entity.name,
+          options.path ?? defaultResourcePath(entity.name),
+          actions,
+        ),
+      );
+      entities.push(entity);
+    }
+    return {
+      module: ResourceModule,
+      imports: [TypeOrmModule.forFeature(entities)],
+      providers,
+      controllers,
+      exports: [
+        TypeOrmModule,
+        ...providers.map((p) => (typeof p === 'function' ? p : (p as { provide: unknown }).provide)),
+      ] as never[],
+    };
+  }
+}

@@ -1,0 +1,82 @@
+import { Injectable, OnModuleInit, Type } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import {
+  ResourceDeclarationError,
+  ResourceDefinition,
+  resolveResource,
+} from 'src/framework/resource/resource-definition';
+import { ResourceHooks, resourceDeclaration } from 'src/framework/resource/resource.decorator';
+
+/**
+ * Collects every `@Resource` provider at boot, resolves it against TypeORM's metadata and checks the
+ * declarations as a whole (unique paths and entities). A bad declaration stops the boot with its code.
+ */
+@Injectable()
+export class ResourceRegistry implements OnModuleInit {
+  private readonly byClass = new Map<unknown, ResourceDefinition>();
+  private readonly byEntity = new Map<unknown, ResourceDefinition>();
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    const byPath = new Map<string, ResourceDefinition>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const declaration = resourceDeclaration(wrapper.metatype);
+      if (!declaration || this.byClass.has(wrapper.metatype)) {
+        continue;
+      }
+      const className = (wrapper.metatype as Type).name;
+      if (!this.dataSource.hasMetadata(declaration.entity)) {
+        throw new ResourceDeclarationError(
+          'NST-R005',
+          `${className}: ${declaration.entity.name} is not a TypeORM entity of this data source (is it decorated with @Entity?)`,
+        );
+      }
+      const definition = resolveResource(
+        className,
+        declaration,
+        this.dataSource.getMetadata(declaration.entity),
+        wrapper.instance as ResourceHooks,
+      );
+      const samePath = byPath.get(definition.path);
+      if (samePath) {
+        throw new ResourceDeclarationError(
+          'NST-R002',
+          `${className}: path "/api/${definition.path}" is already used by ${samePath.className}`,
+        );
+      }
+      const sameEntity = this.byEntity.get(declaration.entity);
+      if (sameEntity) {
+        throw new ResourceDeclarationError(
+          'NST-R008',
+          `${className}: ${definition.name} is already exposed by ${sameEntity.className}`,
+        );
+      }
+      byPath.set(definition.path, definition);
+      this.byClass.set(wrapper.metatype, definition);
+      this.byEntity.set(declaration.entity, definition);
+    }
+  }
+
+  /** The definition of a `@Resource` class. Example: `registry.get(ProductResource).path`. */
+  get(resourceClass: unknown): ResourceDefinition {
+    const definition = this.byClass.get(resourceClass);
+    if (!definition) {
+      throw new Error(`${String((resourceClass as Type).name)} is not a registered resource`);
+    }
+    return definition;
+  }
+
+  /** The resource exposing an entity, if any (included relations serialise like their own resource). */
+  forEntity(target: unknown): ResourceDefinition | undefined {
+    return this.byEntity.get(target);
+  }
+
+  all(): ResourceDefinition[] {
+    return [...this.byClass.values()];
+  }
+}

@@ -1,0 +1,461 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Type } from '@nestjs/common';
+import * as qs from 'qs';
+import { DataSource, EntityManager } from 'typeorm';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { encodeCursor } from 'src/framework/resource/query-parser';
+import type { ListQuery } from 'src/framework/resource/query-types';
+import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
+import { ResourceInput, checkReferences, parseInput } from 'src/framework/resource/resource-input';
+import {
+  Params,
+  afterCondition,
+  cursorColumns,
+  ident,
+  notDeleted,
+  orderBy,
+  relationLink,
+  selectEntityColumns,
+  selectFields,
+  tableOf,
+  whereClause,
+} from 'src/framework/resource/resource-sql';
+import type { ResourceRow } from 'src/framework/resource/resource.decorator';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+/** The list response of ARCHITECTURE.md §4. */
+export interface ListResult {
+  data: ResourceRow[];
+  meta: {
+    page: number | null;
+    limit: number;
+    total: number;
+    /** True when `total` is the planner's estimate (see `estimateCountAbove`). */
+    totalEstimated?: boolean;
+    pageCount: number;
+    nextCursor: string | null;
+  };
+  links: { self: string; next: string | null; prev: string | null };
+}
+
+/** Where a list was requested, to build `links`. */
+export interface ListRequest {
+  path: string;
+  query: Record<string, unknown>;
+}
+
+type Queryable = Pick<EntityManager, 'query'>;
+
+const SERVICE_RESOURCE = Symbol('nestor:service-resource');
+
+/** Binds a service class to its `@Resource` class (done by `ResourceModule.forFeature`). */
+export function bindService(service: Type, resourceClass: Type): void {
+  Reflect.defineMetadata(SERVICE_RESOURCE, resourceClass, service);
+}
+
+/** `"<27 chars>"`: a strong validator of the full representation (without includes). */
+export function etagOf(row: ResourceRow): string {
+  return `"${createHash('sha1').update(JSON.stringify(row)).digest('base64url')}"`;
+}
+
+function notFound(definition: ResourceDefinition, id: unknown): ProblemException {
+  return new ProblemException({
+    type: PROBLEM_TYPES.notFound,
+    title: 'Not Found',
+    status: 404,
+    detail: `No ${definition.name} with id ${String(id)}.`,
+  });
+}
+
+/** Helper columns (`__…`) carry cursor keys and include owners; they never reach the client. */
+function stripHelpers(row: ResourceRow): ResourceRow {
+  for (const key of Object.keys(row)) {
+    if (key.startsWith('__')) {
+      delete row[key];
+    }
+  }
+  return row;
+}
+
+/**
+ * The generated service behind a resource's routes: list, get, create, update, delete, restore, with the
+ * resource's hooks inside each write transaction. Subclass it to change or add behaviour, and name the
+ * subclass in `@Resource(Entity, { service: MyService })`.
+ * Example: `class OrderService extends ResourceService { override async create(body) { … } }`.
+ */
+@Injectable()
+export class ResourceService {
+  @Inject(DataSource) protected readonly dataSource!: DataSource;
+  @Inject(ResourceRegistry) protected readonly registry!: ResourceRegistry;
+  private cached?: ResourceDefinition;
+
+  /** This service's resource, resolved at boot. */
+  get definition(): ResourceDefinition {
+    if (!this.cached) {
+      const resourceClass = Reflect.getMetadata(SERVICE_RESOURCE, this.constructor) as unknown;
+      this.cached = this.registry.get(resourceClass);
+    }
+    return this.cached;
+  }
+
+  /** Parses a path id as the primary key type; a value that cannot be a key is simply not found. */
+  parseId(raw: string): unknown {
+    const { id } = this.definition;
+    if (id.type === 'integer' || id.type === 'bigint') {
+      if (!/^\d{1,18}$/.test(raw) || (id.type === 'integer' && Number(raw) > 2147483647)) {
+        throw notFound(this.definition, raw);
+      }
+      return id.type === 'integer' ? Number(raw) : raw;
+    }
+    if (id.type === 'uuid' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw)) {
+      throw notFound(this.definition, raw);
+    }
+    return raw;
+  }
+
+  async list(query: ListQuery, request: ListRequest): Promise<ListResult> {
+    const definition = this.definition;
+    const params = new Params();
+    const where = whereClause(definition, query.filters, query.q, params);
+    const countWhere = [...where];
+    const countParams = [...params.values];
+    if (query.after) {
+      where.push(afterCondition(definition, query.sort, query.after, params));
+    }
+    const fields = this.selected(query.fields);
+    const helpers = this.includeOwners(definition, query.include);
+    const offset = query.page !== undefined ? (query.page - 1) * query.limit : 0;
+    const sql =
+      `SELECT ${[...selectFields(fields), ...cursorColumns(definition, query.sort), ...helpers].join(', ')} ` +
+      `FROM ${tableOf(definition.metadata)} t${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+      `ORDER BY ${orderBy(definition, query.sort)} LIMIT ${query.limit + 1}${offset ? ` OFFSET ${offset}` : ''}`;
+    const [rows, counted] = await Promise.all([
+      this.dataSource.query<ResourceRow[]>(sql, params.values),
+      this.count(countWhere, countParams),
+    ]);
+    const more = rows.length > query.limit;
+    if (more) {
+      rows.pop();
+    }
+    const last = rows[rows.length - 1];
+    const nextCursor = more && last ? encodeCursor(query.sort.map((_, i) => last[`__k${i}`])) : null;
+    await this.loadIncludes(this.dataSource.manager, definition, rows, query.include);
+    rows.forEach(stripHelpers);
+
+    const pageCount = Math.ceil(counted.total / query.limit);
+    const link = (changes: Record<string, unknown>): string => {
+      const merged: Record<string, unknown> = { ...request.query, ...changes };
+      for (const key of Object.keys(merged)) {
+        if (merged[key] === undefined) {
+          delete merged[key];
+        }
+      }
+      const search = qs.stringify(merged, { encodeValuesOnly: true });
+      return search ? `${request.path}?${search}` : request.path;
+    };
+    const page = query.page ?? null;
+    return {
+      data: rows,
+      meta: {
+        page,
+        limit: query.limit,
+        total: counted.total,
+        ...(counted.estimated ? { totalEstimated: true } : {}),
+        pageCount,
+        nextCursor,
+      },
+      links: {
+        self: link({}),
+        next:
+          page !== null
+            ? more
+              ? link({ page: page + 1, after: undefined })
+              : null
+            : nextCursor
+              ? link({ after: nextCursor, page: undefined })
+              : null,
+        prev: page !== null && page > 1 ? link({ page: page - 1, after: undefined }) : null,
+      },
+    };
+  }
+
+  /** One row with its ETag (of the full representation), projected to `fields` and with `include`s. */
+  async get(
+    id: unknown,
+    options: { fields?: string[]; include?: string[] } = {},
+  ): Promise<{ row: ResourceRow; etag: string }> {
+    const row = await this.readOne(this.dataSource.manager, id, { helpers: options.include ?? [] });
+    if (!row) {
+      throw notFound(this.definition, id);
+    }
+    const etag = etagOf(this.visible(row));
+    await this.loadIncludes(this.dataSource.manager, this.definition, [row], options.include ?? []);
+    stripHelpers(row);
+    if (options.fields) {
+      const keep = new Set([...options.fields, ...(options.include ?? []).map((p) => p.split('.')[0])]);
+      for (const key of Object.keys(row)) {
+        if (!keep.has(key)) {
+          delete row[key];
+        }
+      }
+    }
+    return { row, etag };
+  }
+
+  /** Validates and inserts in one transaction (hooks included); returns the stored row. */
+  async create(body: unknown): Promise<{ row: ResourceRow; etag: string }> {
+    const definition = this.definition;
+    const input = await parseInput(definition, body, false);
+    return this.dataSource.transaction(async (manager) => {
+      await checkReferences(manager, definition, input);
+      await definition.hooks.beforeCreate?.({ manager, input: input.values });
+      const result = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(definition.metadata.target)
+        .values(input.values)
+        .returning(definition.id.column!.databaseName)
+        .execute();
+      const id = (result.raw as Record<string, unknown>[])[0][definition.id.column!.databaseName];
+      await this.writeMany(manager, id, input, false);
+      const row = (await this.readOne(manager, id))!;
+      await definition.hooks.afterCreate?.({ manager, row });
+      return { row, etag: etagOf(row) };
+    });
+  }
+
+  /** Applies a partial update under a row lock; `ifMatch` (an ETag) must match the current row. */
+  async update(id: unknown, body: unknown, ifMatch?: string): Promise<{ row: ResourceRow; etag: string }> {
+    const definition = this.definition;
+    const input = await parseInput(definition, body, true);
+    return this.dataSource.transaction(async (manager) => {
+      const current = await this.lockCurrent(manager, id, ifMatch);
+      await checkReferences(manager, definition, input);
+      await definition.hooks.beforeUpdate?.({ manager, id, input: input.values, current });
+      if (Object.keys(input.values).length > 0) {
+        await manager
+          .createQueryBuilder()
+          .update(definition.metadata.target)
+          .set(input.values)
+          .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
+          .execute();
+      }
+      await this.writeMany(manager, id, input, true);
+      const row = (await this.readOne(manager, id))!;
+      await definition.hooks.afterUpdate?.({ manager, row, previous: current });
+      return { row, etag: etagOf(row) };
+    });
+  }
+
+  /** Deletes (soft-deletes when enabled) under a row lock, honouring `ifMatch`. */
+  async remove(id: unknown, ifMatch?: string): Promise<void> {
+    const definition = this.definition;
+    await this.dataSource.transaction(async (manager) => {
+      const current = await this.lockCurrent(manager, id, ifMatch);
+      await definition.hooks.beforeDelete?.({ manager, id, current });
+      const builder = manager.createQueryBuilder();
+      const where = `${ident(definition.id.column!.databaseName)} = :id`;
+      if (definition.deleteDateColumn) {
+        await builder.softDelete().from(definition.metadata.target).where(where, { id }).execute();
+      } else {
+        await builder.delete().from(definition.metadata.target).where(where, { id }).execute();
+      }
+      await definition.hooks.afterDelete?.({ manager, id, previous: current });
+    });
+  }
+
+  /** Brings back a soft-deleted row (a row that is not deleted is returned unchanged). */
+  async restore(id: unknown): Promise<{ row: ResourceRow; etag: string }> {
+    const definition = this.definition;
+    return this.dataSource.transaction(async (manager) => {
+      const existing = await this.readOne(manager, id, { lock: true, withDeleted: true });
+      if (!existing) {
+        throw notFound(definition, id);
+      }
+      await manager
+        .createQueryBuilder()
+        .restore()
+        .from(definition.metadata.target)
+        .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
+        .execute();
+      const row = (await this.readOne(manager, id))!;
+      return { row, etag: etagOf(row) };
+    });
+  }
+
+  /** The readable fields for `fields=` (all when absent; the id always). */
+  protected selected(names: string[] | undefined): ResourceField[] {
+    const { readable, id } = this.definition;
+    if (!names) {
+      return [...readable];
+    }
+    const wanted = new Set([id.name, ...names]);
+    return readable.filter((f) => wanted.has(f.name));
+  }
+
+  /** The row's full representation without helper columns: what the ETag is computed over. */
+  private visible(row: ResourceRow): ResourceRow {
+    return Object.fromEntries(Object.entries(row).filter(([key]) => !key.startsWith('__')));
+  }
+
+  private async lockCurrent(manager: EntityManager, id: unknown, ifMatch?: string): Promise<ResourceRow> {
+    const current = await this.readOne(manager, id, { lock: true });
+    if (!current) {
+      throw notFound(this.definition, id);
+    }
+    if (ifMatch !== undefined && ifMatch.trim() !== '*') {
+      const etag = etagOf(current);
+      const offered = ifMatch.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
+      if (!offered.includes(etag)) {
+        throw new ProblemException({
+          type: PROBLEM_TYPES.preconditionFailed,
+          title: 'Precondition Failed',
+          status: 412,
+          detail: `The ${this.definition.name} was changed since you read it (If-Match ${ifMatch} ≠ ${etag}). Fetch it again and retry.`,
+        });
+      }
+    }
+    return current;
+  }
+
+  /** Reads one row's full representation (plus include helper columns), optionally locked FOR UPDATE. */
+  private async readOne(
+    manager: Queryable,
+    id: unknown,
+    options: { lock?: boolean; withDeleted?: boolean; helpers?: string[] } = {},
+  ): Promise<ResourceRow | undefined> {
+    const definition = this.definition;
+    const select = [
+      ...selectFields(definition.readable),
+      ...this.includeOwners(definition, options.helpers ?? []),
+    ];
+    const deleted =
+      definition.deleteDateColumn && !options.withDeleted
+        ? ` AND t.${ident(definition.deleteDateColumn.databaseName)} IS NULL`
+        : '';
+    const rows = await manager.query<ResourceRow[]>(
+      `SELECT ${select.join(', ')} FROM ${tableOf(definition.metadata)} t WHERE t.${ident(
+        definition.id.column!.databaseName,
+      )} = $1${deleted}${options.lock ? ' FOR UPDATE OF t' : ''}`,
+      [id],
+    );
+    return rows[0];
+  }
+
+  /** Exact count, or the planner's estimate when it exceeds `estimateCountAbove`. */
+  private async count(where: string[], params: unknown[]): Promise<{ total: number; estimated: boolean }> {
+    const definition = this.definition;
+    const from = `FROM ${tableOf(definition.metadata)} t${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    const threshold = definition.options.estimateCountAbove;
+    if (threshold !== undefined) {
+      const plan = await this.dataSource.query<
+        { 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] | string }[]
+      >(`EXPLAIN (FORMAT JSON) SELECT 1 ${from}`, params);
+      const raw = plan[0]['QUERY PLAN'];
+      const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as [{ Plan: { 'Plan Rows': number } }];
+      const estimate = parsed[0].Plan['Plan Rows'];
+      if (estimate > threshold) {
+        return { total: estimate, estimated: true };
+      }
+    }
+    const rows = await this.dataSource.query<{ n: number }[]>(`SELECT count(*)::int AS n ${from}`, params);
+    return { total: rows[0].n, estimated: false };
+  }
+
+  /** Helper columns carrying each included relation's owner key (`__o_<relation>`). */
+  private includeOwners(definition: ResourceDefinition, include: readonly string[]): string[] {
+    const top = [...new Set(include.map((path) => path.split('.')[0]))];
+    return top.map((name) => {
+      const link = relationLink(definition.relations.get(name)!, 0);
+      return `t.${ident(link.ownerColumn.databaseName)} AS ${ident(`__o_${name}`)}`;
+    });
+  }
+
+  /**
+   * Loads included relations for a page of rows: one batched query per relation path, never one per row,
+   * so the statement count is constant whatever the page size.
+   */
+  private async loadIncludes(
+    manager: Queryable,
+    definition: ResourceDefinition | undefined,
+    rows: ResourceRow[],
+    include: readonly string[],
+    metadata = definition?.metadata,
+  ): Promise<void> {
+    if (rows.length === 0 || include.length === 0 || !metadata) {
+      return;
+    }
+    const top = [...new Set(include.map((path) => path.split('.')[0]))];
+    for (const name of top) {
+      const relation = metadata.relations.find((r) => r.propertyName === name)!;
+      const nested = include.filter((p) => p.startsWith(`${name}.`)).map((p) => p.slice(name.length + 1));
+      const target = relation.inverseEntityMetadata;
+      const targetDefinition = this.registry.forEntity(target.target);
+      const link = relationLink(relation, 1);
+      const keys = [
+        ...new Set(rows.map((row) => row[`__o_${name}`]).filter((k) => k !== null && k !== undefined)),
+      ];
+      const nestedOwners = nested
+        .map((p) => p.split('.')[0])
+        .filter((n, i, all) => all.indexOf(n) === i)
+        .map((n) => {
+          const inner = relationLink(
+            target.relations.find((r) => r.propertyName === n)!,
+            0,
+          );
+          return `${link.alias}.${ident(inner.ownerColumn.databaseName)} AS ${ident(`__o_${n}`)}`;
+        });
+      const columns = targetDefinition
+        ? selectFields(targetDefinition.readable, link.alias)
+        : selectEntityColumns(target, link.alias);
+      const related =
+        keys.length === 0
+          ? []
+          : await manager.query<ResourceRow[]>(
+              `SELECT ${[...columns, ...nestedOwners, `${link.key} AS "__owner"`].join(', ')} FROM ${link.from} WHERE ${
+                link.key
+              } = ANY($1)${link.many ? notDeleted(target, link.alias) : ''} ORDER BY ${link.alias}.${ident(
+                target.primaryColumns[0].databaseName,
+              )}`,
+              [keys],
+            );
+      await this.loadIncludes(manager, targetDefinition, related, nested, target);
+      const byOwner = new Map<string, ResourceRow[]>();
+      for (const item of related) {
+        const owner = String(item.__owner);
+        stripHelpers(item);
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), item]);
+      }
+      for (const row of rows) {
+        const found = byOwner.get(String(row[`__o_${name}`])) ?? [];
+        row[name] = link.many ? found : (found[0] ?? null);
+      }
+    }
+  }
+
+  /** Replaces the rows of each written to-many relation's junction table. */
+  private async writeMany(
+    manager: EntityManager,
+    id: unknown,
+    input: ResourceInput,
+    replace: boolean,
+  ): Promise<void> {
+    for (const [field, ids] of input.many) {
+      const relation = manager
+        .createQueryBuilder()
+        .relation(this.definition.metadata.target, field.relation!.propertyName)
+        .of(id);
+      if (replace) {
+        const current = await relation.loadMany<Record<string, unknown>>();
+        const pk = field.relation!.inverseEntityMetadata.primaryColumns[0].propertyName;
+        const currentIds = current.map((r) => r[pk]);
+        await relation.addAndRemove(
+          ids.filter((i) => !currentIds.some((c) => String(c) === String(i))),
+          currentIds.filter((c) => !ids.some((i) => String(c) === String(i))),
+        );
+      } else if (ids.length > 0) {
+        await relation.add(ids);
+      }
+    }
+  }
+}
