@@ -50,6 +50,50 @@ describe('Embedded default (PGlite)', () => {
     expect(names).toEqual(Array.from({ length: 30 }, (_, i) => `c${i}`).sort());
   });
 
+  it('serves the generated resources: writes, filters, includes, cursors and orders', async () => {
+    const post = (url: string, payload: object) => t.inject({ method: 'POST', url, payload });
+    const category = (await post('/api/categories', { name: 'Embedded', slug: 'embedded' })).json<{
+      id: number;
+    }>();
+    const tag = (await post('/api/tags', { name: 'pglite' })).json<{ id: number }>();
+    const ids: number[] = [];
+    for (const [i, price] of ['1.50', '20.00', '7.25'].entries()) {
+      const res = await post('/api/products', {
+        name: `Item ${i}`,
+        sku: `EMB-${i}`,
+        price,
+        stock: 3,
+        status: 'active',
+        categoryId: category.id,
+        tagIds: [tag.id],
+      });
+      expect(res.statusCode).toBe(201);
+      ids.push(res.json<{ id: number }>().id);
+    }
+    const first = await t.inject(
+      '/api/products?filter[tags.name]=pglite&sort=price&limit=2&include=category,tags',
+    );
+    const page = first.json<{
+      data: { price: string; category: { slug: string }; tagIds: number[] }[];
+      meta: { total: number; nextCursor: string };
+    }>();
+    expect(page.data.map((p) => p.price)).toEqual(['1.50', '7.25']);
+    expect(page.data[0]).toMatchObject({
+      category: { slug: 'embedded' },
+      tagIds: [tag.id],
+      tags: [{ name: 'pglite' }],
+    });
+    expect(page.meta.total).toBe(3);
+    const next = await t.inject(
+      `/api/products?filter[tags.name]=pglite&sort=price&limit=2&after=${page.meta.nextCursor}`,
+    );
+    expect(next.json<{ data: { price: string }[] }>().data.map((p) => p.price)).toEqual(['20.00']);
+
+    const order = await post('/api/orders', { items: [{ productId: ids[1], quantity: 3 }] });
+    expect(order.json()).toMatchObject({ total: '60.00' });
+    expect((await post('/api/orders', { items: [{ productId: ids[1], quantity: 1 }] })).statusCode).toBe(409);
+  });
+
   it('keeps data across a restart and does not re-apply migrations', async () => {
     await t.app.get(DataSource).getRepository(Category).save({ name: 'Kept', slug: 'kept' });
     await t.close({ keepData: true });

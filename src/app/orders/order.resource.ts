@@ -1,6 +1,11 @@
-import { OrderService } from 'src/app/orders/order.service';
+import { OrderStatus } from 'src/app/orders/order.entity';
 import { Order } from 'src/app/orders/order.entity';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { OrderService } from 'src/app/orders/order.service';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
+
+/** Statuses an order can no longer leave. */
+const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
 
 /**
  * `/api/orders`: read, update status and delete are generated; placing an order is the custom
@@ -16,4 +21,34 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   service: OrderService,
   admin: { listColumns: ['id', 'status', 'total', 'createdAt'] },
 })
-export class OrderResource {}
+export class OrderResource implements ResourceHooks {
+  /** Shipped and cancelled orders are final; cancelling returns the items to stock in the same transaction. */
+  async beforeUpdate({
+    manager,
+    id,
+    input,
+    current,
+  }: HookContext & { id: unknown; input: ResourceRow; current: ResourceRow }): Promise<void> {
+    const next = input.status as OrderStatus | undefined;
+    if (next === undefined || next === current.status) {
+      return;
+    }
+    if (FINAL.includes(current.status)) {
+      throw new ProblemException({
+        type: PROBLEM_TYPES.conflict,
+        title: 'Order is final',
+        status: 409,
+        detail: `A ${String(current.status)} order cannot become ${next}.`,
+        errors: [
+          { pointer: '/status', code: 'final', message: `the order is already ${String(current.status)}` },
+        ],
+      });
+    }
+    if (next === OrderStatus.Cancelled) {
+      await manager.query(
+        'UPDATE product p SET stock = p.stock + i.quantity FROM order_item i WHERE i."orderId" = $1 AND p.id = i."productId"',
+        [id],
+      );
+    }
+  }
+}

@@ -8,6 +8,9 @@ import { validationProblem } from 'src/framework/http/validation';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceService } from 'src/framework/resource/resource.service';
 
+/** `order.total` is numeric(12,2): a larger sum would fail in SQL with a numeric overflow. */
+const MAX_TOTAL_CENTS = 10n ** 12n;
+
 /** Adds `place` to the generated order service: the stock-safe way to create an order. */
 @Injectable()
 export class OrderService extends ResourceService {
@@ -61,8 +64,14 @@ export class OrderService extends ResourceService {
       }
       let total = 0n;
       for (const [productId, quantity] of quantities) {
-        const product = byId.get(productId)!;
-        total += BigInt(product.price.replace('.', '')) * BigInt(quantity);
+        total += BigInt(byId.get(productId)!.price.replace('.', '')) * BigInt(quantity);
+      }
+      if (total >= MAX_TOTAL_CENTS) {
+        throw validationProblem([
+          { pointer: '/items', code: 'max', message: 'the order total must be below 10000000000.00' },
+        ]);
+      }
+      for (const [productId, quantity] of quantities) {
         await manager.decrement(Product, { id: productId }, 'stock', quantity);
       }
       const cents = total.toString().padStart(3, '0');

@@ -6,6 +6,8 @@ export class OrderLineDto {
   @ApiProperty({ example: 1, description: 'Id of an active product' })
   @IsInt()
   @IsPositive()
+  // Product ids are PostgreSQL integers: a larger id would fail in SQL as a 400 instead of pointing here.
+  @Max(2147483647)
   productId!: number;
 
   @ApiProperty({ example: 2, minimum: 1, maximum: 1000 })

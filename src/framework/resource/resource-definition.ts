@@ -92,8 +92,9 @@ export function fieldTypeOf(column: ColumnMetadata): FieldType {
   const type = column.type;
   if (typeof type === 'function') {
     const name = (type as { name?: string }).name;
+    // TypeORM maps a bare `number` property (and @PrimaryGeneratedColumn()) to PostgreSQL `integer`.
     return name === 'Number'
-      ? 'number'
+      ? 'integer'
       : name === 'Boolean'
         ? 'boolean'
         : name === 'Date'
@@ -152,14 +153,31 @@ export function fieldTypeOf(column: ColumnMetadata): FieldType {
 function idsName(relation: string): string {
   const singular = relation.endsWith('ies')
     ? `${relation.slice(0, -3)}y`
-    : relation.endsWith('s')
-      ? relation.slice(0, -1)
-      : relation;
+    : /(ss|x|z|ch|sh)es$/.test(relation)
+      ? relation.slice(0, -2)
+      : relation.endsWith('s')
+        ? relation.slice(0, -1)
+        : relation;
   return `${singular}Ids`;
 }
 
 function isToOne(relation: RelationMetadata): boolean {
   return relation.isManyToOne || (relation.isOneToOne && relation.isOwning);
+}
+
+/**
+ * A related entity's column by its API name, as on the entity's own resource: a property, or `<relation>Id`
+ * for an implicit join column (the relation itself, e.g. `publisher.country`, is not a column).
+ */
+function relatedColumn(metadata: EntityMetadata, name: string): ColumnMetadata | undefined {
+  return (
+    metadata.columns.find(
+      (c) =>
+        c.propertyName === name &&
+        !c.isVirtualProperty &&
+        !(c.relationMetadata && c.propertyName === c.relationMetadata.propertyName),
+    ) ?? metadata.relations.find((r) => isToOne(r) && `${r.propertyName}Id` === name)?.joinColumns[0]
+  );
 }
 
 function enumValuesOf(column: ColumnMetadata): string[] | undefined {
@@ -200,9 +218,13 @@ export function resolveResource(
     if (column.relationMetadata && column.propertyName === column.relationMetadata.propertyName) {
       continue; // an implicit join column: exposed as `<relation>Id` below
     }
+    if (column.isVirtualProperty) {
+      continue; // a @VirtualColumn is computed by a subquery: there is no table column to select or write
+    }
     const generated =
       column.isPrimary ||
       column.isGenerated ||
+      column.generatedType !== undefined || // GENERATED ALWAYS AS (…): PostgreSQL refuses writes
       column.isCreateDate ||
       column.isUpdateDate ||
       column.isDeleteDate ||
@@ -320,7 +342,7 @@ export function resolveResource(
         fail('NST-R001', `option "${option}" names "${path}", which is hidden or write-only`);
       }
     } else {
-      column = current.columns.find((c) => c.propertyName === last);
+      column = relatedColumn(current, last);
     }
     if (!column) {
       fail('NST-R001', `option "${option}" names unknown field "${path}"`);
@@ -447,6 +469,11 @@ export function resolveResource(
   }
   const admin = options.admin ?? {};
   known('admin.listColumns', admin.listColumns ?? []);
+  for (const name of admin.listColumns ?? []) {
+    if (!fields.get(name)!.readable) {
+      fail('NST-R001', `option "admin.listColumns" names "${name}", which is hidden or write-only`);
+    }
+  }
   known('admin.labels', Object.keys(admin.labels ?? {}));
   known('admin.helpText', Object.keys(admin.helpText ?? {}));
   known('admin.titleField', admin.titleField ? [admin.titleField] : []);

@@ -126,6 +126,43 @@ function comparison(expr: string, op: FilterTerm['op'], value: unknown, params: 
   }
 }
 
+/**
+ * Datetimes are stored to the microsecond but rendered in JSON (and parsed from filter values) to the
+ * millisecond, so a filter value v stands for its whole millisecond [v, v + 1 ms): comparisons behave as on
+ * the column truncated to milliseconds, and a row is found by the timestamp it was shown with. Written as
+ * ranges so an index on the column stays usable. `gte`, `lt` and `isnull` are exact already (undefined).
+ */
+function datetimeComparison(
+  expr: string,
+  op: FilterTerm['op'],
+  value: unknown,
+  params: Params,
+): string | undefined {
+  const next = (date: Date): Date => new Date(date.getTime() + 1);
+  const within = (date: Date): string =>
+    `(${expr} >= ${params.add(date)} AND ${expr} < ${params.add(next(date))})`;
+  switch (op) {
+    case 'eq':
+      return within(value as Date);
+    case 'ne':
+      return `(${expr} IS NULL OR NOT ${within(value as Date)})`;
+    case 'gt':
+      return `${expr} >= ${params.add(next(value as Date))}`;
+    case 'lte':
+      return `${expr} < ${params.add(next(value as Date))}`;
+    case 'in':
+      return `(${(value as Date[]).map(within).join(' OR ')})`;
+    case 'nin':
+      return `(${expr} IS NULL OR NOT (${(value as Date[]).map(within).join(' OR ')}))`;
+    case 'between': {
+      const [low, high] = value as [Date, Date];
+      return `(${expr} >= ${params.add(low)} AND ${expr} < ${params.add(next(high))})`;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** A condition on a column reached through relations: nested EXISTS, so to-many paths never duplicate rows. */
 function pathCondition(path: FieldPath, build: (expr: string) => string, counter: { n: number }): string {
   const walk = (index: number, ownerAlias: string): string => {
@@ -155,9 +192,11 @@ export function whereClause(
   }
   for (const filter of filters) {
     const path = definition.paths.get(filter.path)!;
-    conditions.push(
-      pathCondition(path, (expr) => comparison(expr, filter.op, filter.value, params), counter),
-    );
+    const build = (expr: string): string =>
+      (path.spec.type === 'datetime'
+        ? datetimeComparison(expr, filter.op, filter.value, params)
+        : undefined) ?? comparison(expr, filter.op, filter.value, params);
+    conditions.push(pathCondition(path, build, counter));
   }
   if (q !== undefined && q !== '' && definition.search.length > 0) {
     const pattern = params.add(`%${likeEscape(q)}%`);
@@ -249,5 +288,7 @@ export function selectFields(fields: readonly ResourceField[], alias = 't'): str
 
 /** Columns of an entity that is not itself a resource, for includes: every column by property name. */
 export function selectEntityColumns(metadata: EntityMetadata, alias: string): string[] {
-  return metadata.columns.map((c) => `${alias}.${ident(c.databaseName)} AS ${ident(c.propertyName)}`);
+  return metadata.columns
+    .filter((c) => !c.isVirtualProperty) // a @VirtualColumn is a subquery, not a column of the table
+    .map((c) => `${alias}.${ident(c.databaseName)} AS ${ident(c.propertyName)}`);
 }

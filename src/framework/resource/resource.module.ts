@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Module, Provider, Type } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Module, NestModule, Provider, Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
@@ -45,7 +45,17 @@ function hasDeleteDateColumn(entity: Type): boolean {
 /** The framework side: the registry that resolves and checks every resource at boot. */
 @Global()
 @Module({ imports: [DiscoveryModule], providers: [ResourceRegistry], exports: [ResourceRegistry] })
-export class ResourceCoreModule {}
+export class ResourceCoreModule implements NestModule {
+  constructor(private readonly registry: ResourceRegistry) {}
+
+  /**
+   * Nest configures middleware before it registers routes and long before `onModuleInit`: checking the
+   * declarations here makes a path clash fail with NST-R002, not Fastify's "Method 'GET' already declared".
+   */
+  configure(): void {
+    this.registry.resolveAll();
+  }
+}
 
 /**
  * Exposes `@Resource` classes as REST resources: their routes, services and entities.

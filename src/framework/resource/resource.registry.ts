@@ -16,13 +16,23 @@ import { ResourceHooks, resourceDeclaration } from 'src/framework/resource/resou
 export class ResourceRegistry implements OnModuleInit {
   private readonly byClass = new Map<unknown, ResourceDefinition>();
   private readonly byEntity = new Map<unknown, ResourceDefinition>();
+  private resolved = false;
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly dataSource: DataSource,
   ) {}
 
-  onModuleInit(): void {
+  /**
+   * Resolves and checks every resource once. `ResourceCoreModule.configure` calls it before the HTTP routes
+   * are registered (else Fastify's duplicate-route error would hide NST-R002); app contexts without HTTP
+   * get it from `onModuleInit`.
+   */
+  resolveAll(): void {
+    if (this.resolved) {
+      return;
+    }
+    this.resolved = true;
     const byPath = new Map<string, ResourceDefinition>();
     for (const wrapper of this.discovery.getProviders()) {
       const declaration = resourceDeclaration(wrapper.metatype);
@@ -60,6 +70,32 @@ export class ResourceRegistry implements OnModuleInit {
       this.byClass.set(wrapper.metatype, definition);
       this.byEntity.set(declaration.entity, definition);
     }
+    for (const definition of this.byClass.values()) {
+      this.checkRelatedFields(definition);
+    }
+  }
+
+  /**
+   * A path through a relation (`filter['author.passwordHash']`) must not reach a field the related
+   * resource hides: filters and searches would leak it one comparison at a time.
+   */
+  private checkRelatedFields(definition: ResourceDefinition): void {
+    for (const [path, resolved] of definition.paths) {
+      const last = resolved.relations[resolved.relations.length - 1];
+      const target = last && this.byEntity.get(last.inverseEntityMetadata.target);
+      const name = path.slice(path.lastIndexOf('.') + 1);
+      const field = target?.fields.get(name);
+      if (target && field && !field.readable) {
+        throw new ResourceDeclarationError(
+          'NST-R001',
+          `${definition.className}: "${path}" reaches ${name}, which ${target.className} hides (hidden or write-only)`,
+        );
+      }
+    }
+  }
+
+  onModuleInit(): void {
+    this.resolveAll();
   }
 
   /** The definition of a `@Resource` class. Example: `registry.get(ProductResource).path`. */

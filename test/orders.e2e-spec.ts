@@ -1,0 +1,338 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { DataSource } from 'typeorm';
+import { AppModule } from 'src/app.module';
+import { TestApp, createTestApp } from 'src/framework/testing';
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: { pointer?: string; code: string; message: string }[];
+}
+
+interface OrderItemRow {
+  id: number;
+  orderId: number;
+  productId: number;
+  quantity: number;
+  unitPrice: string;
+  product?: { id: number; name: string; sku: string; price: string };
+}
+
+interface OrderRow {
+  id: number;
+  status: string;
+  total: string;
+  items?: OrderItemRow[];
+}
+
+interface ProductRow {
+  id: number;
+  categoryId: number;
+  tagIds: number[];
+  category?: { id: number; slug: string } | null;
+  tags?: { id: number; name: string }[];
+}
+
+interface ListBody<T> {
+  data: T[];
+  meta: { limit: number; total: number };
+}
+
+/** Asserts an RFC 9457 problem response and returns its body. */
+function problem(res: LightMyRequestResponse, status: number): ProblemBody {
+  expect(res.statusCode).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  return res.json<ProblemBody>();
+}
+
+describe('orders on PostgreSQL', () => {
+  let t: TestApp;
+  let dataSource: DataSource;
+  let sku = 0;
+
+  const sql = <T>(text: string, parameters: unknown[] = []): Promise<T[]> =>
+    dataSource.query<T[]>(text, parameters);
+  const scalar = async (text: string, parameters: unknown[] = []): Promise<number> =>
+    Number((await sql<{ n: string }>(text, parameters))[0].n);
+
+  /** Inserts a product straight into the table and returns its id. */
+  async function product(
+    fields: { price?: string; stock?: number; status?: string; categoryId?: number } = {},
+  ): Promise<number> {
+    sku += 1;
+    const [row] = await sql<{ id: number }>(
+      `INSERT INTO product (name, sku, price, stock, status, "categoryId", version)
+       VALUES ($1, $2, $3, $4, $5, $6, 1) RETURNING id`,
+      [
+        `Product ${sku}`,
+        `SKU-${sku}`,
+        fields.price ?? '10.00',
+        fields.stock ?? 100,
+        fields.status ?? 'active',
+        fields.categoryId ?? categoryId,
+      ],
+    );
+    return row.id;
+  }
+  let categoryId: number;
+
+  const place = (items: { productId: number; quantity: number }[]) =>
+    t.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ items }),
+    });
+
+  const counts = async () => ({
+    orders: await scalar('SELECT count(*) AS n FROM "order"'),
+    items: await scalar('SELECT count(*) AS n FROM order_item'),
+  });
+  const stockOf = (id: number) => scalar('SELECT stock AS n FROM product WHERE id = $1', [id]);
+
+  beforeAll(async () => {
+    t = await createTestApp(AppModule.forRoot);
+    dataSource = t.app.get(DataSource);
+    [{ id: categoryId }] = await sql<{ id: number }>(
+      `INSERT INTO category (name, slug) VALUES ('Default', 'default') RETURNING id`,
+    );
+  });
+  afterAll(() => t.close());
+
+  it('sells exactly the stock to 50 concurrent orders: 10 × 201, 40 × 409, stock 0', async () => {
+    const productId = await product({ price: '2.50', stock: 10 });
+    const before = await counts();
+    const logged = jest.spyOn(dataSource.logger, 'logQuery');
+    const started = Date.now();
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => place([{ productId, quantity: 1 }])),
+    );
+    const elapsed = Date.now() - started;
+    const statements = logged.mock.calls.map(([query]) => query);
+    logged.mockRestore();
+    // Really concurrent: several transactions were open (waiting on the row lock) before the first commit.
+    const overlapping = statements
+      .slice(0, statements.indexOf('COMMIT'))
+      .filter((q) => q.startsWith('START TRANSACTION')).length;
+    expect(overlapping).toBeGreaterThan(1);
+
+    const created = responses.filter((r) => r.statusCode === 201);
+    const refused = responses.filter((r) => r.statusCode !== 201);
+    expect(created).toHaveLength(10);
+    expect(refused).toHaveLength(40);
+    for (const res of refused) {
+      const body = problem(res, 409);
+      expect(body.errors?.[0]).toMatchObject({ pointer: '/items/0/quantity', code: 'stock' });
+    }
+    const orderIds = created.map((r) => r.json<OrderRow>().id);
+    expect(new Set(orderIds).size).toBe(10);
+    for (const res of created) {
+      const order = res.json<OrderRow>();
+      expect(order.total).toBe('2.50');
+      expect(res.headers.location).toBe(`/api/orders/${order.id}`);
+    }
+
+    expect(await stockOf(productId)).toBe(0);
+    const after = await counts();
+    expect(after.orders - before.orders).toBe(10);
+    expect(after.items - before.items).toBe(10);
+    expect(
+      await scalar('SELECT count(*) AS n FROM order_item WHERE "productId" = $1 AND quantity = 1', [
+        productId,
+      ]),
+    ).toBe(10);
+    // Reported, not asserted tightly: 50 requests through one pool of connections.
+    expect(elapsed).toBeLessThan(30_000);
+    console.log(
+      `50 concurrent orders for a stock of 10: ${elapsed} ms, ${overlapping} transactions open before the first commit`,
+    );
+  });
+
+  it('totals unit price × quantity exactly, in decimal', async () => {
+    const dime = await product({ price: '0.10' });
+    const odd = await product({ price: '19.99' });
+    const res = await place([
+      { productId: dime, quantity: 3 },
+      { productId: odd, quantity: 3 },
+      { productId: dime, quantity: 4 },
+    ]);
+    expect(res.statusCode).toBe(201);
+    const order = res.json<OrderRow>();
+    // 0.10 × 7 + 19.99 × 3 = 0.70 + 59.97: a float sum would give 60.669999…
+    expect(order.total).toBe('60.67');
+    expect(order.items?.map((i) => [i.productId, i.quantity, i.unitPrice])).toEqual([
+      [dime, 3, '0.10'],
+      [odd, 3, '19.99'],
+      [dime, 4, '0.10'],
+    ]);
+    expect(await stockOf(dime)).toBe(93);
+
+    const single = await place([{ productId: dime, quantity: 3 }]);
+    expect(single.json<OrderRow>().total).toBe('0.30');
+    const stored = await t.inject(`/api/orders/${single.json<OrderRow>().id}`);
+    expect(stored.json<OrderRow>().total).toBe('0.30');
+  });
+
+  it.each([
+    ['an unknown product', () => Promise.resolve(2_000_000_000)],
+    ['a draft product', () => product({ status: 'draft' })],
+    ['an archived product', () => product({ status: 'archived' })],
+  ])('answers %s with 422 pointing at its line, writing nothing', async (_title, makeProduct) => {
+    const good = await product({ stock: 5 });
+    const bad = await makeProduct();
+    const before = await counts();
+    const body = problem(
+      await place([
+        { productId: good, quantity: 1 },
+        { productId: bad, quantity: 1 },
+      ]),
+      422,
+    );
+    expect(body.type).toBe('urn:nestor:problem:validation-failed');
+    expect(body.errors).toEqual([expect.objectContaining({ pointer: '/items/1/productId', code: 'exists' })]);
+    expect(await counts()).toEqual(before);
+    expect(await stockOf(good)).toBe(5);
+  });
+
+  it('answers a soft-deleted product with 422, like an unknown one', async () => {
+    const gone = await product();
+    await sql(`UPDATE product SET "deletedAt" = now() WHERE id = $1`, [gone]);
+    const body = problem(await place([{ productId: gone, quantity: 1 }]), 422);
+    expect(body.errors).toEqual([expect.objectContaining({ pointer: '/items/0/productId' })]);
+    expect(await stockOf(gone)).toBe(100);
+  });
+
+  it('answers a product id beyond PostgreSQL integers with 422 at its pointer, not a SQL error', async () => {
+    const body = problem(await place([{ productId: 3_000_000_000, quantity: 1 }]), 422);
+    expect(body.errors).toEqual([expect.objectContaining({ pointer: '/items/0/productId' })]);
+  });
+
+  it('answers a total beyond numeric(12,2) with 422, writing nothing', async () => {
+    const dear = await product({ price: '99999999.99', stock: 10_000 });
+    const before = await counts();
+    const body = problem(
+      await place([
+        { productId: dear, quantity: 1000 },
+        { productId: dear, quantity: 1000 },
+      ]),
+      422,
+    );
+    expect(body.errors).toEqual([expect.objectContaining({ pointer: '/items', code: 'max' })]);
+    expect(await counts()).toEqual(before);
+    expect(await stockOf(dear)).toBe(10_000);
+    // Just below the limit is fine: 99999999.99 × 100 = 9999999999.00.
+    const res = await place([{ productId: dear, quantity: 100 }]);
+    expect(res.statusCode).toBe(201);
+    expect(res.json<OrderRow>().total).toBe('9999999999.00');
+  });
+
+  it('reports stock shortage per line and writes nothing', async () => {
+    const plenty = await product({ stock: 5 });
+    const scarce = await product({ stock: 2 });
+    const before = await counts();
+    const body = problem(
+      await place([
+        { productId: plenty, quantity: 5 },
+        { productId: scarce, quantity: 3 },
+      ]),
+      409,
+    );
+    expect(body.errors).toEqual([expect.objectContaining({ pointer: '/items/1/quantity' })]);
+    expect(await counts()).toEqual(before);
+    expect([await stockOf(plenty), await stockOf(scarce)]).toEqual([5, 2]);
+  });
+
+  it('GET /api/orders/:id?include=items.product nests the items with their products', async () => {
+    const first = await product({ price: '1.25' });
+    const second = await product({ price: '3.00' });
+    const placed = await place([
+      { productId: second, quantity: 2 },
+      { productId: first, quantity: 1 },
+    ]);
+    expect(placed.statusCode).toBe(201);
+    const { id } = placed.json<OrderRow>();
+
+    const res = await t.inject(`/api/orders/${id}?include=items.product`);
+    expect(res.statusCode).toBe(200);
+    const order = res.json<OrderRow>();
+    expect(order).toMatchObject({ id, status: 'pending', total: '7.25' });
+    expect(order.items).toHaveLength(2);
+    const byProduct = new Map(order.items?.map((item) => [item.productId, item]));
+    expect(byProduct.get(second)).toMatchObject({
+      orderId: id,
+      quantity: 2,
+      unitPrice: '3.00',
+      product: { id: second, price: '3.00', sku: expect.stringMatching(/^SKU-/) },
+    });
+    expect(byProduct.get(first)).toMatchObject({
+      quantity: 1,
+      unitPrice: '1.25',
+      product: { id: first, price: '1.25' },
+    });
+  });
+
+  describe('includes are loaded in batches', () => {
+    beforeAll(async () => {
+      const categories = await sql<{ id: number }>(
+        `INSERT INTO category (name, slug) SELECT 'Cat ' || i, 'cat-' || i FROM generate_series(1, 5) i
+         RETURNING id`,
+      );
+      const tags = await sql<{ id: number }>(
+        `INSERT INTO tag (name) SELECT 'tag-' || i FROM generate_series(1, 6) i RETURNING id`,
+      );
+      // Soft-delete everything seeded so far: the list below holds only these 25 products.
+      await sql(`UPDATE product SET "deletedAt" = now()`);
+      for (let i = 0; i < 25; i += 1) {
+        const id = await product({ categoryId: categories[i % categories.length].id });
+        await sql(`INSERT INTO product_tags ("productId", "tagId") VALUES ($1, $2), ($1, $3)`, [
+          id,
+          tags[i % tags.length].id,
+          tags[(i + 1) % tags.length].id,
+        ]);
+      }
+    });
+
+    /** Runs one request and returns the statements TypeORM sent to PostgreSQL for it. */
+    async function statementsOf(url: string): Promise<{ res: LightMyRequestResponse; sql: string[] }> {
+      // Every statement passes the query runner's logger, whether it came from dataSource.query,
+      // a manager, a query builder or a transaction.
+      const logged = jest.spyOn(dataSource.logger, 'logQuery');
+      const direct = jest.spyOn(dataSource, 'query');
+      try {
+        const res = await t.inject(url);
+        const statements = logged.mock.calls.map(([query]) => query);
+        expect(direct.mock.calls.length).toBeLessThanOrEqual(statements.length);
+        return { res, sql: statements };
+      } finally {
+        logged.mockRestore();
+        direct.mockRestore();
+      }
+    }
+
+    it('runs the same number of statements for 2 and for 20 rows with include=category,tags', async () => {
+      const small = await statementsOf('/api/products?include=category,tags&limit=2');
+      const large = await statementsOf('/api/products?include=category,tags&limit=20');
+
+      for (const [{ res }, rows] of [
+        [small, 2],
+        [large, 20],
+      ] as const) {
+        expect(res.statusCode).toBe(200);
+        const body = res.json<ListBody<ProductRow>>();
+        expect(body.meta).toMatchObject({ limit: rows, total: 25 });
+        expect(body.data).toHaveLength(rows);
+        for (const row of body.data) {
+          expect(row.category?.id).toBe(row.categoryId);
+          expect(row.tags?.map((tag) => tag.id).sort()).toEqual([...row.tagIds].sort());
+          expect(row.tags).toHaveLength(2);
+        }
+      }
+      console.log(`statements for limit=2: ${small.sql.length}, for limit=20: ${large.sql.length}`);
+      expect(large.sql.length).toBe(small.sql.length);
+      // The page, its count, the categories and the tags: one statement each.
+      expect(large.sql).toHaveLength(4);
+    });
+  });
+});

@@ -1,0 +1,148 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppModule } from 'src/app.module';
+import { OrderItem } from 'src/app/orders/order-item.entity';
+import { LoadedConfig } from 'src/framework/config/load-config';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
+import { ResourceModule } from 'src/framework/resource/resource.module';
+import { TestApp, createTestApp } from 'src/framework/testing';
+
+const calls: string[] = [];
+
+/** OrderItem is not exposed by the shop: this test resource gives it hooks and an estimated count. */
+@Resource(OrderItem, { path: 'order-lines', readOnly: ['unitPrice'], estimateCountAbove: 0 })
+class OrderLineResource implements ResourceHooks {
+  async beforeCreate({ manager, input }: HookContext & { input: ResourceRow }): Promise<void> {
+    calls.push('beforeCreate');
+    const [product] = await manager.query<{ price: string }[]>('SELECT price FROM product WHERE id = $1', [
+      input.productId,
+    ]);
+    input.unitPrice = product.price; // server-side value for a read-only column
+  }
+
+  afterCreate({ row }: HookContext & { row: ResourceRow }): void {
+    calls.push('afterCreate');
+    if (row.quantity === 13) {
+      throw new ProblemException({ type: PROBLEM_TYPES.conflict, title: 'Unlucky', status: 409 });
+    }
+  }
+
+  beforeDelete({ current }: HookContext & { current: ResourceRow }): void {
+    calls.push('beforeDelete');
+    if (current.quantity === 7) {
+      throw new ProblemException({ type: PROBLEM_TYPES.conflict, title: 'Kept', status: 409 });
+    }
+  }
+}
+
+@Module({ imports: [ResourceModule.forFeature([OrderLineResource])] })
+class OrderLinesModule {}
+
+function withOrderLines(config: LoadedConfig): DynamicModule {
+  const root = AppModule.forRoot(config);
+  return { ...root, imports: [...(root.imports ?? []), OrderLinesModule] };
+}
+
+describe('Resource lifecycle hooks and options', () => {
+  let t: TestApp;
+  let dataSource: DataSource;
+  let orderId: number;
+  let productId: number;
+
+  const post = (url: string, payload: object) => t.inject({ method: 'POST', url, payload });
+  const stock = async (): Promise<number> =>
+    (await dataSource.query<{ stock: number }[]>('SELECT stock FROM product WHERE id = $1', [productId]))[0]
+      .stock;
+
+  beforeAll(async () => {
+    t = await createTestApp(withOrderLines);
+    dataSource = t.app.get(DataSource);
+    const category = (await post('/api/categories', { name: 'Hooks', slug: 'hooks' })).json<{ id: number }>();
+    productId = (
+      await post('/api/products', {
+        name: 'Mug',
+        sku: 'MUG-1',
+        price: '3.25',
+        stock: 10,
+        status: 'active',
+        categoryId: category.id,
+      })
+    ).json<{ id: number }>().id;
+    orderId = (await post('/api/orders', { items: [{ productId, quantity: 4 }] })).json<{ id: number }>().id;
+  });
+  afterAll(() => t.close());
+
+  beforeEach(() => {
+    calls.length = 0;
+  });
+
+  it('runs before/after create hooks; a before hook can set read-only columns', async () => {
+    const res = await post('/api/order-lines', { orderId, productId, quantity: 2 });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ quantity: 2, unitPrice: '3.25' });
+    expect(calls).toEqual(['beforeCreate', 'afterCreate']);
+  });
+
+  it('rolls the whole write back when a hook throws inside the transaction', async () => {
+    const before = await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM order_item');
+    const res = await post('/api/order-lines', { orderId, productId, quantity: 13 });
+    expect(res.statusCode).toBe(409);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(calls).toEqual(['beforeCreate', 'afterCreate']);
+    expect(await dataSource.query('SELECT count(*)::int AS n FROM order_item')).toEqual(before);
+  });
+
+  it('a before-delete hook can refuse, and the row stays', async () => {
+    const line = (await post('/api/order-lines', { orderId, productId, quantity: 7 })).json<{ id: number }>();
+    const res = await t.inject({ method: 'DELETE', url: `/api/order-lines/${line.id}` });
+    expect(res.statusCode).toBe(409);
+    expect((await t.inject(`/api/order-lines/${line.id}`)).statusCode).toBe(200);
+  });
+
+  it("reports the planner's estimate as total above estimateCountAbove", async () => {
+    await dataSource.query('ANALYZE order_item');
+    const res = await t.inject('/api/order-lines');
+    const body = res.json<{ data: unknown[]; meta: { total: number; totalEstimated?: boolean } }>();
+    expect(res.statusCode).toBe(200);
+    expect(body.meta.totalEstimated).toBe(true);
+    expect(body.meta.total).toBeGreaterThan(0);
+    // Exact resources never carry the flag.
+    expect((await t.inject('/api/products')).json<{ meta: object }>().meta).not.toHaveProperty(
+      'totalEstimated',
+    );
+  });
+
+  it('shop: cancelling an order returns its items to stock; a final order cannot change', async () => {
+    const placed = (await post('/api/orders', { items: [{ productId, quantity: 3 }] })).json<{
+      id: number;
+    }>();
+    const afterOrder = await stock();
+    const cancel = await t.inject({
+      method: 'PATCH',
+      url: `/api/orders/${placed.id}`,
+      payload: { status: 'cancelled' },
+    });
+    expect(cancel.statusCode).toBe(200);
+    expect(cancel.json()).toMatchObject({ status: 'cancelled' });
+    expect(await stock()).toBe(afterOrder + 3);
+
+    const reopen = await t.inject({
+      method: 'PATCH',
+      url: `/api/orders/${placed.id}`,
+      payload: { status: 'paid' },
+    });
+    expect(reopen.statusCode).toBe(409);
+    expect(reopen.json()).toMatchObject({ errors: [{ pointer: '/status', code: 'final' }] });
+    expect((await t.inject(`/api/orders/${placed.id}`)).json()).toMatchObject({ status: 'cancelled' });
+    expect(await stock()).toBe(afterOrder + 3);
+
+    const total = await t.inject({
+      method: 'PATCH',
+      url: `/api/orders/${placed.id}`,
+      payload: { total: '0.00' },
+    });
+    expect(total.statusCode).toBe(422);
+    expect(total.json()).toMatchObject({ errors: [{ pointer: '/total', code: 'readOnly' }] });
+  });
+});
