@@ -14,6 +14,7 @@ export default tseslint.config(
       'coverage/**',
       'admin/**',
       'eslint.config.mjs',
+      'test/generated/**',
     ],
   },
   eslint.configs.recommended,

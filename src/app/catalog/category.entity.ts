@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import {
   Column,
@@ -15,16 +16,19 @@ export class Category {
   @PrimaryGeneratedColumn()
   id!: number;
 
+  @ApiProperty({ example: 'Kitchen' })
   @Column({ type: 'varchar', length: 120, unique: true })
   @IsString()
   @Length(1, 120)
   name!: string;
 
+  @ApiProperty({ example: 'kitchen' })
   @Column({ type: 'varchar', length: 120, unique: true })
   @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'slug must be lowercase words joined by hyphens' })
   @MaxLength(120)
   slug!: string;
 
+  @ApiProperty({ example: 'Everything for the kitchen' })
   @Column({ type: 'text', nullable: true })
   @IsOptional()
   @IsString()

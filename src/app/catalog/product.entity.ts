@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsEnum, IsInt, IsOptional, IsString, Length, Matches, MaxLength, Min } from 'class-validator';
 import {
   Check,
@@ -31,16 +32,19 @@ export class Product {
   @PrimaryGeneratedColumn()
   id!: number;
 
+  @ApiProperty({ example: 'Espresso cup' })
   @Column({ type: 'varchar', length: 200 })
   @IsString()
   @Length(1, 200)
   name!: string;
 
+  @ApiProperty({ example: 'CUP-001' })
   @Column({ type: 'varchar', length: 64, unique: true })
   @Matches(/^[A-Z0-9][A-Z0-9-]*$/, { message: 'sku must be uppercase letters, digits and hyphens' })
   @MaxLength(64)
   sku!: string;
 
+  @ApiProperty({ example: 'Porcelain, 90 ml' })
   @Column({ type: 'text', nullable: true })
   @IsOptional()
   @IsString()

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OrderResource } from 'src/app/orders/order.resource';
 import type { OrderService } from 'src/app/orders/order.service';
@@ -9,6 +9,7 @@ import { InjectResourceService } from 'src/framework/resource/resource.module';
 
 /** Custom routes of the orders resource. */
 @ApiTags('orders')
+@ApiBearerAuth()
 @Controller('api/orders')
 export class OrdersController {
   constructor(@InjectResourceService(OrderResource) private readonly orders: OrderService) {}
@@ -20,7 +21,11 @@ export class OrdersController {
     summary: 'Place an order: checks and decrements stock atomically',
   })
   @ApiBody({ type: PlaceOrderDto })
-  @ApiResponse({ status: 201, description: 'The order, with its items' })
+  @ApiResponse({
+    status: 201,
+    description: 'The order, with its items',
+    schema: { $ref: '#/components/schemas/Order' },
+  })
   @ApiResponse({ status: 409, description: 'Not enough stock for an item (errors[].pointer names it)' })
   @ApiResponse({ status: 422, description: 'Invalid items, or a product that is not on sale' })
   async place(

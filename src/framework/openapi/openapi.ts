@@ -1,5 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { addResource } from 'src/framework/openapi/resource-openapi';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** RFC 9457 problem details, as every Nestor error response carries them. */
 export const PROBLEM_SCHEMA = {
@@ -51,10 +53,14 @@ function withProblemDefaults(document: OpenAPIObject): OpenAPIObject {
     for (const method of METHODS) {
       const operation = item[method];
       if (operation) {
-        operation.responses.default ??= {
-          description: 'Error (RFC 9457 problem details)',
-          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-        };
+        const problem = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+        operation.responses.default ??= { description: 'Error (RFC 9457 problem details)', content: problem };
+        // Hand-written routes declare their error statuses with @ApiResponse; the body is always a problem.
+        for (const [status, response] of Object.entries(operation.responses)) {
+          if (+status >= 400 && response && 'description' in response && !response.content) {
+            response.content = problem;
+          }
+        }
       }
     }
   }
@@ -70,7 +76,12 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1.0')
     .addBearerAuth()
     .build();
-  return withProblemDefaults(SwaggerModule.createDocument(app, config));
+  const document = SwaggerModule.createDocument(app, config);
+  const registry = app.get(ResourceRegistry, { strict: false });
+  for (const definition of [...registry.all()].sort((a, b) => a.path.localeCompare(b.path))) {
+    addResource(document as never, definition, (target) => registry.forEntity(target));
+  }
+  return withProblemDefaults(document);
 }
 
 /** Serves Swagger UI at `/docs` and the document at `/docs-json`, built once on first request. */

@@ -1,0 +1,145 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppModule } from 'src/app.module';
+import { buildOpenApiDocument } from 'src/framework/openapi/openapi';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import { TestApp, createTestApp } from 'src/framework/testing';
+
+const SNAPSHOT = join(__dirname, 'snapshots', 'openapi.json');
+const CLIENT_TYPES = join(__dirname, 'generated', 'api.ts');
+const UPDATE = process.env.UPDATE_OPENAPI === '1';
+const HOW_TO_UPDATE =
+  'The API changed: review the diff, then run `npm run openapi:update` and commit the snapshot.';
+
+type Operation = {
+  operationId?: string;
+  summary?: string;
+  parameters?: { name: string; in: string; style?: string }[];
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+  security?: unknown[];
+};
+
+/** Generates the typed client's types from a document with the openapi-typescript CLI. */
+function clientTypes(documentPath: string): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'nestor-openapi-')), 'api.ts');
+  execFileSync(
+    process.execPath,
+    [join(__dirname, '..', 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), documentPath, '-o', out],
+    {
+      stdio: 'pipe',
+    },
+  );
+  const text = `// Generated from test/snapshots/openapi.json by openapi-typescript; do not edit.\n${readFileSync(out, 'utf8')}`;
+  rmSync(join(out, '..'), { recursive: true, force: true });
+  return text;
+}
+
+describe('OpenAPI document', () => {
+  let t: TestApp;
+  let document: ReturnType<typeof buildOpenApiDocument>;
+
+  beforeAll(async () => {
+    t = await createTestApp(AppModule.forRoot);
+    document = JSON.parse(JSON.stringify(buildOpenApiDocument(t.app))) as typeof document;
+  });
+  afterAll(() => t.close());
+
+  it('is a valid OpenAPI 3.1 document, and /docs-json serves it', async () => {
+    await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+    expect((await t.inject('/docs-json')).json()).toEqual(document);
+  });
+
+  it('matches the committed snapshot', () => {
+    if (UPDATE) {
+      writeFileSync(SNAPSHOT, `${JSON.stringify(document, null, 2)}\n`);
+      writeFileSync(CLIENT_TYPES, clientTypes(SNAPSHOT));
+    }
+    const committed = JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as unknown;
+    if (JSON.stringify(committed) !== JSON.stringify(document)) {
+      expect({ note: HOW_TO_UPDATE, document }).toEqual({ note: HOW_TO_UPDATE, document: committed });
+    }
+  });
+
+  it('keeps the typed client generated from the snapshot up to date', () => {
+    expect(readFileSync(CLIENT_TYPES, 'utf8')).toBe(clientTypes(SNAPSHOT));
+  });
+
+  it('describes every generated route: stable operationId, summary, typed parameters, Problem errors', () => {
+    const registry = t.app.get(ResourceRegistry);
+    const operations = new Map<string, Operation>();
+    for (const item of Object.values(document.paths)) {
+      for (const operation of Object.values(item as Record<string, Operation>)) {
+        if (operation.operationId) {
+          operations.set(operation.operationId, operation);
+        }
+      }
+    }
+    for (const definition of registry.all()) {
+      const prefix = definition.path.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      for (const action of definition.actions) {
+        const operation = operations.get(`${prefix}.${action}`);
+        expect(operation).toBeDefined();
+        expect(operation?.summary).toEqual(expect.any(String));
+        expect(operation?.security?.length).toBeGreaterThan(0);
+        const errors = Object.entries(operation!.responses).filter(
+          ([status]) => status === 'default' || +status >= 400,
+        );
+        expect(errors.length).toBeGreaterThan(1);
+        for (const [, response] of errors) {
+          expect(response.content?.['application/problem+json']?.schema?.$ref).toBe(
+            '#/components/schemas/Problem',
+          );
+        }
+      }
+    }
+    const list = operations.get('products.list')!;
+    expect(list.parameters?.map((p) => p.name)).toEqual([
+      'page',
+      'limit',
+      'after',
+      'sort',
+      'filter',
+      'q',
+      'fields',
+      'include',
+    ]);
+    expect(list.parameters?.find((p) => p.name === 'filter')).toMatchObject({
+      in: 'query',
+      style: 'deepObject',
+    });
+    expect(operations.get('products.list')?.security).toEqual([{}, { bearer: [] }]);
+    expect(operations.get('products.create')?.security).toEqual([{ bearer: [] }]);
+    expect(operations.get('orders.place')).toBeDefined();
+    expect(operations.get('tags.restore')).toBeUndefined();
+  });
+
+  it('derives request and response schemas from the entity', () => {
+    const schemas = document.components!.schemas as Record<
+      string,
+      {
+        required?: string[];
+        properties: Record<string, Record<string, unknown>>;
+        additionalProperties?: boolean;
+      }
+    >;
+    expect(schemas.ProductCreate.required?.sort()).toEqual(['categoryId', 'name', 'price', 'sku']);
+    expect(schemas.ProductCreate.additionalProperties).toBe(false);
+    expect(Object.keys(schemas.ProductCreate.properties)).not.toEqual(expect.arrayContaining(['id']));
+    expect(schemas.ProductCreate.properties).not.toHaveProperty('createdAt');
+    expect(schemas.ProductUpdate.required).toBeUndefined();
+    expect(schemas.Product.properties.id).toMatchObject({ type: 'integer', readOnly: true });
+    expect(schemas.Product.properties.price).toMatchObject({ type: 'string', example: '12.50' });
+    expect(schemas.Product.properties.status).toMatchObject({ enum: ['draft', 'active', 'archived'] });
+    expect(schemas.Product.properties.tagIds).toMatchObject({ type: 'array' });
+    expect(schemas.Product.properties.category).toMatchObject({
+      anyOf: [{ $ref: '#/components/schemas/Category' }, { type: 'null' }],
+    });
+    expect(schemas.Order.properties.items).toMatchObject({
+      type: 'array',
+      items: { $ref: '#/components/schemas/OrderItem' },
+    });
+  });
+});
