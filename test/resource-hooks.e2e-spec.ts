@@ -113,6 +113,25 @@ describe('Resource lifecycle hooks and options', () => {
     );
   });
 
+  it('lets exactly one of 50 concurrent PATCHes with the same If-Match through', async () => {
+    const etag = (await t.inject(`/api/products/${productId}`)).headers.etag as string;
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        t.inject({
+          method: 'PATCH',
+          url: `/api/products/${productId}`,
+          payload: { name: `Mug ${i}` },
+          headers: { 'if-match': etag },
+        }),
+      ),
+    );
+    const codes = responses.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 200)).toHaveLength(1);
+    expect(codes.filter((c) => c === 412)).toHaveLength(49);
+    const winner = responses.find((r) => r.statusCode === 200)!.json<{ name: string; version: number }>();
+    expect((await t.inject(`/api/products/${productId}`)).json()).toMatchObject(winner);
+  });
+
   it('shop: cancelling an order returns its items to stock; a final order cannot change', async () => {
     const placed = (await post('/api/orders', { items: [{ productId, quantity: 3 }] })).json<{
       id: number;
