@@ -15,6 +15,7 @@ describe('Embedded default (PGlite)', () => {
     t = await createTestApp(withFixtures, {
       database: 'embedded',
       dataDir,
+      as: 'superuser',
       env: { REDIS_URL: 'redis://127.0.0.1:1' },
     });
   });

@@ -56,7 +56,7 @@ describe('Resource lifecycle hooks and options', () => {
       .stock;
 
   beforeAll(async () => {
-    t = await createTestApp(withOrderLines);
+    t = await createTestApp(withOrderLines, { as: 'superuser' });
     dataSource = t.app.get(DataSource);
     const category = (await post('/api/categories', { name: 'Hooks', slug: 'hooks' })).json<{ id: number }>();
     productId = (

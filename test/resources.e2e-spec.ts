@@ -161,7 +161,7 @@ describe('generated resources (products, categories, tags) on PostgreSQL', () =>
     idsOf(`/api/products?filter[categoryId][in]=${books.id},${games.id}&${query}`);
 
   beforeAll(async () => {
-    t = await createTestApp(withFixtures);
+    t = await createTestApp(withFixtures, { as: 'superuser' });
     dataSource = t.app.get(DataSource);
     root = await category('root');
     books = await category('books', root.id);

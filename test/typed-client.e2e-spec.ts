@@ -14,11 +14,12 @@ describe('Typed client generated from the OpenAPI document', () => {
   let api: ReturnType<typeof createClient<paths>>;
 
   beforeAll(async () => {
-    t = await createTestApp(AppModule.forRoot);
+    t = await createTestApp(AppModule.forRoot, { as: 'superuser' });
     await t.app.listen(0, '127.0.0.1');
     // The filter family is a nested deepObject (filter[price][gte]=10): serialised the way the server parses it.
     api = createClient<paths>({
       baseUrl: await t.app.getUrl(),
+      headers: t.superuser!.headers,
       querySerializer: (query) => qs.stringify(query, { encodeValuesOnly: true }),
     });
   });

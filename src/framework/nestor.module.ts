@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from 'src/framework/auth/auth.module';
 import { NestorConfigModule } from 'src/framework/config/config.module';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { DatabaseModule } from 'src/framework/database/database.module';
@@ -33,6 +34,7 @@ export class NestorModule {
         HealthModule,
         MetricsModule,
         ResourceCoreModule,
+        AuthModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -77,6 +77,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Log in with email and password: access + refresh token */
+        post: operations["auth.login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate a refresh token: a new pair; reusing a rotated token revokes the session */
+        post: operations["auth.refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End the session of a refresh token */
+        post: operations["auth.logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user and their permissions */
+        get: operations["auth.me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/categories": {
         parameters: {
             query?: never;
@@ -249,6 +317,45 @@ export interface components {
         PlaceOrderDto: {
             items: components["schemas"]["OrderLineDto"][];
         };
+        LoginDto: {
+            /** @example admin@example.com */
+            email: string;
+            /** @example correct horse battery staple */
+            password: string;
+            /**
+             * @description TOTP code (or a recovery code) when 2FA is enabled
+             * @example 123456
+             */
+            otp?: string;
+        };
+        TokenPairDto: {
+            accessToken: string;
+            refreshToken: string;
+            /**
+             * @description Access token lifetime in seconds
+             * @example 900
+             */
+            expiresIn: number;
+            /** @example Bearer */
+            tokenType: string;
+        };
+        RefreshDto: {
+            /** @description The refresh token from login or the previous refresh */
+            refreshToken: string;
+        };
+        MeDto: {
+            id: number;
+            email: string;
+            isStaff: boolean;
+            isSuperuser: boolean;
+            emailVerified: boolean;
+            /**
+             * @example [
+             *       "orders.view"
+             *     ]
+             */
+            permissions: string[];
+        };
         Category: {
             /** @example 1 */
             readonly id: number;
@@ -353,6 +460,11 @@ export interface components {
              * @example 12.50
              */
             readonly total: string;
+            /**
+             * @description Id of the User
+             * @example 1
+             */
+            readonly customerId: number | null;
             /**
              * Format: date-time
              * @example 2024-05-01T12:00:00.000Z
@@ -627,13 +739,26 @@ export interface operations {
                         nin?: string;
                         between?: string;
                     };
+                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between, isnull (in/nin/between take comma lists) */
+                    customerId?: number | {
+                        eq?: number;
+                        ne?: number;
+                        gt?: number;
+                        gte?: number;
+                        lt?: number;
+                        lte?: number;
+                        in?: string;
+                        nin?: string;
+                        between?: string;
+                        isnull?: boolean;
+                    };
                     /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
                     "items.productId"?: number | {
                         eq?: number;
                         in?: string;
                     };
                 };
-                /** @description Comma-separated fields to return (id always): id, status, total, createdAt, updatedAt */
+                /** @description Comma-separated fields to return (id always): id, status, total, customerId, createdAt, updatedAt */
                 fields?: string;
                 /** @description Comma-separated relations to embed: items, items.product */
                 include?: string;
@@ -821,6 +946,165 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairDto"];
+                };
+            };
+            /** @description Invalid email or password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairDto"];
+                };
+            };
+            /** @description Invalid, expired, revoked or reused refresh token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshDto"];
+            };
+        };
+        responses: {
+            /** @description Logged out (also when the token was already invalid) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auth.me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeDto"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Error (RFC 9457 problem details) */
@@ -2312,7 +2596,7 @@ export interface operations {
     "orders.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, status, total, createdAt, updatedAt */
+                /** @description Comma-separated fields to return (id always): id, status, total, customerId, createdAt, updatedAt */
                 fields?: string;
                 /** @description Comma-separated relations to embed: items, items.product */
                 include?: string;

@@ -6,6 +6,7 @@ import { Repository } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { Category } from 'src/app/catalog/category.entity';
 import { LoadedConfig } from 'src/framework/config/load-config';
+import { Public } from 'src/framework/auth/auth.decorators';
 
 class CreateCategoryDto {
   @IsString()
@@ -33,6 +34,7 @@ export function withFixtures(config: LoadedConfig): DynamicModule {
 }
 
 /** Routes that exist only in e2e tests, to drive the framework's error paths through real handlers. */
+@Public()
 @Controller('test-fixtures')
 class FixturesController {
   constructor(@InjectRepository(Category) private readonly categories: Repository<Category>) {}

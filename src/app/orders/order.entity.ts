@@ -3,11 +3,15 @@ import {
   Column,
   CreateDateColumn,
   Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
   OneToMany,
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
 import { OrderItem } from 'src/app/orders/order-item.entity';
+import { User } from 'src/framework/auth/user.entity';
 
 export enum OrderStatus {
   Pending = 'pending',
@@ -28,6 +32,15 @@ export class Order {
 
   @Column({ type: 'numeric', precision: 12, scale: 2, default: 0 })
   total!: string;
+
+  /** The customer who placed it: set from the caller, never from the body. */
+  @ManyToOne(() => User, { nullable: true, onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'customerId' })
+  customer!: User | null;
+
+  @Index()
+  @Column({ type: 'int', nullable: true })
+  customerId!: number | null;
 
   @OneToMany(() => OrderItem, (item) => item.order)
   items!: OrderItem[];

@@ -14,7 +14,8 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
 @Resource(Order, {
   actions: ['list', 'get', 'update', 'delete'],
   readOnly: ['total'],
-  filter: { status: true, total: true, createdAt: true, 'items.productId': ['eq', 'in'] },
+  owner: 'customer',
+  filter: { status: true, total: true, createdAt: true, customerId: true, 'items.productId': ['eq', 'in'] },
   sort: ['createdAt', 'total', 'status'],
   defaultSort: '-createdAt',
   include: ['items', 'items.product'],

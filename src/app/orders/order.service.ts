@@ -3,6 +3,7 @@ import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { OrderItem } from 'src/app/orders/order-item.entity';
 import { Order } from 'src/app/orders/order.entity';
 import type { PlaceOrderDto } from 'src/app/orders/place-order.dto';
+import type { Principal } from 'src/framework/auth/principal';
 import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -18,7 +19,7 @@ export class OrderService extends ResourceService {
    * Places an order in one transaction: locks the products (in id order, so concurrent orders cannot
    * deadlock), checks and decrements stock, and records the unit prices. Nothing is written on error.
    */
-  async place(body: PlaceOrderDto): Promise<{ row: ResourceRow; etag: string }> {
+  async place(body: PlaceOrderDto, customer: Principal): Promise<{ row: ResourceRow; etag: string }> {
     const quantities = new Map<number, number>();
     for (const line of body.items) {
       quantities.set(line.productId, (quantities.get(line.productId) ?? 0) + line.quantity);
@@ -76,7 +77,10 @@ export class OrderService extends ResourceService {
       }
       const cents = total.toString().padStart(3, '0');
       const order = await manager.save(
-        manager.create(Order, { total: `${cents.slice(0, -2)}.${cents.slice(-2)}` }),
+        manager.create(Order, {
+          customerId: customer.userId,
+          total: `${cents.slice(0, -2)}.${cents.slice(-2)}`,
+        }),
       );
       await manager.insert(
         OrderItem,
@@ -89,6 +93,6 @@ export class OrderService extends ResourceService {
       );
       return order.id;
     });
-    return this.get(id, { include: ['items'] });
+    return this.get(id, { include: ['items'], principal: customer });
   }
 }

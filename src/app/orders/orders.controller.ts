@@ -2,6 +2,8 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OrderResource } from 'src/app/orders/order.resource';
+import { Authenticated, CurrentPrincipal } from 'src/framework/auth/auth.decorators';
+import type { Principal } from 'src/framework/auth/principal';
 import type { OrderService } from 'src/app/orders/order.service';
 import { PlaceOrderDto } from 'src/app/orders/place-order.dto';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -15,6 +17,7 @@ export class OrdersController {
   constructor(@InjectResourceService(OrderResource) private readonly orders: OrderService) {}
 
   @Post()
+  @Authenticated()
   @HttpCode(201)
   @ApiOperation({
     operationId: 'orders.place',
@@ -30,10 +33,11 @@ export class OrdersController {
   @ApiResponse({ status: 422, description: 'Invalid items, or a product that is not on sale' })
   async place(
     @Body() body: PlaceOrderDto,
+    @CurrentPrincipal() customer: Principal,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResourceRow> {
-    const { row, etag } = await this.orders.place(body);
+    const { row, etag } = await this.orders.place(body, customer);
     void reply.header('location', `${request.url.split('?')[0]}/${String(row.id)}`);
     void reply.header('etag', etag);
     return row;

@@ -61,6 +61,36 @@ class EnvironmentVariables {
     message: 'expected true, false, a number of proxy hops, or a comma-separated list of proxy IPs/CIDRs',
   })
   TRUST_PROXY?: string;
+
+  @IsOptional()
+  @Matches(/^smtps?:\/\/\S+$/, {
+    message: 'expected an SMTP URL, e.g. smtp://user:pass@mail.example.com:587',
+  })
+  SMTP_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'expected an email address' })
+  MAIL_FROM?: string;
+
+  @IsOptional()
+  @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'expected an email address' })
+  ADMIN_EMAIL?: string;
+
+  @IsOptional()
+  @Matches(/^.{10,}$/, { message: 'expected at least 10 characters' })
+  ADMIN_PASSWORD?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'expected true or false' })
+  AUTH_REGISTRATION?: string;
+
+  @IsOptional()
+  @Matches(/^\d+$/, { message: 'expected a number of seconds, e.g. 900' })
+  ACCESS_TOKEN_TTL?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'expected the public base URL, e.g. https://shop.example.com' })
+  PUBLIC_URL?: string;
 }
 
 /** A configuration that cannot start the process; the message lists every offending variable. */
@@ -151,6 +181,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (nodeEnv === 'production' && !vars.SECRET_KEY) {
     problems.push('SECRET_KEY: required when NODE_ENV=production (at least 32 characters)');
   }
+  if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
+    problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first superuser, or neither');
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -170,6 +203,15 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()) : [],
     bodyLimit: vars.BODY_LIMIT ? parseSize(vars.BODY_LIMIT) : 1024 * 1024,
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
+    smtpUrl: vars.SMTP_URL,
+    mailFrom: vars.MAIL_FROM ?? 'Nestor <no-reply@nestor.local>',
+    admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
+    registrationOpen: vars.AUTH_REGISTRATION !== 'false',
+    accessTokenTtl: Number(vars.ACCESS_TOKEN_TTL ?? 900),
+    publicUrl: (vars.PUBLIC_URL ?? `http://${vars.HOST ?? '127.0.0.1'}:${vars.PORT ?? 3000}`).replace(
+      /\/$/,
+      '',
+    ),
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
     bootWarnings: warnings,

@@ -26,6 +26,17 @@ export abstract class NestorConfig {
   abstract readonly bodyLimit: number;
   /** Fastify's `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
   abstract readonly trustProxy: boolean | number | string[];
+  /** `smtp://…` of the mail server; undefined → the development transport (logs mail, keeps the last ones). */
+  abstract readonly smtpUrl: string | undefined;
+  abstract readonly mailFrom: string;
+  /** The first superuser, created at boot when no user has this email (ADMIN_EMAIL / ADMIN_PASSWORD). */
+  abstract readonly admin: { email: string; password: string } | undefined;
+  /** Whether `POST /api/auth/register` is open (AUTH_REGISTRATION, default true). */
+  abstract readonly registrationOpen: boolean;
+  /** Access token lifetime in seconds (ACCESS_TOKEN_TTL, default 900 = 15 minutes). */
+  abstract readonly accessTokenTtl: number;
+  /** Base URL used in emailed links (PUBLIC_URL, default http://HOST:PORT). */
+  abstract readonly publicUrl: string;
   /** Apply pending migrations when the database opens (development and the embedded default). */
   abstract readonly migrateOnBoot: boolean;
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */

@@ -11,8 +11,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { RedisHealth } from 'src/framework/health/redis-health';
+import { Public } from 'src/framework/auth/auth.decorators';
 
 @ApiTags('operations')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

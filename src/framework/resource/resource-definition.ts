@@ -79,6 +79,8 @@ export interface ResourceDefinition {
   relations: ReadonlyMap<string, RelationMetadata>;
   deleteDateColumn?: ColumnMetadata;
   versionColumn?: ColumnMetadata;
+  /** The `<owner>Id` field of an owned resource. */
+  owner?: ResourceField;
   actions: ReadonlySet<ResourceAction>;
   publicActions: ReadonlySet<ResourceAction>;
   query: ResourceQuerySpec;
@@ -309,6 +311,19 @@ export function resolveResource(
     }
   }
   const id = fields.get(metadata.primaryColumns[0].propertyName)!;
+  let owner: ResourceField | undefined;
+  if (options.owner !== undefined) {
+    const relation = metadata.relations.find((r) => r.propertyName === options.owner);
+    owner = fields.get(`${options.owner}Id`);
+    if (!relation || !isToOne(relation) || !owner) {
+      fail(
+        'NST-R001',
+        `option "owner" names "${options.owner}", which is not a to-one relation of ${metadata.name}`,
+      );
+    }
+    owner!.writable = false; // set from the caller, never from the body
+    owner!.required = false;
+  }
 
   const relations = new Map(metadata.relations.map((r) => [r.propertyName, r]));
   const paths = new Map<string, FieldPath>();
@@ -493,6 +508,7 @@ export function resolveResource(
     paths,
     search,
     relations,
+    owner,
     deleteDateColumn: softDelete ? deleteDateColumn : undefined,
     versionColumn: metadata.versionColumn,
     actions: new Set(actionList),

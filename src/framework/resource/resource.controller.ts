@@ -9,9 +9,12 @@ import {
   Post,
   Req,
   Res,
+  SetMetadata,
   Type,
 } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AUTH_REQUIREMENT } from 'src/framework/auth/auth.decorators';
+import type { Principal } from 'src/framework/auth/principal';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { parseListQuery } from 'src/framework/resource/query-parser';
@@ -34,6 +37,11 @@ const SUMMARIES: Record<ResourceAction, (name: string) => string> = {
   delete: (name) => `Delete a ${name}`,
   restore: (name) => `Restore a soft-deleted ${name}`,
 };
+
+/** The caller, set by the auth guard (undefined when anonymous). */
+function principalOf(request: FastifyRequest): Principal | undefined {
+  return (request as FastifyRequest & { principal?: Principal }).principal;
+}
 
 function query(request: FastifyRequest): Record<string, unknown> {
   return (request.query ?? {}) as Record<string, unknown>;
@@ -60,7 +68,7 @@ export function createResourceController(
     list(request: FastifyRequest): Promise<ListResult> {
       const raw = query(request);
       const parsed = parseListQuery(raw, this.service.definition.query);
-      return this.service.list(parsed, { path: request.url.split('?')[0], query: raw });
+      return this.service.list(parsed, { path: request.url.split('?')[0], query: raw }, principalOf(request));
     }
 
     async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
@@ -83,6 +91,7 @@ export function createResourceController(
       const { row, etag } = await this.service.get(this.service.parseId(id), {
         fields: parsed.fields,
         include: parsed.include,
+        principal: principalOf(request),
       });
       void reply.header('etag', etag);
       const noneMatch = header(request, 'if-none-match');
@@ -97,7 +106,7 @@ export function createResourceController(
     }
 
     async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-      const { row, etag } = await this.service.create(request.body);
+      const { row, etag } = await this.service.create(request.body, principalOf(request));
       const id = row[this.service.definition.id.name];
       void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
       void reply.header('etag', etag);
@@ -109,17 +118,18 @@ export function createResourceController(
         this.service.parseId(id),
         request.body,
         header(request, 'if-match'),
+        principalOf(request),
       );
       void reply.header('etag', etag);
       return row;
     }
 
     async delete(id: string, request: FastifyRequest): Promise<void> {
-      await this.service.remove(this.service.parseId(id), header(request, 'if-match'));
+      await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
     }
 
-    async restore(id: string, reply: FastifyReply): Promise<ResourceRow> {
-      const { row, etag } = await this.service.restore(this.service.parseId(id));
+    async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+      const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
       void reply.header('etag', etag);
       return row;
     }
@@ -134,6 +144,7 @@ export function createResourceController(
     const descriptor = Object.getOwnPropertyDescriptor(prototype, method)!;
     params.forEach((decorator, index) => decorator(prototype, method, index));
     decorators.push(
+      SetMetadata(AUTH_REQUIREMENT, { kind: 'resource', path, action: method }),
       ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
     );
     for (const decorator of decorators) {
@@ -147,7 +158,7 @@ export function createResourceController(
     create: () => decorate('create', [Post(), HttpCode(201)], [Req(), reply]),
     update: () => decorate('update', [Patch(':id')], [Param('id'), Req(), reply]),
     delete: () => decorate('delete', [Delete(':id'), HttpCode(204)], [Param('id'), Req()]),
-    restore: () => decorate('restore', [Post(':id/restore'), HttpCode(200)], [Param('id'), reply]),
+    restore: () => decorate('restore', [Post(':id/restore'), HttpCode(200)], [Param('id'), Req(), reply]),
   };
   for (const action of actions) {
     routes[action]();

@@ -80,6 +80,12 @@ export interface ResourceOptions {
   maxLimit?: number;
   /** Above this many rows (by the planner's estimate), `meta.total` is the estimate. Default: always exact. */
   estimateCountAbove?: number;
+  /**
+   * A to-one relation to the user who owns each row, e.g. `customer`. Callers without the resource's
+   * view/change/delete permission then see and touch only their own rows (others are 404), and create sets
+   * the owner from the caller (the `<owner>Id` field is read-only).
+   */
+  owner?: string;
   /** Replaces the generated service: a subclass of `ResourceService`. */
   service?: Type<ResourceService>;
   admin?: ResourceAdminOptions;

@@ -107,6 +107,15 @@ export class ResourceRegistry implements OnModuleInit {
     return definition;
   }
 
+  /** The resource served at `/api/<path>`. */
+  byPath(path: string): ResourceDefinition {
+    const definition = [...this.byClass.values()].find((d) => d.path === path);
+    if (!definition) {
+      throw new Error(`no resource at /api/${path}`);
+    }
+    return definition;
+  }
+
   /** The resource exposing an entity, if any (included relations serialise like their own resource). */
   forEntity(target: unknown): ResourceDefinition | undefined {
     return this.byEntity.get(target);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Type } from '@nestjs/common';
 import * as qs from 'qs';
 import { DataSource, EntityManager } from 'typeorm';
+import { Principal, can } from 'src/framework/auth/principal';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { encodeCursor } from 'src/framework/resource/query-parser';
 import type { ListQuery } from 'src/framework/resource/query-types';
@@ -113,10 +114,14 @@ export class ResourceService {
     return raw;
   }
 
-  async list(query: ListQuery, request: ListRequest): Promise<ListResult> {
+  async list(query: ListQuery, request: ListRequest, principal?: Principal): Promise<ListResult> {
     const definition = this.definition;
     const params = new Params();
     const where = whereClause(definition, query.filters, query.q, params);
+    const owner = this.ownerScope(definition, principal, 'view');
+    if (owner !== undefined) {
+      where.push(`t.${ident(definition.owner!.column!.databaseName)} = ${params.add(owner)}`);
+    }
     const countWhere = [...where];
     const countParams = [...params.values];
     if (query.after) {
@@ -139,7 +144,7 @@ export class ResourceService {
     }
     const last = rows[rows.length - 1];
     const nextCursor = more && last ? encodeCursor(query.sort.map((_, i) => last[`__k${i}`])) : null;
-    await this.loadIncludes(this.dataSource.manager, definition, rows, query.include);
+    await this.loadIncludes(this.dataSource.manager, definition, rows, query.include, principal);
     rows.forEach(stripHelpers);
 
     const pageCount = Math.ceil(counted.total / query.limit);
@@ -182,14 +187,23 @@ export class ResourceService {
   /** One row with its ETag (of the full representation), projected to `fields` and with `include`s. */
   async get(
     id: unknown,
-    options: { fields?: string[]; include?: string[] } = {},
+    options: { fields?: string[]; include?: string[]; principal?: Principal } = {},
   ): Promise<{ row: ResourceRow; etag: string }> {
-    const row = await this.readOne(this.dataSource.manager, id, { helpers: options.include ?? [] });
+    const row = await this.readOne(this.dataSource.manager, id, {
+      helpers: options.include ?? [],
+      ownerId: this.ownerScope(this.definition, options.principal, 'view'),
+    });
     if (!row) {
       throw notFound(this.definition, id);
     }
     const etag = etagOf(this.visible(row));
-    await this.loadIncludes(this.dataSource.manager, this.definition, [row], options.include ?? []);
+    await this.loadIncludes(
+      this.dataSource.manager,
+      this.definition,
+      [row],
+      options.include ?? [],
+      options.principal,
+    );
     stripHelpers(row);
     if (options.fields) {
       const keep = new Set([...options.fields, ...(options.include ?? []).map((p) => p.split('.')[0])]);
@@ -203,9 +217,12 @@ export class ResourceService {
   }
 
   /** Validates and inserts in one transaction (hooks included); returns the stored row. */
-  async create(body: unknown): Promise<{ row: ResourceRow; etag: string }> {
+  async create(body: unknown, principal?: Principal): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     const input = await parseInput(definition, body, false);
+    if (definition.owner && principal) {
+      input.values[definition.owner.column!.propertyName] = principal.userId;
+    }
     return this.dataSource.transaction(async (manager) => {
       await checkReferences(manager, definition, input);
       await definition.hooks.beforeCreate?.({ manager, input: input.values });
@@ -225,11 +242,17 @@ export class ResourceService {
   }
 
   /** Applies a partial update under a row lock; `ifMatch` (an ETag) must match the current row. */
-  async update(id: unknown, body: unknown, ifMatch?: string): Promise<{ row: ResourceRow; etag: string }> {
+  async update(
+    id: unknown,
+    body: unknown,
+    ifMatch?: string,
+    principal?: Principal,
+  ): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     const input = await parseInput(definition, body, true);
     return this.dataSource.transaction(async (manager) => {
-      const current = await this.lockCurrent(manager, id, ifMatch);
+      const owner = this.ownerScope(definition, principal, 'change');
+      const current = await this.lockCurrent(manager, id, ifMatch, owner);
       await checkReferences(manager, definition, input);
       await definition.hooks.beforeUpdate?.({ manager, id, input: input.values, current });
       if (Object.keys(input.values).length > 0) {
@@ -248,10 +271,11 @@ export class ResourceService {
   }
 
   /** Deletes (soft-deletes when enabled) under a row lock, honouring `ifMatch`. */
-  async remove(id: unknown, ifMatch?: string): Promise<void> {
+  async remove(id: unknown, ifMatch?: string, principal?: Principal): Promise<void> {
     const definition = this.definition;
     await this.dataSource.transaction(async (manager) => {
-      const current = await this.lockCurrent(manager, id, ifMatch);
+      const owner = this.ownerScope(definition, principal, 'delete');
+      const current = await this.lockCurrent(manager, id, ifMatch, owner);
       await definition.hooks.beforeDelete?.({ manager, id, current });
       const builder = manager.createQueryBuilder();
       const where = `${ident(definition.id.column!.databaseName)} = :id`;
@@ -265,10 +289,14 @@ export class ResourceService {
   }
 
   /** Brings back a soft-deleted row (a row that is not deleted is returned unchanged). */
-  async restore(id: unknown): Promise<{ row: ResourceRow; etag: string }> {
+  async restore(id: unknown, principal?: Principal): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     return this.dataSource.transaction(async (manager) => {
-      const existing = await this.readOne(manager, id, { lock: true, withDeleted: true });
+      const existing = await this.readOne(manager, id, {
+        lock: true,
+        withDeleted: true,
+        ownerId: this.ownerScope(definition, principal, 'change'),
+      });
       if (!existing) {
         throw notFound(definition, id);
       }
@@ -281,6 +309,21 @@ export class ResourceService {
       const row = (await this.readOne(manager, id))!;
       return { row, etag: etagOf(row) };
     });
+  }
+
+  /**
+   * The owner id a caller is limited to on an owned resource, or undefined when unrestricted (not owned,
+   * or the caller holds the permission for all rows). Anonymous callers get null: no row matches.
+   */
+  protected ownerScope(
+    definition: ResourceDefinition,
+    principal: Principal | undefined,
+    action: 'view' | 'change' | 'delete',
+  ): unknown {
+    if (!definition.owner || can(principal, `${definition.path}.${action}`)) {
+      return undefined;
+    }
+    return principal?.userId ?? null;
   }
 
   /** The readable fields for `fields=` (all when absent; the id always). */
@@ -298,8 +341,13 @@ export class ResourceService {
     return Object.fromEntries(Object.entries(row).filter(([key]) => !key.startsWith('__')));
   }
 
-  private async lockCurrent(manager: EntityManager, id: unknown, ifMatch?: string): Promise<ResourceRow> {
-    const current = await this.readOne(manager, id, { lock: true });
+  private async lockCurrent(
+    manager: EntityManager,
+    id: unknown,
+    ifMatch: string | undefined,
+    ownerId: unknown,
+  ): Promise<ResourceRow> {
+    const current = await this.readOne(manager, id, { lock: true, ownerId });
     if (!current) {
       throw notFound(this.definition, id);
     }
@@ -322,7 +370,7 @@ export class ResourceService {
   private async readOne(
     manager: Queryable,
     id: unknown,
-    options: { lock?: boolean; withDeleted?: boolean; helpers?: string[] } = {},
+    options: { lock?: boolean; withDeleted?: boolean; helpers?: string[]; ownerId?: unknown } = {},
   ): Promise<ResourceRow | undefined> {
     const definition = this.definition;
     const select = [
@@ -333,11 +381,13 @@ export class ResourceService {
       definition.deleteDateColumn && !options.withDeleted
         ? ` AND t.${ident(definition.deleteDateColumn.databaseName)} IS NULL`
         : '';
+    const owned =
+      options.ownerId !== undefined ? ` AND t.${ident(definition.owner!.column!.databaseName)} = $2` : '';
     const rows = await manager.query<ResourceRow[]>(
       `SELECT ${select.join(', ')} FROM ${tableOf(definition.metadata)} t WHERE t.${ident(
         definition.id.column!.databaseName,
-      )} = $1${deleted}${options.lock ? ' FOR UPDATE OF t' : ''}`,
-      [id],
+      )} = $1${deleted}${owned}${options.lock ? ' FOR UPDATE OF t' : ''}`,
+      options.ownerId !== undefined ? [id, options.ownerId] : [id],
     );
     return rows[0];
   }
@@ -380,6 +430,7 @@ export class ResourceService {
     definition: ResourceDefinition | undefined,
     rows: ResourceRow[],
     include: readonly string[],
+    principal: Principal | undefined,
     metadata = definition?.metadata,
   ): Promise<void> {
     if (rows.length === 0 || include.length === 0 || !metadata) {
@@ -408,18 +459,24 @@ export class ResourceService {
       const columns = targetDefinition
         ? selectFields(targetDefinition.readable, link.alias)
         : selectEntityColumns(target, link.alias);
+      // An owned target is limited to the caller's rows, as its own routes would be.
+      const targetOwner = targetDefinition && this.ownerScope(targetDefinition, principal, 'view');
+      const ownedOnly =
+        targetOwner !== undefined
+          ? ` AND ${link.alias}.${ident(targetDefinition!.owner!.column!.databaseName)} = $2`
+          : '';
       const related =
         keys.length === 0
           ? []
           : await manager.query<ResourceRow[]>(
               `SELECT ${[...columns, ...nestedOwners, `${link.key} AS "__owner"`].join(', ')} FROM ${link.from} WHERE ${
                 link.key
-              } = ANY($1)${link.many ? notDeleted(target, link.alias) : ''} ORDER BY ${link.alias}.${ident(
+              } = ANY($1)${link.many ? notDeleted(target, link.alias) : ''}${ownedOnly} ORDER BY ${link.alias}.${ident(
                 target.primaryColumns[0].databaseName,
               )}`,
-              [keys],
+              targetOwner !== undefined ? [keys, targetOwner] : [keys],
             );
-      await this.loadIncludes(manager, targetDefinition, related, nested, target);
+      await this.loadIncludes(manager, targetDefinition, related, nested, principal, target);
       const byOwner = new Map<string, ResourceRow[]>();
       for (const item of related) {
         const owner = String(item.__owner);

@@ -7,6 +7,7 @@ import { RootModuleFactory } from 'src/framework/bootstrap';
 import { LoadedConfig, loadConfig } from 'src/framework/config/load-config';
 import { createNestorApp } from 'src/framework/http/create-app';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing/test-database';
+import { TestUser, createTestUser } from 'src/framework/testing/test-users';
 
 export interface TestAppOptions {
   /** `postgres` (default): a fresh database on the test server; `embedded`: PGlite in a temp dir. */
@@ -15,6 +16,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Reuse this data directory (to test restarts of the embedded default). */
   dataDir?: string;
+  /** `superuser`: `inject` sends a superuser's token unless the request sets `authorization` itself. */
+  as?: 'anonymous' | 'superuser';
 }
 
 /** A booted application for e2e tests, answered in-process through Fastify's `inject` (no port). */
@@ -23,6 +26,8 @@ export interface TestApp {
   config: LoadedConfig;
   dataDir: string;
   inject(options: InjectOptions | string): Promise<LightMyRequestResponse>;
+  /** The superuser behind `as: 'superuser'` (undefined otherwise). */
+  superuser?: TestUser;
   /** Closes the app and removes what it created (database, temp dir). */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -59,15 +64,26 @@ export async function createTestApp(
     throw error;
   }
   const booted = app;
+  const superuser =
+    options.as === 'superuser'
+      ? await createTestUser(booted, { isSuperuser: true, isStaff: true })
+      : undefined;
   return {
     app: booted,
     config,
     dataDir,
-    inject: (request) =>
-      booted
+    superuser,
+    inject: (request) => {
+      const init: InjectOptions = typeof request === 'string' ? { url: request } : request;
+      // An explicit `authorization: undefined` sends the request anonymously.
+      const headers = Object.fromEntries(
+        Object.entries({ ...superuser?.headers, ...init.headers }).filter(([, value]) => value !== undefined),
+      );
+      return booted
         .getHttpAdapter()
         .getInstance()
-        .inject(request as InjectOptions),
+        .inject({ ...init, headers });
+    },
     close: async ({ keepData = false } = {}) => {
       await booted.close();
       await database?.drop();

@@ -1,0 +1,79 @@
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { DataSource } from 'typeorm';
+import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
+import { LoginDto, MeDto, RefreshDto, TokenPairDto } from 'src/framework/auth/auth.dto';
+import { AuthService } from 'src/framework/auth/auth.service';
+import type { Principal } from 'src/framework/auth/principal';
+import { TokenPair, TokenService } from 'src/framework/auth/token.service';
+
+/** `/api/auth/*`: tokens for API clients. */
+@ApiTags('auth')
+@Controller('api/auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly tokens: TokenService,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  @Public()
+  @Post('login')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'auth.login',
+    summary: 'Log in with email and password: access + refresh token',
+  })
+  @ApiOkResponse({ type: TokenPairDto })
+  @ApiResponse({ status: 401, description: 'Invalid email or password' })
+  @ApiResponse({ status: 429, description: 'Too many failed attempts' })
+  login(@Body() body: LoginDto): Promise<TokenPair> {
+    return this.auth.login(body.email, body.password);
+  }
+
+  @Public()
+  @Post('refresh')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'auth.refresh',
+    summary: 'Rotate a refresh token: a new pair; reusing a rotated token revokes the session',
+  })
+  @ApiOkResponse({ type: TokenPairDto })
+  @ApiResponse({ status: 401, description: 'Invalid, expired, revoked or reused refresh token' })
+  refresh(@Body() body: RefreshDto): Promise<TokenPair> {
+    return this.tokens.rotate(body.refreshToken);
+  }
+
+  @Public()
+  @Post('logout')
+  @HttpCode(204)
+  @ApiOperation({ operationId: 'auth.logout', summary: 'End the session of a refresh token' })
+  @ApiResponse({ status: 204, description: 'Logged out (also when the token was already invalid)' })
+  async logout(@Body() body: RefreshDto): Promise<void> {
+    const family = await this.tokens.familyOf(body.refreshToken);
+    if (family) {
+      await this.tokens.revokeFamily(family);
+    }
+  }
+
+  @Authenticated()
+  @Get('me')
+  @ApiBearerAuth()
+  @ApiOperation({ operationId: 'auth.me', summary: 'The signed-in user and their permissions' })
+  @ApiOkResponse({ type: MeDto })
+  @ApiResponse({ status: 401, description: 'Not signed in' })
+  async me(@CurrentPrincipal() principal: Principal): Promise<MeDto> {
+    const [user] = await this.dataSource.query<{ emailVerified: boolean }[]>(
+      'SELECT "emailVerified" FROM "user" WHERE id = $1',
+      [principal.userId],
+    );
+    return {
+      id: principal.userId,
+      email: principal.email,
+      isStaff: principal.isStaff,
+      isSuperuser: principal.isSuperuser,
+      emailVerified: user.emailVerified,
+      permissions: [...principal.permissions].sort(),
+    };
+  }
+}

@@ -1,0 +1,106 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { ApiKeyService } from 'src/framework/auth/api-key.service';
+import { AUTH_REQUIREMENT, AuthRequirement } from 'src/framework/auth/auth.decorators';
+import { Principal, can } from 'src/framework/auth/principal';
+import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+/** The permission each generated route needs (Django's view/add/change/delete). */
+export const ACTION_PERMISSION: Record<string, string> = {
+  list: 'view',
+  get: 'view',
+  create: 'add',
+  update: 'change',
+  restore: 'change',
+  delete: 'delete',
+};
+
+type AuthRequest = FastifyRequest & { principal?: Principal; user?: Principal };
+
+/**
+ * The global guard: authenticates `Authorization: Bearer <JWT or API key>` when present (a bad credential
+ * is a 401 even on public routes), then enforces the route's requirement. Default deny: a route without
+ * `@Public()` needs a signed-in caller; generated resource routes need their permission unless the action is
+ * public, and owned resources let signed-in callers reach their own rows (the service scopes the queries).
+ */
+@Injectable()
+export class NestorAuthGuard extends AuthGuard('jwt') {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly registry: ResourceRegistry,
+    private readonly apiKeys: ApiKeyService,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<AuthRequest>();
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const [scheme, token] = header.split(' ');
+      if (scheme?.toLowerCase() !== 'bearer' || !token) {
+        throw unauthorized('Send Authorization: Bearer <token>.');
+      }
+      if (token.startsWith('nst_')) {
+        request.principal = await this.apiKeys.authenticate(token);
+      } else {
+        await super.canActivate(context); // passport-jwt: throws 401 through handleRequest
+        request.principal = request.user;
+      }
+    }
+    const requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+      context.getHandler(),
+      context.getClass(),
+    ]) ?? { kind: 'authenticated' };
+    return this.authorize(requirement, request.principal);
+  }
+
+  override handleRequest<T>(error: unknown, user: T): T {
+    if (error || !user) {
+      throw error instanceof Error && 'problem' in error
+        ? error
+        : unauthorized('The access token is invalid.');
+    }
+    return user;
+  }
+
+  private authorize(requirement: AuthRequirement, principal: Principal | undefined): boolean {
+    switch (requirement.kind) {
+      case 'public':
+        return true;
+      case 'authenticated':
+        if (!principal) {
+          throw unauthorized();
+        }
+        return true;
+      case 'permission':
+        if (!principal) {
+          throw unauthorized();
+        }
+        if (!can(principal, requirement.permission)) {
+          throw forbidden(`This needs the ${requirement.permission} permission.`);
+        }
+        return true;
+      case 'resource': {
+        const definition = this.registry.byPath(requirement.path);
+        if (definition.publicActions.has(requirement.action as never)) {
+          return true;
+        }
+        if (!principal) {
+          throw unauthorized();
+        }
+        const permission = `${requirement.path}.${ACTION_PERMISSION[requirement.action]}`;
+        if (can(principal, permission) || definition.owner) {
+          return true; // owned resources: the service limits the caller to their own rows
+        }
+        throw forbidden(`This needs the ${permission} permission.`);
+      }
+    }
+  }
+}

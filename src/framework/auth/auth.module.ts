@@ -1,0 +1,52 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKey } from 'src/framework/auth/api-key.entity';
+import { ApiKeyService } from 'src/framework/auth/api-key.service';
+import { AuthController } from 'src/framework/auth/auth.controller';
+import { NestorAuthGuard } from 'src/framework/auth/auth.guard';
+import { AuthService } from 'src/framework/auth/auth.service';
+import { Group } from 'src/framework/auth/group.entity';
+import { JwtStrategy } from 'src/framework/auth/jwt.strategy';
+import { deriveKey } from 'src/framework/auth/keys';
+import { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
+import { Permission } from 'src/framework/auth/permission.entity';
+import { RefreshToken } from 'src/framework/auth/refresh-token.entity';
+import { JWT_AUDIENCE, JWT_ISSUER, TokenService } from 'src/framework/auth/token.service';
+import { User } from 'src/framework/auth/user.entity';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+
+export const AUTH_ENTITIES = [User, Group, Permission, RefreshToken, OneTimeToken, ApiKey];
+
+/** Users, groups, permissions, tokens, and the global guard that enforces them on every route. */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature(AUTH_ENTITIES),
+    PassportModule,
+    JwtModule.registerAsync({
+      inject: [NestorConfig],
+      useFactory: (config: NestorConfig) => ({
+        secret: deriveKey(config.secretKey, 'jwt'),
+        signOptions: {
+          algorithm: 'HS256',
+          issuer: JWT_ISSUER,
+          audience: JWT_AUDIENCE,
+          expiresIn: config.accessTokenTtl,
+        },
+        verifyOptions: { algorithms: ['HS256'], issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
+      }),
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [
+    AuthService,
+    TokenService,
+    ApiKeyService,
+    JwtStrategy,
+    { provide: APP_GUARD, useClass: NestorAuthGuard },
+  ],
+  exports: [TypeOrmModule, AuthService, TokenService, ApiKeyService],
+})
+export class AuthModule {}

@@ -1,0 +1,107 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
+import { hashPassword, needsRehash, verifyPassword } from 'src/framework/auth/passwords';
+import { unauthorized } from 'src/framework/auth/problems';
+import { TokenPair, TokenService } from 'src/framework/auth/token.service';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+/** Emails compare trimmed and lower-cased; they are stored that way. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+interface UserRow {
+  id: number;
+  passwordHash: string | null;
+  isActive: boolean;
+  totpEnabled: boolean;
+}
+
+/** Login, and the boot-time chores: resource permissions and the first superuser. */
+@Injectable()
+export class AuthService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Auth');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tokens: TokenService,
+    private readonly config: NestorConfig,
+    private readonly registry: ResourceRegistry,
+  ) {}
+
+  /**
+   * Checks email and password (the same answer and similar timing for an unknown email, a wrong password
+   * or an inactive account), upgrades an outdated hash, records the login and issues tokens.
+   * `verifySecondFactor` runs for users with 2FA enabled.
+   */
+  async login(
+    email: string,
+    password: string,
+    verifySecondFactor?: (userId: number) => Promise<void>,
+  ): Promise<TokenPair> {
+    const [user] = await this.dataSource.query<UserRow[]>(
+      'SELECT id, "passwordHash", "isActive", "totpEnabled" FROM "user" WHERE email = $1',
+      [normalizeEmail(email)],
+    );
+    const ok = await verifyPassword(user?.passwordHash, password);
+    if (!user || !ok || !user.isActive) {
+      throw unauthorized('Invalid email or password.');
+    }
+    if (user.totpEnabled) {
+      if (!verifySecondFactor) {
+        throw unauthorized('This account needs a one-time code.');
+      }
+      await verifySecondFactor(user.id);
+    }
+    const rehash = needsRehash(user.passwordHash!) ? await hashPassword(password) : null;
+    await this.dataSource.query(
+      'UPDATE "user" SET "lastLogin" = now(), "passwordHash" = COALESCE($2, "passwordHash") WHERE id = $1',
+      [user.id, rehash],
+    );
+    return this.tokens.issue(user.id);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.syncPermissions();
+      await this.createFirstSuperuser();
+    } catch (error) {
+      // Production boots before `migration:run`: the tables may not exist yet; readiness reports that.
+      this.logger.warn(`Skipped permission sync / first superuser: ${(error as Error).message}`);
+    }
+  }
+
+  /** Every resource gets `<path>.view|add|change|delete` (idempotent; safe with several processes). */
+  async syncPermissions(): Promise<void> {
+    const codenames: string[] = [];
+    const names: string[] = [];
+    for (const definition of this.registry.all()) {
+      for (const permission of new Set(Object.values(ACTION_PERMISSION))) {
+        codenames.push(`${definition.path}.${permission}`);
+        names.push(`Can ${permission} ${definition.name}`);
+      }
+    }
+    await this.dataSource.query(
+      'INSERT INTO permission (codename, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (codename) DO NOTHING',
+      [codenames, names],
+    );
+  }
+
+  /** ADMIN_EMAIL + ADMIN_PASSWORD: an active, verified superuser, created once if no user has that email. */
+  async createFirstSuperuser(): Promise<void> {
+    const admin = this.config.admin;
+    if (!admin) {
+      return;
+    }
+    const rows = await this.dataSource.query<{ id: number }[]>(
+      `INSERT INTO "user" (email, "passwordHash", "isActive", "isStaff", "isSuperuser", "emailVerified")
+       VALUES ($1, $2, true, true, true, true) ON CONFLICT (email) DO NOTHING RETURNING id`,
+      [normalizeEmail(admin.email), await hashPassword(admin.password)],
+    );
+    if (rows.length > 0) {
+      this.logger.log(`Created the superuser ${normalizeEmail(admin.email)} (ADMIN_EMAIL)`);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { IsString, Length } from 'class-validator';
+import { Column, Entity, JoinTable, ManyToMany, PrimaryGeneratedColumn } from 'typeorm';
+import { Permission } from 'src/framework/auth/permission.entity';
+
+/** A named set of permissions granted to its members (Django's Group). */
+@Entity('auth_group')
+export class Group {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', length: 150, unique: true })
+  @IsString()
+  @Length(1, 150)
+  name!: string;
+
+  @ManyToMany(() => Permission)
+  @JoinTable({
+    name: 'group_permissions',
+    joinColumn: { name: 'groupId' },
+    inverseJoinColumn: { name: 'permissionId' },
+  })
+  permissions!: Permission[];
+}

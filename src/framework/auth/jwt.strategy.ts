@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { DataSource } from 'typeorm';
+import { deriveKey } from 'src/framework/auth/keys';
+import { Principal, loadPrincipal } from 'src/framework/auth/principal';
+import { unauthorized } from 'src/framework/auth/problems';
+import { JWT_AUDIENCE, JWT_ISSUER } from 'src/framework/auth/token.service';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+
+export interface AccessClaims {
+  sub?: string;
+  fam?: string;
+  exp?: number;
+}
+
+/**
+ * Verifies access JWTs: HS256 only (no `none`, no RS/HS confusion), issuer and audience checked, `exp`
+ * required. The user must still exist and be active; permissions are read fresh on every request.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    config: NestorConfig,
+    private readonly dataSource: DataSource,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: deriveKey(config.secretKey, 'jwt'),
+      algorithms: ['HS256'],
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
+      ignoreExpiration: false,
+    });
+  }
+
+  async validate(claims: AccessClaims): Promise<Principal & { family?: string }> {
+    if (typeof claims.exp !== 'number' || !claims.sub || !/^\d+$/.test(claims.sub)) {
+      throw unauthorized('The access token is invalid.');
+    }
+    const principal = await loadPrincipal(this.dataSource, Number(claims.sub), 'jwt');
+    if (!principal) {
+      throw unauthorized('The access token is invalid.');
+    }
+    return { ...principal, family: claims.fam };
+  }
+}

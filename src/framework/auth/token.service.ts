@@ -1,0 +1,104 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { DataSource, EntityManager } from 'typeorm';
+import { unauthorized } from 'src/framework/auth/problems';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+
+/** Refresh tokens live 30 days; each use rotates them. */
+const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
+
+export const JWT_ISSUER = 'nestor';
+export const JWT_AUDIENCE = 'nestor-api';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Access token lifetime in seconds. */
+  expiresIn: number;
+  tokenType: 'Bearer';
+}
+
+/** SHA-256 hex: refresh tokens and one-time tokens are stored only as this. */
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Issues access JWTs and rotating, family-tracked refresh tokens. */
+@Injectable()
+export class TokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly dataSource: DataSource,
+    private readonly config: NestorConfig,
+  ) {}
+
+  /** A new pair; `family` continues a rotation chain (a login starts a new one). */
+  async issue(userId: number, family: string = randomUUID(), manager?: EntityManager): Promise<TokenPair> {
+    const refreshToken = `rt_${randomBytes(32).toString('base64url')}`;
+    await (manager ?? this.dataSource.manager).query(
+      'INSERT INTO refresh_token ("userId", family, "tokenHash", "expiresAt") VALUES ($1, $2, $3, $4)',
+      [userId, family, sha256(refreshToken), new Date(Date.now() + REFRESH_TTL_MS)],
+    );
+    const accessToken = await this.jwt.signAsync({ sub: String(userId), fam: family });
+    return { accessToken, refreshToken, expiresIn: this.config.accessTokenTtl, tokenType: 'Bearer' };
+  }
+
+  /**
+   * Spends a refresh token with one conditional UPDATE (so of N parallel uses exactly one wins) and issues
+   * the next pair of its family. A token that was already spent revokes the whole family: it was stolen.
+   */
+  async rotate(refreshToken: string): Promise<TokenPair> {
+    const hash = sha256(refreshToken);
+    return this.dataSource.transaction(async (manager) => {
+      const [spent] = await manager.query<{ userId: number; family: string }[]>(
+        `UPDATE refresh_token SET "usedAt" = now()
+          WHERE "tokenHash" = $1 AND "usedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > now()
+            AND EXISTS (SELECT 1 FROM "user" u WHERE u.id = "userId" AND u."isActive")
+          RETURNING "userId", family`,
+        [hash],
+      );
+      if (spent) {
+        return this.issue(spent.userId, spent.family, manager);
+      }
+      const [known] = await manager.query<{ family: string; usedAt: Date | null }[]>(
+        'SELECT family, "usedAt" FROM refresh_token WHERE "tokenHash" = $1',
+        [hash],
+      );
+      if (known?.usedAt) {
+        // Reuse of a rotated token: revoke in a separate transaction so the revocation survives our 401.
+        await this.dataSource.query(
+          'UPDATE refresh_token SET "revokedAt" = now() WHERE family = $1 AND "revokedAt" IS NULL',
+          [known.family],
+        );
+      }
+      throw unauthorized('The refresh token is invalid, expired or revoked. Log in again.');
+    });
+  }
+
+  /** Ends one session (its whole rotation family). */
+  async revokeFamily(family: string): Promise<void> {
+    await this.dataSource.query(
+      'UPDATE refresh_token SET "revokedAt" = now() WHERE family = $1 AND "revokedAt" IS NULL',
+      [family],
+    );
+  }
+
+  /** Ends every session of a user except, optionally, the current one (password change). */
+  async revokeUser(userId: number, exceptFamily?: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
+      `UPDATE refresh_token SET "revokedAt" = now() WHERE "userId" = $1 AND "revokedAt" IS NULL
+         AND ($2::uuid IS NULL OR family <> $2::uuid)`,
+      [userId, exceptFamily ?? null],
+    );
+  }
+
+  /** The family of a refresh token (for logout), if it is one of ours. */
+  async familyOf(refreshToken: string): Promise<string | undefined> {
+    const [row] = await this.dataSource.query<{ family: string }[]>(
+      'SELECT family FROM refresh_token WHERE "tokenHash" = $1',
+      [sha256(refreshToken)],
+    );
+    return row?.family;
+  }
+}
