@@ -110,10 +110,60 @@ describe('OpenAPI document', () => {
       in: 'query',
       style: 'deepObject',
     });
-    expect(operations.get('products.list')?.security).toEqual([{}, { bearer: [] }]);
-    expect(operations.get('products.create')?.security).toEqual([{ bearer: [] }]);
+    expect(operations.get('products.list')?.security).toEqual([{}, { bearer: [] }, { apiKey: [] }]);
+    expect(operations.get('products.create')?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(operations.get('orders.place')).toBeDefined();
     expect(operations.get('tags.restore')).toBeUndefined();
+  });
+
+  it("declares the bearer and API-key schemes and shows every route's requirement with 401/403", () => {
+    expect(document.components?.securitySchemes).toEqual({
+      bearer: expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }),
+      apiKey: expect.objectContaining({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'nst_…',
+        description: expect.stringContaining('Authorization: Bearer nst_'),
+      }),
+    });
+    const operations = new Map<string, Operation>();
+    for (const item of Object.values(document.paths)) {
+      for (const operation of Object.values(item as Record<string, Operation>)) {
+        operations.set(operation.operationId!, operation);
+        // Every operation either is public (no security) or accepts either credential.
+        if (operation.security) {
+          expect(operation.security).toEqual(expect.arrayContaining([{ bearer: [] }, { apiKey: [] }]));
+          const optional = operation.security.some((entry) => JSON.stringify(entry) === '{}');
+          if (!optional) {
+            expect(operation.responses['401']?.content?.['application/problem+json']?.schema?.$ref).toBe(
+              '#/components/schemas/Problem',
+            );
+          }
+        }
+      }
+    }
+    for (const id of ['auth.login', 'auth.refresh', 'auth.logout', 'healthLive', 'healthReady', 'metrics']) {
+      expect(operations.get(id)).toBeDefined();
+      expect(operations.get(id)?.security).toBeUndefined();
+    }
+    for (const id of [
+      'auth.me',
+      'orders.place',
+      'auth.apiKeys.create',
+      'auth.apiKeys.list',
+      'auth.apiKeys.revoke',
+    ]) {
+      expect(operations.get(id)?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+      expect(operations.get(id)?.responses).toHaveProperty('401');
+    }
+    // API keys cannot manage API keys: 403 is documented.
+    expect(Object.keys(operations.get('auth.apiKeys.create')!.responses)).toEqual(
+      expect.arrayContaining(['201', '401', '403', '422']),
+    );
+    for (const id of ['products.create', 'products.update', 'products.delete', 'orders.list', 'users.get']) {
+      expect(Object.keys(operations.get(id)!.responses)).toEqual(expect.arrayContaining(['401', '403']));
+    }
+    expect(operations.get('products.get')?.responses).not.toHaveProperty('401');
   });
 
   it('derives request and response schemas from the entity', () => {

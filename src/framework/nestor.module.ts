@@ -9,6 +9,7 @@ import { HealthModule } from 'src/framework/health/health.module';
 import { ProblemFilter } from 'src/framework/http/problem.filter';
 import { ProblemValidationPipe } from 'src/framework/http/validation';
 import { LoggingModule } from 'src/framework/logging/logging.module';
+import { MailModule } from 'src/framework/mail/mail.module';
 import { MetricsModule } from 'src/framework/metrics/metrics.module';
 import { ResourceCoreModule } from 'src/framework/resource/resource.module';
 
@@ -34,6 +35,7 @@ export class NestorModule {
         HealthModule,
         MetricsModule,
         ResourceCoreModule,
+        MailModule,
         AuthModule,
       ],
       providers: [

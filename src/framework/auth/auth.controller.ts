@@ -1,11 +1,14 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
 import { LoginDto, MeDto, RefreshDto, TokenPairDto } from 'src/framework/auth/auth.dto';
 import { AuthService } from 'src/framework/auth/auth.service';
+import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import type { Principal } from 'src/framework/auth/principal';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
+import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 
 /** `/api/auth/*`: tokens for API clients. */
 @ApiTags('auth')
@@ -15,6 +18,8 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly tokens: TokenService,
     private readonly dataSource: DataSource,
+    private readonly twoFactor: TwoFactorService,
+    private readonly throttle: LoginThrottleService,
   ) {}
 
   @Public()
@@ -25,10 +30,21 @@ export class AuthController {
     summary: 'Log in with email and password: access + refresh token',
   })
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiResponse({ status: 401, description: 'Invalid email or password' })
-  @ApiResponse({ status: 429, description: 'Too many failed attempts' })
-  login(@Body() body: LoginDto): Promise<TokenPair> {
-    return this.auth.login(body.email, body.password);
+  @ApiResponse({
+    status: 401,
+    description:
+      'Invalid email or password; for 2FA accounts (after a correct password) the problem type is ' +
+      'urn:nestor:problem:otp-required (send otp) or urn:nestor:problem:otp-invalid',
+  })
+  @ApiResponse({
+    status: 429,
+    description: 'Too many failed attempts for the account or the client address (see Retry-After)',
+  })
+  login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<TokenPair> {
+    // 10 failures in 3 minutes per account and per address → 429, checked before the password.
+    return this.throttle.attempt(body.email, request.ip, () =>
+      this.auth.login(body.email, body.password, (userId) => this.twoFactor.verifyLogin(userId, body.otp)),
+    );
   }
 
   @Public()

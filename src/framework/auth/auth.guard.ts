@@ -25,6 +25,7 @@ type AuthRequest = FastifyRequest & { principal?: Principal; user?: Principal };
  * is a 401 even on public routes), then enforces the route's requirement. Default deny: a route without
  * `@Public()` needs a signed-in caller; generated resource routes need their permission unless the action is
  * public, and owned resources let signed-in callers reach their own rows (the service scopes the queries).
+ * Staff-only resources (`staffOnly`) refuse everyone but staff and superusers, public actions included.
  */
 @Injectable()
 export class NestorAuthGuard extends AuthGuard('jwt') {
@@ -89,11 +90,15 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
         return true;
       case 'resource': {
         const definition = this.registry.byPath(requirement.path);
-        if (definition.publicActions.has(requirement.action as never)) {
+        const staffOnly = definition.options.staffOnly === true;
+        if (!staffOnly && definition.publicActions.has(requirement.action as never)) {
           return true;
         }
         if (!principal) {
           throw unauthorized();
+        }
+        if (staffOnly && !principal.isStaff && !principal.isSuperuser) {
+          throw forbidden(`/api/${requirement.path} is for staff only.`);
         }
         const permission = `${requirement.path}.${ACTION_PERMISSION[requirement.action]}`;
         if (can(principal, permission) || definition.owner) {

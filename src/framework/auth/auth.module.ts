@@ -3,27 +3,39 @@ import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AccountController } from 'src/framework/auth/account.controller';
+import { AccountService } from 'src/framework/auth/account.service';
 import { ApiKey } from 'src/framework/auth/api-key.entity';
 import { ApiKeyService } from 'src/framework/auth/api-key.service';
+import { ApiKeysController } from 'src/framework/auth/api-keys.controller';
 import { AuthController } from 'src/framework/auth/auth.controller';
 import { NestorAuthGuard } from 'src/framework/auth/auth.guard';
 import { AuthService } from 'src/framework/auth/auth.service';
 import { Group } from 'src/framework/auth/group.entity';
+import { GroupResource } from 'src/framework/auth/group.resource';
 import { JwtStrategy } from 'src/framework/auth/jwt.strategy';
 import { deriveKey } from 'src/framework/auth/keys';
+import { LoginAttempt } from 'src/framework/auth/login-attempt.entity';
+import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
 import { Permission } from 'src/framework/auth/permission.entity';
 import { RefreshToken } from 'src/framework/auth/refresh-token.entity';
 import { JWT_AUDIENCE, JWT_ISSUER, TokenService } from 'src/framework/auth/token.service';
+import { TwoFactorController } from 'src/framework/auth/two-factor.controller';
+import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { User } from 'src/framework/auth/user.entity';
+import { UserResource } from 'src/framework/auth/user.resource';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ResourceModule } from 'src/framework/resource/resource.module';
 
-export const AUTH_ENTITIES = [User, Group, Permission, RefreshToken, OneTimeToken, ApiKey];
+export const AUTH_ENTITIES = [User, Group, Permission, RefreshToken, OneTimeToken, ApiKey, LoginAttempt];
 
 /** Users, groups, permissions, tokens, and the global guard that enforces them on every route. */
 @Module({
   imports: [
     TypeOrmModule.forFeature(AUTH_ENTITIES),
+    // Users and groups are staff-only resources: /api/users, /api/groups.
+    ResourceModule.forFeature([UserResource, GroupResource]),
     PassportModule,
     JwtModule.registerAsync({
       inject: [NestorConfig],
@@ -39,11 +51,14 @@ export const AUTH_ENTITIES = [User, Group, Permission, RefreshToken, OneTimeToke
       }),
     }),
   ],
-  controllers: [AuthController],
+  controllers: [AuthController, AccountController, ApiKeysController, TwoFactorController],
   providers: [
     AuthService,
+    AccountService,
     TokenService,
     ApiKeyService,
+    TwoFactorService,
+    LoginThrottleService,
     JwtStrategy,
     { provide: APP_GUARD, useClass: NestorAuthGuard },
   ],

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { forbidden } from 'src/framework/auth/problems';
 
 /** Who is calling: resolved from a JWT or an API key on every request. */
 export interface Principal {
@@ -14,6 +15,17 @@ export interface Principal {
 /** `true` for superusers, else whether the permission is held. Example: `can(principal, 'orders.view')`. */
 export function can(principal: Principal | undefined, permission: string): boolean {
   return !!principal && (principal.isSuperuser || principal.permissions.has(permission));
+}
+
+/**
+ * Account management (password, 2FA, API keys) is done by the user in person: an API key scoped to a few
+ * permissions must never be able to take over or widen its owner's account.
+ * Example: `requireSession(principal, 'Changing the password')`.
+ */
+export function requireSession(principal: Principal | undefined, what: string): void {
+  if (principal?.via === 'api-key') {
+    throw forbidden(`${what} needs a signed-in user, not an API key.`);
+  }
 }
 
 /**

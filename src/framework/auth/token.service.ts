@@ -50,30 +50,31 @@ export class TokenService {
    */
   async rotate(refreshToken: string): Promise<TokenPair> {
     const hash = sha256(refreshToken);
-    return this.dataSource.transaction(async (manager) => {
+    const pair = await this.dataSource.transaction(async (manager) => {
+      // Through a CTE: pg answers a bare UPDATE … RETURNING with [rows, rowCount], not with the rows.
       const [spent] = await manager.query<{ userId: number; family: string }[]>(
-        `UPDATE refresh_token SET "usedAt" = now()
-          WHERE "tokenHash" = $1 AND "usedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > now()
-            AND EXISTS (SELECT 1 FROM "user" u WHERE u.id = "userId" AND u."isActive")
-          RETURNING "userId", family`,
+        `WITH spent AS (
+           UPDATE refresh_token SET "usedAt" = now()
+            WHERE "tokenHash" = $1 AND "usedAt" IS NULL AND "revokedAt" IS NULL AND "expiresAt" > now()
+              AND EXISTS (SELECT 1 FROM "user" u WHERE u.id = "userId" AND u."isActive")
+            RETURNING "userId", family)
+         SELECT "userId", family FROM spent`,
         [hash],
       );
-      if (spent) {
-        return this.issue(spent.userId, spent.family, manager);
-      }
-      const [known] = await manager.query<{ family: string; usedAt: Date | null }[]>(
-        'SELECT family, "usedAt" FROM refresh_token WHERE "tokenHash" = $1',
-        [hash],
-      );
-      if (known?.usedAt) {
-        // Reuse of a rotated token: revoke in a separate transaction so the revocation survives our 401.
-        await this.dataSource.query(
-          'UPDATE refresh_token SET "revokedAt" = now() WHERE family = $1 AND "revokedAt" IS NULL',
-          [known.family],
-        );
-      }
-      throw unauthorized('The refresh token is invalid, expired or revoked. Log in again.');
+      return spent ? this.issue(spent.userId, spent.family, manager) : undefined;
     });
+    if (pair) {
+      return pair;
+    }
+    // Outside the transaction, so losers of a race do not hold a pooled connection while asking for another.
+    const [known] = await this.dataSource.query<{ family: string; usedAt: Date | null }[]>(
+      'SELECT family, "usedAt" FROM refresh_token WHERE "tokenHash" = $1',
+      [hash],
+    );
+    if (known?.usedAt) {
+      await this.revokeFamily(known.family); // reuse of a rotated token: it was stolen
+    }
+    throw unauthorized('The refresh token is invalid, expired or revoked. Log in again.');
   }
 
   /** Ends one session (its whole rotation family). */

@@ -58,6 +58,10 @@ export class User {
   @Column({ type: 'jsonb', default: () => "'[]'" })
   totpRecoveryCodes!: string[];
 
+  /** RFC 6238 time step of the last accepted TOTP code: each step is accepted once (no replay). */
+  @Column({ type: 'integer', nullable: true })
+  totpLastStep!: number | null;
+
   @ManyToMany(() => Group)
   @JoinTable({ name: 'user_groups', joinColumn: { name: 'userId' }, inverseJoinColumn: { name: 'groupId' } })
   groups!: Group[];

@@ -1,6 +1,13 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { addResource } from 'src/framework/openapi/resource-openapi';
+import {
+  API_KEY_SCHEME,
+  API_KEY_SECURITY_SCHEME,
+  BEARER_SCHEME,
+  BEARER_SECURITY_SCHEME,
+  withSecurity,
+} from 'src/framework/openapi/security-openapi';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** RFC 9457 problem details, as every Nestor error response carries them. */
@@ -74,14 +81,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Nestor API')
     .setDescription('REST resources, auth and operations endpoints. Errors are RFC 9457 problem details.')
     .setVersion('1.0')
-    .addBearerAuth()
+    .addBearerAuth({ ...BEARER_SECURITY_SCHEME }, BEARER_SCHEME)
+    .addBearerAuth({ ...API_KEY_SECURITY_SCHEME }, API_KEY_SCHEME)
     .build();
   const document = SwaggerModule.createDocument(app, config);
   const registry = app.get(ResourceRegistry, { strict: false });
   for (const definition of [...registry.all()].sort((a, b) => a.path.localeCompare(b.path))) {
     addResource(document as never, definition, (target) => registry.forEntity(target));
   }
-  return withProblemDefaults(document);
+  return withProblemDefaults(withSecurity(document, app));
 }
 
 /** Serves Swagger UI at `/docs` and the document at `/docs-json`, built once on first request. */

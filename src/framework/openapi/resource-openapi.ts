@@ -1,6 +1,7 @@
 import { DECORATORS } from '@nestjs/swagger';
 import type { EntityMetadata } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { optionalSecurity, signedInSecurity } from 'src/framework/openapi/security-openapi';
 import { fieldTypeOf } from 'src/framework/resource/resource-definition';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import type { FieldType } from 'src/framework/resource/query-types';
@@ -357,7 +358,7 @@ export function addResource(
     operationId: operationId(path, action),
     summary,
     tags: [path],
-    security: definition.publicActions.has(action) ? [{}, { bearer: [] }] : [{ bearer: [] }],
+    security: definition.publicActions.has(action) ? optionalSecurity() : signedInSecurity(),
     ...spec,
     responses: {
       ...(spec.responses as Record<string, unknown>),

@@ -512,7 +512,8 @@ export function resolveResource(
     deleteDateColumn: softDelete ? deleteDateColumn : undefined,
     versionColumn: metadata.versionColumn,
     actions: new Set(actionList),
-    publicActions: new Set(options.public ?? []),
+    // A staff-only resource has no anonymous actions, whatever `public` says.
+    publicActions: new Set(options.staffOnly ? [] : (options.public ?? [])),
     query: {
       name: metadata.name,
       selectable: new Map(

@@ -1,5 +1,6 @@
 import { Injectable, Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { Principal } from 'src/framework/auth/principal';
 import type { FilterOperator } from 'src/framework/resource/query-types';
 import type { ResourceService } from 'src/framework/resource/resource.service';
 
@@ -14,6 +15,8 @@ export type ResourceRow = Record<string, unknown>;
 export interface HookContext {
   /** The transaction's manager: writes made through it commit or roll back with the request. */
   manager: EntityManager;
+  /** The caller (undefined for anonymous callers and for writes made outside a request). */
+  principal?: Principal;
 }
 
 /**
@@ -72,6 +75,11 @@ export interface ResourceOptions {
   softDelete?: boolean;
   /** Actions anonymous callers may use (enforced by auth), e.g. `['list', 'get']`. */
   public?: ResourceAction[];
+  /**
+   * Only staff and superusers may use the routes (staff still need the action's permission); `public` is
+   * then ignored. For the accounts themselves: users and groups.
+   */
+  staffOnly?: boolean;
   /** The generated routes. Default: all (restore only with soft delete). */
   actions?: ResourceAction[];
   /** Page size when the request gives no `limit`. Default 20. */

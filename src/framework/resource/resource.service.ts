@@ -225,7 +225,7 @@ export class ResourceService {
     }
     return this.dataSource.transaction(async (manager) => {
       await checkReferences(manager, definition, input);
-      await definition.hooks.beforeCreate?.({ manager, input: input.values });
+      await definition.hooks.beforeCreate?.({ manager, principal, input: input.values });
       const result = await manager
         .createQueryBuilder()
         .insert()
@@ -236,7 +236,7 @@ export class ResourceService {
       const id = (result.raw as Record<string, unknown>[])[0][definition.id.column!.databaseName];
       await this.writeMany(manager, id, input, false);
       const row = (await this.readOne(manager, id))!;
-      await definition.hooks.afterCreate?.({ manager, row });
+      await definition.hooks.afterCreate?.({ manager, principal, row });
       return { row, etag: etagOf(row) };
     });
   }
@@ -254,7 +254,7 @@ export class ResourceService {
       const owner = this.ownerScope(definition, principal, 'change');
       const current = await this.lockCurrent(manager, id, ifMatch, owner);
       await checkReferences(manager, definition, input);
-      await definition.hooks.beforeUpdate?.({ manager, id, input: input.values, current });
+      await definition.hooks.beforeUpdate?.({ manager, principal, id, input: input.values, current });
       if (Object.keys(input.values).length > 0) {
         await manager
           .createQueryBuilder()
@@ -265,7 +265,7 @@ export class ResourceService {
       }
       await this.writeMany(manager, id, input, true);
       const row = (await this.readOne(manager, id))!;
-      await definition.hooks.afterUpdate?.({ manager, row, previous: current });
+      await definition.hooks.afterUpdate?.({ manager, principal, row, previous: current });
       return { row, etag: etagOf(row) };
     });
   }
@@ -276,7 +276,7 @@ export class ResourceService {
     await this.dataSource.transaction(async (manager) => {
       const owner = this.ownerScope(definition, principal, 'delete');
       const current = await this.lockCurrent(manager, id, ifMatch, owner);
-      await definition.hooks.beforeDelete?.({ manager, id, current });
+      await definition.hooks.beforeDelete?.({ manager, principal, id, current });
       const builder = manager.createQueryBuilder();
       const where = `${ident(definition.id.column!.databaseName)} = :id`;
       if (definition.deleteDateColumn) {
@@ -284,7 +284,7 @@ export class ResourceService {
       } else {
         await builder.delete().from(definition.metadata.target).where(where, { id }).execute();
       }
-      await definition.hooks.afterDelete?.({ manager, id, previous: current });
+      await definition.hooks.afterDelete?.({ manager, principal, id, previous: current });
     });
   }
 

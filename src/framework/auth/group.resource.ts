@@ -1,0 +1,32 @@
+import { addedIds, checkGrants } from 'src/framework/auth/grants';
+import { Group } from 'src/framework/auth/group.entity';
+import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
+
+/**
+ * `/api/groups`: named sets of permissions (`permissionIds`), for staff with `groups.*` (non-staff get 403).
+ * Only superusers may add to a group a permission they do not hold themselves (403, nothing written).
+ */
+@Resource(Group, {
+  path: 'groups',
+  staffOnly: true,
+  search: ['name'],
+  defaultSort: 'name',
+  include: ['permissions'],
+  admin: { listColumns: ['name'], titleField: 'name' },
+})
+export class GroupResource implements ResourceHooks {
+  async afterCreate({ manager, principal, row }: HookContext & { row: ResourceRow }): Promise<void> {
+    await checkGrants(manager, principal, { permissionIds: addedIds(row.permissionIds, []) });
+  }
+
+  async afterUpdate({
+    manager,
+    principal,
+    row,
+    previous,
+  }: HookContext & { row: ResourceRow; previous: ResourceRow }): Promise<void> {
+    await checkGrants(manager, principal, {
+      permissionIds: addedIds(row.permissionIds, previous.permissionIds),
+    });
+  }
+}

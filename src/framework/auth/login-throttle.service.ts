@@ -1,0 +1,172 @@
+import { createHmac } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { normalizeEmail } from 'src/framework/auth/auth.service';
+import { deriveKey } from 'src/framework/auth/keys';
+import { OTP_REQUIRED } from 'src/framework/auth/two-factor.service';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ProblemException } from 'src/framework/http/problem';
+
+/** 10 failed credential checks within 3 minutes lock an account, or a client address, until the window ends. */
+export const LOGIN_THROTTLE = { limit: 10, windowSeconds: 180 } as const;
+
+export const TOO_MANY_ATTEMPTS = 'urn:nestor:problem:too-many-attempts';
+
+/** Expired rows are deleted at most this often per process. */
+const SWEEP_EVERY_MS = 60_000;
+
+/** 429 with `Retry-After`; the same body whichever key is locked and whether the account exists. */
+export function tooManyAttempts(retryAfterSeconds: number): ProblemException {
+  return new ProblemException(
+    {
+      type: TOO_MANY_ATTEMPTS,
+      title: 'Too Many Requests',
+      status: 429,
+      detail: `Too many failed sign-in attempts. Try again in ${retryAfterSeconds} seconds.`,
+    },
+    { 'retry-after': String(retryAfterSeconds) },
+  );
+}
+
+/**
+ * What a client address counts as: IPv4 as is (also when IPv4-mapped), IPv6 by its /64 prefix, because
+ * one subscriber usually holds a whole /64.
+ */
+export function clientBucket(ip: string): string {
+  const address = ip.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped) {
+    return mapped[1];
+  }
+  if (isIPv4(address) || !isIPv6(address)) {
+    return address;
+  }
+  const [head, tail = ''] = address.toLowerCase().split('::');
+  const groups = (part: string): string[] =>
+    part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+  const left = groups(head);
+  const right = address.includes('::') ? groups(tail) : [];
+  const full = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${full
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+/**
+ * The default rule for what counts as a failed attempt: any 401, except "one-time code required" (the
+ * password was right; the client now asks for the code).
+ */
+export function isCredentialFailure(error: unknown): boolean {
+  return (
+    error instanceof ProblemException && error.problem.status === 401 && error.problem.type !== OTP_REQUIRED
+  );
+}
+
+/**
+ * Login throttling per account (normalized email, whether or not it exists) and per client address,
+ * counted in PostgreSQL (`login_attempt`) so that several processes share one budget.
+ *
+ * Each attempt first reserves a failure on both keys with one atomic upsert; when a key was already at
+ * the limit the attempt is refused with 429 before the password is even looked at (so parallel requests
+ * cannot overshoot the limit). A successful check resets the account's counter and gives the address its
+ * reservation back; a failed one keeps it.
+ */
+@Injectable()
+export class LoginThrottleService {
+  private readonly logger = new Logger('LoginThrottle');
+  private readonly hmacKey: Buffer;
+  private lastSweep = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    config: NestorConfig,
+  ) {
+    this.hmacKey = deriveKey(config.secretKey, 'login-throttle');
+  }
+
+  /**
+   * Runs a credential check under the limits of `account` and `ip`.
+   * Example: `return throttle.attempt(body.email, request.ip, () => auth.login(body.email, body.password))`.
+   */
+  async attempt<T>(
+    account: string,
+    ip: string,
+    check: () => Promise<T>,
+    countsAsFailure: (error: unknown) => boolean = isCredentialFailure,
+  ): Promise<T> {
+    await this.sweep();
+    const accountKey = this.key('account', normalizeEmail(account));
+    const ipKey = this.key('ip', clientBucket(ip));
+    const keys = [accountKey, ipKey];
+    const locked = await this.reserve(keys);
+    if (locked !== undefined) {
+      await this.release(keys);
+      throw tooManyAttempts(locked);
+    }
+    let result: T;
+    try {
+      result = await check();
+    } catch (error) {
+      if (!countsAsFailure(error)) {
+        await this.release(keys);
+      }
+      throw error;
+    }
+    await this.dataSource.query('DELETE FROM login_attempt WHERE key = $1', [accountKey.key]);
+    await this.release([ipKey]);
+    return result;
+  }
+
+  private key(scope: 'account' | 'ip', subject: string): { key: string; scope: string } {
+    return { key: createHmac('sha256', this.hmacKey).update(`${scope}:${subject}`).digest('hex'), scope };
+  }
+
+  /**
+   * Counts one failure on each key (a new window when the last one ended) and returns the seconds until
+   * the latest-ending locked window ends, or undefined when no key was at the limit before this attempt.
+   * Keys are upserted in a fixed order, so concurrent attempts cannot deadlock.
+   */
+  private async reserve(keys: { key: string; scope: string }[]): Promise<number | undefined> {
+    const sorted = [...keys].sort((a, b) => a.key.localeCompare(b.key));
+    const rows = await this.dataSource.query<{ failures: number; retryAfter: number }[]>(
+      `INSERT INTO login_attempt (key, scope, failures, "windowStart")
+       SELECT k, s, 1, now() FROM unnest($1::varchar[], $2::varchar[]) AS t(k, s)
+       ON CONFLICT (key) DO UPDATE SET
+         failures = CASE WHEN login_attempt."windowStart" > now() - make_interval(secs => $3)
+                         THEN login_attempt.failures + 1 ELSE 1 END,
+         "windowStart" = CASE WHEN login_attempt."windowStart" > now() - make_interval(secs => $3)
+                              THEN login_attempt."windowStart" ELSE now() END
+       RETURNING failures,
+         ceil(extract(epoch FROM "windowStart" + make_interval(secs => $3) - now()))::int AS "retryAfter"`,
+      [sorted.map((k) => k.key), sorted.map((k) => k.scope), LOGIN_THROTTLE.windowSeconds],
+    );
+    const locked = rows.filter((row) => row.failures > LOGIN_THROTTLE.limit);
+    return locked.length === 0 ? undefined : Math.max(1, ...locked.map((row) => row.retryAfter));
+  }
+
+  /** Gives back a reservation (the attempt did not fail, or was refused without a check). */
+  private async release(keys: { key: string }[]): Promise<void> {
+    await this.dataSource.query(
+      'UPDATE login_attempt SET failures = failures - 1 WHERE key = ANY($1::varchar[]) AND failures > 0',
+      [keys.map((k) => k.key)],
+    );
+  }
+
+  /** Deletes counters whose window has ended (at most once a minute per process). */
+  private async sweep(): Promise<void> {
+    if (Date.now() - this.lastSweep < SWEEP_EVERY_MS) {
+      return;
+    }
+    this.lastSweep = Date.now();
+    try {
+      await this.dataSource.query(
+        'DELETE FROM login_attempt WHERE "windowStart" <= now() - make_interval(secs => $1)',
+        [LOGIN_THROTTLE.windowSeconds],
+      );
+    } catch (error) {
+      this.logger.warn(`Could not sweep expired login attempts: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { Authenticated, CurrentPrincipal } from 'src/framework/auth/auth.decorators';
+import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
+import { type Principal, requireSession } from 'src/framework/auth/principal';
+import {
+  DisableTwoFactorDto,
+  EnableTwoFactorDto,
+  RecoveryCodesDto,
+  TwoFactorSetupDto,
+  TwoFactorStatusDto,
+} from 'src/framework/auth/two-factor.dto';
+import { TwoFactorService, TwoFactorStatus } from 'src/framework/auth/two-factor.service';
+import { ProblemException } from 'src/framework/http/problem';
+
+/** A wrong password or code on disable counts against the login throttle of the account. */
+const wrongProof = (error: unknown): boolean =>
+  error instanceof ProblemException && error.problem.status === 403;
+
+/** `/api/auth/2fa/*`: TOTP two-factor authentication for the signed-in user (any user, staff included). */
+@ApiTags('auth')
+@ApiBearerAuth()
+@Authenticated()
+@ApiResponse({ status: 401, description: 'Not signed in' })
+@Controller('api/auth/2fa')
+export class TwoFactorController {
+  constructor(
+    private readonly twoFactor: TwoFactorService,
+    private readonly throttle: LoginThrottleService,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    operationId: 'auth.twoFactor.status',
+    summary: 'Whether 2FA is on, and recovery codes left',
+  })
+  @ApiOkResponse({ type: TwoFactorStatusDto })
+  status(@CurrentPrincipal() principal: Principal): Promise<TwoFactorStatus> {
+    return this.twoFactor.status(principal.userId);
+  }
+
+  @Post('setup')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'auth.twoFactor.setup',
+    summary: 'Start 2FA: a new TOTP secret and otpauth URI, shown once; enable confirms it',
+  })
+  @ApiOkResponse({ type: TwoFactorSetupDto })
+  @ApiResponse({ status: 403, description: 'Called with an API key' })
+  @ApiResponse({ status: 409, description: '2FA is already enabled' })
+  setup(@CurrentPrincipal() principal: Principal): Promise<TwoFactorSetupDto> {
+    requireSession(principal, 'Managing two-factor authentication');
+    return this.twoFactor.setup(principal.userId, principal.email);
+  }
+
+  @Post('enable')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'auth.twoFactor.enable',
+    summary: 'Turn 2FA on with a current code: 10 single-use recovery codes, shown once',
+  })
+  @ApiOkResponse({ type: RecoveryCodesDto })
+  @ApiResponse({ status: 403, description: 'Called with an API key' })
+  @ApiResponse({ status: 409, description: 'Not set up, or already enabled' })
+  @ApiResponse({ status: 422, description: 'The code is not valid' })
+  enable(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: EnableTwoFactorDto,
+  ): Promise<RecoveryCodesDto> {
+    requireSession(principal, 'Managing two-factor authentication');
+    return this.twoFactor.enable(principal.userId, body.code);
+  }
+
+  @Post('disable')
+  @HttpCode(204)
+  @ApiOperation({
+    operationId: 'auth.twoFactor.disable',
+    summary: 'Turn 2FA off, confirmed with the password or a code (throttled like login)',
+  })
+  @ApiNoContentResponse({ description: '2FA is off; secret and recovery codes are deleted' })
+  @ApiResponse({ status: 403, description: 'Wrong password or code, or called with an API key' })
+  @ApiResponse({ status: 422, description: 'Neither password nor code sent' })
+  @ApiResponse({ status: 429, description: 'Too many failed attempts' })
+  async disable(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: DisableTwoFactorDto,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    requireSession(principal, 'Managing two-factor authentication');
+    await this.throttle.attempt(
+      principal.email,
+      request.ip,
+      () => this.twoFactor.disable(principal.userId, body),
+      wrongProof,
+    );
+  }
+}

@@ -1,0 +1,273 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { generateSecret, generateURI, verify } from 'otplib';
+import { DataSource } from 'typeorm';
+import { deriveKey } from 'src/framework/auth/keys';
+import { verifyPassword } from 'src/framework/auth/passwords';
+import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { open, seal } from 'src/framework/auth/secret-box';
+import { sha256 } from 'src/framework/auth/token.service';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { validationProblem } from 'src/framework/http/validation';
+
+/** Login problem types for 2FA accounts: only ever sent after the password was right. */
+export const OTP_REQUIRED = 'urn:nestor:problem:otp-required';
+export const OTP_INVALID = 'urn:nestor:problem:otp-invalid';
+
+/** Shown as the account's issuer in authenticator apps. */
+export const TOTP_ISSUER = 'Nestor';
+export const RECOVERY_CODE_COUNT = 10;
+
+/**
+ * Codes from the current 30-second step and the one on either side are accepted (clock drift, typing
+ * time); each step only once per account.
+ */
+const TOTP_TOLERANCE_SECONDS = 30;
+
+/** Crockford's base32 in lower case: no i, l, o, u. */
+const RECOVERY_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+interface TotpRow {
+  totpSecret: string | null;
+  totpEnabled: boolean;
+  totpLastStep: number | null;
+  recoveryCodesLeft: number;
+}
+
+export interface TwoFactorStatus {
+  enabled: boolean;
+  /** Set up but not enabled yet (waiting for `POST /api/auth/2fa/enable`). */
+  pending: boolean;
+  recoveryCodesLeft: number;
+}
+
+function problem401(type: string, title: string, detail: string): ProblemException {
+  const base = unauthorized(detail);
+  return new ProblemException({ ...base.problem, type, title }, base.headers);
+}
+
+export function otpRequired(): ProblemException {
+  return problem401(
+    OTP_REQUIRED,
+    'One-time code required',
+    'This account uses two-factor authentication: send the code from the authenticator app (or a recovery code) as otp.',
+  );
+}
+
+export function otpInvalid(): ProblemException {
+  return problem401(
+    OTP_INVALID,
+    'Invalid one-time code',
+    'The one-time code is wrong, expired or was already used.',
+  );
+}
+
+function conflict(detail: string): ProblemException {
+  return new ProblemException({ type: PROBLEM_TYPES.conflict, title: 'Conflict', status: 409, detail });
+}
+
+/** Case, spaces and dashes do not matter; o/i/l read as 0/1 (Crockford's base32 has no o, i, l). */
+function normalizeRecoveryCode(code: string): string {
+  return code.toLowerCase().replace(/[\s-]/g, '').replace(/o/g, '0').replace(/[il]/g, '1');
+}
+
+/** `xxxxx-xxxxx`: 50 random bits. */
+function newRecoveryCode(): string {
+  const chars = [...randomBytes(10)].map((byte) => RECOVERY_ALPHABET[byte % 32]).join('');
+  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+}
+
+/**
+ * TOTP two-factor authentication (RFC 6238: SHA-1, 6 digits, 30 s, as authenticator apps expect).
+ * Secrets are stored sealed with AES-256-GCM under a key derived from SECRET_KEY (purpose `totp`) and bound
+ * to the user's id; recovery codes are stored as SHA-256 hashes and work once each; the time step of the
+ * last accepted code is stored, so a code cannot be replayed.
+ */
+@Injectable()
+export class TwoFactorService {
+  private readonly key: Buffer;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    config: NestorConfig,
+  ) {
+    this.key = deriveKey(config.secretKey, 'totp');
+  }
+
+  async status(userId: number): Promise<TwoFactorStatus> {
+    const row = await this.load(userId);
+    return {
+      enabled: row.totpEnabled,
+      pending: !row.totpEnabled && row.totpSecret !== null,
+      recoveryCodesLeft: row.totpEnabled ? row.recoveryCodesLeft : 0,
+    };
+  }
+
+  /**
+   * A new secret for an account without 2FA (replacing an unconfirmed one). It is returned once, as base32
+   * and as an `otpauth://` URI for a QR code; 2FA is on only after `enable` confirms a code.
+   */
+  async setup(userId: number, email: string): Promise<{ secret: string; otpauthUri: string }> {
+    const secret = generateSecret();
+    const [updated] = await this.dataSource.query<{ id: number }[]>(
+      `WITH updated AS (
+         UPDATE "user" SET "totpSecret" = $2, "totpLastStep" = NULL, "totpRecoveryCodes" = '[]'
+          WHERE id = $1 AND NOT "totpEnabled" RETURNING id)
+       SELECT id FROM updated`,
+      [userId, this.seal(userId, secret)],
+    );
+    if (!updated) {
+      throw conflict(
+        'Two-factor authentication is already enabled. Disable it first to use a new authenticator.',
+      );
+    }
+    return { secret, otpauthUri: generateURI({ issuer: TOTP_ISSUER, label: email, secret }) };
+  }
+
+  /** Confirms the set-up secret with a current code, turns 2FA on and returns the recovery codes (once). */
+  async enable(userId: number, code: string): Promise<{ recoveryCodes: string[] }> {
+    const row = await this.load(userId);
+    if (row.totpEnabled) {
+      throw conflict('Two-factor authentication is already enabled.');
+    }
+    if (!row.totpSecret) {
+      throw conflict('Set up two-factor authentication first: POST /api/auth/2fa/setup.');
+    }
+    const step = await this.matchTotp(userId, row.totpSecret, code, row.totpLastStep);
+    if (step === undefined) {
+      throw validationProblem([
+        { pointer: '/code', code: 'invalid', message: 'code is not the current code of the authenticator' },
+      ]);
+    }
+    const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const hashes = recoveryCodes.map((c) => sha256(normalizeRecoveryCode(c)));
+    const [updated] = await this.dataSource.query<{ id: number }[]>(
+      `WITH updated AS (
+         UPDATE "user" SET "totpEnabled" = true, "totpRecoveryCodes" = $3::jsonb, "totpLastStep" = $4
+          WHERE id = $1 AND NOT "totpEnabled" AND "totpSecret" = $2 RETURNING id)
+       SELECT id FROM updated`,
+      [userId, row.totpSecret, JSON.stringify(hashes), step],
+    );
+    if (!updated) {
+      throw conflict('Two-factor authentication changed meanwhile. Set it up again.');
+    }
+    return { recoveryCodes };
+  }
+
+  /** The second factor of a login: `verifySecondFactor` for `AuthService.login`. */
+  async verifyLogin(userId: number, otp: string | undefined): Promise<void> {
+    if (otp === undefined || otp.trim() === '') {
+      throw otpRequired();
+    }
+    if (!(await this.consume(userId, otp))) {
+      throw otpInvalid();
+    }
+  }
+
+  /**
+   * Turns 2FA off after re-authentication with the password or a code (TOTP or recovery); wrong → 403.
+   * Clears the secret and the recovery codes.
+   */
+  async disable(userId: number, proof: { password?: string; code?: string }): Promise<void> {
+    if (proof.password === undefined && proof.code === undefined) {
+      throw validationProblem([
+        { pointer: '/password', code: 'required', message: 'send password or code' },
+        { pointer: '/code', code: 'required', message: 'send password or code' },
+      ]);
+    }
+    let ok = false;
+    if (proof.password !== undefined) {
+      const [user] = await this.dataSource.query<{ passwordHash: string | null }[]>(
+        'SELECT "passwordHash" FROM "user" WHERE id = $1',
+        [userId],
+      );
+      ok = await verifyPassword(user?.passwordHash, proof.password);
+    } else if (proof.code !== undefined) {
+      ok = await this.consume(userId, proof.code);
+    }
+    if (!ok) {
+      throw forbidden('The password or code is wrong.');
+    }
+    await this.dataSource.query(
+      `UPDATE "user" SET "totpEnabled" = false, "totpSecret" = NULL, "totpRecoveryCodes" = '[]',
+              "totpLastStep" = NULL WHERE id = $1`,
+      [userId],
+    );
+  }
+
+  /**
+   * True when `code` is a TOTP code of an accepted step later than the last one used, or an unused recovery
+   * code; either is spent by one conditional UPDATE, so parallel uses of one code let exactly one through.
+   */
+  async consume(userId: number, code: string): Promise<boolean> {
+    const row = await this.load(userId);
+    if (!row.totpEnabled || !row.totpSecret) {
+      return false;
+    }
+    const digits = code.replace(/\s/g, '');
+    if (/^\d{6}$/.test(digits)) {
+      const step = await this.matchTotp(userId, row.totpSecret, digits, row.totpLastStep);
+      if (step === undefined) {
+        return false;
+      }
+      const spent = await this.dataSource.query<{ id: number }[]>(
+        `WITH updated AS (
+           UPDATE "user" SET "totpLastStep" = $2
+            WHERE id = $1 AND "totpEnabled" AND ("totpLastStep" IS NULL OR "totpLastStep" < $2) RETURNING id)
+         SELECT id FROM updated`,
+        [userId, step],
+      );
+      return spent.length > 0;
+    }
+    const hash = sha256(normalizeRecoveryCode(code));
+    const spent = await this.dataSource.query<{ id: number }[]>(
+      `WITH updated AS (
+         UPDATE "user" SET "totpRecoveryCodes" = "totpRecoveryCodes" - $2::text
+          WHERE id = $1 AND "totpEnabled" AND "totpRecoveryCodes" @> jsonb_build_array($2::text) RETURNING id)
+       SELECT id FROM updated`,
+      [userId, hash],
+    );
+    return spent.length > 0;
+  }
+
+  /** The time step `code` belongs to when it is valid now and newer than `lastStep`. */
+  private async matchTotp(
+    userId: number,
+    sealed: string,
+    code: string,
+    lastStep: number | null,
+  ): Promise<number | undefined> {
+    const token = code.replace(/\s/g, '');
+    if (!/^\d{6}$/.test(token)) {
+      return undefined;
+    }
+    const secret = open(this.key, sealed, this.context(userId));
+    const result = await verify({ secret, token, epochTolerance: TOTP_TOLERANCE_SECONDS });
+    if (!result.valid || !('timeStep' in result) || (lastStep !== null && result.timeStep <= lastStep)) {
+      return undefined;
+    }
+    return result.timeStep;
+  }
+
+  private async load(userId: number): Promise<TotpRow> {
+    const [row] = await this.dataSource.query<TotpRow[]>(
+      `SELECT "totpSecret", "totpEnabled", "totpLastStep",
+              jsonb_array_length("totpRecoveryCodes")::int AS "recoveryCodesLeft"
+         FROM "user" WHERE id = $1`,
+      [userId],
+    );
+    if (!row) {
+      throw unauthorized();
+    }
+    return row;
+  }
+
+  private seal(userId: number, secret: string): string {
+    return seal(this.key, secret, this.context(userId));
+  }
+
+  private context(userId: number): string {
+    return `nestor:totp:user:${userId}`;
+  }
+}

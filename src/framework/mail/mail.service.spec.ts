@@ -1,0 +1,68 @@
+import { Logger } from '@nestjs/common';
+import type { NestorConfig } from 'src/framework/config/nestor-config';
+import { KEPT_MAILS, MailService } from 'src/framework/mail/mail.service';
+
+function devMail(nodeEnv: NestorConfig['nodeEnv'] = 'test'): MailService {
+  const config: Pick<NestorConfig, 'smtpUrl' | 'mailFrom' | 'nodeEnv'> = {
+    smtpUrl: undefined,
+    mailFrom: 'Shop <shop@example.com>',
+    nodeEnv,
+  };
+  return new MailService(config as NestorConfig);
+}
+
+describe('MailService without SMTP_URL (development transport)', () => {
+  let log: jest.SpyInstance;
+  let warn: jest.SpyInstance;
+
+  beforeEach(() => {
+    log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('keeps each message, from MAIL_FROM, and logs it with its text', async () => {
+    const mail = devMail();
+    await mail.send({ to: 'ada@example.com', subject: 'Hello', text: 'Link: http://x/?token=abc' });
+    expect(mail.delivers).toBe(false);
+    expect(mail.sent()).toEqual([
+      {
+        from: 'Shop <shop@example.com>',
+        to: 'ada@example.com',
+        subject: 'Hello',
+        text: 'Link: http://x/?token=abc',
+        messageId: expect.stringMatching(/^<.+@.+>$/),
+        sentAt: expect.any(Date),
+      },
+    ]);
+    expect(log).toHaveBeenCalledWith(expect.stringContaining('Link: http://x/?token=abc'));
+    mail.onApplicationShutdown();
+  });
+
+  it(`keeps only the last ${KEPT_MAILS}, oldest first`, async () => {
+    const mail = devMail();
+    for (let i = 1; i <= KEPT_MAILS + 5; i++) {
+      await mail.send({ to: 'ada@example.com', subject: `#${i}`, text: 'x', html: '<p>x</p>' });
+    }
+    const subjects = mail.sent().map((m) => m.subject);
+    expect(subjects).toHaveLength(KEPT_MAILS);
+    expect(subjects[0]).toBe('#6');
+    expect(subjects.at(-1)).toBe(`#${KEPT_MAILS + 5}`);
+    expect(mail.sent()[0].html).toBe('<p>x</p>');
+  });
+
+  it('hands out copies: callers cannot alter what was kept', async () => {
+    const mail = devMail();
+    await mail.send({ to: 'ada@example.com', subject: 'Kept', text: 'x' });
+    mail.sent()[0].subject = 'changed';
+    mail.sent().pop();
+    expect(mail.sent().map((m) => m.subject)).toEqual(['Kept']);
+  });
+
+  it('warns in production that mail is not delivered', () => {
+    devMail('production');
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('SMTP_URL is not set'));
+    devMail('development');
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+});
