@@ -1,6 +1,4 @@
-import type { AddressInfo } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
-import { SMTPServer } from 'smtp-server';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { AccountService } from 'src/framework/auth/account.service';
@@ -9,92 +7,7 @@ import { sha256 } from 'src/framework/auth/token.service';
 import type { Problem } from 'src/framework/http/problem';
 import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, createTestApp, createTestUser } from 'src/framework/testing';
-
-/** A message as the SMTP server received it, with its text body decoded. */
-interface ReceivedMail {
-  from: string;
-  to: string[];
-  subject: string;
-  text: string;
-}
-
-/** RFC 2045 quoted-printable: soft line breaks and =XX escapes (nodemailer uses it for long lines). */
-function decodeQuotedPrintable(body: string): string {
-  const bytes = body
-    .replace(/=\r?\n/g, '')
-    .replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  return Buffer.from(bytes, 'latin1').toString('utf8');
-}
-
-/** Just enough MIME for nodemailer's single-part text messages. */
-function parseMail(raw: string, recipients: string[]): ReceivedMail {
-  const split = raw.indexOf('\r\n\r\n');
-  const headerText = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' '); // unfold
-  const body = raw.slice(split + 4);
-  const header = (name: string): string =>
-    new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(headerText)?.[1].trim() ?? '';
-  const encoding = header('Content-Transfer-Encoding').toLowerCase();
-  const text =
-    encoding === 'quoted-printable'
-      ? decodeQuotedPrintable(body)
-      : encoding === 'base64'
-        ? Buffer.from(body, 'base64').toString('utf8')
-        : body;
-  return {
-    from: header('From'),
-    to: recipients,
-    subject: header('Subject'),
-    text: text.replace(/\r\n/g, '\n'),
-  };
-}
-
-/** A real SMTP server on a free port that keeps what it receives. */
-interface SmtpSink {
-  port: number;
-  inbox: ReceivedMail[];
-  /** Takes the first message to `to` whose subject matches, waiting for it to arrive. */
-  next(to: string, subject: RegExp): Promise<ReceivedMail>;
-  close(): Promise<void>;
-}
-
-async function startSmtp(): Promise<SmtpSink> {
-  const inbox: ReceivedMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const to = session.envelope.rcptTo.map((r) => r.address);
-        inbox.push(parseMail(Buffer.concat(chunks).toString('utf8'), to));
-        callback();
-      });
-    },
-  });
-  const listening = server.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => listening.once('listening', resolve));
-  const { port } = listening.address() as AddressInfo;
-  return {
-    port,
-    inbox,
-    async next(to, subject) {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const index = inbox.findIndex((m) => m.to.includes(to) && subject.test(m.subject));
-        if (index >= 0) {
-          return inbox.splice(index, 1)[0];
-        }
-        if (Date.now() > deadline) {
-          throw new Error(`No mail "${String(subject)}" to ${to}; inbox: ${JSON.stringify(inbox)}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-    close: () => new Promise<void>((resolve) => server.close(resolve)),
-  };
-}
+import { ReceivedMail, SmtpSink, startSmtp } from 'test/support/smtp';
 
 interface Pair {
   accessToken: string;

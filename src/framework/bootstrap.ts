@@ -85,7 +85,8 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
 
 /** `src/worker.ts`: boot the same composition without HTTP and run until signalled. */
 export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
-  const config = loadConfigOrExit();
+  // The worker process exists to run job processors, whatever WORKERS says for the HTTP process.
+  const config = loadConfigOrExit({ overrides: { workers: 'inline' } });
   try {
     const app = await NestFactory.createApplicationContext(rootModule(config), { bufferLogs: true });
     const logger = app.get(Logger);

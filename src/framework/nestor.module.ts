@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from 'src/framework/auth/auth.module';
+import { JobsModule } from 'src/framework/jobs/jobs.module';
 import { NestorConfigModule } from 'src/framework/config/config.module';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { DatabaseModule } from 'src/framework/database/database.module';
@@ -37,6 +38,7 @@ export class NestorModule {
         ResourceCoreModule,
         MailModule,
         AuthModule,
+        JobsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -357,6 +357,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/jobs/queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every job queue with its counts by state */
+        get: operations["admin.jobs.queues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/jobs/queues/{name}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Jobs of a queue in one state (default failed), newest first */
+        get: operations["admin.jobs.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/jobs/queues/{name}/jobs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move a failed job back to waiting */
+        post: operations["admin.jobs.retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/jobs/queues/{name}/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a job (not while it runs) */
+        delete: operations["admin.jobs.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/jobs/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cron schedules with their next run */
+        get: operations["admin.jobs.schedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -593,6 +678,43 @@ export interface paths {
         patch: operations["orders.update"];
         trace?: never;
     };
+    "/api/daily-sales-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List DailySalesReport rows
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         */
+        get: operations["dailySalesReports.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/daily-sales-reports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one DailySalesReport */
+        get: operations["dailySalesReports.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -791,6 +913,83 @@ export interface components {
              */
             code?: string;
         };
+        JobCountsDto: {
+            waiting: number;
+            active: number;
+            delayed: number;
+            completed: number;
+            failed: number;
+            /** @description Waiting jobs held because the queue is paused (0 when running) */
+            paused: number;
+            prioritized: number;
+        };
+        JobScheduleDto: {
+            /**
+             * @description The job it enqueues
+             * @example reports.daily-sales
+             */
+            name: string;
+            /** @example cron:reports.daily-sales */
+            key: string;
+            /**
+             * @description Cron pattern
+             * @example 0 2 * * *
+             */
+            cron: string;
+            /**
+             * Format: date-time
+             * @description Next run; null while no worker has registered the schedule yet
+             */
+            next: string | null;
+            /** @description Declared in code (false: left over, removed at the next worker boot) */
+            declared: boolean;
+            /** @description Registered in the job backend (a worker booted with it) */
+            registered: boolean;
+        };
+        JobQueueDto: {
+            /** @example orders.send-confirmation */
+            name: string;
+            counts: components["schemas"]["JobCountsDto"];
+            schedule: components["schemas"]["JobScheduleDto"] | null;
+        };
+        JobDto: {
+            /** @description The job id (also its outbox id) */
+            id: string;
+            /** @example orders.send-confirmation */
+            name: string;
+            /** @enum {string} */
+            state: "waiting" | "active" | "delayed" | "completed" | "failed" | "prioritized" | "waiting-children" | "unknown";
+            /**
+             * @example {
+             *       "orderId": 42
+             *     }
+             */
+            payload: {
+                [key: string]: unknown;
+            };
+            /** @description Runs that ended (failed or completed) */
+            attempts: number;
+            /** @description Runs allowed in total */
+            maxAttempts: number;
+            failedReason: string | null;
+            /** @description The stack of each failed run (latest last), first lines only */
+            stacktrace: string[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            processedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            /** @description Delay in ms from creation */
+            delay: number;
+            /** @description bullmq priority (0: none) */
+            priority: number;
+        };
+        JobListDto: {
+            items: components["schemas"]["JobDto"][];
+            /** @description Jobs in this state */
+            total: number;
+        };
         Category: {
             /** @example 1 */
             readonly id: number;
@@ -864,6 +1063,66 @@ export interface components {
         };
         CategoryList: {
             data: components["schemas"]["Category"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        DailySalesReport: {
+            /** @example 1 */
+            readonly id: number;
+            /**
+             * Format: date
+             * @example 2026-01-31
+             */
+            date: string;
+            /** @example 1 */
+            ordersCount: number;
+            /**
+             * @description Exact decimal as a string (numbers are accepted on input)
+             * @example 1234.50
+             */
+            revenue: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly updatedAt: string;
+        };
+        DailySalesReportCreate: {
+            /**
+             * Format: date
+             * @example 2026-01-31
+             */
+            date: string;
+            /** @example 1 */
+            ordersCount: number;
+            /**
+             * @description Exact decimal as a string (numbers are accepted on input)
+             * @example 1234.50
+             */
+            revenue: string;
+        };
+        /** @description Any subset of the writable fields */
+        DailySalesReportUpdate: {
+            /**
+             * Format: date
+             * @example 2026-01-31
+             */
+            date?: string;
+            /** @example 1 */
+            ordersCount?: number;
+            /**
+             * @description Exact decimal as a string (numbers are accepted on input)
+             * @example 1234.50
+             */
+            revenue?: string;
+        };
+        DailySalesReportList: {
+            data: components["schemas"]["DailySalesReport"][];
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
@@ -2417,6 +2676,350 @@ export interface operations {
             };
             /** @description Too many failed attempts */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.jobs.queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobQueueDto"][];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job backend (REDIS_URL is not set) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.jobs.list": {
+        parameters: {
+            query?: {
+                state?: "waiting" | "active" | "delayed" | "completed" | "failed" | "prioritized";
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The job name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobListDto"];
+                };
+            };
+            /** @description Bad query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown queue */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job backend (REDIS_URL is not set) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.jobs.retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job name */
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, waiting again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDto"];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown queue or job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job is not failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job backend (REDIS_URL is not set) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.jobs.remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job name */
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown queue or job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job backend (REDIS_URL is not set) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.jobs.schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobScheduleDto"][];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job backend (REDIS_URL is not set) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5183,6 +5786,171 @@ export interface operations {
             };
             /** @description Validation failed (errors[].pointer names each field) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "dailySalesReports.list": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                /** @description Page size (default 20; larger values are clamped to 100) */
+                limit?: number;
+                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                after?: string;
+                /** @description Comma-separated fields, "-" for descending. Sortable: date, id. Default: -date,-id */
+                sort?: string;
+                /** @description filter[field]=value or filter[field][op]=value */
+                filter?: {
+                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
+                    date?: string | {
+                        eq?: string;
+                        ne?: string;
+                        gt?: string;
+                        gte?: string;
+                        lt?: string;
+                        lte?: string;
+                        in?: string;
+                        nin?: string;
+                        between?: string;
+                    };
+                };
+                /** @description Comma-separated fields to return (id always): id, date, ordersCount, revenue, createdAt, updatedAt */
+                fields?: string;
+                /** @description No relations can be included */
+                include?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of DailySalesReport rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailySalesReportList"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "dailySalesReports.get": {
+        parameters: {
+            query?: {
+                /** @description Comma-separated fields to return (id always): id, date, ordersCount, revenue, createdAt, updatedAt */
+                fields?: string;
+                /** @description No relations can be included */
+                include?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description DailySalesReport */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailySalesReport"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -26,14 +26,15 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...rest, NODE_ENV: 'development', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env };
 }
 
-/** A Nestor process (`dist/src/<entry>.js`) with its output collected. */
+/** A Nestor process (`dist/src/<entry>.js`, or a script path and its arguments) with its output collected. */
 export class NestorProcess {
   readonly child: ChildProcess;
   output = '';
   readonly exited: Promise<number | null>;
 
-  constructor(entry: 'main' | 'worker', env: Record<string, string>) {
-    this.child = spawn(process.execPath, [join(ROOT, 'dist', 'src', `${entry}.js`)], {
+  constructor(entry: 'main' | 'worker' | string[], env: Record<string, string>) {
+    const args = Array.isArray(entry) ? entry : [join(ROOT, 'dist', 'src', `${entry}.js`)];
+    this.child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: childEnv(env),
     });

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { LOW_STOCK_THRESHOLD } from 'src/app/catalog/catalog.jobs';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { OrderItem } from 'src/app/orders/order-item.entity';
 import { Order } from 'src/app/orders/order.entity';
@@ -8,6 +9,7 @@ import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framewor
 import { validationProblem } from 'src/framework/http/validation';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceService } from 'src/framework/resource/resource.service';
+import { JobsService } from 'src/framework/jobs/jobs.service';
 
 /** `order.total` is numeric(12,2): a larger sum would fail in SQL with a numeric overflow. */
 const MAX_TOTAL_CENTS = 10n ** 12n;
@@ -15,6 +17,8 @@ const MAX_TOTAL_CENTS = 10n ** 12n;
 /** Adds `place` to the generated order service: the stock-safe way to create an order. */
 @Injectable()
 export class OrderService extends ResourceService {
+  @Inject(JobsService) private readonly jobs!: JobsService;
+
   /**
    * Places an order in one transaction: locks the products (in id order, so concurrent orders cannot
    * deadlock), checks and decrements stock, and records the unit prices. Nothing is written on error.
@@ -74,6 +78,11 @@ export class OrderService extends ResourceService {
       }
       for (const [productId, quantity] of quantities) {
         await manager.decrement(Product, { id: productId }, 'stock', quantity);
+        // Alert the staff once, when this order takes the stock below the threshold (the rows are locked).
+        const before = byId.get(productId)!.stock;
+        if (before >= LOW_STOCK_THRESHOLD && before - quantity < LOW_STOCK_THRESHOLD) {
+          await this.jobs.enqueue('catalog.low-stock-alert', { productId }, {}, manager);
+        }
       }
       const cents = total.toString().padStart(3, '0');
       const order = await manager.save(
@@ -91,6 +100,8 @@ export class OrderService extends ResourceService {
           unitPrice: byId.get(line.productId)!.price,
         })),
       );
+      // Published only if this transaction commits: a rolled-back order never sends a confirmation.
+      await this.jobs.enqueue('orders.send-confirmation', { orderId: order.id }, {}, manager);
       return order.id;
     });
     return this.get(id, { include: ['items'], principal: customer });

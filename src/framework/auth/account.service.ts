@@ -165,20 +165,10 @@ export class AccountService implements OnModuleDestroy {
         return;
       }
       const token = await this.issue(user.id, 'password-reset');
-      await this.mail.send({
+      await this.mail.queue({
         to: address,
-        subject: 'Reset your password',
-        text: [
-          'Someone asked to reset the password of your account.',
-          '',
-          `To choose a new one, send this token and your new password to POST ${this.config.publicUrl}/api/auth/password/reset`,
-          'as {"token": "<token>", "password": "<new password>"}:',
-          '',
-          token,
-          '',
-          'The token works once and expires in 1 hour.',
-          'If you did not ask for this, ignore this message: your password stays unchanged.',
-        ].join('\n'),
+        template: 'auth.password-reset',
+        data: { token, endpoint: `${this.config.publicUrl}/api/auth/password/reset` },
       });
     });
   }
@@ -218,7 +208,8 @@ export class AccountService implements OnModuleDestroy {
 
   /**
    * Runs `work` after the current response is on its way; failures are logged, never surfaced (their
-   * timing or status would reveal whether an address has an account). The jobs issue moves this onto a queue.
+   * timing or status would reveal whether an address has an account). With REDIS_URL the work only enqueues
+   * a `mail.send` job (MailService.queue); without it, the mail is sent here directly.
    */
   private afterResponse(work: () => Promise<void>): void {
     const run: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
@@ -280,20 +271,10 @@ export class AccountService implements OnModuleDestroy {
   private async sendVerification(userId: number, email: string): Promise<void> {
     const token = await this.issue(userId, 'email-verify');
     const base = `${this.config.publicUrl}/api/auth/email/verify`;
-    await this.mail.send({
+    await this.mail.queue({
       to: email,
-      subject: 'Confirm your email address',
-      text: [
-        'Confirm your email address by opening this link:',
-        '',
-        `${base}?token=${token}`,
-        '',
-        `Or send the token to POST ${base} as {"token": "<token>"}:`,
-        '',
-        token,
-        '',
-        'The link expires in 48 hours. If you did not create an account, ignore this message.',
-      ].join('\n'),
+      template: 'auth.verify-email',
+      data: { link: `${base}?token=${token}`, token, endpoint: base },
     });
   }
 
@@ -305,29 +286,18 @@ export class AccountService implements OnModuleDestroy {
     if (!user) {
       return;
     }
-    await this.mail.send({
+    await this.mail.queue({
       to: email,
-      subject: 'You already have an account',
-      text: [
-        'Someone, perhaps you, tried to create an account with this address, which already has one.',
-        'Nothing was changed.',
-        '',
-        'If it was you, log in with your password, or reset a forgotten password through',
-        `POST ${this.config.publicUrl}/api/auth/password/forgot. If not, ignore this message.`,
-      ].join('\n'),
+      template: 'auth.already-registered',
+      data: { forgotEndpoint: `${this.config.publicUrl}/api/auth/password/forgot` },
     });
   }
 
   private async sendPasswordChanged(email: string): Promise<void> {
-    await this.mail.send({
+    await this.mail.queue({
       to: email,
-      subject: 'Your password was changed',
-      text: [
-        'The password of your account was just changed, and your other sessions were signed out.',
-        '',
-        'If this was not you, reset your password at once through',
-        `POST ${this.config.publicUrl}/api/auth/password/forgot.`,
-      ].join('\n'),
+      template: 'auth.password-changed',
+      data: { forgotEndpoint: `${this.config.publicUrl}/api/auth/password/forgot` },
     });
   }
 }

@@ -91,6 +91,22 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(/^https?:\/\/\S+$/, { message: 'expected the public base URL, e.g. https://shop.example.com' })
   PUBLIC_URL?: string;
+
+  @IsOptional()
+  @IsIn(['inline', 'off'], { message: 'expected inline or off' })
+  WORKERS?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,40}$/, { message: 'expected up to 40 letters, digits, _ or -' })
+  JOBS_PREFIX?: string;
+
+  @IsOptional()
+  @Matches(/^\d+$/, { message: 'expected milliseconds, e.g. 30000' })
+  JOBS_SHUTDOWN_TIMEOUT?: string;
+
+  @IsOptional()
+  @Matches(/^[1-9]\d{3,}$/, { message: 'expected milliseconds (at least 1000), e.g. 30000' })
+  JOBS_LOCK_DURATION?: string;
 }
 
 /** A configuration that cannot start the process; the message lists every offending variable. */
@@ -212,6 +228,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       /\/$/,
       '',
     ),
+    workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
+    jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',
+    jobsShutdownTimeout: Number(vars.JOBS_SHUTDOWN_TIMEOUT ?? 30_000),
+    jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
     bootWarnings: warnings,

@@ -37,6 +37,17 @@ export abstract class NestorConfig {
   abstract readonly accessTokenTtl: number;
   /** Base URL used in emailed links (PUBLIC_URL, default http://HOST:PORT). */
   abstract readonly publicUrl: string;
+  /** Run job processors in this process (`inline`) or not (`off`); the worker process always runs them. */
+  abstract readonly workers: 'inline' | 'off';
+  /** Redis key prefix of the job queues (JOBS_PREFIX, default `nestor`): one per app or test. */
+  abstract readonly jobsPrefix: string;
+  /** How long a clean shutdown waits for running jobs (ms). */
+  abstract readonly jobsShutdownTimeout: number;
+  /**
+   * Lock of a running job and stalled-check period (JOBS_LOCK_DURATION, ms, default 30000): a job whose
+   * worker died is run again between one and two periods later.
+   */
+  abstract readonly jobsLockDuration: number;
   /** Apply pending migrations when the database opens (development and the embedded default). */
   abstract readonly migrateOnBoot: boolean;
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
@@ -58,5 +69,6 @@ export function describeJobBackend(config: NestorConfig): string {
     const url = new URL(config.redisUrl);
     return `Redis ${url.hostname}:${url.port || '6379'}`;
   }
-  return config.databaseUrl ? 'PostgreSQL (bullmq PostgreSQL backend)' : 'in-process (development mode)';
+  // Without Redis, jobs are recorded in the outbox and wait for a backend (see README: Jobs).
+  return 'none: jobs wait in the outbox until REDIS_URL is set (development mode)';
 }

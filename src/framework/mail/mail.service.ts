@@ -1,6 +1,14 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
+import {
+  DataSource,
+  type EntityManager,
+  type EntitySubscriberInterface,
+  type TransactionCommitEvent,
+} from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { JobsService } from 'src/framework/jobs/jobs.service';
+import { type MailTemplateData, type MailTemplateName, renderMail } from 'src/framework/mail/templates';
 
 /** A message to send: plain text always (every client shows it), HTML optionally. */
 export interface MailMessage {
@@ -9,6 +17,19 @@ export interface MailMessage {
   text: string;
   html?: string;
 }
+
+/** A message rendered from one of the framework's templates when the `mail.send` job runs. */
+export interface TemplateMail<N extends MailTemplateName = MailTemplateName> {
+  to: string;
+  template: N;
+  data: MailTemplateData<N>;
+}
+
+/** The job that sends queued mail (src/framework/mail/mail.jobs.ts). */
+export const MAIL_SEND_JOB = 'mail.send';
+
+/** Direct sends (no job backend) waiting for their transaction to commit, on the query runner's data. */
+const PENDING_MAIL = 'nestorMail';
 
 /** A message the development transport handled, as `MailService.sent()` returns it. */
 export interface SentMail extends MailMessage {
@@ -27,14 +48,18 @@ export const KEPT_MAILS = 50;
  * Example: `await this.mail.send({ to: user.email, subject: 'Welcome', text: 'Hello!' })`.
  */
 @Injectable()
-export class MailService implements OnApplicationShutdown {
+export class MailService implements OnApplicationBootstrap, OnApplicationShutdown, EntitySubscriberInterface {
   private readonly logger = new Logger('Mail');
   private readonly transport: Transporter<{ messageId: string }>;
   private readonly kept: SentMail[] = [];
   /** Whether messages really leave the process (an SMTP server is configured). */
   readonly delivers: boolean;
 
-  constructor(private readonly config: NestorConfig) {
+  constructor(
+    private readonly config: NestorConfig,
+    @Optional() private readonly jobs?: JobsService,
+    @Optional() private readonly dataSource?: DataSource,
+  ) {
     this.delivers = config.smtpUrl !== undefined;
     // jsonTransport builds the full message (addresses, headers checked) without any network I/O.
     this.transport = config.smtpUrl
@@ -61,6 +86,53 @@ export class MailService implements OnApplicationShutdown {
   }
 
   /**
+   * Sends a message through the `mail.send` job: retried with backoff, sent once per job however often it
+   * is delivered. Given `manager` inside a transaction, the job is enqueued in it and published only after
+   * commit (a rollback sends nothing). Returns the job id.
+   *
+   * Without `REDIS_URL` jobs are recorded but not run, so the mail is sent directly instead (returns
+   * undefined): at once, rejecting when the server refuses it; or, inside a transaction, right after it
+   * commits (failures are then only logged). Callers behave the same either way.
+   * Example: `await this.mail.queue({ to, subject: 'Hi', text: 'Hello!' }, manager)`.
+   */
+  async queue(message: MailMessage | TemplateMail, manager?: EntityManager): Promise<string | undefined> {
+    if (this.jobs && this.config.redisUrl) {
+      return this.jobs.enqueue(MAIL_SEND_JOB, { ...message }, {}, manager);
+    }
+    const rendered = renderMessage(message);
+    const queryRunner = manager?.queryRunner;
+    if (queryRunner?.isTransactionActive) {
+      const data = queryRunner.data as Record<string, MailMessage[] | undefined>;
+      data[PENDING_MAIL] = [...(data[PENDING_MAIL] ?? []), rendered];
+      return undefined;
+    }
+    await this.send(rendered);
+    return undefined;
+  }
+
+  /** TypeORM calls this after every commit: send the direct fallback mail of that transaction. */
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    const data = event.queryRunner.data as Record<string, MailMessage[] | undefined>;
+    const pending = data[PENDING_MAIL];
+    if (pending?.length) {
+      data[PENDING_MAIL] = [];
+      for (const message of pending) {
+        this.send(message).catch((error: Error) =>
+          this.logger.error(`Mail "${message.subject}" to ${message.to} failed: ${error.message}`),
+        );
+      }
+    }
+  }
+
+  afterTransactionRollback(event: TransactionCommitEvent): void {
+    (event.queryRunner.data as Record<string, MailMessage[] | undefined>)[PENDING_MAIL] = [];
+  }
+
+  onApplicationBootstrap(): void {
+    this.dataSource?.subscribers.push(this);
+  }
+
+  /**
    * The last messages of the development transport, oldest first (always empty with SMTP: delivered
    * mail, tokens included, is not kept in memory). Example: `t.app.get(MailService).sent().at(-1)?.text`.
    */
@@ -69,6 +141,18 @@ export class MailService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    const index = this.dataSource?.subscribers.indexOf(this) ?? -1;
+    if (index >= 0) {
+      this.dataSource?.subscribers.splice(index, 1);
+    }
     this.transport.close();
   }
+}
+
+/** A template mail rendered to a message; a message as is. */
+export function renderMessage(message: MailMessage | TemplateMail): MailMessage {
+  if (!('template' in message)) {
+    return message;
+  }
+  return { to: message.to, ...renderMail(message.template, message.data) };
 }

@@ -1,0 +1,13 @@
+import { DailySalesReport } from 'src/app/reports/daily-sales-report.entity';
+import { Resource } from 'src/framework/resource/resource.decorator';
+
+/** `/api/daily-sales-reports`: read-only for staff; rows are written by the `reports.daily-sales` job. */
+@Resource(DailySalesReport, {
+  staffOnly: true,
+  actions: ['list', 'get'],
+  filter: { date: true },
+  sort: ['date'],
+  defaultSort: '-date',
+  admin: { listColumns: ['date', 'ordersCount', 'revenue'], titleField: 'date' },
+})
+export class DailySalesReportResource {}

@@ -1,0 +1,48 @@
+import { SetMetadata, Type } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+/** How a job runs. Example: `@Job('orders.send-confirmation', { payload: OrderIdDto, attempts: 5 })`. */
+export interface JobOptions {
+  /** class-validator class of the payload: checked at enqueue and again before handling. */
+  payload: Type;
+  /** Tries in total (default 3). A payload that fails validation at handling is never retried. */
+  attempts?: number;
+  /** First retry delay in ms, doubled each time with ±50 % jitter (default 1000). */
+  backoff?: number;
+  /** A run longer than this (ms) fails and is retried (default 60000). */
+  timeout?: number;
+  /** Jobs of this name run at once per worker process (default 1). */
+  concurrency?: number;
+  /** Lower runs first (bullmq priority; default none). */
+  priority?: number;
+  /** Cron schedule (e.g. `0 2 * * *`): reconciled at worker boot; the payload is `{}`. */
+  cron?: string;
+}
+
+/** What a handler receives besides its payload. */
+export interface JobContext {
+  /** The job id, which is also the outbox id: stable across retries and republishing. */
+  jobId: string;
+  /** 1 on the first run, 2 on the first retry… */
+  attempt: number;
+  /**
+   * Runs `effect` at most once per `key` across retries and duplicate deliveries: the key is recorded in
+   * the same transaction as the effect's writes. Example: `await ctx.once(`mail:${id}`, (m) => …)`.
+   */
+  once(key: string, effect: (manager: EntityManager) => Promise<void>): Promise<boolean>;
+}
+
+export const JOB_METADATA = 'nestor:job';
+
+export interface JobDeclaration {
+  name: string;
+  options: JobOptions;
+}
+
+/**
+ * Declares a job handler on a provider method: `(payload, context) => Promise<void>`.
+ * Example: `@Job('catalog.low-stock-alert', { payload: ProductIdDto }) async alert(p: ProductIdDto, ctx: JobContext) {}`.
+ */
+export function Job(name: string, options: JobOptions): MethodDecorator {
+  return SetMetadata(JOB_METADATA, { name, options } satisfies JobDeclaration);
+}

@@ -1,0 +1,131 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { CronExpressionParser } from 'cron-parser';
+import { JOB_METADATA, JobContext, JobDeclaration, JobOptions } from 'src/framework/jobs/job.decorator';
+
+/** A bad job declaration: boot stops with this coded message. */
+export class JobDeclarationError extends Error {
+  constructor(code: string, message: string) {
+    super(`${code} ${message}`);
+    this.name = 'JobDeclarationError';
+  }
+}
+
+/** An enqueue or a handled job whose payload does not validate. */
+export class JobPayloadError extends Error {
+  constructor(
+    readonly job: string,
+    readonly problems: string[],
+  ) {
+    super(`NST-J006 Invalid payload for job ${job}: ${problems.join('; ')}`);
+    this.name = 'JobPayloadError';
+  }
+}
+
+export interface JobDefinition {
+  name: string;
+  options: Required<Pick<JobOptions, 'attempts' | 'backoff' | 'timeout' | 'concurrency'>> & JobOptions;
+  handle(payload: object, context: JobContext): Promise<void>;
+  /** Where it was declared, for messages: `OrderJobs.sendConfirmation`. */
+  origin: string;
+}
+
+const JOB_NAME_RE = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
+
+/** Collects every `@Job` handler at boot and checks the declarations (NST-J001…J004). */
+@Injectable()
+export class JobRegistry implements OnModuleInit {
+  private readonly jobs = new Map<string, JobDefinition>();
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+  ) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) {
+        continue;
+      }
+      const prototype = Object.getPrototypeOf(instance) as object;
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const handler = instance[method] as (...args: unknown[]) => Promise<void>;
+        const declaration = this.reflector.get<JobDeclaration | undefined>(JOB_METADATA, handler);
+        if (declaration) {
+          this.add(declaration, `${instance.constructor.name}.${method}`, handler.bind(instance));
+        }
+      }
+    }
+  }
+
+  private add({ name, options }: JobDeclaration, origin: string, handle: JobDefinition['handle']): void {
+    const fail = (code: string, message: string): never => {
+      throw new JobDeclarationError(code, `${origin}: ${message}`);
+    };
+    if (!JOB_NAME_RE.test(name)) {
+      fail('NST-J004', `job name "${name}" must be lowercase words joined by "." or "-"`);
+    }
+    const existing = this.jobs.get(name);
+    if (existing) {
+      fail('NST-J001', `job "${name}" is already handled by ${existing.origin}`);
+    }
+    if (typeof options.payload !== 'function') {
+      fail('NST-J002', `job "${name}" has no payload class (options.payload)`);
+    }
+    if (options.cron !== undefined) {
+      try {
+        CronExpressionParser.parse(options.cron);
+      } catch (error) {
+        fail('NST-J003', `job "${name}" has an invalid cron "${options.cron}": ${(error as Error).message}`);
+      }
+    }
+    const resolved = { attempts: 3, backoff: 1000, timeout: 60_000, concurrency: 1, ...options };
+    for (const key of ['attempts', 'backoff', 'timeout', 'concurrency'] as const) {
+      if (!Number.isInteger(resolved[key]) || resolved[key] < (key === 'backoff' ? 0 : 1)) {
+        fail('NST-J004', `job "${name}" option ${key} must be a positive integer`);
+      }
+    }
+    this.jobs.set(name, { name, options: resolved, handle, origin });
+  }
+
+  /** The definition of a job, or a coded error naming the known jobs. */
+  get(name: string): JobDefinition {
+    const job = this.jobs.get(name);
+    if (!job) {
+      throw new Error(`NST-J005 Unknown job "${name}" (jobs: ${[...this.jobs.keys()].join(', ') || 'none'})`);
+    }
+    return job;
+  }
+
+  all(): JobDefinition[] {
+    return [...this.jobs.values()];
+  }
+
+  /** The payload as its class, or a JobPayloadError listing every problem. */
+  async validatePayload(job: JobDefinition, payload: unknown): Promise<object> {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      throw new JobPayloadError(job.name, ['the payload must be an object']);
+    }
+    const instance = plainToInstance(job.options.payload, payload) as object;
+    // forbidUnknownValues off: a payload class without properties (a cron job's `{}`) is valid; unknown
+    // properties are still refused by forbidNonWhitelisted.
+    const errors = await validate(instance, {
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: false,
+    });
+    if (errors.length > 0) {
+      throw new JobPayloadError(
+        job.name,
+        errors.map(
+          (e) => `${e.property}: ${Object.values(e.constraints ?? { invalid: 'is invalid' }).join(', ')}`,
+        ),
+      );
+    }
+    return instance;
+  }
+}

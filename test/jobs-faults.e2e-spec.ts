@@ -1,0 +1,225 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Client } from 'pg';
+import { TestDatabase, createTestDatabase } from 'src/framework/testing';
+import { NestorProcess, ROOT, ensureBuild, freePort } from 'test/support/processes';
+import { sleep } from 'test/support/wait';
+
+/**
+ * Job faults with real processes (built dist/ plus test/support/fault-app.js), a real PostgreSQL database
+ * and a Redis server of the test's own, which it stops and restarts: worker SIGKILL mid-job, SIGTERM
+ * mid-job, Redis outage under a steady trickle of enqueues.
+ */
+const LOCK_MS = 2_000;
+
+/** A throwaway redis-server without persistence: a restart starts empty, like a Redis that lost its data. */
+class RedisServer {
+  private proc?: ChildProcess;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const proc = spawn('redis-server', [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    this.proc = proc;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) {
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => reject(new Error(`redis-server exited ${code}: ${output}`)));
+    });
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    this.proc = undefined;
+  }
+}
+
+describe('Jobs under faults (real processes, real Redis)', () => {
+  let db: TestDatabase;
+  let pg: Client;
+  let redis: RedisServer;
+  const running: NestorProcess[] = [];
+
+  beforeAll(async () => {
+    ensureBuild();
+    db = await createTestDatabase();
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    // No unique key on purpose: an effect that happened twice shows as two rows.
+    await pg.query(
+      `CREATE TABLE fault_effect (key varchar(200) NOT NULL, "jobId" varchar(100) NOT NULL, pid int NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+    );
+    redis = new RedisServer(await freePort());
+    await redis.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(running.map((p) => p.stop('SIGKILL')));
+    await redis?.stop();
+    await pg?.end();
+    await db?.drop();
+  });
+
+  const env = (prefix: string, extra: Record<string, string> = {}): Record<string, string> => ({
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    JOBS_PREFIX: prefix,
+    JOBS_LOCK_DURATION: String(LOCK_MS),
+    ...extra,
+  });
+
+  async function start(role: 'worker' | 'http', vars: Record<string, string>): Promise<NestorProcess> {
+    const proc = new NestorProcess([join(ROOT, 'test', 'support', 'fault-app.js'), role], vars);
+    running.push(proc);
+    await proc.waitFor(role === 'worker' ? 'Nestor worker ready' : 'Nestor is listening');
+    return proc;
+  }
+
+  const enqueue = (proc: NestorProcess, key: string, ms: number): void => {
+    proc.child.stdin!.write(`enqueue ${key} ${ms}\n`);
+  };
+
+  async function effects(like: string): Promise<Map<string, number>> {
+    const { rows } = await pg.query<{ key: string; n: string }>(
+      'SELECT key, count(*) AS n FROM fault_effect WHERE key LIKE $1 GROUP BY key',
+      [like],
+    );
+    return new Map(rows.map((r) => [r.key, Number(r.n)]));
+  }
+
+  async function counts(prefix: string): Promise<Record<string, number>> {
+    const queue = new Queue('faults.slow', { connection: { port: redis.port }, prefix });
+    try {
+      return await queue.getJobCounts('active', 'wait', 'completed', 'failed', 'delayed');
+    } finally {
+      await queue.close();
+    }
+  }
+
+  it('a worker SIGKILLed mid-job: a new worker completes the job after the lock expires, effect once', async () => {
+    const prefix = `faults-kill-${randomBytes(3).toString('hex')}`;
+    const recoveries: number[] = [];
+    let worker = await start('worker', env(prefix));
+    for (const i of [1, 2, 3]) {
+      const key = `kill-${i}`;
+      enqueue(worker, key, 2_500);
+      await worker.waitFor(`fault-job start ${key}`, 10_000);
+      expect(await worker.stop('SIGKILL')).toBeNull();
+      const killedAt = Date.now();
+      worker = await start('worker', env(prefix));
+      await worker.waitFor(`fault-job done ${key} effect=true`, 20_000);
+      recoveries.push(Date.now() - killedAt);
+    }
+    expect(await worker.stop()).toBe(0);
+    process.stdout.write(`SIGKILL recovery (kill → effect done, incl. boot), ms: ${recoveries.join(', ')}\n`);
+
+    expect(Object.fromEntries(await effects('kill-%'))).toEqual({ 'kill-1': 1, 'kill-2': 1, 'kill-3': 1 });
+    expect(await counts(prefix)).toMatchObject({ active: 0, wait: 0, failed: 0, completed: 3 });
+    // The worker never waits more than two lock periods (plus boot and the 2.5 s run) to take the job back.
+    for (const ms of recoveries) {
+      expect(ms).toBeLessThan(2 * LOCK_MS + 2_500 + 6_000);
+    }
+  }, 90_000);
+
+  it('SIGTERM mid-job: the running job finishes, the worker exits 0, nothing is left active', async () => {
+    const prefix = `faults-term-${randomBytes(3).toString('hex')}`;
+    const worker = await start('worker', env(prefix));
+    enqueue(worker, 'term-1', 2_000);
+    await worker.waitFor('fault-job start term-1', 10_000);
+    const signalledAt = Date.now();
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    const shutdownMs = Date.now() - signalledAt;
+    process.stdout.write(`SIGTERM mid-job: exited 0 after ${shutdownMs} ms\n`);
+
+    expect(worker.output).toContain('fault-job done term-1 effect=true');
+    expect(Object.fromEntries(await effects('term-%'))).toEqual({ 'term-1': 1 });
+    expect(await counts(prefix)).toMatchObject({ active: 0, wait: 0, failed: 0, completed: 1 });
+  }, 60_000);
+
+  it('Redis stopped for 10 s and restarted: enqueues keep committing, the worker resumes by itself', async () => {
+    const prefix = `faults-outage-${randomBytes(3).toString('hex')}`;
+    const worker = await start('worker', env(prefix));
+    const api = await start('http', env(prefix, { PORT: String(await freePort()), WORKERS: 'off' }));
+
+    let n = 0;
+    const trickle = setInterval(() => enqueue(api, `out-${++n}`, 50), 200);
+    try {
+      await sleep(3_000);
+      const stoppedAt = new Date();
+      await redis.stop();
+      await sleep(10_000);
+      await redis.start();
+      const restartedAt = new Date();
+      await sleep(5_000);
+      clearInterval(trickle);
+      const total = n;
+
+      // Every row enqueued from the outage on is published (relay or sweeper) and run exactly once.
+      const deadline = Date.now() + 20_000;
+      let done = await effects('out-%');
+      const { rows: outbox } = await pg.query<{ key: string; createdAt: Date; publishedAt: Date | null }>(
+        `SELECT payload->>'key' AS key, "createdAt", "publishedAt" FROM job_outbox WHERE name = 'faults.slow'
+          AND payload->>'key' LIKE 'out-%'`,
+      );
+      const mustRun = outbox.filter((r) => r.createdAt >= stoppedAt).map((r) => r.key);
+      while (mustRun.some((key) => !done.has(key)) && Date.now() < deadline) {
+        await sleep(250);
+        done = await effects('out-%');
+      }
+      const { rows: first } = await pg.query<{ at: Date }>(
+        'SELECT min(at) AS at FROM fault_effect WHERE key LIKE $1 AND at > $2',
+        ['out-%', restartedAt],
+      );
+      const { rows: unpublished } = await pg.query('SELECT id FROM job_outbox WHERE "publishedAt" IS NULL');
+      const lost = outbox.filter((r) => !done.has(r.key));
+      const duplicates = [...done.values()].filter((count) => count > 1).length;
+      const resumeMs = first[0].at ? first[0].at.getTime() - restartedAt.getTime() : NaN;
+      process.stdout.write(
+        `Redis outage: ${total} enqueued (${outbox.length} outbox rows, ${mustRun.length} during/after the outage), ` +
+          `${done.size} done, ${lost.length} lost (${lost.map((r) => r.key).join(' ') || '-'}), ` +
+          `${duplicates} duplicated, worker resumed ${resumeMs} ms after Redis restarted\n`,
+      );
+
+      expect(outbox).toHaveLength(total); // no enqueue failed while Redis was down
+      expect(api.output).not.toContain('fault-enqueue-failed');
+      expect(duplicates).toBe(0);
+      expect(mustRun.filter((key) => !done.has(key))).toEqual([]);
+      expect(unpublished).toEqual([]);
+      expect(resumeMs).toBeLessThan(10_000);
+      // Only jobs already handed to the old Redis can vanish with its data (no persistence): see the report.
+      for (const row of lost) {
+        expect(row.publishedAt!.getTime()).toBeLessThan(stoppedAt.getTime());
+      }
+      expect(await counts(prefix)).toMatchObject({ active: 0, wait: 0, failed: 0 });
+    } finally {
+      clearInterval(trickle);
+      expect(await api.stop()).toBe(0);
+      expect(await worker.stop()).toBe(0);
+    }
+  }, 90_000);
+});
