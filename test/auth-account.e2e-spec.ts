@@ -167,9 +167,10 @@ describe('Accounts: registration, email verification and passwords, through a re
     console.info(
       `register median: new ${median(newMs).toFixed(1)} ms, taken ${median(takenMs).toFixed(1)} ms`,
     );
-    // Without the hash on the taken path it would answer in ~2 ms against ~30 ms: a clear tell.
-    expect(median(takenMs) / median(newMs)).toBeGreaterThan(0.5);
-    expect(median(takenMs) / median(newMs)).toBeLessThan(2);
+    // Without the hash on the taken path it would answer in ~2 ms against ~30 ms (ratio ~0.07): a clear tell.
+    // The bounds are wide because the suite runs two files at once on two cores; they still catch that.
+    expect(median(takenMs) / median(newMs)).toBeGreaterThan(0.3);
+    expect(median(takenMs) / median(newMs)).toBeLessThan(3.5);
   });
 
   it('forgot password: an unknown address gets the identical answer, similar timing, and no mail', async () => {

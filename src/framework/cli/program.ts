@@ -20,6 +20,7 @@ async function withDataSource<T>(
         ? { databaseUrl: undefined, inMemoryDatabase: true, migrateOnBoot: true }
         : { migrateOnBoot: false }),
       ...(process.env.LOG_LEVEL ? {} : { logLevel: 'warn' as const }),
+      workers: 'off', // a CLI command never takes jobs
     },
   });
   const app = await NestFactory.createApplicationContext(rootModule(config), { logger: ['error', 'warn'] });

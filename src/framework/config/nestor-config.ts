@@ -69,6 +69,8 @@ export function describeJobBackend(config: NestorConfig): string {
     const url = new URL(config.redisUrl);
     return `Redis ${url.hostname}:${url.port || '6379'}`;
   }
-  // Without Redis, jobs are recorded in the outbox and wait for a backend (see README: Jobs).
-  return 'none: jobs wait in the outbox until REDIS_URL is set (development mode)';
+  // Without Redis, a process with WORKERS=inline runs jobs from the outbox (see README: Jobs).
+  return config.workers === 'inline'
+    ? 'in-process from the outbox (development mode; set REDIS_URL in production)'
+    : 'outbox only: no REDIS_URL and WORKERS=off, run `npm run worker`';
 }

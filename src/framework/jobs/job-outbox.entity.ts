@@ -29,6 +29,16 @@ export class JobOutbox {
   @Column({ type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
 
+  /** Runs so far, next run and last error: used by the development-mode runner (no Redis). */
+  @Column({ type: 'int', default: 0 })
+  attempts!: number;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  runAt!: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  lastError!: string | null;
+
   /** Completed, or failed with no retry left; until then the sweeper makes sure the queue still has it. */
   @Column({ type: 'timestamptz', nullable: true })
   finishedAt!: Date | null;

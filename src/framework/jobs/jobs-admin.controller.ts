@@ -50,7 +50,7 @@ function toDto(job: BullJob, state: string): JobDto {
 /**
  * `/admin/api/jobs`: inspect the job queues (one per job name), retry or remove jobs, list schedules.
  * Staff and superusers only. It reads the job backend: without `REDIS_URL` every route answers 503 (jobs then
- * only wait in the outbox table, which this API does not show).
+ * run in-process from the outbox table, which this API does not show yet).
  */
 @ApiTags('admin')
 @StaffOnly()
@@ -204,7 +204,8 @@ export class JobsAdminController {
         type: PROBLEM_TYPES.dependencyDown,
         title: 'No job backend',
         status: 503,
-        detail: 'REDIS_URL is not set: jobs wait in the outbox and there are no queues to inspect.',
+        detail:
+          'REDIS_URL is not set: jobs run in-process from the outbox and there are no queues to inspect.',
       });
     }
   }

@@ -27,6 +27,8 @@ const LOST_AFTER_MS = 60_000;
 /** Finished outbox rows are kept this long (for inspection), then pruned. */
 const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
 const SWEEP_EVERY_MS = 2_000;
+/** How often the development-mode runner (no Redis) looks for due outbox rows. */
+const INLINE_POLL_MS = 250;
 const PENDING = 'nestorOutbox';
 
 /**
@@ -49,6 +51,8 @@ export class JobsService
   private readonly workers: Worker[] = [];
   private connection?: Redis;
   private sweeper?: NodeJS.Timeout;
+  private inline?: NodeJS.Timeout;
+  private inlineRunning?: Promise<void>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -72,12 +76,13 @@ export class JobsService
     await this.registry.validatePayload(job, payload);
     const runner = manager ?? this.dataSource.manager;
     const [{ id }] = await runner.query<{ id: string }[]>(
-      'INSERT INTO job_outbox (name, payload, delay, priority) VALUES ($1, $2, $3, $4) RETURNING id',
+      'INSERT INTO job_outbox (name, payload, delay, priority, "runAt") VALUES ($1, $2, $3, $4, $5) RETURNING id',
       [
         name,
         JSON.stringify(payload),
         options.delay ?? null,
         options.priority ?? job.options.priority ?? null,
+        options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
       ],
     );
     const queryRunner = manager?.queryRunner;
@@ -200,8 +205,9 @@ export class JobsService
   async onApplicationBootstrap(): Promise<void> {
     this.dataSource.subscribers.push(this);
     if (!this.config.redisUrl) {
-      if (this.registry.all().length > 0) {
-        this.logger.warn('No REDIS_URL: jobs are recorded in the outbox but not run (development mode)');
+      if (this.config.workers === 'inline' && this.registry.all().length > 0) {
+        this.logger.warn('No REDIS_URL: jobs run in this process from the outbox (development mode)');
+        this.startInlineRunner();
       }
       return;
     }
@@ -277,7 +283,75 @@ export class JobsService
     return worker;
   }
 
-  private async process(job: JobDefinition, bull: BullJob): Promise<void> {
+  /**
+   * Development mode without Redis: this process claims due outbox rows (FOR UPDATE SKIP LOCKED) and runs
+   * them with the same validation, timeout, retries with backoff and `once`. Cron schedules need Redis.
+   */
+  private startInlineRunner(): void {
+    let polling = false;
+    this.inline = setInterval(() => {
+      if (polling) {
+        return;
+      }
+      polling = true;
+      this.inlineRunning = this.runDueRows()
+        .catch((error: Error) => this.logger.warn(`Inline job runner: ${error.message}`))
+        .finally(() => {
+          polling = false;
+        });
+    }, INLINE_POLL_MS);
+    this.inline.unref();
+  }
+
+  private async runDueRows(): Promise<void> {
+    // Rows claimed by a process that died are claimable again after the lock duration.
+    const rows = await this.dataSource.query<
+      { id: string; name: string; payload: object; attempts: number }[]
+    >(
+      // A SELECT around the UPDATE: TypeORM answers a top-level UPDATE … RETURNING with [rows, count].
+      `WITH due AS (
+         SELECT id FROM job_outbox
+          WHERE "finishedAt" IS NULL AND ("runAt" IS NULL OR "runAt" <= now())
+            AND ("publishedAt" IS NULL OR "publishedAt" < now() - make_interval(secs => $1))
+          ORDER BY "createdAt" LIMIT 10 FOR UPDATE SKIP LOCKED),
+       claimed AS (
+         UPDATE job_outbox o SET "publishedAt" = now(), attempts = o.attempts + 1 FROM due WHERE o.id = due.id
+         RETURNING o.id, o.name, o.payload, o.attempts)
+       SELECT * FROM claimed`,
+      [this.config.jobsLockDuration / 1000],
+    );
+    for (const row of rows) {
+      const job = this.registry.all().find((j) => j.name === row.name);
+      if (!job) {
+        continue; // a job no longer in the code: left for inspection
+      }
+      try {
+        await this.metrics.track(job.name, () =>
+          this.process(job, { id: row.id, data: row.payload, attemptsMade: row.attempts - 1 }),
+        );
+        await this.dataSource.query('UPDATE job_outbox SET "finishedAt" = now() WHERE id = $1', [row.id]);
+      } catch (error) {
+        const final = error instanceof UnrecoverableError || row.attempts >= job.options.attempts;
+        const delay = job.options.backoff * 2 ** (row.attempts - 1) * (0.5 + Math.random() * 0.5);
+        this.logger.warn(
+          `Job ${job.name} ${row.id} failed (attempt ${row.attempts}): ${(error as Error).message}`,
+        );
+        await this.dataSource.query(
+          `UPDATE job_outbox SET "lastError" = $2,
+             "finishedAt" = CASE WHEN $3 THEN now() END,
+             "publishedAt" = CASE WHEN $3 THEN "publishedAt" END,
+             "runAt" = now() + make_interval(secs => $4)
+           WHERE id = $1`,
+          [row.id, (error as Error).message.slice(0, 2000), final, delay / 1000],
+        );
+      }
+    }
+  }
+
+  private async process(
+    job: JobDefinition,
+    bull: Pick<BullJob, 'data' | 'attemptsMade'> & { id?: string },
+  ): Promise<void> {
     let payload: object;
     try {
       payload = await this.registry.validatePayload(job, bull.data);
@@ -329,6 +403,8 @@ export class JobsService
    */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.inline);
+    await this.inlineRunning; // the inline runner's current rows finish before the database closes
     const timeout = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), this.config.jobsShutdownTimeout).unref(),
     );
