@@ -98,7 +98,7 @@ function coerceValue(
 
 /** The element field of a `<relation>Ids` list, typed like the target's primary key. */
 function elementField(field: ResourceField): ResourceField {
-  return { ...field, name: field.name, kind: 'column', nullable: false };
+  return { ...field, kind: 'column', nullable: false };
 }
 
 /**

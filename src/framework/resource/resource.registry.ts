@@ -16,6 +16,8 @@ import { ResourceHooks, resourceDeclaration } from 'src/framework/resource/resou
 export class ResourceRegistry implements OnModuleInit {
   private readonly byClass = new Map<unknown, ResourceDefinition>();
   private readonly byEntity = new Map<unknown, ResourceDefinition>();
+  /** Looked up by the auth guard on every resource request. */
+  private readonly byPathMap = new Map<string, ResourceDefinition>();
   private resolved = false;
 
   constructor(
@@ -33,7 +35,7 @@ export class ResourceRegistry implements OnModuleInit {
       return;
     }
     this.resolved = true;
-    const byPath = new Map<string, ResourceDefinition>();
+    const byPath = this.byPathMap;
     for (const wrapper of this.discovery.getProviders()) {
       const declaration = resourceDeclaration(wrapper.metatype);
       if (!declaration || this.byClass.has(wrapper.metatype)) {
@@ -109,7 +111,7 @@ export class ResourceRegistry implements OnModuleInit {
 
   /** The resource served at `/api/<path>`. */
   byPath(path: string): ResourceDefinition {
-    const definition = [...this.byClass.values()].find((d) => d.path === path);
+    const definition = this.byPathMap.get(path);
     if (!definition) {
       throw new Error(`no resource at /api/${path}`);
     }
