@@ -5,6 +5,7 @@ import { AccountService } from 'src/framework/auth/account.service';
 import { ApiKeyService } from 'src/framework/auth/api-key.service';
 import { sha256 } from 'src/framework/auth/token.service';
 import type { Problem } from 'src/framework/http/problem';
+import { JobsService } from 'src/framework/jobs/jobs.service';
 import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, createTestApp, createTestUser } from 'src/framework/testing';
 import { ReceivedMail, SmtpSink, startSmtp } from 'test/support/smtp';
@@ -199,6 +200,7 @@ describe('Accounts: registration, email verification and passwords, through a re
     // Both answer before any lookup or mail happens; allow scheduling noise.
     const slack = Math.max(5, 0.5 * Math.max(median(knownMs), median(unknownMs)));
     expect(Math.abs(median(knownMs) - median(unknownMs))).toBeLessThan(slack);
+    await t.app.get(JobsService).drain(); // every mail job has run
     expect(smtp.inbox.filter((m) => m.to.some((to) => to.startsWith('nobody')))).toEqual([]);
     smtp.inbox.length = 0; // the 20 reset mails to Ada
   });
@@ -421,6 +423,7 @@ describe('Accounts with registration closed and no SMTP_URL', () => {
     });
     expect(res.statusCode).toBe(202);
     await t.app.get(AccountService).settled();
+    await t.app.get(JobsService).drain();
     const mail = t.app.get(MailService);
     expect(mail.delivers).toBe(false);
     expect(mail.sent()).toEqual([

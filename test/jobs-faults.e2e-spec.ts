@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { createPostgresBackend, Queue, withBackend } from 'bullmq';
 import { Client } from 'pg';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
 import { NestorProcess, ROOT, ensureBuild, freePort } from 'test/support/processes';
@@ -58,7 +58,7 @@ class RedisServer {
   }
 }
 
-describe('Jobs under faults (real processes, real Redis)', () => {
+describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => {
   let db: TestDatabase;
   let pg: Client;
   let redis: RedisServer;
@@ -145,6 +145,33 @@ describe('Jobs under faults (real processes, real Redis)', () => {
       expect(ms).toBeLessThan(2 * LOCK_MS + 2_500 + 6_000);
     }
   }, 90_000);
+
+  it("bullmq's PostgreSQL backend: a SIGKILLed worker's job completes after the lock expires, effect once", async () => {
+    const onPostgres = { DATABASE_URL: db.url, JOBS_LOCK_DURATION: String(LOCK_MS) }; // no REDIS_URL
+    let worker = await start('worker', onPostgres);
+    expect(worker.output).toContain('Jobs: bullmq on PostgreSQL');
+    enqueue(worker, 'pgkill-1', 2_500);
+    await worker.waitFor('fault-job start pgkill-1', 10_000);
+    expect(await worker.stop('SIGKILL')).toBeNull();
+    const killedAt = Date.now();
+    worker = await start('worker', onPostgres);
+    await worker.waitFor('fault-job done pgkill-1 effect=true', 30_000);
+    process.stdout.write(`PostgreSQL backend SIGKILL recovery: ${Date.now() - killedAt} ms\n`);
+    expect(await worker.stop()).toBe(0);
+
+    expect(Object.fromEntries(await effects('pgkill-%'))).toEqual({ 'pgkill-1': 1 });
+    const queue = new (withBackend(createPostgresBackend).Queue)('faults.slow', { connection: db.url });
+    try {
+      expect(await queue.getJobCounts('active', 'wait', 'failed', 'completed')).toEqual({
+        active: 0,
+        wait: 0,
+        failed: 0,
+        completed: 1,
+      });
+    } finally {
+      await queue.close();
+    }
+  }, 60_000);
 
   it('SIGTERM mid-job: the running job finishes, the worker exits 0, nothing is left active', async () => {
     const prefix = `faults-term-${randomBytes(3).toString('hex')}`;

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { IsInt, IsString, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
@@ -18,7 +19,10 @@ class FlakyPayload {
   failures!: number;
 }
 
+class EmptyPayload {}
+
 const runs: { key: string; attempt: number; at: number }[] = [];
+const ticks: string[] = [];
 
 @Injectable()
 class InlineJobs {
@@ -29,6 +33,12 @@ class InlineJobs {
       throw new Error(`planned failure ${context.attempt}`);
     }
     await context.once(`inline:${key}`, () => Promise.resolve());
+  }
+
+  @Job('inline.tick', { payload: EmptyPayload, cron: '* * * * * *', attempts: 1 })
+  tick(_payload: EmptyPayload, context: JobContext): Promise<void> {
+    ticks.push(context.jobId);
+    return Promise.resolve();
   }
 }
 
@@ -59,7 +69,10 @@ describe('Jobs without Redis: the development-mode runner on embedded PGlite', (
     jobs = t.app.get(JobsService);
     dataSource = t.app.get(DataSource);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    rmSync(t.dataDir, { recursive: true, force: true }); // the last app was given the data dir
+  });
 
   it('runs the order confirmation flow end to end', async () => {
     const post = (url: string, payload: object) => t.inject({ method: 'POST', url, payload });
@@ -124,5 +137,36 @@ describe('Jobs without Redis: the development-mode runner on embedded PGlite', (
     await waitFor('the delayed job', async () => (await row(id))?.finishedAt);
     expect(runsOf('delayed')[0].at - started).toBeGreaterThanOrEqual(650);
     expect(runsOf('rolled-back')).toHaveLength(0);
+  });
+
+  it('fires cron schedules once per due time, and shows them with their next run', async () => {
+    const seen = ticks.length;
+    await waitFor('two more ticks', () => ticks.length >= seen + 2, 10_000);
+    expect(new Set(ticks).size).toBe(ticks.length); // each tick is its own job
+    const [tick] = await dataSource.query<{ finishedAt: Date | null; failedAt: Date | null }[]>(
+      'SELECT "finishedAt", "failedAt" FROM job_outbox WHERE id = $1',
+      [ticks[seen]],
+    );
+    expect(tick).toMatchObject({ finishedAt: expect.any(Date), failedAt: null });
+    const schedules = (await t.inject('/admin/api/jobs/schedules')).json<{ name: string; next: string }[]>();
+    const declared = schedules.find((s) => s.name === 'inline.tick');
+    expect(declared).toMatchObject({ cron: '* * * * * *', declared: true, registered: true });
+    expect(Date.parse(declared!.next) - Date.now()).toBeLessThan(2_000);
+  });
+
+  it('drops the schedule of a job deleted from the code at the next boot', async () => {
+    await t.close({ keepData: true });
+    t = await createTestApp((config) => AppModule.forRoot(config), {
+      database: 'embedded',
+      dataDir: t.dataDir,
+      as: 'superuser',
+    });
+    dataSource = t.app.get(DataSource);
+    const names = await dataSource.query<{ name: string }[]>('SELECT name FROM job_schedule ORDER BY name');
+    expect(names).toEqual([{ name: 'reports.daily-sales' }]);
+    const tickRows = "SELECT count(*)::int AS n FROM job_outbox WHERE name = 'inline.tick'";
+    const [before] = await dataSource.query<{ n: number }[]>(tickRows);
+    await sleep(1_500);
+    expect(await dataSource.query(tickRows)).toEqual([before]); // nothing enqueues it any more
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { createPostgresBackend, Queue, withBackend } from 'bullmq';
 import { IsInt, IsString, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
@@ -9,7 +9,7 @@ import { Job, JobContext, JobOptions } from 'src/framework/jobs/job.decorator';
 import { JobPayloadError } from 'src/framework/jobs/job.registry';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { MailService } from 'src/framework/mail/mail.service';
-import { TestApp, createTestApp } from 'src/framework/testing';
+import { TestApp, createTestApp, createTestDatabase } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
 
@@ -142,268 +142,322 @@ function withTestJobs(config: LoadedConfig): DynamicModule {
   return { ...root, imports: [...(root.imports ?? []), TestJobsModule] };
 }
 
-const jobsEnv = (prefix: string): Record<string, string> => ({
-  REDIS_URL,
-  JOBS_PREFIX: prefix,
+type Backend = 'redis' | 'postgres';
+
+/** Without REDIS_URL, a test app on its PostgreSQL database gets bullmq's PostgreSQL backend. */
+const jobsEnv = (backend: Backend, prefix: string): Record<string, string> => ({
+  ...(backend === 'redis' ? { REDIS_URL, JOBS_PREFIX: prefix } : {}),
   WORKERS: 'inline',
   JOBS_SHUTDOWN_TIMEOUT: '5000',
 });
 
-describe('Jobs (bullmq on Redis, transactional outbox)', () => {
-  let t: TestApp;
-  let jobs: JobsService;
-  let dataSource: DataSource;
+describe.each<Backend>(['redis', 'postgres'])(
+  'Jobs on bullmq (%s), with the transactional outbox',
+  (backend) => {
+    let t: TestApp;
+    let jobs: JobsService;
+    let dataSource: DataSource;
 
-  const outboxRow = async (id: string): Promise<{ publishedAt: Date | null } | undefined> =>
-    (
-      await dataSource.query<{ publishedAt: Date | null }[]>(
-        'SELECT "publishedAt" FROM job_outbox WHERE id = $1',
-        [id],
-      )
-    )[0];
-  const outboxCount = async (): Promise<number> =>
-    (await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_outbox'))[0].n;
-  const effectCount = async (key: string): Promise<number> =>
-    (
-      await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_effect WHERE key = $1', [
-        key,
-      ])
-    )[0].n;
+    const outboxRow = async (id: string): Promise<{ publishedAt: Date | null } | undefined> =>
+      (
+        await dataSource.query<{ publishedAt: Date | null }[]>(
+          'SELECT "publishedAt" FROM job_outbox WHERE id = $1',
+          [id],
+        )
+      )[0];
+    const outboxCount = async (): Promise<number> =>
+      (await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_outbox'))[0].n;
+    const effectCount = async (key: string): Promise<number> =>
+      (
+        await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_effect WHERE key = $1', [
+          key,
+        ])
+      )[0].n;
 
-  beforeAll(async () => {
-    t = await createTestApp(withTestJobs, { as: 'superuser', env: jobsEnv(PREFIX) });
-    jobs = t.app.get(JobsService);
-    dataSource = t.app.get(DataSource);
-  });
+    beforeAll(async () => {
+      runs.length = 0;
+      ticks.length = 0;
+      slowDone.length = 0;
+      t = await createTestApp(withTestJobs, { as: 'superuser', env: jobsEnv(backend, PREFIX) });
+      jobs = t.app.get(JobsService);
+      dataSource = t.app.get(DataSource);
+    });
 
-  afterAll(async () => {
-    await t.close();
-    await deleteRedisKeys(REDIS_URL, PREFIX, SHUTDOWN_PREFIX);
-  });
+    afterAll(async () => {
+      await t.close();
+      await deleteRedisKeys(REDIS_URL, PREFIX, SHUTDOWN_PREFIX);
+    });
 
-  it('placing an order sends exactly one confirmation mail', async () => {
-    const post = (url: string, payload: object) => t.inject({ method: 'POST', url, payload });
-    const category = (await post('/api/categories', { name: 'Jobs', slug: 'jobs' })).json<{ id: number }>();
-    const product = (
-      await post('/api/products', {
-        name: 'Kettle',
-        sku: 'JOB-1',
-        price: '12.50',
-        stock: 5,
-        status: 'active',
-        categoryId: category.id,
-      })
-    ).json<{ id: number }>();
-    const order = await post('/api/orders', { items: [{ productId: product.id, quantity: 1 }] });
-    expect(order.statusCode).toBe(201);
-    const { id } = order.json<{ id: number }>();
+    it('placing an order sends exactly one confirmation mail', async () => {
+      const post = (url: string, payload: object) => t.inject({ method: 'POST', url, payload });
+      const category = (await post('/api/categories', { name: 'Jobs', slug: 'jobs' })).json<{ id: number }>();
+      const product = (
+        await post('/api/products', {
+          name: 'Kettle',
+          sku: 'JOB-1',
+          price: '12.50',
+          stock: 5,
+          status: 'active',
+          categoryId: category.id,
+        })
+      ).json<{ id: number }>();
+      const order = await post('/api/orders', { items: [{ productId: product.id, quantity: 1 }] });
+      expect(order.statusCode).toBe(201);
+      const { id } = order.json<{ id: number }>();
 
-    const mail = t.app.get(MailService);
-    const confirmations = () => mail.sent().filter((m) => m.subject === `Your order #${id}`);
-    await waitFor('the confirmation mail', () => confirmations().length > 0);
-    await sleep(1_000);
-    expect(confirmations()).toHaveLength(1);
-    expect(confirmations()[0].to).toBe(t.superuser!.email);
-    expect(await effectCount(`orders.send-confirmation:${id}`)).toBe(1);
-  });
+      const mail = t.app.get(MailService);
+      const confirmations = () => mail.sent().filter((m) => m.subject === `Your order #${id}`);
+      await waitFor('the confirmation mail', () => confirmations().length > 0);
+      await sleep(1_000);
+      expect(confirmations()).toHaveLength(1);
+      expect(confirmations()[0].to).toBe(t.superuser!.email);
+      expect(await effectCount(`orders.send-confirmation:${id}`)).toBe(1);
+    });
 
-  it('a rolled-back transaction leaves no outbox row and the job never runs', async () => {
-    const before = await outboxCount();
-    let rolledBackId = '';
-    await expect(
-      dataSource.transaction(async (manager) => {
-        rolledBackId = await jobs.enqueue('test.count', { key: 'rolled-back' }, {}, manager);
-        throw new Error('roll back');
-      }),
-    ).rejects.toThrow('roll back');
-    expect(rolledBackId).not.toBe('');
-    expect(await outboxRow(rolledBackId)).toBeUndefined();
-    expect(await outboxCount()).toBe(before);
+    it('a rolled-back transaction leaves no outbox row and the job never runs', async () => {
+      const before = await outboxCount();
+      let rolledBackId = '';
+      await expect(
+        dataSource.transaction(async (manager) => {
+          rolledBackId = await jobs.enqueue('test.count', { key: 'rolled-back' }, {}, manager);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect(rolledBackId).not.toBe('');
+      expect(await outboxRow(rolledBackId)).toBeUndefined();
+      expect(await outboxCount()).toBe(before);
 
-    // A job committed afterwards on the same queue runs: by then the rolled-back one would have too.
-    const committedId = await dataSource.transaction((manager) =>
-      jobs.enqueue('test.count', { key: 'committed' }, {}, manager),
-    );
-    await waitFor('the committed job', () => runsOf('test.count', 'committed').length > 0);
-    expect(runsOf('test.count', 'committed')[0].jobId).toBe(committedId);
-    expect((await outboxRow(committedId))?.publishedAt).toBeInstanceOf(Date);
-    expect(runsOf('test.count', 'rolled-back')).toHaveLength(0);
-    expect(await jobs.queue('test.count').getJob(rolledBackId)).toBeUndefined();
-  });
+      // A job committed afterwards on the same queue runs: by then the rolled-back one would have too.
+      const committedId = await dataSource.transaction((manager) =>
+        jobs.enqueue('test.count', { key: 'committed' }, {}, manager),
+      );
+      await waitFor('the committed job', () => runsOf('test.count', 'committed').length > 0);
+      expect(runsOf('test.count', 'committed')[0].jobId).toBe(committedId);
+      expect((await outboxRow(committedId))?.publishedAt).toBeInstanceOf(Date);
+      expect(runsOf('test.count', 'rolled-back')).toHaveLength(0);
+      expect(await jobs.queue('test.count').getJob(rolledBackId)).toBeUndefined();
+    });
 
-  it('an invalid payload is refused at enqueue with NST-J006 and writes nothing', async () => {
-    const before = await outboxCount();
-    const wrongType = jobs.enqueue('test.count', { key: 42 });
-    await expect(wrongType).rejects.toBeInstanceOf(JobPayloadError);
-    await expect(wrongType).rejects.toThrow(/^NST-J006 Invalid payload for job test\.count: key: /);
-    await expect(jobs.enqueue('test.count', { key: 'k', extra: true })).rejects.toThrow(/NST-J006.*extra/);
-    await expect(
-      dataSource.transaction((manager) => jobs.enqueue('test.flaky', { key: 'k' }, {}, manager)),
-    ).rejects.toThrow(/NST-J006.*failures/);
-    expect(await outboxCount()).toBe(before);
-  });
+    it('an invalid payload is refused at enqueue with NST-J006 and writes nothing', async () => {
+      const before = await outboxCount();
+      const wrongType = jobs.enqueue('test.count', { key: 42 });
+      await expect(wrongType).rejects.toBeInstanceOf(JobPayloadError);
+      await expect(wrongType).rejects.toThrow(/^NST-J006 Invalid payload for job test\.count: key: /);
+      await expect(jobs.enqueue('test.count', { key: 'k', extra: true })).rejects.toThrow(/NST-J006.*extra/);
+      await expect(
+        dataSource.transaction((manager) => jobs.enqueue('test.flaky', { key: 'k' }, {}, manager)),
+      ).rejects.toThrow(/NST-J006.*failures/);
+      expect(await outboxCount()).toBe(before);
+    });
 
-  it('the sweeper publishes a row left unpublished by a crash, once', async () => {
-    const [{ id }] = await dataSource.query<{ id: string }[]>(
-      `INSERT INTO job_outbox (name, payload, "createdAt") VALUES ('test.count', $1, now() - interval '10 seconds')
+    it('the sweeper publishes a row left unpublished by a crash, once', async () => {
+      const [{ id }] = await dataSource.query<{ id: string }[]>(
+        `INSERT INTO job_outbox (name, payload, "createdAt") VALUES ('test.count', $1, now() - interval '10 seconds')
         RETURNING id`,
-      [JSON.stringify({ key: 'crashed' })],
-    );
-    // No publish call: only the periodic sweeper (every 2 s) can pick it up.
-    await waitFor('the swept job to run', () => runsOf('test.count', 'crashed').length > 0, 10_000);
-    expect(runsOf('test.count', 'crashed')[0].jobId).toBe(id);
-    await waitFor('publishedAt', async () => (await outboxRow(id))?.publishedAt);
+        [JSON.stringify({ key: 'crashed' })],
+      );
+      // No publish call: only the periodic sweeper (every 2 s) can pick it up.
+      await waitFor('the swept job to run', () => runsOf('test.count', 'crashed').length > 0, 10_000);
+      expect(runsOf('test.count', 'crashed')[0].jobId).toBe(id);
+      await waitFor('publishedAt', async () => (await outboxRow(id))?.publishedAt);
 
-    // Publishing the same row again (as a second sweeper or a late relay would) reuses the job id.
-    await dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = $1', [id]);
-    expect(await jobs.sweep()).toBeGreaterThanOrEqual(1);
-    await dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = $1', [id]);
-    await jobs.publish([id]);
-    expect((await outboxRow(id))?.publishedAt).toBeInstanceOf(Date);
-    const marker = await jobs.enqueue('test.count', { key: 'after-republish' });
-    await waitFor('a later job on the same queue', () => runsOf('test.count', 'after-republish').length > 0);
-    await sleep(200);
-    expect(runsOf('test.count', 'crashed')).toHaveLength(1);
-    expect(await effectCount('count:crashed')).toBe(1);
-    expect(await (await jobs.queue('test.count').getJob(id))?.getState()).toBe('completed');
-    expect(marker).not.toBe(id);
-  });
+      // Publishing the same row again (as a second sweeper or a late relay would) reuses the job id.
+      await dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = $1', [id]);
+      expect(await jobs.sweep()).toBeGreaterThanOrEqual(1);
+      await dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = $1', [id]);
+      await jobs.publish([id]);
+      expect((await outboxRow(id))?.publishedAt).toBeInstanceOf(Date);
+      const marker = await jobs.enqueue('test.count', { key: 'after-republish' });
+      await waitFor(
+        'a later job on the same queue',
+        () => runsOf('test.count', 'after-republish').length > 0,
+      );
+      await sleep(200);
+      expect(runsOf('test.count', 'crashed')).toHaveLength(1);
+      expect(await effectCount('count:crashed')).toBe(1);
+      expect(await (await jobs.queue('test.count').getJob(id))?.getState()).toBe('completed');
+      expect(marker).not.toBe(id);
+    });
 
-  it('marks finished jobs, and republishes a published job the queue lost (Redis restarted without data)', async () => {
-    const done = await jobs.enqueue('test.count', { key: 'finished' });
-    await waitFor(
-      'finishedAt of a completed job',
-      async () =>
-        (
-          await dataSource.query<{ finishedAt: Date | null }[]>(
-            'SELECT "finishedAt" FROM job_outbox WHERE id = $1',
-            [done],
-          )
-        )[0]?.finishedAt,
-    );
-    // A row published two minutes ago that Redis no longer knows: what a restart without persistence leaves.
-    const [{ id }] = await dataSource.query<{ id: string }[]>(
-      `INSERT INTO job_outbox (name, payload, "createdAt", "publishedAt")
+    it('marks finished jobs, and republishes a published job the queue lost (e.g. Redis restarted empty)', async () => {
+      const done = await jobs.enqueue('test.count', { key: 'finished' });
+      await waitFor(
+        'finishedAt of a completed job',
+        async () =>
+          (
+            await dataSource.query<{ finishedAt: Date | null }[]>(
+              'SELECT "finishedAt" FROM job_outbox WHERE id = $1',
+              [done],
+            )
+          )[0]?.finishedAt,
+      );
+      // A row published two minutes ago that Redis no longer knows: what a restart without persistence leaves.
+      const [{ id }] = await dataSource.query<{ id: string }[]>(
+        `INSERT INTO job_outbox (name, payload, "createdAt", "publishedAt")
        VALUES ('test.count', $1, now() - interval '2 minutes', now() - interval '2 minutes') RETURNING id`,
-      [JSON.stringify({ key: 'lost' })],
-    );
-    expect(await jobs.recoverLost()).toBeGreaterThanOrEqual(1);
-    await waitFor('the recovered job to run', () => runsOf('test.count', 'lost').length > 0);
-    expect(runsOf('test.count', 'lost')[0].jobId).toBe(id);
-    // Finished and queued jobs are left alone: a second pass republishes nothing of these.
-    await waitFor(
-      'finishedAt of the recovered job',
-      async () =>
-        (
-          await dataSource.query<{ finishedAt: Date | null }[]>(
-            'SELECT "finishedAt" FROM job_outbox WHERE id = $1',
-            [id],
-          )
-        )[0]?.finishedAt,
-    );
-    await jobs.recoverLost();
-    await sleep(200);
-    expect(runsOf('test.count', 'lost')).toHaveLength(1);
-    expect(runsOf('test.count', 'finished')).toHaveLength(1);
-  });
-
-  it('retries with growing backoff, then succeeds', async () => {
-    const id = await jobs.enqueue('test.flaky', { key: 'retry', failures: 3 });
-    await waitFor('the 4th attempt', () => runsOf('test.flaky', 'retry').length >= 4);
-    const job = await waitFor('the completed job', async () => {
-      const found = await jobs.queue('test.flaky').getJob(id);
-      return found && (await found.getState()) === 'completed' ? found : undefined;
+        [JSON.stringify({ key: 'lost' })],
+      );
+      expect(await jobs.recoverLost()).toBeGreaterThanOrEqual(1);
+      await waitFor('the recovered job to run', () => runsOf('test.count', 'lost').length > 0);
+      expect(runsOf('test.count', 'lost')[0].jobId).toBe(id);
+      // Finished and queued jobs are left alone: a second pass republishes nothing of these.
+      await waitFor(
+        'finishedAt of the recovered job',
+        async () =>
+          (
+            await dataSource.query<{ finishedAt: Date | null }[]>(
+              'SELECT "finishedAt" FROM job_outbox WHERE id = $1',
+              [id],
+            )
+          )[0]?.finishedAt,
+      );
+      await jobs.recoverLost();
+      await sleep(200);
+      expect(runsOf('test.count', 'lost')).toHaveLength(1);
+      expect(runsOf('test.count', 'finished')).toHaveLength(1);
     });
-    const attempts = runsOf('test.flaky', 'retry');
-    expect(attempts.map((r) => r.attempt)).toEqual([1, 2, 3, 4]);
-    expect(attempts.every((r) => r.jobId === id)).toBe(true);
-    expect(job.attemptsMade).toBe(4);
-    expect(await effectCount('flaky:retry')).toBe(1);
-    // Exponential backoff from 50 ms with 50 % jitter: the n-th retry waits 25·2ⁿ⁻¹…50·2ⁿ⁻¹ ms (plus the
-    // worker's pick-up latency, which can exceed the first backoff, so only the floors are compared).
-    const gaps = attempts.slice(1).map((r, i) => r.at - attempts[i].at);
-    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(25 * 2 ** i - 5));
-    console.info(`jobs.e2e: retry gaps ${gaps.join(', ')} ms`);
-  });
 
-  it('a payload that fails validation at handling fails at once, without retries', async () => {
-    const [{ id }] = await dataSource.query<{ id: string }[]>(
-      `INSERT INTO job_outbox (name, payload) VALUES ('test.flaky', $1) RETURNING id`,
-      [JSON.stringify({ key: 'bad', failures: 'many' })],
-    );
-    await jobs.publish([id]);
-    const job = await waitFor('the failed job', async () => {
-      const found = await jobs.queue('test.flaky').getJob(id);
-      return found && (await found.getState()) === 'failed' ? found : undefined;
-    });
-    expect(job.attemptsMade).toBe(1);
-    expect(job.failedReason).toMatch(/^NST-J006 Invalid payload for job test\.flaky: failures: /);
-    await sleep(200); // a retry with a 50 ms backoff would have started by now
-    expect(await job.getState()).toBe('failed');
-    expect(runsOf('test.flaky', 'bad')).toHaveLength(0);
-    // Failed for good: the outbox stops watching it, so it is never republished when Redis prunes it.
-    const [row] = await dataSource.query<{ finishedAt: Date | null }[]>(
-      'SELECT "finishedAt" FROM job_outbox WHERE id = $1',
-      [id],
-    );
-    expect(row.finishedAt).toBeInstanceOf(Date);
-  });
-
-  it('a delayed job does not run before its delay', async () => {
-    const start = Date.now();
-    await jobs.enqueue('test.count', { key: 'delayed' }, { delay: 800 });
-    await sleep(700 - (Date.now() - start));
-    expect(runsOf('test.count', 'delayed')).toHaveLength(0);
-    const [run] = await waitFor('the delayed job', () => {
-      const found = runsOf('test.count', 'delayed');
-      return found.length > 0 ? found : undefined;
-    });
-    expect(run.at - start).toBeGreaterThanOrEqual(790);
-    console.info(`jobs.e2e: delayed job ran after ${run.at - start} ms (delay 800)`);
-  });
-
-  it('a cron job declared in code has a scheduler and fires every second', async () => {
-    const schedulers = await jobs.queue('test.tick').getJobSchedulers();
-    expect(schedulers).toEqual([expect.objectContaining({ key: 'cron:test.tick', pattern: '* * * * * *' })]);
-    const seen = ticks.length;
-    await waitFor('two more ticks', () => ticks.length >= seen + 2, 10_000);
-  });
-
-  it('graceful shutdown lets an active job finish and leaves nothing active', async () => {
-    const other = await createTestApp(withTestJobs, { env: jobsEnv(SHUTDOWN_PREFIX) });
-    let closed = false;
-    let id: string;
-    try {
-      id = await other.app.get(JobsService).enqueue('test.slow', { key: 'shutdown', ms: 1_000 });
-      await waitFor('the slow job to start', () => runsOf('test.slow', 'shutdown').length > 0);
-      const start = Date.now();
-      await other.close();
-      closed = true;
-      const closeMs = Date.now() - start;
-      expect(slowDone).toEqual(['shutdown']);
-      expect(closeMs).toBeGreaterThanOrEqual(700);
-      console.info(`jobs.e2e: close waited ${closeMs} ms for the active job`);
-    } finally {
-      if (!closed) {
-        await other.close();
-      }
-    }
-    const queue = new Queue('test.slow', {
-      connection: { host: '127.0.0.1', port: 6379 },
-      prefix: SHUTDOWN_PREFIX,
-    });
-    try {
-      expect(await queue.getJobCounts('active', 'wait', 'completed')).toEqual({
-        active: 0,
-        wait: 0,
-        completed: 1,
+    it('retries with growing backoff, then succeeds', async () => {
+      const id = await jobs.enqueue('test.flaky', { key: 'retry', failures: 3 });
+      await waitFor('the 4th attempt', () => runsOf('test.flaky', 'retry').length >= 4);
+      // bullmq's PostgreSQL backend can show the state a moment before the attempt count it goes with.
+      const job = await waitFor('the completed job, 4 attempts made', async () => {
+        const found = await jobs.queue('test.flaky').getJob(id);
+        return found && (await found.getState()) === 'completed' && found.attemptsMade === 4
+          ? found
+          : undefined;
       });
-      expect(await (await queue.getJob(id))?.getState()).toBe('completed');
-    } finally {
-      await queue.close();
-    }
-  });
+      const attempts = runsOf('test.flaky', 'retry');
+      expect(attempts.map((r) => r.attempt)).toEqual([1, 2, 3, 4]);
+      expect(attempts.every((r) => r.jobId === id)).toBe(true);
+      expect(job.attemptsMade).toBe(4);
+      expect(await effectCount('flaky:retry')).toBe(1);
+      // Exponential backoff from 50 ms with 50 % jitter: the n-th retry waits 25·2ⁿ⁻¹…50·2ⁿ⁻¹ ms (plus the
+      // worker's pick-up latency, which can exceed the first backoff, so only the floors are compared).
+      const gaps = attempts.slice(1).map((r, i) => r.at - attempts[i].at);
+      gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(25 * 2 ** i - 5));
+      console.info(`jobs.e2e: retry gaps ${gaps.join(', ')} ms`);
+    });
 
+    it('a payload that fails validation at handling fails at once, without retries', async () => {
+      const [{ id }] = await dataSource.query<{ id: string }[]>(
+        `INSERT INTO job_outbox (name, payload) VALUES ('test.flaky', $1) RETURNING id`,
+        [JSON.stringify({ key: 'bad', failures: 'many' })],
+      );
+      await jobs.publish([id]);
+      const job = await waitFor('the failed job', async () => {
+        const found = await jobs.queue('test.flaky').getJob(id);
+        return found && (await found.getState()) === 'failed' ? found : undefined;
+      });
+      expect(job.attemptsMade).toBe(1);
+      expect(job.failedReason).toMatch(/^NST-J006 Invalid payload for job test\.flaky: failures: /);
+      await sleep(200); // a retry with a 50 ms backoff would have started by now
+      expect(await job.getState()).toBe('failed');
+      expect(runsOf('test.flaky', 'bad')).toHaveLength(0);
+      // Failed for good: the outbox stops watching it, so it is never republished when Redis prunes it.
+      const [row] = await dataSource.query<{ finishedAt: Date | null }[]>(
+        'SELECT "finishedAt" FROM job_outbox WHERE id = $1',
+        [id],
+      );
+      expect(row.finishedAt).toBeInstanceOf(Date);
+    });
+
+    it('a delayed job does not run before its delay', async () => {
+      const start = Date.now();
+      await jobs.enqueue('test.count', { key: 'delayed' }, { delay: 800 });
+      await sleep(700 - (Date.now() - start));
+      expect(runsOf('test.count', 'delayed')).toHaveLength(0);
+      const [run] = await waitFor('the delayed job', () => {
+        const found = runsOf('test.count', 'delayed');
+        return found.length > 0 ? found : undefined;
+      });
+      expect(run.at - start).toBeGreaterThanOrEqual(790);
+      console.info(`jobs.e2e: delayed job ran after ${run.at - start} ms (delay 800)`);
+    });
+
+    it('a cron job declared in code has a scheduler and fires every second', async () => {
+      const schedulers = await jobs.queue('test.tick').getJobSchedulers();
+      expect(schedulers).toEqual([
+        expect.objectContaining({ key: 'cron:test.tick', pattern: '* * * * * *' }),
+      ]);
+      const seen = ticks.length;
+      await waitFor('two more ticks', () => ticks.length >= seen + 2, 10_000);
+    });
+
+    it('a dedupe key makes enqueueing an unfinished job again a no-op', async () => {
+      const options = { dedupeKey: 'slow:dedupe' };
+      const first = await jobs.enqueue('test.slow', { key: 'dedupe', ms: 300 }, options);
+      const again = await dataSource.transaction((manager) =>
+        jobs.enqueue('test.slow', { key: 'dedupe', ms: 300 }, options, manager),
+      );
+      expect(again).toBe(first);
+      await jobs.drain();
+      expect(runsOf('test.slow', 'dedupe').map((r) => r.jobId)).toEqual([first]);
+      // Finished: the key is free again.
+      const later = await jobs.enqueue('test.slow', { key: 'dedupe', ms: 0 }, options);
+      expect(later).not.toBe(first);
+      await jobs.drain();
+      expect(runsOf('test.slow', 'dedupe').map((r) => r.jobId)).toEqual([first, later]);
+    });
+
+    it('graceful shutdown lets an active job finish and leaves nothing active', async () => {
+      // Its own queues (Redis prefix, or database): its workers must not take the main app's jobs.
+      const database = backend === 'postgres' ? await createTestDatabase() : undefined;
+      const other = await createTestApp(withTestJobs, {
+        env: { ...jobsEnv(backend, SHUTDOWN_PREFIX), ...(database ? { DATABASE_URL: database.url } : {}) },
+      });
+      let closed = false;
+      let id: string;
+      try {
+        id = await other.app.get(JobsService).enqueue('test.slow', { key: 'shutdown', ms: 1_000 });
+        await waitFor('the slow job to start', () => runsOf('test.slow', 'shutdown').length > 0);
+        const start = Date.now();
+        await other.close();
+        closed = true;
+        const closeMs = Date.now() - start;
+        expect(slowDone.filter((key) => key === 'shutdown')).toEqual(['shutdown']);
+        expect(closeMs).toBeGreaterThanOrEqual(700);
+        console.info(`jobs.e2e: close waited ${closeMs} ms for the active job`);
+      } finally {
+        if (!closed) {
+          await other.close();
+        }
+      }
+      const queue = database
+        ? new (withBackend(createPostgresBackend).Queue)('test.slow', { connection: database.url })
+        : new Queue('test.slow', { connection: { host: '127.0.0.1', port: 6379 }, prefix: SHUTDOWN_PREFIX });
+      try {
+        expect(await queue.getJobCounts('active', 'wait', 'completed')).toEqual({
+          active: 0,
+          wait: 0,
+          completed: 1,
+        });
+        expect(await (await queue.getJob(id))?.getState()).toBe('completed');
+      } finally {
+        await queue.close();
+        await database?.drop();
+      }
+    });
+
+    it('a schedule whose job was deleted from the code disappears at the next worker boot', async () => {
+      const recorded = 'SELECT name, cron FROM job_schedule ORDER BY name';
+      expect(await dataSource.query(recorded)).toEqual([
+        { name: 'reports.daily-sales', cron: '0 2 * * *' },
+        { name: 'test.tick', cron: '* * * * * *' },
+      ]);
+      // The same database and queues, booted from code without the test jobs.
+      const next = await createTestApp((config) => AppModule.forRoot(config), {
+        env: { ...jobsEnv(backend, PREFIX), DATABASE_URL: t.config.databaseUrl! },
+      });
+      await next.close();
+      expect(await jobs.queue('test.tick').getJobSchedulers()).toEqual([]);
+      expect(await dataSource.query(recorded)).toEqual([{ name: 'reports.daily-sales', cron: '0 2 * * *' }]);
+      expect(await jobs.queue('reports.daily-sales').getJobSchedulers()).toHaveLength(1);
+    });
+  },
+);
+
+describe('Job declarations', () => {
   it.each([
     [
       'NST-J001',

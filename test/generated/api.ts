@@ -2729,7 +2729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job backend (REDIS_URL is not set) */
+            /** @description The job backend is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2809,7 +2809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job backend (REDIS_URL is not set) */
+            /** @description The job backend is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2887,7 +2887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job backend (REDIS_URL is not set) */
+            /** @description The job backend is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2963,7 +2963,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job backend (REDIS_URL is not set) */
+            /** @description The job backend is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3018,7 +3018,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job backend (REDIS_URL is not set) */
+            /** @description The job backend is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;

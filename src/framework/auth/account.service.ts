@@ -208,8 +208,8 @@ export class AccountService implements OnModuleDestroy {
 
   /**
    * Runs `work` after the current response is on its way; failures are logged, never surfaced (their
-   * timing or status would reveal whether an address has an account). With REDIS_URL the work only enqueues
-   * a `mail.send` job (MailService.queue); without it, the mail is sent here directly.
+   * timing or status would reveal whether an address has an account). The work only enqueues a `mail.send`
+   * job (MailService.queue).
    */
   private afterResponse(work: () => Promise<void>): void {
     const run: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))

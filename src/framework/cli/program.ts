@@ -17,7 +17,12 @@ async function withDataSource<T>(
   const config = loadConfigOrExit({
     overrides: {
       ...(scratch
-        ? { databaseUrl: undefined, inMemoryDatabase: true, migrateOnBoot: true }
+        ? {
+            databaseUrl: undefined,
+            inMemoryDatabase: true,
+            migrateOnBoot: true,
+            jobsBackend: 'outbox' as const,
+          }
         : { migrateOnBoot: false }),
       ...(process.env.LOG_LEVEL ? {} : { logLevel: 'warn' as const }),
       workers: 'off', // a CLI command never takes jobs

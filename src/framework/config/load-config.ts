@@ -4,7 +4,15 @@ import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
-import { LOG_LEVELS, LogLevel, NODE_ENVS, NodeEnv, NestorConfig } from 'src/framework/config/nestor-config';
+import {
+  JOB_BACKENDS,
+  JobBackend,
+  LOG_LEVELS,
+  LogLevel,
+  NODE_ENVS,
+  NodeEnv,
+  NestorConfig,
+} from 'src/framework/config/nestor-config';
 
 /** The environment variables Nestor reads; each message says what the variable expects. */
 class EnvironmentVariables {
@@ -95,6 +103,10 @@ class EnvironmentVariables {
   @IsOptional()
   @IsIn(['inline', 'off'], { message: 'expected inline or off' })
   WORKERS?: string;
+
+  @IsOptional()
+  @IsIn(JOB_BACKENDS, { message: `expected one of ${JOB_BACKENDS.join(', ')}` })
+  JOBS_BACKEND?: string;
 
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,40}$/, { message: 'expected up to 40 letters, digits, _ or -' })
@@ -200,6 +212,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first superuser, or neither');
   }
+  if (vars.JOBS_BACKEND === 'redis' && !vars.REDIS_URL) {
+    problems.push('JOBS_BACKEND=redis: set REDIS_URL too');
+  }
+  if (vars.JOBS_BACKEND === 'postgres' && !vars.DATABASE_URL) {
+    problems.push('JOBS_BACKEND=postgres: needs DATABASE_URL (bullmq cannot use the embedded database)');
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -229,6 +247,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       '',
     ),
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
+    // ARCHITECTURE.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
+    jobsBackend: (vars.JOBS_BACKEND ??
+      (vars.REDIS_URL ? 'redis' : vars.DATABASE_URL ? 'postgres' : 'outbox')) as JobBackend,
     jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',
     jobsShutdownTimeout: Number(vars.JOBS_SHUTDOWN_TIMEOUT ?? 30_000),
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),

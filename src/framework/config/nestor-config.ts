@@ -2,6 +2,14 @@
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * Where jobs are queued and run: `redis` (bullmq on REDIS_URL, production), `postgres` (bullmq's PostgreSQL
+ * backend on DATABASE_URL, schema `bullmq`), `outbox` (development mode on the embedded database: the
+ * process running workers takes due rows from the outbox table itself).
+ */
+export const JOB_BACKENDS = ['redis', 'postgres', 'outbox'] as const;
+export type JobBackend = (typeof JOB_BACKENDS)[number];
+
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
 
@@ -39,6 +47,8 @@ export abstract class NestorConfig {
   abstract readonly publicUrl: string;
   /** Run job processors in this process (`inline`) or not (`off`); the worker process always runs them. */
   abstract readonly workers: 'inline' | 'off';
+  /** Which backend queues and runs jobs (JOBS_BACKEND; default from REDIS_URL / DATABASE_URL). */
+  abstract readonly jobsBackend: JobBackend;
   /** Redis key prefix of the job queues (JOBS_PREFIX, default `nestor`): one per app or test. */
   abstract readonly jobsPrefix: string;
   /** How long a clean shutdown waits for running jobs (ms). */
@@ -65,12 +75,16 @@ export function describeDatabase(config: NestorConfig): string {
 
 /** Which job backend the configuration selects (ARCHITECTURE.md §1). */
 export function describeJobBackend(config: NestorConfig): string {
-  if (config.redisUrl) {
-    const url = new URL(config.redisUrl);
-    return `Redis ${url.hostname}:${url.port || '6379'}`;
+  const where = config.workers === 'inline' ? 'workers in this process' : 'workers: run `npm run worker`';
+  if (config.jobsBackend === 'redis') {
+    const url = new URL(config.redisUrl!);
+    return `bullmq on Redis ${url.hostname}:${url.port || '6379'} (${where})`;
   }
-  // Without Redis, a process with WORKERS=inline runs jobs from the outbox (see README: Jobs).
+  if (config.jobsBackend === 'postgres') {
+    return `bullmq on PostgreSQL, schema "bullmq" (${where}; set REDIS_URL to scale out)`;
+  }
+  // The embedded database cannot be shared with another process, so only this one can run its jobs.
   return config.workers === 'inline'
-    ? 'in-process from the outbox (development mode; set REDIS_URL in production)'
-    : 'outbox only: no REDIS_URL and WORKERS=off, run `npm run worker`';
+    ? 'in-process from the outbox (development mode; set DATABASE_URL or REDIS_URL in production)'
+    : 'outbox only: WORKERS=off on the embedded database, so nothing runs the jobs';
 }

@@ -6,6 +6,8 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
  */
 @Entity('job_outbox')
 @Index('IDX_job_outbox_unpublished', ['createdAt'], { where: '"publishedAt" IS NULL' })
+// One unfinished job per dedupe key: enqueueing the same key again returns the existing job.
+@Index('UQ_job_outbox_dedupe', ['dedupeKey'], { unique: true, where: '"finishedAt" IS NULL' })
 export class JobOutbox {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -42,6 +44,31 @@ export class JobOutbox {
   /** Completed, or failed with no retry left; until then the sweeper makes sure the queue still has it. */
   @Column({ type: 'timestamptz', nullable: true })
   finishedAt!: Date | null;
+
+  /** Set with `finishedAt` when the job failed for good (retryable from the jobs API). */
+  @Column({ type: 'timestamptz', nullable: true })
+  failedAt!: Date | null;
+
+  /** `enqueue(…, { dedupeKey })`: while a job with this key is unfinished, enqueueing it again is a no-op. */
+  @Column({ type: 'varchar', length: 300, nullable: true })
+  dedupeKey!: string | null;
+}
+
+/**
+ * The cron schedules this app declared, as last reconciled at worker boot. It lets a worker remove the
+ * backend's scheduler of a job deleted from the code, and it is the clock of the development-mode runner.
+ */
+@Entity('job_schedule')
+export class JobSchedule {
+  @Column({ type: 'varchar', length: 200, primary: true })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  cron!: string;
+
+  /** When the development-mode runner fires it next (the bullmq backends keep their own). */
+  @Column({ type: 'timestamptz' })
+  nextRunAt!: Date;
 }
 
 /** Effects a handler recorded through `context.once(key, …)`: the key makes them happen once. */

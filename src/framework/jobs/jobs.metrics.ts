@@ -6,7 +6,9 @@ import { MetricsService } from 'src/framework/metrics/metrics.service';
 export const DEPTH_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
 
 /** Job counts by state of every queue (a job name → state → count), as the jobs admin reads them. */
-export type DepthReader = () => Promise<{ name: string; counts: Record<string, number> }[]>;
+export type DepthReader = () => Promise<
+  { name: string; counts: Partial<Record<(typeof DEPTH_STATES)[number], number>> }[]
+>;
 
 /** A scrape never waits longer than this for Redis: a down Redis leaves the gauge empty, not /metrics hung. */
 const DEPTH_TIMEOUT_MS = 500;

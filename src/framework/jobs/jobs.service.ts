@@ -5,8 +5,19 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { Job as BullJob, Queue, UnrecoverableError, Worker } from 'bullmq';
+import {
+  Job as BullJob,
+  createPostgresBackend,
+  Queue,
+  runMigrations,
+  UnrecoverableError,
+  Worker,
+  withBackend,
+  WorkerOptions,
+} from 'bullmq';
+import { CronExpressionParser } from 'cron-parser';
 import { Redis } from 'ioredis';
+import { Pool } from 'pg';
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import type { JobContext } from 'src/framework/jobs/job.decorator';
@@ -18,7 +29,22 @@ export interface EnqueueOptions {
   delay?: number;
   /** Overrides the job's declared priority. */
   priority?: number;
+  /**
+   * While a job enqueued with this key is unfinished, enqueueing the same key again returns that job's id
+   * and adds nothing (e.g. `stock-alert:product:42`).
+   */
+  dedupeKey?: string;
 }
+
+/** A bullmq queue on whichever backend is configured. */
+const OnPostgres = withBackend(createPostgresBackend);
+type PostgresQueue = InstanceType<typeof OnPostgres.Queue<object, unknown>>;
+type PostgresWorker = InstanceType<typeof OnPostgres.Worker<object, unknown>>;
+export type JobQueue = Queue<object, unknown> | PostgresQueue;
+type JobWorker = Worker<object, unknown> | PostgresWorker;
+
+/** The schema bullmq's PostgreSQL backend keeps its tables in. */
+export const BULLMQ_SCHEMA = 'bullmq';
 
 /** Outbox rows older than this and still unpublished are republished by the sweeper. */
 const SWEEP_AFTER_MS = 5_000;
@@ -29,10 +55,18 @@ const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
 const SWEEP_EVERY_MS = 2_000;
 /** How often the development-mode runner (no Redis) looks for due outbox rows. */
 const INLINE_POLL_MS = 250;
+/** Every how many polls the development-mode runner fires due cron schedules (about once a second). */
+const SCHEDULE_EVERY_POLLS = 4;
 const PENDING = 'nestorOutbox';
 
+/** The next time a cron expression fires after now. */
+export function nextRun(cron: string): Date {
+  return CronExpressionParser.parse(cron).next().toDate();
+}
+
 /**
- * Enqueues jobs through a transactional outbox and runs their processors on bullmq (Redis).
+ * Enqueues jobs through a transactional outbox and runs their processors on bullmq (Redis or PostgreSQL;
+ * in development mode on the embedded database, from the outbox table itself).
  * Inside a transaction (`enqueue(…, manager)`), the job is published only after commit; a rollback means it
  * never existed. A sweeper republishes rows a crash left unpublished; the outbox id is the bullmq job id,
  * so a row published twice is still one job.
@@ -47,9 +81,12 @@ export class JobsService
     EntitySubscriberInterface
 {
   private readonly logger = new Logger('Jobs');
-  private readonly queues = new Map<string, Queue>();
-  private readonly workers: Worker[] = [];
+  private readonly queues = new Map<string, JobQueue>();
+  private readonly workers: JobWorker[] = [];
   private connection?: Redis;
+  private pool?: Pool;
+  private poolReady?: Promise<void>;
+  private schedulesReconciled = false;
   private sweeper?: NodeJS.Timeout;
   private inline?: NodeJS.Timeout;
   private inlineRunning?: Promise<void>;
@@ -75,16 +112,31 @@ export class JobsService
     const job = this.registry.get(name);
     await this.registry.validatePayload(job, payload);
     const runner = manager ?? this.dataSource.manager;
-    const [{ id }] = await runner.query<{ id: string }[]>(
-      'INSERT INTO job_outbox (name, payload, delay, priority, "runAt") VALUES ($1, $2, $3, $4, $5) RETURNING id',
-      [
-        name,
-        JSON.stringify(payload),
-        options.delay ?? null,
-        options.priority ?? job.options.priority ?? null,
-        options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
-      ],
+    const values = [
+      name,
+      JSON.stringify(payload),
+      options.delay ?? null,
+      options.priority ?? job.options.priority ?? null,
+      options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
+      options.dedupeKey ?? null,
+    ];
+    const [inserted] = await runner.query<{ id: string }[]>(
+      `INSERT INTO job_outbox (name, payload, delay, priority, "runAt", "dedupeKey") VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT ("dedupeKey") WHERE "finishedAt" IS NULL DO NOTHING RETURNING id`,
+      values,
     );
+    if (!inserted) {
+      // The unique index let the insert wait for a concurrent one with the same key, so this sees it.
+      const [existing] = await runner.query<{ id: string }[]>(
+        'SELECT id FROM job_outbox WHERE "dedupeKey" = $1 AND "finishedAt" IS NULL',
+        [options.dedupeKey],
+      );
+      if (existing) {
+        return existing.id;
+      }
+      return this.enqueue(name, payload, options, manager); // it finished in between: this is a new job
+    }
+    const { id } = inserted;
     const queryRunner = manager?.queryRunner;
     if (queryRunner?.isTransactionActive) {
       const pending = (queryRunner.data as Record<string, string[] | undefined>)[PENDING] ?? [];
@@ -118,9 +170,10 @@ export class JobsService
 
   /** Publishes outbox rows (idempotent: the job id is the row id) and marks them published. */
   async publish(ids: string[]): Promise<void> {
-    if (!this.config.redisUrl) {
-      return; // no queue backend yet on the embedded default: rows stay in the outbox (see README)
+    if (this.config.jobsBackend === 'outbox') {
+      return; // development mode: the runner takes the rows from the outbox itself
     }
+    await this.ready();
     const rows = await this.dataSource.query<
       { id: string; name: string; payload: object; delay: number | null; priority: number | null }[]
     >(
@@ -153,6 +206,9 @@ export class JobsService
       [LOST_AFTER_MS / 1000],
     );
     const lost: string[] = [];
+    if (rows.length > 0) {
+      await this.ready();
+    }
     for (const row of rows) {
       if (!(await this.queue(row.name).getJob(row.id))) {
         lost.push(row.id);
@@ -170,12 +226,44 @@ export class JobsService
     return lost.length;
   }
 
-  /** Records that a job ended (completed, or failed for good): its outbox row is no longer watched. */
-  private async markFinished(id: string | undefined): Promise<void> {
+  /**
+   * Records that a job ended (completed, failed for good, or removed by staff): its outbox row is no longer
+   * watched, and its dedupe key is free again. `reopen` undoes it for a job retried from the jobs API.
+   */
+  async markFinished(
+    id: string | undefined,
+    how: 'completed' | 'failed' | 'reopen' = 'completed',
+  ): Promise<void> {
     if (id) {
       await this.dataSource
-        .query('UPDATE job_outbox SET "finishedAt" = now() WHERE id::text = $1', [id])
-        .catch((error: Error) => this.logger.warn(`Could not mark job ${id} finished: ${error.message}`));
+        .query(
+          `UPDATE job_outbox SET "finishedAt" = CASE WHEN $2 = 'reopen' THEN NULL ELSE now() END,
+             "failedAt" = CASE WHEN $2 = 'failed' THEN now() END
+           WHERE id::text = $1`,
+          [id, how],
+        )
+        .catch((error: Error) => this.logger.warn(`Could not mark job ${id} ${how}: ${error.message}`));
+    }
+  }
+
+  /**
+   * Resolves once every job in the outbox has finished (completed or failed for good), including jobs those
+   * jobs enqueued; rejects after `timeoutMs`. For tests and scripts that must see a job's effects:
+   * `await t.app.get(JobsService).drain()`. Cron runs started by a bullmq scheduler are not waited for.
+   */
+  async drain(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [{ n }] = await this.dataSource.query<{ n: number }[]>(
+        'SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NULL',
+      );
+      if (n === 0) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${n} job(s) still unfinished after ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 
@@ -192,21 +280,52 @@ export class JobsService
     return rows.length;
   }
 
-  /** The bullmq queue of a job name (one queue per job, so each has its own concurrency). */
-  queue(name: string): Queue {
-    let queue = this.queues.get(name);
-    if (!queue) {
-      queue = new Queue(name, { connection: this.redis(), prefix: this.config.jobsPrefix });
-      this.queues.set(name, queue);
+  /**
+   * The bullmq queue of a job name (one queue per job, so each has its own concurrency). Call `ready()`
+   * first; the development-mode backend has no queues.
+   */
+  queue(name: string): JobQueue {
+    const existing = this.queues.get(name);
+    if (existing) {
+      return existing;
     }
+    const queue: JobQueue =
+      this.config.jobsBackend === 'postgres'
+        ? new OnPostgres.Queue<object, unknown>(name, { connection: this.postgres() })
+        : new Queue<object, unknown>(name, { connection: this.redis(), prefix: this.config.jobsPrefix });
+    this.queues.set(name, queue);
     return queue;
+  }
+
+  /** Resolves once the job backend can take jobs (on PostgreSQL: bullmq's schema is migrated). */
+  ready(): Promise<void> {
+    if (this.config.jobsBackend === 'outbox') {
+      throw new Error('NST-J007 The development-mode job backend has no bullmq queues');
+    }
+    if (this.config.jobsBackend === 'redis') {
+      return Promise.resolve();
+    }
+    // bullmq versions its own schema; its migrations take an advisory lock, so concurrent boots are safe.
+    this.poolReady ??= this.postgres()
+      .connect()
+      .then(async (client) => {
+        try {
+          await runMigrations(client, BULLMQ_SCHEMA);
+        } finally {
+          client.release();
+        }
+      });
+    return this.poolReady;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     this.dataSource.subscribers.push(this);
-    if (!this.config.redisUrl) {
+    if (this.config.jobsBackend === 'outbox') {
       if (this.config.workers === 'inline' && this.registry.all().length > 0) {
-        this.logger.warn('No REDIS_URL: jobs run in this process from the outbox (development mode)');
+        this.logger.warn(
+          'No REDIS_URL or DATABASE_URL: jobs run in this process from the outbox (development mode)',
+        );
+        await this.reconcileSchedules();
         this.startInlineRunner();
       }
       return;
@@ -220,6 +339,7 @@ export class JobsService
       sweeping = true;
       const recover = ++ticks % 15 === 0; // about every 30 s: one Redis lookup per unfinished job
       (recover ? this.sweep().then(() => this.recoverLost()) : this.sweep())
+        .then(() => this.reconcileSchedules())
         .catch((error: Error) => this.logger.warn(`Outbox sweep failed: ${error.message}`))
         .finally(() => {
           sweeping = false;
@@ -227,55 +347,96 @@ export class JobsService
     }, SWEEP_EVERY_MS);
     this.sweeper.unref();
     if (this.config.workers === 'inline') {
+      await this.ready(); // otherwise the first publish does it
       for (const job of this.registry.all()) {
         this.workers.push(this.startWorker(job));
-        if (job.options.cron) {
-          await this.queue(job.name).upsertJobScheduler(
-            `cron:${job.name}`,
-            { pattern: job.options.cron },
-            {
-              name: job.name,
-              data: {},
-            },
-          );
-        }
       }
-      await this.removeStaleSchedules();
+      await this.reconcileSchedules();
     }
   }
 
-  /** Schedules are declared in code: a scheduler whose cron was removed disappears at worker boot. */
-  private async removeStaleSchedules(): Promise<void> {
-    for (const job of this.registry.all()) {
-      for (const scheduler of await this.queue(job.name).getJobSchedulers()) {
-        if (scheduler.key !== `cron:${job.name}` || !job.options.cron) {
-          await this.queue(job.name).removeJobScheduler(scheduler.key);
-        }
-      }
+  /**
+   * Schedules are declared in code; the worker boot makes the backend match: declared crons are upserted,
+   * and a scheduler whose cron (or whose whole job) was removed from the code disappears. `job_schedule`
+   * remembers what was declared, which is how a deleted job's scheduler is found. Until it succeeds once
+   * (in production the tables may wait for `migration:run`), the sweeper tries again; never in processes
+   * that run no workers.
+   */
+  private async reconcileSchedules(): Promise<void> {
+    if (this.schedulesReconciled || this.config.workers !== 'inline') {
+      return;
+    }
+    try {
+      await this.reconcile();
+      this.schedulesReconciled = true;
+    } catch (error) {
+      this.logger.warn(`Schedules not reconciled yet (retrying): ${(error as Error).message}`);
     }
   }
 
-  private startWorker(job: JobDefinition): Worker {
+  private async reconcile(): Promise<void> {
+    const declared = this.registry.all().filter((job) => job.options.cron);
+    const recorded = await this.dataSource.query<{ name: string }[]>('SELECT name FROM job_schedule');
+    const gone = recorded.map((r) => r.name).filter((name) => !declared.some((job) => job.name === name));
+    if (this.config.jobsBackend !== 'outbox') {
+      for (const job of declared) {
+        await this.queue(job.name).upsertJobScheduler(
+          `cron:${job.name}`,
+          { pattern: job.options.cron },
+          { name: job.name, data: {} },
+        );
+      }
+      for (const name of [...gone, ...this.registry.all().map((job) => job.name)]) {
+        for (const scheduler of await this.queue(name).getJobSchedulers()) {
+          const job = this.registry.all().find((j) => j.name === name);
+          if (!job?.options.cron || scheduler.key !== `cron:${name}`) {
+            await this.queue(name).removeJobScheduler(scheduler.key);
+          }
+        }
+      }
+    }
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query('DELETE FROM job_schedule WHERE name = ANY($1)', [gone]);
+      for (const job of declared) {
+        // A changed cron starts a new clock; an unchanged one keeps its next run across restarts.
+        await manager.query(
+          `INSERT INTO job_schedule (name, cron, "nextRunAt") VALUES ($1, $2, $3)
+           ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron,
+             "nextRunAt" = CASE WHEN job_schedule.cron = EXCLUDED.cron THEN job_schedule."nextRunAt"
+                           ELSE EXCLUDED."nextRunAt" END`,
+          [job.name, job.options.cron, nextRun(job.options.cron!)],
+        );
+      }
+    });
+  }
+
+  private startWorker(job: JobDefinition): JobWorker {
+    const options: Omit<WorkerOptions, 'connection'> = {
+      concurrency: job.options.concurrency,
+      // A crashed worker's job is picked up again once its lock expires.
+      lockDuration: this.config.jobsLockDuration,
+      stalledInterval: this.config.jobsLockDuration,
+      maxStalledCount: 2,
+    };
     // Metrics (JobsMetrics): every run counts as completed or failed and is timed, by job name.
-    const worker = new Worker(
-      job.name,
-      (bull: BullJob) => this.metrics.track(job.name, () => this.process(job, bull)),
-      {
-        connection: this.redis(),
-        prefix: this.config.jobsPrefix,
-        concurrency: job.options.concurrency,
-        // A crashed worker's job is picked up again once its lock expires.
-        lockDuration: this.config.jobsLockDuration,
-        stalledInterval: this.config.jobsLockDuration,
-        maxStalledCount: 2,
-      },
-    );
+    const processor = (bull: BullJob) => this.metrics.track(job.name, () => this.process(job, bull));
+    const worker: JobWorker =
+      this.config.jobsBackend === 'postgres'
+        ? new OnPostgres.Worker<object, unknown>(job.name, processor, {
+            ...options,
+            connection: this.postgres(),
+          })
+        : new Worker<object, unknown>(job.name, processor, {
+            ...options,
+            connection: this.redis(),
+            prefix: this.config.jobsPrefix,
+          });
     worker.on('failed', (failed, error) => {
       this.logger.warn(
         `Job ${job.name} ${failed?.id ?? ''} failed (attempt ${failed?.attemptsMade ?? '?'}): ${error.message}`,
       );
       if (failed?.finishedOn) {
-        void this.markFinished(failed.id); // no retry left: it stays failed (and retryable) in the queue
+        void this.markFinished(failed.id, 'failed'); // no retry left: it stays failed (and retryable)
       }
     });
     worker.on('completed', (completed) => void this.markFinished(completed.id));
@@ -285,22 +446,54 @@ export class JobsService
 
   /**
    * Development mode without Redis: this process claims due outbox rows (FOR UPDATE SKIP LOCKED) and runs
-   * them with the same validation, timeout, retries with backoff and `once`. Cron schedules need Redis.
+   * them with the same validation, timeout, retries with backoff and `once`, and fires due cron schedules.
    */
   private startInlineRunner(): void {
     let polling = false;
+    let polls = 0;
     this.inline = setInterval(() => {
       if (polling) {
         return;
       }
       polling = true;
-      this.inlineRunning = this.runDueRows()
+      const schedules =
+        ++polls % SCHEDULE_EVERY_POLLS === 0
+          ? this.reconcileSchedules().then(() => this.fireDueSchedules())
+          : Promise.resolve();
+      this.inlineRunning = schedules
+        .then(() => this.runDueRows())
         .catch((error: Error) => this.logger.warn(`Inline job runner: ${error.message}`))
         .finally(() => {
           polling = false;
         });
     }, INLINE_POLL_MS);
     this.inline.unref();
+  }
+
+  /** Development mode: enqueues each due schedule once (the row lock makes concurrent runners agree). */
+  private async fireDueSchedules(): Promise<void> {
+    const due = await this.dataSource.query<{ name: string }[]>(
+      'SELECT name FROM job_schedule WHERE "nextRunAt" <= now()',
+    );
+    for (const { name } of due) {
+      const job = this.registry.all().find((j) => j.name === name);
+      if (!job?.options.cron) {
+        continue;
+      }
+      await this.dataSource.transaction(async (manager) => {
+        const claimed = await manager.query<{ name: string }[]>(
+          'SELECT name FROM job_schedule WHERE name = $1 AND "nextRunAt" <= now() FOR UPDATE SKIP LOCKED',
+          [name],
+        );
+        if (claimed.length > 0) {
+          await manager.query('UPDATE job_schedule SET "nextRunAt" = $2 WHERE name = $1', [
+            name,
+            nextRun(job.options.cron!),
+          ]);
+          await this.enqueue(name, {}, {}, manager);
+        }
+      });
+    }
   }
 
   private async runDueRows(): Promise<void> {
@@ -339,6 +532,7 @@ export class JobsService
         await this.dataSource.query(
           `UPDATE job_outbox SET "lastError" = $2,
              "finishedAt" = CASE WHEN $3 THEN now() END,
+             "failedAt" = CASE WHEN $3 THEN now() END,
              "publishedAt" = CASE WHEN $3 THEN "publishedAt" END,
              "runAt" = now() + make_interval(secs => $4)
            WHERE id = $1`,
@@ -391,6 +585,20 @@ export class JobsService
     }
   }
 
+  private postgres(): Pool {
+    // One pool for every queue and worker; each worker also holds one of its clients to LISTEN.
+    if (!this.pool) {
+      this.pool = new Pool({
+        connectionString: this.config.databaseUrl,
+        options: `-c search_path="${BULLMQ_SCHEMA}"`, // bullmq's SQL uses unqualified names
+        max: this.registry.all().length * 2 + 5,
+      });
+      // An idle connection the server dropped: the pool replaces it; unhandled, it would end the process.
+      this.pool.on('error', (error) => this.logger.warn(`Job backend connection: ${error.message}`));
+    }
+    return this.pool;
+  }
+
   private redis(): Redis {
     // Workers block on Redis; bullmq requires maxRetriesPerRequest: null so a slow Redis never fails them.
     this.connection ??= new Redis(this.config.redisUrl!, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -423,5 +631,6 @@ export class JobsService
     }
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.connection?.quit().catch(() => undefined);
+    await this.pool?.end().catch(() => undefined);
   }
 }

@@ -1,37 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { IsEmail, IsIn, IsObject, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
+import { UnrecoverableError } from 'bullmq';
+import { IsEmail, IsString, Matches } from 'class-validator';
 import { Job, JobContext } from 'src/framework/jobs/job.decorator';
-import { MAIL_SEND_JOB, MailMessage, MailService, renderMessage } from 'src/framework/mail/mail.service';
-import { MAIL_TEMPLATES, MailTemplateName } from 'src/framework/mail/templates';
+import { MAIL_SEND_JOB, MailMessage, MailService, SealedMail } from 'src/framework/mail/mail.service';
 
-/**
- * A queued message: either rendered (`subject`, `text`, optional `html`) or one of the framework's
- * templates (`template` + `data`, rendered when the job runs).
- */
-export class MailPayload {
+/** A queued message: its recipient, and the rendered message sealed by `MailService.seal`. */
+export class MailPayload implements SealedMail {
   @IsEmail()
   to!: string;
 
-  @ValidateIf((p: MailPayload) => p.template === undefined)
   @IsString()
-  @MaxLength(500)
-  subject?: string;
-
-  @ValidateIf((p: MailPayload) => p.template === undefined)
-  @IsString()
-  text?: string;
-
-  @IsOptional()
-  @IsString()
-  html?: string;
-
-  @IsOptional()
-  @IsIn(Object.keys(MAIL_TEMPLATES))
-  template?: MailTemplateName;
-
-  @ValidateIf((p: MailPayload) => p.template !== undefined)
-  @IsObject()
-  data?: Record<string, unknown>;
+  @Matches(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/, { message: 'sealed must be a message sealed by MailService' })
+  sealed!: string;
 }
 
 /** Sends queued mail: `MailService.queue` enqueues this job. */
@@ -46,11 +26,13 @@ export class MailJobs {
    */
   @Job(MAIL_SEND_JOB, { payload: MailPayload, attempts: 5, backoff: 5000 })
   async send(payload: MailPayload, context: JobContext): Promise<void> {
-    const message: MailMessage = renderMessage(
-      payload.template
-        ? { to: payload.to, template: payload.template, data: payload.data as never }
-        : { to: payload.to, subject: payload.subject!, text: payload.text!, html: payload.html },
-    );
+    let message: MailMessage;
+    try {
+      message = this.mail.open(payload);
+    } catch (error) {
+      // Sealed with another SECRET_KEY, or altered: no retry can open it.
+      throw new UnrecoverableError(`mail to ${payload.to} cannot be opened: ${(error as Error).message}`);
+    }
     await context.once(`mail:${context.jobId}`, () => this.mail.send(message));
   }
 }

@@ -2,11 +2,12 @@ import { Logger } from '@nestjs/common';
 import type { NestorConfig } from 'src/framework/config/nestor-config';
 import { KEPT_MAILS, MailService } from 'src/framework/mail/mail.service';
 
-function devMail(nodeEnv: NestorConfig['nodeEnv'] = 'test'): MailService {
-  const config: Pick<NestorConfig, 'smtpUrl' | 'mailFrom' | 'nodeEnv'> = {
+function devMail(nodeEnv: NestorConfig['nodeEnv'] = 'test', secretKey = 'k'.repeat(40)): MailService {
+  const config: Pick<NestorConfig, 'smtpUrl' | 'mailFrom' | 'nodeEnv' | 'secretKey'> = {
     smtpUrl: undefined,
     mailFrom: 'Shop <shop@example.com>',
     nodeEnv,
+    secretKey: secretKey,
   };
   return new MailService(config as NestorConfig);
 }
@@ -64,5 +65,29 @@ describe('MailService without SMTP_URL (development transport)', () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('SMTP_URL is not set'));
     devMail('development');
     expect(warn).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('MailService.seal / open (the mail.send payload)', () => {
+  const message = {
+    to: 'ada@example.com',
+    subject: 'Reset',
+    text: 'https://x/reset?token=s3cret',
+    html: '<a>x</a>',
+  };
+
+  it('keeps only the recipient readable and opens to the same message', () => {
+    const mail = devMail();
+    const sealed = mail.seal(message);
+    expect(sealed.to).toBe('ada@example.com');
+    expect(JSON.stringify(sealed)).not.toContain('s3cret');
+    expect(JSON.stringify(sealed)).not.toContain('Reset');
+    expect(mail.open(sealed)).toEqual(message);
+  });
+
+  it('refuses a payload sealed with another SECRET_KEY, or sent to another address', () => {
+    const sealed = devMail().seal(message);
+    expect(() => devMail('test', 'z'.repeat(40)).open(sealed)).toThrow();
+    expect(() => devMail().open({ ...sealed, to: 'eve@example.com' })).toThrow();
   });
 });

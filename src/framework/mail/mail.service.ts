@@ -6,6 +6,8 @@ import {
   type EntitySubscriberInterface,
   type TransactionCommitEvent,
 } from 'typeorm';
+import { deriveKey } from 'src/framework/auth/keys';
+import { open, seal } from 'src/framework/auth/secret-box';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { type MailTemplateData, type MailTemplateName, renderMail } from 'src/framework/mail/templates';
@@ -23,6 +25,12 @@ export interface TemplateMail<N extends MailTemplateName = MailTemplateName> {
   to: string;
   template: N;
   data: MailTemplateData<N>;
+}
+
+/** What a `mail.send` job carries: the recipient in clear (for inspection), the message sealed. */
+export interface SealedMail {
+  to: string;
+  sealed: string;
 }
 
 /** The job that sends queued mail (src/framework/mail/mail.jobs.ts). */
@@ -54,6 +62,7 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly kept: SentMail[] = [];
   /** Whether messages really leave the process (an SMTP server is configured). */
   readonly delivers: boolean;
+  private readonly key: Buffer;
 
   constructor(
     private readonly config: NestorConfig,
@@ -61,6 +70,7 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
     @Optional() private readonly dataSource?: DataSource,
   ) {
     this.delivers = config.smtpUrl !== undefined;
+    this.key = deriveKey(config.secretKey, 'mail');
     // jsonTransport builds the full message (addresses, headers checked) without any network I/O.
     this.transport = config.smtpUrl
       ? createTransport(config.smtpUrl)
@@ -90,16 +100,18 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
    * is delivered. Given `manager` inside a transaction, the job is enqueued in it and published only after
    * commit (a rollback sends nothing). Returns the job id.
    *
-   * Without `REDIS_URL` jobs are recorded but not run, so the mail is sent directly instead (returns
-   * undefined): at once, rejecting when the server refuses it; or, inside a transaction, right after it
-   * commits (failures are then only logged). Callers behave the same either way.
+   * The message is rendered now and sealed (AES-GCM, key derived from SECRET_KEY): reset and verification
+   * links never sit readable in the outbox, the queue or the jobs API. Only the recipient stays visible.
+   *
+   * In an app without the jobs module the mail is sent directly instead (returns undefined): at once, or,
+   * inside a transaction, right after it commits (failures are then only logged).
    * Example: `await this.mail.queue({ to, subject: 'Hi', text: 'Hello!' }, manager)`.
    */
   async queue(message: MailMessage | TemplateMail, manager?: EntityManager): Promise<string | undefined> {
-    if (this.jobs && this.config.redisUrl) {
-      return this.jobs.enqueue(MAIL_SEND_JOB, { ...message }, {}, manager);
-    }
     const rendered = renderMessage(message);
+    if (this.jobs) {
+      return this.jobs.enqueue(MAIL_SEND_JOB, this.seal(rendered), {}, manager);
+    }
     const queryRunner = manager?.queryRunner;
     if (queryRunner?.isTransactionActive) {
       const data = queryRunner.data as Record<string, MailMessage[] | undefined>;
@@ -108,6 +120,16 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
     }
     await this.send(rendered);
     return undefined;
+  }
+
+  /** The `mail.send` payload of a message: the recipient, and the rest encrypted. */
+  seal({ to, ...content }: MailMessage): SealedMail {
+    return { to, sealed: seal(this.key, JSON.stringify(content), `mail:${to}`) };
+  }
+
+  /** The message a `mail.send` payload carries; throws when it was altered or sealed with another key. */
+  open({ to, sealed }: SealedMail): MailMessage {
+    return { to, ...(JSON.parse(open(this.key, sealed, `mail:${to}`)) as Omit<MailMessage, 'to'>) };
   }
 
   /** TypeORM calls this after every commit: send the direct fallback mail of that transaction. */
