@@ -180,18 +180,31 @@ export class JobsService
       'SELECT id, name, payload, delay, priority FROM job_outbox WHERE id = ANY($1) AND "publishedAt" IS NULL',
       [ids],
     );
+    // One bulk add per queue (a single round trip for a whole sweep), then one UPDATE for the batch.
+    const byName = new Map<string, typeof rows>();
     for (const row of rows) {
-      const job = this.registry.get(row.name);
-      await this.queue(row.name).add(row.name, row.payload, {
-        jobId: row.id,
-        attempts: job.options.attempts,
-        backoff: { type: 'exponential', delay: job.options.backoff, jitter: 0.5 },
-        ...(row.delay ? { delay: row.delay } : {}),
-        ...(row.priority ? { priority: row.priority } : {}),
-        removeOnComplete: { age: 24 * 3600, count: 10_000 },
-        removeOnFail: { age: 7 * 24 * 3600 },
-      });
-      await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = now() WHERE id = $1', [row.id]);
+      byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
+    }
+    for (const [name, batch] of byName) {
+      const job = this.registry.get(name);
+      await this.queue(name).addBulk(
+        batch.map((row) => ({
+          name,
+          data: row.payload,
+          opts: {
+            jobId: row.id,
+            attempts: job.options.attempts,
+            backoff: { type: 'exponential', delay: job.options.backoff, jitter: 0.5 },
+            ...(row.delay ? { delay: row.delay } : {}),
+            ...(row.priority ? { priority: row.priority } : {}),
+            removeOnComplete: { age: 24 * 3600, count: 10_000 },
+            removeOnFail: { age: 7 * 24 * 3600 },
+          },
+        })),
+      );
+      await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = now() WHERE id = ANY($1)', [
+        batch.map((row) => row.id),
+      ]);
     }
   }
 
@@ -293,6 +306,8 @@ export class JobsService
       this.config.jobsBackend === 'postgres'
         ? new OnPostgres.Queue<object, unknown>(name, { connection: this.postgres() })
         : new Queue<object, unknown>(name, { connection: this.redis(), prefix: this.config.jobsPrefix });
+    // An 'error' event without a listener would end the process (e.g. the backend dropping a connection).
+    queue.on('error', (error: Error) => this.logger.warn(`Queue ${name}: ${error.message}`));
     this.queues.set(name, queue);
     return queue;
   }
