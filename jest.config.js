@@ -19,9 +19,10 @@ function esmPackages(root = join(__dirname, 'node_modules')) {
 const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const shared = {
   transform: { '^.+\\.(ts|js|mjs|cjs)$': '<rootDir>/test/jest/swc-transformer.js' },
-  // PGlite's CommonJS build loads Node built-ins with import(), which Jest's VM refuses without a flag.
+  // PGlite's CommonJS build loads Node built-ins, and @fastify/cookie the ESM `cookie`, with import(), which
+  // Jest's VM refuses without a flag.
   transformIgnorePatterns: [
-    `/node_modules/(?!(${[...esmPackages(), '@electric-sql/pglite'].map(escapeRegExp).join('|')})/)`,
+    `/node_modules/(?!(${[...esmPackages(), '@electric-sql/pglite', '@fastify/cookie'].map(escapeRegExp).join('|')})/)`,
   ],
   moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],

@@ -1,11 +1,11 @@
-// Builds dist/ when it is missing or older than the sources, so `npm start` works on a fresh checkout
-// and after a `git pull` without a separate build step. Never runs while the server is starting.
+// Builds dist/ (the server) and admin/dist (the admin UI) when missing or older than their sources, so
+// `npm start` works on a fresh checkout and after a `git pull` without a separate build step. Never runs
+// while the server is starting.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const marker = join(root, 'dist', 'src', 'main.js');
 
 function newest(path) {
   if (!existsSync(path)) {
@@ -18,11 +18,32 @@ function newest(path) {
   return readdirSync(path).reduce((max, name) => Math.max(max, newest(join(path, name))), stat.mtimeMs);
 }
 
-const sources = ['src', 'migrations', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
-const stale = () => {
-  const builtAt = existsSync(marker) ? statSync(marker).mtimeMs : 0;
+const builds = [
+  {
+    what: 'dist/',
+    marker: join('dist', 'src', 'main.js'),
+    sources: ['src', 'migrations', 'tsconfig.json', 'tsconfig.build.json', 'package.json'],
+    command: [join('node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build'],
+  },
+  {
+    what: 'admin/dist/',
+    marker: join('admin', 'dist', 'index.html'),
+    sources: ['admin/src', 'admin/index.html', 'admin/vite.config.ts', 'admin/package.json', 'package.json'],
+    command: [
+      join('node_modules', 'vite', 'bin', 'vite.js'),
+      'build',
+      '--config',
+      join('admin', 'vite.config.ts'),
+    ],
+  },
+];
+
+function isStale({ marker, sources }) {
+  const path = join(root, marker);
+  const builtAt = existsSync(path) ? statSync(path).mtimeMs : 0;
   return builtAt === 0 || sources.some((s) => newest(join(root, s)) > builtAt);
-};
+}
+const stale = () => builds.filter(isStale);
 
 // One build at a time: `nest build` empties dist/ first, so two concurrent builds (parallel tests, two
 // `npm start`s) would break each other. mkdir is atomic; a lock older than 5 minutes is from a dead build.
@@ -42,18 +63,21 @@ function acquire() {
   }
 }
 
-if (stale()) {
+if (stale().length > 0) {
   acquire();
   try {
-    if (stale()) {
-      process.stderr.write('Building Nestor (dist/ is missing or older than the sources)…\n');
-      const result = spawnSync(
-        process.execPath,
-        [join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build'],
-        { cwd: root, stdio: 'inherit' },
-      );
+    for (const build of stale()) {
+      process.stderr.write(`Building Nestor (${build.what} is missing or older than the sources)…\n`);
+      const [script, ...args] = build.command;
+      const result = spawnSync(process.execPath, [join(root, script), ...args], {
+        cwd: root,
+        stdio: 'inherit',
+        // A build is always a production build: Vite (and React) would follow NODE_ENV=test from Jest.
+        env: { ...process.env, NODE_ENV: 'production' },
+      });
       if (result.status !== 0) {
         process.exitCode = result.status ?? 1;
+        break;
       }
     }
   } finally {

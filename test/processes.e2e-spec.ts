@@ -123,11 +123,11 @@ describe('Entry points (main, worker, cli)', () => {
 
   it('reverts and re-applies migrations from the CLI, and checks entities against migrations', () => {
     const env = { DATABASE_URL: db.url, DATA_DIR: dataDir };
-    expect(cli(['migration:revert'], env).output).toMatch(/Reverted JobBackends\d+/);
+    expect(cli(['migration:revert'], env).output).toMatch(/Reverted AdminSessionsAndAudit\d+/);
     const shown = cli(['migration:show'], env).output;
-    expect(shown).toMatch(/\[X\] InlineJobs\d+/);
-    expect(shown).toMatch(/\[ \] JobBackends\d+/);
-    expect(cli(['migration:run'], env).output).toMatch(/Applied JobBackends\d+/);
+    expect(shown).toMatch(/\[X\] JobBackends\d+/);
+    expect(shown).toMatch(/\[ \] AdminSessionsAndAudit\d+/);
+    expect(cli(['migration:run'], env).output).toMatch(/Applied AdminSessionsAndAudit\d+/);
     expect(cli(['migration:check'], env)).toMatchObject({ status: 0, output: expect.stringContaining('OK') });
     expect(cli(['--help'], env).output).toContain('migration:generate');
   });

@@ -442,6 +442,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current admin session */
+        get: operations["admin.session.get"];
+        put?: never;
+        /** Log in to the admin (staff only) */
+        post: operations["admin.session.login"];
+        /** Log out of the admin */
+        delete: operations["admin.session.logout"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The admin schema: resources, fields, lists, filters, forms, actions and your permissions */
+        get: operations["admin.schema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/actions/{path}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run an admin action on selected records */
+        post: operations["admin.action"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/export/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** CSV of a resource list with the list query (filters, search, sort), all pages */
+        get: operations["admin.export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts per resource, recent changes, job queues */
+        get: operations["admin.dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -520,6 +607,80 @@ export interface paths {
         head?: never;
         /** Update a Group (partial) */
         patch: operations["groups.update"];
+        trace?: never;
+    };
+    "/api/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Permission rows
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         */
+        get: operations["permissions.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/permissions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one Permission */
+        get: operations["permissions.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit-entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List AuditEntry rows
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         */
+        get: operations["auditEntries.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit-entries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one AuditEntry */
+        get: operations["auditEntries.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/categories": {
@@ -990,6 +1151,69 @@ export interface components {
             /** @description Jobs in this state */
             total: number;
         };
+        SessionUserDto: {
+            id: number;
+            email: string;
+            isStaff: boolean;
+            isSuperuser: boolean;
+        };
+        SessionDto: {
+            user: components["schemas"]["SessionUserDto"];
+            /** @description Send it as X-CSRF-Token on every POST, PATCH and DELETE */
+            csrfToken: string;
+        };
+        AuditEntry: {
+            /**
+             * @description 64-bit integer as a string
+             * @example 1
+             */
+            readonly id: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly at: string;
+            /** @example 1 */
+            readonly actorId: number | null;
+            /** @example text */
+            readonly actorEmail: string | null;
+            /** @example text */
+            readonly via: string;
+            /** @example text */
+            readonly resource: string;
+            /** @example text */
+            readonly recordId: string;
+            /** @example text */
+            readonly operation: string;
+            /** @example text */
+            readonly actionName: string | null;
+            readonly changes: unknown;
+        };
+        AuditEntryCreate: Record<string, never>;
+        /** @description Any subset of the writable fields */
+        AuditEntryUpdate: Record<string, never>;
+        ListMeta: {
+            /** @description null when paginating with `after` */
+            page: number | null;
+            /** @description Effective page size (requests above the maximum are clamped) */
+            limit: number;
+            total: number;
+            /** @description Present when total is the planner's estimate */
+            totalEstimated?: boolean;
+            pageCount: number;
+            /** @description Pass as `after` for the next page */
+            nextCursor: string | null;
+        };
+        ListLinks: {
+            self: string;
+            next: string | null;
+            prev: string | null;
+        };
+        AuditEntryList: {
+            data: components["schemas"]["AuditEntry"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
         Category: {
             /** @example 1 */
             readonly id: number;
@@ -1043,23 +1267,6 @@ export interface components {
              * @example 1
              */
             parentId?: number | null;
-        };
-        ListMeta: {
-            /** @description null when paginating with `after` */
-            page: number | null;
-            /** @description Effective page size (requests above the maximum are clamped) */
-            limit: number;
-            total: number;
-            /** @description Present when total is the planner's estimate */
-            totalEstimated?: boolean;
-            pageCount: number;
-            /** @description Pass as `after` for the next page */
-            nextCursor: string | null;
-        };
-        ListLinks: {
-            self: string;
-            next: string | null;
-            prev: string | null;
         };
         CategoryList: {
             data: components["schemas"]["Category"][];
@@ -1125,14 +1332,6 @@ export interface components {
             data: components["schemas"]["DailySalesReport"][];
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
-        };
-        Permission: {
-            /** @example 1 */
-            id?: number;
-            /** @example text */
-            codename?: string;
-            /** @example text */
-            name?: string;
         };
         Group: {
             /** @example 1 */
@@ -1237,6 +1436,32 @@ export interface components {
         };
         OrderList: {
             data: components["schemas"]["Order"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        Permission: {
+            /** @example 1 */
+            readonly id: number;
+            /** @example text */
+            codename: string;
+            /** @example text */
+            name: string;
+        };
+        PermissionCreate: {
+            /** @example text */
+            codename: string;
+            /** @example text */
+            name?: string;
+        };
+        /** @description Any subset of the writable fields */
+        PermissionUpdate: {
+            /** @example text */
+            codename?: string;
+            /** @example text */
+            name?: string;
+        };
+        PermissionList: {
+            data: components["schemas"]["Permission"][];
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
@@ -1608,6 +1833,11 @@ export interface operations {
                     };
                     /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
                     "items.productId"?: number | {
+                        eq?: number;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    id?: number | {
                         eq?: number;
                         in?: string;
                     };
@@ -3038,6 +3268,361 @@ export interface operations {
             };
         };
     };
+    "admin.session.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDto"];
+                };
+            };
+            /** @description No session (or it expired) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.session.login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginDto"];
+            };
+        };
+        responses: {
+            /** @description Logged in; the session cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDto"];
+                };
+            };
+            /** @description Invalid email or password; urn:nestor:problem:otp-required when the account needs its code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a staff account, or a cross-site request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.session.logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Logged out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description See admin/README.md for the contract (version 1) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource path, e.g. products */
+                path: string;
+                /** @description The action name, e.g. archive */
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description { status: "done", message, affected } */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description { status: "started", jobId, queue } for job actions */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown action, or a selected record does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad ids or input form */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<resource path>.csv`, e.g. products.csv */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CSV (readable fields only) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad list query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description { counts: { <path>: n }, recent: AuditEntry[], jobs: { failed, waiting, active, delayed } } */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "users.list": {
         parameters: {
             query?: {
@@ -4050,6 +4635,393 @@ export interface operations {
             };
         };
     };
+    "permissions.list": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                /** @description Page size (default 20; larger values are clamped to 100) */
+                limit?: number;
+                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                after?: string;
+                /** @description Comma-separated fields, "-" for descending. Sortable: codename, name, id. Default: codename,id */
+                sort?: string;
+                /** @description filter[field]=value or filter[field][op]=value */
+                filter?: {
+                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
+                    id?: number | {
+                        eq?: number;
+                        ne?: number;
+                        gt?: number;
+                        gte?: number;
+                        lt?: number;
+                        lte?: number;
+                        in?: string;
+                        nin?: string;
+                        between?: string;
+                    };
+                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
+                    codename?: string | {
+                        eq?: string;
+                        ne?: string;
+                        in?: string;
+                        nin?: string;
+                        contains?: string;
+                        icontains?: string;
+                        startswith?: string;
+                    };
+                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
+                    name?: string | {
+                        eq?: string;
+                        ne?: string;
+                        in?: string;
+                        nin?: string;
+                        contains?: string;
+                        icontains?: string;
+                        startswith?: string;
+                    };
+                };
+                /** @description Case-insensitive search in codename, name */
+                q?: string;
+                /** @description Comma-separated fields to return (id always): id, codename, name */
+                fields?: string;
+                /** @description No relations can be included */
+                include?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Permission rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PermissionList"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "permissions.get": {
+        parameters: {
+            query?: {
+                /** @description Comma-separated fields to return (id always): id, codename, name */
+                fields?: string;
+                /** @description No relations can be included */
+                include?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Permission */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permission"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auditEntries.list": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                /** @description Page size (default 20; larger values are clamped to 100) */
+                limit?: number;
+                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                after?: string;
+                /** @description Comma-separated fields, "-" for descending. Sortable: at, id. Default: -at,-id */
+                sort?: string;
+                /** @description filter[field]=value or filter[field][op]=value */
+                filter?: {
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    resource?: string | {
+                        eq?: string;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    recordId?: string | {
+                        eq?: string;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    operation?: string | {
+                        eq?: string;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, in, isnull (in/nin/between take comma lists) */
+                    actionName?: string | {
+                        eq?: string;
+                        in?: string;
+                        isnull?: boolean;
+                    };
+                    /** @description Equality, or one of: eq, in, isnull (in/nin/between take comma lists) */
+                    actorId?: number | {
+                        eq?: number;
+                        in?: string;
+                        isnull?: boolean;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    via?: string | {
+                        eq?: string;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: gt, gte, lt, lte, between (in/nin/between take comma lists) */
+                    at?: string | {
+                        gt?: string;
+                        gte?: string;
+                        lt?: string;
+                        lte?: string;
+                        between?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    id?: string | {
+                        eq?: string;
+                        in?: string;
+                    };
+                };
+                /** @description Case-insensitive search in actorEmail */
+                q?: string;
+                /** @description Comma-separated fields to return (id always): id, at, actorId, actorEmail, via, resource, recordId, operation, actionName, changes */
+                fields?: string;
+                /** @description No relations can be included */
+                include?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of AuditEntry rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntryList"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "auditEntries.get": {
+        parameters: {
+            query?: {
+                /** @description Comma-separated fields to return (id always): id, at, actorId, actorEmail, via, resource, recordId, operation, actionName, changes */
+                fields?: string;
+                /** @description No relations can be included */
+                include?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description AuditEntry */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "categories.list": {
         parameters: {
             query?: {
@@ -4099,6 +5071,11 @@ export interface operations {
                     /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
                     "parent.slug"?: string | {
                         eq?: string;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    id?: number | {
+                        eq?: number;
                         in?: string;
                     };
                 };
@@ -5061,6 +6038,11 @@ export interface operations {
                         eq?: string;
                         in?: string;
                     };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    id?: number | {
+                        eq?: number;
+                        in?: string;
+                    };
                 };
                 /** @description Case-insensitive search in name, sku, description */
                 q?: string;
@@ -5068,6 +6050,8 @@ export interface operations {
                 fields?: string;
                 /** @description Comma-separated relations to embed: category, category.parent, tags */
                 include?: string;
+                /** @description Soft-deleted rows: only them (only) or with the live ones (with). Needs products.change */
+                trashed?: "only" | "with";
             };
             header?: never;
             path?: never;
@@ -5086,6 +6070,24 @@ export interface operations {
             };
             /** @description Malformed request or bad query parameter (errors[].parameter names it) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description trashed= needs a signed-in caller */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description trashed= needs the products.change permission */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5211,6 +6213,8 @@ export interface operations {
                 fields?: string;
                 /** @description Comma-separated relations to embed: category, category.parent, tags */
                 include?: string;
+                /** @description Soft-deleted rows: only them (only) or with the live ones (with). Needs products.change */
+                trashed?: "only" | "with";
             };
             header?: never;
             path: {
@@ -5240,6 +6244,24 @@ export interface operations {
             };
             /** @description Malformed request or bad query parameter (errors[].parameter names it) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description trashed= needs a signed-in caller */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description trashed= needs the products.change permission */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5828,6 +6850,11 @@ export interface operations {
                         in?: string;
                         nin?: string;
                         between?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    id?: number | {
+                        eq?: number;
+                        in?: string;
                     };
                 };
                 /** @description Comma-separated fields to return (id always): id, date, ordersCount, revenue, createdAt, updatedAt */

@@ -1,4 +1,5 @@
-import { Product } from 'src/app/catalog/product.entity';
+import { Product, ProductStatus } from 'src/app/catalog/product.entity';
+import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
 import { Resource } from 'src/framework/resource/resource.decorator';
 
 /** `/api/products`: the catalogue. Public to read; soft-deleted products can be restored. */
@@ -22,10 +23,20 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   include: ['category', 'category.parent', 'tags'],
   public: ['list', 'get'],
   admin: {
-    listColumns: ['name', 'sku', 'price', 'stock', 'status', 'categoryId'],
+    listDisplay: ['name', 'sku', 'price', 'stock', 'status', 'categoryId'],
     labels: { sku: 'SKU' },
     helpText: { price: 'Decimal with two places, e.g. "12.50"', stock: 'Units on hand' },
     titleField: 'name',
   },
 })
-export class ProductResource {}
+export class ProductResource {
+  /** Admin action: archived products leave the shop's active catalogue but keep their history. */
+  @AdminAction('archive', { confirm: 'Archive the selected products?' })
+  async archive({ ids, manager }: AdminActionContext): Promise<string> {
+    await manager.query(
+      'UPDATE product SET status = $2, "updatedAt" = now(), version = version + 1 WHERE id = ANY($1)',
+      [ids, ProductStatus.Archived],
+    );
+    return `${ids.length} product(s) archived`;
+  }
+}

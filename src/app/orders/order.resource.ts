@@ -1,6 +1,8 @@
 import { OrderStatus } from 'src/app/orders/order.entity';
 import { Order } from 'src/app/orders/order.entity';
+import { OrderJobs } from 'src/app/orders/order.jobs';
 import { OrderService } from 'src/app/orders/order.service';
+import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
 
@@ -20,9 +22,39 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
   defaultSort: '-createdAt',
   include: ['items', 'items.product'],
   service: OrderService,
-  admin: { listColumns: ['id', 'status', 'total', 'createdAt'] },
+  admin: { listDisplay: ['id', 'status', 'total', 'createdAt'] },
 })
 export class OrderResource implements ResourceHooks {
+  constructor(private readonly orderJobs: OrderJobs) {}
+  /** Admin action: ship paid or pending orders; a shipped or cancelled one in the selection refuses the lot. */
+  @AdminAction('mark-shipped', { label: 'Mark as shipped', confirm: 'Mark the selected orders as shipped?' })
+  async markShipped({ ids, manager }: AdminActionContext): Promise<string> {
+    const final = await manager.query<{ id: number; status: string }[]>(
+      'SELECT id, status FROM "order" WHERE id = ANY($1) AND status = ANY($2) ORDER BY id',
+      [ids, FINAL],
+    );
+    if (final.length > 0) {
+      throw new ProblemException({
+        type: PROBLEM_TYPES.conflict,
+        title: 'Order is final',
+        status: 409,
+        detail: `Order ${final.map((o) => `#${o.id} is ${o.status}`).join(', ')}: nothing was shipped.`,
+      });
+    }
+    await manager.query('UPDATE "order" SET status = $2 WHERE id = ANY($1)', [ids, OrderStatus.Shipped]);
+    return `${ids.length} order(s) marked as shipped`;
+  }
+
+  /** Admin action, as a background job: the confirmation mail again, once per order and run. */
+  @AdminAction('resend-confirmation', { label: 'Resend confirmation', job: true })
+  async resendConfirmation({ ids, manager }: AdminActionContext): Promise<string> {
+    let sent = 0;
+    for (const orderId of ids) {
+      sent += (await this.orderJobs.resendConfirmation(orderId as number, manager)) ? 1 : 0;
+    }
+    return `${sent} confirmation(s) queued`;
+  }
+
   /** Shipped and cancelled orders are final; cancelling returns the items to stock in the same transaction. */
   async beforeUpdate({
     manager,

@@ -102,6 +102,14 @@ export class OrderService extends ResourceService {
       );
       // Published only if this transaction commits: a rolled-back order never sends a confirmation.
       await this.jobs.enqueue('orders.send-confirmation', { orderId: order.id }, {}, manager);
+      // The order's history starts here, as a generated create would record it.
+      await this.audit.recordWrite(manager, this.definition, {
+        principal: customer,
+        operation: 'create',
+        recordId: order.id,
+        before: null,
+        after: { status: order.status, total: order.total, customerId: order.customerId },
+      });
       return order.id;
     });
     return this.get(id, { include: ['items'], principal: customer });

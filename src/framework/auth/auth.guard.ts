@@ -6,6 +6,7 @@ import { ApiKeyService } from 'src/framework/auth/api-key.service';
 import { AUTH_REQUIREMENT, AuthRequirement } from 'src/framework/auth/auth.decorators';
 import { Principal, can } from 'src/framework/auth/principal';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { SESSION_COOKIE, SessionService } from 'src/framework/auth/session.service';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** The permission each generated route needs (Django's view/add/change/delete). */
@@ -22,7 +23,8 @@ type AuthRequest = FastifyRequest & { principal?: Principal; user?: Principal };
 
 /**
  * The global guard: authenticates `Authorization: Bearer <JWT or API key>` when present (a bad credential
- * is a 401 even on public routes), then enforces the route's requirement. Default deny: a route without
+ * is a 401 even on public routes), else the admin session cookie (unsafe requests need its CSRF token and a
+ * same-site Origin; an unknown or expired cookie is simply anonymous), then enforces the route's requirement. Default deny: a route without
  * `@Public()` needs a signed-in caller; generated resource routes need their permission unless the action is
  * public, and owned resources let signed-in callers reach their own rows (the service scopes the queries).
  * Staff-only resources (`staffOnly`) refuse everyone but staff and superusers, public actions included.
@@ -33,6 +35,7 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
     private readonly reflector: Reflector,
     private readonly registry: ResourceRegistry,
     private readonly apiKeys: ApiKeyService,
+    private readonly sessions: SessionService,
   ) {
     super();
   }
@@ -59,6 +62,21 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
       context.getHandler(),
       context.getClass(),
     ]) ?? { kind: 'authenticated' };
+    if (header === undefined && request.cookies?.[SESSION_COOKIE]) {
+      // The admin panel's cookie: a browser sends it on its own, so unsafe requests must prove intent.
+      const session = await this.sessions.resolve(request);
+      if (session) {
+        try {
+          this.sessions.checkCsrf(request, session.csrfToken);
+          request.principal = session.principal;
+        } catch (error) {
+          // A public route (the admin login itself) just runs anonymously, as a cross-site caller could.
+          if (requirement.kind !== 'public') {
+            throw error;
+          }
+        }
+      }
+    }
     return this.authorize(requirement, request.principal);
   }
 

@@ -1,10 +1,11 @@
-import { Module } from '@nestjs/common';
+import { Module, forwardRef } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountController } from 'src/framework/auth/account.controller';
 import { AccountService } from 'src/framework/auth/account.service';
+import { AdminSession } from 'src/framework/auth/session.entity';
 import { ApiKey } from 'src/framework/auth/api-key.entity';
 import { ApiKeyService } from 'src/framework/auth/api-key.service';
 import { ApiKeysController } from 'src/framework/auth/api-keys.controller';
@@ -19,8 +20,10 @@ import { LoginAttempt } from 'src/framework/auth/login-attempt.entity';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
 import { Permission } from 'src/framework/auth/permission.entity';
+import { PermissionResource } from 'src/framework/auth/permission.resource';
 import { RefreshToken } from 'src/framework/auth/refresh-token.entity';
 import { JWT_AUDIENCE, JWT_ISSUER, TokenService } from 'src/framework/auth/token.service';
+import { SessionService } from 'src/framework/auth/session.service';
 import { TwoFactorController } from 'src/framework/auth/two-factor.controller';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { User } from 'src/framework/auth/user.entity';
@@ -28,14 +31,26 @@ import { UserResource } from 'src/framework/auth/user.resource';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 
-export const AUTH_ENTITIES = [User, Group, Permission, RefreshToken, OneTimeToken, ApiKey, LoginAttempt];
+export const AUTH_ENTITIES = [
+  User,
+  Group,
+  Permission,
+  RefreshToken,
+  OneTimeToken,
+  ApiKey,
+  LoginAttempt,
+  AdminSession,
+];
 
 /** Users, groups, permissions, tokens, and the global guard that enforces them on every route. */
 @Module({
   imports: [
     TypeOrmModule.forFeature(AUTH_ENTITIES),
     // Users and groups are staff-only resources: /api/users, /api/groups.
-    ResourceModule.forFeature([UserResource, GroupResource]),
+    // The user resource's admin actions (password reset, set password) use the account services.
+    ResourceModule.forFeature([UserResource, GroupResource, PermissionResource], {
+      imports: [forwardRef(() => AuthModule)],
+    }),
     PassportModule,
     JwtModule.registerAsync({
       inject: [NestorConfig],
@@ -59,9 +74,19 @@ export const AUTH_ENTITIES = [User, Group, Permission, RefreshToken, OneTimeToke
     ApiKeyService,
     TwoFactorService,
     LoginThrottleService,
+    SessionService,
     JwtStrategy,
     { provide: APP_GUARD, useClass: NestorAuthGuard },
   ],
-  exports: [TypeOrmModule, AuthService, TokenService, ApiKeyService],
+  exports: [
+    TypeOrmModule,
+    AccountService,
+    AuthService,
+    TokenService,
+    ApiKeyService,
+    SessionService,
+    TwoFactorService,
+    LoginThrottleService,
+  ],
 })
 export class AuthModule {}

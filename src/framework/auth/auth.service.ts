@@ -41,6 +41,15 @@ export class AuthService implements OnApplicationBootstrap {
     password: string,
     verifySecondFactor?: (userId: number) => Promise<void>,
   ): Promise<TokenPair> {
+    return this.tokens.issue(await this.authenticate(email, password, verifySecondFactor));
+  }
+
+  /** The password (and second factor) check of `login`, for other kinds of session. Returns the user id. */
+  async authenticate(
+    email: string,
+    password: string,
+    verifySecondFactor?: (userId: number) => Promise<void>,
+  ): Promise<number> {
     const [user] = await this.dataSource.query<UserRow[]>(
       'SELECT id, "passwordHash", "isActive", "totpEnabled" FROM "user" WHERE email = $1',
       [normalizeEmail(email)],
@@ -60,7 +69,7 @@ export class AuthService implements OnApplicationBootstrap {
       'UPDATE "user" SET "lastLogin" = now(), "passwordHash" = COALESCE($2, "passwordHash") WHERE id = $1',
       [user.id, rehash],
     );
-    return this.tokens.issue(user.id);
+    return user.id;
   }
 
   async onApplicationBootstrap(): Promise<void> {

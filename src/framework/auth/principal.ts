@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { forbidden } from 'src/framework/auth/problems';
 
-/** Who is calling: resolved from a JWT or an API key on every request. */
+/** Who is calling: resolved from a JWT, an API key or an admin session cookie on every request. */
 export interface Principal {
   userId: number;
   email: string;
@@ -9,7 +9,8 @@ export interface Principal {
   isSuperuser: boolean;
   /** Permission codenames (direct and through groups); an API key narrows them to its own list. */
   permissions: ReadonlySet<string>;
-  via: 'jwt' | 'api-key';
+  /** `session`: the admin panel's cookie session (unsafe requests then need the CSRF token). */
+  via: 'jwt' | 'api-key' | 'session';
 }
 
 /** `true` for superusers, else whether the permission is held. Example: `can(principal, 'orders.view')`. */

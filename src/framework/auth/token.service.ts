@@ -92,6 +92,10 @@ export class TokenService {
          AND ($2::uuid IS NULL OR family <> $2::uuid)`,
       [userId, exceptFamily ?? null],
     );
+    // Admin cookie sessions end too (a password change or reset signs the user out of the admin).
+    await (manager ?? this.dataSource.manager).query('DELETE FROM admin_session WHERE "userId" = $1', [
+      userId,
+    ]);
   }
 
   /** The family of a refresh token (for logout), if it is one of ours. */

@@ -1,8 +1,21 @@
+import { IsString, MaxLength, MinLength } from 'class-validator';
+import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
+import { AccountService } from 'src/framework/auth/account.service';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
+import { hashPassword } from 'src/framework/auth/passwords';
+import { TokenService } from 'src/framework/auth/token.service';
 import { addedIds, checkGrants, refused, unrestricted } from 'src/framework/auth/grants';
 import { User } from 'src/framework/auth/user.entity';
 import type { ProblemFieldError } from 'src/framework/http/problem';
 import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
+
+/** The form of the admin's "Set password" action. */
+export class SetPasswordInput {
+  @IsString()
+  @MinLength(10)
+  @MaxLength(1024)
+  password!: string;
+}
 
 /** Flags only a superuser may change (on create: set to anything but their default, false). */
 const SUPERUSER_FIELDS = ['isStaff', 'isSuperuser'] as const;
@@ -51,7 +64,7 @@ function checkTarget(context: HookContext, current: ResourceRow): void {
   sort: ['email', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin', 'createdAt', 'updatedAt'],
   include: ['groups', 'permissions'],
   admin: {
-    listColumns: ['email', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin'],
+    listDisplay: ['email', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin'],
     labels: { isActive: 'Active', isStaff: 'Staff', isSuperuser: 'Superuser' },
     helpText: {
       isStaff: 'May use the admin panel',
@@ -61,6 +74,45 @@ function checkTarget(context: HookContext, current: ResourceRow): void {
   },
 })
 export class UserResource implements ResourceHooks {
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  /** Admin action: mails each selected active user a password reset link (as `password/forgot` does). */
+  @AdminAction('send-password-reset', { label: 'Send password reset', confirm: 'Mail a reset link to each?' })
+  async sendPasswordReset({ ids, manager }: AdminActionContext): Promise<string> {
+    const users = await manager.query<{ email: string }[]>(
+      'SELECT email FROM "user" WHERE id = ANY($1) AND "isActive"',
+      [ids],
+    );
+    users.forEach((user) => this.accounts.forgotPassword(user.email));
+    return `${users.length} reset link(s) sent`;
+  }
+
+  /** Admin action: sets one user's password and ends their sessions; a superuser's only by a superuser. */
+  @AdminAction('set-password', { label: 'Set password', bulk: false, input: SetPasswordInput })
+  async setPassword({
+    ids,
+    input,
+    manager,
+    principal,
+  }: AdminActionContext<SetPasswordInput>): Promise<string> {
+    const targets = await manager.query<{ id: number; isSuperuser: boolean }[]>(
+      'SELECT id, "isSuperuser" FROM "user" WHERE id = ANY($1)',
+      [ids],
+    );
+    if (targets.some((user) => user.isSuperuser) && !unrestricted(principal)) {
+      throw refused('Only superusers may change or delete a superuser.', []);
+    }
+    const passwordHash = await hashPassword(input.password);
+    for (const { id } of targets) {
+      await manager.query('UPDATE "user" SET "passwordHash" = $2 WHERE id = $1', [id, passwordHash]);
+      await this.tokens.revokeUser(id, undefined, manager);
+    }
+    return `Password set for ${targets.length} user(s); their sessions ended`;
+  }
+
   beforeCreate(context: HookContext & { input: ResourceRow }): void {
     const { input } = context;
     if (typeof input.email === 'string') {

@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
+import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import * as qs from 'qs';
+import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { requestIdOf } from 'src/framework/http/request-id';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
@@ -60,6 +62,7 @@ export async function createNestorApp(
     done(null, payload);
   });
 
+  await app.register(cookie); // the admin session cookie (SessionService)
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: {
@@ -80,6 +83,7 @@ export async function createNestorApp(
     });
   }
   setupOpenApi(app);
+  await serveAdminUi(app);
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
 }

@@ -18,7 +18,7 @@ import {
   JobQueueDto,
   JobScheduleDto,
 } from 'src/framework/jobs/jobs-admin.dto';
-import { BullInspector, JobsInspector, notFound, OutboxInspector } from 'src/framework/jobs/jobs-inspector';
+import { createInspector, JobsInspector, notFound } from 'src/framework/jobs/jobs-inspector';
 import { JobsMetrics } from 'src/framework/jobs/jobs.metrics';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 
@@ -41,10 +41,7 @@ export class JobsAdminController {
     dataSource: DataSource,
     metrics: JobsMetrics,
   ) {
-    this.inspector =
-      config.jobsBackend === 'outbox'
-        ? new OutboxInspector(dataSource, registry, config)
-        : new BullInspector(jobs, registry);
+    this.inspector = createInspector(config, jobs, dataSource, registry);
     metrics.readDepthWith(() =>
       Promise.all(
         registry.all().map(async ({ name }) => ({ name, counts: await this.inspector.counts(name) })),

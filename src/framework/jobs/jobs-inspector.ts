@@ -291,3 +291,15 @@ export class OutboxInspector implements JobsInspector {
     };
   }
 }
+
+/** The inspector of the configured backend. Example: `createInspector(config, jobs, dataSource, registry)`. */
+export function createInspector(
+  config: NestorConfig,
+  jobs: JobsService,
+  dataSource: DataSource,
+  registry: JobRegistry,
+): JobsInspector {
+  return config.jobsBackend === 'outbox'
+    ? new OutboxInspector(dataSource, registry, config)
+    : new BullInspector(jobs, registry);
+}

@@ -608,6 +608,8 @@ export class JobsService
         options: `-c search_path="${BULLMQ_SCHEMA}"`, // bullmq's SQL uses unqualified names
         max: this.registry.all().length * 2 + 5,
       });
+      // Every bullmq queue and worker listens for the pool's errors.
+      this.pool.setMaxListeners(this.registry.all().length * 4 + 10);
       // An idle connection the server dropped: the pool replaces it; unhandled, it would end the process.
       this.pool.on('error', (error) => this.logger.warn(`Job backend connection: ${error.message}`));
     }

@@ -250,6 +250,24 @@ export function addResource(
       : 'No relations can be included',
     schema: { type: 'string' },
   };
+  // Soft-deleted rows need the change permission, even where reading is public.
+  const trashedParameters = definition.deleteDateColumn
+    ? [
+        {
+          name: 'trashed',
+          in: 'query',
+          required: false,
+          description: `Soft-deleted rows: only them (only) or with the live ones (with). Needs ${path}.change`,
+          schema: { type: 'string', enum: ['only', 'with'] },
+        },
+      ]
+    : [];
+  const problemContent = { 'application/problem+json': { schema: PROBLEM } };
+  /** What a public read can still answer when it asks for the trash. */
+  const trashedProblems = {
+    401: { description: 'trashed= needs a signed-in caller', content: problemContent },
+    403: { description: `trashed= needs the ${path}.change permission`, content: problemContent },
+  };
   const filterProperties = Object.fromEntries(
     [...query.filterable].map(([field, { field: spec, operators }]) => {
       const value = typeSchema(spec.type, spec.enumValues);
@@ -335,6 +353,7 @@ export function addResource(
       : []),
     fieldsParameter,
     includeParameter,
+    ...trashedParameters,
   ];
   const idParameter = {
     name: 'id',
@@ -362,7 +381,11 @@ export function addResource(
     ...spec,
     responses: {
       ...(spec.responses as Record<string, unknown>),
-      ...problems(...(definition.publicActions.has(action) ? [] : [401, 403])),
+      ...(definition.publicActions.has(action)
+        ? trashedParameters.length > 0 && (action === 'list' || action === 'get')
+          ? trashedProblems
+          : {}
+        : problems(401, 403)),
       default: {
         description: 'Error (RFC 9457 problem details)',
         content: { 'application/problem+json': { schema: PROBLEM } },
@@ -402,7 +425,7 @@ export function addResource(
   }
   if (actions.has('get')) {
     item.get = operation('get', `Get one ${name}`, {
-      parameters: [idParameter, fieldsParameter, includeParameter],
+      parameters: [idParameter, fieldsParameter, includeParameter, ...trashedParameters],
       responses: {
         200: { description: name, headers: etagHeader, content: json(ref(name)) },
         304: { description: 'Not modified (If-None-Match matched)' },

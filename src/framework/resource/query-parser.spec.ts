@@ -178,6 +178,7 @@ describe(parseListQuery.name, () => {
         'q',
         'fields',
         'include',
+        'trashed',
       ]);
     });
 
@@ -691,6 +692,43 @@ describe(parseListQuery.name, () => {
 
     it('rejects a repeated q', () => {
       expect(failures('q=a&q=b')).toEqual([['q', 'invalid']]);
+    });
+  });
+
+  describe('trashed', () => {
+    const trashable = productSpec({ softDelete: true });
+
+    it.each(['only', 'with'] as const)('accepts trashed=%s on a soft-deleting resource', (value) => {
+      expect(parse(`trashed=${value}`, trashable).trashed).toBe(value);
+      expect(parse('', trashable)).not.toHaveProperty('trashed');
+    });
+
+    it.each(['all', '', 'ONLY', 'without'])('rejects trashed=%s, naming the accepted values', (value) => {
+      expect(problemOf(`trashed=${value}`, trashable).errors).toEqual([
+        {
+          parameter: 'trashed',
+          code: 'invalid',
+          message: `trashed must be "only" (deleted rows) or "with" (all rows), got ${JSON.stringify(value)}`,
+        },
+      ]);
+    });
+
+    it('rejects a repeated trashed', () => {
+      expect(failures('trashed=only&trashed=with', trashable)).toEqual([['trashed', 'invalid']]);
+    });
+
+    it('rejects trashed on a resource without soft delete, and lists it as allowed where it is', () => {
+      expect(problemOf('trashed=only').errors).toEqual([
+        {
+          parameter: 'trashed',
+          code: 'unknown',
+          message:
+            'Product has no soft delete, so trashed is not accepted; allowed: page, limit, after, sort, filter, q, fields, include',
+        },
+      ]);
+      expect(problemOf('offset=1', trashable).errors?.[0].message).toBe(
+        'Unknown query parameter "offset"; allowed: page, limit, after, sort, filter, q, fields, include, trashed',
+      );
     });
   });
 

@@ -8,9 +8,14 @@ import {
   ListQuery,
   ResourceQuerySpec,
   SortTerm,
+  TRASHED_VALUES,
+  Trashed,
 } from 'src/framework/resource/query-types';
 
-/** The query parameters a list endpoint accepts (ARCHITECTURE.md §4); anything else is a 400. */
+/**
+ * The query parameters a list endpoint accepts (ARCHITECTURE.md §4); anything else is a 400. `q` needs
+ * search fields and `trashed` soft delete.
+ */
 export const LIST_QUERY_PARAMETERS = [
   'page',
   'limit',
@@ -20,6 +25,7 @@ export const LIST_QUERY_PARAMETERS = [
   'q',
   'fields',
   'include',
+  'trashed',
 ] as const;
 
 /** Longest filter value (or list item) accepted, in characters. */
@@ -48,8 +54,13 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const KNOWN_OPERATORS: ReadonlySet<string> = new Set<string>(FILTER_OPERATORS);
 const LIST_OPERATORS: ReadonlySet<FilterOperator> = new Set<FilterOperator>(['in', 'nin', 'between']);
-const ALLOWED_WITH_SEARCH = LIST_QUERY_PARAMETERS.join(', ');
-const ALLOWED_WITHOUT_SEARCH = LIST_QUERY_PARAMETERS.filter((p) => p !== 'q').join(', ');
+
+/** The parameters this resource's list accepts, for messages. */
+function allowedParameters(spec: ResourceQuerySpec): string {
+  return LIST_QUERY_PARAMETERS.filter(
+    (p) => (p !== 'q' || spec.searchable) && (p !== 'trashed' || spec.softDelete === true),
+  ).join(', ');
+}
 
 const STRING_OPERATORS: readonly FilterOperator[] = [
   'eq',
@@ -162,6 +173,7 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
   let qRaw: unknown;
   let fieldsRaw: unknown;
   let includeRaw: unknown;
+  let trashedRaw: unknown;
 
   for (const key of Object.keys(query)) {
     const value = query[key];
@@ -190,12 +202,15 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
       case 'include':
         includeRaw = value;
         break;
+      case 'trashed':
+        trashedRaw = value;
+        break;
       default:
         if (value !== undefined) {
           errors.push({
             parameter: key,
             code: 'unknown',
-            message: `Unknown query parameter "${key}"; allowed: ${spec.searchable ? ALLOWED_WITH_SEARCH : ALLOWED_WITHOUT_SEARCH}`,
+            message: `Unknown query parameter "${key}"; allowed: ${allowedParameters(spec)}`,
           });
         }
     }
@@ -246,7 +261,7 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
       errors.push({
         parameter: 'q',
         code: 'unknown',
-        message: `${spec.name} has no search fields, so q is not accepted; allowed: ${ALLOWED_WITHOUT_SEARCH}`,
+        message: `${spec.name} has no search fields, so q is not accepted; allowed: ${allowedParameters(spec)}`,
       });
     } else {
       const text = scalar('q', qRaw, errors);
@@ -266,6 +281,7 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
 
   const fields = parseFields(scalar('fields', fieldsRaw, errors), spec, errors);
   const include = parseInclude(scalar('include', includeRaw, errors), spec, errors);
+  const trashed = trashedRaw === undefined ? undefined : parseTrashed(trashedRaw, spec, errors);
 
   if (errors.length > 0) {
     throw badQuery(errors);
@@ -283,7 +299,39 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
   if (fields !== undefined) {
     result.fields = fields;
   }
+  if (trashed !== undefined) {
+    result.trashed = trashed;
+  }
   return result;
+}
+
+/** `trashed=only|with`, on resources with soft delete. */
+function parseTrashed(
+  raw: unknown,
+  spec: ResourceQuerySpec,
+  errors: ProblemFieldError[],
+): Trashed | undefined {
+  if (!spec.softDelete) {
+    errors.push({
+      parameter: 'trashed',
+      code: 'unknown',
+      message: `${spec.name} has no soft delete, so trashed is not accepted; allowed: ${allowedParameters(spec)}`,
+    });
+    return undefined;
+  }
+  const text = scalar('trashed', raw, errors);
+  if (text === undefined) {
+    return undefined;
+  }
+  if (!(TRASHED_VALUES as readonly string[]).includes(text)) {
+    errors.push({
+      parameter: 'trashed',
+      code: 'invalid',
+      message: `trashed must be "only" (deleted rows) or "with" (all rows), got ${quote(text)}`,
+    });
+    return undefined;
+  }
+  return text as Trashed;
 }
 
 /** The 400 problem for a list of parameter errors; the detail names every parameter as written. */

@@ -57,12 +57,18 @@ export interface ResourceQuerySpec {
   includable: ReadonlySet<string>;
   /** Whether `q=` is accepted (the resource declares search fields). */
   searchable: boolean;
+  /** Whether `trashed=` is accepted (the resource soft-deletes). */
+  softDelete?: boolean;
   /** The primary key's path (tie-breaker of every sort and cursor), usually `id`. */
   idPath: string;
   idField: FieldSpec;
   defaultLimit: number;
   maxLimit: number;
 }
+
+/** `trashed=only`: soft-deleted rows only; `trashed=with`: live and soft-deleted rows. */
+export const TRASHED_VALUES = ['only', 'with'] as const;
+export type Trashed = (typeof TRASHED_VALUES)[number];
 
 export interface SortTerm {
   path: string;
@@ -91,4 +97,6 @@ export interface ListQuery {
   /** Requested fields (id always included); undefined → all visible fields. */
   fields?: string[];
   include: string[];
+  /** Soft-deleted rows wanted (undefined: live rows only). */
+  trashed?: Trashed;
 }

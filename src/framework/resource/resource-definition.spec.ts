@@ -264,8 +264,39 @@ describe('resolveResource boot checks', () => {
     ['readOnly', { readOnly: ['titel'] }, '"readOnly"', 'titel'],
     ['hidden', { hidden: ['titel'] }, '"hidden"', 'titel'],
     ['writeOnly', { writeOnly: ['titel'] }, '"writeOnly"', 'titel'],
-    ['admin.listColumns', { admin: { listColumns: ['title', 'titel'] } }, '"admin.listColumns"', 'titel'],
+    ['admin.listDisplay', { admin: { listDisplay: ['title', 'titel'] } }, '"admin.listDisplay"', 'titel'],
     ['admin.titleField', { admin: { titleField: 'titel' } }, '"admin.titleField"', 'titel'],
+    ['admin.readonlyFields', { admin: { readonlyFields: ['titel'] } }, '"admin.readonlyFields"', 'titel'],
+    [
+      'admin.fieldsets',
+      { admin: { fieldsets: [{ fields: ['title', 'titel'] }] } },
+      '"admin.fieldsets[0]"',
+      'titel',
+    ],
+    [
+      'admin.listFilter outside filter',
+      { filter: { price: true }, admin: { listFilter: ['title'] } },
+      '"admin.listFilter"',
+      'title',
+    ],
+    [
+      'admin.searchFields outside search',
+      { admin: { searchFields: ['title'] } },
+      '"admin.searchFields"',
+      'title',
+    ],
+    [
+      'admin.ordering outside sort',
+      { sort: ['price'], admin: { ordering: '-title' } },
+      '"admin.ordering"',
+      'title',
+    ],
+    [
+      'admin.autocompleteFields on a column',
+      { admin: { autocompleteFields: ['title'] } },
+      '"admin.autocompleteFields"',
+      'title',
+    ],
     [
       'search on a hidden field',
       { hidden: ['internalNote'], search: ['internalNote'] },
@@ -530,7 +561,9 @@ describe('resolveResource on a valid declaration', () => {
       'publisher.country.code',
       'editor.name',
       'labels.name',
+      'id', // always: clients fetch the rows a page references with filter[id][in]
     ]);
+    expect(query.filterable.get('id')?.operators).toEqual(new Set(['eq', 'in']));
     expect(query.filterable.get('title')?.operators).toEqual(new Set(['eq', 'icontains']));
     expect(query.filterable.get('publisher.country.code')?.field).toEqual({
       path: 'publisher.country.code',
@@ -599,7 +632,7 @@ describe('resolveResource on a valid declaration', () => {
       public: ['list', 'get'],
       actions: ['list', 'get'],
       admin: {
-        listColumns: ['title', 'publisherId', 'labelIds'],
+        listDisplay: ['title', 'publisherId', 'labelIds'],
         titleField: 'title',
         labels: { title: 'T' },
       },

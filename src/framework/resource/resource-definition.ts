@@ -403,6 +403,13 @@ export function resolveResource(
     });
   }
 
+  // Every resource can be fetched by a list of ids (`filter[id][in]=1,2`): clients such as the admin load
+  // the records a page references in one request instead of one per id.
+  if (!filterable.has(id.name)) {
+    const spec = resolvePath('filter', id.name).spec;
+    filterable.set(id.name, { field: spec, operators: new Set<FilterOperator>(['eq', 'in']) });
+  }
+
   const sortNames = options.sort ?? readableScalars.filter((f) => f.type !== 'json').map((f) => f.name);
   const sortable = new Map<string, FieldSpec>();
   for (const name of sortNames) {
@@ -483,11 +490,34 @@ export function resolveResource(
     );
   }
   const admin = options.admin ?? {};
-  known('admin.listColumns', admin.listColumns ?? []);
-  for (const name of admin.listColumns ?? []) {
-    if (!fields.get(name)!.readable) {
-      fail('NST-R001', `option "admin.listColumns" names "${name}", which is hidden or write-only`);
+  const readableOnly = (option: string, names: readonly string[]): void => {
+    known(option, names);
+    for (const name of names) {
+      if (!fields.get(name)!.readable) {
+        fail('NST-R001', `option "${option}" names "${name}", which is hidden or write-only`);
+      }
     }
+  };
+  readableOnly('admin.listDisplay', admin.listDisplay ?? []);
+  readableOnly('admin.readonlyFields', admin.readonlyFields ?? []);
+  for (const name of admin.listFilter ?? []) {
+    if (!filterable.has(name)) {
+      fail('NST-R001', `option "admin.listFilter" names "${name}", which is not in "filter"`);
+    }
+  }
+  for (const name of admin.searchFields ?? []) {
+    if (!search.some((s) => s.spec.path === name)) {
+      fail('NST-R001', `option "admin.searchFields" names "${name}", which is not in "search"`);
+    }
+  }
+  (admin.fieldsets ?? []).forEach((fieldset, i) => known(`admin.fieldsets[${i}]`, fieldset.fields));
+  for (const name of admin.autocompleteFields ?? []) {
+    if (fields.get(name)?.kind === 'column' || !fields.has(name)) {
+      fail('NST-R001', `option "admin.autocompleteFields" names "${name}", which is not a relation field`);
+    }
+  }
+  if (admin.ordering !== undefined && !sortable.has(admin.ordering.replace(/^-/, ''))) {
+    fail('NST-R001', `option "admin.ordering" sorts by "${admin.ordering}", which is not in "sort"`);
   }
   known('admin.labels', Object.keys(admin.labels ?? {}));
   known('admin.helpText', Object.keys(admin.helpText ?? {}));
@@ -524,6 +554,7 @@ export function resolveResource(
       defaultSort,
       includable,
       searchable: search.length > 0,
+      softDelete,
       idPath: id.name,
       idField: sortable.get(id.name)!,
       defaultLimit,

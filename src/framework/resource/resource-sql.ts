@@ -1,6 +1,6 @@
 import type { EntityMetadata, RelationMetadata } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import type { FieldType, FilterTerm, SortTerm } from 'src/framework/resource/query-types';
+import type { FieldType, FilterTerm, SortTerm, Trashed } from 'src/framework/resource/query-types';
 import type {
   FieldPath,
   ResourceDefinition,
@@ -178,17 +178,30 @@ function pathCondition(path: FieldPath, build: (expr: string) => string, counter
   return walk(0, 't');
 }
 
-/** The WHERE conditions of a list (without the cursor): soft delete, filters and search. */
+/**
+ * The row's soft-delete condition on alias `t`: live rows (the default), `only` deleted ones, or none for
+ * `with` (and for resources without soft delete).
+ */
+export function trashedCondition(definition: ResourceDefinition, trashed?: Trashed): string | undefined {
+  if (!definition.deleteDateColumn || trashed === 'with') {
+    return undefined;
+  }
+  return `t.${ident(definition.deleteDateColumn.databaseName)} ${trashed === 'only' ? 'IS NOT NULL' : 'IS NULL'}`;
+}
+
+/** The WHERE conditions of a list (without the cursor): soft delete (see `trashed`), filters and search. */
 export function whereClause(
   definition: ResourceDefinition,
   filters: readonly FilterTerm[],
   q: string | undefined,
   params: Params,
+  trashed?: Trashed,
 ): string[] {
   const conditions: string[] = [];
   const counter = { n: 0 };
-  if (definition.deleteDateColumn) {
-    conditions.push(`t.${ident(definition.deleteDateColumn.databaseName)} IS NULL`);
+  const deleted = trashedCondition(definition, trashed);
+  if (deleted) {
+    conditions.push(deleted);
   }
   for (const filter of filters) {
     const path = definition.paths.get(filter.path)!;

@@ -21,8 +21,12 @@ import { parseListQuery } from 'src/framework/resource/query-parser';
 import type { ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
 
-/** Query parameters `GET /:id` accepts; the list language's others make no sense for one row. */
-const GET_PARAMETERS = new Set(['fields', 'include']);
+/**
+ * Query parameters `GET /:id` accepts (`trashed` with soft delete); the list language's others make no
+ * sense for one row.
+ */
+const GET_PARAMETERS = ['fields', 'include'];
+const GET_PARAMETERS_TRASHED = [...GET_PARAMETERS, 'trashed'];
 
 /** The operationId of a generated route, e.g. `products.list`: stable, so generated clients keep working. */
 export function operationId(path: string, action: ResourceAction): string {
@@ -73,17 +77,18 @@ export function createResourceController(
 
     async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
       const raw = query(request);
-      const unknown = Object.keys(raw).filter((key) => !GET_PARAMETERS.has(key));
+      const accepted = this.service.definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS;
+      const unknown = Object.keys(raw).filter((key) => !accepted.includes(key));
       if (unknown.length > 0) {
         throw new ProblemException({
           type: PROBLEM_TYPES.badQuery,
           title: 'Bad request parameters',
           status: 400,
-          detail: `Unknown query parameter ${unknown.join(', ')}; a single ${entityName} accepts fields and include.`,
+          detail: `Unknown query parameter ${unknown.join(', ')}; a single ${entityName} accepts ${accepted.join(', ')}.`,
           errors: unknown.map((parameter) => ({
             parameter,
             code: 'unknown',
-            message: `${parameter} is not accepted here (accepted: fields, include)`,
+            message: `${parameter} is not accepted here (accepted: ${accepted.join(', ')})`,
           })),
         });
       }
@@ -92,6 +97,7 @@ export function createResourceController(
         fields: parsed.fields,
         include: parsed.include,
         principal: principalOf(request),
+        trashed: parsed.trashed,
       });
       void reply.header('etag', etag);
       const noneMatch = header(request, 'if-none-match');

@@ -36,15 +36,31 @@ export interface ResourceHooks {
   afterDelete?(context: HookContext & { id: unknown; previous: ResourceRow }): Promise<void> | void;
 }
 
-/** Admin display hints, read by the admin panel. */
+/**
+ * How the admin panel shows a resource (Django's ModelAdmin names). Every option has a default derived from
+ * the declaration; each field named here is checked at boot (NST-R001).
+ * Example: `admin: { listDisplay: ['name', 'price'], listFilter: ['status'], ordering: '-createdAt' }`.
+ */
 export interface ResourceAdminOptions {
-  /** Columns of the admin list view, in order. */
-  listColumns?: string[];
+  /** Columns of the list view, in order (default: the first readable fields). */
+  listDisplay?: string[];
+  /** Filters offered beside the list (default: filterable enum, boolean, date and relation fields). */
+  listFilter?: string[];
+  /** Whether the list has a search box on `q` (default: when the resource declares `search`). */
+  searchFields?: string[];
+  /** Fields shown but not editable in the admin forms, beyond the resource's read-only ones. */
+  readonlyFields?: string[];
+  /** Form layout: titled groups of fields (default: one group with every writable field). */
+  fieldsets?: { title?: string; fields: string[] }[];
+  /** Default sort of the list (default: the resource's `defaultSort`); must be sortable. */
+  ordering?: string;
+  /** Relation fields edited with a search-as-you-type autocomplete (default: every relation field). */
+  autocompleteFields?: string[];
   /** Human labels per field, e.g. `{ sku: 'SKU' }`. */
   labels?: Record<string, string>;
   /** Help text shown under form fields. */
   helpText?: Record<string, string>;
-  /** The field that names a row in links and titles, e.g. `name`. */
+  /** The field that names a row in links, titles and autocompletes, e.g. `name`. */
   titleField?: string;
 }
 

@@ -1,7 +1,17 @@
-import { DynamicModule, Global, Inject, Module, NestModule, Provider, Type } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Module,
+  ModuleMetadata,
+  NestModule,
+  Provider,
+  Type,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
+import { AuditService } from 'src/framework/admin/audit.service';
 import { createResourceController } from 'src/framework/resource/resource.controller';
 import {
   RESOURCE_ACTIONS,
@@ -42,9 +52,16 @@ function hasDeleteDateColumn(entity: Type): boolean {
   );
 }
 
-/** The framework side: the registry that resolves and checks every resource at boot. */
+/**
+ * The framework side: the registry that resolves and checks every resource at boot, and the audit
+ * history every resource service writes to (global, so any module can record its own changes too).
+ */
 @Global()
-@Module({ imports: [DiscoveryModule], providers: [ResourceRegistry], exports: [ResourceRegistry] })
+@Module({
+  imports: [DiscoveryModule],
+  providers: [ResourceRegistry, AuditService],
+  exports: [ResourceRegistry, AuditService],
+})
 export class ResourceCoreModule implements NestModule {
   constructor(private readonly registry: ResourceRegistry) {}
 
@@ -57,13 +74,21 @@ export class ResourceCoreModule implements NestModule {
   }
 }
 
+/** What a feature's resource classes may inject beyond the framework's providers. */
+export interface ResourceFeatureOptions {
+  /** Modules whose exported providers the resource classes and services inject (e.g. a jobs module). */
+  imports?: ModuleMetadata['imports'];
+}
+
 /**
  * Exposes `@Resource` classes as REST resources: their routes, services and entities.
- * Example: `@Module({ imports: [ResourceModule.forFeature([ProductResource, CategoryResource])] })`.
+ * Example: `@Module({ imports: [ResourceModule.forFeature([ProductResource, CategoryResource])] })`;
+ * `ResourceModule.forFeature([OrderResource], { imports: [OrderJobsModule] })` lets `OrderResource` inject
+ * what `OrderJobsModule` exports.
  */
 @Module({})
 export class ResourceModule {
-  static forFeature(resources: Type[]): DynamicModule {
+  static forFeature(resources: Type[], feature: ResourceFeatureOptions = {}): DynamicModule {
     const providers: Provider[] = [];
     const controllers: Type[] = [];
     const entities: Type[] = [];
@@ -99,7 +124,7 @@ export class ResourceModule {
     }
     return {
       module: ResourceModule,
-      imports: [TypeOrmModule.forFeature(entities)],
+      imports: [TypeOrmModule.forFeature(entities), ...(feature.imports ?? [])],
       providers,
       controllers,
       exports: [

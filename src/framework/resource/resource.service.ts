@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Type } from '@nestjs/common';
 import * as qs from 'qs';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from 'src/framework/admin/audit.service';
 import { Principal, can } from 'src/framework/auth/principal';
+import { forbidden, unauthorized } from 'src/framework/auth/problems';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { encodeCursor } from 'src/framework/resource/query-parser';
-import type { ListQuery } from 'src/framework/resource/query-types';
+import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { ResourceInput, checkReferences, parseInput } from 'src/framework/resource/resource-input';
 import {
@@ -19,6 +21,7 @@ import {
   selectEntityColumns,
   selectFields,
   tableOf,
+  trashedCondition,
   whereClause,
 } from 'src/framework/resource/resource-sql';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -80,14 +83,15 @@ function stripHelpers(row: ResourceRow): ResourceRow {
 
 /**
  * The generated service behind a resource's routes: list, get, create, update, delete, restore, with the
- * resource's hooks inside each write transaction. Subclass it to change or add behaviour, and name the
- * subclass in `@Resource(Entity, { service: MyService })`.
+ * resource's hooks and an audit entry (`AuditService`) inside each write transaction. Subclass it to change
+ * or add behaviour, and name the subclass in `@Resource(Entity, { service: MyService })`.
  * Example: `class OrderService extends ResourceService { override async create(body) { … } }`.
  */
 @Injectable()
 export class ResourceService {
   @Inject(DataSource) protected readonly dataSource!: DataSource;
   @Inject(ResourceRegistry) protected readonly registry!: ResourceRegistry;
+  @Inject(AuditService) protected readonly audit!: AuditService;
   private cached?: ResourceDefinition;
 
   /** This service's resource, resolved at boot. */
@@ -116,8 +120,11 @@ export class ResourceService {
 
   async list(query: ListQuery, request: ListRequest, principal?: Principal): Promise<ListResult> {
     const definition = this.definition;
+    if (query.trashed) {
+      this.checkTrashed(principal);
+    }
     const params = new Params();
-    const where = whereClause(definition, query.filters, query.q, params);
+    const where = whereClause(definition, query.filters, query.q, params, query.trashed);
     const owner = this.ownerScope(definition, principal, 'view');
     if (owner !== undefined) {
       where.push(`t.${ident(definition.owner!.column!.databaseName)} = ${params.add(owner)}`);
@@ -184,14 +191,21 @@ export class ResourceService {
     };
   }
 
-  /** One row with its ETag (of the full representation), projected to `fields` and with `include`s. */
+  /**
+   * One row with its ETag (of the full representation), projected to `fields` and with `include`s;
+   * `trashed` (which needs the change permission) finds soft-deleted rows too (`with`) or only (`only`).
+   */
   async get(
     id: unknown,
-    options: { fields?: string[]; include?: string[]; principal?: Principal } = {},
+    options: { fields?: string[]; include?: string[]; principal?: Principal; trashed?: Trashed } = {},
   ): Promise<{ row: ResourceRow; etag: string }> {
+    if (options.trashed) {
+      this.checkTrashed(options.principal);
+    }
     const row = await this.readOne(this.dataSource.manager, id, {
       helpers: options.include ?? [],
       ownerId: this.ownerScope(this.definition, options.principal, 'view'),
+      trashed: options.trashed,
     });
     if (!row) {
       throw notFound(this.definition, id);
@@ -237,6 +251,13 @@ export class ResourceService {
       await this.writeMany(manager, id, input, false);
       const row = (await this.readOne(manager, id))!;
       await definition.hooks.afterCreate?.({ manager, principal, row });
+      await this.audit.recordWrite(manager, definition, {
+        principal,
+        operation: 'create',
+        recordId: id,
+        before: null,
+        after: row,
+      });
       return { row, etag: etagOf(row) };
     });
   }
@@ -266,6 +287,13 @@ export class ResourceService {
       await this.writeMany(manager, id, input, true);
       const row = (await this.readOne(manager, id))!;
       await definition.hooks.afterUpdate?.({ manager, principal, row, previous: current });
+      await this.audit.recordWrite(manager, definition, {
+        principal,
+        operation: 'update',
+        recordId: id,
+        before: current,
+        after: row,
+      });
       return { row, etag: etagOf(row) };
     });
   }
@@ -285,6 +313,13 @@ export class ResourceService {
         await builder.delete().from(definition.metadata.target).where(where, { id }).execute();
       }
       await definition.hooks.afterDelete?.({ manager, principal, id, previous: current });
+      await this.audit.recordWrite(manager, definition, {
+        principal,
+        operation: 'delete',
+        recordId: id,
+        before: current,
+        after: null,
+      });
     });
   }
 
@@ -294,7 +329,7 @@ export class ResourceService {
     return this.dataSource.transaction(async (manager) => {
       const existing = await this.readOne(manager, id, {
         lock: true,
-        withDeleted: true,
+        trashed: 'with',
         ownerId: this.ownerScope(definition, principal, 'change'),
       });
       if (!existing) {
@@ -307,6 +342,13 @@ export class ResourceService {
         .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
         .execute();
       const row = (await this.readOne(manager, id))!;
+      await this.audit.recordWrite(manager, definition, {
+        principal,
+        operation: 'restore',
+        recordId: id,
+        before: existing,
+        after: row,
+      });
       return { row, etag: etagOf(row) };
     });
   }
@@ -324,6 +366,20 @@ export class ResourceService {
       return undefined;
     }
     return principal?.userId ?? null;
+  }
+
+  /**
+   * Soft-deleted rows are the trash: seeing them needs the resource's change permission (the route itself
+   * only needed view). 401 for anonymous callers, 403 for the others.
+   */
+  protected checkTrashed(principal: Principal | undefined): void {
+    const permission = `${this.definition.path}.change`;
+    if (!principal) {
+      throw unauthorized();
+    }
+    if (!can(principal, permission)) {
+      throw forbidden(`Deleted ${this.definition.name} rows (trashed=) need the ${permission} permission.`);
+    }
   }
 
   /** The readable fields for `fields=` (all when absent; the id always). */
@@ -366,21 +422,22 @@ export class ResourceService {
     return current;
   }
 
-  /** Reads one row's full representation (plus include helper columns), optionally locked FOR UPDATE. */
+  /**
+   * Reads one row's full representation (plus include helper columns), optionally locked FOR UPDATE.
+   * Live rows only unless `trashed` says otherwise.
+   */
   private async readOne(
     manager: Queryable,
     id: unknown,
-    options: { lock?: boolean; withDeleted?: boolean; helpers?: string[]; ownerId?: unknown } = {},
+    options: { lock?: boolean; trashed?: Trashed; helpers?: string[]; ownerId?: unknown } = {},
   ): Promise<ResourceRow | undefined> {
     const definition = this.definition;
     const select = [
       ...selectFields(definition.readable),
       ...this.includeOwners(definition, options.helpers ?? []),
     ];
-    const deleted =
-      definition.deleteDateColumn && !options.withDeleted
-        ? ` AND t.${ident(definition.deleteDateColumn.databaseName)} IS NULL`
-        : '';
+    const condition = trashedCondition(definition, options.trashed);
+    const deleted = condition ? ` AND ${condition}` : '';
     const owned =
       options.ownerId !== undefined ? ` AND t.${ident(definition.owner!.column!.databaseName)} = $2` : '';
     const rows = await manager.query<ResourceRow[]>(

@@ -1,0 +1,23 @@
+import { DataTable } from 'react-admin';
+import { type AdminResource, type AdminSchema, findField } from '../schema';
+import { fieldFor } from './fields';
+
+/** The `listDisplay` columns; only `sortable` fields sort. */
+export function columnsFor(resource: AdminResource, schema: AdminSchema) {
+  return resource.listDisplay.flatMap((name) => {
+    const field = findField(resource, name);
+    if (!field || field.writeOnly) {
+      return [];
+    }
+    return [
+      <DataTable.Col
+        key={name}
+        source={name}
+        label={field.label}
+        disableSort={!resource.sortable.includes(name)}
+      >
+        {fieldFor(field, schema, true, resource.path)}
+      </DataTable.Col>,
+    ];
+  });
+}

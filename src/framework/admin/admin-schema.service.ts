@@ -1,0 +1,326 @@
+import { Injectable, OnModuleInit, Type } from '@nestjs/common';
+import { getMetadataStorage } from 'class-validator';
+import { AdminActionDeclaration, adminActionsOf } from 'src/framework/admin/admin-action.decorator';
+import {
+  AdminAction,
+  AdminField,
+  AdminFieldType,
+  AdminResource,
+  AdminSchema,
+} from 'src/framework/admin/admin-schema.types';
+import { isSecretField } from 'src/framework/admin/audit-diff';
+import { can, Principal } from 'src/framework/auth/principal';
+import {
+  ResourceDefinition,
+  ResourceDeclarationError,
+  ResourceField,
+} from 'src/framework/resource/resource-definition';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+/** Bump when the schema's shape changes incompatibly (the admin UI checks it). */
+export const ADMIN_SCHEMA_VERSION = 1 as const;
+
+/** An action resolved at boot: its schema, the method to call and the input class. */
+export interface ResolvedAdminAction {
+  schema: AdminAction;
+  declaration: AdminActionDeclaration;
+  resourceClass: Type;
+}
+
+interface ResolvedResource {
+  definition: ResourceDefinition;
+  schema: Omit<AdminResource, 'permissions' | 'actions'>;
+  actions: Map<string, ResolvedAdminAction>;
+}
+
+const TITLE_CANDIDATES = ['name', 'title', 'email', 'slug', 'code'];
+const LIST_COLUMNS = 6;
+const NOT_IN_FORMS = new Set(['deletedAt', 'version']);
+
+/** `categoryId` → "Category", `createdAt` → "Created at", `isStaff` → "Is staff". */
+export function humanize(name: string): string {
+  const words = name
+    .replace(/Ids?$/, (suffix) => (suffix === 'Ids' ? 's' : ''))
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .toLowerCase()
+    .trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** class-validator limits of one property, for form hints (the server validates anyway). */
+function limitsOf(target: Type<object> | undefined, property: string): Partial<AdminField> {
+  if (!target) {
+    return {};
+  }
+  const limits: Partial<AdminField> = {};
+  for (const rule of getMetadataStorage().getTargetValidationMetadatas(target, '', true, false)) {
+    if (rule.propertyName !== property) {
+      continue;
+    }
+    const [a, b] = (rule.constraints ?? []) as unknown[];
+    switch (rule.name) {
+      case 'min':
+        limits.min = Number(a);
+        break;
+      case 'max':
+        limits.max = Number(a);
+        break;
+      case 'minLength':
+        limits.minLength = Number(a);
+        break;
+      case 'maxLength':
+        limits.maxLength = Number(a);
+        break;
+      case 'isLength':
+        limits.minLength = Number(a);
+        limits.maxLength = b === undefined ? null : Number(b);
+        break;
+      case 'matches':
+        limits.pattern = a instanceof RegExp ? a.source : String(a);
+        break;
+    }
+  }
+  return limits;
+}
+
+function baseField(name: string, label: string): AdminField {
+  return {
+    name,
+    label,
+    type: 'string',
+    required: false,
+    readOnly: false,
+    writeOnly: false,
+    nullable: true,
+    enum: null,
+    min: null,
+    max: null,
+    minLength: null,
+    maxLength: null,
+    pattern: null,
+    helpText: null,
+    relation: null,
+  };
+}
+
+/** The fields of a plain class-validator class (an action's input form). */
+function inputFields(input: Type<object>): AdminField[] {
+  const rules = getMetadataStorage().getTargetValidationMetadatas(input, '', true, false);
+  const names = [...new Set(rules.map((rule) => rule.propertyName))];
+  return names.map((name) => {
+    const own = rules.filter((rule) => rule.propertyName === name).map((rule) => rule.name);
+    const enumRule = rules.find((rule) => rule.propertyName === name && rule.name === 'isIn');
+    const type: AdminFieldType = enumRule
+      ? 'enum'
+      : own.includes('isInt')
+        ? 'integer'
+        : own.includes('isNumber')
+          ? 'number'
+          : own.includes('isBoolean')
+            ? 'boolean'
+            : own.includes('isDateString') || own.includes('isISO8601')
+              ? 'datetime'
+              : 'string';
+    return {
+      ...baseField(name, humanize(name)),
+      type,
+      writeOnly: isSecretField(name), // a password typed into the form is never shown back
+      required:
+        !own.includes('isOptional') &&
+        !rules.some((r) => r.propertyName === name && r.type === 'conditionalValidation'),
+      nullable: false,
+      enum: enumRule ? (enumRule.constraints[0] as unknown[]).map(String) : null,
+      ...limitsOf(input, name),
+    };
+  });
+}
+
+/**
+ * The admin schema (`GET /admin/api/schema`): every resource's fields, list, filters, form layout and
+ * actions, derived from the `@Resource` declarations (and their `admin` options) at boot; per request
+ * only the caller's permissions are added. Bad action declarations stop the boot (NST-R009).
+ */
+@Injectable()
+export class AdminSchemaService implements OnModuleInit {
+  private readonly resources = new Map<string, ResolvedResource>();
+
+  constructor(private readonly registry: ResourceRegistry) {}
+
+  onModuleInit(): void {
+    this.registry.resolveAll();
+    const definitions = this.registry.all();
+    for (const definition of definitions) {
+      this.resources.set(definition.path, this.resolve(definition, definitions));
+    }
+  }
+
+  /** The schema as `principal` may see it: resources they may do nothing with are left out. */
+  schemaFor(principal: Principal): AdminSchema {
+    const resources: AdminResource[] = [];
+    for (const { definition, schema, actions } of this.resources.values()) {
+      const permissions = {
+        view: can(principal, `${definition.path}.view`),
+        add: definition.actions.has('create') && can(principal, `${definition.path}.add`),
+        change: definition.actions.has('update') && can(principal, `${definition.path}.change`),
+        delete: definition.actions.has('delete') && can(principal, `${definition.path}.delete`),
+      };
+      if (!permissions.view) {
+        continue; // the admin lists what it can show
+      }
+      resources.push({
+        ...schema,
+        actions: [...actions.values()]
+          .filter((action) => can(principal, action.schema.permission))
+          .map((action) => action.schema),
+        permissions,
+      });
+    }
+    return {
+      version: ADMIN_SCHEMA_VERSION,
+      user: {
+        id: principal.userId,
+        email: principal.email,
+        isStaff: principal.isStaff,
+        isSuperuser: principal.isSuperuser,
+      },
+      resources,
+    };
+  }
+
+  /** A resource's definition by path, or undefined. */
+  definition(path: string): ResourceDefinition | undefined {
+    return this.resources.get(path)?.definition;
+  }
+
+  /** A declared action, or undefined. */
+  action(path: string, name: string): ResolvedAdminAction | undefined {
+    return this.resources.get(path)?.actions.get(name);
+  }
+
+  private resolve(definition: ResourceDefinition, all: ResourceDefinition[]): ResolvedResource {
+    const admin = definition.options.admin ?? {};
+    const pathOf = (field: ResourceField): string | undefined =>
+      all.find((d) => d.metadata.target === field.relation?.inverseEntityMetadata.target)?.path;
+    const fields: AdminField[] = [...definition.fields.values()]
+      .filter((field) => field.readable || field.writable)
+      .map((field) => {
+        const target = field.kind === 'column' ? undefined : pathOf(field);
+        const type: AdminFieldType = target
+          ? 'relation'
+          : field.type === 'bigint'
+            ? 'integer'
+            : field.kind === 'toManyIds'
+              ? 'json'
+              : field.type;
+        return {
+          ...baseField(field.name, admin.labels?.[field.name] ?? humanize(field.name)),
+          type,
+          required: field.required,
+          readOnly: !field.writable || (admin.readonlyFields ?? []).includes(field.name),
+          writeOnly: field.writable && !field.readable,
+          nullable: field.nullable,
+          enum: field.enumValues ? [...field.enumValues] : null,
+          maxLength: field.maxLength ?? null,
+          helpText: admin.helpText?.[field.name] ?? null,
+          relation: target
+            ? { resource: target, cardinality: field.kind === 'toManyIds' ? 'toMany' : 'toOne' }
+            : null,
+          ...limitsOf(definition.metadata.target as Type<object>, field.name),
+        } satisfies AdminField;
+      });
+    const readable = fields.filter((f) => !f.writeOnly);
+    const titleField =
+      admin.titleField ??
+      TITLE_CANDIDATES.find((name) => readable.some((f) => f.name === name)) ??
+      definition.id.name;
+    const typeOf = (name: string): AdminFieldType => {
+      const type =
+        fields.find((f) => f.name === name)?.type ?? definition.query.filterable.get(name)?.field.type;
+      return type === 'bigint' ? 'integer' : (type ?? 'string');
+    };
+
+    const defaultFilters = [...definition.query.filterable.keys()].filter((name) =>
+      ['enum', 'boolean', 'date', 'datetime', 'relation'].includes(typeOf(name)),
+    );
+    const label = humanize(definition.path.replace(/-/g, '_'));
+    const schema: ResolvedResource['schema'] = {
+      name: definition.name,
+      path: definition.path,
+      label,
+      labelSingular: humanize(definition.name),
+      primaryKey: definition.id.name,
+      titleField,
+      fields,
+      listDisplay:
+        admin.listDisplay ??
+        readable
+          .filter((f) => !['json', 'text'].includes(f.type) && f.relation?.cardinality !== 'toMany')
+          .slice(0, LIST_COLUMNS)
+          .map((f) => f.name),
+      searchFields: admin.searchFields ?? definition.search.map((s) => s.spec.path),
+      listFilter: (admin.listFilter ?? defaultFilters).map((name) => ({
+        field: name,
+        type: typeOf(name),
+        operators: [...(definition.query.filterable.get(name)?.operators ?? [])],
+      })),
+      sortable: [...definition.query.sortable.keys()],
+      ordering: admin.ordering ?? definition.options.defaultSort ?? null,
+      fieldsets: (
+        admin.fieldsets ?? [
+          {
+            fields: fields
+              .filter((f) => f.name !== definition.id.name && !NOT_IN_FORMS.has(f.name))
+              .map((f) => f.name),
+          },
+        ]
+      ).map((fieldset) => ({ title: fieldset.title ?? null, fields: fieldset.fields })),
+      autocompleteFields:
+        admin.autocompleteFields ?? fields.filter((f) => f.type === 'relation').map((f) => f.name),
+      softDelete: definition.deleteDateColumn !== undefined,
+      readOnly: !definition.actions.has('create') && !definition.actions.has('update'),
+    };
+    return { definition, schema, actions: this.resolveActions(definition) };
+  }
+
+  private resolveActions(definition: ResourceDefinition): Map<string, ResolvedAdminAction> {
+    const resourceClass = (definition.hooks as object).constructor as Type;
+    const actions = new Map<string, ResolvedAdminAction>();
+    for (const declaration of adminActionsOf(resourceClass)) {
+      const { name, options } = declaration;
+      const fail = (message: string): never => {
+        throw new ResourceDeclarationError(
+          'NST-R009',
+          `${definition.className}: admin action "${name}" ${message}`,
+        );
+      };
+      if (!/^[a-z][a-z0-9-]*$/.test(name)) {
+        fail('must be a lower-case kebab-case name');
+      }
+      if (actions.has(name)) {
+        fail('is declared twice');
+      }
+      const permission = options.permission ?? 'change';
+      const codename = ['view', 'add', 'change', 'delete'].includes(permission)
+        ? `${definition.path}.${permission}`
+        : permission;
+      if (!/^[a-z0-9-]+\.[a-z0-9-]+$/.test(codename)) {
+        fail(`has an invalid permission "${permission}" (view, add, change, delete, or "<resource>.<name>")`);
+      }
+      actions.set(name, {
+        declaration,
+        resourceClass,
+        schema: {
+          name,
+          label: options.label ?? humanize(name),
+          permission: codename,
+          bulk: options.bulk ?? true,
+          confirm: options.confirm ?? null,
+          job: options.job ?? false,
+          input: options.input ? inputFields(options.input) : null,
+        },
+      });
+    }
+    return actions;
+  }
+}

@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_TYPES } from 'src/framework/http/problem';
+
+/** The project root: the nearest folder above this file with a package.json (src/ or dist/src/ alike). */
+function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) {
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
+/** Where Vite writes the admin UI (`npm run build`). */
+export function adminDistDir(): string {
+  return join(projectRoot(), 'admin', 'dist');
+}
+
+/**
+ * Serves the built admin SPA at `/admin`: its files (long-cached hashed assets), and `index.html` for any
+ * other `/admin/…` path so client-side routes survive a reload. `/admin/api/*` stays with the API routes
+ * (Fastify prefers them over the wildcard). Without a build, `/admin` is a 503 naming the fix.
+ */
+export async function serveAdminUi(app: NestFastifyApplication): Promise<void> {
+  const root = adminDistDir();
+  const fastify = app.getHttpAdapter().getInstance();
+  if (!existsSync(join(root, 'index.html'))) {
+    const notBuilt = (_request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+      reply.status(503).type('application/problem+json').send({
+        type: PROBLEM_TYPES.dependencyDown,
+        title: 'Admin UI not built',
+        status: 503,
+        detail: 'Run `npm run build` (npm start builds it when missing).',
+      });
+    fastify.get('/admin', notBuilt);
+    fastify.get('/admin/*', notBuilt);
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/admin/',
+    wildcard: false, // only the built files; other paths fall through to the SPA handler below
+    index: false,
+    // Vite's hashed assets never change; index.html must be revalidated to pick up a new build.
+    maxAge: '365d',
+    immutable: true,
+  });
+  const spa = (_request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
+  fastify.get('/admin', spa);
+  fastify.get('/admin/', spa);
+  fastify.get('/admin/*', spa);
+}

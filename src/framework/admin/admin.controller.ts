@@ -1,0 +1,209 @@
+import { Readable } from 'node:stream';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { stringify } from 'csv-stringify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DataSource } from 'typeorm';
+import { ActionResult, AdminActionsService } from 'src/framework/admin/admin-actions.service';
+import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
+import type { AdminSchema } from 'src/framework/admin/admin-schema.types';
+import { AuditService } from 'src/framework/admin/audit.service';
+import { CurrentPrincipal } from 'src/framework/auth/auth.decorators';
+import { can, Principal } from 'src/framework/auth/principal';
+import { forbidden } from 'src/framework/auth/problems';
+import { StaffOnly } from 'src/framework/auth/staff-only';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { JobRegistry } from 'src/framework/jobs/job.registry';
+import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspector';
+import { JobsService } from 'src/framework/jobs/jobs.service';
+import { parseListQuery } from 'src/framework/resource/query-parser';
+import { ResourceDefinition } from 'src/framework/resource/resource-definition';
+import type { ResourceService } from 'src/framework/resource/resource.service';
+import { resourceServiceToken } from 'src/framework/resource/resource.module';
+
+/** Rows fetched per page while exporting (the whole list is streamed page after page). */
+const EXPORT_PAGE = 500;
+
+function notFound(detail: string): ProblemException {
+  return new ProblemException({ type: PROBLEM_TYPES.notFound, title: 'Not found', status: 404, detail });
+}
+
+/**
+ * The admin panel's own endpoints, for staff: the schema the UI renders from, actions, CSV export and the
+ * dashboard. Everything else the admin does goes through the ordinary REST resources.
+ */
+@ApiTags('admin')
+@StaffOnly()
+@Controller('admin/api')
+export class AdminController {
+  private readonly jobsInspector: JobsInspector;
+
+  constructor(
+    private readonly schema: AdminSchemaService,
+    private readonly actions: AdminActionsService,
+    private readonly moduleRef: ModuleRef,
+    private readonly dataSource: DataSource,
+    private readonly jobRegistry: JobRegistry,
+    private readonly audit: AuditService,
+    config: NestorConfig,
+    jobs: JobsService,
+  ) {
+    this.jobsInspector = createInspector(config, jobs, dataSource, jobRegistry);
+  }
+
+  @Get('schema')
+  @ApiOperation({
+    operationId: 'admin.schema',
+    summary: 'The admin schema: resources, fields, lists, filters, forms, actions and your permissions',
+  })
+  @ApiOkResponse({ description: 'See admin/README.md for the contract (version 1)' })
+  getSchema(@CurrentPrincipal() principal: Principal): AdminSchema {
+    return this.schema.schemaFor(principal);
+  }
+
+  @Post('actions/:path/:action')
+  @HttpCode(200)
+  @ApiOperation({ operationId: 'admin.action', summary: 'Run an admin action on selected records' })
+  @ApiParam({ name: 'path', description: 'The resource path, e.g. products' })
+  @ApiParam({ name: 'action', description: 'The action name, e.g. archive' })
+  @ApiOkResponse({ description: '{ status: "done", message, affected }' })
+  @ApiResponse({ status: 202, description: '{ status: "started", jobId, queue } for job actions' })
+  @ApiResponse({ status: 404, description: 'Unknown action, or a selected record does not exist' })
+  @ApiResponse({ status: 422, description: 'Bad ids or input form' })
+  async runAction(
+    @Param('path') path: string,
+    @Param('action') action: string,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ActionResult> {
+    const request = (typeof body === 'object' && body !== null ? body : {}) as {
+      ids?: unknown;
+      input?: unknown;
+    };
+    const result = await this.actions.run(
+      path,
+      action,
+      { ids: request.ids, input: request.input },
+      principal,
+    );
+    if (result.status === 'started') {
+      void reply.status(202);
+    }
+    return result;
+  }
+
+  @Get('export/:file')
+  @ApiOperation({
+    operationId: 'admin.export',
+    summary: 'CSV of a resource list with the list query (filters, search, sort), all pages',
+  })
+  @ApiParam({ name: 'file', description: '`<resource path>.csv`, e.g. products.csv' })
+  @ApiProduces('text/csv')
+  @ApiResponse({ status: 200, description: 'The CSV (readable fields only)' })
+  @ApiResponse({ status: 400, description: 'Bad list query' })
+  @ApiResponse({ status: 404, description: 'Unknown resource' })
+  async exportCsv(
+    @Param('file') file: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<void> {
+    const path = file.replace(/\.csv$/, '');
+    const definition = this.schema.definition(path);
+    if (!definition || !file.endsWith('.csv') || !definition.actions.has('list')) {
+      throw notFound(`There is no resource to export at ${file}.`);
+    }
+    if (!can(principal, `${path}.view`) && !definition.owner) {
+      throw forbidden(`Exporting needs the ${path}.view permission.`);
+    }
+    const service = this.serviceOf(definition);
+    const raw = { ...((request.query ?? {}) as Record<string, unknown>) };
+    delete raw.page; // the export walks every page itself, by cursor
+    const first = parseListQuery({ ...raw, limit: String(EXPORT_PAGE) }, definition.query); // 400s now, not mid-stream
+    const columns = first.fields ?? definition.readable.map((field) => field.name);
+    const spec = definition.query;
+    async function* rows(): AsyncGenerator<Record<string, unknown>> {
+      let query = first;
+      for (;;) {
+        const page = await service.list(query, { path: `/api/${path}`, query: raw }, principal);
+        yield* page.data;
+        const next = page.meta.nextCursor;
+        if (!next || page.data.length === 0) {
+          return;
+        }
+        query = parseListQuery({ ...raw, limit: String(EXPORT_PAGE), after: next }, spec);
+      }
+    }
+    const csv = stringify({
+      header: true,
+      columns,
+      cast: {
+        date: (value) => value.toISOString(),
+        boolean: (value) => (value ? 'true' : 'false'),
+        object: (value) => JSON.stringify(value),
+      },
+    });
+    const date = new Date().toISOString().slice(0, 10);
+    void reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${path}-${date}.csv"`)
+      .header('cache-control', 'no-store');
+    await reply.send(Readable.from(rows()).pipe(csv));
+  }
+
+  @Get('dashboard')
+  @ApiOperation({
+    operationId: 'admin.dashboard',
+    summary: 'Counts per resource, recent changes, job queues',
+  })
+  @ApiOkResponse({
+    description:
+      '{ counts: { <path>: n }, recent: AuditEntry[], jobs: { failed, waiting, active, delayed } }',
+  })
+  async dashboard(@CurrentPrincipal() principal: Principal): Promise<{
+    counts: Record<string, number>;
+    recent: unknown[];
+    jobs: { failed: number; waiting: number; active: number; delayed: number };
+  }> {
+    const counts: Record<string, number> = {};
+    for (const resource of this.schema.schemaFor(principal).resources) {
+      const definition = this.schema.definition(resource.path)!;
+      if (!definition.actions.has('list')) {
+        continue;
+      }
+      const query = parseListQuery({ limit: '1' }, definition.query);
+      const page = await this.serviceOf(definition).list(
+        query,
+        { path: `/api/${resource.path}`, query: {} },
+        principal,
+      );
+      counts[resource.path] = page.meta.total ?? 0;
+    }
+    // Only changes to resources this user may view (all for superusers), as in the audit log itself.
+    const visible = this.audit.visibleResources(principal);
+    const recent = await this.dataSource.query<unknown[]>(
+      `SELECT id::text AS id, at, "actorEmail", via, resource, "recordId", operation, "actionName"
+         FROM audit_entry WHERE ($1::text[] IS NULL OR resource = ANY($1)) ORDER BY at DESC, id DESC LIMIT 10`,
+      [visible ?? null],
+    );
+    const jobs = { failed: 0, waiting: 0, active: 0, delayed: 0 };
+    for (const job of this.jobRegistry.all()) {
+      const c = await this.jobsInspector.counts(job.name).catch(() => undefined);
+      if (c) {
+        jobs.failed += c.failed;
+        jobs.waiting += c.waiting + c.prioritized;
+        jobs.active += c.active;
+        jobs.delayed += c.delayed;
+      }
+    }
+    return { counts, recent, jobs };
+  }
+
+  private serviceOf(definition: ResourceDefinition): ResourceService {
+    const resourceClass = (definition.hooks as object).constructor as Type;
+    return this.moduleRef.get(resourceServiceToken(resourceClass), { strict: false });
+  }
+}

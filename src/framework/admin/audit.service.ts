@@ -1,0 +1,163 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditChanges, diff, isSecretField } from 'src/framework/admin/audit-diff';
+import { AuditEntry, AuditOperation } from 'src/framework/admin/audit-entry.entity';
+import { Principal, can } from 'src/framework/auth/principal';
+import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
+import { ident, tableOf } from 'src/framework/resource/resource-sql';
+import type { ResourceRow } from 'src/framework/resource/resource.decorator';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+/** One thing that happened, as `AuditService.record` takes it. */
+export interface AuditRecord {
+  /** Who did it; undefined for the system (a job, a script) or an anonymous caller. */
+  principal?: Principal;
+  /** The resource path: `products`. */
+  resource: string;
+  recordId: unknown;
+  operation: AuditOperation;
+  /** The admin action's name, for `operation: 'action'`. */
+  actionName?: string | null;
+  /** Changed fields (see `diff`); secrets must already be left out. Default `{}`. */
+  changes?: AuditChanges;
+}
+
+/** The columns written, in the order of the VALUES tuples. */
+const COLUMNS = [
+  'actorId',
+  'actorEmail',
+  'via',
+  'resource',
+  'recordId',
+  'operation',
+  'actionName',
+  'changes',
+] as const;
+/** PostgreSQL allows 65535 parameters per statement; bulk writes are split below that. */
+const ROWS_PER_STATEMENT = Math.floor(65535 / COLUMNS.length);
+
+/** `api` for tokens and API keys, `admin` for the admin panel's session, `system` without a caller. */
+function viaOf(principal: Principal | undefined): string {
+  if (!principal) {
+    return 'system';
+  }
+  return principal.via === 'jwt' || principal.via === 'api-key' ? 'api' : 'admin';
+}
+
+/**
+ * Writes the audit history (`/api/audit-entries`): who changed which record, when, through what, and the
+ * changed fields. Call it with the write's transaction manager, so a rolled-back write leaves no entry.
+ * The generated resource routes record their writes themselves; call it for your own writes and actions.
+ * Example: `await audit.record(manager, { principal, resource: 'products', recordId: id, operation: 'action', actionName: 'archive' })`.
+ */
+@Injectable()
+export class AuditService {
+  private readonly omitted = new WeakMap<ResourceDefinition, ReadonlySet<string>>();
+  private insertPrefix?: string;
+
+  constructor(private readonly registry: ResourceRegistry) {}
+
+  /** Inserts the entries in one statement (per 8191 entries), inside the caller's transaction. */
+  async record(
+    manager: Pick<EntityManager, 'query' | 'connection'>,
+    entries: AuditRecord | readonly AuditRecord[],
+  ): Promise<void> {
+    const list: readonly AuditRecord[] = Array.isArray(entries) ? entries : [entries as AuditRecord];
+    for (let start = 0; start < list.length; start += ROWS_PER_STATEMENT) {
+      const values: unknown[] = [];
+      const tuples: string[] = [];
+      for (const entry of list.slice(start, start + ROWS_PER_STATEMENT)) {
+        const at = values.length;
+        values.push(
+          entry.principal?.userId ?? null,
+          entry.principal?.email ?? null,
+          viaOf(entry.principal),
+          entry.resource,
+          String(entry.recordId),
+          entry.operation,
+          entry.actionName ?? null,
+          JSON.stringify(entry.changes ?? {}),
+        );
+        tuples.push(
+          `(${COLUMNS.map((name, i) => `$${at + i + 1}${name === 'changes' ? '::jsonb' : ''}`).join(', ')})`,
+        );
+      }
+      await manager.query(`${this.prefix(manager)} VALUES ${tuples.join(', ')}`, values);
+    }
+  }
+
+  /**
+   * Records a write made through a resource's service: the diff of `before` and `after` (null for a
+   * create or a delete) in the API representation, without the fields `omittedFields` names.
+   */
+  async recordWrite(
+    manager: Pick<EntityManager, 'query' | 'connection'>,
+    definition: ResourceDefinition,
+    write: {
+      principal?: Principal;
+      operation: Exclude<AuditOperation, 'action'>;
+      recordId: unknown;
+      before: ResourceRow | null;
+      after: ResourceRow | null;
+    },
+  ): Promise<void> {
+    await this.record(manager, {
+      principal: write.principal,
+      resource: definition.path,
+      recordId: write.recordId,
+      operation: write.operation,
+      changes: diff(write.before, write.after, this.omittedFields(definition)),
+    });
+  }
+
+  /**
+   * Fields a resource's history never shows: hidden and write-only ones, secret-looking names, and the
+   * bookkeeping columns the entry itself covers (the id, created/updated timestamps, the version).
+   */
+  omittedFields(definition: ResourceDefinition): ReadonlySet<string> {
+    let omitted = this.omitted.get(definition);
+    if (!omitted) {
+      const { metadata } = definition;
+      const bookkeeping = [
+        definition.id.name,
+        metadata.createDateColumn?.propertyName,
+        metadata.updateDateColumn?.propertyName,
+        metadata.versionColumn?.propertyName,
+      ];
+      omitted = new Set([
+        ...bookkeeping.filter((name): name is string => name !== undefined),
+        ...[...definition.fields.values()]
+          .filter((field) => !field.readable || isSecretField(field.name))
+          .map((field) => field.name),
+        ...metadata.columns
+          .map((column) => column.propertyName)
+          .filter((name) => !definition.fields.has(name)),
+      ]);
+      this.omitted.set(definition, omitted);
+    }
+    return omitted;
+  }
+
+  /**
+   * The resource paths whose history a caller may read: those they may view (`<path>.view`). Undefined
+   * means every entry (superusers), including entries of resources that no longer exist.
+   */
+  visibleResources(principal: Principal | undefined): string[] | undefined {
+    if (principal?.isSuperuser) {
+      return undefined;
+    }
+    return this.registry
+      .all()
+      .map((definition) => definition.path)
+      .filter((path) => can(principal, `${path}.view`));
+  }
+
+  private prefix(manager: Pick<EntityManager, 'connection'>): string {
+    if (!this.insertPrefix) {
+      const metadata = manager.connection.getMetadata(AuditEntry);
+      const columns = COLUMNS.map((name) => ident(metadata.findColumnWithPropertyName(name)!.databaseName));
+      this.insertPrefix = `INSERT INTO ${tableOf(metadata)} (${columns.join(', ')})`;
+    }
+    return this.insertPrefix;
+  }
+}
