@@ -148,6 +148,12 @@ describe('Accounts: registration, email verification and passwords, through a re
     expect(n).toBe(1);
   });
 
+  /** Lets the work a request left behind (its mail job) finish, so it does not skew the next timing. */
+  const quiet = async (): Promise<void> => {
+    await t.app.get(AccountService).settled();
+    await t.app.get(JobsService).drain();
+  };
+
   it('register: new and taken addresses take similar time (both hash the password)', async () => {
     const newMs: number[] = [];
     const takenMs: number[] = [];
@@ -163,6 +169,7 @@ describe('Accounts: registration, email verification and passwords, through a re
         (await post('register', { email: 'grace@example.com', password: 'timing password 1' })).statusCode,
       ).toBe(202);
       takenMs.push(performance.now() - start);
+      await quiet(); // the mail each request queued is not sent during the next measurement
     }
     await accounts.settled();
     console.info(
@@ -192,6 +199,7 @@ describe('Accounts: registration, email verification and passwords, through a re
       start = performance.now();
       await post('password/forgot', { email: `nobody${i}@example.com` });
       unknownMs.push(performance.now() - start);
+      await quiet();
     }
     await accounts.settled();
     console.info(
