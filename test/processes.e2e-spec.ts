@@ -44,6 +44,7 @@ describe('Entry points (main, worker, cli)', () => {
       await server.waitFor('Nestor is listening');
       expect(server.output).toContain(`Database: PostgreSQL 127.0.0.1:5432/${db.name}`);
       expect(server.output).toContain(`Data dir: ${dataDir}`);
+      expect(server.output).not.toContain('decorator metadata'); // Nest's warning about the generated handlers
 
       const before = await fetch(`http://127.0.0.1:${port}/health/ready`);
       expect(before.status).toBe(503);

@@ -149,6 +149,14 @@ export function createResourceController(
   ): void => {
     const descriptor = Object.getOwnPropertyDescriptor(prototype, method)!;
     params.forEach((decorator, index) => decorator(prototype, method, index));
+    // What a compiler would emit for `(id: string, request, reply)`: without it Nest warns at every boot that
+    // the pipes cannot see the parameter types of these dynamically built handlers.
+    Reflect.defineMetadata(
+      'design:paramtypes',
+      params.map((decorator) => (decorator === idParam ? String : Object)),
+      prototype,
+      method,
+    );
     decorators.push(
       SetMetadata(AUTH_REQUIREMENT, { kind: 'resource', path, action: method }),
       ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
@@ -158,13 +166,14 @@ export function createResourceController(
     }
   };
   const reply = Res({ passthrough: true });
+  const idParam = Param('id');
   const routes: Record<ResourceAction, () => void> = {
     list: () => decorate('list', [Get()], [Req()]),
-    get: () => decorate('get', [Get(':id')], [Param('id'), Req(), reply]),
+    get: () => decorate('get', [Get(':id')], [idParam, Req(), reply]),
     create: () => decorate('create', [Post(), HttpCode(201)], [Req(), reply]),
-    update: () => decorate('update', [Patch(':id')], [Param('id'), Req(), reply]),
-    delete: () => decorate('delete', [Delete(':id'), HttpCode(204)], [Param('id'), Req()]),
-    restore: () => decorate('restore', [Post(':id/restore'), HttpCode(200)], [Param('id'), Req(), reply]),
+    update: () => decorate('update', [Patch(':id')], [idParam, Req(), reply]),
+    delete: () => decorate('delete', [Delete(':id'), HttpCode(204)], [idParam, Req()]),
+    restore: () => decorate('restore', [Post(':id/restore'), HttpCode(200)], [idParam, Req(), reply]),
   };
   for (const action of actions) {
     routes[action]();
