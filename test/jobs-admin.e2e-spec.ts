@@ -175,6 +175,9 @@ describe.each<Backend>(['redis', 'postgres', 'outbox'])('Jobs admin API and metr
         .json<{ items: JobBody[] }>()
         .items.find((j) => j.id === id),
     );
+    const one = await get(`/queues/${FAILS}/jobs/${id}`);
+    expect(one.json()).toMatchObject({ id, name: FAILS, state: 'completed' });
+    expect((await get(`/queues/${FAILS}/jobs/00000000-0000-4000-8000-000000000000`)).statusCode).toBe(404);
     const again = await t.inject({ method: 'POST', url: `/admin/api/jobs/queues/${FAILS}/jobs/${id}/retry` });
     expect(again.statusCode).toBe(409);
     expect(again.headers['content-type']).toContain('application/problem+json');

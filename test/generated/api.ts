@@ -391,6 +391,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/jobs/queues/{name}/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job with its state (e.g. to follow it) */
+        get: operations["admin.jobs.get"];
+        put?: never;
+        post?: never;
+        /** Remove a job (not while it runs) */
+        delete: operations["admin.jobs.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/jobs/queues/{name}/jobs/{id}/retry": {
         parameters: {
             query?: never;
@@ -403,23 +421,6 @@ export interface paths {
         /** Move a failed job back to waiting */
         post: operations["admin.jobs.retry"];
         delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/api/jobs/queues/{name}/jobs/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Remove a job (not while it runs) */
-        delete: operations["admin.jobs.remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3059,7 +3060,7 @@ export interface operations {
             };
         };
     };
-    "admin.jobs.retry": {
+    "admin.jobs.get": {
         parameters: {
             query?: never;
             header?: never;
@@ -3072,7 +3073,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The job, waiting again */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3101,15 +3101,6 @@ export interface operations {
             };
             /** @description Unknown queue or job */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The job is not failed */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3185,6 +3176,84 @@ export interface operations {
                 };
             };
             /** @description The job is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job backend is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admin.jobs.retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job name */
+                name: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, waiting again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDto"];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description For staff and superusers only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown queue or job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job is not failed */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -7,27 +7,21 @@ export interface JobOutcome {
 
 const sleep = (ms: number) => new Promise((resolve) => window.setTimeout(resolve, ms));
 
-/**
- * Polls the jobs API until the job shows up as completed or failed. The API lists jobs by state (there is
- * no GET of one job), so each round looks for it among the newest finished ones.
- */
+/** Follows a job (`GET /admin/api/jobs/queues/:queue/jobs/:id`) until it has completed or failed. */
 export async function waitForJob(
   dataProvider: NestorDataProvider,
   queue: string,
   jobId: string,
-  { interval = 1500, timeout = 10 * 60_000 } = {},
+  { interval = 1000, timeout = 10 * 60_000 } = {},
 ): Promise<JobOutcome> {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     await sleep(interval);
-    for (const state of ['completed', 'failed'] as const) {
-      const list = await dataProvider.jobs(queue, state, 100);
-      const job = list.items.find((item) => item.id === jobId);
-      if (job) {
-        return { state, failedReason: job.failedReason };
-      }
+    const job = await dataProvider.job(queue, jobId);
+    if (job.state === 'completed' || job.state === 'failed') {
+      return { state: job.state, failedReason: job.failedReason };
     }
-    interval = Math.min(interval * 1.5, 10_000);
+    interval = Math.min(interval * 1.5, 5_000);
   }
   return { state: 'unknown' };
 }

@@ -259,6 +259,13 @@ export const dataProvider = {
       )
     ).json,
 
+  job: async (queue: string, id: string): Promise<JobList['items'][number]> =>
+    (
+      await requestJson<JobList['items'][number]>(
+        `/admin/api/jobs/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(id)}`,
+      )
+    ).json,
+
   retryJob: async (queue: string, id: string): Promise<void> => {
     await request(
       `/admin/api/jobs/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(id)}/retry`,

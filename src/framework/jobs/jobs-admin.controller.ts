@@ -81,6 +81,15 @@ export class JobsAdminController {
     );
   }
 
+  @Get('queues/:name/jobs/:id')
+  @ApiOperation({ operationId: 'admin.jobs.get', summary: 'One job with its state (e.g. to follow it)' })
+  @ApiParam({ name: 'name', description: 'The job name' })
+  @ApiOkResponse({ type: JobDto })
+  @ApiResponse({ status: 404, description: 'Unknown queue or job' })
+  get(@Param('name') name: string, @Param('id') id: string): Promise<JobDto> {
+    return this.inspector.get(this.known(name), id);
+  }
+
   @Post('queues/:name/jobs/:id/retry')
   @HttpCode(200)
   @ApiOperation({ operationId: 'admin.jobs.retry', summary: 'Move a failed job back to waiting' })

@@ -17,6 +17,8 @@ import { JobsService } from 'src/framework/jobs/jobs.service';
 export interface JobsInspector {
   counts(name: string): Promise<JobCountsDto>;
   list(name: string, state: JobStateName, offset: number, limit: number): Promise<JobListDto>;
+  /** One job with its current state; 404 when unknown. */
+  get(name: string, id: string): Promise<JobDto>;
   /** Moves a failed job back to waiting; 404 when unknown, 409 when not failed. */
   retry(name: string, id: string): Promise<JobDto>;
   /** Removes a job that is not running; 404 when unknown, 409 while it runs. */
@@ -64,6 +66,11 @@ export class BullInspector implements JobsInspector {
       queue.getJobCountByTypes(state),
     ]);
     return { items: jobs.filter((job) => job !== undefined).map((job) => this.toDto(job, state)), total };
+  }
+
+  async get(name: string, id: string): Promise<JobDto> {
+    const job = await this.jobOf(name, id);
+    return this.toDto(job, await job.getState());
   }
 
   async retry(name: string, id: string): Promise<JobDto> {
@@ -210,6 +217,10 @@ export class OutboxInspector implements JobsInspector {
       total = offset > 0 ? (await this.counts(name))[state] : 0; // a page past the end has no window row
     }
     return { items: rows.map((row) => this.toDto(row)), total };
+  }
+
+  async get(name: string, id: string): Promise<JobDto> {
+    return this.toDto(await this.rowOf(name, id));
   }
 
   async retry(name: string, id: string): Promise<JobDto> {
