@@ -398,7 +398,28 @@ describe('Admin API: staff sessions with CSRF, schema, actions, CSV export, dash
         (await dataSource.query<{ status: string }[]>('SELECT status FROM "order" WHERE id = $1', [id]))[0]
           .status;
       expect(await status(a)).toBe('pending');
-      const shipped = await asSession(admin, 'POST', '/admin/api/actions/orders/mark-shipped', { ids: [a] });
+      // The action's own permission (created at boot) is what counts, not orders.change.
+      const clerk = await createTestUser(t.app, {
+        isStaff: true,
+        permissions: ['orders.view', 'orders.change'],
+      });
+      const clerkSession = await sessionOf(clerk);
+      const refusedClerk = await asSession(clerkSession, 'POST', '/admin/api/actions/orders/mark-shipped', {
+        ids: [a],
+      });
+      expect(refusedClerk.statusCode).toBe(403);
+      const shipper = await createTestUser(t.app, {
+        isStaff: true,
+        permissions: ['orders.view', 'orders.ship'],
+      });
+      const shipped = await asSession(
+        await sessionOf(shipper),
+        'POST',
+        '/admin/api/actions/orders/mark-shipped',
+        {
+          ids: [a],
+        },
+      );
       expect(shipped.statusCode).toBe(200);
       expect(await status(a)).toBe('shipped');
       // Placing the order (a custom route) and the action both show in its history; the refused run does not.

@@ -27,7 +27,11 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
 export class OrderResource implements ResourceHooks {
   constructor(private readonly orderJobs: OrderJobs) {}
   /** Admin action: ship paid or pending orders; a shipped or cancelled one in the selection refuses the lot. */
-  @AdminAction('mark-shipped', { label: 'Mark as shipped', confirm: 'Mark the selected orders as shipped?' })
+  @AdminAction('mark-shipped', {
+    label: 'Mark as shipped',
+    confirm: 'Mark the selected orders as shipped?',
+    permission: 'orders.ship', // a permission of its own, as Django's custom permissions
+  })
   async markShipped({ ids, manager }: AdminActionContext): Promise<string> {
     const final = await manager.query<{ id: number; status: string }[]>(
       'SELECT id, status FROM "order" WHERE id = ANY($1) AND status = ANY($2) ORDER BY id',

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { adminActionsOf } from 'src/framework/admin/admin-action.decorator';
 import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
 import { hashPassword, needsRehash, verifyPassword } from 'src/framework/auth/passwords';
 import { unauthorized } from 'src/framework/auth/problems';
@@ -82,7 +83,10 @@ export class AuthService implements OnApplicationBootstrap {
     }
   }
 
-  /** Every resource gets `<path>.view|add|change|delete` (idempotent; safe with several processes). */
+  /**
+   * Every resource gets `<path>.view|add|change|delete`, plus the custom permissions its admin actions name
+   * (idempotent; safe with several processes).
+   */
   async syncPermissions(): Promise<void> {
     const codenames: string[] = [];
     const names: string[] = [];
@@ -90,6 +94,14 @@ export class AuthService implements OnApplicationBootstrap {
       for (const permission of new Set(Object.values(ACTION_PERMISSION))) {
         codenames.push(`${definition.path}.${permission}`);
         names.push(`Can ${permission} ${definition.name}`);
+      }
+      // An admin action may name a permission of its own (`orders.ship`): it must exist to be granted.
+      for (const action of adminActionsOf((definition.hooks as object).constructor)) {
+        const permission = action.options.permission;
+        if (permission?.includes('.') && !codenames.includes(permission)) {
+          codenames.push(permission);
+          names.push(`Can run "${action.name}" on ${definition.name}`);
+        }
       }
     }
     await this.dataSource.query(
