@@ -1,4 +1,4 @@
-import { Injectable, Type } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
@@ -14,8 +14,6 @@ import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { ident, tableOf } from 'src/framework/resource/resource-sql';
-import type { ResourceService } from 'src/framework/resource/resource.service';
-import { resourceServiceToken } from 'src/framework/resource/resource.module';
 
 /** At most this many records per action run (a bigger selection is split by the admin). */
 export const MAX_ACTION_IDS = 1000;
@@ -159,7 +157,7 @@ export class AdminActionsService {
     if (raw.length > MAX_ACTION_IDS) {
       throw badInput('/ids', `at most ${MAX_ACTION_IDS} ids per run`);
     }
-    const service = this.serviceOf(definition);
+    const service = this.schema.serviceOf(definition);
     return [
       ...new Set(
         raw.map((id, i) => {
@@ -207,10 +205,5 @@ export class AdminActionsService {
     if (missing.length > 0) {
       throw notFound(`No ${definition.name} with id ${missing.map(String).join(', ')}.`);
     }
-  }
-
-  private serviceOf(definition: ResourceDefinition): ResourceService {
-    const resourceClass = (definition.hooks as object).constructor as Type;
-    return this.moduleRef.get(resourceServiceToken(resourceClass), { strict: false });
   }
 }

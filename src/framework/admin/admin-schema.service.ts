@@ -1,4 +1,5 @@
 import { Injectable, OnModuleInit, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { getMetadataStorage } from 'class-validator';
 import { AdminActionDeclaration, adminActionsOf } from 'src/framework/admin/admin-action.decorator';
 import {
@@ -15,7 +16,9 @@ import {
   ResourceDeclarationError,
   ResourceField,
 } from 'src/framework/resource/resource-definition';
+import { resourceServiceToken } from 'src/framework/resource/resource.module';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import type { ResourceService } from 'src/framework/resource/resource.service';
 
 /** Bump when the schema's shape changes incompatibly (the admin UI checks it). */
 export const ADMIN_SCHEMA_VERSION = 1 as const;
@@ -145,7 +148,10 @@ function inputFields(input: Type<object>): AdminField[] {
 export class AdminSchemaService implements OnModuleInit {
   private readonly resources = new Map<string, ResolvedResource>();
 
-  constructor(private readonly registry: ResourceRegistry) {}
+  constructor(
+    private readonly registry: ResourceRegistry,
+    private readonly moduleRef: ModuleRef,
+  ) {}
 
   onModuleInit(): void {
     this.registry.resolveAll();
@@ -191,6 +197,12 @@ export class AdminSchemaService implements OnModuleInit {
   /** A resource's definition by path, or undefined. */
   definition(path: string): ResourceDefinition | undefined {
     return this.resources.get(path)?.definition;
+  }
+
+  /** The service behind a resource's routes (list, parseId…), for the admin's own endpoints. */
+  serviceOf(definition: ResourceDefinition): ResourceService {
+    const resourceClass = (definition.hooks as object).constructor as Type;
+    return this.moduleRef.get(resourceServiceToken(resourceClass), { strict: false });
   }
 
   /** A declared action, or undefined. */

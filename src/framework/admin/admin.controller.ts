@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
-import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, Type } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -19,9 +18,6 @@ import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspector';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { parseListQuery } from 'src/framework/resource/query-parser';
-import { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import type { ResourceService } from 'src/framework/resource/resource.service';
-import { resourceServiceToken } from 'src/framework/resource/resource.module';
 
 /** Rows fetched per page while exporting (the whole list is streamed page after page). */
 const EXPORT_PAGE = 500;
@@ -43,7 +39,6 @@ export class AdminController {
   constructor(
     private readonly schema: AdminSchemaService,
     private readonly actions: AdminActionsService,
-    private readonly moduleRef: ModuleRef,
     private readonly dataSource: DataSource,
     private readonly jobRegistry: JobRegistry,
     private readonly audit: AuditService,
@@ -119,7 +114,7 @@ export class AdminController {
     if (!can(principal, `${path}.view`) && !definition.owner) {
       throw forbidden(`Exporting needs the ${path}.view permission.`);
     }
-    const service = this.serviceOf(definition);
+    const service = this.schema.serviceOf(definition);
     const raw = { ...((request.query ?? {}) as Record<string, unknown>) };
     delete raw.page; // the export walks every page itself, by cursor
     const first = parseListQuery({ ...raw, limit: String(EXPORT_PAGE) }, definition.query); // 400s now, not mid-stream
@@ -175,11 +170,9 @@ export class AdminController {
         continue;
       }
       const query = parseListQuery({ limit: '1' }, definition.query);
-      const page = await this.serviceOf(definition).list(
-        query,
-        { path: `/api/${resource.path}`, query: {} },
-        principal,
-      );
+      const page = await this.schema
+        .serviceOf(definition)
+        .list(query, { path: `/api/${resource.path}`, query: {} }, principal);
       counts[resource.path] = page.meta.total ?? 0;
     }
     // Only changes to resources this user may view (all for superusers), as in the audit log itself.
@@ -200,10 +193,5 @@ export class AdminController {
       }
     }
     return { counts, recent, jobs };
-  }
-
-  private serviceOf(definition: ResourceDefinition): ResourceService {
-    const resourceClass = (definition.hooks as object).constructor as Type;
-    return this.moduleRef.get(resourceServiceToken(resourceClass), { strict: false });
   }
 }

@@ -194,7 +194,7 @@ export class AccountService implements OnModuleDestroy {
     this.afterResponse(() => this.sendPasswordChanged(email));
   }
 
-  /** Resolves when the mail queued by earlier requests has been sent (or failed). For tests and shutdown. */
+  /** Resolves when the mail of earlier requests has been queued (or failed to be). For tests and shutdown. */
   async settled(): Promise<void> {
     while (this.pending.size > 0) {
       await Promise.allSettled([...this.pending]);

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { NestorConfig } from 'src/framework/config/nestor-config';
+import type { JobsService } from 'src/framework/jobs/jobs.service';
 import { KEPT_MAILS, MailService } from 'src/framework/mail/mail.service';
 
 function devMail(nodeEnv: NestorConfig['nodeEnv'] = 'test', secretKey = 'k'.repeat(40)): MailService {
@@ -9,7 +10,8 @@ function devMail(nodeEnv: NestorConfig['nodeEnv'] = 'test', secretKey = 'k'.repe
     nodeEnv,
     secretKey: secretKey,
   };
-  return new MailService(config as NestorConfig);
+  // The unit tests send directly and seal/open payloads; queueing (the job) is covered end to end.
+  return new MailService(config as NestorConfig, {} as JobsService);
 }
 
 describe('MailService without SMTP_URL (development transport)', () => {

@@ -1,11 +1,6 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
-import {
-  DataSource,
-  type EntityManager,
-  type EntitySubscriberInterface,
-  type TransactionCommitEvent,
-} from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { deriveKey } from 'src/framework/auth/keys';
 import { open, seal } from 'src/framework/auth/secret-box';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -36,9 +31,6 @@ export interface SealedMail {
 /** The job that sends queued mail (src/framework/mail/mail.jobs.ts). */
 export const MAIL_SEND_JOB = 'mail.send';
 
-/** Direct sends (no job backend) waiting for their transaction to commit, on the query runner's data. */
-const PENDING_MAIL = 'nestorMail';
-
 /** A message the development transport handled, as `MailService.sent()` returns it. */
 export interface SentMail extends MailMessage {
   from: string;
@@ -56,7 +48,7 @@ export const KEPT_MAILS = 50;
  * Example: `await this.mail.send({ to: user.email, subject: 'Welcome', text: 'Hello!' })`.
  */
 @Injectable()
-export class MailService implements OnApplicationBootstrap, OnApplicationShutdown, EntitySubscriberInterface {
+export class MailService implements OnApplicationShutdown {
   private readonly logger = new Logger('Mail');
   private readonly transport: Transporter<{ messageId: string }>;
   private readonly kept: SentMail[] = [];
@@ -66,8 +58,7 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
 
   constructor(
     private readonly config: NestorConfig,
-    @Optional() private readonly jobs?: JobsService,
-    @Optional() private readonly dataSource?: DataSource,
+    private readonly jobs: JobsService,
   ) {
     this.delivers = config.smtpUrl !== undefined;
     this.key = deriveKey(config.secretKey, 'mail');
@@ -103,23 +94,10 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
    * The message is rendered now and sealed (AES-GCM, key derived from SECRET_KEY): reset and verification
    * links never sit readable in the outbox, the queue or the jobs API. Only the recipient stays visible.
    *
-   * In an app without the jobs module the mail is sent directly instead (returns undefined): at once, or,
-   * inside a transaction, right after it commits (failures are then only logged).
    * Example: `await this.mail.queue({ to, subject: 'Hi', text: 'Hello!' }, manager)`.
    */
-  async queue(message: MailMessage | TemplateMail, manager?: EntityManager): Promise<string | undefined> {
-    const rendered = renderMessage(message);
-    if (this.jobs) {
-      return this.jobs.enqueue(MAIL_SEND_JOB, this.seal(rendered), {}, manager);
-    }
-    const queryRunner = manager?.queryRunner;
-    if (queryRunner?.isTransactionActive) {
-      const data = queryRunner.data as Record<string, MailMessage[] | undefined>;
-      data[PENDING_MAIL] = [...(data[PENDING_MAIL] ?? []), rendered];
-      return undefined;
-    }
-    await this.send(rendered);
-    return undefined;
+  queue(message: MailMessage | TemplateMail, manager?: EntityManager): Promise<string> {
+    return this.jobs.enqueue(MAIL_SEND_JOB, this.seal(renderMessage(message)), {}, manager);
   }
 
   /** The `mail.send` payload of a message: the recipient, and the rest encrypted. */
@@ -132,28 +110,6 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
     return { to, ...(JSON.parse(open(this.key, sealed, `mail:${to}`)) as Omit<MailMessage, 'to'>) };
   }
 
-  /** TypeORM calls this after every commit: send the direct fallback mail of that transaction. */
-  afterTransactionCommit(event: TransactionCommitEvent): void {
-    const data = event.queryRunner.data as Record<string, MailMessage[] | undefined>;
-    const pending = data[PENDING_MAIL];
-    if (pending?.length) {
-      data[PENDING_MAIL] = [];
-      for (const message of pending) {
-        this.send(message).catch((error: Error) =>
-          this.logger.error(`Mail "${message.subject}" to ${message.to} failed: ${error.message}`),
-        );
-      }
-    }
-  }
-
-  afterTransactionRollback(event: TransactionCommitEvent): void {
-    (event.queryRunner.data as Record<string, MailMessage[] | undefined>)[PENDING_MAIL] = [];
-  }
-
-  onApplicationBootstrap(): void {
-    this.dataSource?.subscribers.push(this);
-  }
-
   /**
    * The last messages of the development transport, oldest first (always empty with SMTP: delivered
    * mail, tokens included, is not kept in memory). Example: `t.app.get(MailService).sent().at(-1)?.text`.
@@ -163,10 +119,6 @@ export class MailService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   onApplicationShutdown(): void {
-    const index = this.dataSource?.subscribers.indexOf(this) ?? -1;
-    if (index >= 0) {
-      this.dataSource?.subscribers.splice(index, 1);
-    }
     this.transport.close();
   }
 }
