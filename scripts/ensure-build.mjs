@@ -43,7 +43,9 @@ function isStale({ marker, sources }) {
   const builtAt = existsSync(path) ? statSync(path).mtimeMs : 0;
   return builtAt === 0 || sources.some((s) => newest(join(root, s)) > builtAt);
 }
-const stale = () => builds.filter(isStale);
+// `ensure-build.mjs server` builds only dist/: the CLI needs no admin UI.
+const wanted = process.argv[2] === 'server' ? builds.slice(0, 1) : builds;
+const stale = () => wanted.filter(isStale);
 
 // One build at a time: `nest build` empties dist/ first, so two concurrent builds (parallel tests, two
 // `npm start`s) would break each other. mkdir is atomic; a lock older than 5 minutes is from a dead build.

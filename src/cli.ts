@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { AppModule } from 'src/app.module';
+import { CliError } from 'src/framework/cli/context';
 import { buildCli } from 'src/framework/cli/program';
 
 buildCli((config) => AppModule.forRoot(config))
   .parseAsync(process.argv)
   .catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
+    // A coded failure (CliError, NST-…) is an expected refusal: one line. Anything else is a bug worth its stack.
+    const coded = error instanceof Error && (error instanceof CliError || error.message.startsWith('NST-'));
+    process.stderr.write(`${coded ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(error instanceof CliError ? error.exitCode : 1);
   });
