@@ -1,10 +1,20 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { AppModule } from 'src/app.module';
+import { shopSeeder } from 'src/app/seed';
 import { CliError } from 'src/framework/cli/context';
 import { buildCli } from 'src/framework/cli/program';
+import { registerSeedCommand } from 'src/framework/cli/seed.command';
 
-buildCli((config) => AppModule.forRoot(config))
+// `nestor routes | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') {
+    process.exit(0);
+  }
+  throw error;
+});
+
+buildCli((config) => AppModule.forRoot(config), { extend: [registerSeedCommand(shopSeeder)] })
   .parseAsync(process.argv)
   .catch((error: unknown) => {
     // A coded failure (CliError, NST-…) is an expected refusal: one line. Anything else is a bug worth its stack.

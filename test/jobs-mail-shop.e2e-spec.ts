@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
+import 'src/app/catalog/catalog.factories';
 import { LOW_STOCK_THRESHOLD } from 'src/app/catalog/catalog.jobs';
+import { Category } from 'src/app/catalog/category.entity';
+import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { JobContext } from 'src/framework/jobs/job.decorator';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { MailService } from 'src/framework/mail/mail.service';
-import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';
+import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
 import { SmtpSink, startSmtp } from 'test/support/smtp';
 import { sleep } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
@@ -38,24 +41,26 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
   let dataSource: DataSource;
   let staff: TestUser;
   let customer: TestUser;
-  let categoryId: number;
+  let category: Category;
 
-  const post = (url: string, payload: object, headers?: Record<string, string>) =>
-    t.inject({ method: 'POST', url, payload, headers });
+  const post = (url: string, payload: object) => t.inject({ method: 'POST', url, payload });
   const createProduct = async (name: string, sku: string, stock: number): Promise<number> => {
-    const res = await post('/api/products', {
+    const product = await t.factory(Product).create({
       name,
       sku,
       price: '10.00',
       stock,
-      status: 'active',
-      categoryId,
+      status: ProductStatus.Active,
+      category,
     });
-    expect(res.statusCode).toBe(201);
-    return res.json<{ id: number }>().id;
+    return product.id;
   };
   const placeOrder = async (productId: number, quantity: number): Promise<{ id: number; total: string }> => {
-    const res = await post('/api/orders', { items: [{ productId, quantity }] }, customer.headers);
+    const res = await t.actingAs(customer).inject({
+      method: 'POST',
+      url: '/api/orders',
+      payload: { items: [{ productId, quantity }] },
+    });
     expect(res.statusCode).toBe(201);
     return res.json<{ id: number; total: string }>();
   };
@@ -74,11 +79,10 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
       },
     });
     dataSource = t.app.get(DataSource);
-    staff = await createTestUser(t.app, { isStaff: true });
-    await createTestUser(t.app, { isStaff: true, isActive: false, email: 'gone-staff@test.nestor' });
-    customer = await createTestUser(t.app, { email: 'customer@test.nestor' });
-    const category = await post('/api/categories', { name: 'Mail', slug: 'mail' });
-    categoryId = category.json<{ id: number }>().id;
+    staff = await t.createUser({ isStaff: true });
+    await t.createUser({ isStaff: true, isActive: false, email: 'gone-staff@test.nestor' });
+    customer = await t.createUser({ email: 'customer@test.nestor' });
+    category = await t.factory(Category).create({ name: 'Mail', slug: 'mail' });
   });
 
   afterAll(async () => {
@@ -99,7 +103,7 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
     expect(mail.html).not.toContain('<script>');
 
     // Exactly once: nothing else arrives, one effect per job, and the customer's order sent one mail job.
-    await sleep(1500);
+    await t.drainJobs(); // every job (a duplicate included) has run
     expect(mailsTo(customer.email, subject)).toHaveLength(0);
     const [{ n }] = await dataSource.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM job_outbox WHERE name = 'mail.send' AND payload->>'to' = $1`,
@@ -134,7 +138,7 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
     expect(alert.text).toContain(`Teapot <b>big</b> (MAIL-LOW, product ${productId}) is down to`);
     expect(alert.html).toContain('Teapot &lt;b&gt;big&lt;/b&gt;');
     await smtp.next(t.superuser!.email, /^Low stock: MAIL-LOW$/);
-    await sleep(1500);
+    await t.drainJobs();
     expect(mailsTo(staff.email, subject)).toHaveLength(0);
     expect(smtp.inbox.filter((m) => m.subject === subject)).toEqual([]); // not the customer, not inactive staff
     const [{ n }] = await dataSource.query<{ n: number }[]>(
@@ -147,16 +151,16 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
   it('a rolled-back order enqueues nothing (no confirmation, no alert)', async () => {
     const productId = await createProduct('Rollback', 'MAIL-RB', LOW_STOCK_THRESHOLD);
     const before = await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_outbox');
-    const res = await post(
-      '/api/orders',
-      {
+    const res = await t.actingAs(customer).inject({
+      method: 'POST',
+      url: '/api/orders',
+      payload: {
         items: [
           { productId, quantity: 1 },
           { productId: 999_999, quantity: 1 },
         ],
       },
-      customer.headers,
-    );
+    });
     expect(res.statusCode).toBe(422);
     const after = await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_outbox');
     expect(after).toEqual(before);
@@ -210,9 +214,9 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
     const list = await t.inject({ url: '/api/daily-sales-reports' });
     expect(list.statusCode).toBe(200);
     expect(list.json<{ data: { date: string }[] }>().data.length).toBeGreaterThan(0);
-    const asCustomer = await t.inject({ url: '/api/daily-sales-reports', headers: customer.headers });
+    const asCustomer = await t.actingAs(customer).inject('/api/daily-sales-reports');
     expect(asCustomer.statusCode).toBe(403);
-    const anonymous = await t.inject({ url: '/api/daily-sales-reports', headers: { authorization: '' } });
+    const anonymous = await t.anonymous().inject('/api/daily-sales-reports');
     expect(anonymous.statusCode).toBe(401);
     const write = await post('/api/daily-sales-reports', {
       date: '2020-01-01',

@@ -45,7 +45,7 @@ describe('Lint boundaries', () => {
         `${ROOT}/src/app/catalog/catalog.module.ts`,
       ),
     ]);
-  });
+  }, 180_000); // type-checked ESLint builds the whole project's program first
 
   it('forbids src/framework from importing the example shop', () => {
     expect(framework).toContainEqual(expect.stringContaining('src/framework must not import src/app'));

@@ -1,6 +1,10 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
+import 'src/app/catalog/catalog.factories';
+import { Category } from 'src/app/catalog/category.entity';
+import { Product, ProductStatus } from 'src/app/catalog/product.entity';
+import { Tag } from 'src/app/catalog/tag.entity';
 import { TestApp, createTestApp } from 'src/framework/testing';
 
 interface ProblemBody {
@@ -51,32 +55,34 @@ describe('orders on PostgreSQL', () => {
   let t: TestApp;
   let dataSource: DataSource;
   let sku = 0;
+  let category: Category;
 
   const sql = <T>(text: string, parameters: unknown[] = []): Promise<T[]> =>
     dataSource.query<T[]>(text, parameters);
   const scalar = async (text: string, parameters: unknown[] = []): Promise<number> =>
     Number((await sql<{ n: string }>(text, parameters))[0].n);
 
-  /** Inserts a product straight into the table and returns its id. */
+  /** Saves an active product (10.00, stock 100 unless given) through its factory and returns its id. */
   async function product(
-    fields: { price?: string; stock?: number; status?: string; categoryId?: number } = {},
+    fields: {
+      price?: string;
+      stock?: number;
+      status?: ProductStatus;
+      category?: Category;
+      tags?: Tag[];
+    } = {},
   ): Promise<number> {
     sku += 1;
-    const [row] = await sql<{ id: number }>(
-      `INSERT INTO product (name, sku, price, stock, status, "categoryId", version)
-       VALUES ($1, $2, $3, $4, $5, $6, 1) RETURNING id`,
-      [
-        `Product ${sku}`,
-        `SKU-${sku}`,
-        fields.price ?? '10.00',
-        fields.stock ?? 100,
-        fields.status ?? 'active',
-        fields.categoryId ?? categoryId,
-      ],
-    );
-    return row.id;
+    const saved = await t.factory(Product).create({
+      sku: `SKU-${sku}`,
+      price: '10.00',
+      stock: 100,
+      status: ProductStatus.Active,
+      category,
+      ...fields,
+    });
+    return saved.id;
   }
-  let categoryId: number;
 
   const place = (items: { productId: number; quantity: number }[]) =>
     t.inject({
@@ -99,9 +105,7 @@ describe('orders on PostgreSQL', () => {
       env: { WORKERS: 'off' },
     });
     dataSource = t.app.get(DataSource);
-    [{ id: categoryId }] = await sql<{ id: number }>(
-      `INSERT INTO category (name, slug) VALUES ('Default', 'default') RETURNING id`,
-    );
+    category = await t.factory(Category).create({ name: 'Default', slug: 'default' });
   });
   afterAll(() => t.close());
 
@@ -181,8 +185,8 @@ describe('orders on PostgreSQL', () => {
 
   it.each([
     ['an unknown product', () => Promise.resolve(2_000_000_000)],
-    ['a draft product', () => product({ status: 'draft' })],
-    ['an archived product', () => product({ status: 'archived' })],
+    ['a draft product', () => product({ status: ProductStatus.Draft })],
+    ['an archived product', () => product({ status: ProductStatus.Archived })],
   ])('answers %s with 422 pointing at its line, writing nothing', async (_title, makeProduct) => {
     const good = await product({ stock: 5 });
     const bad = await makeProduct();
@@ -279,22 +283,15 @@ describe('orders on PostgreSQL', () => {
 
   describe('includes are loaded in batches', () => {
     beforeAll(async () => {
-      const categories = await sql<{ id: number }>(
-        `INSERT INTO category (name, slug) SELECT 'Cat ' || i, 'cat-' || i FROM generate_series(1, 5) i
-         RETURNING id`,
-      );
-      const tags = await sql<{ id: number }>(
-        `INSERT INTO tag (name) SELECT 'tag-' || i FROM generate_series(1, 6) i RETURNING id`,
-      );
+      const categories = await t.factory(Category).createMany(5);
+      const tags = await t.factory(Tag).createMany(6);
       // Soft-delete everything seeded so far: the list below holds only these 25 products.
       await sql(`UPDATE product SET "deletedAt" = now()`);
       for (let i = 0; i < 25; i += 1) {
-        const id = await product({ categoryId: categories[i % categories.length].id });
-        await sql(`INSERT INTO product_tags ("productId", "tagId") VALUES ($1, $2), ($1, $3)`, [
-          id,
-          tags[i % tags.length].id,
-          tags[(i + 1) % tags.length].id,
-        ]);
+        await product({
+          category: categories[i % categories.length],
+          tags: [tags[i % tags.length], tags[(i + 1) % tags.length]],
+        });
       }
     });
 

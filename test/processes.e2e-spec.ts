@@ -30,7 +30,7 @@ describe('Entry points (main, worker, cli)', () => {
     expect(proc.output).not.toMatch(/\n\s+at /);
   });
 
-  it('in production waits for migrations: ready fails until `migration:run`, then passes', async () => {
+  it('in production waits for migrations: ready fails until `nestor migrate`, then passes', async () => {
     const port = String(await freePort());
     const env = {
       DATABASE_URL: db.url,
@@ -50,12 +50,12 @@ describe('Entry points (main, worker, cli)', () => {
       expect(before.status).toBe(503);
       expect(await before.json()).toMatchObject({ checks: { migrations: { status: 'down' } } });
 
-      const run = cli(['migration:run'], env);
+      const run = cli(['migrate'], env);
       expect(run).toMatchObject({ status: 0 });
       expect(run.output).toMatch(/Applied InitialCatalog\d+/);
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
 
-      expect(cli(['migration:show'], env).output).toMatch(/\[X\] InitialCatalog\d+/);
+      expect(cli(['showmigrations'], env).output).toMatch(/\[X\] InitialCatalog\d+/);
     } finally {
       expect(await server.stop()).toBe(0);
     }
@@ -122,35 +122,20 @@ describe('Entry points (main, worker, cli)', () => {
     expect(await worker.stop()).toBe(0);
   });
 
-  it('reverts and re-applies migrations from the CLI, and checks entities against migrations', () => {
-    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir };
-    expect(cli(['migration:revert'], env).output).toMatch(/Reverted AdminSessionsAndAudit\d+/);
-    const shown = cli(['migration:show'], env).output;
-    expect(shown).toMatch(/\[X\] JobBackends\d+/);
-    expect(shown).toMatch(/\[ \] AdminSessionsAndAudit\d+/);
-    expect(cli(['migration:run'], env).output).toMatch(/Applied AdminSessionsAndAudit\d+/);
-    expect(cli(['migration:check'], env)).toMatchObject({ status: 0, output: expect.stringContaining('OK') });
-    expect(cli(['--help'], env).output).toContain('migration:generate');
-  });
-
-  it('fails migration:check and generates the missing migration when entities and migrations disagree', () => {
+  it('fails makemigrations --check and generates the missing migration when entities and migrations disagree', () => {
     // A copy of the build without its migrations: the entities now need SQL no migration provides.
     const copy = mkdtempSync(join(ROOT, '.tmp', 'dist-'));
     try {
       cpSync(join(ROOT, 'dist'), copy, { recursive: true });
       rmSync(join(copy, 'migrations'), { recursive: true, force: true });
       const env = { DATA_DIR: dataDir };
-      const check = cli(['migration:check'], env, join(copy, 'src', 'cli.js'));
+      const check = cli(['makemigrations', '--check'], env, join(copy, 'src', 'cli.js'));
       expect(check.status).toBe(1);
       expect(check.output).toContain('NST-M003');
       expect(check.output).toContain('CREATE TABLE "category"');
 
       const out = join(copy, 'generated');
-      const generate = cli(
-        ['migration:generate', 'add-catalog', '--dir', out],
-        env,
-        join(copy, 'src', 'cli.js'),
-      );
+      const generate = cli(['makemigrations', 'add-catalog', '--dir', out], env, join(copy, 'src', 'cli.js'));
       expect(generate.status).toBe(0);
       const [file] = readdirSync(out);
       expect(file).toMatch(/^\d{13}-AddCatalog\.ts$/);

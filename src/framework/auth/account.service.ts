@@ -151,6 +151,20 @@ export class AccountService implements OnModuleDestroy {
   }
 
   /**
+   * Sets a user's password as an administrator does (admin action, `nestor changepassword`): no current
+   * password, and every session, refresh family and pending reset link of the user ends.
+   * Example: `await accounts.setPassword(userId, 'a new passphrase', manager)`.
+   */
+  async setPassword(userId: number, password: string, manager: EntityManager): Promise<void> {
+    await manager.query('UPDATE "user" SET "passwordHash" = $2 WHERE id = $1', [
+      userId,
+      await hashPassword(password),
+    ]);
+    await this.expireTokens(manager, userId, 'password-reset');
+    await this.tokens.revokeUser(userId, undefined, manager);
+  }
+
+  /**
    * Mails a reset token when an active account has this address; does nothing otherwise. Returns before
    * either happens, so the response cannot tell.
    */

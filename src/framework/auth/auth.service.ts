@@ -113,16 +113,21 @@ export class AuthService implements OnApplicationBootstrap {
   /** ADMIN_EMAIL + ADMIN_PASSWORD: an active, verified superuser, created once if no user has that email. */
   async createFirstSuperuser(): Promise<void> {
     const admin = this.config.admin;
-    if (!admin) {
-      return;
+    if (admin && (await this.createSuperuser(admin.email, admin.password)) !== undefined) {
+      this.logger.log(`Created the superuser ${normalizeEmail(admin.email)} (ADMIN_EMAIL)`);
     }
+  }
+
+  /**
+   * Creates an active, verified superuser; returns its id, or undefined when the email is taken.
+   * Example: `await auth.createSuperuser('ada@example.com', 'a long passphrase')` (`nestor createsuperuser`).
+   */
+  async createSuperuser(email: string, password: string): Promise<number | undefined> {
     const rows = await this.dataSource.query<{ id: number }[]>(
       `INSERT INTO "user" (email, "passwordHash", "isActive", "isStaff", "isSuperuser", "emailVerified")
        VALUES ($1, $2, true, true, true, true) ON CONFLICT (email) DO NOTHING RETURNING id`,
-      [normalizeEmail(admin.email), await hashPassword(admin.password)],
+      [normalizeEmail(email), await hashPassword(password)],
     );
-    if (rows.length > 0) {
-      this.logger.log(`Created the superuser ${normalizeEmail(admin.email)} (ADMIN_EMAIL)`);
-    }
+    return rows[0]?.id;
   }
 }

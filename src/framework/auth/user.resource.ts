@@ -2,8 +2,6 @@ import { IsString, MaxLength, MinLength } from 'class-validator';
 import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
 import { AccountService } from 'src/framework/auth/account.service';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
-import { hashPassword } from 'src/framework/auth/passwords';
-import { TokenService } from 'src/framework/auth/token.service';
 import { addedIds, checkGrants, refused, unrestricted } from 'src/framework/auth/grants';
 import { User } from 'src/framework/auth/user.entity';
 import type { ProblemFieldError } from 'src/framework/http/problem';
@@ -74,10 +72,7 @@ function checkTarget(context: HookContext, current: ResourceRow): void {
   },
 })
 export class UserResource implements ResourceHooks {
-  constructor(
-    private readonly accounts: AccountService,
-    private readonly tokens: TokenService,
-  ) {}
+  constructor(private readonly accounts: AccountService) {}
 
   /** Admin action: mails each selected active user a password reset link (as `password/forgot` does). */
   @AdminAction('send-password-reset', { label: 'Send password reset', confirm: 'Mail a reset link to each?' })
@@ -105,10 +100,8 @@ export class UserResource implements ResourceHooks {
     if (targets.some((user) => user.isSuperuser) && !unrestricted(principal)) {
       throw refused('Only superusers may change or delete a superuser.', []);
     }
-    const passwordHash = await hashPassword(input.password);
     for (const { id } of targets) {
-      await manager.query('UPDATE "user" SET "passwordHash" = $2 WHERE id = $1', [id, passwordHash]);
-      await this.tokens.revokeUser(id, undefined, manager);
+      await this.accounts.setPassword(id, input.password, manager);
     }
     return `Password set for ${targets.length} user(s); their sessions ended`;
   }

@@ -1,6 +1,10 @@
 import { Command } from 'commander';
 import { RootModuleFactory } from 'src/framework/bootstrap';
+import { registerApiCommands } from 'src/framework/cli/api.command';
+import { registerGenerateCommands } from 'src/framework/cli/generate/generate.command';
 import { registerMigrationCommands } from 'src/framework/cli/migrate.command';
+import { registerOpsCommands } from 'src/framework/cli/ops.command';
+import { registerUserCommands } from 'src/framework/cli/users.command';
 
 /** What the project adds to the `nestor` command. */
 export interface CliOptions {
@@ -18,7 +22,15 @@ export function buildCli(rootModule: RootModuleFactory, options: CliOptions = {}
     .description('Manage a Nestor project (like Django’s manage.py)')
     .showHelpAfterError()
     .exitOverride((error) => process.exit(error.exitCode === 1 ? 2 : error.exitCode));
-  registerMigrationCommands(program, rootModule);
+  for (const register of [
+    registerMigrationCommands,
+    registerUserCommands,
+    registerGenerateCommands,
+    registerApiCommands,
+    registerOpsCommands,
+  ]) {
+    register(program, rootModule);
+  }
   options.extend?.forEach((register) => register(program, rootModule));
   return program;
 }

@@ -105,6 +105,10 @@ class EnvironmentVariables {
   WORKERS?: string;
 
   @IsOptional()
+  @IsIn(['public', 'off'], { message: 'expected public or off' })
+  DOCS?: string;
+
+  @IsOptional()
   @IsIn(JOB_BACKENDS, { message: `expected one of ${JOB_BACKENDS.join(', ')}` })
   JOBS_BACKEND?: string;
 
@@ -135,11 +139,17 @@ export interface LoadConfigOptions {
   /** A dotenv file read beneath `env` (real variables win); `false` skips it. Defaults to `./.env`. */
   envFile?: string | false;
   /** Settings that win over the environment, e.g. `{ migrateOnBoot: false }` for CLI commands. */
-  overrides?: Partial<Omit<NestorConfig, 'bootWarnings'>>;
+  overrides?: Partial<NestorConfig>;
 }
 
-/** A loaded configuration plus the warnings worth logging once the logger is up. */
-export type LoadedConfig = NestorConfig & { readonly bootWarnings: readonly string[] };
+/**
+ * A loaded configuration plus the warnings worth logging once the logger is up, and which variables were
+ * set explicitly (a deployment check tells "decided" from "left at the default").
+ */
+export type LoadedConfig = NestorConfig & {
+  readonly bootWarnings: readonly string[];
+  readonly explicitlySet: ReadonlySet<string>;
+};
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
@@ -255,7 +265,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
+    docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     bootWarnings: warnings,
+    explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,
   };
   return Object.freeze(config);

@@ -60,6 +60,8 @@ export abstract class NestorConfig {
   abstract readonly jobsLockDuration: number;
   /** Apply pending migrations when the database opens (development and the embedded default). */
   abstract readonly migrateOnBoot: boolean;
+  /** Serve Swagger UI and the OpenAPI document at /docs (DOCS=public, the default) or not (DOCS=off). */
+  abstract readonly docs: 'public' | 'off';
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
 }

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
 import * as ts from 'typescript';
 import { Query } from 'typeorm/driver/Query';
-import { renderMigration, SchemaDiff, writeMigration } from 'src/framework/database/migrations';
+import {
+  destructiveChanges,
+  renderMigration,
+  SchemaDiff,
+  writeMigration,
+} from 'src/framework/database/migrations';
 
 type Call = [string, unknown[] | undefined];
 
@@ -196,5 +201,58 @@ describe(writeMigration.name, () => {
     await expect(writeMigration(diff, 'AddProductSku', dir, now)).rejects.toThrow('NST-M002');
 
     expect(readFileSync(file, 'utf8')).toBe('// hand-edited\n');
+  });
+});
+
+describe(destructiveChanges.name, () => {
+  const diff = (...queries: string[]): SchemaDiff => ({ up: queries.map((query) => q(query)), down: [] });
+
+  it('lets additive changes through', () => {
+    expect(
+      destructiveChanges(
+        diff(
+          'CREATE TABLE "coupon" ("id" SERIAL NOT NULL)',
+          'ALTER TABLE "product" ADD "weight" integer',
+          'ALTER TABLE "product" DROP CONSTRAINT "FK_1"',
+        ),
+      ),
+    ).toEqual([]);
+  });
+
+  it('calls a dropped column with a new one beside it a likely rename', () => {
+    const [finding] = destructiveChanges(
+      diff(
+        'ALTER TABLE "product" DROP COLUMN "sku"',
+        'ALTER TABLE "product" ADD "code" character varying(64)',
+      ),
+    );
+    expect(finding).toMatch(/^NST-M005 product\.sku is dropped while product\.code is added/);
+    expect(finding).toContain('RENAME COLUMN "sku"');
+  });
+
+  it('refuses plain drops, re-created columns, type changes and dropped tables', () => {
+    expect(
+      destructiveChanges(
+        diff(
+          'ALTER TABLE "product" DROP COLUMN "stock"',
+          'ALTER TABLE "tag" DROP COLUMN "name"',
+          'ALTER TABLE "tag" ADD "name" integer NOT NULL',
+          'ALTER TABLE "order" ALTER COLUMN "total" TYPE numeric(12,2)',
+          'DROP TABLE "coupon"',
+        ),
+      ).map((f) => f.slice(0, 8)),
+    ).toEqual(['NST-M006', 'NST-M006', 'NST-M006', 'NST-M006']);
+  });
+
+  it('asks to confirm a rename TypeORM guessed', () => {
+    expect(destructiveChanges(diff('ALTER TABLE "tag" RENAME COLUMN "title" TO "name"'))).toEqual([
+      expect.stringMatching(/^NST-M007 tag\.title is taken for a rename to tag\.name/),
+    ]);
+  });
+
+  it('calls a dropped table with a created one a likely rename', () => {
+    expect(destructiveChanges(diff('DROP TABLE "coupon"', 'CREATE TABLE "voucher" ("id" SERIAL)'))).toEqual([
+      expect.stringMatching(/^NST-M005 Table coupon is dropped while voucher is created/),
+    ]);
   });
 });

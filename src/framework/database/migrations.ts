@@ -18,6 +18,60 @@ export async function pendingSchemaChanges(dataSource: DataSource): Promise<Sche
   return { up: log.upQueries, down: log.downQueries };
 }
 
+const DROP_COLUMN = /^ALTER TABLE "([^"]+)" DROP COLUMN "([^"]+)"/;
+const ADD_COLUMN = /^ALTER TABLE "([^"]+)" ADD "([^"]+)"/;
+const DROP_TABLE = /^DROP TABLE "([^"]+)"/;
+const CREATE_TABLE = /^CREATE TABLE "([^"]+)"/;
+const RENAME_COLUMN = /^ALTER TABLE "([^"]+)" RENAME COLUMN "([^"]+)" TO "([^"]+)"/;
+const ALTER_TYPE = /^ALTER TABLE "([^"]+)" ALTER COLUMN "([^"]+)" TYPE/;
+
+/**
+ * What a diff would destroy, as coded refusals: a dropped column or table while a column or table is added
+ * in the same place (a likely rename, whose data would be lost: NST-M005), any other drop or type change
+ * (NST-M006), and a rename TypeORM guessed from one changed column (NST-M007: right only if it was one).
+ * Like Django's rename questions, but refusing until confirmed instead of asking.
+ * Example: `destructiveChanges(diff)` → `['NST-M005 product.sku is dropped while product.code is added…']`.
+ */
+export function destructiveChanges(diff: SchemaDiff): string[] {
+  const queries = diff.up.map((q) => q.query.trim());
+  const matches = (pattern: RegExp): RegExpExecArray[] =>
+    queries.map((q) => pattern.exec(q)).filter((m): m is RegExpExecArray => m !== null);
+  const added = matches(ADD_COLUMN);
+  const created = matches(CREATE_TABLE).map(([, table]) => table);
+  const found: string[] = [];
+  for (const [, table, column] of matches(DROP_COLUMN)) {
+    const readded = added.some(([, t, c]) => t === table && c === column);
+    const others = added.filter(([, t, c]) => t === table && c !== column).map(([, , c]) => `${table}.${c}`);
+    if (readded) {
+      found.push(
+        `NST-M006 ${table}.${column} is dropped and re-created (a type change TypeORM cannot convert): its data would be lost. Write the conversion by hand (ALTER COLUMN … TYPE … USING).`,
+      );
+    } else if (others.length > 0) {
+      found.push(
+        `NST-M005 ${table}.${column} is dropped while ${others.join(', ')} is added: if this is a rename, write \`ALTER TABLE "${table}" RENAME COLUMN "${column}" TO …\` by hand, or the data would be lost.`,
+      );
+    } else {
+      found.push(`NST-M006 ${table}.${column} is dropped: its data would be lost.`);
+    }
+  }
+  for (const [, table] of matches(DROP_TABLE)) {
+    found.push(
+      created.length > 0
+        ? `NST-M005 Table ${table} is dropped while ${created.join(', ')} is created: if this is a rename, write \`ALTER TABLE "${table}" RENAME TO …\` by hand, or the data would be lost.`
+        : `NST-M006 Table ${table} is dropped: its rows would be lost.`,
+    );
+  }
+  for (const [, table, from, to] of matches(RENAME_COLUMN)) {
+    found.push(
+      `NST-M007 ${table}.${from} is taken for a rename to ${table}.${to} (TypeORM's guess; its values move to ${to}): confirm only if that is what you meant.`,
+    );
+  }
+  for (const [, table, column] of matches(ALTER_TYPE)) {
+    found.push(`NST-M006 ${table}.${column} changes type: values that do not convert would fail or be cut.`);
+  }
+  return found;
+}
+
 function pascalCase(name: string): string {
   return name
     .split(/[^A-Za-z0-9]+/)

@@ -1,8 +1,9 @@
 import type { INestApplication, Type } from '@nestjs/common';
-import { METHOD_METADATA } from '@nestjs/common/constants';
+import { GUARDS_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { DECORATORS, type OpenAPIObject } from '@nestjs/swagger';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/framework/auth/auth.decorators';
+import { StaffGuard } from 'src/framework/auth/staff-only';
 
 /** Security scheme names in `components.securitySchemes`. */
 export const BEARER_SCHEME = 'bearer';
@@ -46,11 +47,14 @@ type Operation = NonNullable<OpenAPIObject['paths'][string]['get']>;
  * The auth requirement of every hand-written route, by the operationId Swagger gives it: the one of
  * `@ApiOperation`, else Swagger's default `<Controller>_<method>` (this app uses no URI versioning).
  */
-function requirementsByOperationId(app: INestApplication): Map<string, AuthRequirement> {
+/** A route's auth requirement, and whether {@link StaffGuard} also guards it. */
+export type RouteRequirement = AuthRequirement & { staffOnly: boolean };
+
+export function requirementsByOperationId(app: INestApplication): Map<string, RouteRequirement> {
   const discovery = app.get(DiscoveryService, { strict: false });
   const reflector = app.get(Reflector, { strict: false });
   const scanner = new MetadataScanner();
-  const requirements = new Map<string, AuthRequirement>();
+  const requirements = new Map<string, RouteRequirement>();
   for (const wrapper of discovery.getControllers()) {
     const { instance, metatype } = wrapper as { instance?: object; metatype?: Type | null };
     if (!instance || !metatype) {
@@ -68,7 +72,14 @@ function requirementsByOperationId(app: INestApplication): Map<string, AuthRequi
         handler,
         metatype,
       ]) ?? { kind: 'authenticated' }; // the guard's default: deny anonymous callers
-      requirements.set(operation?.operationId ?? `${metatype.name}_${name}`, requirement);
+      const guards = [
+        ...((Reflect.getMetadata(GUARDS_METADATA, metatype) as unknown[] | undefined) ?? []),
+        ...((Reflect.getMetadata(GUARDS_METADATA, handler) as unknown[] | undefined) ?? []),
+      ];
+      requirements.set(operation?.operationId ?? `${metatype.name}_${name}`, {
+        ...requirement,
+        staffOnly: guards.includes(StaffGuard),
+      });
     }
   }
   return requirements;

@@ -3,11 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { DataSource, ObjectLiteral } from 'typeorm';
+import { ApiKeyService } from 'src/framework/auth/api-key.service';
+import { AccountService } from 'src/framework/auth/account.service';
 import { RootModuleFactory } from 'src/framework/bootstrap';
 import { LoadedConfig, loadConfig } from 'src/framework/config/load-config';
 import { createNestorApp } from 'src/framework/http/create-app';
+import { JobsService } from 'src/framework/jobs/jobs.service';
+import { TestClock, useClock } from 'src/framework/testing/clock';
+import { EntityClass, Factory, FactoryOptions, factory } from 'src/framework/testing/factory';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing/test-database';
-import { TestUser, createTestUser } from 'src/framework/testing/test-users';
+import { TestMailbox, createTestMailbox } from 'src/framework/testing/test-mail';
+import { TestUser, TestUserOptions, createTestUser } from 'src/framework/testing/test-users';
 
 export interface TestAppOptions {
   /** `postgres` (default): a fresh database on the test server; `embedded`: PGlite in a temp dir. */
@@ -20,14 +27,48 @@ export interface TestAppOptions {
   as?: 'anonymous' | 'superuser';
 }
 
+/**
+ * Sends requests in-process as one caller; request headers still win (`authorization: undefined` drops it).
+ * Example: `const res = await t.actingAs(customer).inject('/api/orders')`.
+ */
+export interface TestClient {
+  inject: (options: InjectOptions | string) => Promise<LightMyRequestResponse>;
+}
+
 /** A booted application for e2e tests, answered in-process through Fastify's `inject` (no port). */
-export interface TestApp {
+export interface TestApp extends TestClient {
   app: NestFastifyApplication;
   config: LoadedConfig;
   dataDir: string;
-  inject(options: InjectOptions | string): Promise<LightMyRequestResponse>;
   /** The superuser behind `as: 'superuser'` (undefined otherwise). */
   superuser?: TestUser;
+  /**
+   * A factory on the app's database (import your definitions, e.g. `src/app/catalog/catalog.factories`).
+   * Example: `const [a, b] = await t.factory(Product).createMany(2, { status: ProductStatus.Active })`.
+   */
+  factory<T extends ObjectLiteral>(entity: EntityClass<T>, options?: FactoryOptions): Factory<T>;
+  /** {@link createTestUser} on this app. Example: `const staff = await t.createUser({ isStaff: true })`. */
+  createUser(options?: TestUserOptions): Promise<TestUser>;
+  /**
+   * Stores an API key for `user` with these permissions (the user must hold them too) and returns it.
+   * Example: `const key = await t.createApiKey(owner, ['products.add']); t.withApiKey(key).inject(…)`.
+   */
+  createApiKey(user: Pick<TestUser, 'id'>, permissions: string[], name?: string): Promise<string>;
+  /** Requests with this user's bearer token. Example: `await t.actingAs(staff).inject('/api/orders')`. */
+  actingAs(user: Pick<TestUser, 'accessToken'>): TestClient;
+  /** Requests with this API key (`Authorization: Bearer nst_…`). Example: `t.withApiKey(key).inject(url)`. */
+  withApiKey(key: string): TestClient;
+  /** Requests without credentials, even on an `as: 'superuser'` app. Example: `t.anonymous().inject(url)`. */
+  anonymous(): TestClient;
+  /**
+   * Waits until every queued job (and the mail requests queue after their response) has run; needs
+   * workers (the default, not `WORKERS=off`). Example: `await t.drainJobs(); expect(await report()).…`.
+   */
+  drainJobs(timeoutMs?: number): Promise<void>;
+  /** The development transport's outbox, after draining jobs. Example: `await t.mail.expectSent({ to })`. */
+  mail: TestMailbox;
+  /** Fakes `Date` only; restored by `close()`. Example: `t.clock.freeze(); t.clock.advance(60_000)`. */
+  clock: TestClock;
   /** Closes the app and removes what it created (database, temp dir). */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -68,23 +109,75 @@ export async function createTestApp(
     options.as === 'superuser'
       ? await createTestUser(booted, { isSuperuser: true, isStaff: true })
       : undefined;
-  return {
-    app: booted,
-    config,
-    dataDir,
-    superuser,
+  /** A client whose `credentials` headers come first; the request's own headers win. */
+  const client = (credentials: Record<string, string | undefined>): TestClient => ({
     inject: (request) => {
       const init: InjectOptions = typeof request === 'string' ? { url: request } : request;
       // An explicit `authorization: undefined` sends the request anonymously.
       const headers = Object.fromEntries(
-        Object.entries({ ...superuser?.headers, ...init.headers }).filter(([, value]) => value !== undefined),
+        Object.entries({ ...credentials, ...init.headers }).filter(([, value]) => value !== undefined),
       );
       return booted
         .getHttpAdapter()
         .getInstance()
         .inject({ ...init, headers });
     },
+  });
+  const drainJobs = async (timeoutMs = 15_000): Promise<void> => {
+    await booted.get(AccountService, { strict: false }).settled(); // mail queued after a response
+    if (config.workers === 'off') {
+      const [{ n }] = await booted
+        .get(DataSource)
+        .query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NULL');
+      if (n > 0) {
+        throw new Error(
+          `NST-T001 t.drainJobs(): ${n} job(s) wait, but this app runs no workers (WORKERS=off); ` +
+            "boot it with env { WORKERS: 'inline' }",
+        );
+      }
+      return;
+    }
+    // A real timer: JobsService.drain() times out with Date, which t.clock may have frozen.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`NST-T003 t.drainJobs(): jobs still unfinished after ${timeoutMs} ms`)),
+        timeoutMs + 1_000,
+      );
+    });
+    try {
+      await Promise.race([booted.get(JobsService, { strict: false }).drain(timeoutMs), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const clock = useClock();
+  return {
+    app: booted,
+    config,
+    dataDir,
+    superuser,
+    inject: client({ ...superuser?.headers }).inject,
+    factory: (entity, factoryOptions) => factory(entity, booted.get(DataSource), factoryOptions),
+    createUser: (userOptions) => createTestUser(booted, userOptions),
+    createApiKey: async (user, permissions, name = 'test key') => {
+      const { key, prefix, secretHash } = ApiKeyService.mint();
+      await booted
+        .get(DataSource)
+        .query(
+          'INSERT INTO api_key (name, prefix, "secretHash", permissions, "userId") VALUES ($1, $2, $3, $4, $5)',
+          [name, prefix, secretHash, JSON.stringify(permissions), user.id],
+        );
+      return key;
+    },
+    actingAs: (user) => client({ authorization: `Bearer ${user.accessToken}` }),
+    withApiKey: (key) => client({ authorization: `Bearer ${key}` }),
+    anonymous: () => client({}),
+    drainJobs,
+    mail: createTestMailbox(booted, () => drainJobs()),
+    clock,
     close: async ({ keepData = false } = {}) => {
+      clock.restore();
       await booted.close();
       await database?.drop();
       if (!keepData && !options.dataDir) {

@@ -1,0 +1,81 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import type { Command } from 'commander';
+import { DataSource } from 'typeorm';
+import { RootModuleFactory, runWorker } from 'src/framework/bootstrap';
+import { CliError, commandConfig, ui, withAppContext, withDataSource } from 'src/framework/cli/context';
+import { migrationStatus } from 'src/framework/cli/migrate.command';
+import { deployFindings } from 'src/framework/config/deploy-checks';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+
+/** Like `manage.py shell`: the app's providers and repositories as globals, top-level await on. */
+async function runShell(app: INestApplicationContext): Promise<void> {
+  const { start } = await import('node:repl');
+  const scope: Record<string, unknown> = {
+    get: (token: unknown): unknown => app.get(token as string, { strict: false }),
+    dataSource: app.get(DataSource),
+    config: app.get(NestorConfig),
+  };
+  for (const wrapper of app.get(DiscoveryService, { strict: false }).getProviders()) {
+    const { metatype, instance } = wrapper as { metatype?: { name?: string } | null; instance?: unknown };
+    if (instance && typeof metatype === 'function' && metatype.name && !(metatype.name in scope)) {
+      scope[metatype.name] = instance;
+    }
+  }
+  const dataSource = app.get(DataSource);
+  const entities = dataSource.entityMetadatas.filter((m) => typeof m.target === 'function');
+  for (const metadata of entities) {
+    scope[metadata.name] = dataSource.getRepository(metadata.target);
+  }
+  ui.note(`Repositories: ${entities.map((m) => m.name).join(', ')}`);
+  ui.note(
+    'Also: dataSource, config, get(Token), and every provider by class name (AuthService, JobsService…).',
+  );
+  const server = start({ prompt: ui.colors.green('nestor> '), ignoreUndefined: true, useGlobal: false });
+  // Filled before the first input line is read (that happens on a later tick).
+  Object.assign(server.context, scope);
+  await new Promise<void>((resolve) => server.once('exit', () => resolve()));
+}
+
+/** `check`, `shell` and `worker`: running the project rather than changing it. */
+export function registerOpsCommands(program: Command, rootModule: RootModuleFactory): void {
+  program
+    .command('check')
+    .description(
+      'Boot the app to run its declaration checks; with --deploy also audit production settings (exit 1 on findings)',
+    )
+    .option('--deploy', 'audit the settings against the deployment checklist, on the configured database')
+    .action(async ({ deploy }: { deploy?: boolean }) => {
+      if (!deploy) {
+        // Declarations are checked at boot; a scratch database makes this independent of any server.
+        await withDataSource(rootModule, () => undefined, { scratch: true });
+        ui.ok('System check identified no issues.');
+        return;
+      }
+      const config = commandConfig();
+      const pending = await withDataSource(
+        rootModule,
+        async (ds) => (await migrationStatus(ds)).filter((m) => !m.applied).map((m) => m.name),
+        { overrides: { migrateOnBoot: false } },
+      );
+      const findings = deployFindings(config, { pendingMigrations: pending });
+      findings.forEach(({ code, message }) => ui.warn(`${code} ${message}`));
+      if (findings.length > 0) {
+        throw new CliError(`System check identified ${findings.length} issue(s) for deployment.`);
+      }
+      ui.ok('System check identified no issues: ready to deploy.');
+    });
+
+  program
+    .command('shell')
+    .description(
+      'An interactive REPL on the app: every provider by class name (AuthService…), every entity repository ' +
+        'by entity name (await Product.count()), dataSource, config; Nest’s get(), debug(), methods()',
+    )
+    .action(() => withAppContext(rootModule, runShell));
+
+  program
+    .command('worker')
+    .description('Run the job workers until SIGTERM (same as `npm run worker`)')
+    .action(() => runWorker(rootModule));
+}

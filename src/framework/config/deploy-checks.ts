@@ -1,0 +1,92 @@
+import type { LoadedConfig } from 'src/framework/config/load-config';
+
+/** One finding of `nestor check --deploy`, coded like Django's `security.W0xx`. */
+export interface DeployFinding {
+  code: string;
+  message: string;
+}
+
+/** What the checks need beyond the configuration. */
+export interface DeployFacts {
+  /** Migrations committed but not applied to the configured database. */
+  pendingMigrations: readonly string[];
+}
+
+/** Django's test for a weak SECRET_KEY: too short or too few distinct characters (e.g. "xxxx…"). */
+function weakSecret(key: string): boolean {
+  return key.length < 32 || new Set(key).size < 5 || /^(change|secret|dev|test|insecure)/i.test(key);
+}
+
+/**
+ * Audits production settings, like Django's deployment checklist. An empty list means ready to deploy.
+ * Example: `deployFindings(loadConfig(), { pendingMigrations: [] })`.
+ */
+export function deployFindings(config: LoadedConfig, facts: DeployFacts): DeployFinding[] {
+  const findings: DeployFinding[] = [];
+  const add = (code: string, message: string): number => findings.push({ code, message });
+  if (!config.explicitlySet.has('SECRET_KEY')) {
+    add('NST-W001', 'SECRET_KEY is not set: tokens and sessions are signed with a development key.');
+  } else if (weakSecret(config.secretKey)) {
+    add(
+      'NST-W002',
+      'SECRET_KEY is weak (under 32 characters, under 5 distinct ones, or a placeholder): generate one with `openssl rand -base64 48`.',
+    );
+  }
+  if (config.nodeEnv !== 'production') {
+    add(
+      'NST-W003',
+      `NODE_ENV is ${config.nodeEnv}: set NODE_ENV=production (secure session cookies, HSTS, no migrations on boot).`,
+    );
+  }
+  if (!config.publicUrl.startsWith('https://')) {
+    add(
+      'NST-W004',
+      `PUBLIC_URL is ${config.publicUrl}: serve over HTTPS, or secure session cookies are not sent back and emailed links are sent in clear.`,
+    );
+  }
+  if (config.corsOrigins.includes('*')) {
+    add(
+      'NST-W005',
+      'CORS_ORIGINS is *: any website may call the API from a browser; list the origins instead.',
+    );
+  }
+  if (!config.databaseUrl) {
+    add(
+      'NST-W006',
+      'DATABASE_URL is not set: the embedded database serves one process and is not for production.',
+    );
+  }
+  if (config.jobsBackend !== 'redis') {
+    add(
+      'NST-W007',
+      `Jobs run on ${config.jobsBackend === 'postgres' ? "bullmq's PostgreSQL backend" : 'the in-process outbox'}: set REDIS_URL for production queues.`,
+    );
+  }
+  if (facts.pendingMigrations.length > 0) {
+    add(
+      'NST-W008',
+      `${facts.pendingMigrations.length} migration(s) not applied (${facts.pendingMigrations.join(', ')}): run \`nestor migrate\`.`,
+    );
+  }
+  if (!config.explicitlySet.has('DOCS')) {
+    add('NST-W009', 'DOCS is not set: decide whether /docs is public (DOCS=public) or hidden (DOCS=off).');
+  }
+  if (!config.explicitlySet.has('TRUST_PROXY')) {
+    add(
+      'NST-W010',
+      'TRUST_PROXY is not set: behind a load balancer set it (hops or proxy addresses) so client IPs and HTTPS are seen; otherwise set TRUST_PROXY=false.',
+    );
+  } else if (config.trustProxy === true) {
+    add(
+      'NST-W011',
+      'TRUST_PROXY=true trusts any X-Forwarded-For: give the hop count or proxy addresses instead.',
+    );
+  }
+  if (!config.smtpUrl) {
+    add(
+      'NST-W012',
+      'SMTP_URL is not set: mail (password resets, verification) is only logged, never delivered.',
+    );
+  }
+  return findings;
+}
