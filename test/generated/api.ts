@@ -1340,6 +1340,7 @@ export interface components {
             /** @example text */
             name: string;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1352,6 +1353,7 @@ export interface components {
             /** @example text */
             name: string;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1363,6 +1365,7 @@ export interface components {
             /** @example text */
             name?: string;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1510,6 +1513,7 @@ export interface components {
             /** @example 2024-05-01T12:00:00.000Z */
             readonly deletedAt: string | null;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1548,6 +1552,7 @@ export interface components {
              */
             categoryId: number;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1583,6 +1588,7 @@ export interface components {
              */
             categoryId?: number;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1648,12 +1654,14 @@ export interface components {
              */
             readonly updatedAt: string;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
              */
             groupIds: number[];
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1680,12 +1688,14 @@ export interface components {
              */
             isSuperuser?: boolean;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
              */
             groupIds?: number[];
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -1709,12 +1719,14 @@ export interface components {
              */
             isSuperuser?: boolean;
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
              */
             groupIds?: number[];
             /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
              * @example [
              *       1
              *     ]
@@ -2251,6 +2263,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description More than 30 registrations from one client address within an hour (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error (RFC 9457 problem details) */
             default: {
                 headers: {
@@ -2479,6 +2500,15 @@ export interface operations {
             };
             /** @description Not an email address */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description More than 30 requests for one address, or 100 from one client address, within an hour (see Retry-After); counted whether or not an account uses the address */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3518,7 +3548,16 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The selected records and, for actions with a form, its values (validated on the server) */
+        requestBody: {
+            content: {
+                "application/json": {
+                    ids: (number | string)[];
+                    /** @description The action's form values, when it declares a form */
+                    input?: unknown;
+                };
+            };
+        };
         responses: {
             /** @description { status: "done", message, affected } */
             200: {

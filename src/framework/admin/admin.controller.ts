@@ -1,10 +1,18 @@
 import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { stringify } from 'csv-stringify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
-import { ActionResult, AdminActionsService } from 'src/framework/admin/admin-actions.service';
+import { ActionResult, AdminActionsService, MAX_ACTION_IDS } from 'src/framework/admin/admin-actions.service';
 import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
 import type { AdminSchema } from 'src/framework/admin/admin-schema.types';
 import { AuditService } from 'src/framework/admin/audit.service';
@@ -63,6 +71,17 @@ export class AdminController {
   @ApiOperation({ operationId: 'admin.action', summary: 'Run an admin action on selected records' })
   @ApiParam({ name: 'path', description: 'The resource path, e.g. products' })
   @ApiParam({ name: 'action', description: 'The action name, e.g. archive' })
+  @ApiBody({
+    description: 'The selected records and, for actions with a form, its values (validated on the server)',
+    schema: {
+      type: 'object',
+      required: ['ids'],
+      properties: {
+        ids: { type: 'array', items: { type: ['integer', 'string'] }, minItems: 1, maxItems: MAX_ACTION_IDS },
+        input: { description: "The action's form values, when it declares a form" },
+      },
+    },
+  })
   @ApiOkResponse({ description: '{ status: "done", message, affected }' })
   @ApiResponse({ status: 202, description: '{ status: "started", jobId, queue } for job actions' })
   @ApiResponse({ status: 404, description: 'Unknown action, or a selected record does not exist' })

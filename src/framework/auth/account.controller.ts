@@ -7,6 +7,7 @@ import {
   Injectable,
   Post,
   Query,
+  Req,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -26,8 +27,10 @@ import {
   RegisterDto,
   ResetPasswordDto,
 } from 'src/framework/auth/account.dto';
+import type { FastifyRequest } from 'fastify';
 import { AccountService, type SessionPrincipal } from 'src/framework/auth/account.service';
 import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
+import { ACCOUNT_THROTTLES, LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ProblemException } from 'src/framework/http/problem';
 
@@ -64,7 +67,10 @@ export class RegistrationOpenGuard implements CanActivate {
 @ApiTags('auth')
 @Controller('api/auth')
 export class AccountController {
-  constructor(private readonly accounts: AccountService) {}
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly throttle: LoginThrottleService,
+  ) {}
 
   @Public()
   @UseGuards(RegistrationOpenGuard)
@@ -80,7 +86,12 @@ export class AccountController {
   @ApiAcceptedResponse({ type: AccountMessageDto })
   @ApiResponse({ status: 403, description: 'Registration is closed (AUTH_REGISTRATION=false)' })
   @ApiResponse({ status: 422, description: 'Invalid or unknown fields' })
-  async register(@Body() body: RegisterDto): Promise<AccountMessageDto> {
+  @ApiResponse({
+    status: 429,
+    description: `More than ${ACCOUNT_THROTTLES.registerPerIp.limit} registrations from one client address within an hour (see Retry-After)`,
+  })
+  async register(@Body() body: RegisterDto, @Req() request: FastifyRequest): Promise<AccountMessageDto> {
+    await this.throttle.limit([[ACCOUNT_THROTTLES.registerPerIp, request.ip]]);
     await this.accounts.register(body.email, body.password);
     return REGISTERED;
   }
@@ -159,7 +170,19 @@ export class AccountController {
   })
   @ApiAcceptedResponse({ type: AccountMessageDto })
   @ApiResponse({ status: 422, description: 'Not an email address' })
-  forgotPassword(@Body() body: EmailDto): AccountMessageDto {
+  @ApiResponse({
+    status: 429,
+    description:
+      `More than ${ACCOUNT_THROTTLES.forgotPerAccount.limit} requests for one address, or ` +
+      `${ACCOUNT_THROTTLES.forgotPerIp.limit} from one client address, within an hour (see Retry-After); ` +
+      'counted whether or not an account uses the address',
+  })
+  async forgotPassword(@Body() body: EmailDto, @Req() request: FastifyRequest): Promise<AccountMessageDto> {
+    // Counted before anything looks at accounts, so known and unknown addresses are limited alike.
+    await this.throttle.limit([
+      [ACCOUNT_THROTTLES.forgotPerIp, request.ip],
+      [ACCOUNT_THROTTLES.forgotPerAccount, body.email],
+    ]);
     this.accounts.forgotPassword(body.email);
     return RESET_REQUESTED;
   }

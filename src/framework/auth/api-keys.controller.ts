@@ -5,6 +5,7 @@ import {
   Delete,
   ExecutionContext,
   Get,
+  Header,
   HttpCode,
   Injectable,
   Param,
@@ -55,6 +56,7 @@ export class ApiKeysController {
   ) {}
 
   @Post()
+  @Header('cache-control', 'no-store') // the key is in the body, once: no cache may keep it
   @HttpCode(201)
   @ApiOperation({
     operationId: 'auth.apiKeys.create',

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
@@ -24,6 +24,7 @@ export class AuthController {
 
   @Public()
   @Post('login')
+  @Header('cache-control', 'no-store') // a secret in the body: no cache may keep it (RFC 6749 §5.1)
   @HttpCode(200)
   @ApiOperation({
     operationId: 'auth.login',
@@ -49,6 +50,7 @@ export class AuthController {
 
   @Public()
   @Post('refresh')
+  @Header('cache-control', 'no-store') // a secret in the body: no cache may keep it (RFC 6749 §5.1)
   @HttpCode(200)
   @ApiOperation({
     operationId: 'auth.refresh',

@@ -1,7 +1,8 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
- * Failed credential checks per throttling key, in a fixed window that starts with the first failure.
+ * Failed credential checks per throttling key (and requests of the sensitive account flows, whose scopes
+ * are those of `ACCOUNT_THROTTLES`), in a fixed window that starts with the first failure.
  * The key is an HMAC of `account:<email>` or `ip:<address or IPv6 /64>`, so the table holds no emails or
  * addresses. Rows live in PostgreSQL, so every process of a deployment shares the counters.
  */
@@ -12,7 +13,7 @@ export class LoginAttempt {
   key!: string;
 
   @Column({ type: 'varchar', length: 16 })
-  scope!: 'account' | 'ip';
+  scope!: string;
 
   @Column({ type: 'integer', default: 0 })
   failures!: number;

@@ -13,6 +13,33 @@ export const LOGIN_THROTTLE = { limit: 10, windowSeconds: 180 } as const;
 
 export const TOO_MANY_ATTEMPTS = 'urn:nestor:problem:too-many-attempts';
 
+/** A request limit of one sensitive flow: at most `limit` requests per key in a fixed window. */
+export interface RequestLimit {
+  /** Stored in `login_attempt.scope` (≤ 16 characters) and mixed into the key. */
+  scope: string;
+  /** What the subject is: a client address (bucketed as login's are) or an email (normalized). */
+  by: 'ip' | 'email';
+  limit: number;
+  windowSeconds: number;
+}
+
+/**
+ * Sensitive account flows that are not credential checks (OWASP API6): every request counts, valid or not
+ * for an existing account or not, so a 429 reveals nothing about accounts. Per client address against
+ * automation (mass registration, address probing), and per address against mail bombing one inbox.
+ */
+export const ACCOUNT_THROTTLES = {
+  registerPerIp: { scope: 'register-ip', by: 'ip', limit: 30, windowSeconds: 3600 },
+  forgotPerIp: { scope: 'forgot-ip', by: 'ip', limit: 100, windowSeconds: 3600 },
+  forgotPerAccount: { scope: 'forgot-account', by: 'email', limit: 30, windowSeconds: 3600 },
+} as const satisfies Record<string, RequestLimit>;
+
+/** The longest window of any counter in `login_attempt`: rows older than it are always expired. */
+const LONGEST_WINDOW_SECONDS = Math.max(
+  LOGIN_THROTTLE.windowSeconds,
+  ...Object.values(ACCOUNT_THROTTLES).map((rule) => rule.windowSeconds),
+);
+
 /** Expired rows are deleted at most this often per process. */
 const SWEEP_EVERY_MS = 60_000;
 
@@ -24,6 +51,19 @@ export function tooManyAttempts(retryAfterSeconds: number): ProblemException {
       title: 'Too Many Requests',
       status: 429,
       detail: `Too many failed sign-in attempts. Try again in ${retryAfterSeconds} seconds.`,
+    },
+    { 'retry-after': String(retryAfterSeconds) },
+  );
+}
+
+/** 429 with `Retry-After` for a sensitive flow's request limit. */
+export function tooManyRequests(retryAfterSeconds: number): ProblemException {
+  return new ProblemException(
+    {
+      type: TOO_MANY_ATTEMPTS,
+      title: 'Too Many Requests',
+      status: 429,
+      detail: `Too many requests of this kind. Try again in ${retryAfterSeconds} seconds.`,
     },
     { 'retry-after': String(retryAfterSeconds) },
   );
@@ -73,6 +113,18 @@ export function isCredentialFailure(error: unknown): boolean {
  * cannot overshoot the limit). A successful check resets the account's counter and gives the address its
  * reservation back; a failed one keeps it.
  */
+/**
+ * Counts one more attempt on a key, restarting its window ($3 seconds) when the last one ended, and returns
+ * the count and the seconds left in the window. Appended to an INSERT of (key, scope, 1, now()) rows.
+ */
+const COUNT_IN_WINDOW = `ON CONFLICT (key) DO UPDATE SET
+  failures = CASE WHEN login_attempt."windowStart" > now() - make_interval(secs => $3)
+                  THEN login_attempt.failures + 1 ELSE 1 END,
+  "windowStart" = CASE WHEN login_attempt."windowStart" > now() - make_interval(secs => $3)
+                       THEN login_attempt."windowStart" ELSE now() END
+RETURNING failures,
+  ceil(extract(epoch FROM "windowStart" + make_interval(secs => $3) - now()))::int AS "retryAfter"`;
+
 @Injectable()
 export class LoginThrottleService {
   private readonly logger = new Logger('LoginThrottle');
@@ -119,7 +171,34 @@ export class LoginThrottleService {
     return result;
   }
 
-  private key(scope: 'account' | 'ip', subject: string): { key: string; scope: string } {
+  /**
+   * Counts one request of a sensitive flow on each rule's key (a client address or an email) and throws 429 once a key is past its limit; nothing is given
+   * back, whatever the request's outcome.
+   * Example: `await throttle.limit([[ACCOUNT_THROTTLES.registerPerIp, request.ip]])`.
+   */
+  async limit(rules: readonly (readonly [RequestLimit, string])[]): Promise<void> {
+    await this.sweep();
+    let retryAfter: number | undefined;
+    for (const [rule, subject] of rules) {
+      const { key } = this.key(
+        rule.scope,
+        rule.by === 'ip' ? clientBucket(subject) : normalizeEmail(subject),
+      );
+      // One statement per key: each is atomic on its own, so parallel requests cannot overshoot.
+      const [row] = await this.dataSource.query<{ failures: number; retryAfter: number }[]>(
+        `INSERT INTO login_attempt (key, scope, failures, "windowStart") VALUES ($1, $2, 1, now()) ${COUNT_IN_WINDOW}`,
+        [key, rule.scope, rule.windowSeconds],
+      );
+      if (row.failures > rule.limit) {
+        retryAfter = Math.max(retryAfter ?? 1, row.retryAfter);
+      }
+    }
+    if (retryAfter !== undefined) {
+      throw tooManyRequests(retryAfter);
+    }
+  }
+
+  private key(scope: string, subject: string): { key: string; scope: string } {
     return { key: createHmac('sha256', this.hmacKey).update(`${scope}:${subject}`).digest('hex'), scope };
   }
 
@@ -132,14 +211,7 @@ export class LoginThrottleService {
     const sorted = [...keys].sort((a, b) => a.key.localeCompare(b.key));
     const rows = await this.dataSource.query<{ failures: number; retryAfter: number }[]>(
       `INSERT INTO login_attempt (key, scope, failures, "windowStart")
-       SELECT k, s, 1, now() FROM unnest($1::varchar[], $2::varchar[]) AS t(k, s)
-       ON CONFLICT (key) DO UPDATE SET
-         failures = CASE WHEN login_attempt."windowStart" > now() - make_interval(secs => $3)
-                         THEN login_attempt.failures + 1 ELSE 1 END,
-         "windowStart" = CASE WHEN login_attempt."windowStart" > now() - make_interval(secs => $3)
-                              THEN login_attempt."windowStart" ELSE now() END
-       RETURNING failures,
-         ceil(extract(epoch FROM "windowStart" + make_interval(secs => $3) - now()))::int AS "retryAfter"`,
+       SELECT k, s, 1, now() FROM unnest($1::varchar[], $2::varchar[]) AS t(k, s) ${COUNT_IN_WINDOW}`,
       [sorted.map((k) => k.key), sorted.map((k) => k.scope), LOGIN_THROTTLE.windowSeconds],
     );
     const locked = rows.filter((row) => row.failures > LOGIN_THROTTLE.limit);
@@ -161,9 +233,11 @@ export class LoginThrottleService {
     }
     this.lastSweep = Date.now();
     try {
+      // Login's short windows by scope; every other counter by the longest window there is.
       await this.dataSource.query(
-        'DELETE FROM login_attempt WHERE "windowStart" <= now() - make_interval(secs => $1)',
-        [LOGIN_THROTTLE.windowSeconds],
+        `DELETE FROM login_attempt WHERE "windowStart" <= now() - make_interval(secs => $2)
+            OR (scope = ANY($3::varchar[]) AND "windowStart" <= now() - make_interval(secs => $1))`,
+        [LOGIN_THROTTLE.windowSeconds, LONGEST_WINDOW_SECONDS, ['account', 'ip']],
       );
     } catch (error) {
       this.logger.warn(`Could not sweep expired login attempts: ${(error as Error).message}`);

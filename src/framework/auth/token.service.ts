@@ -9,6 +9,11 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
 const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export const JWT_ISSUER = 'nestor';
+
+/** Wall-clock time that test clocks (which fake `Date`) leave alone. */
+function wallClock(): Date {
+  return new Date(performance.timeOrigin + performance.now());
+}
 export const JWT_AUDIENCE = 'nestor-api';
 
 export interface TokenPair {
@@ -47,8 +52,12 @@ export class TokenService {
   /**
    * Spends a refresh token with one conditional UPDATE (so of N parallel uses exactly one wins) and issues
    * the next pair of its family. A token that was already spent revokes the whole family: it was stolen.
+   * Except for the losers of a race: a request that arrived before the winning rotation finished could not
+   * have known the token was spent (two tabs, a retry after a timeout), so it gets a 401 and the session,
+   * with the winner's new pair, lives on. `usedAt` is when the rotation finished, on the app's clock.
    */
   async rotate(refreshToken: string): Promise<TokenPair> {
+    const arrivedAt = wallClock();
     const hash = sha256(refreshToken);
     const pair = await this.dataSource.transaction(async (manager) => {
       // Through a CTE: pg answers a bare UPDATE … RETURNING with [rows, rowCount], not with the rows.
@@ -61,7 +70,16 @@ export class TokenService {
          SELECT "userId", family FROM spent`,
         [hash],
       );
-      return spent ? this.issue(spent.userId, spent.family, manager) : undefined;
+      if (!spent) {
+        return undefined;
+      }
+      const next = await this.issue(spent.userId, spent.family, manager);
+      // Last before the commit: requests that arrive later knew, or could have known, that it was spent.
+      await manager.query('UPDATE refresh_token SET "usedAt" = $2 WHERE "tokenHash" = $1', [
+        hash,
+        wallClock(),
+      ]);
+      return next;
     });
     if (pair) {
       return pair;
@@ -71,6 +89,11 @@ export class TokenService {
       'SELECT family, "usedAt" FROM refresh_token WHERE "tokenHash" = $1',
       [hash],
     );
+    if (known?.usedAt && known.usedAt >= arrivedAt) {
+      throw unauthorized(
+        'The refresh token was rotated by a parallel request that arrived first: use the pair it received.',
+      );
+    }
     if (known?.usedAt) {
       await this.revokeFamily(known.family); // reuse of a rotated token: it was stolen
     }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Post, Req } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -48,6 +48,7 @@ export class TwoFactorController {
   }
 
   @Post('setup')
+  @Header('cache-control', 'no-store') // a secret in the body: no cache may keep it
   @HttpCode(200)
   @ApiOperation({
     operationId: 'auth.twoFactor.setup',
@@ -62,6 +63,7 @@ export class TwoFactorController {
   }
 
   @Post('enable')
+  @Header('cache-control', 'no-store') // a secret in the body: no cache may keep it
   @HttpCode(200)
   @ApiOperation({
     operationId: 'auth.twoFactor.enable',

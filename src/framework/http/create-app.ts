@@ -12,9 +12,38 @@ import { requestIdOf } from 'src/framework/http/request-id';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
 
-/** Limits for the query string: `filter[price][gte]=10` nests, but never deeper than the language needs. */
+/** Key segments qs drops silently (`allowPrototypes: false`): kept visible so allow-lists refuse them. */
+const PROTOTYPE_KEY = /(^|\[)(__proto__|constructor|prototype)(\]|\[|$)/;
+
+/**
+ * Limits for the query string: `filter[price][gte]=10` nests, but never deeper than the language needs.
+ * `constructor[x]=1` or `filter[__proto__]=1` cannot touch a prototype, and is not ignored either: the key
+ * comes back under a `$`-prefixed name (`$constructor`), so the resource's allow-list answers 400 naming it.
+ */
 export function parseQueryString(query: string): Record<string, unknown> {
-  return qs.parse(query, { depth: 3, arrayLimit: 50, parameterLimit: 200, allowPrototypes: false });
+  const options = { depth: 3, arrayLimit: 50, parameterLimit: 200, allowPrototypes: false };
+  if (!query.includes('proto') && !query.includes('constructor')) {
+    return qs.parse(query, options);
+  }
+  const renamed = query
+    .split('&')
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      const key = at === -1 ? pair : pair.slice(0, at);
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+      } catch {
+        return pair;
+      }
+      if (!PROTOTYPE_KEY.test(decoded)) {
+        return pair;
+      }
+      const safe = decoded.replace(/(^|\[)(__proto__|constructor|prototype)(?=\]|\[|$)/g, '$1$$$2');
+      return `${encodeURIComponent(safe)}${at === -1 ? '' : pair.slice(at)}`;
+    })
+    .join('&');
+  return qs.parse(renamed, options);
 }
 
 /**
@@ -34,7 +63,7 @@ export function securityHeaders(options: Readonly<HelmetOptions>): Record<string
   };
   helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
     if (error) {
-      throw error instanceof Error ? error : new Error(String(error));
+      throw error instanceof Error ? error : new Error('helmet refused the security header options');
     }
   });
   return headers;

@@ -123,6 +123,18 @@ function fromPostgres(err: PgError): ProblemResponse | undefined {
         unexpected: false,
       };
     }
+    case '22021': // character_not_in_repertoire: a NUL (\u0000) in a text value or parameter
+    case '22P05': // untranslatable_character: \u0000 inside jsonb
+      return {
+        problem: {
+          type: PROBLEM_TYPES.badQuery,
+          title: 'Bad Request',
+          status: 400,
+          detail: 'A value contains a character that cannot be stored, such as NUL (\\u0000).',
+        },
+        headers: {},
+        unexpected: false,
+      };
     case '22P02':
     case '22003':
     case '22007':

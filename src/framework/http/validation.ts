@@ -49,6 +49,48 @@ export function validationProblem(errors: ProblemFieldError[]): ProblemException
   });
 }
 
+/** Deeper than any DTO nests; class-transformer recurses per level and overflows the stack near 5,000. */
+export const MAX_BODY_DEPTH = 32;
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const malformed = (detail: string) =>
+  new ProblemException({ type: PROBLEM_TYPES.malformedBody, title: 'Bad Request', status: 400, detail });
+
+/**
+ * Refuses, with 400, a body nested deeper than {@link MAX_BODY_DEPTH} (class-transformer would overflow the
+ * stack) or holding a lone UTF-16 surrogate such as `"\ud800"` (not Unicode; validator's isEmail throws on
+ * it). Iterative, so a 100,000-level body costs a loop, not the stack. Example: `checkBodyShape(req.body)`.
+ */
+export function checkBodyShape(value: unknown, limit = MAX_BODY_DEPTH): void {
+  const stack: [unknown, number, string][] = [[value, 0, '']];
+  while (stack.length > 0) {
+    const [current, depth, pointer] = stack.pop()!;
+    if (typeof current === 'string') {
+      if (LONE_SURROGATE.test(current)) {
+        throw malformed(
+          `${pointer || 'The body'} contains a lone UTF-16 surrogate, which is not valid Unicode.`,
+        );
+      }
+      continue;
+    }
+    if (current === null || typeof current !== 'object') {
+      continue;
+    }
+    if (depth >= limit) {
+      throw malformed(`The request body nests deeper than ${limit} levels.`);
+    }
+    for (const [key, child] of Object.entries(current)) {
+      const path = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (LONE_SURROGATE.test(key)) {
+        throw malformed('A property name contains a lone UTF-16 surrogate, which is not valid Unicode.');
+      }
+      stack.push([child, depth + 1, path]);
+    }
+  }
+}
+
 /**
  * The global validation pipe: strips nothing silently (unknown properties are errors), transforms to the
  * DTO class, and reports body errors as 422 and query/path errors as 400, each with pointers.
@@ -67,6 +109,9 @@ export class ProblemValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body') {
+      checkBodyShape(value);
+    }
     try {
       return (await super.transform(value, metadata)) as unknown;
     } catch (error) {

@@ -2,6 +2,7 @@ import { DECORATORS } from '@nestjs/swagger';
 import type { EntityMetadata } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { optionalSecurity, signedInSecurity } from 'src/framework/openapi/security-openapi';
+import { MAX_IDS } from 'src/framework/resource/resource-input';
 import { fieldTypeOf } from 'src/framework/resource/resource-definition';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import type { FieldType } from 'src/framework/resource/query-types';
@@ -97,7 +98,14 @@ function fieldSchema(definition: ResourceDefinition, field: ResourceField): Sche
   const own = apiProperty(definition.metadata, field.name);
   let schema: Schema;
   if (field.kind === 'toManyIds') {
-    schema = { type: 'array', items: typeSchema(field.type), uniqueItems: true, example: [1] };
+    // A set: the server ignores repeated ids rather than refusing them, so no `uniqueItems`.
+    schema = {
+      type: 'array',
+      items: typeSchema(field.type),
+      maxItems: MAX_IDS,
+      description: 'Ids of the related rows (the whole set; repeats are ignored)',
+      example: [1],
+    };
   } else {
     schema = typeSchema(field.type, field.enumValues, field.maxLength);
     if (field.kind === 'toOneId') {
