@@ -3,13 +3,19 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
-import { createNestorApp } from 'src/framework/http/create-app';
+import { createNestorApp, drainHttp } from 'src/framework/http/create-app';
 
 /** Builds the root module for a configuration; every entry point shares it. */
 export type RootModuleFactory = (config: LoadedConfig) => DynamicModule;
 
-/** How long SIGTERM waits for in-flight work before the process gives up and exits 1. */
+/**
+ * How long SIGTERM waits for in-flight requests and the other hooks before the process gives up and exits 1;
+ * running jobs get JOBS_SHUTDOWN_TIMEOUT on top (JobsService waits that long before closing them anyway).
+ */
 const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+/** After SIGTERM, how long an idle keep-alive connection may still bring one last request (drainHttp). */
+const DRAIN_GRACE_MS = 2_000;
 
 /** Loads the configuration or ends the process with the list of bad variables (exit 1, no stack). */
 export function loadConfigOrExit(options?: LoadConfigOptions): LoadedConfig {
@@ -24,30 +30,42 @@ export function loadConfigOrExit(options?: LoadConfigOptions): LoadedConfig {
   }
 }
 
-/** First SIGTERM/SIGINT closes the app (in-flight work finishes, database closes) and exits 0; a second forces. */
-function closeOnSignals(app: INestApplicationContext, logger: Logger, onClose?: () => void): void {
+/**
+ * First SIGTERM/SIGINT closes the app (`drain` first: in-flight work finishes, database closes) and exits 0;
+ * a second one forces exit 1.
+ */
+function closeOnSignals(
+  app: INestApplicationContext,
+  logger: Logger,
+  { timeoutMs, drain, onClose }: { timeoutMs: number; drain?: () => Promise<void>; onClose?: () => void },
+): void {
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (closing) {
+      logger.error(`${signal} received again: exiting before the shutdown finished`);
       process.exit(1);
     }
     closing = true;
     onClose?.();
     logger.log(`${signal} received: finishing in-flight work, then stopping`);
     setTimeout(() => {
-      logger.error(`Shutdown took longer than ${SHUTDOWN_TIMEOUT_MS} ms: exiting`);
+      logger.error(`Shutdown took longer than ${timeoutMs} ms: exiting`);
       process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS).unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'Error during shutdown');
-        process.exit(1);
-      },
-    );
+    }, timeoutMs).unref();
+    Promise.resolve(drain?.())
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'Error during shutdown');
+          process.exit(1);
+        },
+      );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  // `on`, not `once`: the second signal must reach `shutdown` (with `once` it would be ignored, or kill the
+  // process by the signal's default action).
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 function fail(error: unknown): never {
@@ -64,7 +82,10 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
     const app = await createNestorApp(rootModule(config), config);
     const logger = app.get(Logger);
     await app.listen({ port: config.port, host: config.host });
-    closeOnSignals(app, logger);
+    closeOnSignals(app, logger, {
+      timeoutMs: SHUTDOWN_TIMEOUT_MS + DRAIN_GRACE_MS + config.jobsShutdownTimeout,
+      drain: () => drainHttp(app, DRAIN_GRACE_MS),
+    });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
     const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
     logger.log(
@@ -93,7 +114,10 @@ export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
     app.useLogger(logger);
     // An application context has no server socket; this handle keeps the worker alive until a signal.
     const keepAlive = setInterval(() => undefined, 1 << 30);
-    closeOnSignals(app, logger, () => clearInterval(keepAlive));
+    closeOnSignals(app, logger, {
+      timeoutMs: SHUTDOWN_TIMEOUT_MS + config.jobsShutdownTimeout,
+      onClose: () => clearInterval(keepAlive),
+    });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
     logger.log(
       `Nestor worker ready. Database: ${describeDatabase(config)}. Jobs: ${describeJobBackend(config)}`,

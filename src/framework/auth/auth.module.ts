@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Module, forwardRef } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -55,7 +56,8 @@ export const AUTH_ENTITIES = [
     JwtModule.registerAsync({
       inject: [NestorConfig],
       useFactory: (config: NestorConfig) => ({
-        secret: deriveKey(config.secretKey, 'jwt'),
+        // A KeyObject, not the Buffer: jsonwebtoken would try to parse a Buffer as a public key per call.
+        privateKey: createSecretKey(deriveKey(config.secretKey, 'jwt')),
         signOptions: {
           algorithm: 'HS256',
           issuer: JWT_ISSUER,

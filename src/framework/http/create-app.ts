@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import cookie from '@fastify/cookie';
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -69,9 +70,35 @@ export function securityHeaders(options: Readonly<HelmetOptions>): Record<string
   return headers;
 }
 
+/** Fastify instances whose responses close their connection: draining (drainHttp) or closing. */
+const draining = new WeakSet<object>();
+
+/**
+ * Drains a listening app before `app.close()`: stops accepting connections, answers every request still
+ * arriving on an open keep-alive connection normally but with `Connection: close`, and resolves once every
+ * connection has ended or after `graceMs`. Example: `await drainHttp(app, 2_000); await app.close();`.
+ */
+export async function drainHttp(app: NestFastifyApplication, graceMs: number): Promise<void> {
+  const server: Server = app.getHttpServer();
+  draining.add(app.getHttpAdapter().getInstance());
+  if (!server.listening) {
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const ended = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  // net.Server#close only stops accepting. http.Server#close (which app.close() ends with) also destroys the
+  // keep-alive connections idle at that instant, and a client that sent its next request on one at the same
+  // moment gets ECONNRESET for a request it cannot know was never received. Here a connection that is busy,
+  // or whose client sends again within the grace, ends after a response that says so.
+  NetServer.prototype.close.call(server);
+  await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+  clearTimeout(timer);
+}
+
 /**
  * Creates (but does not start) the HTTP application for a root module: Fastify with Nestor's body limit,
- * query parser, request ids, security headers, CORS, metrics, OpenAPI docs and graceful shutdown.
+ * query parser, request ids, security headers, CORS, metrics and OpenAPI docs. Signals are the entry point's:
+ * serveHttp drains (drainHttp) then closes the app on SIGTERM/SIGINT.
  * Example: `const app = await createNestorApp(AppModule.forRoot(config), config); await app.listen(config.port)`.
  */
 export async function createNestorApp(
@@ -86,7 +113,10 @@ export async function createNestorApp(
     genReqId: (req: IncomingMessage) => requestIdOf(req),
     // Request logging is nestjs-pino's job; Fastify's own logger stays off.
     logger: false,
-    return503OnClosing: true,
+    // A request the server received is answered normally while it shuts down (with `Connection: close`):
+    // the listener is closed first (drainHttp), so only requests already on their way still arrive, and a
+    // 503 would fail them although this process can still serve them.
+    return503OnClosing: false,
   });
   // A JSON API: a text/plain body is refused with 415 rather than validated as a string.
   adapter.getInstance().removeContentTypeParser('text/plain');
@@ -102,13 +132,12 @@ export async function createNestorApp(
   app.get(MetricsService).instrument(fastify);
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive clients
   // release their sockets at once instead of holding the process open until their idle timeout.
-  let closing = false;
   fastify.addHook('preClose', (done) => {
-    closing = true;
+    draining.add(fastify);
     done();
   });
   fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) {
+    if (draining.has(fastify)) {
       void reply.header('connection', 'close');
     }
     done(null, payload);
@@ -142,6 +171,7 @@ export async function createNestorApp(
     setupOpenApi(app);
   }
   await serveAdminUi(app);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // No app.enableShutdownHooks(): the entry points own the signals (bootstrap.ts closeOnSignals). Nest's
+  // handler would start app.close() at once, before the HTTP drain, and end with process.kill(pid, signal).
   return app;
 }

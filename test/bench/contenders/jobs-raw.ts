@@ -1,0 +1,48 @@
+/**
+ * Jobs baseline: raw bullmq on the same Redis. `JOBS` no-op jobs are bulk-added (chunks of 1,000) and run by
+ * one Worker at concurrency 20 in this process; prints `{"elapsedMs":…}` once every job completed.
+ */
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+
+async function main(): Promise<void> {
+  const total = Number(process.env.JOBS ?? 20000);
+  const prefix = process.env.JOBS_PREFIX!;
+  const connection = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
+  const queue = new Queue('bench.noop', { connection, prefix });
+  let completed = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const worker = new Worker('bench.noop', () => Promise.resolve(undefined), {
+    connection,
+    prefix,
+    concurrency: 20,
+  });
+  worker.on('completed', () => {
+    if (++completed === total) {
+      done();
+    }
+  });
+  await worker.waitUntilReady();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < total; i += 1000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, total - i) }, (_, k) => ({
+        name: 'bench.noop',
+        data: { n: i + k },
+        opts: { attempts: 3, removeOnComplete: { age: 3600, count: 10_000 } },
+      })),
+    );
+  }
+  await finished;
+  const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+  process.stdout.write(`${JSON.stringify({ elapsedMs })}\n`);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+}
+main().catch((error: unknown) => {
+  process.stderr.write(`${String((error as Error).stack ?? error)}\n`);
+  process.exit(1);
+});

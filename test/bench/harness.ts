@@ -1,0 +1,857 @@
+/**
+ * `npm run bench`: Nestor against raw baselines and a peer, side by side in one run (issue 8).
+ * Seeds a throwaway PostgreSQL database, starts each contender as its own process on its own port, warms it,
+ * loads it with autocannon at fixed connections and duration, alternating contenders run by run, and reports
+ * medians as a Markdown table (printed and written to test/bench/results/<date>.md). Never fails on timing;
+ * it does fail when raw's JSON is not byte-identical to Nestor's, or a contender answers a scenario wrongly.
+ * Options: see `--help`.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { format, resolveConfig } from 'prettier';
+import { createTestDatabase, TestDatabase } from 'src/framework/testing/test-database';
+import { LoadRequest, LoadSample, load, median, summarise } from 'test/bench/load';
+import { BENCH_OUT, BenchProcess, DIST, ROOT, freePort, http, nestorCli, rssMb } from 'test/bench/processes';
+import {
+  HttpRow,
+  Target,
+  TimedRow,
+  coldStartTable,
+  httpTable,
+  jobsTable,
+  targetsTable,
+} from 'test/bench/report';
+import { execute, queryValue, removeCreated, seedCatalog } from 'test/bench/seed';
+
+const HTTP_SCENARIOS = ['get-by-id', 'list', 'list-include', 'create', 'admin-schema', 'deep-page'] as const;
+const ALL_SCENARIOS = [...HTTP_SCENARIOS, 'jobs', 'cold-start'] as const;
+type Scenario = (typeof ALL_SCENARIOS)[number];
+const CONTENDERS = ['raw', 'nest-handwritten', 'peer', 'nestor'] as const;
+/** `nestor-before` is another build of Nestor (`--before DIR`), for before/after numbers in one run. */
+type ContenderName = (typeof CONTENDERS)[number] | 'nestor-before';
+
+const HELP = `npm run bench -- [options]
+  --rows N          products to seed (default 10000; the deep-page scenario needs --rows 1000000 or --deep)
+  --duration S      seconds of load per run (default 5)
+  --connections N   autocannon connections (default 32)
+  --runs N          measured runs per contender, alternating; the median is reported (default 3)
+  --warmup S        seconds of warm-up load per contender and scenario (default 2)
+  --only a,b        scenarios: ${ALL_SCENARIOS.join(', ')}
+  --jobs N          jobs for the jobs scenario (default 20000)
+  --deep            run deep-page even below 1,000,000 rows
+  --out DIR         results directory (default test/bench/results; writes <date>.md and latest.md there)
+  --deep-connections N  connections for deep-page (default 1: a latency measure; each request counts
+                    1M rows), which loads for at least 10 s per run
+  --before DIR      also run another build of Nestor (a copy of dist/ inside this checkout, e.g. .tmp/dist-before)
+                    as contender "nestor-before", for before/after numbers in the same run
+  --before-label L  report that build as L instead of nestor-before
+  --cpu-prof        write V8 CPU profiles of the nestor contender to <out>/profiles/
+  --keep-db         do not drop the benchmark database at the end`;
+
+interface Options {
+  rows: number;
+  duration: number;
+  connections: number;
+  runs: number;
+  warmup: number;
+  only: Set<Scenario>;
+  jobs: number;
+  deep: boolean;
+  out: string;
+  cpuProf: boolean;
+  keepDb: boolean;
+  deepConnections: number;
+  before?: string;
+  beforeLabel?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    rows: 10_000,
+    duration: 5,
+    connections: 32,
+    runs: 3,
+    warmup: 2,
+    only: new Set(ALL_SCENARIOS),
+    jobs: 20_000,
+    deep: false,
+    out: join(ROOT, 'test', 'bench', 'results'),
+    cpuProf: false,
+    keepDb: false,
+    deepConnections: 1,
+  };
+  const positive = (name: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new Error(`--${name} expects a positive number, got ${value}`);
+    }
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    switch (arg) {
+      case '--rows':
+        options.rows = Math.floor(positive('rows', argv[++i]));
+        break;
+      case '--duration':
+        options.duration = positive('duration', argv[++i]);
+        break;
+      case '--connections':
+        options.connections = Math.floor(positive('connections', argv[++i]));
+        break;
+      case '--runs':
+        options.runs = Math.floor(positive('runs', argv[++i]));
+        break;
+      case '--warmup':
+        options.warmup = Number(argv[++i]);
+        break;
+      case '--jobs':
+        options.jobs = Math.floor(positive('jobs', argv[++i]));
+        break;
+      case '--only': {
+        const wanted = (argv[++i] ?? '').split(',').filter(Boolean);
+        const unknown = wanted.filter((s) => !(ALL_SCENARIOS as readonly string[]).includes(s));
+        if (unknown.length > 0 || wanted.length === 0) {
+          throw new Error(
+            `--only: unknown scenario ${unknown.join(', ')} (known: ${ALL_SCENARIOS.join(', ')})`,
+          );
+        }
+        options.only = new Set(wanted as Scenario[]);
+        break;
+      }
+      case '--deep':
+        options.deep = true;
+        break;
+      case '--out':
+        options.out = argv[++i];
+        break;
+      case '--deep-connections':
+        options.deepConnections = Math.floor(positive('deep-connections', argv[++i]));
+        break;
+      case '--before':
+        options.before = argv[++i];
+        if (!existsSync(join(options.before, 'src', 'main.js'))) {
+          throw new Error(`--before: ${options.before}/src/main.js does not exist`);
+        }
+        break;
+      case '--before-label':
+        options.beforeLabel = argv[++i];
+        break;
+      case '--cpu-prof':
+        options.cpuProf = true;
+        break;
+      case '--keep-db':
+        options.keepDb = true;
+        break;
+      case '--help':
+        process.stdout.write(`${HELP}\n`);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`Unknown option ${arg}\n${HELP}`);
+    }
+  }
+  return options;
+}
+
+const log = (text: string) => process.stdout.write(`${text}\n`);
+
+interface Contender {
+  name: ContenderName;
+  port: number;
+  process: BenchProcess;
+}
+
+/** Everything the contenders share: the database, Redis prefix, Nestor's environment and token. */
+interface Setup {
+  options: Options;
+  db: TestDatabase;
+  redisUrl: string;
+  prefix: string;
+  nestorEnv: NodeJS.ProcessEnv;
+  token?: string;
+}
+
+function script(name: string): string[] {
+  return [join(BENCH_OUT, 'contenders', `${name}.js`)];
+}
+
+function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
+  switch (name) {
+    case 'raw':
+      return script('raw');
+    case 'nest-handwritten':
+      return script('nest-docs');
+    case 'peer':
+      return script('peer');
+    case 'bare-nest':
+      return script('bare-nest');
+    case 'nestor': {
+      const profile = setup.options.cpuProf
+        ? ['--cpu-prof', `--cpu-prof-dir=${join(setup.options.out, 'profiles')}`]
+        : [];
+      return [...profile, join(DIST, 'src', 'main.js')];
+    }
+    case 'nestor-before':
+      return [join(setup.options.before!, 'src', 'main.js')];
+  }
+}
+
+async function startContender(
+  setup: Setup,
+  name: ContenderName | 'bare-nest',
+): Promise<{ port: number; process: BenchProcess; seconds: number }> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...(name === 'nestor' || name === 'nestor-before'
+      ? setup.nestorEnv
+      : { ...process.env, DATABASE_URL: setup.db.url, NODE_ENV: 'production' }),
+    PORT: String(port),
+  };
+  const child = new BenchProcess(name, commandOf(setup, name), env);
+  try {
+    const seconds = await child.waitReady(port, '/health/live');
+    return { port, process: child, seconds };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
+
+/** The request of a scenario for a contender (each speaks its own query syntax), or undefined if n/a. */
+function requestFor(
+  setup: Setup,
+  scenario: Scenario,
+  contender: ContenderName,
+  tag: string,
+): LoadRequest | undefined {
+  const nestorLike = contender === 'nestor' || contender === 'nestor-before';
+  const native = contender === 'raw' || nestorLike;
+  const base = native ? '/api/products' : '/products';
+  const rows = setup.options.rows;
+  switch (scenario) {
+    case 'get-by-id': {
+      let i = 0;
+      // Every contender reads the same id sequence, spread over the whole table.
+      const next = () => ({ path: `${base}/${1 + ((i++ * 7919) % rows)}` });
+      return { method: 'GET', path: `${base}/1`, next };
+    }
+    case 'list':
+    case 'list-include': {
+      const include = scenario === 'list-include';
+      const query = {
+        raw: `limit=20&filter[price][gte]=10&sort=-price${include ? '&include=category' : ''}`,
+        nestor: `limit=20&filter[price][gte]=10&sort=-price${include ? '&include=category' : ''}`,
+        'nestor-before': `limit=20&filter[price][gte]=10&sort=-price${include ? '&include=category' : ''}`,
+        'nest-handwritten': `limit=20&minPrice=10&sort=-price${include ? '&include=category' : ''}`,
+        peer: `limit=20&filter=price||$gte||10&sort=price,DESC&sort=id,DESC${include ? '&join=category' : ''}`,
+      }[contender];
+      return { method: 'GET', path: `${base}?${query}` };
+    }
+    case 'create': {
+      let i = 0;
+      const next = () => {
+        i++;
+        return {
+          body: JSON.stringify({
+            name: `Bench product ${i}`,
+            sku: `BENCH-${tag}-${i}`,
+            description: 'Made by the benchmark',
+            price: '5.00', // below every list filter, so lists stay identical
+            stock: 7,
+            status: 'active',
+            categoryId: 1 + (i % 50),
+          }),
+        };
+      };
+      return {
+        method: 'POST',
+        path: base,
+        headers: nestorLike ? { authorization: `Bearer ${setup.token}` } : {},
+        next,
+      };
+    }
+    case 'admin-schema':
+      return nestorLike
+        ? { method: 'GET', path: '/admin/api/schema', headers: { authorization: `Bearer ${setup.token}` } }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Sends a scenario's first request once and checks the answer is a 2xx. */
+async function probe(contender: Contender, spec: LoadRequest): Promise<string> {
+  const varied = spec.next?.() ?? {};
+  const answer = await http(contender.port, spec.method, varied.path ?? spec.path, {
+    headers: spec.headers,
+    body: varied.body ? (JSON.parse(varied.body) as unknown) : undefined,
+  });
+  if (answer.status < 200 || answer.status > 299) {
+    throw new Error(
+      `${contender.name} answered ${spec.method} ${varied.path ?? spec.path} with ${answer.status}: ${answer.body.slice(0, 500)}`,
+    );
+  }
+  return answer.body;
+}
+
+/**
+ * Waits until a contender answers a cheap request again: requests autocannon abandoned at the end of a slow
+ * run (a deep OFFSET takes seconds) keep its database pool busy for a while.
+ */
+async function settle(contender: Contender): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const answer = await http(contender.port, 'GET', '/api/products/1').catch(() => undefined);
+    if (answer?.status === 200) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${contender.name} did not recover within 120 s after a deep-page run`);
+}
+
+function firstDifference(a: string, b: string): string {
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) {
+    i++;
+  }
+  return `at byte ${i}:\n  nestor: …${a.slice(Math.max(0, i - 60), i + 60)}\n  raw:    …${b.slice(Math.max(0, i - 60), i + 60)}`;
+}
+
+/** Fails the run loudly unless raw answers each checked request with exactly Nestor's bytes. */
+async function verifyIdentical(
+  setup: Setup,
+  raw: Contender,
+  nestor: Contender,
+  paths: string[],
+): Promise<void> {
+  for (const path of paths) {
+    const [a, b] = await Promise.all([http(nestor.port, 'GET', path), http(raw.port, 'GET', path)]);
+    if (a.status !== 200 || b.status !== 200 || a.body !== b.body) {
+      throw new Error(
+        `NOT BYTE-IDENTICAL: GET ${path} (nestor ${a.status}, raw ${b.status}) ${firstDifference(a.body, b.body)}`,
+      );
+    }
+  }
+  // Creates: the same body to both (the first row is removed in between); ids and timestamps naturally differ.
+  const body = {
+    name: 'Identity check',
+    sku: 'BENCH-IDENTITY',
+    description: null,
+    price: '5.00',
+    stock: 1,
+    status: 'active',
+    categoryId: 2,
+  };
+  const created = await http(nestor.port, 'POST', '/api/products', {
+    body,
+    headers: { authorization: `Bearer ${setup.token}` },
+  });
+  await removeCreated(setup.db.url);
+  const createdRaw = await http(raw.port, 'POST', '/api/products', { body });
+  await removeCreated(setup.db.url);
+  const normalise = (text: string) =>
+    text.replace(/"id":\d+/, '"id":0').replace(/"(createdAt|updatedAt)":"[^"]+"/g, '"$1":"T"');
+  if (
+    created.status !== 201 ||
+    createdRaw.status !== 201 ||
+    normalise(created.body) !== normalise(createdRaw.body)
+  ) {
+    throw new Error(
+      `NOT BYTE-IDENTICAL: POST /api/products (nestor ${created.status}, raw ${createdRaw.status}) ${firstDifference(
+        normalise(created.body),
+        normalise(createdRaw.body),
+      )}`,
+    );
+  }
+  log(`  raw and nestor answer byte-identically (${paths.length} GETs and a POST checked)`);
+}
+
+/** The name a contender is reported under (`--before-label` renames the second Nestor build). */
+function labelOf(setup: Setup, name: ContenderName): string {
+  return name === 'nestor-before' ? (setup.options.beforeLabel ?? name) : name;
+}
+
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** Warm-up, then `runs` alternating measured runs of each contender; the median per contender. */
+async function measure(
+  setup: Setup,
+  scenario: string,
+  specs: { contender: Contender; spec: (tag: string) => LoadRequest }[],
+  connections = setup.options.connections,
+  duration = setup.options.duration,
+): Promise<HttpRow[]> {
+  const { options } = setup;
+  const samples = new Map<string, LoadSample[]>();
+  if (options.warmup > 0) {
+    for (const { contender, spec } of specs) {
+      await load(contender.port, spec(`W${contender.name.length}${contender.name[0].toUpperCase()}`), {
+        connections,
+        duration: options.warmup,
+      });
+    }
+  }
+  for (let run = 0; run < options.runs; run++) {
+    for (const { contender, spec } of rotate(specs, run)) {
+      const sample = await load(
+        contender.port,
+        spec(`R${run}${contender.name.length}${contender.name[0].toUpperCase()}`),
+        {
+          connections,
+          duration,
+          pid: contender.process.pid,
+        },
+      );
+      samples.set(contender.name, [...(samples.get(contender.name) ?? []), sample]);
+      log(
+        `  ${scenario.padEnd(22)} ${labelOf(setup, contender.name).padEnd(17)} run ${run + 1}: ${sample.rps.toFixed(0)} req/s, p50 ${sample.p50} ms, p99 ${sample.p99} ms, ${sample.cpuUs.toFixed(0)} µs CPU/req${sample.failures ? `, ${sample.failures} FAILED` : ''}`,
+      );
+    }
+  }
+  return specs.map(({ contender }) => ({
+    scenario,
+    contender: labelOf(setup, contender.name),
+    sample: summarise(samples.get(contender.name)!),
+  }));
+}
+
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) {
+        await redis.del(...keys);
+      }
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
+async function jobsScenario(setup: Setup): Promise<TimedRow[]> {
+  const { options } = setup;
+  const times = new Map<string, number[]>();
+  const unfinished = new Map<string, number>();
+  const kinds = [
+    { name: 'raw-bullmq', script: 'jobs-raw' },
+    { name: 'nestor', script: 'jobs-nestor' },
+  ];
+  for (let run = 0; run < options.runs; run++) {
+    for (const kind of rotate(kinds, run)) {
+      const prefix = `${setup.prefix}j${run}${kind.name[0]}`;
+      const child = new BenchProcess(kind.name, script(kind.script), {
+        ...setup.nestorEnv,
+        JOBS_PREFIX: prefix,
+        JOBS: String(options.jobs),
+        WORKERS: 'inline',
+        JOBS_BACKEND: 'redis',
+      });
+      const output = await child.finished();
+      const line = output
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{"elapsedMs"'));
+      if (!line) {
+        throw new Error(`${kind.name} printed no result:\n${output}`);
+      }
+      const result = JSON.parse(line) as { elapsedMs: number; unfinished?: number };
+      const seconds = result.elapsedMs / 1000;
+      if (result.unfinished) {
+        unfinished.set(kind.name, Math.max(unfinished.get(kind.name) ?? 0, result.unfinished));
+        log(
+          `  jobs ${kind.name}: ${result.unfinished} outbox rows still unfinished a minute after the last job ran`,
+        );
+      }
+      times.set(kind.name, [...(times.get(kind.name) ?? []), seconds]);
+      log(
+        `  jobs ${kind.name.padEnd(12)} run ${run + 1}: ${seconds.toFixed(2)} s (${(options.jobs / seconds).toFixed(0)} jobs/s)`,
+      );
+      await deleteRedisKeys(setup.redisUrl, prefix);
+      // Every run starts from an empty outbox (Nestor keeps finished rows for a week).
+      await execute(setup.db.url, 'DELETE FROM job_outbox; DELETE FROM job_effect');
+      await execute(setup.db.url, 'VACUUM ANALYZE job_outbox');
+    }
+  }
+  return kinds.map((k) => ({
+    contender: k.name,
+    seconds: median(times.get(k.name)!),
+    detail: unfinished.get(k.name)
+      ? `up to ${unfinished.get(k.name)} outbox rows never marked finished; time is until the last handler ran`
+      : undefined,
+  }));
+}
+
+async function coldStartScenario(setup: Setup): Promise<TimedRow[]> {
+  const apps = ['bare-nest', 'raw', 'nest-handwritten', 'peer', 'nestor'] as const;
+  const seconds = new Map<string, number[]>();
+  const rss = new Map<string, number[]>();
+  for (let run = 0; run < setup.options.runs; run++) {
+    for (const app of rotate(apps, run)) {
+      const started = await startContender({ ...setup, options: { ...setup.options, cpuProf: false } }, app);
+      await new Promise((resolve) => setTimeout(resolve, 2000)); // idle: let boot-time garbage settle
+      const idle = rssMb(started.process.pid);
+      await started.process.stop();
+      seconds.set(app, [...(seconds.get(app) ?? []), started.seconds]);
+      rss.set(app, [...(rss.get(app) ?? []), idle]);
+      log(
+        `  cold start ${app.padEnd(17)} run ${run + 1}: ${started.seconds.toFixed(2)} s, idle RSS ${idle.toFixed(0)} MB`,
+      );
+    }
+  }
+  return apps.map((app) => ({
+    contender: app,
+    seconds: median(seconds.get(app)!),
+    rss: median(rss.get(app)!),
+    detail: app === 'nestor' ? 'the shop: 9 resources + auth, admin, jobs, docs' : undefined,
+  }));
+}
+
+function machine(setup: Setup, versions: { postgres: string; redis: string }, loads: string[]): string {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    commit += dirty ? ' (with uncommitted changes)' : '';
+  } catch {
+    // not a git checkout
+  }
+  const o = setup.options;
+  return [
+    `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- Node ${process.version}; ${versions.postgres}; Redis ${versions.redis}; commit ${commit}`,
+    `- Load average (1/5/15 min): ${loads.join(' → ')}${
+      loads.some((l) => Number(l.split(' ')[0]) > 1.5) ? ' — **above 1.5: numbers are noisy**' : ''
+    }`,
+    `- ${o.rows.toLocaleString('en-US')} products; autocannon ${o.connections} connections × ${o.duration} s, ${o.warmup} s warm-up, ${o.runs} alternating runs per contender (medians)`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const loads = [
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
+  ];
+  const wants = (s: Scenario) => options.only.has(s);
+  const deep = wants('deep-page') && (options.deep || options.rows >= 1_000_000);
+  log(
+    `Nestor benchmark: ${options.rows} rows, ${options.connections} connections × ${options.duration} s, ${options.runs} runs`,
+  );
+  if (loads[0] && Number(loads[0].split(' ')[0]) > 1.5) {
+    log(`  warning: load average ${loads[0]}: timings will be noisy`);
+  }
+  const db = await createTestDatabase('nestor_bench');
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `nestorbench${process.pid}${randomBytes(2).toString('hex')}`;
+  const setup: Setup = {
+    options,
+    db,
+    redisUrl,
+    prefix,
+    nestorEnv: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      REDIS_URL: redisUrl,
+      JOBS_PREFIX: prefix,
+      NODE_ENV: 'production',
+      SECRET_KEY: randomBytes(32).toString('base64url'),
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      ACCESS_TOKEN_TTL: '86400',
+      NESTOR_SUPERUSER_EMAIL: 'bench@example.com',
+      NESTOR_SUPERUSER_PASSWORD: 'bench-password-0123',
+    },
+  };
+  // Ctrl-C: stop the processes this run started (by their pids) and drop the database.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the contenders and dropping ${db.name}`);
+      void Promise.all([...BenchProcess.running].map((p) => p.stop()))
+        .then(() => (options.keepDb ? undefined : db.drop()))
+        .finally(() => process.exit(130));
+    });
+  }
+  const contenders: Contender[] = [];
+  const httpRows: HttpRow[] = [];
+  let jobRows: TimedRow[] = [];
+  let coldRows: TimedRow[] = [];
+  let deepNote = '';
+  try {
+    log(`Seeding ${db.name}…`);
+    nestorCli(['migrate'], setup.nestorEnv);
+    await seedCatalog(db.url, options.rows);
+    nestorCli(['createsuperuser', '--no-input'], setup.nestorEnv);
+    const versions = {
+      postgres: (await queryValue<string>(db.url, 'SELECT version() AS v')).split(' on ')[0],
+      redis: await (async () => {
+        const redis = new Redis(redisUrl);
+        const info = await redis.info('server');
+        await redis.quit();
+        return /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+      })(),
+    };
+
+    const httpWanted = HTTP_SCENARIOS.filter((s) => wants(s) && (s !== 'deep-page' || deep));
+    if (httpWanted.length > 0) {
+      for (const name of [...CONTENDERS, ...(options.before ? (['nestor-before'] as const) : [])]) {
+        const started = await startContender(setup, name);
+        contenders.push({ name, port: started.port, process: started.process });
+      }
+      const byName = (name: ContenderName) => contenders.find((c) => c.name === name)!;
+      const login = await http(byName('nestor').port, 'POST', '/api/auth/login', {
+        body: {
+          email: setup.nestorEnv.NESTOR_SUPERUSER_EMAIL,
+          password: setup.nestorEnv.NESTOR_SUPERUSER_PASSWORD,
+        },
+      });
+      setup.token = (JSON.parse(login.body) as { accessToken: string }).accessToken;
+      if (!setup.token) {
+        throw new Error(`Login failed: ${login.status} ${login.body}`);
+      }
+      const deepPage = Math.floor((options.rows * 0.8) / 20);
+      await verifyIdentical(setup, byName('raw'), byName('nestor'), [
+        '/api/products/1',
+        `/api/products/${Math.ceil(options.rows / 2)}`,
+        `/api/products/${options.rows}`,
+        '/api/products?limit=20&filter[price][gte]=10&sort=-price',
+        '/api/products?limit=20&filter[price][gte]=10&sort=-price&include=category',
+        '/api/products?limit=20&filter[price][gte]=10&sort=-price&page=3',
+        '/api/products?limit=20',
+        ...(deep ? [`/api/products?limit=20&page=${deepPage}`] : []),
+      ]);
+
+      for (const scenario of httpWanted) {
+        if (scenario === 'deep-page') {
+          continue;
+        }
+        const participants = contenders.filter((c) => requestFor(setup, scenario, c.name, 'P'));
+        for (const c of participants) {
+          await probe(c, requestFor(setup, scenario, c.name, `P${c.name.length}${c.name[0].toUpperCase()}`)!);
+        }
+        if (scenario === 'create') {
+          await removeCreated(db.url);
+        }
+        log(`${scenario}:`);
+        httpRows.push(
+          ...(await measure(
+            setup,
+            scenario === 'get-by-id'
+              ? 'GET /api/products/:id'
+              : scenario === 'list'
+                ? 'list filtered+sorted+counted'
+                : scenario === 'list-include'
+                  ? 'list + include=category'
+                  : scenario === 'create'
+                    ? 'POST /api/products (validated)'
+                    : 'GET /admin/api/schema',
+            participants.map((contender) => ({
+              contender,
+              spec: (tag: string) => requestFor(setup, scenario, contender.name, tag)!,
+            })),
+          )),
+        );
+        if (scenario === 'create') {
+          await removeCreated(db.url);
+        }
+      }
+
+      if (deep) {
+        log(`deep pages (${options.deepConnections} connections):`);
+        const deepContenders = contenders.filter((c) => c.name !== 'peer' && c.name !== 'nest-handwritten');
+        const cursors = new Map<string, string>();
+        for (const c of deepContenders) {
+          const page = await http(c.port, 'GET', `/api/products?limit=20&page=${deepPage}`);
+          cursors.set(c.name, (JSON.parse(page.body) as { meta: { nextCursor: string } }).meta.nextCursor);
+        }
+        const variants: [string, (c: Contender) => string][] = [
+          ['deep: page 1', () => '/api/products?limit=20'],
+          [`deep: offset page ${deepPage}`, () => `/api/products?limit=20&page=${deepPage}`],
+          ['deep: cursor at the same depth', (c) => `/api/products?limit=20&after=${cursors.get(c.name)}`],
+        ];
+        for (const [label, pathOf] of variants) {
+          for (const c of deepContenders) {
+            await settle(c);
+            await probe(c, { method: 'GET', path: pathOf(c) });
+          }
+          httpRows.push(
+            ...(await measure(
+              setup,
+              label,
+              deepContenders.map((contender) => ({
+                contender,
+                spec: () => ({ method: 'GET' as const, path: pathOf(contender) }),
+              })),
+              options.deepConnections,
+              Math.max(options.duration, 10),
+            )),
+          );
+        }
+      }
+    }
+    if (!deep) {
+      deepNote = `Deep pages (offset vs cursor at 1M rows) were skipped: they run with \`--rows 1000000\` (or \`--deep\`).`;
+      log(deepNote);
+    }
+    for (const c of contenders) {
+      await c.process.stop();
+    }
+    contenders.length = 0;
+
+    if (wants('jobs')) {
+      log('jobs:');
+      jobRows = await jobsScenario(setup);
+    }
+    if (wants('cold-start')) {
+      log('cold start:');
+      coldRows = await coldStartScenario(setup);
+    }
+
+    loads.push(
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' '),
+    );
+    const rps = (scenario: string, contender: string) =>
+      httpRows.find((r) => r.scenario === scenario && r.contender === contender)?.sample;
+    const div = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined || !b ? undefined : a / b;
+    const GET = 'GET /api/products/:id';
+    const LIST = 'list filtered+sorted+counted';
+    const nestorCold = coldRows.find((r) => r.contender === 'nestor');
+    const bareCold = coldRows.find((r) => r.contender === 'bare-nest');
+    const deepRows = httpRows.filter((r) => r.contender === 'nestor' && r.scenario.startsWith('deep'));
+    const targets: Target[] = [
+      {
+        what: 'get-by-id req/s vs raw',
+        goal: '≥ 0.75×',
+        min: 0.75,
+        measured: div(rps(GET, 'nestor')?.rps, rps(GET, 'raw')?.rps),
+      },
+      {
+        what: 'get-by-id p99 vs raw',
+        goal: '≤ 1.5×',
+        max: 1.5,
+        measured: div(rps(GET, 'nestor')?.p99, rps(GET, 'raw')?.p99),
+      },
+      {
+        what: 'list req/s vs raw',
+        goal: '≥ 0.90×',
+        min: 0.9,
+        measured: div(rps(LIST, 'nestor')?.rps, rps(LIST, 'raw')?.rps),
+      },
+      {
+        what: 'create req/s vs raw',
+        goal: '≥ 0.65×',
+        min: 0.65,
+        measured: div(
+          rps('POST /api/products (validated)', 'nestor')?.rps,
+          rps('POST /api/products (validated)', 'raw')?.rps,
+        ),
+      },
+      {
+        what: 'get-by-id req/s vs peer',
+        goal: '≥ 3×',
+        min: 3,
+        measured: div(rps(GET, 'nestor')?.rps, rps(GET, 'peer')?.rps),
+      },
+      {
+        what: 'list req/s vs peer',
+        goal: '≥ 1.5×',
+        min: 1.5,
+        measured: div(rps(LIST, 'nestor')?.rps, rps(LIST, 'peer')?.rps),
+      },
+      {
+        what: 'cursor deep page p50 vs page 1 (1M rows)',
+        goal: '≤ 1.2×',
+        max: 1.2,
+        measured: div(
+          deepRows.find((r) => r.scenario.startsWith('deep: cursor'))?.sample.p50,
+          deepRows.find((r) => r.scenario === 'deep: page 1')?.sample.p50,
+        ),
+      },
+      {
+        what: 'jobs throughput vs raw bullmq',
+        goal: '≥ 0.90×',
+        min: 0.9,
+        measured: div(
+          jobRows.find((r) => r.contender === 'raw-bullmq')?.seconds,
+          jobRows.find((r) => r.contender === 'nestor')?.seconds,
+        ),
+      },
+      {
+        what: 'cold start vs bare Nest',
+        goal: '≤ 2×',
+        max: 2,
+        measured: div(nestorCold?.seconds, bareCold?.seconds),
+      },
+      {
+        what: 'idle RSS vs bare Nest',
+        goal: '≤ 1.5×',
+        max: 1.5,
+        measured: div(nestorCold?.rss, bareCold?.rss),
+      },
+    ];
+
+    const date = new Date().toISOString().slice(0, 10);
+    const sections = [
+      `# Nestor benchmark — ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC`,
+      '## Machine',
+      machine(setup, versions, loads),
+      '## Contenders',
+      [
+        '- **raw**: hand-written Fastify + `pg`, prepared statements, JSON-schema serialisation; byte-identical JSON to nestor (checked every run). No auth, audit or ETag.',
+        '- **nest-handwritten**: NestJS + TypeORM the way the NestJS docs teach (repository service, DTOs, global ValidationPipe); Fastify adapter, since @nestjs/platform-express is not installed.',
+        '- **peer**: `@dataui/crud` + `@dataui/crud-typeorm` 5.3.4 on the same entity (Fastify adapter).',
+        '- **nestor**: `node dist/src/main.js` in production mode: the real shop; public reads anonymous, writes with a superuser token (JWT check, transaction, audit entry).',
+      ].join('\n'),
+      ...(httpRows.length ? ['## HTTP (medians)', httpTable(httpRows)] : []),
+      ...(deepNote ? [deepNote] : []),
+      ...(jobRows.length ? ['## Jobs', jobsTable(jobRows, options.jobs)] : []),
+      ...(coldRows.length ? ['## Cold start and idle memory', coldStartTable(coldRows)] : []),
+      '## Targets (issue 8)',
+      targetsTable(targets),
+      'Benchmarks never fail on timing; a missed target is reported here, not as an exit code.',
+    ];
+    // Formatted as Prettier would, so committed results pass `npm run check`.
+    const prettierOptions = (await resolveConfig(join(ROOT, 'README.md'))) ?? {};
+    const report = await format(`${sections.join('\n\n')}\n`, { ...prettierOptions, parser: 'markdown' });
+    log(`\n${report}`);
+    mkdirSync(options.out, { recursive: true });
+    let file = join(options.out, `${date}.md`);
+    if (existsSync(file)) {
+      file = join(options.out, `${date}-${new Date().toISOString().slice(11, 16).replace(':', '')}.md`);
+    }
+    writeFileSync(file, report);
+    copyFileSync(file, join(options.out, 'latest.md'));
+    log(`Results written to ${file}`);
+  } finally {
+    for (const c of contenders) {
+      await c.process.stop();
+    }
+    await deleteRedisKeys(redisUrl, prefix).catch(() => undefined);
+    if (!options.keepDb) {
+      await db.drop();
+    } else {
+      log(`Kept database ${db.url}`);
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
