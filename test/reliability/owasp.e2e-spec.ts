@@ -624,7 +624,9 @@ describe('OWASP API Security Top 10 (2023)', () => {
     }
 
     /** Not part of the API: Swagger UI and the admin SPA's static files. */
-    const isStatic = (route: string): boolean => /^GET \/(docs|admin)(\/|-json|-yaml|$)(?!api\/)/.test(route);
+    // Swagger UI and the admin UI's files, including its SPA fallback (`/admin*`, present once admin/dist is built).
+    const isStatic = (route: string): boolean =>
+      /^GET \/(docs|admin)(\/|\*|-json|-yaml|$)(?!api\/)/.test(route);
 
     it('every route the server answers is in the OpenAPI document, and every documented operation exists', async () => {
       const document = (await t.inject('/docs-json')).json<{

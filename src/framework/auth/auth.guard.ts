@@ -81,10 +81,14 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<T>(error: unknown, user: T): T {
-    if (error || !user) {
-      throw error instanceof Error && 'problem' in error
-        ? error
-        : unauthorized('The access token is invalid.');
+    // A token passport rejects arrives as `user: false` (→ 401). An `error` is the strategy failing to look
+    // the user up (a problem it raised, or the database being down → 503 via the problem filter): telling
+    // that caller their token is invalid would sign them out for an outage.
+    if (error) {
+      throw error instanceof Error ? error : unauthorized('The access token is invalid.');
+    }
+    if (!user) {
+      throw unauthorized('The access token is invalid.');
     }
     return user;
   }

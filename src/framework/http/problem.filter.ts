@@ -163,7 +163,9 @@ function fromPostgres(err: PgError): ProblemResponse | undefined {
         return dependencyDown('database');
       }
       if (
-        /Connection terminated|timeout exceeded when trying to connect|Connection refused/i.test(
+        // pg's own words for a dropped socket, a connect/acquire timeout, a client that lost its connection
+        // (e.g. the rollback after a dropped query) and a query_timeout.
+        /Connection terminated|timeout exceeded when trying to connect|Connection refused|is not queryable|Query read timeout/i.test(
           err.message ?? '',
         )
       ) {

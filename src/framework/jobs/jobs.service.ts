@@ -72,6 +72,9 @@ export function nextRun(cron: string): Date {
  * so a row published twice is still one job.
  * Example: `await jobs.enqueue('orders.send-confirmation', { orderId }, {}, manager)`.
  */
+/** An outbox row's id (a uuid), as opposed to ids bullmq gives scheduler runs. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 @Injectable()
 export class JobsService
   implements
@@ -84,6 +87,8 @@ export class JobsService
   private readonly queues = new Map<string, JobQueue>();
   private readonly workers: JobWorker[] = [];
   private connection?: Redis;
+  /** The Redis server process last connected to (INFO run_id): a different one may have lost the queues. */
+  private redisRunId?: string;
   private pool?: Pool;
   private poolReady?: Promise<void>;
   private schedulesReconciled = false;
@@ -212,19 +217,27 @@ export class JobsService
    * Republishes jobs Redis lost: published, not finished, and no longer known to the queue (a Redis
    * restart without persistence, a flushed instance). Returns how many were republished.
    */
-  async recoverLost(): Promise<number> {
+  async recoverLost(olderThanMs = LOST_AFTER_MS, limit = 200): Promise<number> {
     const rows = await this.dataSource.query<{ id: string; name: string }[]>(
       `SELECT id, name FROM job_outbox WHERE "finishedAt" IS NULL AND "publishedAt" < now() - make_interval(secs => $1)
-        ORDER BY "publishedAt" LIMIT 200`,
-      [LOST_AFTER_MS / 1000],
+        ORDER BY "publishedAt" LIMIT $2`,
+      [olderThanMs / 1000, limit],
     );
     const lost: string[] = [];
     if (rows.length > 0) {
       await this.ready();
     }
     for (const row of rows) {
-      if (!(await this.queue(row.name).getJob(row.id))) {
+      const job = await this.queue(row.name).getJob(row.id);
+      if (!job) {
         lost.push(row.id);
+        continue;
+      }
+      // Ended, but the worker's own markFinished did not land (it is best effort): settle the row now,
+      // or drain() would wait for it forever and the dedupe key would stay taken.
+      const state = await job.getState();
+      if (state === 'completed' || state === 'failed') {
+        await this.markFinished(row.id, state);
       }
     }
     if (lost.length > 0) {
@@ -247,12 +260,13 @@ export class JobsService
     id: string | undefined,
     how: 'completed' | 'failed' | 'reopen' = 'completed',
   ): Promise<void> {
-    if (id) {
+    // Only outbox jobs have a row (their id is its uuid); a cron run's id is the scheduler's own.
+    if (id && UUID.test(id)) {
       await this.dataSource
         .query(
           `UPDATE job_outbox SET "finishedAt" = CASE WHEN $2 = 'reopen' THEN NULL ELSE now() END,
              "failedAt" = CASE WHEN $2 = 'failed' THEN now() END
-           WHERE id::text = $1`,
+           WHERE id = $1::uuid`,
           [id, how],
         )
         .catch((error: Error) => this.logger.warn(`Could not mark job ${id} ${how}: ${error.message}`));
@@ -617,9 +631,33 @@ export class JobsService
   }
 
   private redis(): Redis {
-    // Workers block on Redis; bullmq requires maxRetriesPerRequest: null so a slow Redis never fails them.
-    this.connection ??= new Redis(this.config.redisUrl!, { maxRetriesPerRequest: null, lazyConnect: false });
+    if (!this.connection) {
+      // Workers block on Redis; bullmq requires maxRetriesPerRequest: null so a slow Redis never fails them.
+      this.connection = new Redis(this.config.redisUrl!, { maxRetriesPerRequest: null, lazyConnect: false });
+      this.connection.on('ready', () => void this.afterRedisReady());
+    }
     return this.connection;
+  }
+
+  /**
+   * On every (re)connection: a Redis with a new run_id is another server process (restarted, failed over),
+   * which may have lost every queued job. Republish those now rather than at the next minute-scale
+   * `recoverLost` sweep; the job id is the outbox id and effects go through `once`, so nothing runs twice.
+   */
+  private async afterRedisReady(): Promise<void> {
+    try {
+      const info = await this.connection!.info('server');
+      const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+      const previous = this.redisRunId;
+      this.redisRunId = runId ?? previous;
+      if (previous && runId && runId !== previous) {
+        this.logger.warn('Redis is a new server process (restarted or failed over): checking for lost jobs');
+        const republished = await this.recoverLost(0, 10_000);
+        this.logger.warn(`Redis restart: ${republished} lost job(s) republished`);
+      }
+    } catch (error) {
+      this.logger.warn(`Redis restart check failed (the sweeper retries later): ${(error as Error).message}`);
+    }
   }
 
   /**

@@ -30,10 +30,20 @@ export class PreparedReads {
       return this.dataSource.query<T>(text, values);
     }
     const name = prepare ? this.nameOf(text) : undefined;
+    // Through TypeORM's logger like every other statement: query logs, slow-query warnings and tests that
+    // count statements must not miss the reads that bypass the query runner.
+    const { logger, options } = this.dataSource;
+    logger.logQuery(text, values);
+    const started = Date.now();
     try {
       const result: QueryResult = await pool.query(name ? { name, text, values } : { text, values });
+      const took = Date.now() - started;
+      if (options.maxQueryExecutionTime && took > options.maxQueryExecutionTime) {
+        logger.logQuerySlow(took, text, values);
+      }
       return result.rows as T;
     } catch (error) {
+      logger.logQueryError(error as Error, text, values);
       throw new QueryFailedError(text, values, error as Error);
     }
   }
