@@ -2,8 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planAdminAction } from 'src/framework/cli/generate/action';
+import { APP_DIR, importPathOf } from 'src/framework/cli/generate/project';
 
-const TAG_RESOURCE = `import { Tag } from 'src/app/catalog/tag.entity';
+/** An import of an app file, as the fake project's code would write it (`catalog/tag.entity.ts`). */
+const appImport = (name: string, file: string): string =>
+  `import { ${name} } from '${importPathOf(join(APP_DIR, file))}';`;
+
+const TAG_RESOURCE = `${appImport('Tag', 'catalog/tag.entity.ts')}
 import { Resource } from 'src/framework/resource/resource.decorator';
 
 /** \`/api/tags\` */
@@ -11,7 +16,7 @@ import { Resource } from 'src/framework/resource/resource.decorator';
 export class TagResource {}
 `;
 
-const PRODUCT_RESOURCE = `import { Product } from 'src/app/catalog/product.entity';
+const PRODUCT_RESOURCE = `${appImport('Product', 'catalog/product.entity.ts')}
 import { AdminAction } from 'src/framework/admin/admin-action.decorator';
 import { Resource } from 'src/framework/resource/resource.decorator';
 
@@ -40,7 +45,7 @@ describe(planAdminAction.name, () => {
     expect(sut).toMatchObject({ resource: 'TagResource', method: 'markPopular', action: 'mark-popular' });
     expect(sut.file.path).toBe(join('src', 'app', 'catalog', 'tag.resource.ts'));
     expect(sut.file.content).toContain(
-      "import { Tag } from 'src/app/catalog/tag.entity';\n" +
+      `${appImport('Tag', 'catalog/tag.entity.ts')}\n` +
         "import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';\n" +
         "import { Resource } from 'src/framework/resource/resource.decorator';",
     );

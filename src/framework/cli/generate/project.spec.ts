@@ -2,12 +2,17 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from 'src/framework/cli/context';
-import { appendToAppModules } from 'src/framework/cli/generate/project';
+import { APP_DIR, appendToAppModules, importPathOf } from 'src/framework/cli/generate/project';
+
+/** An app module's import line, as a project's modules.ts has it (`catalog/catalog.module.ts`). */
+const appImport = (name: string, file: string): string =>
+  `import { ${name} } from '${importPathOf(join(APP_DIR, file))}';`;
 
 describe(appendToAppModules.name, () => {
   let root: string;
   const modules = (source: string): void => writeFileSync(join(root, 'src', 'app', 'modules.ts'), source);
-  const sut = () => appendToAppModules(root, 'CouponsModule', 'src/app/coupons/coupons.module');
+  const sut = () =>
+    appendToAppModules(root, 'CouponsModule', importPathOf(join(APP_DIR, 'coupons/coupons.module.ts')));
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'nestor-generate-'));
@@ -21,14 +26,14 @@ describe(appendToAppModules.name, () => {
 
   it('adds the import in path order and appends the module to APP_MODULES', async () => {
     modules(
-      "import { CatalogModule } from 'src/app/catalog/catalog.module';\n" +
-        "import { OrdersModule } from 'src/app/orders/orders.module';\n\n" +
+      `${appImport('CatalogModule', 'catalog/catalog.module.ts')}\n` +
+        `${appImport('OrdersModule', 'orders/orders.module.ts')}\n\n` +
         '/** The feature modules. */\nexport const APP_MODULES = [CatalogModule, OrdersModule];\n',
     );
     expect((await sut()).content).toBe(
-      "import { CatalogModule } from 'src/app/catalog/catalog.module';\n" +
-        "import { CouponsModule } from 'src/app/coupons/coupons.module';\n" +
-        "import { OrdersModule } from 'src/app/orders/orders.module';\n\n" +
+      `${appImport('CatalogModule', 'catalog/catalog.module.ts')}\n` +
+        `${appImport('CouponsModule', 'coupons/coupons.module.ts')}\n` +
+        `${appImport('OrdersModule', 'orders/orders.module.ts')}\n\n` +
         '/** The feature modules. */\nexport const APP_MODULES = [CatalogModule, OrdersModule, CouponsModule];\n',
     );
   });
@@ -36,7 +41,7 @@ describe(appendToAppModules.name, () => {
   it('fills an empty list and keeps comments', async () => {
     modules('// Generators append here.\nexport const APP_MODULES = [\n  // none yet\n];\n');
     const { content } = await sut();
-    expect(content).toContain("import { CouponsModule } from 'src/app/coupons/coupons.module';");
+    expect(content).toContain(appImport('CouponsModule', 'coupons/coupons.module.ts'));
     expect(content).toContain('// Generators append here.');
     expect(content).toMatch(/export const APP_MODULES = \[\s*CouponsModule[\s\S]*\];/);
   });
@@ -45,7 +50,7 @@ describe(appendToAppModules.name, () => {
     ['export const OTHER = [];\n', 'has no `export const APP_MODULES'],
     ['const base = [];\nexport const APP_MODULES = base;\n', 'APP_MODULES is not an array literal'],
     [
-      "import { CouponsModule } from 'src/app/coupons/coupons.module';\nexport const APP_MODULES = [CouponsModule];\n",
+      `${appImport('CouponsModule', 'coupons/coupons.module.ts')}\nexport const APP_MODULES = [CouponsModule];\n`,
       'APP_MODULES already lists CouponsModule',
     ],
   ])('refuses a modules file it cannot safely edit: %j', async (source, message) => {
