@@ -1,10 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createPostgresBackend, Queue, withBackend } from 'bullmq';
 import { Client } from 'pg';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
 import { NestorProcess, ROOT, ensureBuild, freePort } from 'test/support/processes';
+import { RedisServer } from 'test/support/servers';
 import { sleep } from 'test/support/wait';
 
 /**
@@ -13,50 +13,6 @@ import { sleep } from 'test/support/wait';
  * mid-job, Redis outage under a steady trickle of enqueues.
  */
 const LOCK_MS = 2_000;
-
-/** A throwaway redis-server without persistence: a restart starts empty, like a Redis that lost its data. */
-class RedisServer {
-  private proc?: ChildProcess;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const proc = spawn('redis-server', [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ]);
-    this.proc = proc;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => reject(new Error(`redis-server exited ${code}: ${output}`)));
-    });
-  }
-
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      await exited;
-    }
-    this.proc = undefined;
-  }
-}
 
 describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => {
   let db: TestDatabase;

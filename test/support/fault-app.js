@@ -60,11 +60,13 @@ class FaultJobs {
   }
 }
 Reflect.defineMetadata('design:paramtypes', [JobsService, DataSource], FaultJobs);
-Job('faults.slow', { payload: SlowPayload, attempts: 3, backoff: 100 })(
-  FaultJobs.prototype,
-  'slow',
-  Object.getOwnPropertyDescriptor(FaultJobs.prototype, 'slow'),
-);
+// FAULT_CONCURRENCY: jobs one worker runs at once (default 1).
+Job('faults.slow', {
+  payload: SlowPayload,
+  attempts: 3,
+  backoff: 100,
+  concurrency: Number(process.env.FAULT_CONCURRENCY ?? 1),
+})(FaultJobs.prototype, 'slow', Object.getOwnPropertyDescriptor(FaultJobs.prototype, 'slow'));
 Injectable()(FaultJobs);
 
 class FaultAppModule {}

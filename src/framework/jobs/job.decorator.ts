@@ -5,7 +5,11 @@ import type { EntityManager } from 'typeorm';
 export interface JobOptions {
   /** class-validator class of the payload: checked at enqueue and again before handling. */
   payload: Type;
-  /** Tries in total (default 3). A payload that fails validation at handling is never retried. */
+  /**
+   * Tries in total (default 3). A payload that fails validation at handling is never retried. A run cut
+   * short by a crashed worker is picked up again once its lock expires; a job whose runs are cut short 3
+   * times in a row fails for good as a poison pill (as Sidekiq's super_fetch), retryable from the jobs API.
+   */
   attempts?: number;
   /** First retry delay in ms, doubled each time with ±50 % jitter (default 1000). */
   backoff?: number;
