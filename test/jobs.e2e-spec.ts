@@ -251,6 +251,43 @@ describe.each<Backend>(['redis', 'postgres'])(
       expect(await outboxCount()).toBe(before);
     });
 
+    it('enqueueMany: one invalid payload enqueues nothing; valid ones run once each, published after commit', async () => {
+      const before = await outboxCount();
+      const keys = Array.from({ length: 50 }, (_, i) => `bulk-${backend}-${i}`);
+      const invalid = jobs.enqueueMany('test.count', [
+        ...keys.slice(0, 3).map((key) => ({ key })),
+        { key: 7 },
+      ]);
+      await expect(invalid).rejects.toBeInstanceOf(JobPayloadError);
+      await expect(invalid).rejects.toThrow(/NST-J006 Invalid payload for job test\.count: \[3\] key: /);
+      expect(await outboxCount()).toBe(before);
+      expect(await jobs.enqueueMany('test.count', [])).toEqual([]);
+
+      let ids: string[] = [];
+      await dataSource.transaction(async (manager) => {
+        ids = await jobs.enqueueMany(
+          'test.count',
+          keys.map((key) => ({ key })),
+          {},
+          manager,
+        );
+        // Not published before the commit: no worker can have seen them.
+        expect(await jobs.queue('test.count').getJob(ids[0])).toBeUndefined();
+      });
+      expect(new Set(ids).size).toBe(keys.length);
+      // Ids come back in payload order.
+      const { length } = await dataSource.query<{ id: string }[]>(
+        `SELECT o.id FROM job_outbox o JOIN unnest($1::uuid[], $2::text[]) AS x(id, key)
+           ON o.id = x.id AND o.payload->>'key' = x.key`,
+        [ids, keys],
+      );
+      expect(length).toBe(keys.length);
+      await waitFor('every bulk job to run', () => keys.every((key) => runsOf('test.count', key).length > 0));
+      await jobs.drain();
+      expect(keys.map((key) => runsOf('test.count', key).length)).toEqual(keys.map(() => 1));
+      expect(keys.map((key, i) => runsOf('test.count', key)[0].jobId === ids[i]).every(Boolean)).toBe(true);
+    });
+
     it('the sweeper publishes a row left unpublished by a crash, once', async () => {
       const [{ id }] = await dataSource.query<{ id: string }[]>(
         `INSERT INTO job_outbox (name, payload, "createdAt") VALUES ('test.count', $1, now() - interval '10 seconds')

@@ -49,7 +49,7 @@ const HELP = `npm run bench -- [options]
   --before DIR      also run another build of Nestor (a copy of dist/ inside this checkout, e.g. .tmp/dist-before)
                     as contender "nestor-before", for before/after numbers in the same run
   --before-label L  report that build as L instead of nestor-before
-  --cpu-prof        write V8 CPU profiles of the nestor contender to <out>/profiles/
+  --cpu-prof        write V8 CPU profiles of the nestor contender (HTTP and jobs) to <out>/profiles/
   --keep-db         do not drop the benchmark database at the end`;
 
 interface Options {
@@ -180,6 +180,11 @@ function script(name: string): string[] {
   return [join(BENCH_OUT, 'contenders', `${name}.js`)];
 }
 
+/** `--cpu-prof`: V8 CPU profiles of Nestor's processes, in <out>/profiles/. */
+function profileFlags(options: Options): string[] {
+  return options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(options.out, 'profiles')}`] : [];
+}
+
 function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
   switch (name) {
     case 'raw':
@@ -191,10 +196,7 @@ function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
     case 'bare-nest':
       return script('bare-nest');
     case 'nestor': {
-      const profile = setup.options.cpuProf
-        ? ['--cpu-prof', `--cpu-prof-dir=${join(setup.options.out, 'profiles')}`]
-        : [];
-      return [...profile, join(DIST, 'src', 'main.js')];
+      return [...profileFlags(setup.options), join(DIST, 'src', 'main.js')];
     }
     case 'nestor-before':
       return [join(setup.options.before!, 'src', 'main.js')];
@@ -451,7 +453,8 @@ async function jobsScenario(setup: Setup): Promise<TimedRow[]> {
   for (let run = 0; run < options.runs; run++) {
     for (const kind of rotate(kinds, run)) {
       const prefix = `${setup.prefix}j${run}${kind.name[0]}`;
-      const child = new BenchProcess(kind.name, script(kind.script), {
+      const flags = kind.name === 'nestor' ? profileFlags(options) : [];
+      const child = new BenchProcess(kind.name, [...flags, ...script(kind.script)], {
         ...setup.nestorEnv,
         JOBS_PREFIX: prefix,
         JOBS: String(options.jobs),

@@ -62,10 +62,25 @@ export class JobsMetrics {
     });
   }
 
+  /** Each job name's labelled series, looked up once: prom-client hashes the labels on every call otherwise. */
+  private readonly series = new Map<
+    string,
+    { completed: Counter.Internal; failed: Counter.Internal; duration: Histogram.Internal<'name'> }
+  >();
+
   /** Records one finished run. */
   observe(name: string, outcome: 'completed' | 'failed', seconds: number): void {
-    (outcome === 'completed' ? this.completed : this.failed).inc({ name });
-    this.duration.observe({ name }, seconds);
+    let series = this.series.get(name);
+    if (!series) {
+      series = {
+        completed: this.completed.labels({ name }),
+        failed: this.failed.labels({ name }),
+        duration: this.duration.labels({ name }),
+      };
+      this.series.set(name, series);
+    }
+    series[outcome].inc();
+    series.duration.observe(seconds);
   }
 
   /** Runs `run` and records its outcome and duration; the result or error passes through unchanged. */

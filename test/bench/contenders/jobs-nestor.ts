@@ -1,7 +1,8 @@
 /**
  * Jobs through Nestor: the real app composition plus one no-op `@Job` (concurrency 20), booted as a worker
- * (WORKERS=inline, Redis backend). `JOBS` jobs are enqueued with `JobsService.enqueue` inside transactions of
- * 1,000 (the outbox path: one INSERT per job, published after commit), then `drain()` waits until the outbox
+ * (WORKERS=inline, Redis backend). `JOBS` jobs are enqueued with `JobsService.enqueueMany` inside
+ * transactions of 1,000 (the outbox path: one INSERT per 1,000 jobs, published after commit; as the raw
+ * baseline's addBulk of 1,000), or one `enqueue` each with JOBS_ENQUEUE=each; then `drain()` waits until the outbox
  * shows every job finished. Prints `{"elapsedMs":…,"handledMs":…,"unfinished":…}`: when the outbox still has
  * unfinished rows a minute after the last handler ran, elapsedMs is the handlers' time and `unfinished` says
  * how many rows were never marked finished.
@@ -53,8 +54,13 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < total; i += 1000) {
     await dataSource.transaction(async (manager) => {
-      for (let k = i; k < Math.min(i + 1000, total); k++) {
-        await jobs.enqueue('bench.noop', { n: k }, {}, manager);
+      const chunk = Array.from({ length: Math.min(1000, total - i) }, (_, k) => ({ n: i + k }));
+      if (process.env.JOBS_ENQUEUE === 'each') {
+        for (const payload of chunk) {
+          await jobs.enqueue('bench.noop', payload, {}, manager);
+        }
+      } else {
+        await jobs.enqueueMany('bench.noop', chunk, {}, manager);
       }
     });
   }
