@@ -101,6 +101,7 @@ export class ResourceService {
   private cached?: ResourceDefinition;
   private preparedReads?: PreparedReads;
   private readonly readOneStatements = new Map<string, string>();
+  private createdRow?: string;
 
   /** Reads outside transactions, as prepared statements on a PostgreSQL server (see PreparedReads). */
   protected get reads(): PreparedReads {
@@ -253,16 +254,22 @@ export class ResourceService {
     return this.dataSource.transaction(async (manager) => {
       await checkReferences(manager, definition, input);
       await definition.hooks.beforeCreate?.({ manager, principal, input: input.values });
+      // Without to-many links to write, the INSERT returns the row as readOne would read it: one round
+      // trip fewer per create. With links, the row is read after they are written.
+      const linked = [...input.many.values()].some((ids) => ids.length > 0);
+      const idColumn = definition.id.column!.databaseName;
       const result = await manager
         .createQueryBuilder()
         .insert()
         .into(definition.metadata.target)
         .values(input.values)
-        .returning(definition.id.column!.databaseName)
+        .returning(linked ? ident(idColumn) : this.createdRowSql())
+        .updateEntity(false)
         .execute();
-      const id = (result.raw as Record<string, unknown>[])[0][definition.id.column!.databaseName];
+      const inserted = (result.raw as ResourceRow[])[0];
+      const id = linked ? inserted[idColumn] : inserted[definition.id.name];
       await this.writeMany(manager, id, input, false);
-      const row = (await this.readOne(manager, id))!;
+      const row = linked ? (await this.readOne(manager, id))! : inserted;
       await definition.hooks.afterCreate?.({ manager, principal, row });
       await this.audit.recordWrite(manager, definition, {
         principal,
@@ -445,6 +452,15 @@ export class ResourceService {
       owned ? [id, options.ownerId] : [id],
     );
     return rows[0];
+  }
+
+  /** The RETURNING list of a create: readOne's columns, on the table INSERT names (it takes no alias). */
+  private createdRowSql(): string {
+    this.createdRow ??= selectFields(
+      this.definition.readable,
+      ident(this.definition.metadata.tableName),
+    ).join(', ');
+    return this.createdRow;
   }
 
   /**
