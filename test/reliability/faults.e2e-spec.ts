@@ -77,156 +77,175 @@ describe('PostgreSQL unavailable for 10 s under traffic', () => {
     error?: string;
   }
 
-  it('answers 503 problem+json within 5 s, fails /health/ready, recovers within 10 s, writes nothing partial', async () => {
-    // Plenty of stock, so every order that reaches the database can succeed.
-    await db.query('UPDATE product SET stock = 100000');
-    const { rows: products } = await db.query<{ id: number; stock: number }>(
-      "SELECT id, stock FROM product WHERE status = 'active' ORDER BY id",
-    );
-    expect(products.length).toBeGreaterThan(10);
+  it.each(['stopped', 'SIGSTOPped'] as const)(
+    '%s: answers 503 problem+json within 5 s, fails /health/ready, recovers within 10 s, writes nothing partial',
+    async (how) => {
+      // Plenty of stock, so every order that reaches the database can succeed.
+      await db.query('UPDATE product SET stock = 100000');
+      // Orders of an earlier test in this file took no stock from this one.
+      const { rows: before } = await db.query<{ last: number }>(
+        'SELECT coalesce(max(id), 0) AS last FROM "order"',
+      );
+      const { rows: products } = await db.query<{ id: number; stock: number }>(
+        "SELECT id, stock FROM product WHERE status = 'active' ORDER BY id",
+      );
+      expect(products.length).toBeGreaterThan(10);
 
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const app = start('main', appEnv({ PORT: String(port), LOG_LEVEL: 'warn' }));
-    await waitFor(
-      'the app to answer',
-      () =>
-        fetch(`${base}/health/live`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      60_000,
-    );
-    const login = await fetch(`${base}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(ADMIN),
-    });
-    expect(login.status).toBe(200);
-    const { accessToken } = (await login.json()) as { accessToken: string };
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const app = start('main', appEnv({ PORT: String(port), LOG_LEVEL: 'warn' }));
+      await waitFor(
+        'the app to answer',
+        () =>
+          fetch(`${base}/health/live`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        60_000,
+      );
+      const login = await fetch(`${base}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(ADMIN),
+      });
+      expect(login.status).toBe(200);
+      const { accessToken } = (await login.json()) as { accessToken: string };
 
-    const t0 = performance.now();
-    const outcomes: Outcome[] = [];
-    const send = async (kind: Outcome['kind'], path: string, init: RequestInit = {}): Promise<void> => {
-      const startedAt = performance.now() - t0;
-      const outcome: Outcome = { kind, startedAt, ms: 0 };
-      try {
-        // Far past the 5 s bound: a request that hangs shows as slow, not as a client-side abort.
-        const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
-        const body = await res.text();
-        outcome.status = res.status;
-        outcome.problem = (res.headers.get('content-type') ?? '').startsWith('application/problem+json');
-        if (kind === 'order' && res.status === 201) {
-          outcome.orderId = (JSON.parse(body) as { id: number }).id;
+      const t0 = performance.now();
+      const outcomes: Outcome[] = [];
+      const send = async (kind: Outcome['kind'], path: string, init: RequestInit = {}): Promise<void> => {
+        const startedAt = performance.now() - t0;
+        const outcome: Outcome = { kind, startedAt, ms: 0 };
+        try {
+          // Far past the 5 s bound: a request that hangs shows as slow, not as a client-side abort.
+          const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
+          const body = await res.text();
+          outcome.status = res.status;
+          outcome.problem = (res.headers.get('content-type') ?? '').startsWith('application/problem+json');
+          if (kind === 'order' && res.status === 201) {
+            outcome.orderId = (JSON.parse(body) as { id: number }).id;
+          }
+        } catch (error) {
+          outcome.error = (error as Error).message;
         }
-      } catch (error) {
-        outcome.error = (error as Error).message;
-      }
-      outcome.ms = performance.now() - t0 - startedAt;
-      outcomes.push(outcome);
-    };
-    const pick = () => products[Math.floor(Math.random() * products.length)].id;
-    let stop = false;
-    const client = async (n: number): Promise<void> => {
-      for (let i = 0; !stop; i++) {
-        if ((n + i) % 3 === 0) {
-          await send('order', '/api/orders', {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
-            body: JSON.stringify({ items: [{ productId: pick(), quantity: 1 + (i % 3) }] }),
-          });
-        } else {
-          await send('read', i % 2 ? `/api/products/${pick()}` : '/api/products?limit=5&sort=-price');
+        outcome.ms = performance.now() - t0 - startedAt;
+        outcomes.push(outcome);
+      };
+      const pick = () => products[Math.floor(Math.random() * products.length)].id;
+      let stop = false;
+      const client = async (n: number): Promise<void> => {
+        for (let i = 0; !stop; i++) {
+          if ((n + i) % 3 === 0) {
+            await send('order', '/api/orders', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+              body: JSON.stringify({ items: [{ productId: pick(), quantity: 1 + (i % 3) }] }),
+            });
+          } else {
+            await send('read', i % 2 ? `/api/products/${pick()}` : '/api/products?limit=5&sort=-price');
+          }
+          await sleep(20);
         }
-        await sleep(20);
+      };
+      const readiness = async (): Promise<void> => {
+        while (!stop) {
+          await send('ready', '/health/ready');
+          await sleep(250);
+        }
+      };
+      const loops = [...Array.from({ length: 6 }, (_, n) => client(n)), readiness()];
+
+      await sleep(3_000);
+      const downAt = performance.now() - t0;
+      if (how === 'stopped') {
+        await pgServer.stop('immediate');
+      } else {
+        pgServer.pause();
       }
-    };
-    const readiness = async (): Promise<void> => {
-      while (!stop) {
-        await send('ready', '/health/ready');
-        await sleep(250);
+      await sleep(10_000);
+      const restartingAt = performance.now() - t0;
+      if (how === 'stopped') {
+        await pgServer.start();
+      } else {
+        pgServer.resume();
       }
-    };
-    const loops = [...Array.from({ length: 6 }, (_, n) => client(n)), readiness()];
+      const upAt = performance.now() - t0;
+      await sleep(12_000);
+      stop = true;
+      await Promise.all(loops);
 
-    await sleep(3_000);
-    const downAt = performance.now() - t0;
-    await pgServer.stop('immediate');
-    await sleep(10_000);
-    const restartingAt = performance.now() - t0;
-    await pgServer.start();
-    const upAt = performance.now() - t0;
-    await sleep(12_000);
-    stop = true;
-    await Promise.all(loops);
+      const ok = (o: Outcome) => (o.kind === 'order' ? o.status === 201 : o.status === 200);
+      const during = outcomes.filter((o) => o.startedAt > downAt + 500 && o.startedAt + o.ms < restartingAt);
+      const unexpected = outcomes.filter((o) => !ok(o) && !(o.status === 503 && o.problem));
+      const slow = outcomes.filter((o) => o.ms > 5_000);
+      const firstOkAfter = (kind: Outcome['kind']) =>
+        Math.min(
+          ...outcomes
+            .filter((o) => o.kind === kind && o.startedAt > upAt && ok(o))
+            .map((o) => o.startedAt + o.ms),
+        ) - upAt;
+      const afterRecovery = outcomes.filter((o) => o.startedAt > upAt + 10_000);
+      const unavailable = outcomes.filter((o) => o.status === 503);
+      const maxMs = Math.max(...outcomes.map((o) => o.ms));
+      const duringMax = Math.max(...during.map((o) => o.ms));
+      process.stdout.write(
+        `PostgreSQL ${how} (${(restartingAt - downAt).toFixed(0)} ms down, restart took ` +
+          `${(upAt - restartingAt).toFixed(0)} ms): ${outcomes.length} requests, ${during.length} during the outage ` +
+          `(${during.filter((o) => o.status === 503 && o.problem).length} × 503 problem+json, slowest ` +
+          `${duringMax.toFixed(0)} ms), ${unavailable.length} × 503 in all, ${unexpected.length} unexpected ` +
+          `${JSON.stringify(unexpected.slice(0, 5))}, slowest request ${maxMs.toFixed(0)} ms; first 200 after ` +
+          `restart: read ${firstOkAfter('read').toFixed(0)} ms, order ${firstOkAfter('order').toFixed(0)} ms, ` +
+          `ready ${firstOkAfter('ready').toFixed(0)} ms\n`,
+      );
 
-    const ok = (o: Outcome) => (o.kind === 'order' ? o.status === 201 : o.status === 200);
-    const during = outcomes.filter((o) => o.startedAt > downAt + 500 && o.startedAt + o.ms < restartingAt);
-    const unexpected = outcomes.filter((o) => !ok(o) && !(o.status === 503 && o.problem));
-    const slow = outcomes.filter((o) => o.ms > 5_000);
-    const firstOkAfter = (kind: Outcome['kind']) =>
-      Math.min(
-        ...outcomes
-          .filter((o) => o.kind === kind && o.startedAt > upAt && ok(o))
-          .map((o) => o.startedAt + o.ms),
-      ) - upAt;
-    const afterRecovery = outcomes.filter((o) => o.startedAt > upAt + 10_000);
-    const unavailable = outcomes.filter((o) => o.status === 503);
-    const maxMs = Math.max(...outcomes.map((o) => o.ms));
-    const duringMax = Math.max(...during.map((o) => o.ms));
-    process.stdout.write(
-      `PostgreSQL outage (${(restartingAt - downAt).toFixed(0)} ms down, restart took ` +
-        `${(upAt - restartingAt).toFixed(0)} ms): ${outcomes.length} requests, ${during.length} during the outage ` +
-        `(${during.filter((o) => o.status === 503 && o.problem).length} × 503 problem+json, slowest ` +
-        `${duringMax.toFixed(0)} ms), ${unavailable.length} × 503 in all, ${unexpected.length} unexpected ` +
-        `${JSON.stringify(unexpected.slice(0, 5))}, slowest request ${maxMs.toFixed(0)} ms; first 200 after ` +
-        `restart: read ${firstOkAfter('read').toFixed(0)} ms, order ${firstOkAfter('order').toFixed(0)} ms, ` +
-        `ready ${firstOkAfter('ready').toFixed(0)} ms\n`,
-    );
+      // Refused promptly, in the documented shape, and never with anything but 503.
+      expect(unexpected).toEqual([]);
+      expect(slow).toEqual([]);
+      // A stopped server refuses at once; a hung one is given up on after the guard's probe (2-3 s a request).
+      expect(during.length).toBeGreaterThan(how === 'stopped' ? 50 : 10);
+      expect(during.every((o) => o.status === 503 && o.problem)).toBe(true);
+      expect(during.filter((o) => o.kind === 'ready').length).toBeGreaterThan(how === 'stopped' ? 10 : 2);
+      // Back by itself within 10 s of the restart, for reads, writes and readiness alike.
+      for (const kind of ['read', 'order', 'ready'] as const) {
+        expect(firstOkAfter(kind)).toBeLessThan(10_000);
+      }
+      expect(afterRecovery.length).toBeGreaterThan(20);
+      expect(afterRecovery.filter((o) => !ok(o))).toEqual([]);
+      expect(app.child.exitCode).toBeNull();
 
-    // Refused promptly, in the documented shape, and never with anything but 503.
-    expect(unexpected).toEqual([]);
-    expect(slow).toEqual([]);
-    expect(during.length).toBeGreaterThan(50);
-    expect(during.every((o) => o.status === 503 && o.problem)).toBe(true);
-    expect(during.filter((o) => o.kind === 'ready').length).toBeGreaterThan(10);
-    // Back by itself within 10 s of the restart, for reads, writes and readiness alike.
-    for (const kind of ['read', 'order', 'ready'] as const) {
-      expect(firstOkAfter(kind)).toBeLessThan(10_000);
-    }
-    expect(afterRecovery.length).toBeGreaterThan(20);
-    expect(afterRecovery.filter((o) => !ok(o))).toEqual([]);
-    expect(app.child.exitCode).toBeNull();
+      // The test's own connection died with the server: a new one sees what was committed.
+      await db.end().catch(() => undefined);
+      db = new Client({ connectionString: pgServer.url() });
+      await db.connect();
+      db.on('error', () => undefined);
 
-    // The test's own connection died with the server: a new one sees what was committed.
-    await db.end().catch(() => undefined);
-    db = new Client({ connectionString: pgServer.url() });
-    await db.connect();
-    db.on('error', () => undefined);
-
-    // No partial writes: every order has its items, its audit entry and its confirmation job, and the stock
-    // taken is exactly what the orders hold. Every order the client was told about exists.
-    const { rows: orphans } = await db.query(
-      `SELECT o.id FROM "order" o WHERE NOT EXISTS (SELECT 1 FROM order_item i WHERE i."orderId" = o.id)
+      // No partial writes: every order has its items, its audit entry and its confirmation job, and the stock
+      // taken is exactly what the orders hold. Every order the client was told about exists.
+      const { rows: orphans } = await db.query(
+        `SELECT o.id FROM "order" o WHERE NOT EXISTS (SELECT 1 FROM order_item i WHERE i."orderId" = o.id)
          OR NOT EXISTS (SELECT 1 FROM audit_entry a WHERE a.resource = 'orders' AND a."recordId" = o.id::text)
          OR NOT EXISTS (SELECT 1 FROM job_outbox j WHERE j.name = 'orders.send-confirmation'
                           AND (j.payload->>'orderId')::int = o.id)`,
-    );
-    expect(orphans).toEqual([]);
-    const { rows: drift } = await db.query(
-      `SELECT p.id FROM product p LEFT JOIN (SELECT "productId", sum(quantity) AS taken FROM order_item
-         GROUP BY "productId") i ON i."productId" = p.id WHERE p.stock + coalesce(i.taken, 0) <> 100000`,
-    );
-    expect(drift).toEqual([]);
-    const told = outcomes.filter((o) => o.orderId !== undefined).map((o) => o.orderId!);
-    const { rows: stored } = await db.query<{ id: number }>('SELECT id FROM "order" WHERE id = ANY($1)', [
-      told,
-    ]);
-    expect(stored).toHaveLength(told.length);
-    expect(told.length).toBeGreaterThan(20);
+      );
+      expect(orphans).toEqual([]);
+      const { rows: drift } = await db.query(
+        `SELECT p.id FROM product p LEFT JOIN (SELECT "productId", sum(quantity) AS taken FROM order_item
+         WHERE "orderId" > $1 GROUP BY "productId") i ON i."productId" = p.id
+         WHERE p.stock + coalesce(i.taken, 0) <> 100000`,
+        [before[0].last],
+      );
+      expect(drift).toEqual([]);
+      const told = outcomes.filter((o) => o.orderId !== undefined).map((o) => o.orderId!);
+      const { rows: stored } = await db.query<{ id: number }>('SELECT id FROM "order" WHERE id = ANY($1)', [
+        told,
+      ]);
+      expect(stored).toHaveLength(told.length);
+      expect(told.length).toBeGreaterThan(20);
 
-    expect(await app.stop()).toBe(0);
-  }, 180_000);
+      expect(await app.stop()).toBe(0);
+    },
+    180_000,
+  );
 });
 
 /**

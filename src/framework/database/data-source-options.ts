@@ -29,7 +29,9 @@ export function dataSourceOptions(config: NestorConfig, migrations: Migrations):
       ...common,
       url: config.databaseUrl,
       poolSize: 10,
-      connectTimeoutMS: 5000,
+      // Also the longest a request waits for a pooled connection: a hung or saturated server answers 503
+      // within seconds (with DatabaseHangGuard for connections already waiting on it).
+      connectTimeoutMS: 2000,
       applicationName: 'nestor',
     };
   }

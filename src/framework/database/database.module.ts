@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { Migrations, dataSourceOptions } from 'src/framework/database/data-source-options';
+import { DatabaseHangGuard } from 'src/framework/database/hang-guard';
 
 /** TypeORM on PostgreSQL or embedded PGlite; entities come from `TypeOrmModule.forFeature` in feature modules. */
 @Module({})
@@ -18,6 +19,7 @@ export class DatabaseModule {
           retryDelay: 2000,
         }),
       ],
+      providers: [DatabaseHangGuard],
     };
   }
 }

@@ -1,0 +1,112 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Client, Pool, PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+
+/** A query without an answer for this long makes the guard check that the server is alive. */
+export const PROBE_AFTER_MS = 1_500;
+/** The liveness probe (a fresh connection and `SELECT 1`) must answer within this. */
+export const PROBE_TIMEOUT_MS = 1_500;
+const CHECK_EVERY_MS = 250;
+
+type GuardedClient = PoolClient & {
+  activeQuery?: object | null;
+  connection?: { stream?: { destroy(error?: Error): void } };
+};
+
+/**
+ * A PostgreSQL server that stops answering (SIGSTOPped, a network partition, a frozen VM) leaves queries
+ * waiting forever on connections that still look open: pg has no deadline and TCP keeps the socket. When a
+ * query has had no answer for PROBE_AFTER_MS, the guard opens a fresh connection and runs `SELECT 1` with a
+ * short deadline; if that fails too, the server is hung, and the guard closes the waiting connections: their
+ * queries fail at once (503 problem+json), the server rolls back their transactions when it wakes, and the
+ * pool opens new connections. A slow query on a live server is left alone. Nothing to configure: it runs
+ * whenever the database is a PostgreSQL server.
+ */
+@Injectable()
+export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+  /** When each running query was first seen: queries are objects, so a finished one drops out. */
+  private readonly seen = new WeakMap<object, number>();
+  private timer?: NodeJS.Timeout;
+  private probing = false;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  onApplicationBootstrap(): void {
+    const pool = this.pool();
+    if (pool) {
+      this.timer = setInterval(() => void this.check(pool), CHECK_EVERY_MS);
+      this.timer.unref();
+    }
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** TypeORM's pg pool when the database is a PostgreSQL server (PGlite has no socket to hang). */
+  private pool(): Pool | undefined {
+    const options = this.dataSource.options as { type: string; driver?: unknown };
+    const master = (this.dataSource.driver as unknown as { master?: Pool }).master;
+    return options.type === 'postgres' && !options.driver && master && 'totalCount' in master
+      ? master
+      : undefined;
+  }
+
+  private async check(pool: Pool): Promise<void> {
+    if (this.probing) {
+      return;
+    }
+    const now = Date.now();
+    // pg-pool keeps every client it opened, idle or checked out, in _clients (stable since pg-pool 2).
+    const clients = (pool as unknown as { _clients?: GuardedClient[] })._clients ?? [];
+    const waiting = clients.filter((client) => {
+      const query = client.activeQuery;
+      if (!query) {
+        return false;
+      }
+      const since = this.seen.get(query) ?? now;
+      this.seen.set(query, since);
+      return now - since >= PROBE_AFTER_MS;
+    });
+    if (waiting.length === 0) {
+      return;
+    }
+    this.probing = true;
+    try {
+      if (await this.alive(pool)) {
+        return;
+      }
+      this.logger.error(
+        `The database did not answer a fresh connection within ${PROBE_TIMEOUT_MS} ms: closing ` +
+          `${waiting.length} connection(s) waiting on it`,
+      );
+      for (const client of waiting) {
+        // pg then fails the pending and queued queries ("Connection terminated"), and the pool drops the client.
+        client.connection?.stream?.destroy();
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async alive(pool: Pool): Promise<boolean> {
+    const probe = new Client({
+      ...pool.options,
+      connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+      query_timeout: PROBE_TIMEOUT_MS,
+    });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      // Not awaited: ending a connection to a hung server would wait for it too.
+      void probe.end().catch(() => undefined);
+    }
+  }
+}
