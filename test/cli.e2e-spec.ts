@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -35,6 +35,7 @@ describe('nestor CLI', () => {
   beforeAll(async () => {
     ensureBuild();
     t = await createTestApp((config) => AppModule.forRoot(config));
+    mkdirSync(join(ROOT, '.tmp'), { recursive: true }); // not in a fresh clone
     tmp = mkdtempSync(join(ROOT, '.tmp', 'cli-'));
     env = { DATABASE_URL: t.config.databaseUrl!, DATA_DIR: t.dataDir, JOBS_PREFIX: `cli-${process.pid}` };
   }, 120_000);

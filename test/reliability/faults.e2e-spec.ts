@@ -36,13 +36,26 @@ beforeAll(async () => {
   expect(cli(['seed', '--count', '30'], appEnv())).toMatchObject({ status: 0 });
 }, 120_000);
 
+/** Teardown steps are bounded: one that hangs is reported and the next still runs. */
+async function within(what: string, ms: number, step: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const result = await Promise.race([step().catch((error: Error) => error), late]);
+  clearTimeout(timer);
+  if (result === 'late' || result instanceof Error) {
+    process.stderr.write(`teardown: ${what} ${result === 'late' ? `took over ${ms} ms` : result.message}\n`);
+  }
+}
+
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.stop('SIGKILL')));
-  await db?.end().catch(() => undefined);
-  await redis?.stop();
-  await pgServer?.destroy();
+  await within('stopping the app and workers', 15_000, () =>
+    Promise.all(running.map((p) => p.stop('SIGKILL'))),
+  );
+  await within('closing the test connection', 5_000, () => db.end());
+  await within('stopping redis-server', 10_000, () => redis.stop('SIGKILL'));
+  await within('removing the PostgreSQL cluster', 20_000, () => pgServer.destroy());
   rmSync(dataDir, { recursive: true, force: true });
-});
+}, 120_000);
 
 /** The production settings every process of this file runs with. */
 function appEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -142,7 +142,18 @@ export class PostgresServer {
     if (proc && pid && proc.exitCode === null) {
       const exited = new Promise((resolve) => proc.once('exit', resolve));
       process.kill(pid, mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
+      // A postmaster that does not go within 10 s is killed outright (a teardown must not hang).
+      const timer = setTimeout(() => {
+        for (const target of [pid, proc.pid]) {
+          try {
+            process.kill(target!, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }, 10_000);
       await exited;
+      clearTimeout(timer);
     }
   }
 

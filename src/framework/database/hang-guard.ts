@@ -10,7 +10,9 @@ export const PROBE_TIMEOUT_MS = 1_500;
 const CHECK_EVERY_MS = 250;
 
 type GuardedClient = PoolClient & {
-  activeQuery?: object | null;
+  /** pg 8.x internals (the public `activeQuery` getter is deprecated and warns). */
+  _getActiveQuery?: () => object | null | undefined;
+  _activeQuery?: object | null;
   connection?: { stream?: { destroy(error?: Error): void } };
 };
 
@@ -62,7 +64,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
     // pg-pool keeps every client it opened, idle or checked out, in _clients (stable since pg-pool 2).
     const clients = (pool as unknown as { _clients?: GuardedClient[] })._clients ?? [];
     const waiting = clients.filter((client) => {
-      const query = client.activeQuery;
+      const query = client._getActiveQuery ? client._getActiveQuery() : client._activeQuery;
       if (!query) {
         return false;
       }
