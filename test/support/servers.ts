@@ -180,6 +180,11 @@ export class PostgresServer {
     for (const pid of this.processes()) {
       process.kill(pid, 'SIGCONT');
     }
+    // runuser stops itself when its child is stopped (job control) and is not continued with it: left
+    // stopped, it would never reap the postmaster, and stop() would wait forever.
+    if (this.proc?.pid && this.proc.exitCode === null) {
+      process.kill(this.proc.pid, 'SIGCONT');
+    }
   }
 
   async destroy(): Promise<void> {
