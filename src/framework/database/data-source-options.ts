@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { DataSourceOptions } from 'typeorm';
+import type { Pool } from 'pg';
+import type { DataSource, DataSourceOptions } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { createPGliteDriver } from 'src/framework/database/pglite-driver';
 import { TypeOrmLogger } from 'src/framework/database/typeorm-logger';
@@ -39,4 +40,17 @@ export function dataSourceOptions(config: NestorConfig, migrations: Migrations):
     ...common,
     driver: createPGliteDriver(config.inMemoryDatabase ? undefined : join(config.dataDir, 'pglite')),
   };
+}
+
+/**
+ * TypeORM's pg pool when the data source is one PostgreSQL server (not PGlite's single connection, not a
+ * replication set). Example: `serverPool(dataSource)?.totalCount`.
+ */
+export function serverPool(dataSource: DataSource): Pool | undefined {
+  const options = dataSource.options as { type: string; driver?: unknown; replication?: unknown };
+  if (options.type !== 'postgres' || options.driver || options.replication) {
+    return undefined;
+  }
+  const master = (dataSource.driver as unknown as { master?: Pool }).master;
+  return master && typeof master.query === 'function' && 'totalCount' in master ? master : undefined;
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Client, Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
+import { serverPool } from 'src/framework/database/data-source-options';
 
 /** A query without an answer for this long makes the guard check that the server is alive. */
 export const PROBE_AFTER_MS = 1_500;
@@ -36,7 +37,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   onApplicationBootstrap(): void {
-    const pool = this.pool();
+    const pool = serverPool(this.dataSource);
     if (pool) {
       this.timer = setInterval(() => void this.check(pool), CHECK_EVERY_MS);
       this.timer.unref();
@@ -45,15 +46,6 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationShutdown(): void {
     clearInterval(this.timer);
-  }
-
-  /** TypeORM's pg pool when the database is a PostgreSQL server (PGlite has no socket to hang). */
-  private pool(): Pool | undefined {
-    const options = this.dataSource.options as { type: string; driver?: unknown };
-    const master = (this.dataSource.driver as unknown as { master?: Pool }).master;
-    return options.type === 'postgres' && !options.driver && master && 'totalCount' in master
-      ? master
-      : undefined;
   }
 
   private async check(pool: Pool): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Pool, QueryResult } from 'pg';
+import type { QueryResult } from 'pg';
 import { DataSource, QueryFailedError } from 'typeorm';
+import { serverPool } from 'src/framework/database/data-source-options';
 
 /** Distinct statement texts prepared per process; beyond this, reads run unprepared (as before). */
 const MAX_STATEMENTS = 1000;
@@ -25,7 +26,7 @@ export class PreparedReads {
    * `max_prepared_statements` set.
    */
   async query<T = unknown>(text: string, values: unknown[] = [], prepare = true): Promise<T> {
-    const pool = this.pool();
+    const pool = serverPool(this.dataSource);
     if (!pool) {
       return this.dataSource.query<T>(text, values);
     }
@@ -55,15 +56,5 @@ export class PreparedReads {
       this.names.set(text, name);
     }
     return name;
-  }
-
-  /** TypeORM's pg pool when the data source is a PostgreSQL server (never PGlite's single connection). */
-  private pool(): Pool | undefined {
-    const options = this.dataSource.options as { type: string; driver?: unknown; replication?: unknown };
-    if (options.type !== 'postgres' || options.driver || options.replication) {
-      return undefined;
-    }
-    const master = (this.dataSource.driver as unknown as { master?: Pool }).master;
-    return master && typeof master.query === 'function' && 'totalCount' in master ? master : undefined;
   }
 }
