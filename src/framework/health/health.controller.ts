@@ -13,6 +13,12 @@ import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { RedisHealth } from 'src/framework/health/redis-health';
 import { Public } from 'src/framework/auth/auth.decorators';
 
+/**
+ * Every readiness check answers within this: Kubernetes' default probe timeout is 1 s, and a hung database
+ * must turn the probe red at once rather than after the pool's own deadlines.
+ */
+export const READY_CHECK_TIMEOUT_MS = 1000;
+
 @ApiTags('operations')
 @Public()
 @Controller('health')
@@ -43,7 +49,7 @@ export class HealthController {
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
-        () => this.db.pingCheck('database').withTimeout(2000),
+        () => this.db.pingCheck('database').withTimeout(READY_CHECK_TIMEOUT_MS),
         () =>
           this.indicators
             .check('migrations')
@@ -52,8 +58,8 @@ export class HealthController {
                 throw new Error('pending migrations: run `npm run migration:run`');
               }
             })
-            .withTimeout(3000),
-        ...(this.redis.enabled ? [() => this.redis.check()] : []),
+            .withTimeout(READY_CHECK_TIMEOUT_MS),
+        ...(this.redis.enabled ? [() => this.redis.check(READY_CHECK_TIMEOUT_MS)] : []),
       ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {

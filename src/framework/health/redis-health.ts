@@ -17,7 +17,7 @@ export class RedisHealth implements OnModuleDestroy {
     return Boolean(this.config.redisUrl);
   }
 
-  check(key = 'redis') {
+  check(timeoutMs: number, key = 'redis') {
     return this.health
       .check(key)
       .attempt(async () => {
@@ -25,14 +25,14 @@ export class RedisHealth implements OnModuleDestroy {
           lazyConnect: true,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
-          connectTimeout: 1500,
+          connectTimeout: Math.min(1500, timeoutMs),
         });
         if (this.client.status === 'wait' || this.client.status === 'end') {
           await this.client.connect();
         }
         await this.client.ping();
       })
-      .withTimeout(2000);
+      .withTimeout(timeoutMs);
   }
 
   onModuleDestroy(): void {
