@@ -49,7 +49,7 @@ const HELP = `npm run bench -- [options]
   --before DIR      also run another build of Nestor (a copy of dist/ inside this checkout, e.g. .tmp/dist-before)
                     as contender "nestor-before", for before/after numbers in the same run
   --before-label L  report that build as L instead of nestor-before
-  --cpu-prof        write V8 CPU profiles of the nestor contender (HTTP and jobs) to <out>/profiles/
+  --cpu-prof        write V8 CPU profiles of every contender to <out>/profiles/<contender>-<n>.cpuprofile
   --keep-db         do not drop the benchmark database at the end`;
 
 interface Options {
@@ -180,26 +180,39 @@ function script(name: string): string[] {
   return [join(BENCH_OUT, 'contenders', `${name}.js`)];
 }
 
-/** `--cpu-prof`: V8 CPU profiles of Nestor's processes, in <out>/profiles/. */
-function profileFlags(options: Options): string[] {
-  return options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(options.out, 'profiles')}`] : [];
+let profiles = 0;
+
+/**
+ * `--cpu-prof`: V8 CPU profiles of every contender, in <out>/profiles/<contender>-<n>.cpuprofile, so a cost
+ * in Nestor can be set against the same cost in raw.
+ */
+function profileFlags(options: Options, name: string): string[] {
+  if (!options.cpuProf) {
+    return [];
+  }
+  profiles += 1;
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${join(options.out, 'profiles')}`,
+    `--cpu-prof-name=${name}-${profiles}.cpuprofile`,
+  ];
 }
 
 function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
   switch (name) {
     case 'raw':
-      return script('raw');
+      return [...profileFlags(setup.options, name), ...script('raw')];
     case 'nest-handwritten':
-      return script('nest-docs');
+      return [...profileFlags(setup.options, name), ...script('nest-docs')];
     case 'peer':
-      return script('peer');
+      return [...profileFlags(setup.options, name), ...script('peer')];
     case 'bare-nest':
       return script('bare-nest');
     case 'nestor': {
-      return [...profileFlags(setup.options), join(DIST, 'src', 'main.js')];
+      return [...profileFlags(setup.options, name), join(DIST, 'src', 'main.js')];
     }
     case 'nestor-before':
-      return [join(setup.options.before!, 'src', 'main.js')];
+      return [...profileFlags(setup.options, name), join(setup.options.before!, 'src', 'main.js')];
   }
 }
 
@@ -453,14 +466,17 @@ async function jobsScenario(setup: Setup): Promise<TimedRow[]> {
   for (let run = 0; run < options.runs; run++) {
     for (const kind of rotate(kinds, run)) {
       const prefix = `${setup.prefix}j${run}${kind.name[0]}`;
-      const flags = kind.name === 'nestor' ? profileFlags(options) : [];
-      const child = new BenchProcess(kind.name, [...flags, ...script(kind.script)], {
-        ...setup.nestorEnv,
-        JOBS_PREFIX: prefix,
-        JOBS: String(options.jobs),
-        WORKERS: 'inline',
-        JOBS_BACKEND: 'redis',
-      });
+      const child = new BenchProcess(
+        kind.name,
+        [...profileFlags(options, kind.name), ...script(kind.script)],
+        {
+          ...setup.nestorEnv,
+          JOBS_PREFIX: prefix,
+          JOBS: String(options.jobs),
+          WORKERS: 'inline',
+          JOBS_BACKEND: 'redis',
+        },
+      );
       const output = await child.finished();
       const line = output
         .trim()
