@@ -4,12 +4,13 @@ import cookie from '@fastify/cookie';
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import helmet, { HelmetOptions } from 'helmet';
 import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { requestIdOf } from 'src/framework/http/request-id';
+import { logRequests } from 'src/framework/logging/logging.module';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
 
@@ -130,6 +131,7 @@ export async function createNestorApp(
     done();
   });
   app.get(MetricsService).instrument(fastify);
+  logRequests(fastify, PinoLogger.root);
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive clients
   // release their sockets at once instead of holding the process open until their idle timeout.
   fastify.addHook('preClose', (done) => {
