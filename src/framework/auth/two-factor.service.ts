@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { generateSecret, generateURI, verify } from 'otplib';
+import type * as Otplib from 'otplib';
 import { DataSource } from 'typeorm';
 import { deriveKey } from 'src/framework/auth/keys';
 import { verifyPassword } from 'src/framework/auth/passwords';
@@ -10,6 +10,9 @@ import { sha256 } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
+import { lazyModule } from 'src/framework/lazy-module';
+
+const otplib = lazyModule<typeof Otplib>('otplib');
 
 /** Login problem types for 2FA accounts: only ever sent after the password was right. */
 export const OTP_REQUIRED = 'urn:nestor:problem:otp-required';
@@ -109,6 +112,7 @@ export class TwoFactorService {
    * and as an `otpauth://` URI for a QR code; 2FA is on only after `enable` confirms a code.
    */
   async setup(userId: number, email: string): Promise<{ secret: string; otpauthUri: string }> {
+    const { generateSecret, generateURI } = otplib();
     const secret = generateSecret();
     const [updated] = await this.dataSource.query<{ id: number }[]>(
       `WITH updated AS (
@@ -243,7 +247,7 @@ export class TwoFactorService {
       return undefined;
     }
     const secret = open(this.key, sealed, this.context(userId));
-    const result = await verify({ secret, token, epochTolerance: TOTP_TOLERANCE_SECONDS });
+    const result = await otplib().verify({ secret, token, epochTolerance: TOTP_TOLERANCE_SECONDS });
     if (!result.valid || !('timeStep' in result) || (lastStep !== null && result.timeStep <= lastStep)) {
       return undefined;
     }

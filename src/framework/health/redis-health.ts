@@ -1,12 +1,15 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import Redis from 'ioredis';
+import type * as IORedis from 'ioredis';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { lazyModule } from 'src/framework/lazy-module';
+
+const ioredis = lazyModule<typeof IORedis>('ioredis');
 
 /** Pings Redis when `REDIS_URL` is configured; one lazy client, no offline queue so a dead server fails fast. */
 @Injectable()
 export class RedisHealth implements OnModuleDestroy {
-  private client: Redis | undefined;
+  private client: IORedis.Redis | undefined;
 
   constructor(
     private readonly config: NestorConfig,
@@ -21,7 +24,7 @@ export class RedisHealth implements OnModuleDestroy {
     return this.health
       .check(key)
       .attempt(async () => {
-        this.client ??= new Redis(this.config.redisUrl!, {
+        this.client ??= new (ioredis().Redis)(this.config.redisUrl!, {
           lazyConnect: true,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,

@@ -17,13 +17,16 @@ import {
 } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
-import { Redis } from 'ioredis';
+import type * as IORedis from 'ioredis';
 import { Pool } from 'pg';
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import type { JobContext } from 'src/framework/jobs/job.decorator';
 import { JobDefinition, JobPayloadError, JobRegistry } from 'src/framework/jobs/job.registry';
 import { JobsMetrics } from 'src/framework/jobs/jobs.metrics';
+import { lazyModule } from 'src/framework/lazy-module';
+
+const ioredis = lazyModule<typeof IORedis>('ioredis');
 
 export interface EnqueueOptions {
   /** Milliseconds to wait after publication. */
@@ -89,7 +92,7 @@ export class JobsService
   private readonly logger = new Logger('Jobs');
   private readonly queues = new Map<string, JobQueue>();
   private readonly workers: JobWorker[] = [];
-  private connection?: Redis;
+  private connection?: IORedis.Redis;
   /** The Redis server process last connected to (INFO run_id): a different one may have lost the queues. */
   private redisRunId?: string;
   private pool?: Pool;
@@ -719,10 +722,13 @@ export class JobsService
     return this.pool;
   }
 
-  private redis(): Redis {
+  private redis(): IORedis.Redis {
     if (!this.connection) {
       // Workers block on Redis; bullmq requires maxRetriesPerRequest: null so a slow Redis never fails them.
-      this.connection = new Redis(this.config.redisUrl!, { maxRetriesPerRequest: null, lazyConnect: false });
+      this.connection = new (ioredis().Redis)(this.config.redisUrl!, {
+        maxRetriesPerRequest: null,
+        lazyConnect: false,
+      });
       this.connection.on('ready', () => void this.afterRedisReady());
     }
     return this.connection;

@@ -1,11 +1,15 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { createTransport, type Transporter } from 'nodemailer';
+import type * as Nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { EntityManager } from 'typeorm';
 import { deriveKey } from 'src/framework/auth/keys';
 import { open, seal } from 'src/framework/auth/secret-box';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { type MailTemplateData, type MailTemplateName, renderMail } from 'src/framework/mail/templates';
+import { lazyModule } from 'src/framework/lazy-module';
+
+const nodemailer = lazyModule<typeof Nodemailer>('nodemailer');
 
 /** A message to send: plain text always (every client shows it), HTML optionally. */
 export interface MailMessage {
@@ -50,7 +54,7 @@ export const KEPT_MAILS = 50;
 @Injectable()
 export class MailService implements OnApplicationShutdown {
   private readonly logger = new Logger('Mail');
-  private readonly transport: Transporter<{ messageId: string }>;
+  private transport?: Transporter<{ messageId: string }>;
   private readonly kept: SentMail[] = [];
   /** Whether messages really leave the process (an SMTP server is configured). */
   readonly delivers: boolean;
@@ -62,19 +66,25 @@ export class MailService implements OnApplicationShutdown {
   ) {
     this.delivers = config.smtpUrl !== undefined;
     this.key = deriveKey(config.secretKey, 'mail');
-    // jsonTransport builds the full message (addresses, headers checked) without any network I/O.
-    this.transport = config.smtpUrl
-      ? createTransport(config.smtpUrl)
-      : createTransport({ jsonTransport: true });
     if (!this.delivers && config.nodeEnv === 'production') {
       this.logger.warn('SMTP_URL is not set: mail is only logged, never delivered.');
     }
   }
 
+  /** Built on the first message: most processes never send one. */
+  private transporter(): Transporter<{ messageId: string }> {
+    const { createTransport } = nodemailer();
+    // jsonTransport builds the full message (addresses, headers checked) without any network I/O.
+    this.transport ??= this.config.smtpUrl
+      ? createTransport(this.config.smtpUrl)
+      : createTransport({ jsonTransport: true });
+    return this.transport;
+  }
+
   /** Sends one message from `MAIL_FROM`; rejects when the server refuses it. */
   async send(message: MailMessage): Promise<void> {
     const from = this.config.mailFrom;
-    const info = await this.transport.sendMail({ from, ...message });
+    const info = await this.transporter().sendMail({ from, ...message });
     if (this.delivers) {
       this.logger.log(`Sent "${message.subject}" to ${message.to} (${info.messageId})`);
       return;
@@ -119,7 +129,7 @@ export class MailService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    this.transport.close();
+    this.transport?.close();
   }
 }
 
