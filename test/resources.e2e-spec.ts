@@ -970,6 +970,19 @@ describe('generated resources (products, categories, tags) on PostgreSQL', () =>
       expect(await idsOf('/api/products?filter[sku]=REF-1')).toEqual([]);
     });
 
+    it('refuses a missing category alone the same way (the foreign key catches it), writing nothing', async () => {
+      const before = await productCount();
+      const body = problem(
+        await send('POST', '/api/products', { name: 'Ref', sku: 'REF-2', price: '1', categoryId: 999999 }),
+        422,
+      );
+      expect(body.errors).toEqual([
+        { pointer: '/categoryId', code: 'exists', message: 'categoryId: no Category with id 999999' },
+      ]);
+      expect(await productCount()).toBe(before);
+      expect(await idsOf('/api/products?filter[sku]=REF-2')).toEqual([]);
+    });
+
     it('refuses a duplicate sku with 409 pointing at /sku', async () => {
       const before = await productCount();
       const body = problem(

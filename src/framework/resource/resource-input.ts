@@ -1,5 +1,5 @@
 import { validate } from 'class-validator';
-import type { EntityManager } from 'typeorm';
+import { type EntityManager, QueryFailedError } from 'typeorm';
 import type { ProblemFieldError } from 'src/framework/http/problem';
 import { checkBodyShape, fieldErrors, validationProblem } from 'src/framework/http/validation';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
@@ -234,4 +234,43 @@ export async function checkReferences(
   if (errors.length > 0) {
     throw validationProblem(errors);
   }
+}
+
+/**
+ * Whether the database itself refuses every reference this input writes: only `<relation>Id`s (links are
+ * checked by checkReferences), each backed by a foreign key to a table without soft delete (a soft-deleted
+ * row still satisfies the key). Then the write skips checkReferences' SELECT, one round trip of a create, and
+ * a violation is answered by running it after the rollback (see answerMissingReferences).
+ */
+export function referencesEnforcedByDatabase(definition: ResourceDefinition, input: ResourceInput): boolean {
+  if ([...input.many.values()].some((ids) => ids.length > 0)) {
+    return false;
+  }
+  for (const field of definition.writable.values()) {
+    const value = field.kind === 'toOneId' ? input.values[field.column!.propertyName] : undefined;
+    if (value !== undefined && value !== null) {
+      const relation = field.relation;
+      if (!relation || relation.foreignKeys.length === 0 || relation.inverseEntityMetadata.deleteDateColumn) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * For a write that left its references to the database's foreign keys: turns a violation into the 400 that
+ * checkReferences gives (every missing reference named), from a fresh read after the rollback. Any other
+ * error, or a reference that exists again by now, is rethrown as it came.
+ */
+export async function answerMissingReferences(
+  error: unknown,
+  manager: EntityManager,
+  definition: ResourceDefinition,
+  input: ResourceInput,
+): Promise<never> {
+  if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === '23503') {
+    await checkReferences(manager, definition, input);
+  }
+  throw error;
 }

@@ -10,7 +10,13 @@ import { PreparedReads } from 'src/framework/resource/prepared-reads';
 import { encodeCursor } from 'src/framework/resource/query-parser';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
-import { ResourceInput, checkReferences, parseInput } from 'src/framework/resource/resource-input';
+import {
+  ResourceInput,
+  answerMissingReferences,
+  checkReferences,
+  parseInput,
+  referencesEnforcedByDatabase,
+} from 'src/framework/resource/resource-input';
 import {
   Params,
   afterCondition,
@@ -251,8 +257,12 @@ export class ResourceService {
     if (definition.owner && principal) {
       input.values[definition.owner.column!.propertyName] = principal.userId;
     }
-    return this.dataSource.transaction(async (manager) => {
-      await checkReferences(manager, definition, input);
+    // A beforeCreate hook may read what the references name, so it only runs once they are checked.
+    const byDatabase = !definition.hooks.beforeCreate && referencesEnforcedByDatabase(definition, input);
+    const created = this.dataSource.transaction(async (manager) => {
+      if (!byDatabase) {
+        await checkReferences(manager, definition, input);
+      }
       await definition.hooks.beforeCreate?.({ manager, principal, input: input.values });
       // Without to-many links to write, the INSERT returns the row as readOne would read it: one round
       // trip fewer per create. With links, the row is read after they are written.
@@ -280,6 +290,9 @@ export class ResourceService {
       });
       return { row, etag: etagOf(row) };
     });
+    return byDatabase
+      ? created.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
+      : created;
   }
 
   /** Applies a partial update under a row lock; `ifMatch` (an ETag) must match the current row. */
@@ -291,10 +304,13 @@ export class ResourceService {
   ): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     const input = await parseInput(definition, body, true);
-    return this.dataSource.transaction(async (manager) => {
+    const byDatabase = !definition.hooks.beforeUpdate && referencesEnforcedByDatabase(definition, input);
+    const updated = this.dataSource.transaction(async (manager) => {
       const owner = this.ownerScope(definition, principal, 'change');
       const current = await this.lockCurrent(manager, id, ifMatch, owner);
-      await checkReferences(manager, definition, input);
+      if (!byDatabase) {
+        await checkReferences(manager, definition, input);
+      }
       await definition.hooks.beforeUpdate?.({ manager, principal, id, input: input.values, current });
       if (Object.keys(input.values).length > 0) {
         await manager
@@ -316,6 +332,9 @@ export class ResourceService {
       });
       return { row, etag: etagOf(row) };
     });
+    return byDatabase
+      ? updated.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
+      : updated;
   }
 
   /** Deletes (soft-deletes when enabled) under a row lock, honouring `ifMatch`. */
