@@ -401,6 +401,24 @@ describe('generated resources (products, categories, tags) on PostgreSQL', () =>
       expect((await list(last.links.prev!)).data.map((p) => p.id)).toEqual(rows.slice(3, 6));
     });
 
+    it('serves a later page with fields, include and a nextCursor exactly as the same rows of page 1', async () => {
+      // Descending, so the rows' physical order (A…G) is not the answer's.
+      const byName = `/api/products?filter[categoryId]=${paging.id}&sort=-name`;
+      const query = `${byName}&include=category&fields=id,name,tagIds`;
+      const all = await list(`${query}&limit=7`);
+      expect(all.data.map((p) => p.id)).toEqual([...rows].reverse());
+      const third = await list(`${query}&limit=2&page=3`);
+      expect(third.data).toEqual(all.data.slice(4, 6));
+      expect(third.data[0]).toEqual({
+        id: rows[2],
+        name: 'Page C',
+        tagIds: [],
+        category: expect.objectContaining({ id: paging.id }),
+      });
+      const after = await list(`${byName}&limit=3&after=${third.meta.nextCursor}`);
+      expect(after.data.map((p) => p.id)).toEqual([rows[0]]);
+    });
+
     it("continues a page's meta.nextCursor with after", async () => {
       const first = await list(`${base()}&limit=3`);
       const next = await list(`${base()}&limit=3&after=${first.meta.nextCursor}`);

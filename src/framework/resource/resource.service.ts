@@ -158,10 +158,21 @@ export class ResourceService {
     const fields = this.selected(query.fields);
     const helpers = this.includeOwners(definition, query.include);
     const offset = query.page !== undefined ? (query.page - 1) * query.limit : 0;
-    const sql =
-      `SELECT ${[...selectFields(fields), ...cursorColumns(definition, query.sort), ...helpers].join(', ')} ` +
-      `FROM ${tableOf(definition.metadata)} t${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
-      `ORDER BY ${orderBy(definition, query.sort)} LIMIT ${query.limit + 1}${offset ? ` OFFSET ${offset}` : ''}`;
+    const columns = [...selectFields(fields), ...cursorColumns(definition, query.sort), ...helpers].join(
+      ', ',
+    );
+    const table = tableOf(definition.metadata);
+    const filtered = where.length ? ` WHERE ${where.join(' AND ')}` : '';
+    const order = orderBy(definition, query.sort);
+    const window = `LIMIT ${query.limit + 1}${offset ? ` OFFSET ${offset}` : ''}`;
+    const pk = `t.${ident(definition.id.column!.databaseName)}`;
+    // A deep OFFSET page picks its ids first and computes the columns (to-many id arrays, cursor keys) for
+    // those rows only: PostgreSQL evaluates the select list of every row it skips. At 1M rows, page 40,000:
+    // 2.5 s -> 0.19 s, the same rows.
+    const sql = offset
+      ? `SELECT ${columns} FROM ${table} t WHERE ${pk} IN (SELECT ${pk} FROM ${table} t${filtered} ` +
+        `ORDER BY ${order} ${window}) ORDER BY ${order}`
+      : `SELECT ${columns} FROM ${table} t${filtered} ORDER BY ${order} ${window}`;
     // Prepared (PreparedReads) only where a generic plan cannot hurt: no filter or search values, which can
     // be skewed enough to need plans of their own (and `npm run bench` showed no clear gain for a filtered
     // list), and no inlined OFFSET, which would make one statement per page.
