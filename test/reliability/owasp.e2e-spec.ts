@@ -177,6 +177,22 @@ describe('OWASP API Security Top 10 (2023)', () => {
       const setup = await t.actingAs(user).inject({ method: 'POST', url: '/api/auth/2fa/setup' });
       expect(setup.statusCode).toBe(200);
       expect(setup.headers['cache-control']).toBe('no-store');
+      // The admin's cookie session answers with its CSRF token.
+      const staff = await t.createUser({ isStaff: true });
+      const session = await t.anonymous().inject({
+        method: 'POST',
+        url: '/admin/api/session',
+        headers: { origin: 'http://localhost', host: 'localhost' },
+        payload: { email: staff.email, password: staff.password },
+      });
+      expect(session.statusCode).toBe(200);
+      expect(session.headers['cache-control']).toBe('no-store');
+      const current = await t.anonymous().inject({
+        url: '/admin/api/session',
+        headers: { cookie: String(session.headers['set-cookie']).split(';')[0] },
+      });
+      expect(current.statusCode).toBe(200);
+      expect(current.headers['cache-control']).toBe('no-store');
     });
   });
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from 'src/framework/auth/auth.decorators';
@@ -44,6 +44,7 @@ export class AdminSessionController {
 
   @Public()
   @Get()
+  @Header('cache-control', 'no-store') // the CSRF token is in the body: no cache may keep it
   @ApiOperation({ operationId: 'admin.session.get', summary: 'The current admin session' })
   @ApiOkResponse({ type: SessionDto })
   @ApiResponse({ status: 401, description: 'No session (or it expired)' })
@@ -58,6 +59,7 @@ export class AdminSessionController {
   @Public()
   @Post()
   @HttpCode(200)
+  @Header('cache-control', 'no-store') // the CSRF token is in the body: no cache may keep it
   @ApiOperation({ operationId: 'admin.session.login', summary: 'Log in to the admin (staff only)' })
   @ApiOkResponse({ type: SessionDto, description: 'Logged in; the session cookie is set' })
   @ApiResponse({
