@@ -65,6 +65,12 @@ describe('OWASP API Security Top 10 (2023)', () => {
     remoteAddress = nextIp(),
     headers: Record<string, string> = {},
   ) => t.anonymous().inject({ method: 'POST', url, payload: payload as object, remoteAddress, headers });
+  /** Logs a user in to the admin's cookie session from a page on `host`. */
+  const adminLogin = (user: { email: string; password: string }, host: string) =>
+    post('/admin/api/session', { email: user.email, password: user.password }, nextIp(), {
+      origin: `http://${host}`,
+      host,
+    });
 
   beforeAll(async () => {
     t = await createTestApp(AppModule.forRoot, { as: 'superuser', env: { PUBLIC_URL } });
@@ -178,13 +184,7 @@ describe('OWASP API Security Top 10 (2023)', () => {
       expect(setup.statusCode).toBe(200);
       expect(setup.headers['cache-control']).toBe('no-store');
       // The admin's cookie session answers with its CSRF token.
-      const staff = await t.createUser({ isStaff: true });
-      const session = await t.anonymous().inject({
-        method: 'POST',
-        url: '/admin/api/session',
-        headers: { origin: 'http://localhost', host: 'localhost' },
-        payload: { email: staff.email, password: staff.password },
-      });
+      const session = await adminLogin(await t.createUser({ isStaff: true }), 'localhost');
       expect(session.statusCode).toBe(200);
       expect(session.headers['cache-control']).toBe('no-store');
       const current = await t.anonymous().inject({
@@ -571,12 +571,7 @@ describe('OWASP API Security Top 10 (2023)', () => {
     // Deeper: test/admin-api.e2e-spec.ts "CSRF on cookie sessions" (missing and wrong tokens, foreign Origin).
     it('an unsafe request needs the CSRF token and an Origin naming this host; poisoned Hosts do not help', async () => {
       const staff = await t.createUser({ isStaff: true, permissions: ['tags.add'] });
-      const login = await t.anonymous().inject({
-        method: 'POST',
-        url: '/admin/api/session',
-        headers: { origin: 'http://shop.test', host: 'shop.test' },
-        payload: { email: staff.email, password: staff.password },
-      });
+      const login = await adminLogin(staff, 'shop.test');
       expect(login.statusCode).toBe(200);
       const cookie = String(login.headers['set-cookie']).split(';')[0];
       const csrf = login.json<{ csrfToken: string }>().csrfToken;
