@@ -28,7 +28,7 @@ export class RedisHealth implements OnModuleDestroy {
           lazyConnect: true,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
-          connectTimeout: Math.min(1500, timeoutMs),
+          connectTimeout: timeoutMs,
         });
         if (this.client.status === 'wait' || this.client.status === 'end') {
           await this.client.connect();

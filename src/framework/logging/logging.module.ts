@@ -30,7 +30,7 @@ const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
 
 /**
  * Logs one JSON line per finished request (`request completed`: the request with its id and redacted
- * headers, the response's status and headers, the milliseconds; `error` level for 5xx, like Django's
+ * headers, the response's status, the milliseconds; `error` level for 5xx, like Django's
  * `django.request`), from a Fastify hook on the root logger, whose serializers are pino-http's. Not pino-http
  * as Nest middleware: that built a child logger per request and ran the rest of the request inside an
  * AsyncLocalStorage, which makes every promise of the process pay Node 20's async hooks: about a fifth of a
