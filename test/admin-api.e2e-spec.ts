@@ -92,7 +92,7 @@ describe('Admin API: staff sessions with CSRF, schema, actions, CSV export, dash
   };
 
   beforeAll(async () => {
-    t = await createTestApp(AppModule.forRoot, { as: 'superuser' });
+    t = await createTestApp(AppModule.forRoot, { as: 'superuser', env: { PUBLIC_URL: ORIGIN } });
     dataSource = t.app.get(DataSource);
     staff = await createTestUser(t.app, { isStaff: true, isSuperuser: true });
     viewer = await createTestUser(t.app, { isStaff: true, permissions: ['products.view'] });

@@ -80,7 +80,7 @@ describe('Audit history and trash', () => {
     (await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM audit_entry'))[0].n;
 
   beforeAll(async () => {
-    t = await createTestApp(AppModule.forRoot, { as: 'superuser' });
+    t = await createTestApp(AppModule.forRoot, { as: 'superuser', env: { PUBLIC_URL: ORIGIN } });
     dataSource = t.app.get(DataSource);
     superuser = t.superuser!;
     categoryId = json<{ id: number }>(

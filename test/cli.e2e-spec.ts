@@ -240,7 +240,16 @@ describe('nestor CLI', () => {
 
     const dev = cli(['check', '--deploy'], env);
     expect(dev.status).toBe(1);
-    for (const code of ['NST-W001', 'NST-W003', 'NST-W004', 'NST-W007', 'NST-W009', 'NST-W010', 'NST-W012']) {
+    for (const code of [
+      'NST-W001',
+      'NST-W003',
+      'NST-W004',
+      'NST-W007',
+      'NST-W009',
+      'NST-W010',
+      'NST-W012',
+      'NST-W013',
+    ]) {
       expect(dev.output).toContain(code);
     }
 
@@ -251,6 +260,7 @@ describe('nestor CLI', () => {
       PUBLIC_URL: 'https://shop.example.com',
       REDIS_URL: 'redis://127.0.0.1:6379',
       DOCS: 'off',
+      METRICS: 'protected',
       TRUST_PROXY: '1',
       SMTP_URL: 'smtp://127.0.0.1:2525',
       CORS_ORIGINS: 'https://shop.example.com',

@@ -12,7 +12,7 @@ import { ProblemFilter } from 'src/framework/http/problem.filter';
 import { ProblemValidationPipe } from 'src/framework/http/validation';
 import { LoggingModule } from 'src/framework/logging/logging.module';
 import { MailModule } from 'src/framework/mail/mail.module';
-import { MetricsModule } from 'src/framework/metrics/metrics.module';
+import { MetricsEndpointModule, MetricsModule } from 'src/framework/metrics/metrics.module';
 import { ResourceCoreModule } from 'src/framework/resource/resource.module';
 
 export interface NestorModuleOptions {
@@ -36,6 +36,7 @@ export class NestorModule {
         DatabaseModule.forRoot(config, migrations),
         HealthModule,
         MetricsModule,
+        MetricsEndpointModule.forRoot(config),
         ResourceCoreModule,
         MailModule,
         AuthModule,

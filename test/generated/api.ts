@@ -67,7 +67,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics
+         * @description Public with METRICS=public (the default); with METRICS=protected it needs the `metrics.view` permission: scrape with an API key holding it (`Authorization: Bearer nst_…`).
+         */
         get: operations["metrics"];
         put?: never;
         post?: never;

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { adminActionsOf } from 'src/framework/admin/admin-action.decorator';
 import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
+import { FRAMEWORK_PERMISSION_NAMES } from 'src/framework/auth/principal';
 import { hashPassword, needsRehash, verifyPassword } from 'src/framework/auth/passwords';
 import { unauthorized } from 'src/framework/auth/problems';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
@@ -85,7 +86,7 @@ export class AuthService implements OnApplicationBootstrap {
 
   /**
    * Every resource gets `<path>.view|add|change|delete`, plus the custom permissions its admin actions name
-   * (idempotent; safe with several processes).
+   * and the framework's own (FRAMEWORK_PERMISSIONS) (idempotent; safe with several processes).
    */
   async syncPermissions(): Promise<void> {
     const codenames: string[] = [];
@@ -104,6 +105,8 @@ export class AuthService implements OnApplicationBootstrap {
         }
       }
     }
+    codenames.push(...Object.keys(FRAMEWORK_PERMISSION_NAMES));
+    names.push(...Object.values(FRAMEWORK_PERMISSION_NAMES));
     await this.dataSource.query(
       'INSERT INTO permission (codename, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (codename) DO NOTHING',
       [codenames, names],

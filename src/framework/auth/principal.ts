@@ -13,6 +13,15 @@ export interface Principal {
   via: 'jwt' | 'api-key' | 'session';
 }
 
+/**
+ * Permissions of the framework itself, beside each resource's view/add/change/delete: codename → name.
+ * Example: `can(principal, FRAMEWORK_PERMISSIONS.metrics)`.
+ */
+export const FRAMEWORK_PERMISSIONS = { metrics: 'metrics.view' } as const;
+export const FRAMEWORK_PERMISSION_NAMES: Record<string, string> = {
+  [FRAMEWORK_PERMISSIONS.metrics]: 'Can view metrics (METRICS=protected)',
+};
+
 /** `true` for superusers, else whether the permission is held. Example: `can(principal, 'orders.view')`. */
 export function can(principal: Principal | undefined, permission: string): boolean {
   return !!principal && (principal.isSuperuser || principal.permissions.has(permission));

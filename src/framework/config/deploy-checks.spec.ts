@@ -11,6 +11,7 @@ const SAFE = {
   DATABASE_URL: 'postgres://nestor@db:5432/nestor',
   REDIS_URL: 'redis://cache:6379/0',
   DOCS: 'off',
+  METRICS: 'protected',
   TRUST_PROXY: '1',
   SMTP_URL: 'smtp://mail.example.com:587',
   CORS_ORIGINS: 'https://shop.example.com',
@@ -30,13 +31,21 @@ describe(deployFindings.name, () => {
     ['plain http', { PUBLIC_URL: 'http://shop.example.com' }, 'NST-W004'],
     ['CORS *', { CORS_ORIGINS: '*' }, 'NST-W005'],
     ['trust any proxy', { TRUST_PROXY: 'true' }, 'NST-W011'],
+    ['any host', { ALLOWED_HOSTS: '*' }, 'NST-W014'],
   ])('flags %s', (_name, change, code) => {
     expect(codes({ ...SAFE, ...change })).toEqual([code]);
   });
 
   it('flags settings left at their defaults and pending migrations', () => {
-    const { DOCS: _docs, TRUST_PROXY: _proxy, REDIS_URL: _redis, SMTP_URL: _smtp, ...rest } = SAFE;
-    expect(codes(rest, ['AddCoupon1'])).toEqual(['NST-W007', 'NST-W008', 'NST-W009', 'NST-W010', 'NST-W012']);
+    const { DOCS: _d, TRUST_PROXY: _p, REDIS_URL: _r, SMTP_URL: _s, METRICS: _m, ...rest } = SAFE;
+    expect(codes(rest, ['AddCoupon1'])).toEqual([
+      'NST-W007',
+      'NST-W008',
+      'NST-W009',
+      'NST-W010',
+      'NST-W012',
+      'NST-W013',
+    ]);
   });
 
   it('flags a missing secret and the embedded database in development', () => {

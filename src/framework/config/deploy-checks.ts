@@ -88,5 +88,17 @@ export function deployFindings(config: LoadedConfig, facts: DeployFacts): Deploy
       'SMTP_URL is not set: mail (password resets, verification) is only logged, never delivered.',
     );
   }
+  if (!config.explicitlySet.has('METRICS')) {
+    add(
+      'NST-W013',
+      'METRICS is not set: /metrics is public. Set METRICS=protected (scrape with an API key holding metrics.view) or METRICS=public.',
+    );
+  }
+  if (config.allowedHosts.includes('*')) {
+    add(
+      'NST-W014',
+      'ALLOWED_HOSTS is *: any Host header is accepted (cache poisoning, links to other hosts); list the hosts instead.',
+    );
+  }
   return findings;
 }

@@ -143,6 +143,43 @@ describe(loadConfig.name, () => {
     });
   });
 
+  describe('ALLOWED_HOSTS', () => {
+    it("defaults to PUBLIC_URL's host and loopback", () => {
+      expect(load({ PUBLIC_URL: 'https://shop.example.com' }).allowedHosts).toEqual([
+        'shop.example.com',
+        '.localhost',
+        '127.0.0.1',
+        '[::1]',
+      ]);
+    });
+
+    it('follows an IPv6 bind address when PUBLIC_URL is not set', () => {
+      const sut = load({ HOST: '::', PORT: '8080' });
+      expect(sut.publicUrl).toBe('http://[::]:8080');
+      expect(sut.allowedHosts).toEqual(['[::]', '.localhost', '127.0.0.1', '[::1]']);
+    });
+
+    it('refuses a PUBLIC_URL that is not a URL', () => {
+      expect(configError({ PUBLIC_URL: 'http://[shop' }).message).toContain('PUBLIC_URL');
+    });
+
+    it('splits a comma-separated list of names, domains, IPv6 literals or *', () => {
+      expect(load({ ALLOWED_HOSTS: 'shop.example.com, .example.org,[::1], *' }).allowedHosts).toEqual([
+        'shop.example.com',
+        '.example.org',
+        '[::1]',
+        '*',
+      ]);
+    });
+
+    it.each(['shop.example.com:443', 'https://shop.example.com', 'shop example', 'a,,b'])(
+      'rejects %j',
+      (value) => {
+        expect(configError({ ALLOWED_HOSTS: value }).message).toContain('ALLOWED_HOSTS');
+      },
+    );
+  });
+
   describe('TRUST_PROXY', () => {
     it.each([
       ['true', true],

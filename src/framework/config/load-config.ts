@@ -101,6 +101,20 @@ class EnvironmentVariables {
   PUBLIC_URL?: string;
 
   @IsOptional()
+  @Matches(
+    /^\s*(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9a-fA-F:.]+\])(\s*,\s*(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9a-fA-F:.]+\]))*\s*$/,
+    {
+      message:
+        'expected comma-separated host names without ports: shop.example.com, .example.com (and subdomains), [::1], or *',
+    },
+  )
+  ALLOWED_HOSTS?: string;
+
+  @IsOptional()
+  @IsIn(['public', 'protected'], { message: 'expected public or protected' })
+  METRICS?: string;
+
+  @IsOptional()
   @IsIn(['inline', 'off'], { message: 'expected inline or off' })
   WORKERS?: string;
 
@@ -193,6 +207,15 @@ function resolveSecretKey(dataDir: string, warnings: string[]): string {
 }
 
 /**
+ * The host names a request may name when ALLOWED_HOSTS is not set: PUBLIC_URL's and loopback's (Django's
+ * development default), so a deployment answers its public name and local tools only.
+ * Example: `defaultAllowedHosts('https://shop.example')` → `['shop.example', '.localhost', '127.0.0.1', '[::1]']`.
+ */
+export function defaultAllowedHosts(publicUrl: string): string[] {
+  return [...new Set([new URL(publicUrl).hostname, '.localhost', '127.0.0.1', '[::1]'])];
+}
+
+/**
  * Reads and validates Nestor's settings from the environment and an optional `.env`.
  * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
  */
@@ -228,6 +251,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.JOBS_BACKEND === 'postgres' && !vars.DATABASE_URL) {
     problems.push('JOBS_BACKEND=postgres: needs DATABASE_URL (bullmq cannot use the embedded database)');
   }
+  if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
+    problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -235,9 +261,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const warnings: string[] = [];
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   const secretKey = vars.SECRET_KEY ?? resolveSecretKey(dataDir, warnings);
+  const host = vars.HOST ?? '127.0.0.1';
+  // An IPv6 bind address (`::`) needs brackets in a URL.
+  const publicUrl = (
+    vars.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${vars.PORT ?? 3000}`
+  ).replace(/\/$/, '');
   const config: LoadedConfig = {
     port: Number(vars.PORT ?? 3000),
-    host: vars.HOST ?? '127.0.0.1',
+    host,
     databaseUrl: vars.DATABASE_URL,
     dataDir,
     redisUrl: vars.REDIS_URL,
@@ -252,10 +283,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
     registrationOpen: vars.AUTH_REGISTRATION !== 'false',
     accessTokenTtl: Number(vars.ACCESS_TOKEN_TTL ?? 900),
-    publicUrl: (vars.PUBLIC_URL ?? `http://${vars.HOST ?? '127.0.0.1'}:${vars.PORT ?? 3000}`).replace(
-      /\/$/,
-      '',
-    ),
+    publicUrl,
+    allowedHosts: vars.ALLOWED_HOSTS
+      ? vars.ALLOWED_HOSTS.split(',').map((h) => h.trim())
+      : defaultAllowedHosts(publicUrl),
+    metrics: (vars.METRICS ?? 'public') as 'public' | 'protected',
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
     // ARCHITECTURE.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
     jobsBackend: (vars.JOBS_BACKEND ??

@@ -45,6 +45,16 @@ export abstract class NestorConfig {
   abstract readonly accessTokenTtl: number;
   /** Base URL used in emailed links (PUBLIC_URL, default http://HOST:PORT). */
   abstract readonly publicUrl: string;
+  /**
+   * Host names requests may name in Host (ALLOWED_HOSTS, comma-separated, as Django's): `shop.example.com`,
+   * `.example.com` for a domain and its subdomains, `*` for any. Default: PUBLIC_URL's host and loopback.
+   */
+  abstract readonly allowedHosts: readonly string[];
+  /**
+   * Who may read `/metrics`: anyone (METRICS=public, the default) or callers with the `metrics.view`
+   * permission (METRICS=protected; Prometheus scrapes with an API key holding it).
+   */
+  abstract readonly metrics: 'public' | 'protected';
   /** Run job processors in this process (`inline`) or not (`off`); the worker process always runs them. */
   abstract readonly workers: 'inline' | 'off';
   /** Which backend queues and runs jobs (JOBS_BACKEND; default from REDIS_URL / DATABASE_URL). */

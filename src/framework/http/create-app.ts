@@ -9,6 +9,7 @@ import helmet, { HelmetOptions } from 'helmet';
 import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { refuseDisallowedHosts } from 'src/framework/http/allowed-hosts';
 import { requestIdOf } from 'src/framework/http/request-id';
 import { logRequests } from 'src/framework/logging/logging.module';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
@@ -98,7 +99,7 @@ export async function drainHttp(app: NestFastifyApplication, graceMs: number): P
 
 /**
  * Creates (but does not start) the HTTP application for a root module: Fastify with Nestor's body limit,
- * query parser, request ids, security headers, CORS, metrics and OpenAPI docs. Signals are the entry point's:
+ * query parser, request ids, security headers, the ALLOWED_HOSTS check, CORS, metrics and OpenAPI docs. Signals are the entry point's:
  * serveHttp drains (drainHttp) then closes the app on SIGTERM/SIGINT.
  * Example: `const app = await createNestorApp(AppModule.forRoot(config), config); await app.listen(config.port)`.
  */
@@ -162,6 +163,7 @@ export async function createNestorApp(
     void reply.headers(security);
     done();
   });
+  refuseDisallowedHosts(fastify, config.allowedHosts, PinoLogger.root);
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],

@@ -36,6 +36,7 @@ export const PROBLEM_TYPES = {
   preconditionFailed: 'urn:nestor:problem:precondition-failed',
   notFound: 'urn:nestor:problem:not-found',
   conflict: 'urn:nestor:problem:conflict',
+  disallowedHost: 'urn:nestor:problem:disallowed-host',
 } as const;
 
 /**

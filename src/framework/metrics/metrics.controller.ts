@@ -1,20 +1,39 @@
-import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, Injectable } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Public, RequirePermission } from 'src/framework/auth/auth.decorators';
+import { FRAMEWORK_PERMISSIONS } from 'src/framework/auth/principal';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
-import { Public } from 'src/framework/auth/auth.decorators';
 
-@ApiTags('operations')
-@Public()
-@Controller('metrics')
-export class MetricsController {
+/** `GET /metrics`; who may call it is the subclass's decorator, chosen by METRICS (MetricsModule). */
+// Decorated so TypeScript records the constructor's parameter types, which the subclasses inherit.
+@Injectable()
+abstract class MetricsEndpoint {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ operationId: 'metrics', summary: 'Prometheus metrics' })
+  @ApiOperation({
+    operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    description: `Public with METRICS=public (the default); with METRICS=protected it needs the \`${FRAMEWORK_PERMISSIONS.metrics}\` permission: scrape with an API key holding it (\`Authorization: Bearer nst_…\`).`,
+  })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Metrics in the Prometheus text format', schema: { type: 'string' } })
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();
   }
 }
+
+/** METRICS=public. */
+@ApiTags('operations')
+@Public()
+@Controller('metrics')
+export class PublicMetricsController extends MetricsEndpoint {}
+
+/** METRICS=protected: the `metrics.view` permission (anonymous → 401, without it → 403). */
+@ApiTags('operations')
+@RequirePermission(FRAMEWORK_PERMISSIONS.metrics)
+@ApiResponse({ status: 401, description: 'No credentials' })
+@ApiResponse({ status: 403, description: `The caller lacks ${FRAMEWORK_PERMISSIONS.metrics}` })
+@Controller('metrics')
+export class ProtectedMetricsController extends MetricsEndpoint {}
