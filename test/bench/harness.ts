@@ -593,6 +593,9 @@ async function main(): Promise<void> {
       ACCESS_TOKEN_TTL: '86400',
       NESTOR_SUPERUSER_EMAIL: 'bench@example.com',
       NESTOR_SUPERUSER_PASSWORD: 'bench-password-0123',
+      // One load generator from one address: the request budget would answer 429 (the raw contender has none).
+      RATE_LIMIT_ANON: 'off',
+      RATE_LIMIT_USER: 'off',
     },
   };
   // Ctrl-C: stop the processes this run started (by their pids) and drop the database.

@@ -68,6 +68,9 @@ function appEnv(extra: Record<string, string> = {}): Record<string, string> {
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     JOBS_LOCK_DURATION: String(LOCK_MS),
+    // A few clients send thousands of requests through the outages: the budget is not what is tested.
+    RATE_LIMIT_ANON: 'off',
+    RATE_LIMIT_USER: 'off',
     ...extra,
   };
 }

@@ -249,6 +249,7 @@ describe('OWASP API Security Top 10 (2023)', () => {
   });
 
   describe('API4 Unrestricted Resource Consumption', () => {
+    // The request budget per address and per user: test/reliability/rate-limit.e2e-spec.ts.
     // Deeper: test/resources.e2e-spec.ts (limit clamp, bad queries), test/http-contract.e2e-spec.ts (413).
     it('clamps page size to 100 and reports the effective limit', async () => {
       const res = await t.anonymous().inject('/api/products?limit=1000000');

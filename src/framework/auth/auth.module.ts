@@ -3,6 +3,7 @@ import { Module, forwardRef } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountController } from 'src/framework/auth/account.controller';
 import { AccountService } from 'src/framework/auth/account.service';
@@ -22,6 +23,7 @@ import { LoginThrottleService } from 'src/framework/auth/login-throttle.service'
 import { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
 import { Permission } from 'src/framework/auth/permission.entity';
 import { PermissionResource } from 'src/framework/auth/permission.resource';
+import { RateLimitGuard, rateLimitOptions } from 'src/framework/auth/rate-limit';
 import { RefreshToken } from 'src/framework/auth/refresh-token.entity';
 import { JWT_AUDIENCE, JWT_ISSUER, TokenService } from 'src/framework/auth/token.service';
 import { SessionService } from 'src/framework/auth/session.service';
@@ -43,7 +45,7 @@ export const AUTH_ENTITIES = [
   AdminSession,
 ];
 
-/** Users, groups, permissions, tokens, and the global guard that enforces them on every route. */
+/** Users, groups, permissions, tokens, and the global guards that enforce them and the request budget. */
 @Module({
   imports: [
     TypeOrmModule.forFeature(AUTH_ENTITIES),
@@ -53,6 +55,7 @@ export const AUTH_ENTITIES = [
       imports: [forwardRef(() => AuthModule)],
     }),
     PassportModule,
+    ThrottlerModule.forRootAsync({ inject: [NestorConfig], useFactory: rateLimitOptions }),
     JwtModule.registerAsync({
       inject: [NestorConfig],
       useFactory: (config: NestorConfig) => ({
@@ -78,7 +81,9 @@ export const AUTH_ENTITIES = [
     LoginThrottleService,
     SessionService,
     JwtStrategy,
+    // Global guards run in this order: who is calling, then their request budget.
     { provide: APP_GUARD, useClass: NestorAuthGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
   exports: [
     TypeOrmModule,

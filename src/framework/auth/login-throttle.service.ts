@@ -56,14 +56,17 @@ export function tooManyAttempts(retryAfterSeconds: number): ProblemException {
   );
 }
 
-/** 429 with `Retry-After` for a sensitive flow's request limit. */
-export function tooManyRequests(retryAfterSeconds: number): ProblemException {
+/** 429 with `Retry-After` for a request limit (a sensitive flow's, or the API's own: rate-limit.ts). */
+export function tooManyRequests(
+  retryAfterSeconds: number,
+  what = 'Too many requests of this kind.',
+): ProblemException {
   return new ProblemException(
     {
       type: TOO_MANY_ATTEMPTS,
       title: 'Too Many Requests',
       status: 429,
-      detail: `Too many requests of this kind. Try again in ${retryAfterSeconds} seconds.`,
+      detail: `${what} Try again in ${retryAfterSeconds} seconds.`,
     },
     { 'retry-after': String(retryAfterSeconds) },
   );

@@ -180,6 +180,29 @@ describe(loadConfig.name, () => {
     );
   });
 
+  describe('RATE_LIMIT_ANON / RATE_LIMIT_USER', () => {
+    it('default to 300 and 1200 a minute, and to off under NODE_ENV=test', () => {
+      expect(load().rateLimits).toEqual({
+        anonymous: { limit: 300, ttlMs: 60_000 },
+        user: { limit: 1200, ttlMs: 60_000 },
+      });
+      expect(load({ NODE_ENV: 'test' }).rateLimits).toEqual({ anonymous: undefined, user: undefined });
+    });
+
+    it('take a number per second, minute or hour, or off, in any environment', () => {
+      const sut = load({ NODE_ENV: 'test', RATE_LIMIT_ANON: '5/second', RATE_LIMIT_USER: '10000/hour' });
+      expect(sut.rateLimits).toEqual({
+        anonymous: { limit: 5, ttlMs: 1_000 },
+        user: { limit: 10_000, ttlMs: 3_600_000 },
+      });
+      expect(load({ RATE_LIMIT_ANON: 'off' }).rateLimits.anonymous).toBeUndefined();
+    });
+
+    it.each(['300', '0/minute', '300/day', '300 per minute'])('rejects %j', (value) => {
+      expect(configError({ RATE_LIMIT_USER: value }).message).toContain('RATE_LIMIT_USER');
+    });
+  });
+
   describe('TRUST_PROXY', () => {
     it.each([
       ['true', true],

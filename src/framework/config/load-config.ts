@@ -12,7 +12,12 @@ import {
   NODE_ENVS,
   NodeEnv,
   NestorConfig,
+  RateLimit,
 } from 'src/framework/config/nestor-config';
+
+const RATE_PERIOD_MS = { second: 1_000, minute: 60_000, hour: 3_600_000 } as const;
+const RATE = /^(?:off|([1-9]\d{0,6})\/(second|minute|hour))$/;
+const RATE_MESSAGE = 'expected off or requests per second, minute or hour, e.g. 300/minute';
 
 /** The environment variables Nestor reads; each message says what the variable expects. */
 class EnvironmentVariables {
@@ -115,6 +120,14 @@ class EnvironmentVariables {
   METRICS?: string;
 
   @IsOptional()
+  @Matches(RATE, { message: RATE_MESSAGE })
+  RATE_LIMIT_ANON?: string;
+
+  @IsOptional()
+  @Matches(RATE, { message: RATE_MESSAGE })
+  RATE_LIMIT_USER?: string;
+
+  @IsOptional()
   @IsIn(['inline', 'off'], { message: 'expected inline or off' })
   WORKERS?: string;
 
@@ -137,6 +150,18 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(/^[1-9]\d{3,}$/, { message: 'expected milliseconds (at least 1000), e.g. 30000' })
   JOBS_LOCK_DURATION?: string;
+}
+
+/**
+ * A request budget (`300/minute`), or `off`. Parses what RATE_LIMIT_ANON / RATE_LIMIT_USER accept.
+ * Example: `parseRate('300/minute')` → `{ limit: 300, ttlMs: 60000 }`.
+ */
+export function parseRate(value: string): RateLimit | undefined {
+  const match = RATE.exec(value);
+  if (!match || value === 'off') {
+    return undefined;
+  }
+  return { limit: Number(match[1]), ttlMs: RATE_PERIOD_MS[match[2] as keyof typeof RATE_PERIOD_MS] };
 }
 
 /** A configuration that cannot start the process; the message lists every offending variable. */
@@ -288,6 +313,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       ? vars.ALLOWED_HOSTS.split(',').map((h) => h.trim())
       : defaultAllowedHosts(publicUrl),
     metrics: (vars.METRICS ?? 'public') as 'public' | 'protected',
+    // Tests run unthrottled unless they set a budget (as Laravel's tests skip ThrottleRequests).
+    rateLimits: {
+      anonymous: parseRate(vars.RATE_LIMIT_ANON ?? (nodeEnv === 'test' ? 'off' : '300/minute')),
+      user: parseRate(vars.RATE_LIMIT_USER ?? (nodeEnv === 'test' ? 'off' : '1200/minute')),
+    },
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
     // ARCHITECTURE.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
     jobsBackend: (vars.JOBS_BACKEND ??

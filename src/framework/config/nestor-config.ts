@@ -55,6 +55,11 @@ export abstract class NestorConfig {
    * permission (METRICS=protected; Prometheus scrapes with an API key holding it).
    */
   abstract readonly metrics: 'public' | 'protected';
+  /**
+   * Request budgets per client address (anonymous) and per user (RATE_LIMIT_ANON, default 300/minute;
+   * RATE_LIMIT_USER, default 1200/minute; off in NODE_ENV=test); undefined → not limited.
+   */
+  abstract readonly rateLimits: { anonymous: RateLimit | undefined; user: RateLimit | undefined };
   /** Run job processors in this process (`inline`) or not (`off`); the worker process always runs them. */
   abstract readonly workers: 'inline' | 'off';
   /** Which backend queues and runs jobs (JOBS_BACKEND; default from REDIS_URL / DATABASE_URL). */
@@ -74,6 +79,12 @@ export abstract class NestorConfig {
   abstract readonly docs: 'public' | 'off';
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
+}
+
+/** A request budget: at most `limit` requests per `ttlMs` milliseconds. */
+export interface RateLimit {
+  limit: number;
+  ttlMs: number;
 }
 
 /** Which database serves this process, in words for logs and the boot banner. */

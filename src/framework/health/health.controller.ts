@@ -7,6 +7,7 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
@@ -21,6 +22,8 @@ export const READY_CHECK_TIMEOUT_MS = 1000;
 
 @ApiTags('operations')
 @Public()
+// Probes are never throttled: a limited probe would take a healthy instance out of service.
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -168,7 +168,15 @@ export async function createNestorApp(
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
       credentials: !config.corsOrigins.includes('*'),
-      exposedHeaders: ['x-request-id', 'location', 'etag'],
+      exposedHeaders: [
+        'x-request-id',
+        'location',
+        'etag',
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
     });
   }
   if (config.docs === 'public') {

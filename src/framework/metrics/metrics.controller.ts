@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Public, RequirePermission } from 'src/framework/auth/auth.decorators';
 import { FRAMEWORK_PERMISSIONS } from 'src/framework/auth/principal';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
@@ -7,6 +8,7 @@ import { MetricsService } from 'src/framework/metrics/metrics.service';
 /** `GET /metrics`; who may call it is the subclass's decorator, chosen by METRICS (MetricsModule). */
 // Decorated so TypeScript records the constructor's parameter types, which the subclasses inherit.
 @Injectable()
+@SkipThrottle() // scrapes are periodic and cheap
 abstract class MetricsEndpoint {
   constructor(private readonly metrics: MetricsService) {}
 
@@ -33,7 +35,5 @@ export class PublicMetricsController extends MetricsEndpoint {}
 /** METRICS=protected: the `metrics.view` permission (anonymous → 401, without it → 403). */
 @ApiTags('operations')
 @RequirePermission(FRAMEWORK_PERMISSIONS.metrics)
-@ApiResponse({ status: 401, description: 'No credentials' })
-@ApiResponse({ status: 403, description: `The caller lacks ${FRAMEWORK_PERMISSIONS.metrics}` })
 @Controller('metrics')
 export class ProtectedMetricsController extends MetricsEndpoint {}
