@@ -77,6 +77,15 @@ describe(refuseDisallowedHosts.name, () => {
     expect(res.body).not.toContain('evil');
   });
 
+  it('with *, still refuses a Host that is not a host name', async () => {
+    const any = Fastify();
+    refuseDisallowedHosts(any, ['*'], pino({ level: 'silent' }));
+    any.get('/x', () => ({ ok: true }));
+    expect((await any.inject({ url: '/x', headers: { host: 'anything.tld:8080' } })).statusCode).toBe(200);
+    expect((await any.inject({ url: '/x', headers: { host: 'example.com@evil.tld' } })).statusCode).toBe(400);
+    await any.close();
+  });
+
   it('lets allowed hosts through, and probes and scrapes from any host', async () => {
     expect((await app.inject({ url: '/api/things', headers: { host: 'shop.example' } })).statusCode).toBe(
       200,

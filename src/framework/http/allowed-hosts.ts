@@ -40,9 +40,7 @@ export function refuseDisallowedHosts(
   allowed: readonly string[],
   logger: BaseLogger,
 ): void {
-  if (allowed.includes('*')) {
-    return;
-  }
+  // Also with `*`: a Host that is not a host name at all (`a@b`, a path) is refused, as in Django.
   fastify.addHook('onRequest', (request, reply, done) => {
     if (hostAllowed(request.host, allowed)) {
       done();
