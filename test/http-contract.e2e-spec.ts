@@ -202,7 +202,7 @@ describe('HTTP contract on PostgreSQL', () => {
     expect(res.body).toContain('process_resident_memory_bytes');
   });
 
-  it('serves Swagger UI and a valid OpenAPI 3.1 document with Problem as the default error', async () => {
+  it('serves Swagger UI and a valid OpenAPI 3.1 document whose every error is a Problem', async () => {
     const ui = await t.inject('/docs');
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toContain('text/html');
@@ -220,10 +220,18 @@ describe('HTTP contract on PostgreSQL', () => {
       ),
     );
     expect(operations.length).toBeGreaterThan(3);
+    const responses = (document.components as { responses: Record<string, { content: unknown }> }).responses;
     for (const operation of operations) {
-      expect(operation.responses.default).toMatchObject({
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-      });
+      // Real statuses only: a client learns what can happen from the operation, not from a catch-all.
+      expect(operation.responses).not.toHaveProperty('default');
+      const errors = Object.entries(operation.responses).filter(([status]) => +status >= 400);
+      expect(errors.map(([status]) => status)).toEqual(expect.arrayContaining(['401', '500', '503']));
+      for (const [, response] of errors) {
+        const name = (response as { $ref: string }).$ref.replace('#/components/responses/', '');
+        expect(responses[name].content).toEqual({
+          'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+        });
+      }
     }
   });
 });

@@ -14,11 +14,12 @@ const UPDATE = process.env.UPDATE_OPENAPI === '1';
 const HOW_TO_UPDATE =
   'The API changed: review the diff, then run `npm run openapi:update` and commit the snapshot.';
 
+type Response = { $ref?: string; content?: Record<string, { schema?: { $ref?: string } }> };
 type Operation = {
   operationId?: string;
   summary?: string;
-  parameters?: { name: string; in: string; style?: string }[];
-  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+  parameters?: { name: string; in: string; style?: string; explode?: boolean; schema?: object }[];
+  responses: Record<string, Response>;
   security?: unknown[];
 };
 
@@ -27,7 +28,13 @@ function clientTypes(documentPath: string): string {
   const out = join(mkdtempSync(join(tmpdir(), 'nestor-openapi-')), 'api.ts');
   execFileSync(
     process.execPath,
-    [join(__dirname, '..', 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), documentPath, '-o', out],
+    [
+      join(__dirname, '..', 'node_modules', 'openapi-typescript', 'bin', 'cli.js'),
+      documentPath,
+      '--default-non-nullable=false',
+      '-o',
+      out,
+    ],
     {
       stdio: 'pipe',
     },
@@ -49,7 +56,16 @@ describe('OpenAPI document', () => {
 
   it('is a valid OpenAPI 3.1 document, and /docs-json serves it', async () => {
     await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
-    expect((await t.inject('/docs-json')).json()).toEqual(document);
+    const publicUrl = new URL(t.config.publicUrl);
+    const atPublicUrl = await t.inject({ url: '/docs-json', headers: { host: publicUrl.host } });
+    expect(atPublicUrl.json()).toEqual(document);
+    expect(document.servers).toEqual([{ url: t.config.publicUrl, description: expect.any(String) }]);
+    // Reached under another allowed name, Swagger UI's "Try it out" stays on that origin.
+    const elsewhere = await t.inject({ url: '/docs-json', headers: { host: 'localhost:8080' } });
+    expect(elsewhere.json<typeof document>().servers?.map((s) => s.url)).toEqual([
+      'http://localhost:8080',
+      t.config.publicUrl,
+    ]);
   });
 
   it('matches the committed snapshot', () => {
@@ -66,6 +82,14 @@ describe('OpenAPI document', () => {
   it('keeps the typed client generated from the snapshot up to date', () => {
     expect(readFileSync(CLIENT_TYPES, 'utf8')).toBe(clientTypes(SNAPSHOT));
   });
+
+  /** A response, with a shared one (`$ref: '#/components/responses/…'`) resolved. */
+  const resolve = (response: Response | undefined): Response | undefined =>
+    response?.$ref
+      ? (document.components as { responses: Record<string, Response> }).responses[
+          response.$ref.replace('#/components/responses/', '')
+        ]
+      : response;
 
   it('describes every generated route: stable operationId, summary, typed parameters, Problem errors', () => {
     const registry = t.app.get(ResourceRegistry);
@@ -84,33 +108,43 @@ describe('OpenAPI document', () => {
         expect(operation).toBeDefined();
         expect(operation?.summary).toEqual(expect.any(String));
         expect(operation?.security?.length).toBeGreaterThan(0);
-        const errors = Object.entries(operation!.responses).filter(
-          ([status]) => status === 'default' || +status >= 400,
+        const errors = Object.entries(operation!.responses).filter(([status]) => +status >= 400);
+        expect(operation!.responses).not.toHaveProperty('default');
+        expect(errors.map(([status]) => status)).toEqual(
+          expect.arrayContaining(['401', '429', '500', '503']),
         );
-        expect(errors.length).toBeGreaterThan(1);
         for (const [, response] of errors) {
-          expect(response.content?.['application/problem+json']?.schema?.$ref).toBe(
+          expect(resolve(response)?.content?.['application/problem+json']?.schema?.$ref).toBe(
             '#/components/schemas/Problem',
           );
         }
       }
     }
     const list = operations.get('products.list')!;
-    expect(list.parameters?.map((p) => p.name)).toEqual([
-      'page',
-      'limit',
-      'after',
-      'sort',
-      'filter',
-      'q',
-      'fields',
-      'include',
-      'trashed',
-    ]);
-    expect(list.parameters?.find((p) => p.name === 'filter')).toMatchObject({
+    const names = list.parameters!.map((p) => p.name);
+    expect(names.slice(0, 4)).toEqual(['page', 'limit', 'after', 'sort']);
+    expect(names.slice(-4)).toEqual(['q', 'fields', 'include', 'trashed']);
+    // One flat parameter per allowed filter, which every generator can send without a custom serializer.
+    expect(names).not.toContain('filter');
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'filter[status]',
+        'filter[price][gte]',
+        'filter[category.slug][in]',
+        'filter[id][in]',
+      ]),
+    );
+    expect(names).not.toContain('filter[status][gte]'); // not an operator of an enum
+    expect(list.parameters?.find((p) => p.name === 'filter[status][in]')).toMatchObject({
       in: 'query',
-      style: 'deepObject',
+      style: 'form',
+      explode: false,
+      schema: { type: 'array', items: { enum: ['draft', 'active', 'archived'] }, maxItems: 100 },
     });
+    // No example a server would refuse: a client that sends the defaults sends no filter.
+    for (const parameter of list.parameters!.filter((p) => p.name.startsWith('filter['))) {
+      expect(JSON.stringify(parameter)).not.toMatch(/"examples?"/);
+    }
     expect(operations.get('products.list')?.security).toEqual([{}, { bearer: [] }, { apiKey: [] }]);
     expect(operations.get('products.create')?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(operations.get('orders.place')).toBeDefined();
@@ -131,21 +165,23 @@ describe('OpenAPI document', () => {
     for (const item of Object.values(document.paths)) {
       for (const operation of Object.values(item as Record<string, Operation>)) {
         operations.set(operation.operationId!, operation);
-        // Every operation either is public (no security) or accepts either credential.
-        if (operation.security) {
+        // Every operation either is public (`security: []`) or accepts either credential.
+        expect(operation.security).toBeDefined();
+        if (operation.security!.length > 0) {
           expect(operation.security).toEqual(expect.arrayContaining([{ bearer: [] }, { apiKey: [] }]));
-          const optional = operation.security.some((entry) => JSON.stringify(entry) === '{}');
+          const optional = operation.security!.some((entry) => JSON.stringify(entry) === '{}');
           if (!optional) {
-            expect(operation.responses['401']?.content?.['application/problem+json']?.schema?.$ref).toBe(
-              '#/components/schemas/Problem',
-            );
+            expect(
+              resolve(operation.responses['401'])?.content?.['application/problem+json']?.schema?.$ref,
+            ).toBe('#/components/schemas/Problem');
           }
         }
       }
     }
+    expect(document.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     for (const id of ['auth.login', 'auth.refresh', 'auth.logout', 'healthLive', 'healthReady', 'metrics']) {
       expect(operations.get(id)).toBeDefined();
-      expect(operations.get(id)?.security).toBeUndefined();
+      expect(operations.get(id)?.security).toEqual([]); // public: overrides the document's requirement
     }
     for (const id of [
       'auth.me',
@@ -164,7 +200,7 @@ describe('OpenAPI document', () => {
     for (const id of ['products.create', 'products.update', 'products.delete', 'orders.list', 'users.get']) {
       expect(Object.keys(operations.get(id)!.responses)).toEqual(expect.arrayContaining(['401', '403']));
     }
-    expect(operations.get('categories.get')?.responses).not.toHaveProperty('401');
+    expect(operations.get('categories.get')?.responses).not.toHaveProperty('403');
     // A public read of a soft-deleting resource still answers 401/403 to trashed= (the trash needs change).
     expect(Object.keys(operations.get('products.get')!.responses)).toEqual(
       expect.arrayContaining(['401', '403']),
@@ -186,7 +222,7 @@ describe('OpenAPI document', () => {
     expect(schemas.ProductCreate.properties).not.toHaveProperty('createdAt');
     expect(schemas.ProductUpdate.required).toBeUndefined();
     expect(schemas.Product.properties.id).toMatchObject({ type: 'integer', readOnly: true });
-    expect(schemas.Product.properties.price).toMatchObject({ type: 'string', example: '12.50' });
+    expect(schemas.Product.properties.price).toMatchObject({ type: 'string', examples: ['12.50'] });
     expect(schemas.Product.properties.status).toMatchObject({ enum: ['draft', 'active', 'archived'] });
     expect(schemas.Product.properties.tagIds).toMatchObject({ type: 'array' });
     expect(schemas.Product.properties.category).toMatchObject({

@@ -14,7 +14,7 @@ export interface paths {
         };
         /**
          * List Order rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["orders.list"];
         put?: never;
@@ -542,7 +542,7 @@ export interface paths {
         };
         /**
          * List User rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["users.list"];
         put?: never;
@@ -582,7 +582,7 @@ export interface paths {
         };
         /**
          * List Group rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["groups.list"];
         put?: never;
@@ -622,7 +622,7 @@ export interface paths {
         };
         /**
          * List Permission rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["permissions.list"];
         put?: never;
@@ -659,7 +659,7 @@ export interface paths {
         };
         /**
          * List AuditEntry rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["auditEntries.list"];
         put?: never;
@@ -696,7 +696,7 @@ export interface paths {
         };
         /**
          * List Category rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["categories.list"];
         put?: never;
@@ -736,7 +736,7 @@ export interface paths {
         };
         /**
          * List Tag rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["tags.list"];
         put?: never;
@@ -776,7 +776,7 @@ export interface paths {
         };
         /**
          * List Product rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["products.list"];
         put?: never;
@@ -852,7 +852,7 @@ export interface paths {
         };
         /**
          * List DailySalesReport rows
-         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["dailySalesReports.list"];
         put?: never;
@@ -897,7 +897,10 @@ export interface components {
             items: components["schemas"]["OrderLineDto"][];
         };
         LoginDto: {
-            /** @example admin@example.com */
+            /**
+             * Format: email
+             * @example admin@example.com
+             */
             email: string;
             /** @example correct horse battery staple */
             password: string;
@@ -938,7 +941,10 @@ export interface components {
         RegisterDto: {
             /** @example correct horse battery staple */
             password: string;
-            /** @example ada@example.com */
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
         };
         AccountMessageDto: {
@@ -956,7 +962,10 @@ export interface components {
             newPassword: string;
         };
         EmailDto: {
-            /** @example ada@example.com */
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
         };
         ResetPasswordDto: {
@@ -1168,7 +1177,7 @@ export interface components {
         };
         AuditEntry: {
             /**
-             * @description 64-bit integer as a string
+             * Format: int64
              * @example 1
              */
             readonly id: string;
@@ -1177,7 +1186,10 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly at: string;
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly actorId: number | null;
             /** @example text */
             readonly actorEmail: string | null;
@@ -1193,41 +1205,67 @@ export interface components {
             readonly actionName: string | null;
             readonly changes: unknown;
         };
-        AuditEntryCreate: Record<string, never>;
-        /** @description Any subset of the writable fields */
-        AuditEntryUpdate: Record<string, never>;
-        ListMeta: {
-            /** @description null when paginating with `after` */
-            page: number | null;
-            /** @description Effective page size (requests above the maximum are clamped) */
-            limit: number;
-            total: number;
-            /** @description Present when total is the planner's estimate */
-            totalEstimated?: boolean;
-            pageCount: number;
-            /** @description Pass as `after` for the next page */
-            nextCursor: string | null;
-        };
-        ListLinks: {
-            self: string;
-            next: string | null;
-            prev: string | null;
+        /** @description A AuditEntry as `fields=` returns it: the fields asked for, and id */
+        AuditEntrySparse: {
+            /**
+             * Format: int64
+             * @example 1
+             */
+            readonly id: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly at?: string;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly actorId?: number | null;
+            /** @example text */
+            readonly actorEmail?: string | null;
+            /** @example text */
+            readonly via?: string;
+            /** @example text */
+            readonly resource?: string;
+            /** @example text */
+            readonly recordId?: string;
+            /** @example text */
+            readonly operation?: string;
+            /** @example text */
+            readonly actionName?: string | null;
+            readonly changes?: unknown;
         };
         AuditEntryList: {
             data: components["schemas"]["AuditEntry"][];
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
+        AuditEntrySparseList: {
+            data: components["schemas"]["AuditEntrySparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        AuditEntryCreate: Record<string, never>;
+        /** @description Any subset of the writable fields */
+        AuditEntryUpdate: Record<string, never>;
         Category: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
             /** @example Kitchen */
             name: string;
-            /** @example kitchen */
+            /**
+             * @description Slug must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example kitchen
+             */
             slug: string;
             /** @example Everything for the kitchen */
             description: string | null;
             /**
+             * Format: int32
              * @description Id of the Category
              * @example 1
              */
@@ -1245,14 +1283,63 @@ export interface components {
             /** @description Present with include=parent */
             parent?: components["schemas"]["Category"] | null;
         };
+        /** @description A Category as `fields=` returns it: the fields asked for, and id */
+        CategorySparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
+            /** @example Kitchen */
+            name?: string;
+            /**
+             * @description Slug must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example kitchen
+             */
+            slug?: string;
+            /** @example Everything for the kitchen */
+            description?: string | null;
+            /**
+             * Format: int32
+             * @description Id of the Category
+             * @example 1
+             */
+            parentId?: number | null;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly createdAt?: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly updatedAt?: string;
+            /** @description Present with include=parent */
+            parent?: components["schemas"]["Category"] | null;
+        };
+        CategoryList: {
+            data: components["schemas"]["Category"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        CategorySparseList: {
+            data: components["schemas"]["CategorySparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
         CategoryCreate: {
             /** @example Kitchen */
             name: string;
-            /** @example kitchen */
+            /**
+             * @description Slug must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example kitchen
+             */
             slug: string;
             /** @example Everything for the kitchen */
             description?: string | null;
             /**
+             * Format: int32
              * @description Id of the Category
              * @example 1
              */
@@ -1262,33 +1349,39 @@ export interface components {
         CategoryUpdate: {
             /** @example Kitchen */
             name?: string;
-            /** @example kitchen */
+            /**
+             * @description Slug must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example kitchen
+             */
             slug?: string;
             /** @example Everything for the kitchen */
             description?: string | null;
             /**
+             * Format: int32
              * @description Id of the Category
              * @example 1
              */
             parentId?: number | null;
         };
-        CategoryList: {
-            data: components["schemas"]["Category"][];
-            meta: components["schemas"]["ListMeta"];
-            links: components["schemas"]["ListLinks"];
-        };
         DailySalesReport: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
             /**
              * Format: date
              * @example 2026-01-31
              */
             date: string;
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             ordersCount: number;
             /**
-             * @description Exact decimal as a string (numbers are accepted on input)
+             * Format: decimal
+             * @description Revenue must be a decimal with at most 12 digits before the point and at most 2 after the point, e.g. "12.50".
              * @example 1234.50
              */
             revenue: string;
@@ -1303,19 +1396,66 @@ export interface components {
              */
             readonly updatedAt: string;
         };
+        /** @description A DailySalesReport as `fields=` returns it: the fields asked for, and id */
+        DailySalesReportSparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
+            /**
+             * Format: date
+             * @example 2026-01-31
+             */
+            date?: string;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            ordersCount?: number;
+            /**
+             * Format: decimal
+             * @description Revenue must be a decimal with at most 12 digits before the point and at most 2 after the point, e.g. "12.50".
+             * @example 1234.50
+             */
+            revenue?: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly createdAt?: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly updatedAt?: string;
+        };
+        DailySalesReportList: {
+            data: components["schemas"]["DailySalesReport"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        DailySalesReportSparseList: {
+            data: components["schemas"]["DailySalesReportSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
         DailySalesReportCreate: {
             /**
              * Format: date
              * @example 2026-01-31
              */
             date: string;
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             ordersCount: number;
             /**
-             * @description Exact decimal as a string (numbers are accepted on input)
+             * @description Revenue must be a decimal with at most 12 digits before the point and at most 2 after the point, e.g. "12.50".
              * @example 1234.50
              */
-            revenue: string;
+            revenue: string | number;
         };
         /** @description Any subset of the writable fields */
         DailySalesReportUpdate: {
@@ -1324,79 +1464,102 @@ export interface components {
              * @example 2026-01-31
              */
             date?: string;
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             ordersCount?: number;
             /**
-             * @description Exact decimal as a string (numbers are accepted on input)
+             * @description Revenue must be a decimal with at most 12 digits before the point and at most 2 after the point, e.g. "12.50".
              * @example 1234.50
              */
-            revenue?: string;
-        };
-        DailySalesReportList: {
-            data: components["schemas"]["DailySalesReport"][];
-            meta: components["schemas"]["ListMeta"];
-            links: components["schemas"]["ListLinks"];
+            revenue?: string | number;
         };
         Group: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
             /** @example text */
             name: string;
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             permissionIds: number[];
             /** @description Present with include=permissions */
             permissions?: components["schemas"]["Permission"][];
         };
-        GroupCreate: {
-            /** @example text */
-            name: string;
+        /** @description A Group as `fields=` returns it: the fields asked for, and id */
+        GroupSparse: {
             /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
+             * Format: int32
+             * @example 1
              */
-            permissionIds?: number[];
-        };
-        /** @description Any subset of the writable fields */
-        GroupUpdate: {
+            readonly id: number;
             /** @example text */
             name?: string;
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             permissionIds?: number[];
+            /** @description Present with include=permissions */
+            permissions?: components["schemas"]["Permission"][];
         };
         GroupList: {
             data: components["schemas"]["Group"][];
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
+        GroupSparseList: {
+            data: components["schemas"]["GroupSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        GroupCreate: {
+            /** @example text */
+            name: string;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            permissionIds?: number[];
+        };
+        /** @description Any subset of the writable fields */
+        GroupUpdate: {
+            /** @example text */
+            name?: string;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            permissionIds?: number[];
+        };
         OrderItem: {
-            /** @example 1 */
-            id?: number;
-            /** @example 1 */
-            orderId?: number;
-            /** @example 1 */
-            productId?: number;
-            /** @example 1 */
-            quantity?: number;
             /**
-             * @description Exact decimal as a string (numbers are accepted on input)
+             * Format: int32
+             * @example 1
+             */
+            id: number;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            orderId: number;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            productId: number;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            quantity: number;
+            /**
+             * Format: decimal
+             * @description UnitPrice must be a decimal with at most 8 digits before the point and at most 2 after the point, e.g. "12.50".
              * @example 12.50
              */
-            unitPrice?: string;
+            unitPrice: string;
+            /** @description Present with include=items.product */
+            product?: components["schemas"]["Product"] | null;
         };
         Order: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
             /**
              * @example pending
@@ -1404,11 +1567,13 @@ export interface components {
              */
             status: "pending" | "paid" | "shipped" | "cancelled";
             /**
-             * @description Exact decimal as a string (numbers are accepted on input)
+             * Format: decimal
+             * @description Total must be a decimal with at most 10 digits before the point and at most 2 after the point, e.g. "12.50".
              * @example 12.50
              */
             readonly total: string;
             /**
+             * Format: int32
              * @description Id of the User
              * @example 1
              */
@@ -1426,8 +1591,56 @@ export interface components {
             /** @description Present with include=items */
             items?: components["schemas"]["OrderItem"][];
         };
+        /** @description A Order as `fields=` returns it: the fields asked for, and id */
+        OrderSparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
+            /**
+             * @example pending
+             * @enum {string}
+             */
+            status?: "pending" | "paid" | "shipped" | "cancelled";
+            /**
+             * Format: decimal
+             * @description Total must be a decimal with at most 10 digits before the point and at most 2 after the point, e.g. "12.50".
+             * @example 12.50
+             */
+            readonly total?: string;
+            /**
+             * Format: int32
+             * @description Id of the User
+             * @example 1
+             */
+            readonly customerId?: number | null;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly createdAt?: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly updatedAt?: string;
+            /** @description Present with include=items */
+            items?: components["schemas"]["OrderItem"][];
+        };
+        OrderList: {
+            data: components["schemas"]["Order"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        OrderSparseList: {
+            data: components["schemas"]["OrderSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
         OrderCreate: {
             /**
+             * @default pending
              * @example pending
              * @enum {string}
              */
@@ -1436,32 +1649,30 @@ export interface components {
         /** @description Any subset of the writable fields */
         OrderUpdate: {
             /**
+             * @default pending
              * @example pending
              * @enum {string}
              */
             status?: "pending" | "paid" | "shipped" | "cancelled";
         };
-        OrderList: {
-            data: components["schemas"]["Order"][];
-            meta: components["schemas"]["ListMeta"];
-            links: components["schemas"]["ListLinks"];
-        };
         Permission: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
             /** @example text */
             codename: string;
             /** @example text */
             name: string;
         };
-        PermissionCreate: {
-            /** @example text */
-            codename: string;
-            /** @example text */
-            name?: string;
-        };
-        /** @description Any subset of the writable fields */
-        PermissionUpdate: {
+        /** @description A Permission as `fields=` returns it: the fields asked for, and id */
+        PermissionSparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
             /** @example text */
             codename?: string;
             /** @example text */
@@ -1472,21 +1683,53 @@ export interface components {
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
+        PermissionSparseList: {
+            data: components["schemas"]["PermissionSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        PermissionCreate: {
+            /** @example text */
+            codename: string;
+            /**
+             * @default
+             * @example text
+             */
+            name?: string;
+        };
+        /** @description Any subset of the writable fields */
+        PermissionUpdate: {
+            /** @example text */
+            codename?: string;
+            /**
+             * @default
+             * @example text
+             */
+            name?: string;
+        };
         Product: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
             /** @example Espresso cup */
             name: string;
-            /** @example CUP-001 */
+            /**
+             * @description Sku must be uppercase letters, digits and hyphens.
+             * @example CUP-001
+             */
             sku: string;
             /** @example Porcelain, 90 ml */
             description: string | null;
             /**
+             * Format: decimal
              * @description Decimal with two places, e.g. "12.50"
              * @example 12.50
              */
             price: string;
             /**
+             * Format: int32
              * @description Units on hand
              * @example 1
              */
@@ -1497,6 +1740,7 @@ export interface components {
              */
             status: "draft" | "active" | "archived";
             /**
+             * Format: int32
              * @description Id of the Category
              * @example 1
              */
@@ -1511,26 +1755,106 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly updatedAt: string;
-            /** @example 1 */
-            readonly version: number;
-            /** @example 2024-05-01T12:00:00.000Z */
-            readonly deletedAt: string | null;
             /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
+             * Format: int32
+             * @example 1
              */
+            readonly version: number;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly deletedAt: string | null;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             tagIds: number[];
             /** @description Present with include=category */
             category?: components["schemas"]["Category"] | null;
             /** @description Present with include=tags */
             tags?: components["schemas"]["Tag"][];
         };
+        /** @description A Product as `fields=` returns it: the fields asked for, and id */
+        ProductSparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
+            /** @example Espresso cup */
+            name?: string;
+            /**
+             * @description Sku must be uppercase letters, digits and hyphens.
+             * @example CUP-001
+             */
+            sku?: string;
+            /** @example Porcelain, 90 ml */
+            description?: string | null;
+            /**
+             * Format: decimal
+             * @description Decimal with two places, e.g. "12.50"
+             * @example 12.50
+             */
+            price?: string;
+            /**
+             * Format: int32
+             * @description Units on hand
+             * @example 1
+             */
+            stock?: number;
+            /**
+             * @example draft
+             * @enum {string}
+             */
+            status?: "draft" | "active" | "archived";
+            /**
+             * Format: int32
+             * @description Id of the Category
+             * @example 1
+             */
+            categoryId?: number;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly createdAt?: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly updatedAt?: string;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly version?: number;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly deletedAt?: string | null;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            tagIds?: number[];
+            /** @description Present with include=category */
+            category?: components["schemas"]["Category"] | null;
+            /** @description Present with include=tags */
+            tags?: components["schemas"]["Tag"][];
+        };
+        ProductList: {
+            data: components["schemas"]["Product"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        ProductSparseList: {
+            data: components["schemas"]["ProductSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
         ProductCreate: {
             /** @example Espresso cup */
             name: string;
-            /** @example CUP-001 */
+            /**
+             * @description Sku must be uppercase letters, digits and hyphens.
+             * @example CUP-001
+             */
             sku: string;
             /** @example Porcelain, 90 ml */
             description?: string | null;
@@ -1538,35 +1862,37 @@ export interface components {
              * @description Decimal with two places, e.g. "12.50"
              * @example 12.50
              */
-            price: string;
+            price: string | number;
             /**
+             * Format: int32
              * @description Units on hand
+             * @default 0
              * @example 1
              */
             stock?: number;
             /**
+             * @default draft
              * @example draft
              * @enum {string}
              */
             status?: "draft" | "active" | "archived";
             /**
+             * Format: int32
              * @description Id of the Category
              * @example 1
              */
             categoryId: number;
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             tagIds?: number[];
         };
         /** @description Any subset of the writable fields */
         ProductUpdate: {
             /** @example Espresso cup */
             name?: string;
-            /** @example CUP-001 */
+            /**
+             * @description Sku must be uppercase letters, digits and hyphens.
+             * @example CUP-001
+             */
             sku?: string;
             /** @example Porcelain, 90 ml */
             description?: string | null;
@@ -1574,48 +1900,52 @@ export interface components {
              * @description Decimal with two places, e.g. "12.50"
              * @example 12.50
              */
-            price?: string;
+            price?: string | number;
             /**
+             * Format: int32
              * @description Units on hand
+             * @default 0
              * @example 1
              */
             stock?: number;
             /**
+             * @default draft
              * @example draft
              * @enum {string}
              */
             status?: "draft" | "active" | "archived";
             /**
+             * Format: int32
              * @description Id of the Category
              * @example 1
              */
             categoryId?: number;
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             tagIds?: number[];
         };
-        ProductList: {
-            data: components["schemas"]["Product"][];
-            meta: components["schemas"]["ListMeta"];
-            links: components["schemas"]["ListLinks"];
-        };
         Tag: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
-            /** @example gift */
+            /**
+             * @description Name must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example gift
+             */
             name: string;
         };
-        TagCreate: {
-            /** @example gift */
-            name: string;
-        };
-        /** @description Any subset of the writable fields */
-        TagUpdate: {
-            /** @example gift */
+        /** @description A Tag as `fields=` returns it: the fields asked for, and id */
+        TagSparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
+            /**
+             * @description Name must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example gift
+             */
             name?: string;
         };
         TagList: {
@@ -1623,10 +1953,36 @@ export interface components {
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
+        TagSparseList: {
+            data: components["schemas"]["TagSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        TagCreate: {
+            /**
+             * @description Name must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example gift
+             */
+            name: string;
+        };
+        /** @description Any subset of the writable fields */
+        TagUpdate: {
+            /**
+             * @description Name must be lower-case words joined by hyphens, e.g. "garden-tools".
+             * @example gift
+             */
+            name?: string;
+        };
         User: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             readonly id: number;
-            /** @example text */
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
             /** @example true */
             isActive: boolean;
@@ -1642,7 +1998,10 @@ export interface components {
             isSuperuser: boolean;
             /** @example true */
             readonly emailVerified: boolean;
-            /** @example 2024-05-01T12:00:00.000Z */
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
             readonly lastLogin: string | null;
             /** @example true */
             readonly totpEnabled: boolean;
@@ -1656,58 +2015,26 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly updatedAt: string;
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             groupIds: number[];
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             permissionIds: number[];
             /** @description Present with include=groups */
             groups?: components["schemas"]["Group"][];
             /** @description Present with include=permissions */
             permissions?: components["schemas"]["Permission"][];
         };
-        UserCreate: {
-            /** @example text */
-            email: string;
-            /** @example true */
-            isActive?: boolean;
+        /** @description A User as `fields=` returns it: the fields asked for, and id */
+        UserSparse: {
             /**
-             * @description May use the admin panel
-             * @example true
+             * Format: int32
+             * @example 1
              */
-            isStaff?: boolean;
+            readonly id: number;
             /**
-             * @description Has every permission without being granted it
-             * @example true
+             * Format: email
+             * @example ada@example.com
              */
-            isSuperuser?: boolean;
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
-            groupIds?: number[];
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
-            permissionIds?: number[];
-        };
-        /** @description Any subset of the writable fields */
-        UserUpdate: {
-            /** @example text */
             email?: string;
             /** @example true */
             isActive?: boolean;
@@ -1721,25 +2048,128 @@ export interface components {
              * @example true
              */
             isSuperuser?: boolean;
+            /** @example true */
+            readonly emailVerified?: boolean;
             /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
              */
+            readonly lastLogin?: string | null;
+            /** @example true */
+            readonly totpEnabled?: boolean;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly createdAt?: string;
+            /**
+             * Format: date-time
+             * @example 2024-05-01T12:00:00.000Z
+             */
+            readonly updatedAt?: string;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             groupIds?: number[];
-            /**
-             * @description Ids of the related rows (the whole set; repeats are ignored)
-             * @example [
-             *       1
-             *     ]
-             */
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
             permissionIds?: number[];
+            /** @description Present with include=groups */
+            groups?: components["schemas"]["Group"][];
+            /** @description Present with include=permissions */
+            permissions?: components["schemas"]["Permission"][];
         };
         UserList: {
             data: components["schemas"]["User"][];
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
+        };
+        UserSparseList: {
+            data: components["schemas"]["UserSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        UserCreate: {
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
+            email: string;
+            /**
+             * @default true
+             * @example true
+             */
+            isActive?: boolean;
+            /**
+             * @description May use the admin panel
+             * @default false
+             * @example true
+             */
+            isStaff?: boolean;
+            /**
+             * @description Has every permission without being granted it
+             * @default false
+             * @example true
+             */
+            isSuperuser?: boolean;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            groupIds?: number[];
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            permissionIds?: number[];
+        };
+        /** @description Any subset of the writable fields */
+        UserUpdate: {
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
+            email?: string;
+            /**
+             * @default true
+             * @example true
+             */
+            isActive?: boolean;
+            /**
+             * @description May use the admin panel
+             * @default false
+             * @example true
+             */
+            isStaff?: boolean;
+            /**
+             * @description Has every permission without being granted it
+             * @default false
+             * @example true
+             */
+            isSuperuser?: boolean;
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            groupIds?: number[];
+            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            permissionIds?: number[];
+        };
+        ListMeta: {
+            /**
+             * Format: int64
+             * @description null when paginating with `after`
+             */
+            page: number | null;
+            /**
+             * Format: int32
+             * @description Effective page size (requests above the maximum are clamped)
+             */
+            limit: number;
+            /** Format: int64 */
+            total: number;
+            /** @description Present when total is the planner's estimate */
+            totalEstimated?: boolean;
+            /** Format: int64 */
+            pageCount: number;
+            /** @description Pass as `after` for the next page */
+            nextCursor: string | null;
+        };
+        ListLinks: {
+            /** Format: uri-reference */
+            self: string;
+            /** Format: uri-reference */
+            next: string | null;
+            /** Format: uri-reference */
+            prev: string | null;
         };
         Problem: {
             /**
@@ -1749,7 +2179,10 @@ export interface components {
             type: string;
             /** @example Validation failed */
             title: string;
-            /** @example 422 */
+            /**
+             * Format: int32
+             * @example 422
+             */
             status: number;
             /** @example 1 field has errors: /price */
             detail?: string;
@@ -1760,6 +2193,7 @@ export interface components {
             instance?: string;
             /** @description Quote it when reporting a problem; it is in the server logs */
             requestId?: string;
+            /** @description One entry per broken rule (the first 100) */
             errors?: {
                 /**
                  * @description JSON pointer to the body field at fault
@@ -1780,10 +2214,167 @@ export interface components {
             [key: string]: unknown;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it) */
+        BadRequest: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Authentication required, or the credential sent is invalid or expired */
+        Unauthorized: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The caller lacks the permission this needs */
+        Forbidden: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No such row, or not one the caller may see */
+        NotFound: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Conflict: a unique or foreign-key violation, or a concurrent change */
+        Conflict: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description If-Match does not match the current ETag: reload and retry */
+        PreconditionFailed: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is over the size limit */
+        PayloadTooLarge: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not application/json */
+        UnsupportedMediaType: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Validation failed; errors[].pointer names each field */
+        ValidationFailed: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Over the request budget: wait Retry-After seconds */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Unexpected error (no detail is disclosed; quote the requestId) */
+        InternalServerError: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A dependency (database, Redis) is down: retry after Retry-After seconds */
+        ServiceUnavailable: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description Requests allowed in the current window (per user, else per client address) */
+        "X-RateLimit-Limit": number;
+        /** @description Requests left in the current window */
+        "X-RateLimit-Remaining": number;
+        /** @description Seconds until the current window ends */
+        "X-RateLimit-Reset": number;
+        /** @description Seconds to wait before retrying */
+        "Retry-After": number;
+        /** @description Validator of this representation, for If-Match (writes) and If-None-Match (reads) */
+        ETag: string;
+        /** @description Path of the created row */
+        Location: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1793,75 +2384,88 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: createdAt, total, status, id. Default: -createdAt,-id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, in, nin (in/nin/between take comma lists) */
-                    status?: ("pending" | "paid" | "shipped" | "cancelled") | {
-                        /** @enum {string} */
-                        eq?: "pending" | "paid" | "shipped" | "cancelled";
-                        /** @enum {string} */
-                        ne?: "pending" | "paid" | "shipped" | "cancelled";
-                        in?: string;
-                        nin?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    total?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    createdAt?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between, isnull (in/nin/between take comma lists) */
-                    customerId?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                        isnull?: boolean;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    "items.productId"?: number | {
-                        eq?: number;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        in?: string;
-                    };
-                };
-                /** @description Comma-separated fields to return (id always): id, status, total, customerId, createdAt, updatedAt */
-                fields?: string;
-                /** @description Comma-separated relations to embed: items, items.product */
-                include?: string;
+                /** @description Sort terms, "-" for descending; ties by id. Default: -createdAt,-id */
+                sort?: ("createdAt" | "-createdAt" | "total" | "-total" | "status" | "-status" | "id" | "-id")[];
+                /** @description status equals */
+                "filter[status]"?: "pending" | "paid" | "shipped" | "cancelled";
+                /** @description status differs from */
+                "filter[status][ne]"?: "pending" | "paid" | "shipped" | "cancelled";
+                /** @description status is one of (comma-separated) */
+                "filter[status][in]"?: ("pending" | "paid" | "shipped" | "cancelled")[];
+                /** @description status is none of (comma-separated) */
+                "filter[status][nin]"?: ("pending" | "paid" | "shipped" | "cancelled")[];
+                /** @description total equals */
+                "filter[total]"?: string;
+                /** @description total differs from */
+                "filter[total][ne]"?: string;
+                /** @description total is greater than */
+                "filter[total][gt]"?: string;
+                /** @description total is at least */
+                "filter[total][gte]"?: string;
+                /** @description total is less than */
+                "filter[total][lt]"?: string;
+                /** @description total is at most */
+                "filter[total][lte]"?: string;
+                /** @description total is one of (comma-separated) */
+                "filter[total][in]"?: string[];
+                /** @description total is none of (comma-separated) */
+                "filter[total][nin]"?: string[];
+                /** @description total is between the two values (inclusive) (comma-separated) */
+                "filter[total][between]"?: string[];
+                /** @description createdAt equals */
+                "filter[createdAt]"?: string;
+                /** @description createdAt differs from */
+                "filter[createdAt][ne]"?: string;
+                /** @description createdAt is greater than */
+                "filter[createdAt][gt]"?: string;
+                /** @description createdAt is at least */
+                "filter[createdAt][gte]"?: string;
+                /** @description createdAt is less than */
+                "filter[createdAt][lt]"?: string;
+                /** @description createdAt is at most */
+                "filter[createdAt][lte]"?: string;
+                /** @description createdAt is one of (comma-separated) */
+                "filter[createdAt][in]"?: string[];
+                /** @description createdAt is none of (comma-separated) */
+                "filter[createdAt][nin]"?: string[];
+                /** @description createdAt is between the two values (inclusive) (comma-separated) */
+                "filter[createdAt][between]"?: string[];
+                /** @description customerId equals */
+                "filter[customerId]"?: number;
+                /** @description customerId differs from */
+                "filter[customerId][ne]"?: number;
+                /** @description customerId is greater than */
+                "filter[customerId][gt]"?: number;
+                /** @description customerId is at least */
+                "filter[customerId][gte]"?: number;
+                /** @description customerId is less than */
+                "filter[customerId][lt]"?: number;
+                /** @description customerId is at most */
+                "filter[customerId][lte]"?: number;
+                /** @description customerId is one of (comma-separated) */
+                "filter[customerId][in]"?: number[];
+                /** @description customerId is none of (comma-separated) */
+                "filter[customerId][nin]"?: number[];
+                /** @description customerId is between the two values (inclusive) (comma-separated) */
+                "filter[customerId][between]"?: number[];
+                /** @description customerId is null (true) or not (false) */
+                "filter[customerId][isnull]"?: boolean;
+                /** @description items.productId equals */
+                "filter[items.productId]"?: number;
+                /** @description items.productId is one of (comma-separated) */
+                "filter[items.productId][in]"?: number[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "status" | "total" | "customerId" | "createdAt" | "updatedAt")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("items" | "items.product")[];
             };
             header?: never;
             path?: never;
@@ -1872,48 +2476,22 @@ export interface operations {
             /** @description A page of Order rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OrderList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["OrderSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "orders.place": {
@@ -1932,48 +2510,27 @@ export interface operations {
             /** @description The order, with its items */
             201: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Order"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Not enough stock for an item (errors[].pointer names it) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid items, or a product that is not on sale */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     healthLive: {
@@ -1992,15 +2549,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     healthReady: {
@@ -2019,24 +2570,10 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalServerError"];
             /** @description Not ready; `checks` says which dependency failed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     metrics: {
@@ -2057,15 +2594,9 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.login": {
@@ -2083,39 +2614,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Invalid email or password; for 2FA accounts (after a correct password) the problem type is urn:nestor:problem:otp-required (send otp) or urn:nestor:problem:otp-invalid */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts for the account or the client address (see Retry-After) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.refresh": {
@@ -2133,30 +2650,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Invalid, expired, revoked or reused refresh token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.logout": {
@@ -2175,19 +2686,21 @@ export interface operations {
             /** @description Logged out (also when the token was already invalid) */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.me": {
@@ -2201,6 +2714,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2208,23 +2724,10 @@ export interface operations {
                 };
             };
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.register": {
@@ -2242,48 +2745,27 @@ export interface operations {
         responses: {
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AccountMessageDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Registration is closed (AUTH_REGISTRATION=false) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid or unknown fields */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
             /** @description More than 30 registrations from one client address within an hour (see Retry-After) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.verifyEmailLink": {
@@ -2300,6 +2782,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2307,23 +2792,11 @@ export interface operations {
                 };
             };
             /** @description Invalid, expired or already used token */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.verifyEmail": {
@@ -2341,30 +2814,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AccountMessageDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid, expired or already used token */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.resendVerification": {
@@ -2378,48 +2845,26 @@ export interface operations {
         responses: {
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AccountMessageDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description The address is already verified */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The mail server is unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.changePassword": {
@@ -2438,46 +2883,25 @@ export interface operations {
             /** @description Changed; this session stays signed in */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong current password (/currentPassword) or too short new one */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.forgotPassword": {
@@ -2495,39 +2919,25 @@ export interface operations {
         responses: {
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AccountMessageDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Not an email address */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
             /** @description More than 30 requests for one address, or 100 from one client address, within an hour (see Retry-After); counted whether or not an account uses the address */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.resetPassword": {
@@ -2546,28 +2956,22 @@ export interface operations {
             /** @description Password set; log in with it */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid, expired or already used token (/token), or too short password */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.apiKeys.list": {
@@ -2581,6 +2985,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2588,32 +2995,12 @@ export interface operations {
                 };
             };
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.apiKeys.create": {
@@ -2631,48 +3018,27 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid body, or a permission that does not exist or that you do not hold */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.apiKeys.revoke": {
@@ -2689,46 +3055,25 @@ export interface operations {
             /** @description Revoked */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description No such key of yours */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.twoFactor.status": {
@@ -2742,6 +3087,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2749,23 +3097,10 @@ export interface operations {
                 };
             };
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.twoFactor.setup": {
@@ -2779,48 +3114,27 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TwoFactorSetupDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description 2FA is already enabled */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.twoFactor.enable": {
@@ -2838,57 +3152,29 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecoveryCodesDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Not set up, or already enabled */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description The code is not valid */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auth.twoFactor.disable": {
@@ -2907,55 +3193,26 @@ export interface operations {
             /** @description 2FA is off; secret and recovery codes are deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not signed in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Wrong password or code, or called with an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Neither password nor code sent */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.jobs.queues": {
@@ -2969,6 +3226,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2976,41 +3236,13 @@ export interface operations {
                 };
             };
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The job backend is unreachable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.jobs.list": {
@@ -3031,6 +3263,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3038,59 +3273,17 @@ export interface operations {
                 };
             };
             /** @description Bad query parameters */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Unknown queue */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The job backend is unreachable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.jobs.get": {
@@ -3108,57 +3301,26 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["JobDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Unknown queue or job */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The job backend is unreachable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.jobs.remove": {
@@ -3177,64 +3339,28 @@ export interface operations {
             /** @description Removed */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Unknown queue or job */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
             /** @description The job is running */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The job backend is unreachable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.jobs.retry": {
@@ -3253,66 +3379,30 @@ export interface operations {
             /** @description The job, waiting again */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["JobDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Unknown queue or job */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
             /** @description The job is not failed */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The job backend is unreachable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.jobs.schedules": {
@@ -3326,6 +3416,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3333,41 +3426,13 @@ export interface operations {
                 };
             };
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
             /** @description The job backend is unreachable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.session.get": {
@@ -3381,6 +3446,9 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3388,23 +3456,10 @@ export interface operations {
                 };
             };
             /** @description No session (or it expired) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.session.login": {
@@ -3423,48 +3478,27 @@ export interface operations {
             /** @description Logged in; the session cookie is set */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDto"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Invalid email or password; urn:nestor:problem:otp-required when the account needs its code */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Not a staff account, or a cross-site request */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts (see Retry-After) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.session.logout": {
@@ -3479,19 +3513,20 @@ export interface operations {
             /** @description Logged out */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.schema": {
@@ -3506,37 +3541,20 @@ export interface operations {
             /** @description See admin/README.md for the contract (version 1) */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.action": {
@@ -3565,6 +3583,9 @@ export interface operations {
             /** @description { status: "done", message, affected } */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3572,55 +3593,27 @@ export interface operations {
             /** @description { status: "started", jobId, queue } for job actions */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Unknown action, or a selected record does not exist */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Bad ids or input form */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.export": {
@@ -3638,55 +3631,24 @@ export interface operations {
             /** @description The CSV (readable fields only) */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             /** @description Bad list query */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description Unknown resource */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "admin.dashboard": {
@@ -3701,37 +3663,20 @@ export interface operations {
             /** @description { counts: { <path>: n }, recent: AuditEntry[], jobs: { failed, waiting, active, delayed } } */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             /** @description Authentication required, or an invalid credential */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description For staff and superusers only */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "users.list": {
@@ -3739,105 +3684,126 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: email, isActive, isStaff, isSuperuser, lastLogin, createdAt, updatedAt, id. Default: id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    email?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne (in/nin/between take comma lists) */
-                    isActive?: string | {
-                        eq?: string;
-                        ne?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne (in/nin/between take comma lists) */
-                    isStaff?: string | {
-                        eq?: string;
-                        ne?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne (in/nin/between take comma lists) */
-                    isSuperuser?: string | {
-                        eq?: string;
-                        ne?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne (in/nin/between take comma lists) */
-                    emailVerified?: string | {
-                        eq?: string;
-                        ne?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between, isnull (in/nin/between take comma lists) */
-                    lastLogin?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                        isnull?: boolean;
-                    };
-                    /** @description Equality, or one of: eq, ne (in/nin/between take comma lists) */
-                    totpEnabled?: string | {
-                        eq?: string;
-                        ne?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    createdAt?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    updatedAt?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: id */
+                sort?: ("email" | "-email" | "isActive" | "-isActive" | "isStaff" | "-isStaff" | "isSuperuser" | "-isSuperuser" | "lastLogin" | "-lastLogin" | "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "id" | "-id")[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id differs from */
+                "filter[id][ne]"?: number;
+                /** @description id is greater than */
+                "filter[id][gt]"?: number;
+                /** @description id is at least */
+                "filter[id][gte]"?: number;
+                /** @description id is less than */
+                "filter[id][lt]"?: number;
+                /** @description id is at most */
+                "filter[id][lte]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description id is none of (comma-separated) */
+                "filter[id][nin]"?: number[];
+                /** @description id is between the two values (inclusive) (comma-separated) */
+                "filter[id][between]"?: number[];
+                /** @description email equals */
+                "filter[email]"?: string;
+                /** @description email differs from */
+                "filter[email][ne]"?: string;
+                /** @description email is one of (comma-separated) */
+                "filter[email][in]"?: string[];
+                /** @description email is none of (comma-separated) */
+                "filter[email][nin]"?: string[];
+                /** @description email contains (case-sensitive) */
+                "filter[email][contains]"?: string;
+                /** @description email contains (any case) */
+                "filter[email][icontains]"?: string;
+                /** @description email starts with */
+                "filter[email][startswith]"?: string;
+                /** @description isActive equals */
+                "filter[isActive]"?: boolean;
+                /** @description isActive differs from */
+                "filter[isActive][ne]"?: boolean;
+                /** @description isStaff equals */
+                "filter[isStaff]"?: boolean;
+                /** @description isStaff differs from */
+                "filter[isStaff][ne]"?: boolean;
+                /** @description isSuperuser equals */
+                "filter[isSuperuser]"?: boolean;
+                /** @description isSuperuser differs from */
+                "filter[isSuperuser][ne]"?: boolean;
+                /** @description emailVerified equals */
+                "filter[emailVerified]"?: boolean;
+                /** @description emailVerified differs from */
+                "filter[emailVerified][ne]"?: boolean;
+                /** @description lastLogin equals */
+                "filter[lastLogin]"?: string;
+                /** @description lastLogin differs from */
+                "filter[lastLogin][ne]"?: string;
+                /** @description lastLogin is greater than */
+                "filter[lastLogin][gt]"?: string;
+                /** @description lastLogin is at least */
+                "filter[lastLogin][gte]"?: string;
+                /** @description lastLogin is less than */
+                "filter[lastLogin][lt]"?: string;
+                /** @description lastLogin is at most */
+                "filter[lastLogin][lte]"?: string;
+                /** @description lastLogin is one of (comma-separated) */
+                "filter[lastLogin][in]"?: string[];
+                /** @description lastLogin is none of (comma-separated) */
+                "filter[lastLogin][nin]"?: string[];
+                /** @description lastLogin is between the two values (inclusive) (comma-separated) */
+                "filter[lastLogin][between]"?: string[];
+                /** @description lastLogin is null (true) or not (false) */
+                "filter[lastLogin][isnull]"?: boolean;
+                /** @description totpEnabled equals */
+                "filter[totpEnabled]"?: boolean;
+                /** @description totpEnabled differs from */
+                "filter[totpEnabled][ne]"?: boolean;
+                /** @description createdAt equals */
+                "filter[createdAt]"?: string;
+                /** @description createdAt differs from */
+                "filter[createdAt][ne]"?: string;
+                /** @description createdAt is greater than */
+                "filter[createdAt][gt]"?: string;
+                /** @description createdAt is at least */
+                "filter[createdAt][gte]"?: string;
+                /** @description createdAt is less than */
+                "filter[createdAt][lt]"?: string;
+                /** @description createdAt is at most */
+                "filter[createdAt][lte]"?: string;
+                /** @description createdAt is one of (comma-separated) */
+                "filter[createdAt][in]"?: string[];
+                /** @description createdAt is none of (comma-separated) */
+                "filter[createdAt][nin]"?: string[];
+                /** @description createdAt is between the two values (inclusive) (comma-separated) */
+                "filter[createdAt][between]"?: string[];
+                /** @description updatedAt equals */
+                "filter[updatedAt]"?: string;
+                /** @description updatedAt differs from */
+                "filter[updatedAt][ne]"?: string;
+                /** @description updatedAt is greater than */
+                "filter[updatedAt][gt]"?: string;
+                /** @description updatedAt is at least */
+                "filter[updatedAt][gte]"?: string;
+                /** @description updatedAt is less than */
+                "filter[updatedAt][lt]"?: string;
+                /** @description updatedAt is at most */
+                "filter[updatedAt][lte]"?: string;
+                /** @description updatedAt is one of (comma-separated) */
+                "filter[updatedAt][in]"?: string[];
+                /** @description updatedAt is none of (comma-separated) */
+                "filter[updatedAt][nin]"?: string[];
+                /** @description updatedAt is between the two values (inclusive) (comma-separated) */
+                "filter[updatedAt][between]"?: string[];
                 /** @description Case-insensitive search in email */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, email, isActive, isStaff, isSuperuser, emailVerified, lastLogin, totpEnabled, createdAt, updatedAt, groupIds, permissionIds */
-                fields?: string;
-                /** @description Comma-separated relations to embed: groups, permissions */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "email" | "isActive" | "isStaff" | "isSuperuser" | "emailVerified" | "lastLogin" | "totpEnabled" | "createdAt" | "updatedAt" | "groupIds" | "permissionIds")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("groups" | "permissions")[];
             };
             header?: never;
             path?: never;
@@ -3848,48 +3814,22 @@ export interface operations {
             /** @description A page of User rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["UserList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["UserSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "users.create": {
@@ -3908,100 +3848,43 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description URL of the new row */
-                    Location?: string;
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "users.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, email, isActive, isStaff, isSuperuser, emailVerified, lastLogin, totpEnabled, createdAt, updatedAt, groupIds, permissionIds */
-                fields?: string;
-                /** @description Comma-separated relations to embed: groups, permissions */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "email" | "isActive" | "isStaff" | "isSuperuser" | "emailVerified" | "lastLogin" | "totpEnabled" | "createdAt" | "updatedAt" | "groupIds" | "permissionIds")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("groups" | "permissions")[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description User id */
                 id: number;
             };
             cookie?: never;
@@ -4011,66 +3894,35 @@ export interface operations {
             /** @description User */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["UserSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "users.delete": {
@@ -4081,6 +3933,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description User id */
                 id: number;
             };
             cookie?: never;
@@ -4090,64 +3943,24 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "users.update": {
@@ -4158,6 +3971,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description User id */
                 id: number;
             };
             cookie?: never;
@@ -4171,104 +3985,28 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "groups.list": {
@@ -4276,43 +4014,50 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: id, name. Default: name,id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    name?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: name,id */
+                sort?: ("id" | "-id" | "name" | "-name")[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id differs from */
+                "filter[id][ne]"?: number;
+                /** @description id is greater than */
+                "filter[id][gt]"?: number;
+                /** @description id is at least */
+                "filter[id][gte]"?: number;
+                /** @description id is less than */
+                "filter[id][lt]"?: number;
+                /** @description id is at most */
+                "filter[id][lte]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description id is none of (comma-separated) */
+                "filter[id][nin]"?: number[];
+                /** @description id is between the two values (inclusive) (comma-separated) */
+                "filter[id][between]"?: number[];
+                /** @description name equals */
+                "filter[name]"?: string;
+                /** @description name differs from */
+                "filter[name][ne]"?: string;
+                /** @description name is one of (comma-separated) */
+                "filter[name][in]"?: string[];
+                /** @description name is none of (comma-separated) */
+                "filter[name][nin]"?: string[];
+                /** @description name contains (case-sensitive) */
+                "filter[name][contains]"?: string;
+                /** @description name contains (any case) */
+                "filter[name][icontains]"?: string;
+                /** @description name starts with */
+                "filter[name][startswith]"?: string;
                 /** @description Case-insensitive search in name */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, name, permissionIds */
-                fields?: string;
-                /** @description Comma-separated relations to embed: permissions */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name" | "permissionIds")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: "permissions"[];
             };
             header?: never;
             path?: never;
@@ -4323,48 +4068,22 @@ export interface operations {
             /** @description A page of Group rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GroupList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["GroupSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "groups.create": {
@@ -4383,100 +4102,43 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description URL of the new row */
-                    Location?: string;
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "groups.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, name, permissionIds */
-                fields?: string;
-                /** @description Comma-separated relations to embed: permissions */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name" | "permissionIds")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: "permissions"[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description Group id */
                 id: number;
             };
             cookie?: never;
@@ -4486,66 +4148,35 @@ export interface operations {
             /** @description Group */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["GroupSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "groups.delete": {
@@ -4556,6 +4187,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Group id */
                 id: number;
             };
             cookie?: never;
@@ -4565,64 +4197,24 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "groups.update": {
@@ -4633,6 +4225,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Group id */
                 id: number;
             };
             cookie?: never;
@@ -4646,104 +4239,28 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "permissions.list": {
@@ -4751,53 +4268,62 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: codename, name, id. Default: codename,id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    codename?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    name?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: codename,id */
+                sort?: ("codename" | "-codename" | "name" | "-name" | "id" | "-id")[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id differs from */
+                "filter[id][ne]"?: number;
+                /** @description id is greater than */
+                "filter[id][gt]"?: number;
+                /** @description id is at least */
+                "filter[id][gte]"?: number;
+                /** @description id is less than */
+                "filter[id][lt]"?: number;
+                /** @description id is at most */
+                "filter[id][lte]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description id is none of (comma-separated) */
+                "filter[id][nin]"?: number[];
+                /** @description id is between the two values (inclusive) (comma-separated) */
+                "filter[id][between]"?: number[];
+                /** @description codename equals */
+                "filter[codename]"?: string;
+                /** @description codename differs from */
+                "filter[codename][ne]"?: string;
+                /** @description codename is one of (comma-separated) */
+                "filter[codename][in]"?: string[];
+                /** @description codename is none of (comma-separated) */
+                "filter[codename][nin]"?: string[];
+                /** @description codename contains (case-sensitive) */
+                "filter[codename][contains]"?: string;
+                /** @description codename contains (any case) */
+                "filter[codename][icontains]"?: string;
+                /** @description codename starts with */
+                "filter[codename][startswith]"?: string;
+                /** @description name equals */
+                "filter[name]"?: string;
+                /** @description name differs from */
+                "filter[name][ne]"?: string;
+                /** @description name is one of (comma-separated) */
+                "filter[name][in]"?: string[];
+                /** @description name is none of (comma-separated) */
+                "filter[name][nin]"?: string[];
+                /** @description name contains (case-sensitive) */
+                "filter[name][contains]"?: string;
+                /** @description name contains (any case) */
+                "filter[name][icontains]"?: string;
+                /** @description name starts with */
+                "filter[name][startswith]"?: string;
                 /** @description Case-insensitive search in codename, name */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, codename, name */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "codename" | "name")[];
             };
             header?: never;
             path?: never;
@@ -4808,60 +4334,36 @@ export interface operations {
             /** @description A page of Permission rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["PermissionSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "permissions.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, codename, name */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "codename" | "name")[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description Permission id */
                 id: number;
             };
             cookie?: never;
@@ -4871,66 +4373,35 @@ export interface operations {
             /** @description Permission */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Permission"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["PermissionSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auditEntries.list": {
@@ -4938,66 +4409,58 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: at, id. Default: -at,-id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    resource?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    recordId?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    operation?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, in, isnull (in/nin/between take comma lists) */
-                    actionName?: string | {
-                        eq?: string;
-                        in?: string;
-                        isnull?: boolean;
-                    };
-                    /** @description Equality, or one of: eq, in, isnull (in/nin/between take comma lists) */
-                    actorId?: number | {
-                        eq?: number;
-                        in?: string;
-                        isnull?: boolean;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    via?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: gt, gte, lt, lte, between (in/nin/between take comma lists) */
-                    at?: string | {
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    id?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: -at,-id */
+                sort?: ("at" | "-at" | "id" | "-id")[];
+                /** @description resource equals */
+                "filter[resource]"?: string;
+                /** @description resource is one of (comma-separated) */
+                "filter[resource][in]"?: string[];
+                /** @description recordId equals */
+                "filter[recordId]"?: string;
+                /** @description recordId is one of (comma-separated) */
+                "filter[recordId][in]"?: string[];
+                /** @description operation equals */
+                "filter[operation]"?: string;
+                /** @description operation is one of (comma-separated) */
+                "filter[operation][in]"?: string[];
+                /** @description actionName equals */
+                "filter[actionName]"?: string;
+                /** @description actionName is one of (comma-separated) */
+                "filter[actionName][in]"?: string[];
+                /** @description actionName is null (true) or not (false) */
+                "filter[actionName][isnull]"?: boolean;
+                /** @description actorId equals */
+                "filter[actorId]"?: number;
+                /** @description actorId is one of (comma-separated) */
+                "filter[actorId][in]"?: number[];
+                /** @description actorId is null (true) or not (false) */
+                "filter[actorId][isnull]"?: boolean;
+                /** @description via equals */
+                "filter[via]"?: string;
+                /** @description via is one of (comma-separated) */
+                "filter[via][in]"?: string[];
+                /** @description at is greater than */
+                "filter[at][gt]"?: string;
+                /** @description at is at least */
+                "filter[at][gte]"?: string;
+                /** @description at is less than */
+                "filter[at][lt]"?: string;
+                /** @description at is at most */
+                "filter[at][lte]"?: string;
+                /** @description at is between the two values (inclusive) (comma-separated) */
+                "filter[at][between]"?: string[];
+                /** @description id equals */
+                "filter[id]"?: string;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: string[];
                 /** @description Case-insensitive search in actorEmail */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, at, actorId, actorEmail, via, resource, recordId, operation, actionName, changes */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "at" | "actorId" | "actorEmail" | "via" | "resource" | "recordId" | "operation" | "actionName" | "changes")[];
             };
             header?: never;
             path?: never;
@@ -5008,60 +4471,36 @@ export interface operations {
             /** @description A page of AuditEntry rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEntryList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["AuditEntrySparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "auditEntries.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, at, actorId, actorEmail, via, resource, recordId, operation, actionName, changes */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "at" | "actorId" | "actorEmail" | "via" | "resource" | "recordId" | "operation" | "actionName" | "changes")[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description AuditEntry id */
                 id: string;
             };
             cookie?: never;
@@ -5071,66 +4510,35 @@ export interface operations {
             /** @description AuditEntry */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEntry"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["AuditEntrySparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "categories.list": {
@@ -5138,64 +4546,74 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: name, slug, createdAt, id. Default: name,id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    name?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    slug?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between, isnull (in/nin/between take comma lists) */
-                    parentId?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                        isnull?: boolean;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    "parent.slug"?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        in?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: name,id */
+                sort?: ("name" | "-name" | "slug" | "-slug" | "createdAt" | "-createdAt" | "id" | "-id")[];
+                /** @description name equals */
+                "filter[name]"?: string;
+                /** @description name differs from */
+                "filter[name][ne]"?: string;
+                /** @description name is one of (comma-separated) */
+                "filter[name][in]"?: string[];
+                /** @description name is none of (comma-separated) */
+                "filter[name][nin]"?: string[];
+                /** @description name contains (case-sensitive) */
+                "filter[name][contains]"?: string;
+                /** @description name contains (any case) */
+                "filter[name][icontains]"?: string;
+                /** @description name starts with */
+                "filter[name][startswith]"?: string;
+                /** @description slug equals */
+                "filter[slug]"?: string;
+                /** @description slug differs from */
+                "filter[slug][ne]"?: string;
+                /** @description slug is one of (comma-separated) */
+                "filter[slug][in]"?: string[];
+                /** @description slug is none of (comma-separated) */
+                "filter[slug][nin]"?: string[];
+                /** @description slug contains (case-sensitive) */
+                "filter[slug][contains]"?: string;
+                /** @description slug contains (any case) */
+                "filter[slug][icontains]"?: string;
+                /** @description slug starts with */
+                "filter[slug][startswith]"?: string;
+                /** @description parentId equals */
+                "filter[parentId]"?: number;
+                /** @description parentId differs from */
+                "filter[parentId][ne]"?: number;
+                /** @description parentId is greater than */
+                "filter[parentId][gt]"?: number;
+                /** @description parentId is at least */
+                "filter[parentId][gte]"?: number;
+                /** @description parentId is less than */
+                "filter[parentId][lt]"?: number;
+                /** @description parentId is at most */
+                "filter[parentId][lte]"?: number;
+                /** @description parentId is one of (comma-separated) */
+                "filter[parentId][in]"?: number[];
+                /** @description parentId is none of (comma-separated) */
+                "filter[parentId][nin]"?: number[];
+                /** @description parentId is between the two values (inclusive) (comma-separated) */
+                "filter[parentId][between]"?: number[];
+                /** @description parentId is null (true) or not (false) */
+                "filter[parentId][isnull]"?: boolean;
+                /** @description parent.slug equals */
+                "filter[parent.slug]"?: string;
+                /** @description parent.slug is one of (comma-separated) */
+                "filter[parent.slug][in]"?: string[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
                 /** @description Case-insensitive search in name, slug */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, name, slug, description, parentId, createdAt, updatedAt */
-                fields?: string;
-                /** @description Comma-separated relations to embed: parent */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name" | "slug" | "description" | "parentId" | "createdAt" | "updatedAt")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: "parent"[];
             };
             header?: never;
             path?: never;
@@ -5206,30 +4624,21 @@ export interface operations {
             /** @description A page of Category rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CategoryList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["CategorySparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "categories.create": {
@@ -5248,100 +4657,43 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description URL of the new row */
-                    Location?: string;
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Category"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "categories.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, name, slug, description, parentId, createdAt, updatedAt */
-                fields?: string;
-                /** @description Comma-separated relations to embed: parent */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name" | "slug" | "description" | "parentId" | "createdAt" | "updatedAt")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: "parent"[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description Category id */
                 id: number;
             };
             cookie?: never;
@@ -5351,48 +4703,34 @@ export interface operations {
             /** @description Category */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Category"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["CategorySparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "categories.delete": {
@@ -5403,6 +4741,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Category id */
                 id: number;
             };
             cookie?: never;
@@ -5412,64 +4751,24 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "categories.update": {
@@ -5480,6 +4779,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Category id */
                 id: number;
             };
             cookie?: never;
@@ -5493,104 +4793,28 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Category"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "tags.list": {
@@ -5598,43 +4822,48 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: id, name. Default: name,id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    name?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: name,id */
+                sort?: ("id" | "-id" | "name" | "-name")[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id differs from */
+                "filter[id][ne]"?: number;
+                /** @description id is greater than */
+                "filter[id][gt]"?: number;
+                /** @description id is at least */
+                "filter[id][gte]"?: number;
+                /** @description id is less than */
+                "filter[id][lt]"?: number;
+                /** @description id is at most */
+                "filter[id][lte]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description id is none of (comma-separated) */
+                "filter[id][nin]"?: number[];
+                /** @description id is between the two values (inclusive) (comma-separated) */
+                "filter[id][between]"?: number[];
+                /** @description name equals */
+                "filter[name]"?: string;
+                /** @description name differs from */
+                "filter[name][ne]"?: string;
+                /** @description name is one of (comma-separated) */
+                "filter[name][in]"?: string[];
+                /** @description name is none of (comma-separated) */
+                "filter[name][nin]"?: string[];
+                /** @description name contains (case-sensitive) */
+                "filter[name][contains]"?: string;
+                /** @description name contains (any case) */
+                "filter[name][icontains]"?: string;
+                /** @description name starts with */
+                "filter[name][startswith]"?: string;
                 /** @description Case-insensitive search in name */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, name */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name")[];
             };
             header?: never;
             path?: never;
@@ -5645,30 +4874,21 @@ export interface operations {
             /** @description A page of Tag rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TagList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["TagSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "tags.create": {
@@ -5687,100 +4907,41 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description URL of the new row */
-                    Location?: string;
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "tags.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, name */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name")[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description Tag id */
                 id: number;
             };
             cookie?: never;
@@ -5790,48 +4951,34 @@ export interface operations {
             /** @description Tag */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["TagSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "tags.delete": {
@@ -5842,6 +4989,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Tag id */
                 id: number;
             };
             cookie?: never;
@@ -5851,64 +4999,24 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "tags.update": {
@@ -5919,6 +5027,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Tag id */
                 id: number;
             };
             cookie?: never;
@@ -5932,104 +5041,28 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "products.list": {
@@ -6037,131 +5070,161 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: name, sku, price, stock, status, createdAt, updatedAt, id. Default: -createdAt,-id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    name?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin, contains, icontains, startswith (in/nin/between take comma lists) */
-                    sku?: string | {
-                        eq?: string;
-                        ne?: string;
-                        in?: string;
-                        nin?: string;
-                        contains?: string;
-                        icontains?: string;
-                        startswith?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    price?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    stock?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, in, nin (in/nin/between take comma lists) */
-                    status?: ("draft" | "active" | "archived") | {
-                        /** @enum {string} */
-                        eq?: "draft" | "active" | "archived";
-                        /** @enum {string} */
-                        ne?: "draft" | "active" | "archived";
-                        in?: string;
-                        nin?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    categoryId?: number | {
-                        eq?: number;
-                        ne?: number;
-                        gt?: number;
-                        gte?: number;
-                        lt?: number;
-                        lte?: number;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    createdAt?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    updatedAt?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    "category.slug"?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, icontains (in/nin/between take comma lists) */
-                    "category.name"?: string | {
-                        eq?: string;
-                        icontains?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    "tags.name"?: string | {
-                        eq?: string;
-                        in?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        in?: string;
-                    };
-                };
+                /** @description Sort terms, "-" for descending; ties by id. Default: -createdAt,-id */
+                sort?: ("name" | "-name" | "sku" | "-sku" | "price" | "-price" | "stock" | "-stock" | "status" | "-status" | "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "id" | "-id")[];
+                /** @description name equals */
+                "filter[name]"?: string;
+                /** @description name differs from */
+                "filter[name][ne]"?: string;
+                /** @description name is one of (comma-separated) */
+                "filter[name][in]"?: string[];
+                /** @description name is none of (comma-separated) */
+                "filter[name][nin]"?: string[];
+                /** @description name contains (case-sensitive) */
+                "filter[name][contains]"?: string;
+                /** @description name contains (any case) */
+                "filter[name][icontains]"?: string;
+                /** @description name starts with */
+                "filter[name][startswith]"?: string;
+                /** @description sku equals */
+                "filter[sku]"?: string;
+                /** @description sku differs from */
+                "filter[sku][ne]"?: string;
+                /** @description sku is one of (comma-separated) */
+                "filter[sku][in]"?: string[];
+                /** @description sku is none of (comma-separated) */
+                "filter[sku][nin]"?: string[];
+                /** @description sku contains (case-sensitive) */
+                "filter[sku][contains]"?: string;
+                /** @description sku contains (any case) */
+                "filter[sku][icontains]"?: string;
+                /** @description sku starts with */
+                "filter[sku][startswith]"?: string;
+                /** @description price equals */
+                "filter[price]"?: string;
+                /** @description price differs from */
+                "filter[price][ne]"?: string;
+                /** @description price is greater than */
+                "filter[price][gt]"?: string;
+                /** @description price is at least */
+                "filter[price][gte]"?: string;
+                /** @description price is less than */
+                "filter[price][lt]"?: string;
+                /** @description price is at most */
+                "filter[price][lte]"?: string;
+                /** @description price is one of (comma-separated) */
+                "filter[price][in]"?: string[];
+                /** @description price is none of (comma-separated) */
+                "filter[price][nin]"?: string[];
+                /** @description price is between the two values (inclusive) (comma-separated) */
+                "filter[price][between]"?: string[];
+                /** @description stock equals */
+                "filter[stock]"?: number;
+                /** @description stock differs from */
+                "filter[stock][ne]"?: number;
+                /** @description stock is greater than */
+                "filter[stock][gt]"?: number;
+                /** @description stock is at least */
+                "filter[stock][gte]"?: number;
+                /** @description stock is less than */
+                "filter[stock][lt]"?: number;
+                /** @description stock is at most */
+                "filter[stock][lte]"?: number;
+                /** @description stock is one of (comma-separated) */
+                "filter[stock][in]"?: number[];
+                /** @description stock is none of (comma-separated) */
+                "filter[stock][nin]"?: number[];
+                /** @description stock is between the two values (inclusive) (comma-separated) */
+                "filter[stock][between]"?: number[];
+                /** @description status equals */
+                "filter[status]"?: "draft" | "active" | "archived";
+                /** @description status differs from */
+                "filter[status][ne]"?: "draft" | "active" | "archived";
+                /** @description status is one of (comma-separated) */
+                "filter[status][in]"?: ("draft" | "active" | "archived")[];
+                /** @description status is none of (comma-separated) */
+                "filter[status][nin]"?: ("draft" | "active" | "archived")[];
+                /** @description categoryId equals */
+                "filter[categoryId]"?: number;
+                /** @description categoryId differs from */
+                "filter[categoryId][ne]"?: number;
+                /** @description categoryId is greater than */
+                "filter[categoryId][gt]"?: number;
+                /** @description categoryId is at least */
+                "filter[categoryId][gte]"?: number;
+                /** @description categoryId is less than */
+                "filter[categoryId][lt]"?: number;
+                /** @description categoryId is at most */
+                "filter[categoryId][lte]"?: number;
+                /** @description categoryId is one of (comma-separated) */
+                "filter[categoryId][in]"?: number[];
+                /** @description categoryId is none of (comma-separated) */
+                "filter[categoryId][nin]"?: number[];
+                /** @description categoryId is between the two values (inclusive) (comma-separated) */
+                "filter[categoryId][between]"?: number[];
+                /** @description createdAt equals */
+                "filter[createdAt]"?: string;
+                /** @description createdAt differs from */
+                "filter[createdAt][ne]"?: string;
+                /** @description createdAt is greater than */
+                "filter[createdAt][gt]"?: string;
+                /** @description createdAt is at least */
+                "filter[createdAt][gte]"?: string;
+                /** @description createdAt is less than */
+                "filter[createdAt][lt]"?: string;
+                /** @description createdAt is at most */
+                "filter[createdAt][lte]"?: string;
+                /** @description createdAt is one of (comma-separated) */
+                "filter[createdAt][in]"?: string[];
+                /** @description createdAt is none of (comma-separated) */
+                "filter[createdAt][nin]"?: string[];
+                /** @description createdAt is between the two values (inclusive) (comma-separated) */
+                "filter[createdAt][between]"?: string[];
+                /** @description updatedAt equals */
+                "filter[updatedAt]"?: string;
+                /** @description updatedAt differs from */
+                "filter[updatedAt][ne]"?: string;
+                /** @description updatedAt is greater than */
+                "filter[updatedAt][gt]"?: string;
+                /** @description updatedAt is at least */
+                "filter[updatedAt][gte]"?: string;
+                /** @description updatedAt is less than */
+                "filter[updatedAt][lt]"?: string;
+                /** @description updatedAt is at most */
+                "filter[updatedAt][lte]"?: string;
+                /** @description updatedAt is one of (comma-separated) */
+                "filter[updatedAt][in]"?: string[];
+                /** @description updatedAt is none of (comma-separated) */
+                "filter[updatedAt][nin]"?: string[];
+                /** @description updatedAt is between the two values (inclusive) (comma-separated) */
+                "filter[updatedAt][between]"?: string[];
+                /** @description category.slug equals */
+                "filter[category.slug]"?: string;
+                /** @description category.slug is one of (comma-separated) */
+                "filter[category.slug][in]"?: string[];
+                /** @description category.name equals */
+                "filter[category.name]"?: string;
+                /** @description category.name contains (any case) */
+                "filter[category.name][icontains]"?: string;
+                /** @description tags.name equals */
+                "filter[tags.name]"?: string;
+                /** @description tags.name is one of (comma-separated) */
+                "filter[tags.name][in]"?: string[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
                 /** @description Case-insensitive search in name, sku, description */
                 q?: string;
-                /** @description Comma-separated fields to return (id always): id, name, sku, description, price, stock, status, categoryId, createdAt, updatedAt, version, deletedAt, tagIds */
-                fields?: string;
-                /** @description Comma-separated relations to embed: category, category.parent, tags */
-                include?: string;
-                /** @description Soft-deleted rows: only them (only) or with the live ones (with). Needs products.change */
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name" | "sku" | "description" | "price" | "stock" | "status" | "categoryId" | "createdAt" | "updatedAt" | "version" | "deletedAt" | "tagIds")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("category" | "category.parent" | "tags")[];
+                /** @description Soft-deleted rows: only them (only), or with the live ones (with). Needs products.change */
                 trashed?: "only" | "with";
             };
             header?: never;
@@ -6173,48 +5236,22 @@ export interface operations {
             /** @description A page of Product rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ProductList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["ProductSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description trashed= needs a signed-in caller */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description trashed= needs the products.change permission */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "products.create": {
@@ -6233,102 +5270,45 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description URL of the new row */
-                    Location?: string;
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    Location: components["headers"]["Location"];
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "products.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, name, sku, description, price, stock, status, categoryId, createdAt, updatedAt, version, deletedAt, tagIds */
-                fields?: string;
-                /** @description Comma-separated relations to embed: category, category.parent, tags */
-                include?: string;
-                /** @description Soft-deleted rows: only them (only) or with the live ones (with). Needs products.change */
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "name" | "sku" | "description" | "price" | "stock" | "status" | "categoryId" | "createdAt" | "updatedAt" | "version" | "deletedAt" | "tagIds")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("category" | "category.parent" | "tags")[];
+                /** @description Soft-deleted rows: only them (only), or with the live ones (with). Needs products.change */
                 trashed?: "only" | "with";
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description Product id */
                 id: number;
             };
             cookie?: never;
@@ -6338,66 +5318,35 @@ export interface operations {
             /** @description Product */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["ProductSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description trashed= needs a signed-in caller */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description trashed= needs the products.change permission */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "products.delete": {
@@ -6408,6 +5357,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Product id */
                 id: number;
             };
             cookie?: never;
@@ -6417,64 +5367,24 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "products.update": {
@@ -6485,6 +5395,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Product id */
                 id: number;
             };
             cookie?: never;
@@ -6498,104 +5409,28 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "products.restore": {
@@ -6603,6 +5438,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Product id */
                 id: number;
             };
             cookie?: never;
@@ -6612,62 +5448,42 @@ export interface operations {
             /** @description Restored */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "orders.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, status, total, customerId, createdAt, updatedAt */
-                fields?: string;
-                /** @description Comma-separated relations to embed: items, items.product */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "status" | "total" | "customerId" | "createdAt" | "updatedAt")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("items" | "items.product")[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description Order id */
                 id: number;
             };
             cookie?: never;
@@ -6677,66 +5493,35 @@ export interface operations {
             /** @description Order */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Order"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["OrderSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "orders.delete": {
@@ -6747,6 +5532,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Order id */
                 id: number;
             };
             cookie?: never;
@@ -6756,64 +5542,24 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "orders.update": {
@@ -6824,6 +5570,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @description Order id */
                 id: number;
             };
             cookie?: never;
@@ -6837,104 +5584,28 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed (errors[].pointer names each field) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "dailySalesReports.list": {
@@ -6942,36 +5613,36 @@ export interface operations {
             query?: {
                 /** @description 1-based page number */
                 page?: number;
-                /** @description Page size (default 20; larger values are clamped to 100) */
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
                 limit?: number;
-                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
                 after?: string;
-                /** @description Comma-separated fields, "-" for descending. Sortable: date, id. Default: -date,-id */
-                sort?: string;
-                /** @description filter[field]=value or filter[field][op]=value */
-                filter?: {
-                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
-                    date?: string | {
-                        eq?: string;
-                        ne?: string;
-                        gt?: string;
-                        gte?: string;
-                        lt?: string;
-                        lte?: string;
-                        in?: string;
-                        nin?: string;
-                        between?: string;
-                    };
-                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
-                    id?: number | {
-                        eq?: number;
-                        in?: string;
-                    };
-                };
-                /** @description Comma-separated fields to return (id always): id, date, ordersCount, revenue, createdAt, updatedAt */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Sort terms, "-" for descending; ties by id. Default: -date,-id */
+                sort?: ("date" | "-date" | "id" | "-id")[];
+                /** @description date equals */
+                "filter[date]"?: string;
+                /** @description date differs from */
+                "filter[date][ne]"?: string;
+                /** @description date is greater than */
+                "filter[date][gt]"?: string;
+                /** @description date is at least */
+                "filter[date][gte]"?: string;
+                /** @description date is less than */
+                "filter[date][lt]"?: string;
+                /** @description date is at most */
+                "filter[date][lte]"?: string;
+                /** @description date is one of (comma-separated) */
+                "filter[date][in]"?: string[];
+                /** @description date is none of (comma-separated) */
+                "filter[date][nin]"?: string[];
+                /** @description date is between the two values (inclusive) (comma-separated) */
+                "filter[date][between]"?: string[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "date" | "ordersCount" | "revenue" | "createdAt" | "updatedAt")[];
             };
             header?: never;
             path?: never;
@@ -6982,60 +5653,36 @@ export interface operations {
             /** @description A page of DailySalesReport rows */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DailySalesReportList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["DailySalesReportSparseList"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     "dailySalesReports.get": {
         parameters: {
             query?: {
-                /** @description Comma-separated fields to return (id always): id, date, ordersCount, revenue, createdAt, updatedAt */
-                fields?: string;
-                /** @description No relations can be included */
-                include?: string;
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "date" | "ordersCount" | "revenue" | "createdAt" | "updatedAt")[];
             };
-            header?: never;
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
             path: {
+                /** @description DailySalesReport id */
                 id: number;
             };
             cookie?: never;
@@ -7045,66 +5692,35 @@ export interface operations {
             /** @description DailySalesReport */
             200: {
                 headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DailySalesReport"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["DailySalesReportSparse"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
             304: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

@@ -24,8 +24,6 @@ import { type AdminField, type AdminResource, type AdminSchema, findResource } f
 
 export type FormMode = 'create' | 'edit';
 
-const DECIMAL = /^-?\d+(\.\d+)?$/;
-
 // react-admin's `regex` is typed through lodash's (absent) types; this is the same check.
 const matches =
   (pattern: RegExp, message: string): Validator =>
@@ -62,10 +60,9 @@ function validators(field: AdminField, mode: FormMode): Validator[] {
   if (field.maxLength !== null) {
     list.push(maxLength(field.maxLength));
   }
-  // `field.pattern` is left to the server: its message says what is expected ("a decimal with at most 2
-  // digits after the point"), where the bare regular expression would not.
-  if (field.type === 'decimal') {
-    list.push(matches(DECIMAL, 'A decimal number, e.g. 12.50'));
+  // The same pattern OpenAPI documents and the server checks, with what it means in words.
+  if (field.pattern !== null) {
+    list.push(matches(new RegExp(field.pattern, 'u'), field.patternMessage ?? `Must match ${field.pattern}`));
   }
   if (field.type === 'json') {
     list.push(validJson);

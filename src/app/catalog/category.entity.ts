@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import {
   Column,
   CreateDateColumn,
@@ -9,6 +9,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import { IsSlug } from 'src/framework/fields/field.decorators';
 
 /** A shop category; categories nest through an optional parent. */
 @Entity('category')
@@ -19,13 +20,12 @@ export class Category {
   @ApiProperty({ example: 'Kitchen' })
   @Column({ type: 'varchar', length: 120, unique: true })
   @IsString()
-  @Length(1, 120)
+  @MinLength(1)
   name!: string;
 
   @ApiProperty({ example: 'kitchen' })
   @Column({ type: 'varchar', length: 120, unique: true })
-  @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'slug must be lowercase words joined by hyphens' })
-  @MaxLength(120)
+  @IsSlug()
   slug!: string;
 
   @ApiProperty({ example: 'Everything for the kitchen' })

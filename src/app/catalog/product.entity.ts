@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEnum, IsInt, IsOptional, IsString, Length, Matches, MaxLength, Min } from 'class-validator';
+import { IsEnum, IsInt, IsOptional, IsString, Matches, MaxLength, Min, MinLength } from 'class-validator';
 import {
   Check,
   Column,
@@ -17,6 +17,7 @@ import {
 } from 'typeorm';
 import { Category } from 'src/app/catalog/category.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
+import { DecimalMin } from 'src/framework/fields/field.decorators';
 
 export enum ProductStatus {
   Draft = 'draft',
@@ -33,15 +34,14 @@ export class Product {
   id!: number;
 
   @ApiProperty({ example: 'Espresso cup' })
-  @Column({ type: 'varchar', length: 200 })
+  @Column({ type: 'varchar', length: 200 }) // the column's length is the rule's maximum too
   @IsString()
-  @Length(1, 200)
+  @MinLength(1)
   name!: string;
 
   @ApiProperty({ example: 'CUP-001' })
   @Column({ type: 'varchar', length: 64, unique: true })
   @Matches(/^[A-Z0-9][A-Z0-9-]*$/, { message: 'sku must be uppercase letters, digits and hyphens' })
-  @MaxLength(64)
   sku!: string;
 
   @ApiProperty({ example: 'Porcelain, 90 ml' })
@@ -52,11 +52,10 @@ export class Product {
   description!: string | null;
 
   @Index()
+  // A decimal string ("12.50"); numbers are accepted on input and stored exactly. The column's precision
+  // and scale bound its digits.
   @Column({ type: 'numeric', precision: 10, scale: 2 })
-  // A decimal string ("12.50"); numbers are accepted on input and stored exactly.
-  @Matches(/^\d{1,8}(\.\d{1,2})?$/, {
-    message: 'price must be a decimal ≥ 0 with at most 8 digits before and 2 after the point, e.g. "12.50"',
-  })
+  @DecimalMin('0')
   price!: string;
 
   @Column({ type: 'int', default: 0 })

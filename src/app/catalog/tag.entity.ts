@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Length, Matches } from 'class-validator';
+import { IsSlug } from 'src/framework/fields/field.decorators';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /** A free label on products ("gift", "eco"). */
@@ -10,7 +10,6 @@ export class Tag {
 
   @ApiProperty({ example: 'gift' })
   @Column({ type: 'varchar', length: 60, unique: true })
-  @Length(1, 60)
-  @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'name must be lowercase words joined by hyphens' })
+  @IsSlug()
   name!: string;
 }

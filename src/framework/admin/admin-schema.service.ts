@@ -10,6 +10,7 @@ import {
   AdminSchema,
 } from 'src/framework/admin/admin-schema.types';
 import { isSecretField } from 'src/framework/admin/audit-diff';
+import { FieldRules, fieldRules } from 'src/framework/fields/field-rules';
 import { can, Principal } from 'src/framework/auth/principal';
 import {
   ResourceDefinition,
@@ -51,40 +52,28 @@ export function humanize(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** class-validator limits of one property, for form hints (the server validates anyway). */
-function limitsOf(target: Type<object> | undefined, property: string): Partial<AdminField> {
-  if (!target) {
-    return {};
-  }
-  const limits: Partial<AdminField> = {};
-  for (const rule of getMetadataStorage().getTargetValidationMetadatas(target, '', true, false)) {
-    if (rule.propertyName !== property) {
-      continue;
-    }
-    const [a, b] = (rule.constraints ?? []) as unknown[];
-    switch (rule.name) {
-      case 'min':
-        limits.min = Number(a);
-        break;
-      case 'max':
-        limits.max = Number(a);
-        break;
-      case 'minLength':
-        limits.minLength = Number(a);
-        break;
-      case 'maxLength':
-        limits.maxLength = Number(a);
-        break;
-      case 'isLength':
-        limits.minLength = Number(a);
-        limits.maxLength = b === undefined ? null : Number(b);
-        break;
-      case 'matches':
-        limits.pattern = a instanceof RegExp ? a.source : String(a);
-        break;
-    }
-  }
-  return limits;
+/**
+ * The admin's view of a field's rules (the same FieldRules OpenAPI documents and the server checks): bounds,
+ * lengths and the pattern with what it means, so the form can say so before the server does.
+ */
+export function adminLimits(rules: FieldRules): Partial<AdminField> {
+  const integer = rules.type === 'integer';
+  const min =
+    rules.minimum ??
+    (rules.decimalMinimum !== undefined ? Number(rules.decimalMinimum) : undefined) ??
+    (integer && rules.exclusiveMinimum !== undefined ? rules.exclusiveMinimum + 1 : undefined);
+  const max =
+    rules.maximum ??
+    (rules.decimalMaximum !== undefined ? Number(rules.decimalMaximum) : undefined) ??
+    (integer && rules.exclusiveMaximum !== undefined ? rules.exclusiveMaximum - 1 : undefined);
+  return {
+    min: min ?? null,
+    max: max ?? null,
+    minLength: rules.minLength ?? null,
+    maxLength: rules.maxLength ?? null,
+    pattern: rules.pattern ?? null,
+    patternMessage: rules.patternMessage ?? null,
+  };
 }
 
 function baseField(name: string, label: string): AdminField {
@@ -102,6 +91,7 @@ function baseField(name: string, label: string): AdminField {
     minLength: null,
     maxLength: null,
     pattern: null,
+    patternMessage: null,
     helpText: null,
     relation: null,
   };
@@ -134,7 +124,7 @@ function inputFields(input: Type<object>): AdminField[] {
         !rules.some((r) => r.propertyName === name && r.type === 'conditionalValidation'),
       nullable: false,
       enum: enumRule ? (enumRule.constraints[0] as unknown[]).map(String) : null,
-      ...limitsOf(input, name),
+      ...adminLimits(fieldRules({ type, nullable: false, custom: [] }, input, name)),
     };
   });
 }
@@ -233,12 +223,11 @@ export class AdminSchemaService implements OnModuleInit {
           writeOnly: field.writable && !field.readable,
           nullable: field.nullable,
           enum: field.enumValues ? [...field.enumValues] : null,
-          maxLength: field.maxLength ?? null,
           helpText: admin.helpText?.[field.name] ?? null,
           relation: target
             ? { resource: target, cardinality: field.kind === 'toManyIds' ? 'toMany' : 'toOne' }
             : null,
-          ...limitsOf(definition.metadata.target as Type<object>, field.name),
+          ...(field.kind === 'toManyIds' ? {} : adminLimits(field.rules)),
         } satisfies AdminField;
       });
     const readable = fields.filter((f) => !f.writeOnly);

@@ -39,7 +39,10 @@ export interface AdminField {
   max: number | null;
   minLength: number | null;
   maxLength: number | null;
+  /** An ECMA-262 pattern (no flags) the value must match. */
   pattern: string | null;
+  /** What the pattern means, for people ("a decimal ≥ 0 with at most 8 digits before the point…"). */
+  patternMessage: string | null;
   helpText: string | null;
   relation: { resource: string; cardinality: 'toOne' | 'toMany' } | null;
 }

@@ -1,4 +1,4 @@
-import { IsString, Length } from 'class-validator';
+import { IsString, MinLength } from 'class-validator';
 import { Column, Entity, JoinTable, ManyToMany, PrimaryGeneratedColumn } from 'typeorm';
 import { Permission } from 'src/framework/auth/permission.entity';
 
@@ -10,7 +10,7 @@ export class Group {
 
   @Column({ type: 'varchar', length: 150, unique: true })
   @IsString()
-  @Length(1, 150)
+  @MinLength(1)
   name!: string;
 
   @ManyToMany(() => Permission)

@@ -1,4 +1,4 @@
-import { IsBoolean, IsEmail, MaxLength } from 'class-validator';
+import { IsBoolean, IsEmail } from 'class-validator';
 import {
   Column,
   CreateDateColumn,
@@ -22,7 +22,6 @@ export class User {
 
   @Column({ type: 'varchar', length: 254, unique: true })
   @IsEmail({}, { message: 'email must be an email address' })
-  @MaxLength(254)
   email!: string;
 
   @Column({ type: 'varchar', length: 255, nullable: true })

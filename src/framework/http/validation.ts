@@ -23,10 +23,16 @@ export function fieldErrors(errors: ValidationError[], base = ''): ProblemFieldE
   });
 }
 
-/** "2 fields have errors: /a, /b" — counts fields, not the rules each one broke. */
+/** Fields a problem's detail names, and errors it lists: a huge bad body gets a bounded answer. */
+const MAX_NAMED_FIELDS = 10;
+export const MAX_LISTED_ERRORS = 100;
+
+/** "2 fields have errors: /a, /b" — counts fields, not the rules each one broke; names the first ten. */
 function summary(names: string[]): string {
   const unique = [...new Set(names)];
-  return `${unique.length} ${unique.length === 1 ? 'field has' : 'fields have'} errors: ${unique.join(', ')}`;
+  const shown = unique.slice(0, MAX_NAMED_FIELDS).join(', ');
+  const more = unique.length > MAX_NAMED_FIELDS ? ` and ${unique.length - MAX_NAMED_FIELDS} more` : '';
+  return `${unique.length} ${unique.length === 1 ? 'field has' : 'fields have'} errors: ${shown}${more}`;
 }
 
 /** `/items/0/quantity` → `items[0][quantity]`, the bracket syntax the query string was written in. */
@@ -45,7 +51,7 @@ export function validationProblem(errors: ProblemFieldError[]): ProblemException
     title: 'Validation failed',
     status: 422,
     detail: summary(errors.map((e) => e.pointer ?? '')),
-    errors,
+    errors: errors.slice(0, MAX_LISTED_ERRORS),
   });
 }
 

@@ -20,6 +20,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type * as IORedis from 'ioredis';
 import { Pool } from 'pg';
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
+import { UUID_RE } from 'src/framework/fields/formats';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import type { JobContext } from 'src/framework/jobs/job.decorator';
 import { JobDefinition, JobPayloadError, JobRegistry } from 'src/framework/jobs/job.registry';
@@ -79,7 +80,7 @@ export function nextRun(cron: string): Date {
  * Example: `await jobs.enqueue('orders.send-confirmation', { orderId }, {}, manager)`.
  */
 /** An outbox row's id (a uuid), as opposed to ids bullmq gives scheduler runs. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_RE;
 
 @Injectable()
 export class JobsService

@@ -2,6 +2,7 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { GUARDS_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { DECORATORS, type OpenAPIObject } from '@nestjs/swagger';
+import { THROTTLER_SKIP } from '@nestjs/throttler/dist/throttler.constants';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/framework/auth/auth.decorators';
 import { StaffGuard } from 'src/framework/auth/staff-only';
 
@@ -47,8 +48,8 @@ type Operation = NonNullable<OpenAPIObject['paths'][string]['get']>;
  * The auth requirement of every hand-written route, by the operationId Swagger gives it: the one of
  * `@ApiOperation`, else Swagger's default `<Controller>_<method>` (this app uses no URI versioning).
  */
-/** A route's auth requirement, and whether {@link StaffGuard} also guards it. */
-export type RouteRequirement = AuthRequirement & { staffOnly: boolean };
+/** A route's auth requirement, whether {@link StaffGuard} also guards it, and whether the request budget counts it. */
+export type RouteRequirement = AuthRequirement & { staffOnly: boolean; rateLimited: boolean };
 
 export function requirementsByOperationId(app: INestApplication): Map<string, RouteRequirement> {
   const discovery = app.get(DiscoveryService, { strict: false });
@@ -79,6 +80,10 @@ export function requirementsByOperationId(app: INestApplication): Map<string, Ro
       requirements.set(operation?.operationId ?? `${metatype.name}_${name}`, {
         ...requirement,
         staffOnly: guards.includes(StaffGuard),
+        rateLimited: !reflector.getAllAndOverride<boolean | undefined>(`${THROTTLER_SKIP}default`, [
+          handler,
+          metatype,
+        ]),
       });
     }
   }
@@ -87,12 +92,14 @@ export function requirementsByOperationId(app: INestApplication): Map<string, Ro
 
 /**
  * Shows every hand-written route's requirement, derived from its auth metadata like the guard does: public
- * routes have no security; the others accept either credential (JWT or API key) and answer 401 without one,
- * and 403 when they need a permission. Resource routes keep what `addResource` wrote for them.
- * Example: `withSecurity(document, app)`.
+ * routes say `security: []`; the others accept either credential (JWT or API key) and answer 401 without
+ * one, and 403 when they need a permission. Resource routes keep what `addResource` wrote for them.
+ * Example: `withSecurity(document, requirementsByOperationId(app))`.
  */
-export function withSecurity(document: OpenAPIObject, app: INestApplication): OpenAPIObject {
-  const requirements = requirementsByOperationId(app);
+export function withSecurity(
+  document: OpenAPIObject,
+  requirements: Map<string, RouteRequirement>,
+): OpenAPIObject {
   for (const item of Object.values(document.paths)) {
     for (const method of METHODS) {
       const operation: Operation | undefined = item[method];
@@ -106,7 +113,7 @@ export function withSecurity(document: OpenAPIObject, app: INestApplication): Op
         continue;
       }
       if (requirement.kind === 'public') {
-        delete operation.security;
+        operation.security = [];
         continue;
       }
       operation.security = signedInSecurity();

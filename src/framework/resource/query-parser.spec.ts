@@ -199,22 +199,27 @@ describe(parseListQuery.name, () => {
       );
     });
 
-    it.each(['limit=1&limit=2', 'sort=name&sort=price', 'page=1&page=2', 'fields=name&fields=price'])(
-      'rejects a repeated parameter: %s',
-      (query) => {
-        const name = query.slice(0, query.indexOf('='));
+    it.each(['limit=1&limit=2', 'page=1&page=2', 'q=a&q=b'])('rejects a repeated parameter: %s', (query) => {
+      const name = query.slice(0, query.indexOf('='));
 
-        expect(failures(query)).toEqual([[name, 'invalid']]);
-        expect(problemOf(query).errors?.[0].message).toContain('more than once');
-      },
-    );
+      expect(failures(query)).toEqual([[name, 'invalid']]);
+      expect(problemOf(query).errors?.[0].message).toContain('more than once');
+    });
 
-    it.each(['limit[max]=5', 'sort[by]=name', 'q[x]=a', 'include[0]=category'])(
-      'rejects a nested plain parameter: %s',
-      (query) => {
-        expect(failures(query)).toEqual([[query.slice(0, query.indexOf('[')), 'invalid']]);
-      },
-    );
+    it.each(['limit[max]=5', 'sort[by]=name', 'q[x]=a'])('rejects a nested plain parameter: %s', (query) => {
+      expect(failures(query)).toEqual([[query.slice(0, query.indexOf('[')), 'invalid']]);
+    });
+
+    // OpenAPI's exploded array form, which clients such as openapi-fetch send by default.
+    it.each([
+      ['sort=name&sort=-price', 'sort=name,-price'],
+      ['fields=name&fields=price', 'fields=name,price'],
+      ['include=category&include=tags', 'include=category,tags'],
+      ['filter[price][in]=1&filter[price][in]=2', 'filter[price][in]=1,2'],
+      ['filter[price][in][]=1&filter[price][in][]=2', 'filter[price][in]=1,2'],
+    ])('reads the repeated list %s as %s', (repeated, commas) => {
+      expect(parse(repeated)).toEqual(parse(commas));
+    });
 
     it('accepts numbers from a programmatic caller', () => {
       expect(parseListQuery({ page: 2, limit: 7 }, productSpec())).toMatchObject({ page: 2, limit: 7 });
@@ -568,8 +573,8 @@ describe(parseListQuery.name, () => {
       ['filter[price]=1&filter[price]=2', 'filter[price]'],
       ['filter[price]=1&filter[price][gte]=2', 'filter[price]'],
       ['filter[price][gte]=1&filter[price][gte]=2', 'filter[price][gte]'],
-      ['filter[price][in][]=1&filter[price][in][]=2', 'filter[price][in]'],
       ['filter[price][gte][x]=1', 'filter[price][gte]'],
+      ['filter[price][gte]=1&filter[price][gte]=2', 'filter[price][gte]'],
       ['filter=price', 'filter'],
       ['filter[]=price', 'filter'],
     ])('rejects the malformed filter %s', (query, parameter) => {

@@ -1,8 +1,20 @@
+import {
+  DATE_RE,
+  DECIMAL_RE,
+  INTEGER_RANGES,
+  INTEGER_RE,
+  UUID_RE,
+  canonicalDecimal,
+  compareDecimals,
+  isCalendarDate,
+  validDateText,
+} from 'src/framework/fields/formats';
+import type { FieldType } from 'src/framework/fields/field-rules';
 import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
+import { MAX_LISTED_ERRORS } from 'src/framework/http/validation';
 import {
   FILTER_OPERATORS,
   FieldSpec,
-  FieldType,
   FilterOperator,
   FilterTerm,
   ListQuery,
@@ -29,28 +41,22 @@ export const LIST_QUERY_PARAMETERS = [
 ] as const;
 
 /** Longest filter value (or list item) accepted, in characters. */
-const MAX_VALUE_LENGTH = 1000;
+export const MAX_VALUE_LENGTH = 1000;
 /** Items an `in`/`nin` list may hold. */
-const MAX_LIST_ITEMS = 100;
-const MAX_SEARCH_LENGTH = 200;
+export const MAX_LIST_ITEMS = 100;
+export const MAX_SEARCH_LENGTH = 200;
 /** `include=items.product` is depth 2; deeper paths are refused. */
 const MAX_INCLUDE_DEPTH = 2;
 /** A cursor is server-made; anything longer than this is not one of ours. */
-const MAX_CURSOR_LENGTH = 8192;
+export const MAX_CURSOR_LENGTH = 8192;
 
-const INTEGER_RE = /^-?\d+$/;
 const NUMBER_RE = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
-const DECIMAL_RE = /^-?\d+(?:\.\d+)?$/;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 // An unencoded `+` in an offset arrives as a space (form encoding); it cannot mean anything else there.
 const DATETIME_RE =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|([-+ ])(\d{2}):?(\d{2})))?$/i;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CURSOR_RE = /^[A-Za-z0-9_-]+$/;
 
-const INT8_MIN = -(2n ** 63n);
-const INT8_MAX = 2n ** 63n - 1n;
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const INT8 = INTEGER_RANGES.int64;
 
 const KNOWN_OPERATORS: ReadonlySet<string> = new Set<string>(FILTER_OPERATORS);
 const LIST_OPERATORS: ReadonlySet<FilterOperator> = new Set<FilterOperator>(['in', 'nin', 'between']);
@@ -245,7 +251,7 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
   }
 
   const errorsBeforeSort = errors.length;
-  const sort = parseSort(scalar('sort', sortRaw, errors), spec, errors);
+  const sort = parseSort(listText('sort', sortRaw, errors), spec, errors);
   const sortValid = errors.length === errorsBeforeSort;
 
   let after: unknown[] | undefined;
@@ -279,8 +285,8 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
     }
   }
 
-  const fields = parseFields(scalar('fields', fieldsRaw, errors), spec, errors);
-  const include = parseInclude(scalar('include', includeRaw, errors), spec, errors);
+  const fields = parseFields(listText('fields', fieldsRaw, errors), spec, errors);
+  const include = parseInclude(listText('include', includeRaw, errors), spec, errors);
   const trashed = trashedRaw === undefined ? undefined : parseTrashed(trashedRaw, spec, errors);
 
   if (errors.length > 0) {
@@ -334,23 +340,42 @@ function parseTrashed(
   return text as Trashed;
 }
 
-/** The 400 problem for a list of parameter errors; the detail names every parameter as written. */
+/** Parameters a bad query's detail spells out; the rest are counted (a 200-parameter query stays readable). */
+const MAX_DETAILED = 10;
+
+/** The 400 problem for a list of parameter errors; the detail names the parameters as written. */
 function badQuery(errors: ProblemFieldError[]): ProblemException {
   let detail = '';
-  for (let i = 0; i < errors.length; i++) {
+  for (let i = 0; i < errors.length && i < MAX_DETAILED; i++) {
     detail += `${i === 0 ? '' : ' | '}${errors[i].parameter}: ${errors[i].message}`;
+  }
+  if (errors.length > MAX_DETAILED) {
+    detail += ` | and ${errors.length - MAX_DETAILED} more`;
   }
   return new ProblemException({
     type: PROBLEM_TYPES.badQuery,
     title: 'Bad request parameters',
     status: 400,
     detail,
-    errors,
+    errors: errors.slice(0, MAX_LISTED_ERRORS),
   });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Non-empty text items: a list parameter repeated (`sort=a&sort=b`) rather than comma-separated. */
+function isTextList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v !== '');
+}
+
+/**
+ * A list parameter's text (`sort`, `fields`, `include`): comma-separated as documented, or repeated, the
+ * exploded form that clients such as openapi-fetch send for arrays by default; both mean the same list.
+ */
+function listText(name: string, value: unknown, errors: ProblemFieldError[]): string | undefined {
+  return isTextList(value) ? value.join(',') : scalar(name, value, errors);
 }
 
 /** A top-level parameter's single text value; repeated (`a=1&a=2`) or nested (`a[b]=1`) ones are errors. */
@@ -387,7 +412,7 @@ function parsePositiveInteger(
     errors.push({
       parameter: name,
       code: 'range',
-      message: `${name} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${quote(text)}`,
+      message: `${name} must be a whole number of at least 1${safe ? '' : ' (larger ones are clamped)'}, got ${quote(text)}`,
     });
     return undefined;
   }
@@ -569,7 +594,7 @@ function coerce(field: FieldSpec, raw: string): unknown {
         return INVALID;
       }
       const value = BigInt(raw);
-      return value < INT8_MIN || value > INT8_MAX ? OUT_OF_RANGE : value.toString();
+      return value < INT8.minimum || value > INT8.maximum ? OUT_OF_RANGE : value.toString();
     }
     case 'number': {
       if (!NUMBER_RE.test(raw)) {
@@ -582,10 +607,8 @@ function coerce(field: FieldSpec, raw: string): unknown {
       return DECIMAL_RE.test(raw) ? canonicalDecimal(raw) : INVALID;
     case 'boolean':
       return parseBoolean(raw);
-    case 'date': {
-      const match = DATE_RE.exec(raw);
-      return match !== null && isCalendarDate(+match[1], +match[2], +match[3]) ? raw : INVALID;
-    }
+    case 'date':
+      return DATE_RE.test(raw) && validDateText(raw) ? raw : INVALID;
     case 'datetime':
       return parseDatetime(raw) ?? INVALID;
     case 'uuid':
@@ -608,59 +631,6 @@ function parseBoolean(raw: string): boolean | typeof INVALID {
     default:
       return INVALID;
   }
-}
-
-/** `-007.500` → `-7.5`; `-0.0` → `0`. The input already matches DECIMAL_RE. */
-function canonicalDecimal(raw: string): string {
-  const negative = raw.charCodeAt(0) === 45; // '-'
-  const dot = raw.indexOf('.');
-  const intEnd = dot < 0 ? raw.length : dot;
-  let start = negative ? 1 : 0;
-  while (start < intEnd - 1 && raw.charCodeAt(start) === 48) {
-    start++;
-  }
-  let end = raw.length;
-  if (dot >= 0) {
-    while (end > dot + 1 && raw.charCodeAt(end - 1) === 48) {
-      end--;
-    }
-    if (end === dot + 1) {
-      end = dot;
-    }
-  }
-  const digits = raw.slice(start, end);
-  if (digits === '0') {
-    return '0';
-  }
-  return negative ? `-${digits}` : digits;
-}
-
-/** Compares two canonical decimals exactly (no float rounding). */
-function compareDecimals(a: string, b: string): number {
-  const scale = Math.max(fractionLength(a), fractionLength(b));
-  const x = scaledDecimal(a, scale);
-  const y = scaledDecimal(b, scale);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function fractionLength(decimal: string): number {
-  const dot = decimal.indexOf('.');
-  return dot < 0 ? 0 : decimal.length - dot - 1;
-}
-
-function scaledDecimal(decimal: string, scale: number): bigint {
-  const dot = decimal.indexOf('.');
-  const whole = dot < 0 ? decimal : decimal.slice(0, dot);
-  const fraction = dot < 0 ? '' : decimal.slice(dot + 1);
-  return BigInt(whole + fraction.padEnd(scale, '0'));
-}
-
-function isCalendarDate(year: number, month: number, day: number): boolean {
-  if (year < 1 || month < 1 || month > 12 || day < 1) {
-    return false;
-  }
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  return day <= DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0);
 }
 
 /** ISO 8601 with a timezone (`2024-05-01T12:00:00.5+02:00`), or a bare date (UTC midnight). */
@@ -795,6 +765,8 @@ function parseFilters(raw: unknown, spec: ResourceQuerySpec, errors: ProblemFiel
           });
         } else if (typeof operand === 'string') {
           addFilter(filters, entry, path, op as FilterOperator, op, operand, errors);
+        } else if (LIST_OPERATORS.has(op as FilterOperator) && isTextList(operand)) {
+          addFilter(filters, entry, path, op as FilterOperator, op, operand.join(','), errors);
         } else if (operand !== undefined) {
           errors.push({
             parameter: filterParameter(path, op),

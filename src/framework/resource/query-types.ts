@@ -16,20 +16,9 @@ export const FILTER_OPERATORS = [
 ] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
-/** How a column's values are written in a query string and compared. */
-export type FieldType =
-  | 'string'
-  | 'text'
-  | 'integer'
-  | 'bigint'
-  | 'number'
-  | 'decimal'
-  | 'boolean'
-  | 'date'
-  | 'datetime'
-  | 'uuid'
-  | 'enum'
-  | 'json';
+import type { FieldType } from 'src/framework/fields/field-rules';
+
+export type { FieldType };
 
 /** One queryable field of a resource (a column, or a column reached through a relation path). */
 export interface FieldSpec {

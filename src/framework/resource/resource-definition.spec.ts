@@ -1,3 +1,4 @@
+import { Min } from 'class-validator';
 import {
   Column,
   CreateDateColumn,
@@ -203,6 +204,17 @@ class Pair {
   right!: number;
 }
 
+@Entity('spec_bad_rule')
+class BadRule {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  // class-validator's @Min compares numbers: on a decimal string it would refuse every write.
+  @Column({ type: 'numeric', precision: 8, scale: 2 })
+  @Min(0)
+  amount!: string;
+}
+
 /** Exposes TypeORM's metadata builder: the entities are resolved exactly as at boot, without a connection. */
 class MetadataOnlyDataSource extends DataSource {
   build(): Promise<void> {
@@ -215,7 +227,7 @@ let dataSource: MetadataOnlyDataSource;
 beforeAll(async () => {
   dataSource = new MetadataOnlyDataSource({
     type: 'postgres',
-    entities: [Region, Country, Publisher, Label, Genre, Book, Review, OrderLine, Pair],
+    entities: [Region, Country, Publisher, Label, Genre, Book, Review, OrderLine, Pair, BadRule],
   });
   await dataSource.build();
 });
@@ -386,6 +398,14 @@ describe('resolveResource boot checks', () => {
     expect(error.message).toContain(option);
   });
 
+  it('NST-R011: a rule the document could not state honestly', () => {
+    const error = declarationError({}, BadRule);
+    expect(error.code).toBe('NST-R011');
+    expect(error.message).toContain(
+      `field "amount": @Min(0) on a decimal string always fails: use @DecimalMin('0')`,
+    );
+  });
+
   it('refuses an unknown action', () => {
     const error = declarationError({ actions: ['list', 'purge' as 'list'] });
     expect(error.code).toBe('NST-R001');
@@ -474,8 +494,8 @@ describe('resolveResource on a valid declaration', () => {
 
   it('maps column types and keeps length, precision and scale', () => {
     const definition = resolve();
-    expect(field(definition, 'title')).toMatchObject({ type: 'string', maxLength: 200 });
-    expect(field(definition, 'price')).toMatchObject({ type: 'decimal', precision: 10, scale: 2 });
+    expect(field(definition, 'title')).toMatchObject({ type: 'string', rules: { maxLength: 200 } });
+    expect(field(definition, 'price')).toMatchObject({ type: 'decimal', rules: { precision: 10, scale: 2 } });
     expect(field(definition, 'featured').type).toBe('boolean');
     expect(field(definition, 'attributes').type).toBe('json');
     expect(field(definition, 'createdAt').type).toBe('datetime');

@@ -3,9 +3,16 @@ import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata.js';
 import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
 import { defaultOperators } from 'src/framework/resource/query-parser';
 import {
+  FieldRuleError,
+  FieldRules,
+  FieldType,
+  columnRules,
+  fieldRules,
+  fieldTypeOf,
+} from 'src/framework/fields/field-rules';
+import {
   FILTER_OPERATORS,
   FieldSpec,
-  FieldType,
   FilterOperator,
   ResourceQuerySpec,
   SortTerm,
@@ -46,10 +53,11 @@ export interface ResourceField {
   writable: boolean;
   /** Must be present on create: not nullable, no default, not generated. */
   required: boolean;
-  /** varchar length, numeric precision/scale: for OpenAPI. */
-  maxLength?: number;
-  precision?: number;
-  scale?: number;
+  /**
+   * Every constraint on the field's values (of each id, for `<relation>Ids`), from its column and its
+   * class-validator rules: what OpenAPI documents, the admin shows and body validation enforces.
+   */
+  rules: FieldRules;
 }
 
 /** A column reached from the resource: own (`price`) or through to-one/to-many relations (`category.slug`). */
@@ -89,68 +97,6 @@ export interface ResourceDefinition {
 const MAX_INCLUDE_DEPTH = 2;
 const PATH_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
-/** Maps a TypeORM column type to the query language's field type. */
-export function fieldTypeOf(column: ColumnMetadata): FieldType {
-  const type = column.type;
-  if (typeof type === 'function') {
-    const name = (type as { name?: string }).name;
-    // TypeORM maps a bare `number` property (and @PrimaryGeneratedColumn()) to PostgreSQL `integer`.
-    return name === 'Number'
-      ? 'integer'
-      : name === 'Boolean'
-        ? 'boolean'
-        : name === 'Date'
-          ? 'datetime'
-          : 'string';
-  }
-  switch (String(type).toLowerCase()) {
-    case 'int':
-    case 'int2':
-    case 'int4':
-    case 'integer':
-    case 'smallint':
-    case 'increment':
-      return 'integer';
-    case 'int8':
-    case 'bigint':
-      return 'bigint';
-    case 'numeric':
-    case 'decimal':
-    case 'money':
-      return 'decimal';
-    case 'real':
-    case 'float':
-    case 'float4':
-    case 'float8':
-    case 'double precision':
-      return 'number';
-    case 'bool':
-    case 'boolean':
-      return 'boolean';
-    case 'text':
-    case 'citext':
-      return 'text';
-    case 'uuid':
-      return 'uuid';
-    case 'enum':
-    case 'simple-enum':
-      return 'enum';
-    case 'date':
-      return 'date';
-    case 'timestamp':
-    case 'timestamptz':
-    case 'timestamp with time zone':
-    case 'timestamp without time zone':
-      return 'datetime';
-    case 'json':
-    case 'jsonb':
-    case 'simple-json':
-      return 'json';
-    default:
-      return 'string';
-  }
-}
-
 /** `tags` → `tagIds`, `categories` → `categoryIds`. */
 function idsName(relation: string): string {
   const singular = relation.endsWith('ies')
@@ -186,6 +132,14 @@ function enumValuesOf(column: ColumnMetadata): string[] | undefined {
   return column.enum?.map(String);
 }
 
+/** The type of a key as `<relation>Id(s)` carry it: integers and UUIDs as such, anything else as text. */
+function idType(type: FieldType): FieldType {
+  return type === 'integer' || type === 'bigint' || type === 'uuid' ? type : 'string';
+}
+
+/** Most ids one `<relation>Ids` list may hold. */
+export const MAX_IDS = 1000;
+
 /**
  * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R007).
  * Example: `resolveResource(ProductResource, declaration, dataSource.getMetadata(Product), hooks)`.
@@ -212,6 +166,17 @@ export function resolveResource(
   const writeOnly = new Set(options.writeOnly ?? []);
   const readOnly = new Set(options.readOnly ?? []);
   const fields = new Map<string, ResourceField>();
+  /** The field's rules, or NST-R011 naming the rule that cannot be stated honestly. */
+  const rulesOf = (base: FieldRules, property: string): FieldRules => {
+    try {
+      return fieldRules(base, metadata.target, property);
+    } catch (error) {
+      if (error instanceof FieldRuleError) {
+        fail('NST-R011', `field "${property}": ${error.message}`);
+      }
+      throw error;
+    }
+  };
   const joinColumns = new Set(
     metadata.relations.filter(isToOne).flatMap((r) => r.joinColumns.map((c) => c.databaseName)),
   );
@@ -232,6 +197,7 @@ export function resolveResource(
       column.isDeleteDate ||
       column.isVersion;
     const type = fieldTypeOf(column);
+    const rules = rulesOf(columnRules(column, type), column.propertyName);
     fields.set(column.propertyName, {
       name: column.propertyName,
       kind: joinColumns.has(column.databaseName) ? 'toOneId' : 'column',
@@ -240,14 +206,12 @@ export function resolveResource(
         (r) => isToOne(r) && r.joinColumns.some((c) => c.databaseName === column.databaseName),
       ),
       type,
-      nullable: column.isNullable,
-      enumValues: type === 'enum' ? enumValuesOf(column) : undefined,
+      nullable: rules.nullable,
+      enumValues: rules.enum,
       readable: true,
       writable: !generated,
       required: !generated && !column.isNullable && column.default === undefined,
-      maxLength: column.length ? Number(column.length) : undefined,
-      precision: column.precision ?? undefined,
-      scale: column.scale ?? undefined,
+      rules,
     });
   }
   for (const relation of metadata.relations) {
@@ -255,31 +219,35 @@ export function resolveResource(
       const join = relation.joinColumns[0];
       const name = `${relation.propertyName}Id`;
       if (!fields.has(name) && join) {
-        const type = fieldTypeOf(join.referencedColumn ?? join);
+        const referenced = join.referencedColumn ?? join;
+        const type = idType(fieldTypeOf(referenced));
         fields.set(name, {
           name,
           kind: 'toOneId',
           column: join,
           relation,
-          type: type === 'integer' || type === 'bigint' || type === 'uuid' ? type : 'string',
+          type,
           nullable: relation.isNullable,
           readable: true,
           writable: true,
           required: !relation.isNullable,
+          rules: { ...columnRules(referenced, type), nullable: relation.isNullable, default: undefined },
         });
       }
     } else if (relation.isManyToMany) {
       const name = idsName(relation.propertyName);
       const target = relation.inverseEntityMetadata.primaryColumns[0];
+      const type = idType(fieldTypeOf(target));
       fields.set(name, {
         name,
         kind: 'toManyIds',
         relation,
-        type: fieldTypeOf(target),
+        type,
         nullable: false,
         readable: true,
         writable: true,
         required: false,
+        rules: { ...columnRules(target, type), nullable: false, default: undefined, maxItems: MAX_IDS },
       });
     }
   }

@@ -2,6 +2,19 @@ import { validate } from 'class-validator';
 import { type EntityManager, QueryFailedError } from 'typeorm';
 import type { ProblemFieldError } from 'src/framework/http/problem';
 import { checkBodyShape, fieldErrors, validationProblem } from 'src/framework/http/validation';
+import type { FieldRules } from 'src/framework/fields/field-rules';
+import {
+  DATE_RE,
+  DATETIME_RE,
+  DECIMAL_RE,
+  INTEGER_RANGES,
+  INTEGER_RE,
+  UUID_RE,
+  decimalDescription,
+  textLength,
+  validDateText,
+} from 'src/framework/fields/formats';
+import { MAX_IDS } from 'src/framework/resource/resource-definition';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { ident, notDeleted, tableOf } from 'src/framework/resource/resource-sql';
 
@@ -11,41 +24,38 @@ export interface ResourceInput {
   many: Map<ResourceField, unknown[]>;
 }
 
-const DECIMAL_RE = /^-?\d+(\.\d+)?$/;
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const MAX_IDS = 1000;
-
-function validDate(text: string): boolean {
-  const date = new Date(`${text.slice(0, 10)}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text.slice(0, 10);
-}
-
-/** Checks one JSON value against the column type; returns the value to store, or an error message. */
+/** Checks one JSON value against the field's type and column rules; returns the value to store, or an error. */
 function coerceValue(
   field: ResourceField,
   value: unknown,
 ): { value: unknown } | { error: string; code: string } {
-  const { name } = field;
+  const { name, rules } = field;
   switch (field.type) {
     case 'string':
     case 'text':
       if (typeof value !== 'string') {
         return { error: `${name} must be a string`, code: 'type' };
       }
-      if (field.maxLength !== undefined && value.length > field.maxLength) {
-        return { error: `${name} must be at most ${field.maxLength} characters`, code: 'maxLength' };
+      // Counted in characters, as varchar(n) and OpenAPI's maxLength count (an emoji is one).
+      if (
+        rules.maxLength !== undefined &&
+        value.length > rules.maxLength &&
+        textLength(value) > rules.maxLength
+      ) {
+        return { error: `${name} must be at most ${rules.maxLength} characters`, code: 'maxLength' };
       }
       return { value };
     case 'integer':
-      return Number.isSafeInteger(value) && Math.abs(value as number) <= 2147483647
+      // The column type's range; @Min/@Max are the entity's rules, checked (and coded) by class-validator.
+      return Number.isSafeInteger(value) && inColumnRange(rules, value as number)
         ? { value }
-        : { error: `${name} must be an integer`, code: 'type' };
-    case 'bigint':
-      return Number.isSafeInteger(value) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value))
-        ? { value: String(value) }
-        : { error: `${name} must be an integer (as a number or a string of digits)`, code: 'type' };
+        : { error: `${name} must be an integer${rangeText(rules)}`, code: 'type' };
+    case 'bigint': {
+      const text = Number.isSafeInteger(value) ? String(value) : value;
+      return typeof text === 'string' && INTEGER_RE.test(text) && bigintFits(text)
+        ? { value: text }
+        : { error: `${name} must be a 64-bit integer (as a number or a string of digits)`, code: 'type' };
+    }
     case 'number':
       return typeof value === 'number' && Number.isFinite(value)
         ? { value }
@@ -53,16 +63,16 @@ function coerceValue(
     case 'decimal': {
       const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
       if (typeof text !== 'string' || !DECIMAL_RE.test(text)) {
-        return { error: `${name} must be a decimal string like "12.50"`, code: 'type' };
+        return { error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`, code: 'type' };
       }
       const [whole, fraction = ''] = text.replace('-', '').split('.');
-      const scale = field.scale ?? 0;
+      const scale = rules.scale ?? 0;
       if (
-        field.precision !== undefined &&
-        (fraction.length > scale || whole.replace(/^0+/, '').length > field.precision - scale)
+        rules.precision !== undefined &&
+        (fraction.length > scale || whole.replace(/^0+/, '').length > rules.precision - scale)
       ) {
         return {
-          error: `${name} must have at most ${field.precision - scale} digits before and ${scale} after the point`,
+          error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`,
           code: 'maxDigits',
         };
       }
@@ -77,11 +87,11 @@ function coerceValue(
         ? { value }
         : { error: `${name} must be one of: ${field.enumValues?.join(', ')}`, code: 'enum' };
     case 'date':
-      return typeof value === 'string' && DATE_RE.test(value) && validDate(value)
+      return typeof value === 'string' && DATE_RE.test(value) && validDateText(value)
         ? { value }
         : { error: `${name} must be a date like "2024-05-01"`, code: 'type' };
     case 'datetime':
-      return typeof value === 'string' && DATETIME_RE.test(value) && validDate(value)
+      return typeof value === 'string' && DATETIME_RE.test(value) && validDateText(value)
         ? { value: new Date(value) }
         : {
             error: `${name} must be an ISO 8601 timestamp with a time zone, like "2024-05-01T12:00:00Z"`,
@@ -94,6 +104,26 @@ function coerceValue(
     case 'json':
       return { value };
   }
+}
+
+function columnRange(rules: FieldRules): { minimum: number; maximum: number } {
+  return INTEGER_RANGES[rules.format === 'int16' ? 'int16' : 'int32'];
+}
+
+function inColumnRange(rules: FieldRules, value: number): boolean {
+  const range = columnRange(rules);
+  return value >= range.minimum && value <= range.maximum;
+}
+
+function bigintFits(text: string): boolean {
+  const value = BigInt(text);
+  return value >= INTEGER_RANGES.int64.minimum && value <= INTEGER_RANGES.int64.maximum;
+}
+
+/** ` from -2,147,483,648 to 2,147,483,647`: bounds written for people. */
+function rangeText(rules: FieldRules): string {
+  const { minimum, maximum } = columnRange(rules);
+  return ` from ${minimum.toLocaleString('en-US')} to ${maximum.toLocaleString('en-US')}`;
 }
 
 /** The element field of a `<relation>Ids` list, typed like the target's primary key. */

@@ -28,6 +28,12 @@ import type { ListResult, ResourceService } from 'src/framework/resource/resourc
 const GET_PARAMETERS = ['fields', 'include'];
 const GET_PARAMETERS_TRASHED = [...GET_PARAMETERS, 'trashed'];
 
+/**
+ * The media type of an answer to `fields=`: the same JSON, but its rows hold only the fields asked for, so
+ * it has a schema of its own in OpenAPI and typed clients keep full row types for `application/json`.
+ */
+export const SPARSE_MEDIA_TYPE = 'application/vnd.nestor.sparse+json';
+
 /** The operationId of a generated route, e.g. `products.list`: stable, so generated clients keep working. */
 export function operationId(path: string, action: ResourceAction): string {
   return `${path.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())}.${action}`;
@@ -56,6 +62,13 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** Marks a `fields=` answer as sparse (see SPARSE_MEDIA_TYPE). */
+function sparse(reply: FastifyReply, fields: readonly string[] | undefined): void {
+  if (fields !== undefined) {
+    void reply.type(`${SPARSE_MEDIA_TYPE}; charset=utf-8`);
+  }
+}
+
 /**
  * Builds the controller class of one resource: the routes of its enabled actions under `/api/<path>`.
  * Routes read the raw request (the service validates it against the resource's allow-lists).
@@ -69,9 +82,10 @@ export function createResourceController(
   class GeneratedResourceController {
     constructor(@Inject(serviceToken) readonly service: ResourceService) {}
 
-    list(request: FastifyRequest): Promise<ListResult> {
+    list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
       const raw = query(request);
       const parsed = parseListQuery(raw, this.service.definition.query);
+      sparse(reply, parsed.fields);
       return this.service.list(parsed, { path: request.url.split('?')[0], query: raw }, principalOf(request));
     }
 
@@ -100,6 +114,7 @@ export function createResourceController(
         trashed: parsed.trashed,
       });
       void reply.header('etag', etag);
+      sparse(reply, parsed.fields);
       const noneMatch = header(request, 'if-none-match');
       if (
         noneMatch &&
@@ -168,7 +183,7 @@ export function createResourceController(
   const reply = Res({ passthrough: true });
   const idParam = Param('id');
   const routes: Record<ResourceAction, () => void> = {
-    list: () => decorate('list', [Get()], [Req()]),
+    list: () => decorate('list', [Get()], [Req(), reply]),
     get: () => decorate('get', [Get(':id')], [idParam, Req(), reply]),
     create: () => decorate('create', [Post(), HttpCode(201)], [Req(), reply]),
     update: () => decorate('update', [Patch(':id')], [idParam, Req(), reply]),

@@ -68,6 +68,8 @@ export interface ResourceAdminOptions {
 export interface ResourceOptions {
   /** URL segment under `/api`, plural kebab-case. Default: the entity's name pluralised (`order-items`). */
   path?: string;
+  /** What the resource is, one sentence: its OpenAPI tag's description (Swagger UI shows it as a heading). */
+  description?: string;
   /** Fields searched by `q=` (case-insensitive substring). */
   search?: string[];
   /**

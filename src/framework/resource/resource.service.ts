@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Type } from '@nestjs/common';
 import * as qs from 'qs';
 import { DataSource, EntityManager } from 'typeorm';
+import { UUID_RE } from 'src/framework/fields/formats';
 import { AuditService } from 'src/framework/admin/audit.service';
 import { Principal, can } from 'src/framework/auth/principal';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
@@ -133,7 +134,7 @@ export class ResourceService {
       }
       return id.type === 'integer' ? Number(raw) : raw;
     }
-    if (id.type === 'uuid' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw)) {
+    if (id.type === 'uuid' && !UUID_RE.test(raw)) {
       throw notFound(this.definition, raw);
     }
     return raw;
@@ -197,7 +198,9 @@ export class ResourceService {
           delete merged[key];
         }
       }
-      const search = qs.stringify(merged, { encodeValuesOnly: true });
+      // Fully percent-encoded (brackets too), so each link is a valid URI reference; repeated list
+      // parameters come back in the documented comma form.
+      const search = qs.stringify(merged, { arrayFormat: 'comma' });
       return search ? `${request.path}?${search}` : request.path;
     };
     const page = query.page ?? null;

@@ -51,6 +51,14 @@ function types(schema: JsonSchema): string[] {
 }
 
 function stringOf(schema: JsonSchema): fc.Arbitrary<string> {
+  if (schema.pattern !== undefined && schema.format !== 'date-time') {
+    // Strings the pattern accepts, within the bounds (fast-check builds them from the regular expression).
+    const min = schema.minLength ?? 0;
+    const max = schema.maxLength ?? 1e9;
+    return fc
+      .stringMatching(new RegExp(schema.pattern, 'u'), { size: 'small' })
+      .filter((s) => [...s].length >= min && [...s].length <= max);
+  }
   if (schema.pattern === '^-?\\d+(\\.\\d+)?$') {
     return fc.oneof(
       fc.integer({ min: 0, max: 99999 }).map((cents) => (cents / 100).toFixed(2)),
@@ -100,9 +108,24 @@ export function valueOf(
         case 'string':
           return stringOf(schema);
         case 'integer':
-          return fc.integer({ min: schema.minimum ?? 0, max: schema.maximum ?? 1000 });
-        case 'number':
-          return fc.integer({ min: schema.minimum ?? 0, max: schema.maximum ?? 1000 });
+        case 'number': {
+          const min =
+            schema.minimum ?? (typeof schema.exclusiveMinimum === 'number' ? schema.exclusiveMinimum + 1 : 0);
+          const max =
+            schema.maximum ??
+            (typeof schema.exclusiveMaximum === 'number' ? schema.exclusiveMaximum - 1 : 1000);
+          // Mostly small values (rows the fixtures made), sometimes the edges of the range.
+          return fc.oneof(
+            {
+              weight: 4,
+              arbitrary: fc.integer({
+                min: Math.max(min, 0),
+                max: Math.max(Math.min(max, 1000), Math.max(min, 0)),
+              }),
+            },
+            { weight: 1, arbitrary: fc.constantFrom(min, max) },
+          );
+        }
         case 'boolean':
           return fc.boolean();
         case 'null':

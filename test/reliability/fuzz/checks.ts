@@ -2,7 +2,7 @@ import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { LightMyRequestResponse } from 'fastify';
 import type { FuzzRequest } from 'test/reliability/fuzz/arbitraries';
-import { JsonSchema, OpenApiDocument, Operation } from 'test/reliability/fuzz/openapi-model';
+import { JsonSchema, OpenApiDocument, Operation, ResponseObject } from 'test/reliability/fuzz/openapi-model';
 
 /** One broken promise of the API, as the report lists it. */
 export interface Violation {
@@ -27,11 +27,19 @@ export class SchemaValidator {
   private readonly ajv: Ajv2020;
   private readonly cache = new Map<JsonSchema, ValidateFunction>();
 
+  private readonly shared: Record<string, ResponseObject>;
+
   constructor(document: OpenApiDocument) {
+    this.shared = document.components.responses ?? {};
     this.ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true });
     addFormats(this.ajv);
     this.ajv.addKeyword({ keyword: 'example' });
     this.ajv.addSchema({ $id: 'doc', components: document.components }, 'doc');
+  }
+
+  /** A response object, with a shared one (`#/components/responses/…`) resolved. */
+  response(response: ResponseObject | undefined): ResponseObject | undefined {
+    return response?.$ref ? this.shared[response.$ref.replace('#/components/responses/', '')] : response;
   }
 
   validate(schema: JsonSchema, value: unknown): string | undefined {
@@ -61,7 +69,8 @@ export function checkResponse(
   const add = (check: Violation['check'], detail: string) => found.push({ check, status, detail });
   const contentType = String(response.headers['content-type'] ?? '');
   const responses = operation.operation.responses;
-  const documented = responses[String(status)] ?? (status >= 400 ? responses.default : undefined);
+  // The operation's own statuses only: a catch-all `default` would let any status through.
+  const documented = validator.response(responses[String(status)]);
   if (status >= 500) {
     add('server-error', response.body.slice(0, 300));
   }

@@ -39,6 +39,7 @@ export interface MediaType {
 }
 
 export interface ResponseObject {
+  $ref?: string;
   description?: string;
   content?: Record<string, MediaType>;
 }
@@ -54,7 +55,7 @@ export interface OperationObject {
 export interface OpenApiDocument {
   openapi: string;
   paths: Record<string, Record<string, OperationObject>>;
-  components: { schemas: Record<string, JsonSchema> };
+  components: { schemas: Record<string, JsonSchema>; responses?: Record<string, ResponseObject> };
 }
 
 /** One operation of the document, flattened for the fuzzer. */
@@ -97,7 +98,8 @@ export function operationsOf(document: OpenApiDocument): Operation[] {
         body: json?.schema,
         bodyRequired: operation.requestBody?.required ?? false,
         resource:
-          parameters.some((p) => p.name === 'filter') || /^\/api\/[a-z-]+(\/\{id\}(\/restore)?)?$/.test(path),
+          parameters.some((p) => p.name.startsWith('filter[')) ||
+          /^\/api\/[a-z-]+(\/\{id\}(\/restore)?)?$/.test(path),
       });
     }
   }
