@@ -175,10 +175,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The verification link from the mail */
-        get: operations["auth.verifyEmailLink"];
+        get?: never;
         put?: never;
-        /** Confirm an email address with the mailed token */
+        /**
+         * Confirm an email address with the mailed token
+         * @description The mail's link opens the page /auth/verify-email with the token in its fragment (#token=…), which browsers do not send; the page posts it here. The token works once, for 48 hours.
+         */
         post: operations["auth.verifyEmail"];
         delete?: never;
         options?: never;
@@ -2268,46 +2270,6 @@ export interface operations {
             };
             /** @description More than 30 registrations from one client address within an hour (see Retry-After) */
             429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "auth.verifyEmailLink": {
-        parameters: {
-            query: {
-                /** @description The token from the email (43 characters) */
-                token: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AccountMessageDto"];
-                };
-            };
-            /** @description Invalid, expired or already used token */
-            400: {
                 headers: {
                     [name: string]: unknown;
                 };
