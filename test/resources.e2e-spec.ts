@@ -1081,8 +1081,10 @@ describe('generated resources (products, categories, tags) on PostgreSQL', () =>
       ]);
     });
 
-    it('PUT is not generated', async () => {
-      problem(await send('PUT', `/api/products/${p1}`, { name: 'x' }), 404);
+    it('PUT is not generated: 405 naming the methods the path takes', async () => {
+      const res = await send('PUT', `/api/products/${p1}`, { name: 'x' });
+      problem(res, 405);
+      expect(res.headers.allow).toBe('GET, HEAD, PATCH, DELETE');
       expect((await getJson<ProductBody>(`/api/products/${p1}`)).name).toBe('Alpha Book');
     });
   });

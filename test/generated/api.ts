@@ -175,10 +175,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The verification link from the mail */
-        get: operations["auth.verifyEmailLink"];
+        get?: never;
         put?: never;
-        /** Confirm an email address with the mailed token */
+        /**
+         * Confirm an email address with the mailed token
+         * @description The mail's link opens the page /auth/verify-email with the token in its fragment (#token=…), which browsers do not send; the page posts it here. The token works once, for 48 hours.
+         */
         post: operations["auth.verifyEmail"];
         delete?: never;
         options?: never;
@@ -2763,37 +2765,6 @@ export interface operations {
             /** @description Invalid or unknown fields */
             422: components["responses"]["ValidationFailed"];
             /** @description More than 30 registrations from one client address within an hour (see Retry-After) */
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["InternalServerError"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    "auth.verifyEmailLink": {
-        parameters: {
-            query: {
-                /** @description The token from the email (43 characters) */
-                token: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AccountMessageDto"];
-                };
-            };
-            /** @description Invalid, expired or already used token */
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -666,10 +666,10 @@ describe('OWASP API Security Top 10 (2023)', () => {
       return routes;
     }
 
-    /** Not part of the API: Swagger UI and the admin SPA's static files. */
+    /** Not part of the API: Swagger UI and the admin SPA's static files, the email verification page. */
     // Swagger UI and the admin UI's files, including its SPA fallback (`/admin*`, present once admin/dist is built).
     const isStatic = (route: string): boolean =>
-      /^GET \/(docs|admin)(\/|\*|-json|-yaml|$)(?!api\/)/.test(route);
+      /^GET \/((docs|admin)(\/|\*|-json|-yaml|$)(?!api\/)|auth\/verify-email$)/.test(route);
 
     it('every route the server answers is in the OpenAPI document, and every documented operation exists', async () => {
       const document = (await t.inject('/docs-json')).json<{

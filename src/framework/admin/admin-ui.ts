@@ -4,6 +4,7 @@ import fastifyStatic from '@fastify/static';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES } from 'src/framework/http/problem';
+import { pathOf, sendProblem } from 'src/framework/http/send-problem';
 
 /** The project root: the nearest folder above this file with a package.json (src/ or dist/src/ alike). */
 function projectRoot(): string {
@@ -19,22 +20,34 @@ export function adminDistDir(): string {
   return join(projectRoot(), 'admin', 'dist');
 }
 
+/** Whether a URL is in the admin's API (`/admin/api`, `/admin/api/…`), which the SPA fallback never answers. */
+function isAdminApi(url: string): boolean {
+  const path = pathOf(url);
+  return path === '/admin/api' || path.startsWith('/admin/api/');
+}
+
 /**
  * Serves the built admin SPA at `/admin`: its files (long-cached hashed assets), and `index.html` for any
- * other `/admin/…` path so client-side routes survive a reload. `/admin/api/*` stays with the API routes
- * (Fastify prefers them over the wildcard). Without a build, `/admin` is a 503 naming the fix.
+ * other `GET /admin/…` so client-side routes survive a reload. `/admin/api` and everything under it belong
+ * to the admin's API routes (the router prefers them over the wildcard): a path none of them matches is a
+ * 404 problem, never the SPA's HTML. Without a build, `/admin` is a 503 naming the fix.
  */
 export async function serveAdminUi(app: NestFastifyApplication): Promise<void> {
   const root = adminDistDir();
   const fastify = app.getHttpAdapter().getInstance();
   if (!existsSync(join(root, 'index.html'))) {
-    const notBuilt = (_request: FastifyRequest, reply: FastifyReply): FastifyReply =>
-      reply.status(503).type('application/problem+json').send({
+    const notBuilt = (request: FastifyRequest, reply: FastifyReply): void => {
+      if (isAdminApi(request.url)) {
+        reply.callNotFound();
+        return;
+      }
+      sendProblem(request, reply, {
         type: PROBLEM_TYPES.dependencyDown,
         title: 'Admin UI not built',
         status: 503,
         detail: 'Run `npm run build` (npm start builds it when missing).',
       });
+    };
     fastify.get('/admin', notBuilt);
     fastify.get('/admin/*', notBuilt);
     return;
@@ -48,8 +61,10 @@ export async function serveAdminUi(app: NestFastifyApplication): Promise<void> {
     maxAge: '365d',
     immutable: true,
   });
-  const spa = (_request: FastifyRequest, reply: FastifyReply): FastifyReply =>
-    reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
+  const spa = (request: FastifyRequest, reply: FastifyReply): FastifyReply | void =>
+    isAdminApi(request.url)
+      ? reply.callNotFound()
+      : reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
   fastify.get('/admin', spa);
   fastify.get('/admin/', spa);
   fastify.get('/admin/*', spa);

@@ -1,15 +1,4 @@
-import {
-  Body,
-  CanActivate,
-  Controller,
-  Get,
-  HttpCode,
-  Injectable,
-  Post,
-  Query,
-  Req,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, CanActivate, Controller, HttpCode, Injectable, Post, Req, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -102,25 +91,14 @@ export class AccountController {
   @ApiOperation({
     operationId: 'auth.verifyEmail',
     summary: 'Confirm an email address with the mailed token',
+    description:
+      "The mail's link opens the page /auth/verify-email with the token in its fragment (#token=…), which " +
+      'browsers do not send; the page posts it here. The token works once, for 48 hours.',
   })
   @ApiOkResponse({ type: AccountMessageDto })
   @ApiResponse({ status: 422, description: 'Invalid, expired or already used token' })
   async verifyEmail(@Body() body: OneTimeTokenDto): Promise<AccountMessageDto> {
     await this.accounts.verifyEmail(body.token);
-    return VERIFIED;
-  }
-
-  /**
-   * The link in the verification mail. A GET that changes state, like Laravel's verification route: a mail
-   * scanner following it early only confirms what it proves anyway, that mail to the address arrives.
-   */
-  @Public()
-  @Get('email/verify')
-  @ApiOperation({ operationId: 'auth.verifyEmailLink', summary: 'The verification link from the mail' })
-  @ApiOkResponse({ type: AccountMessageDto })
-  @ApiResponse({ status: 400, description: 'Invalid, expired or already used token' })
-  async verifyEmailLink(@Query() query: OneTimeTokenDto): Promise<AccountMessageDto> {
-    await this.accounts.verifyEmail(query.token, 'query');
     return VERIFIED;
   }
 

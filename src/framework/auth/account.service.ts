@@ -6,6 +6,7 @@ import type { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
 import { hashPassword, verifyPassword } from 'src/framework/auth/passwords';
 import { type Principal, requireSession } from 'src/framework/auth/principal';
 import { TokenService, sha256 } from 'src/framework/auth/token.service';
+import { VERIFY_EMAIL_PAGE } from 'src/framework/auth/verify-email-page.controller';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
@@ -22,22 +23,7 @@ export const ONE_TIME_TTL_SECONDS: Record<OneTimePurpose, number> = {
 /** The request's principal from a JWT carries the refresh family of its session. */
 export type SessionPrincipal = Principal & { family?: string };
 
-/** Where a one-time token came from, so its error points at the right place (422 body / 400 query). */
-type TokenSource = 'body' | 'query';
-
-function invalidToken(source: TokenSource): ProblemException {
-  const message = 'The token is invalid, expired or already used.';
-  if (source === 'body') {
-    return validationProblem([{ pointer: '/token', code: 'invalid', message }]);
-  }
-  return new ProblemException({
-    type: PROBLEM_TYPES.badQuery,
-    title: 'Bad request parameters',
-    status: 400,
-    detail: message,
-    errors: [{ parameter: 'token', code: 'invalid', message }],
-  });
-}
+const INVALID_TOKEN = 'The token is invalid, expired or already used.';
 
 /**
  * Self-service account flows: registration, email verification, password change, forgot and reset.
@@ -76,9 +62,9 @@ export class AccountService implements OnModuleDestroy {
   }
 
   /** Spends an email-verification token and marks the address verified. */
-  async verifyEmail(token: string, source: TokenSource = 'body'): Promise<void> {
+  async verifyEmail(token: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      const userId = await this.spend(manager, token, 'email-verify', source);
+      const userId = await this.spend(manager, token, 'email-verify');
       await manager.query('UPDATE "user" SET "emailVerified" = true WHERE id = $1', [userId]);
     });
   }
@@ -194,7 +180,7 @@ export class AccountService implements OnModuleDestroy {
   async resetPassword(token: string, password: string): Promise<void> {
     const passwordHash = await hashPassword(password);
     const email = await this.dataSource.transaction(async (manager) => {
-      const userId = await this.spend(manager, token, 'password-reset', 'body');
+      const userId = await this.spend(manager, token, 'password-reset');
       const [user] = await manager.query<{ email: string }[]>(
         `WITH changed AS (
            UPDATE "user" SET "passwordHash" = $2, "emailVerified" = true WHERE id = $1 RETURNING email)
@@ -253,12 +239,7 @@ export class AccountService implements OnModuleDestroy {
    * Spends a token with one conditional UPDATE: of any number of parallel uses exactly one gets the user
    * id; unknown, used, expired and inactive-user tokens all fail alike.
    */
-  private async spend(
-    manager: EntityManager,
-    token: string,
-    purpose: OneTimePurpose,
-    source: TokenSource,
-  ): Promise<number> {
+  private async spend(manager: EntityManager, token: string, purpose: OneTimePurpose): Promise<number> {
     // Through a CTE: pg answers a bare UPDATE … RETURNING with [rows, rowCount], not with the rows.
     const [spent] = await manager.query<{ userId: number }[]>(
       `WITH spent AS (
@@ -270,7 +251,7 @@ export class AccountService implements OnModuleDestroy {
       [sha256(token), purpose],
     );
     if (!spent) {
-      throw invalidToken(source);
+      throw validationProblem([{ pointer: '/token', code: 'invalid', message: INVALID_TOKEN }]);
     }
     return spent.userId;
   }
@@ -284,11 +265,16 @@ export class AccountService implements OnModuleDestroy {
 
   private async sendVerification(userId: number, email: string): Promise<void> {
     const token = await this.issue(userId, 'email-verify');
-    const base = `${this.config.publicUrl}/api/auth/email/verify`;
+    // The token goes in the fragment, which browsers never send: no GET request line (and so no access
+    // log, proxy or Referer) ever carries it. The page posts it to the JSON endpoint.
     await this.mail.queue({
       to: email,
       template: 'auth.verify-email',
-      data: { link: `${base}?token=${token}`, token, endpoint: base },
+      data: {
+        link: `${this.config.publicUrl}${VERIFY_EMAIL_PAGE}#token=${token}`,
+        token,
+        endpoint: `${this.config.publicUrl}/api/auth/email/verify`,
+      },
     });
   }
 

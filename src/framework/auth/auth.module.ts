@@ -31,6 +31,7 @@ import { TwoFactorController } from 'src/framework/auth/two-factor.controller';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { User } from 'src/framework/auth/user.entity';
 import { UserResource } from 'src/framework/auth/user.resource';
+import { VerifyEmailPageController } from 'src/framework/auth/verify-email-page.controller';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 
@@ -71,7 +72,13 @@ export const AUTH_ENTITIES = [
       }),
     }),
   ],
-  controllers: [AuthController, AccountController, ApiKeysController, TwoFactorController],
+  controllers: [
+    AuthController,
+    AccountController,
+    ApiKeysController,
+    TwoFactorController,
+    VerifyEmailPageController,
+  ],
   providers: [
     AuthService,
     AccountService,

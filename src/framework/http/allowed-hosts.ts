@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { BaseLogger } from 'pino';
 import { PROBLEM_TYPES } from 'src/framework/http/problem';
+import { pathOf, sendProblem } from 'src/framework/http/send-problem';
 
 /** Django's `host_validation_re`: a DNS name or a bracketed IPv6 literal, then an optional port. */
 const HOST_AND_PORT = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::\d+)?$/;
@@ -46,8 +47,17 @@ export function refuseDisallowedHosts(
       done();
       return;
     }
-    const path = request.url.split('?')[0];
-    if (ANY_HOST_PATHS.has(path)) {
+    // Node's own check (requireHostHeader) is off so that this answer is a problem too, as Node's is not.
+    if (request.headers.host === undefined && request.raw.httpVersion !== '1.0') {
+      sendProblem(request, reply, {
+        type: PROBLEM_TYPES.malformedRequest,
+        title: 'Bad Request',
+        status: 400,
+        detail: 'An HTTP/1.1 request must carry a Host header.',
+      });
+      return;
+    }
+    if (ANY_HOST_PATHS.has(pathOf(request.url))) {
       done();
       return;
     }
@@ -55,14 +65,12 @@ export function refuseDisallowedHosts(
       { requestId: request.id, host: String(request.host).slice(0, 200) },
       'Host not in ALLOWED_HOSTS',
     );
-    void reply.status(400).type('application/problem+json').send({
+    sendProblem(request, reply, {
       type: PROBLEM_TYPES.disallowedHost,
       title: 'Host not allowed',
       status: 400,
       detail:
         'The Host header names no host this server answers to. If this is your server, add the host to ALLOWED_HOSTS.',
-      instance: path,
-      requestId: request.id,
     });
   });
 }

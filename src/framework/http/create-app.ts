@@ -4,6 +4,7 @@ import cookie from '@fastify/cookie';
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyServerOptions } from 'fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import helmet, { HelmetOptions } from 'helmet';
 import * as qs from 'qs';
@@ -11,7 +12,9 @@ import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { refuseDisallowedHosts } from 'src/framework/http/allowed-hosts';
 import { requestIdOf } from 'src/framework/http/request-id';
-import { logRequests } from 'src/framework/logging/logging.module';
+import { answerClientError, refuseLongUrls, routerProblem } from 'src/framework/http/router-errors';
+import { sendProblem } from 'src/framework/http/send-problem';
+import { logRequest, logRequests } from 'src/framework/logging/logging.module';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
 
@@ -107,6 +110,25 @@ export async function createNestorApp(
   module: DynamicModule,
   config: NestorConfig,
 ): Promise<NestFastifyApplication> {
+  const security = securityHeaders({
+    contentSecurityPolicy: {
+      directives: {
+        // Swagger UI needs inline styles and data: images; nothing else is loosened.
+        defaultSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'"],
+      },
+    },
+    hsts: config.nodeEnv === 'production',
+  });
+  // The router's own errors (bad percent-encoding, a path parameter over 100 characters) leave before any
+  // hook or handler runs, and would otherwise be Fastify's JSON echoing the whole path.
+  const frameworkErrors: FastifyServerOptions['frameworkErrors'] = (error, request, reply) => {
+    void reply.headers(security).header('x-request-id', request.id);
+    sendProblem(request, reply, routerProblem(error));
+    logRequest(PinoLogger.root, request, reply);
+  };
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     // Fastify accepts a hop count too; Nest's option type omits it.
@@ -119,10 +141,20 @@ export async function createNestorApp(
     // the listener is closed first (drainHttp), so only requests already on their way still arrive, and a
     // 503 would fail them although this process can still serve them.
     return503OnClosing: false,
+    // A request without Host is refused by refuseDisallowedHosts, as a problem (Node's 400 has no body).
+    http: { requireHostHeader: false },
+    frameworkErrors,
+    // Requests Node's HTTP parser refuses (431, 408, not HTTP) never reach Fastify: answered here.
+    clientErrorHandler: answerClientError(() => PinoLogger.root),
   });
   // A JSON API: a text/plain body is refused with 415 rather than validated as a string.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
+  // No Nest body parsers: they add application/x-www-form-urlencoded, which no route of a JSON API takes
+  // (415, as for multipart); Fastify's own JSON parser, with its prototype-poisoning checks, stays.
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.flushLogs();
 
@@ -147,22 +179,11 @@ export async function createNestorApp(
   });
 
   await app.register(cookie); // the admin session cookie (SessionService)
-  const security = securityHeaders({
-    contentSecurityPolicy: {
-      directives: {
-        // Swagger UI needs inline styles and data: images; nothing else is loosened.
-        defaultSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        scriptSrc: ["'self'"],
-      },
-    },
-    hsts: config.nodeEnv === 'production',
-  });
   fastify.addHook('onRequest', (_request, reply, done) => {
     void reply.headers(security);
     done();
   });
+  fastify.addHook('onRequest', refuseLongUrls);
   refuseDisallowedHosts(fastify, config.allowedHosts, PinoLogger.root);
   if (config.corsOrigins.length > 0) {
     app.enableCors({

@@ -1,9 +1,19 @@
 import { STATUS_CODES } from 'node:http';
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, Problem, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
+import { routeMiss } from 'src/framework/http/router-errors';
+import { sendProblem } from 'src/framework/http/send-problem';
+import { redactUrl } from 'src/framework/logging/redact-url';
 
 /** What an exception becomes on the wire, and whether it is worth an error log with its stack. */
 export interface ProblemResponse {
@@ -261,7 +271,10 @@ export function toProblem(exception: unknown, context: ProblemContext = {}): Pro
   return internal();
 }
 
-/** The one exception filter: every error leaves as `application/problem+json`. */
+/**
+ * The one exception filter: every error leaves as `application/problem+json` (sendProblem). A request no
+ * route matched becomes 404, or 405 with `Allow` when its path has routes for other methods (routeMiss).
+ */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('Problem');
@@ -275,22 +288,22 @@ export class ProblemFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { problem, headers, unexpected } = toProblem(exception, { bodyLimit: this.config.bodyLimit });
-    problem.instance = request.url.split('?')[0];
-    problem.requestId = request.id;
+    const { problem, headers, unexpected } =
+      request.is404 && exception instanceof NotFoundException
+        ? { ...routeMiss(request), unexpected: false }
+        : toProblem(exception, { bodyLimit: this.config.bodyLimit });
     if (unexpected) {
       // Stack and SQL stay in the log, keyed by requestId; the body carries neither.
-      this.logger.error({ err: exception, requestId: request.id, url: request.url }, 'Unhandled error');
+      this.logger.error(
+        { err: exception, requestId: request.id, url: redactUrl(request.url) },
+        'Unhandled error',
+      );
     } else if (problem.status === 503) {
       this.logger.warn({ err: exception, requestId: request.id }, problem.detail);
     }
     if (reply.sent) {
       return;
     }
-    void reply
-      .status(problem.status)
-      .headers(headers)
-      .type('application/problem+json; charset=utf-8')
-      .send(JSON.stringify(problem));
+    sendProblem(request, reply, problem, headers);
   }
 }

@@ -37,6 +37,12 @@ export const PROBLEM_TYPES = {
   notFound: 'urn:nestor:problem:not-found',
   conflict: 'urn:nestor:problem:conflict',
   disallowedHost: 'urn:nestor:problem:disallowed-host',
+  /** A request the HTTP parser or router cannot read: invalid percent-encoding in the path, not HTTP. */
+  malformedRequest: 'urn:nestor:problem:malformed-request',
+  /** A URL over 8 KiB, or a path segment over the router's 100 characters (414). */
+  uriTooLong: 'urn:nestor:problem:uri-too-long',
+  /** Request line and headers over Node's 16 KiB (431). */
+  headersTooLarge: 'urn:nestor:problem:headers-too-large',
 } as const;
 
 /**

@@ -1,12 +1,15 @@
 import { Writable } from 'node:stream';
 import Fastify, { FastifyInstance } from 'fastify';
+import type { BaseLogger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import { QueryFailedError } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { logRequests, loggerOptions } from 'src/framework/logging/logging.module';
 
 describe('logRequests', () => {
   const lines: Record<string, unknown>[] = [];
   let app: FastifyInstance;
+  let logger: BaseLogger;
 
   beforeAll(async () => {
     const sink = new Writable({
@@ -16,7 +19,7 @@ describe('logRequests', () => {
       },
     });
     const config = { logLevel: 'info', nodeEnv: 'production' } as NestorConfig;
-    const logger = pinoHttp({ ...loggerOptions(config), stream: sink }).logger;
+    logger = pinoHttp({ ...loggerOptions(config), stream: sink }).logger;
     app = Fastify({ genReqId: (req) => String(req.headers['x-request-id'] ?? 'generated') });
     logRequests(app, logger);
     app.get('/api/things/:id', () => ({ ok: true }));
@@ -48,6 +51,36 @@ describe('logRequests', () => {
       res: { statusCode: 200 },
     });
     expect(typeof lines[0].responseTime).toBe('number');
+    expect(JSON.stringify(lines)).not.toContain('sekrit');
+  });
+
+  it('redacts secrets sent in the query string, keeping the rest of the URL', async () => {
+    await app.inject({
+      url: '/api/things/7?fields=name&token=t0k3n&refreshToken=r3fr3sh&password=pa55&otp=123456&api_key=nst_k3y',
+      headers: { 'x-request-id': 'trace-3' },
+    });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      req: {
+        url: '/api/things/7?fields=name&token=[redacted]&refreshToken=[redacted]&password=[redacted]&otp=[redacted]&api_key=[redacted]',
+      },
+    });
+    expect(JSON.stringify(lines)).not.toMatch(/t0k3n|r3fr3sh|pa55|123456|nst_k3y/);
+  });
+
+  it("keeps a failed query's parameters out of an error's log line", () => {
+    const error = new QueryFailedError(
+      'UPDATE "user" SET "passwordHash" = $1',
+      ['$argon2id$sekrit'],
+      new Error(),
+    );
+
+    logger.error({ err: error }, 'Unhandled error');
+
+    expect(lines[0]).toMatchObject({
+      err: { query: 'UPDATE "user" SET "passwordHash" = $1', parameters: '[redacted]' },
+    });
     expect(JSON.stringify(lines)).not.toContain('sekrit');
   });
 

@@ -1,9 +1,21 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LoggerModule } from 'nestjs-pino';
 import type { BaseLogger as PinoBaseLogger } from 'pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { REDACTED, redactUrl } from 'src/framework/logging/redact-url';
+
+/**
+ * pino-std-serializers' request, with secrets in the query replaced (redactUrl): `GET /x?token=…` is
+ * logged as `GET /x?token=[redacted]`.
+ */
+function redactedRequest(req: { url?: string }): object {
+  if (typeof req.url === 'string') {
+    req.url = redactUrl(req.url);
+  }
+  return req;
+}
 
 /** Paths pino replaces with `[redacted]` wherever they appear in a log line. */
 export const REDACTED_PATHS = [
@@ -23,35 +35,47 @@ export const REDACTED_PATHS = [
   '*.secret',
   '*.secretKey',
   '*.apiKey',
+  // TypeORM's QueryFailedError carries the query's parameters: hashes, tokens' digests, personal data.
+  'err.parameters',
 ];
 
 /** Paths whose requests are not logged: probes and scrapes would drown the log. */
 const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
 
 /**
- * Logs one JSON line per finished request (`request completed`: the request with its id and redacted
- * headers, the response's status, the milliseconds; `error` level for 5xx, like Django's
- * `django.request`), from a Fastify hook on the root logger, whose serializers are pino-http's. Not pino-http
- * as Nest middleware: that built a child logger per request and ran the rest of the request inside an
- * AsyncLocalStorage, which makes every promise of the process pay Node 20's async hooks: about a fifth of a
- * `GET /api/products/:id`'s CPU in `npm run bench`. Lines logged while handling a request carry its id
- * themselves (the problem filter's `requestId`).
+ * Logs one JSON line per finished request (`request completed`: the request with its id, redacted headers
+ * and a URL whose secret query parameters are redacted, the response's status, the milliseconds; `error`
+ * level for 5xx, like Django's `django.request`), from a Fastify hook on the root logger, whose serializers
+ * are pino-http's. Not pino-http as Nest middleware: that built a child logger per request and ran the rest
+ * of the request inside an AsyncLocalStorage, which makes every promise of the process pay Node 20's async
+ * hooks: about a fifth of a `GET /api/products/:id`'s CPU in `npm run bench`. Lines logged while handling a
+ * request carry its id themselves (the problem filter's `requestId`).
  * Example: `logRequests(fastify, PinoLogger.root)`.
  */
 export function logRequests(fastify: FastifyInstance, logger: PinoBaseLogger): void {
   fastify.addHook('onResponse', (request, reply, done) => {
-    if (!UNLOGGED_PATHS.has(request.url)) {
-      // pino's request serializer reads the id from the raw request, where pino-http used to put it.
-      const req = Object.assign(request.raw, { id: request.id });
-      const line = { req, res: reply.raw, responseTime: Math.round(reply.elapsedTime) };
-      if (reply.statusCode >= 500) {
-        logger.error(line, 'request completed');
-      } else {
-        logger.info(line, 'request completed');
-      }
-    }
+    logRequest(logger, request, reply);
     done();
   });
+}
+
+/**
+ * Writes the request line of logRequests for one answered request; for answers sent outside the request
+ * lifecycle (Fastify's router errors), which no `onResponse` hook sees.
+ * Example: `reply.send(body); logRequest(PinoLogger.root, request, reply)`.
+ */
+export function logRequest(logger: PinoBaseLogger, request: FastifyRequest, reply: FastifyReply): void {
+  if (UNLOGGED_PATHS.has(request.url)) {
+    return;
+  }
+  // pino's request serializer reads the id from the raw request, where pino-http used to put it.
+  const req = Object.assign(request.raw, { id: request.id });
+  const line = { req, res: reply.raw, responseTime: Math.round(reply.elapsedTime) };
+  if (reply.statusCode >= 500) {
+    logger.error(line, 'request completed');
+  } else {
+    logger.info(line, 'request completed');
+  }
 }
 
 /**
@@ -61,7 +85,9 @@ export function logRequests(fastify: FastifyInstance, logger: PinoBaseLogger): v
 export function loggerOptions(config: NestorConfig): PinoHttpOptions {
   return {
     level: config.logLevel,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACTED_PATHS, censor: REDACTED },
+    // pino-http wraps it: it receives the standard serializer's output, not the raw request.
+    serializers: { req: redactedRequest },
     transport:
       config.nodeEnv === 'development' && process.stdout.isTTY
         ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }

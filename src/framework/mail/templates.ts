@@ -77,7 +77,7 @@ export const MAIL_TEMPLATES = {
       [
         html`Confirm your email address by opening <a href="${link}">this link</a>.`,
         html`Or send this token to POST ${endpoint} as {"token": "&lt;token&gt;"}: <code>${token}</code>`,
-        'The link expires in 48 hours. If you did not create an account, ignore this message.',
+        'The link works once and expires in 48 hours. If you did not create an account, ignore this message.',
       ],
       [
         'Confirm your email address by opening this link:',
@@ -88,7 +88,7 @@ export const MAIL_TEMPLATES = {
         '',
         token,
         '',
-        'The link expires in 48 hours. If you did not create an account, ignore this message.',
+        'The link works once and expires in 48 hours. If you did not create an account, ignore this message.',
       ],
     ),
   'auth.already-registered': ({ forgotEndpoint }: { forgotEndpoint: string }) =>
