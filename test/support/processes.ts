@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -110,4 +110,13 @@ export function bin(pkg: string, command = pkg.split('/').pop()!): string {
   };
   const file = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin[command];
   return join(ROOT, 'node_modules', pkg, file);
+}
+
+/**
+ * A fresh folder under the checkout's git-ignored .tmp/, so tools run in it resolve this project's
+ * node_modules as a user's project would. Example: `const dir = checkoutTempDir('hey-api-')`.
+ */
+export function checkoutTempDir(prefix: string): string {
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  return mkdtempSync(join(ROOT, '.tmp', prefix));
 }
