@@ -18,7 +18,10 @@ export interface paths {
          */
         get: operations["orders.list"];
         put?: never;
-        /** Place an order: checks and decrements stock atomically */
+        /**
+         * Place an order: checks and decrements stock atomically
+         * @description For the signed-in customer: each line names an active product and a quantity; prices are taken from the products at this moment. Either every line is in stock and the order is placed, or nothing changes.
+         */
         post: operations["orders.place"];
         delete?: never;
         options?: never;
@@ -33,7 +36,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process is up */
+        /**
+         * Liveness: the process is up
+         * @description For a liveness probe: answers without touching the database or Redis. Never throttled.
+         */
         get: operations["healthLive"];
         put?: never;
         post?: never;
@@ -50,7 +56,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: database reachable, Redis reachable when configured, no pending migrations */
+        /**
+         * Readiness: database reachable, Redis reachable when configured, no pending migrations
+         * @description For a readiness probe: each check answers within 1000 ms. Never throttled.
+         */
         get: operations["healthReady"];
         put?: never;
         post?: never;
@@ -89,7 +98,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in with email and password: access + refresh token */
+        /**
+         * Log in with email and password: access + refresh token
+         * @description Send the access token as `Authorization: Bearer …` (it lives ACCESS_TOKEN_TTL, 15 minutes by default); exchange the refresh token at /api/auth/refresh. Accounts with 2FA also send `otp`. After 10 failures in 3 minutes for one account or one client address, login answers 429.
+         */
         post: operations["auth.login"];
         delete?: never;
         options?: never;
@@ -106,7 +118,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate a refresh token: a new pair; reusing a rotated token revokes the session */
+        /**
+         * Rotate a refresh token: a new pair; reusing a rotated token revokes the session
+         * @description Each refresh token works once: the answer carries a new access token and a new refresh token. Presenting a refresh token that was already used ends the whole session (every token of its family).
+         */
         post: operations["auth.refresh"];
         delete?: never;
         options?: never;
@@ -123,7 +138,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End the session of a refresh token */
+        /**
+         * End the session of a refresh token
+         * @description Revokes the refresh token and every token rotated from it. Access tokens already issued stay valid until they expire (at most ACCESS_TOKEN_TTL).
+         */
         post: operations["auth.logout"];
         delete?: never;
         options?: never;
@@ -138,7 +156,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user and their permissions */
+        /**
+         * The signed-in user and their permissions
+         * @description For an API key: its owner, with the permissions the key may use.
+         */
         get: operations["auth.me"];
         put?: never;
         post?: never;
@@ -175,10 +196,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The verification link from the mail */
+        /**
+         * The verification link from the mail
+         * @description What the link in the verification mail opens; the same as POST /api/auth/email/verify.
+         */
         get: operations["auth.verifyEmailLink"];
         put?: never;
-        /** Confirm an email address with the mailed token */
+        /**
+         * Confirm an email address with the mailed token
+         * @description The token comes from the verification mail sent at registration (or by resend); it works once.
+         */
         post: operations["auth.verifyEmail"];
         delete?: never;
         options?: never;
@@ -195,7 +222,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mail a new verification link to the signed-in user */
+        /**
+         * Mail a new verification link to the signed-in user
+         * @description Earlier links stop working. Answers 409 once the address is verified.
+         */
         post: operations["auth.resendVerification"];
         delete?: never;
         options?: never;
@@ -212,7 +242,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password; signs out every other session */
+        /**
+         * Change the password; signs out every other session
+         * @description Needs the current password. Every other session of the account ends (their refresh tokens are revoked); this one stays signed in. Not available to API keys.
+         */
         post: operations["auth.changePassword"];
         delete?: never;
         options?: never;
@@ -249,7 +282,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set a new password with the mailed token; signs out every session */
+        /**
+         * Set a new password with the mailed token; signs out every session
+         * @description The token comes from the mail of /api/auth/password/forgot, works once and for 1 hour.
+         */
         post: operations["auth.resetPassword"];
         delete?: never;
         options?: never;
@@ -264,10 +300,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your API keys, revoked ones included (never their secrets) */
+        /**
+         * Your API keys, revoked ones included (never their secrets)
+         * @description Oldest first; `lastUsedAt` shows when each key last authenticated a request.
+         */
         get: operations["auth.apiKeys.list"];
         put?: never;
-        /** Create an API key with a subset of your permissions; the key is shown only in this response */
+        /**
+         * Create an API key with a subset of your permissions; the key is shown only in this response
+         * @description For machine clients: send the key as `Authorization: Bearer nst_…`. It acts for you with the listed permissions that you still hold at the time of each request. Only a signed-in user (not a key) may create keys.
+         */
         post: operations["auth.apiKeys.create"];
         delete?: never;
         options?: never;
@@ -285,7 +327,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke one of your API keys (at once; revoking twice is harmless) */
+        /**
+         * Revoke one of your API keys (at once; revoking twice is harmless)
+         * @description The next request with the key answers 401. The key stays in the list, with `revokedAt`.
+         */
         delete: operations["auth.apiKeys.revoke"];
         options?: never;
         head?: never;
@@ -299,7 +344,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether 2FA is on, and recovery codes left */
+        /**
+         * Whether 2FA is on, and recovery codes left
+         * @description For the signed-in user; `pending` while a setup waits for its first code.
+         */
         get: operations["auth.twoFactor.status"];
         put?: never;
         post?: never;
@@ -318,7 +366,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start 2FA: a new TOTP secret and otpauth URI, shown once; enable confirms it */
+        /**
+         * Start 2FA: a new TOTP secret and otpauth URI, shown once; enable confirms it
+         * @description Show the URI as a QR code (or the secret) to the authenticator app, then send its current code to /api/auth/2fa/enable. Until then logins are unchanged; a new setup replaces an unconfirmed one.
+         */
         post: operations["auth.twoFactor.setup"];
         delete?: never;
         options?: never;
@@ -335,7 +386,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Turn 2FA on with a current code: 10 single-use recovery codes, shown once */
+        /**
+         * Turn 2FA on with a current code: 10 single-use recovery codes, shown once
+         * @description From now on login needs `otp`: a current code, or one of the recovery codes (each works once).
+         */
         post: operations["auth.twoFactor.enable"];
         delete?: never;
         options?: never;
@@ -352,7 +406,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Turn 2FA off, confirmed with the password or a code (throttled like login) */
+        /**
+         * Turn 2FA off, confirmed with the password or a code (throttled like login)
+         * @description Send `password` or `code`. Wrong proofs count against the login throttle of the account.
+         */
         post: operations["auth.twoFactor.disable"];
         delete?: never;
         options?: never;
@@ -367,7 +424,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every job queue with its counts by state */
+        /**
+         * Every job queue with its counts by state
+         * @description One queue per job declared with `@Job`, by name, with its cron schedule if it has one.
+         */
         get: operations["admin.jobs.queues"];
         put?: never;
         post?: never;
@@ -384,7 +444,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Jobs of a queue in one state (default failed), newest first */
+        /**
+         * Jobs of a queue in one state (default failed), newest first
+         * @description Paged with offset and limit; `total` counts the jobs in that state.
+         */
         get: operations["admin.jobs.list"];
         put?: never;
         post?: never;
@@ -401,11 +464,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One job with its state (e.g. to follow it) */
+        /**
+         * One job with its state (e.g. to follow it)
+         * @description With its payload, attempts and, for failed runs, the error and the first lines of each stack.
+         */
         get: operations["admin.jobs.get"];
         put?: never;
         post?: never;
-        /** Remove a job (not while it runs) */
+        /**
+         * Remove a job (not while it runs)
+         * @description A waiting, delayed, failed or completed job is deleted; a running one answers 409.
+         */
         delete: operations["admin.jobs.remove"];
         options?: never;
         head?: never;
@@ -421,7 +490,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move a failed job back to waiting */
+        /**
+         * Move a failed job back to waiting
+         * @description A worker picks it up again.
+         */
         post: operations["admin.jobs.retry"];
         delete?: never;
         options?: never;
@@ -436,7 +508,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cron schedules with their next run */
+        /**
+         * Cron schedules with their next run
+         * @description Declared ones, and left-over ones a worker will remove at its next boot (`declared: false`), by name.
+         */
         get: operations["admin.jobs.schedules"];
         put?: never;
         post?: never;
@@ -453,12 +528,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current admin session */
+        /**
+         * The current admin session
+         * @description How the admin panel learns whether its session cookie is valid (and gets the CSRF token).
+         */
         get: operations["admin.session.get"];
         put?: never;
-        /** Log in to the admin (staff only) */
+        /**
+         * Log in to the admin (staff only)
+         * @description Sets an httpOnly session cookie for the admin panel; API clients log in at /api/auth/login instead. The same throttle as that login applies; a request from another site is refused.
+         */
         post: operations["admin.session.login"];
-        /** Log out of the admin */
+        /**
+         * Log out of the admin
+         * @description Ends the session of the cookie (if any) and clears the cookie.
+         */
         delete: operations["admin.session.logout"];
         options?: never;
         head?: never;
@@ -472,7 +556,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The admin schema: resources, fields, lists, filters, forms, actions and your permissions */
+        /**
+         * The admin schema: resources, fields, lists, filters, forms, actions and your permissions
+         * @description What the admin panel renders from, for the signed-in staff member: only the resources they may view, with their permissions on each. The contract (version 1) is described in the admin README.
+         */
         get: operations["admin.schema"];
         put?: never;
         post?: never;
@@ -491,7 +578,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run an admin action on selected records */
+        /**
+         * Run an admin action on selected records
+         * @description Checks the action's permission, runs it in one transaction and writes an audit entry per record. Actions declared with `job: true` run in the background instead: 202 with the job to follow.
+         */
         post: operations["admin.action"];
         delete?: never;
         options?: never;
@@ -506,7 +596,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** CSV of a resource list with the list query (filters, search, sort), all pages */
+        /**
+         * CSV of a resource list with the list query (filters, search, sort), all pages
+         * @description Takes the resource's list query parameters (filter, q, sort, fields) and streams every matching row, one header line first, as an attachment. Needs `<path>.view` (owned resources: your own rows).
+         */
         get: operations["admin.export"];
         put?: never;
         post?: never;
@@ -523,7 +616,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Counts per resource, recent changes, job queues */
+        /**
+         * Counts per resource, recent changes, job queues
+         * @description The admin's home page: row counts of the resources you may list, the latest changes, jobs by state.
+         */
         get: operations["admin.dashboard"];
         put?: never;
         post?: never;
@@ -886,20 +982,89 @@ export interface components {
     schemas: {
         OrderLineDto: {
             /**
+             * Format: int32
              * @description Id of an active product
              * @example 1
              */
             productId: number;
-            /** @example 2 */
+            /**
+             * Format: int32
+             * @example 2
+             */
             quantity: number;
         };
         PlaceOrderDto: {
             items: components["schemas"]["OrderLineDto"][];
         };
+        LivenessDto: {
+            /** @enum {string} */
+            status: "ok";
+        };
+        ReadinessDto: {
+            /** @enum {string} */
+            status: "ok";
+            /**
+             * @description The checks that are up
+             * @example {
+             *       "database": {
+             *         "status": "up"
+             *       },
+             *       "migrations": {
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            info: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                };
+            };
+            /**
+             * @description The checks that are down (none when ready)
+             * @example {
+             *       "database": {
+             *         "status": "up"
+             *       },
+             *       "migrations": {
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            error: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                };
+            };
+            /**
+             * @description Every check
+             * @example {
+             *       "database": {
+             *         "status": "up"
+             *       },
+             *       "migrations": {
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            details: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                };
+            };
+        };
         LoginDto: {
-            /** @example admin@example.com */
+            /**
+             * Format: email
+             * @example admin@example.com
+             */
             email: string;
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             password: string;
             /**
              * @description TOTP code (or a recovery code) when 2FA is enabled
@@ -908,27 +1073,45 @@ export interface components {
             otp?: string;
         };
         TokenPairDto: {
+            /** @description A JWT (HS256) to send as `Authorization: Bearer <accessToken>` */
             accessToken: string;
+            /** @description Single use: POST /api/auth/refresh exchanges it for a new pair */
             refreshToken: string;
             /**
+             * Format: int32
              * @description Access token lifetime in seconds
              * @example 900
              */
             expiresIn: number;
-            /** @example Bearer */
-            tokenType: string;
+            /**
+             * @example Bearer
+             * @enum {string}
+             */
+            tokenType: "Bearer";
         };
         RefreshDto: {
-            /** @description The refresh token from login or the previous refresh */
+            /**
+             * @description The refresh token from login or the previous refresh
+             * @example rt_3q2-7wEvOuBT9IpV6hn5yYzN0cK8dJmLQa1sFgHxRtE
+             */
             refreshToken: string;
         };
         MeDto: {
+            /**
+             * Format: int32
+             * @example 1
+             */
             id: number;
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
             isStaff: boolean;
             isSuperuser: boolean;
             emailVerified: boolean;
             /**
+             * @description Permission codenames held directly or through groups (superusers hold all without a list)
              * @example [
              *       "orders.view"
              *     ]
@@ -936,9 +1119,15 @@ export interface components {
             permissions: string[];
         };
         RegisterDto: {
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             password: string;
-            /** @example ada@example.com */
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
         };
         AccountMessageDto: {
@@ -946,23 +1135,41 @@ export interface components {
             detail: string;
         };
         OneTimeTokenDto: {
-            /** @description The token from the email (43 characters) */
+            /**
+             * @description The token from the email (43 characters)
+             * @example BJFYsTuUDsYo32hNZrWwKHD8ouWgDbez3iExSy1G-tU
+             */
             token: string;
         };
         ChangePasswordDto: {
-            /** @example my old passphrase */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             currentPassword: string;
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             newPassword: string;
         };
         EmailDto: {
-            /** @example ada@example.com */
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
         };
         ResetPasswordDto: {
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             password: string;
-            /** @description The token from the password reset email */
+            /**
+             * @description The token from the password reset email (43 characters)
+             * @example BJFYsTuUDsYo32hNZrWwKHD8ouWgDbez3iExSy1G-tU
+             */
             token: string;
         };
         CreateApiKeyDto: {
@@ -981,7 +1188,10 @@ export interface components {
             permissions: string[];
         };
         CreatedApiKeyDto: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             id: number;
             /** @example Warehouse sync */
             name: string;
@@ -1010,7 +1220,10 @@ export interface components {
             key: string;
         };
         ApiKeyDto: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             id: number;
             /** @example Warehouse sync */
             name: string;
@@ -1038,7 +1251,10 @@ export interface components {
             enabled: boolean;
             /** @description Set up, waiting for POST /api/auth/2fa/enable */
             pending: boolean;
-            /** @example 10 */
+            /**
+             * Format: int32
+             * @example 10
+             */
             recoveryCodesLeft: number;
         };
         TwoFactorSetupDto: {
@@ -1048,6 +1264,7 @@ export interface components {
              */
             secret: string;
             /**
+             * Format: uri
              * @description otpauth:// URI for a QR code, shown only now
              * @example otpauth://totp/Nestor:admin%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Nestor
              */
@@ -1064,13 +1281,26 @@ export interface components {
             /**
              * @description Single-use codes for when the authenticator is lost, shown only now
              * @example [
-             *       "4k7qz-m2r8x"
+             *       "4k7qz-m2r8x",
+             *       "9vb3n-q0w5e",
+             *       "h2k8c-7m1xp",
+             *       "zr4t6-d9s2a",
+             *       "n5g1y-b8e3f",
+             *       "c0v7w-j4k9m",
+             *       "p6q2r-t1h8z",
+             *       "x3d5s-a7n0b",
+             *       "e8f4g-y2c6v",
+             *       "w1m9j-k5p3q"
              *     ]
              */
             recoveryCodes: string[];
         };
         DisableTwoFactorDto: {
-            /** @description The account password (or send code) */
+            /**
+             * Format: password
+             * @description The account password (or send code)
+             * @example correct horse battery staple
+             */
             password?: string;
             /**
              * @description A current code or a recovery code (or send password)
@@ -1079,13 +1309,22 @@ export interface components {
             code?: string;
         };
         JobCountsDto: {
+            /** Format: int64 */
             waiting: number;
+            /** Format: int64 */
             active: number;
+            /** Format: int64 */
             delayed: number;
+            /** Format: int64 */
             completed: number;
+            /** Format: int64 */
             failed: number;
-            /** @description Waiting jobs held because the queue is paused (0 when running) */
+            /**
+             * Format: int64
+             * @description Waiting jobs held because the queue is paused (0 when running)
+             */
             paused: number;
+            /** Format: int64 */
             prioritized: number;
         };
         JobScheduleDto: {
@@ -1112,30 +1351,31 @@ export interface components {
             registered: boolean;
         };
         JobQueueDto: {
-            /** @example orders.send-confirmation */
+            /** @example mail.send */
             name: string;
             counts: components["schemas"]["JobCountsDto"];
             schedule: components["schemas"]["JobScheduleDto"] | null;
         };
         JobDto: {
-            /** @description The job id (also its outbox id) */
+            /** @description The job id: its outbox id (a uuid) for enqueued jobs; scheduled runs have ids of their own */
             id: string;
-            /** @example orders.send-confirmation */
+            /** @example mail.send */
             name: string;
             /** @enum {string} */
             state: "waiting" | "active" | "delayed" | "completed" | "failed" | "prioritized" | "waiting-children" | "unknown";
+            /** @description The job's payload, as enqueued (for example `{ "orderId": 42 }`) */
+            payload: Record<string, never>;
             /**
-             * @example {
-             *       "orderId": 42
-             *     }
+             * Format: int32
+             * @description Runs that ended (failed or completed)
              */
-            payload: {
-                [key: string]: unknown;
-            };
-            /** @description Runs that ended (failed or completed) */
             attempts: number;
-            /** @description Runs allowed in total */
+            /**
+             * Format: int32
+             * @description Runs allowed in total
+             */
             maxAttempts: number;
+            /** @description The message of the last error the job threw */
             failedReason: string | null;
             /** @description The stack of each failed run (latest last), first lines only */
             stacktrace: string[];
@@ -1145,26 +1385,118 @@ export interface components {
             processedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
-            /** @description Delay in ms from creation */
+            /**
+             * Format: int64
+             * @description Delay in ms from creation
+             */
             delay: number;
-            /** @description bullmq priority (0: none) */
+            /**
+             * Format: int32
+             * @description bullmq priority (0: none)
+             */
             priority: number;
         };
         JobListDto: {
+            /** @description At most `limit` */
             items: components["schemas"]["JobDto"][];
-            /** @description Jobs in this state */
+            /**
+             * Format: int64
+             * @description Jobs in this state
+             */
             total: number;
         };
-        SessionUserDto: {
+        AdminUserDto: {
+            /** Format: int32 */
             id: number;
+            /** Format: email */
             email: string;
             isStaff: boolean;
             isSuperuser: boolean;
         };
         SessionDto: {
-            user: components["schemas"]["SessionUserDto"];
+            user: components["schemas"]["AdminUserDto"];
             /** @description Send it as X-CSRF-Token on every POST, PATCH and DELETE */
             csrfToken: string;
+        };
+        AdminSchemaDto: {
+            /**
+             * Format: int32
+             * @description The contract version
+             * @enum {integer}
+             */
+            version: 1;
+            user: components["schemas"]["AdminUserDto"];
+            /** @description One entry per resource the user may see: fields, list display and filters, forms, actions and the user's permissions on it (the full contract is in the admin's README) */
+            resources: Record<string, never>[];
+        };
+        ActionDoneDto: {
+            /** @enum {string} */
+            status: "done";
+            /** @example 2 product(s) archived */
+            message: string;
+            /**
+             * Format: int64
+             * @description Records the action ran on
+             */
+            affected: number;
+        };
+        ActionStartedDto: {
+            /** @enum {string} */
+            status: "started";
+            /**
+             * Format: uuid
+             * @description Follow it at /admin/api/jobs/queues/{queue}/jobs/{jobId}
+             */
+            jobId: string;
+            /** @example admin.action */
+            queue: string;
+        };
+        RecentChangeDto: {
+            /** @description The audit entry id (a bigint, as text) */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            /** Format: email */
+            actorEmail: string | null;
+            /** @enum {string} */
+            via: "api" | "admin" | "system";
+            /** @example products */
+            resource: string;
+            /** @example 42 */
+            recordId: string;
+            /** @enum {string} */
+            operation: "create" | "update" | "delete" | "restore" | "action";
+            /** @example null */
+            actionName?: string | null;
+        };
+        DashboardJobsDto: {
+            /** Format: int64 */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Waiting, prioritized included
+             */
+            waiting: number;
+            /** Format: int64 */
+            active: number;
+            /** Format: int64 */
+            delayed: number;
+        };
+        AdminDashboardDto: {
+            /**
+             * @description Rows per resource the user may list, by resource path
+             * @example {
+             *       "products": 1000,
+             *       "orders": 42
+             *     }
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /** @description The 10 latest changes to resources the user may view */
+            recent: components["schemas"]["RecentChangeDto"][];
+            /** @description Jobs by state, over every queue */
+            jobs: components["schemas"]["DashboardJobsDto"];
         };
         AuditEntry: {
             /**
@@ -1990,7 +2322,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LivenessDto"];
+                };
             };
             /** @description Error (RFC 9457 problem details) */
             default: {
@@ -2017,7 +2351,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ReadinessDto"];
+                };
             };
             /** @description Not ready; `checks` says which dependency failed */
             503: {
@@ -2098,6 +2434,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts for the account or the client address (see Retry-After) */
             429: {
                 headers: {
@@ -2148,6 +2493,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not a refresh token; `errors[].pointer` names each field at fault */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error (RFC 9457 problem details) */
             default: {
                 headers: {
@@ -2178,6 +2532,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not a refresh token; `errors[].pointer` names each field at fault */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Error (RFC 9457 problem details) */
             default: {
@@ -2257,7 +2620,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid or unknown fields */
+            /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2347,7 +2710,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountMessageDto"];
                 };
             };
-            /** @description Invalid, expired or already used token */
+            /** @description Invalid, expired or already used token; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2460,7 +2823,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong current password (/currentPassword) or too short new one */
+            /** @description Wrong current password (/currentPassword) or too short new one; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2501,7 +2864,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountMessageDto"];
                 };
             };
-            /** @description Not an email address */
+            /** @description Not an email address; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2550,7 +2913,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid, expired or already used token (/token), or too short password */
+            /** @description Invalid, expired or already used token (/token), or too short password; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2655,7 +3018,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid body, or a permission that does not exist or that you do not hold */
+            /** @description Invalid body, or a permission that does not exist or that you do not hold; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2680,7 +3043,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                /** @description The id of one of your keys (from the list) */
+                id: number;
             };
             cookie?: never;
         };
@@ -2711,7 +3075,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such key of yours */
+            /** @description No such key of yours (also for an id that is not a number) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2871,7 +3235,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is not valid */
+            /** @description The code is not valid; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2929,7 +3293,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Neither password nor code sent */
+            /** @description Neither password nor code sent; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3022,7 +3386,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
             };
             cookie?: never;
@@ -3098,8 +3462,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
+                /** @description The job id (a uuid for enqueued jobs; scheduled runs have ids of their own) */
                 id: string;
             };
             cookie?: never;
@@ -3166,8 +3531,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
+                /** @description The job id (a uuid for enqueued jobs; scheduled runs have ids of their own) */
                 id: string;
             };
             cookie?: never;
@@ -3242,8 +3608,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
+                /** @description The job id (a uuid for enqueued jobs; scheduled runs have ids of their own) */
                 id: string;
             };
             cookie?: never;
@@ -3447,6 +3814,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (see Retry-After) */
             429: {
                 headers: {
@@ -3503,12 +3879,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description See admin/README.md for the contract (version 1) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdminSchemaDto"];
+                };
             };
             /** @description Authentication required, or an invalid credential */
             401: {
@@ -3544,9 +3921,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource path, e.g. products */
+                /** @description The resource path */
                 path: string;
-                /** @description The action name, e.g. archive */
+                /** @description The action name */
                 action: string;
             };
             cookie?: never;
@@ -3555,26 +3932,36 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * @description The selected records: integer ids, or string ids for resources keyed by text or uuid
+                     * @example [
+                     *       1
+                     *     ]
+                     */
                     ids: (number | string)[];
                     /** @description The action's form values, when it declares a form */
-                    input?: unknown;
+                    input?: Record<string, never>;
                 };
             };
         };
         responses: {
-            /** @description { status: "done", message, affected } */
+            /** @description Done */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ActionDoneDto"];
+                };
             };
-            /** @description { status: "started", jobId, queue } for job actions */
+            /** @description Started as a job (actions with `job: true`) */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ActionStartedDto"];
+                };
             };
             /** @description Authentication required, or an invalid credential */
             401: {
@@ -3603,7 +3990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad ids or input form */
+            /** @description Bad ids or input form; `errors[].pointer` names each field at fault */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3628,19 +4015,21 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description `<resource path>.csv`, e.g. products.csv */
+                /** @description `<resource path>.csv` */
                 file: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The CSV (readable fields only) */
+            /** @description The CSV (readable fields only), UTF-8, a header line first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/csv": string;
+                };
             };
             /** @description Bad list query */
             400: {
@@ -3698,12 +4087,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description { counts: { <path>: n }, recent: AuditEntry[], jobs: { failed, waiting, active, delayed } } */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdminDashboardDto"];
+                };
             };
             /** @description Authentication required, or an invalid credential */
             401: {

@@ -12,7 +12,8 @@
  * remove what a later one reads. Each operation is judged:
  *   ok           a 2xx;
  *   unavoidable  a 4xx the operation documents and cannot avoid without the caller's own input: 404 for an
- *                id in the path that does not exist, or the statuses listed in NEEDS_INPUT below;
+ *                id in the path that does not exist, 409 for deleting a row others still refer to, or the
+ *                statuses listed in NEEDS_INPUT below;
  *   fail         anything else, or Swagger UI refused to send (a required field it left empty or invalid).
  * Prints one line per operation and the share of ok + unavoidable. Exit code 0 when every operation
  * succeeds that way, 1 otherwise.
@@ -33,7 +34,7 @@ const NEEDS_INPUT = {
   'auth.verifyEmail': { 422: 'needs the token from the verification mail' },
   'auth.verifyEmailLink': { 400: 'needs the token from the verification mail' },
   'auth.resendVerification': { 409: "the superuser's address is verified already" },
-  'auth.changePassword': { 403: 'needs the current password' },
+  'auth.changePassword': { 422: 'needs the current password' },
   'auth.resetPassword': { 422: 'needs the token from the reset mail' },
   'auth.twoFactor.enable': { 409: 'needs 2fa/setup first', 422: 'needs a TOTP code from the app' },
   'auth.twoFactor.disable': { 403: 'needs the password', 422: 'needs a TOTP or recovery code' },
@@ -114,6 +115,9 @@ try {
       if (outcome.status === 404 && op.path.includes('{')) {
         verdict = 'unavoidable';
         why = 'no such id';
+      } else if (outcome.status === 409 && op.method === 'delete') {
+        verdict = 'unavoidable';
+        why = 'other rows still refer to this id';
       } else if (NEEDS_INPUT[id]?.[outcome.status]) {
         verdict = 'unavoidable';
         why = NEEDS_INPUT[id][outcome.status];
