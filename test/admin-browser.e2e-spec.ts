@@ -9,7 +9,7 @@ import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job } from 'src/framework/jobs/job.decorator';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';
-import { launchChromium } from 'test/support/browser';
+import { launchChromium } from 'test/support/chromium.mjs';
 import { ensureBuild } from 'test/support/processes';
 import { waitFor } from 'test/support/wait';
 

@@ -219,16 +219,28 @@ describe('nestor CLI', () => {
     const postman = join(tmp, 'api.postman.json');
     const result = cli(['openapi', '--out', out, '--postman', postman], env);
     expect(result).toMatchObject({ status: 0, output: expect.stringContaining('Postman collection') });
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual((await t.inject('/docs-json')).json());
+    // The same document, but for `servers`, which names each process's environment (the CLI's is development).
+    const withoutServers = ({ servers: _servers, ...rest }: Record<string, unknown>) => rest;
+    const served = await t.inject({ url: '/docs-json', headers: { host: new URL(t.config.publicUrl).host } });
+    expect(withoutServers(JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>)).toEqual(
+      withoutServers(served.json()),
+    );
 
     const collection = JSON.parse(readFileSync(postman, 'utf8')) as {
       info: { name: string; schema: string };
-      item: { name: string; item?: { request: { method: string } }[] }[];
+      item: { name: string; item?: { name: string; request: { method: string } }[] }[];
+      variable: { key: string }[];
     };
     expect(collection.info.name).toBe('Nestor API');
     expect(collection.info.schema).toContain('v2.1');
     expect(collection.item.map((folder) => folder.name)).toEqual(
       expect.arrayContaining(['products', 'orders']),
+    );
+    // Ready to run: sign in with {{email}}/{{password}} and the token is kept for every other request.
+    const requests = collection.item.flatMap((folder) => folder.item ?? []);
+    expect(requests.map((r) => r.name)).toContain('Log in (stores the access token)');
+    expect(collection.variable.map((v) => v.key)).toEqual(
+      expect.arrayContaining(['baseUrl', 'email', 'password', 'bearerToken']),
     );
 
     const stdout = cli(['openapi'], env);

@@ -118,6 +118,15 @@ class BadCron {
   }
 }
 
+/** One character more than the admin's job routes can address (a path segment of at most 100). */
+@Injectable()
+class LongName {
+  @Job(`test.${'x'.repeat(96)}`, { payload: EmptyPayload })
+  handle(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 const noPayload = { attempts: 1 } as JobOptions; // what a plain-JS caller could pass
 
 @Injectable()
@@ -508,6 +517,12 @@ describe('Job declarations', () => {
       'an invalid cron',
       [BadCron],
       /NST-J003 BadCron\.handle: job "test\.bad-cron" has an invalid cron "61 \* \* \* \*"/,
+    ],
+    [
+      'NST-J004',
+      'a name longer than 100 characters',
+      [LongName],
+      /NST-J004 LongName\.handle: job name "test\.x{96}" must be lowercase words joined by "\." or "-", at most 100 characters/,
     ],
     [
       'NST-J002',

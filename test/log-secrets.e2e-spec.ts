@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { generate } from 'otplib';
 import type { Browser } from 'playwright-core';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
-import { launchChromium } from 'test/support/browser';
+import { launchChromium } from 'test/support/chromium.mjs';
 import { NestorProcess, ensureBuild, freePort } from 'test/support/processes';
 import { SmtpSink, startSmtp } from 'test/support/smtp';
 import { waitFor } from 'test/support/wait';

@@ -18,7 +18,10 @@ export interface paths {
          */
         get: operations["orders.list"];
         put?: never;
-        /** Place an order: checks and decrements stock atomically */
+        /**
+         * Place an order: checks and decrements stock atomically
+         * @description For the signed-in customer: each line names an active product and a quantity; prices are taken from the products at this moment. Either every line is in stock and the order is placed, or nothing changes.
+         */
         post: operations["orders.place"];
         delete?: never;
         options?: never;
@@ -33,7 +36,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process is up */
+        /**
+         * Liveness: the process is up
+         * @description For a liveness probe: answers without touching the database or Redis. Never throttled.
+         */
         get: operations["healthLive"];
         put?: never;
         post?: never;
@@ -50,7 +56,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: database reachable, Redis reachable when configured, no pending migrations */
+        /**
+         * Readiness: database reachable, Redis reachable when configured, no pending migrations
+         * @description For a readiness probe: each check answers within 1000 ms. Never throttled.
+         */
         get: operations["healthReady"];
         put?: never;
         post?: never;
@@ -89,7 +98,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in with email and password: access + refresh token */
+        /**
+         * Log in with email and password: access + refresh token
+         * @description Send the access token as `Authorization: Bearer …` (it lives ACCESS_TOKEN_TTL, 15 minutes by default); exchange the refresh token at /api/auth/refresh. Accounts with 2FA also send `otp`. After 10 failures in 3 minutes for one account or one client address, login answers 429.
+         */
         post: operations["auth.login"];
         delete?: never;
         options?: never;
@@ -106,7 +118,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate a refresh token: a new pair; reusing a rotated token revokes the session */
+        /**
+         * Rotate a refresh token: a new pair; reusing a rotated token revokes the session
+         * @description Each refresh token works once: the answer carries a new access token and a new refresh token. Presenting a refresh token that was already used ends the whole session (every token of its family).
+         */
         post: operations["auth.refresh"];
         delete?: never;
         options?: never;
@@ -123,7 +138,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End the session of a refresh token */
+        /**
+         * End the session of a refresh token
+         * @description Revokes the refresh token and every token rotated from it. Access tokens already issued stay valid until they expire (at most ACCESS_TOKEN_TTL).
+         */
         post: operations["auth.logout"];
         delete?: never;
         options?: never;
@@ -138,7 +156,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user and their permissions */
+        /**
+         * The signed-in user and their permissions
+         * @description For an API key: its owner, with the permissions the key may use.
+         */
         get: operations["auth.me"];
         put?: never;
         post?: never;
@@ -197,7 +218,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mail a new verification link to the signed-in user */
+        /**
+         * Mail a new verification link to the signed-in user
+         * @description Earlier links stop working. Answers 409 once the address is verified.
+         */
         post: operations["auth.resendVerification"];
         delete?: never;
         options?: never;
@@ -214,7 +238,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change the password; signs out every other session */
+        /**
+         * Change the password; signs out every other session
+         * @description Needs the current password. Every other session of the account ends (their refresh tokens are revoked); this one stays signed in. Not available to API keys.
+         */
         post: operations["auth.changePassword"];
         delete?: never;
         options?: never;
@@ -251,7 +278,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set a new password with the mailed token; signs out every session */
+        /**
+         * Set a new password with the mailed token; signs out every session
+         * @description The token comes from the mail of /api/auth/password/forgot, works once and for 1 hour.
+         */
         post: operations["auth.resetPassword"];
         delete?: never;
         options?: never;
@@ -266,10 +296,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your API keys, revoked ones included (never their secrets) */
+        /**
+         * Your API keys, revoked ones included (never their secrets)
+         * @description Oldest first; `lastUsedAt` shows when each key last authenticated a request.
+         */
         get: operations["auth.apiKeys.list"];
         put?: never;
-        /** Create an API key with a subset of your permissions; the key is shown only in this response */
+        /**
+         * Create an API key with a subset of your permissions; the key is shown only in this response
+         * @description For machine clients: send the key as `Authorization: Bearer nst_…`. It acts for you with the listed permissions that you still hold at the time of each request. Only a signed-in user (not a key) may create keys.
+         */
         post: operations["auth.apiKeys.create"];
         delete?: never;
         options?: never;
@@ -287,7 +323,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke one of your API keys (at once; revoking twice is harmless) */
+        /**
+         * Revoke one of your API keys (at once; revoking twice is harmless)
+         * @description The next request with the key answers 401. The key stays in the list, with `revokedAt`.
+         */
         delete: operations["auth.apiKeys.revoke"];
         options?: never;
         head?: never;
@@ -301,7 +340,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether 2FA is on, and recovery codes left */
+        /**
+         * Whether 2FA is on, and recovery codes left
+         * @description For the signed-in user; `pending` while a setup waits for its first code.
+         */
         get: operations["auth.twoFactor.status"];
         put?: never;
         post?: never;
@@ -320,7 +362,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start 2FA: a new TOTP secret and otpauth URI, shown once; enable confirms it */
+        /**
+         * Start 2FA: a new TOTP secret and otpauth URI, shown once; enable confirms it
+         * @description Show the URI as a QR code (or the secret) to the authenticator app, then send its current code to /api/auth/2fa/enable. Until then logins are unchanged; a new setup replaces an unconfirmed one.
+         */
         post: operations["auth.twoFactor.setup"];
         delete?: never;
         options?: never;
@@ -337,7 +382,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Turn 2FA on with a current code: 10 single-use recovery codes, shown once */
+        /**
+         * Turn 2FA on with a current code: 10 single-use recovery codes, shown once
+         * @description From now on login needs `otp`: a current code, or one of the recovery codes (each works once).
+         */
         post: operations["auth.twoFactor.enable"];
         delete?: never;
         options?: never;
@@ -354,7 +402,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Turn 2FA off, confirmed with the password or a code (throttled like login) */
+        /**
+         * Turn 2FA off, confirmed with the password or a code (throttled like login)
+         * @description Send `password` or `code`. Wrong proofs count against the login throttle of the account.
+         */
         post: operations["auth.twoFactor.disable"];
         delete?: never;
         options?: never;
@@ -369,7 +420,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every job queue with its counts by state */
+        /**
+         * Every job queue with its counts by state
+         * @description One queue per job declared with `@Job`, by name, with its cron schedule if it has one.
+         */
         get: operations["admin.jobs.queues"];
         put?: never;
         post?: never;
@@ -386,7 +440,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Jobs of a queue in one state (default failed), newest first */
+        /**
+         * Jobs of a queue in one state (default failed), newest first
+         * @description Paged with offset and limit; `total` counts the jobs in that state.
+         */
         get: operations["admin.jobs.list"];
         put?: never;
         post?: never;
@@ -403,11 +460,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One job with its state (e.g. to follow it) */
+        /**
+         * One job with its state (e.g. to follow it)
+         * @description With its payload, attempts and, for failed runs, the error and the first lines of each stack.
+         */
         get: operations["admin.jobs.get"];
         put?: never;
         post?: never;
-        /** Remove a job (not while it runs) */
+        /**
+         * Remove a job (not while it runs)
+         * @description A waiting, delayed, failed or completed job is deleted; a running one answers 409.
+         */
         delete: operations["admin.jobs.remove"];
         options?: never;
         head?: never;
@@ -423,7 +486,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move a failed job back to waiting */
+        /**
+         * Move a failed job back to waiting
+         * @description A worker picks it up again.
+         */
         post: operations["admin.jobs.retry"];
         delete?: never;
         options?: never;
@@ -438,7 +504,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Cron schedules with their next run */
+        /**
+         * Cron schedules with their next run
+         * @description Declared ones, and left-over ones a worker will remove at its next boot (`declared: false`), by name.
+         */
         get: operations["admin.jobs.schedules"];
         put?: never;
         post?: never;
@@ -455,12 +524,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current admin session */
+        /**
+         * The current admin session
+         * @description How the admin panel learns whether its session cookie is valid (and gets the CSRF token).
+         */
         get: operations["admin.session.get"];
         put?: never;
-        /** Log in to the admin (staff only) */
+        /**
+         * Log in to the admin (staff only)
+         * @description Sets an httpOnly session cookie for the admin panel; API clients log in at /api/auth/login instead. The same throttle as that login applies; a request from another site is refused.
+         */
         post: operations["admin.session.login"];
-        /** Log out of the admin */
+        /**
+         * Log out of the admin
+         * @description Ends the session of the cookie (if any) and clears the cookie.
+         */
         delete: operations["admin.session.logout"];
         options?: never;
         head?: never;
@@ -474,7 +552,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The admin schema: resources, fields, lists, filters, forms, actions and your permissions */
+        /**
+         * The admin schema: resources, fields, lists, filters, forms, actions and your permissions
+         * @description What the admin panel renders from, for the signed-in staff member: only the resources they may view, with their permissions on each. The contract (version 1) is described in the admin README.
+         */
         get: operations["admin.schema"];
         put?: never;
         post?: never;
@@ -493,7 +574,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run an admin action on selected records */
+        /**
+         * Run an admin action on selected records
+         * @description Checks the action's permission, runs it in one transaction and writes an audit entry per record. Actions declared with `job: true` run in the background instead: 202 with the job to follow.
+         */
         post: operations["admin.action"];
         delete?: never;
         options?: never;
@@ -508,7 +592,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** CSV of a resource list with the list query (filters, search, sort), all pages */
+        /**
+         * CSV of a resource list with the list query (filters, search, sort), all pages
+         * @description Takes the resource's list query parameters (filter, q, sort, fields) and streams every matching row, one header line first, as an attachment. Needs `<path>.view` (owned resources: your own rows).
+         */
         get: operations["admin.export"];
         put?: never;
         post?: never;
@@ -525,7 +612,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Counts per resource, recent changes, job queues */
+        /**
+         * Counts per resource, recent changes, job queues
+         * @description The admin's home page: row counts of the resources you may list, the latest changes, jobs by state.
+         */
         get: operations["admin.dashboard"];
         put?: never;
         post?: never;
@@ -548,7 +638,10 @@ export interface paths {
          */
         get: operations["users.list"];
         put?: never;
-        /** Create a User */
+        /**
+         * Create a User
+         * @description Validated against the field rules (422 names every field at fault, nothing is written); the answer is the stored row, with its Location and ETag.
+         */
         post: operations["users.create"];
         delete?: never;
         options?: never;
@@ -563,15 +656,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one User */
+        /**
+         * Get one User
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["users.get"];
         put?: never;
         post?: never;
-        /** Delete a User */
+        /**
+         * Delete a User
+         * @description Removes the row for good; 409 while other rows still refer to it.
+         */
         delete: operations["users.delete"];
         options?: never;
         head?: never;
-        /** Update a User (partial) */
+        /**
+         * Update a User (partial)
+         * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
+         */
         patch: operations["users.update"];
         trace?: never;
     };
@@ -588,7 +690,10 @@ export interface paths {
          */
         get: operations["groups.list"];
         put?: never;
-        /** Create a Group */
+        /**
+         * Create a Group
+         * @description Validated against the field rules (422 names every field at fault, nothing is written); the answer is the stored row, with its Location and ETag.
+         */
         post: operations["groups.create"];
         delete?: never;
         options?: never;
@@ -603,15 +708,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one Group */
+        /**
+         * Get one Group
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["groups.get"];
         put?: never;
         post?: never;
-        /** Delete a Group */
+        /**
+         * Delete a Group
+         * @description Removes the row for good; 409 while other rows still refer to it.
+         */
         delete: operations["groups.delete"];
         options?: never;
         head?: never;
-        /** Update a Group (partial) */
+        /**
+         * Update a Group (partial)
+         * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
+         */
         patch: operations["groups.update"];
         trace?: never;
     };
@@ -642,7 +756,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one Permission */
+        /**
+         * Get one Permission
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["permissions.get"];
         put?: never;
         post?: never;
@@ -679,7 +796,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one AuditEntry */
+        /**
+         * Get one AuditEntry
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["auditEntries.get"];
         put?: never;
         post?: never;
@@ -702,7 +822,10 @@ export interface paths {
          */
         get: operations["categories.list"];
         put?: never;
-        /** Create a Category */
+        /**
+         * Create a Category
+         * @description Validated against the field rules (422 names every field at fault, nothing is written); the answer is the stored row, with its Location and ETag.
+         */
         post: operations["categories.create"];
         delete?: never;
         options?: never;
@@ -717,15 +840,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one Category */
+        /**
+         * Get one Category
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["categories.get"];
         put?: never;
         post?: never;
-        /** Delete a Category */
+        /**
+         * Delete a Category
+         * @description Removes the row for good; 409 while other rows still refer to it.
+         */
         delete: operations["categories.delete"];
         options?: never;
         head?: never;
-        /** Update a Category (partial) */
+        /**
+         * Update a Category (partial)
+         * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
+         */
         patch: operations["categories.update"];
         trace?: never;
     };
@@ -742,7 +874,10 @@ export interface paths {
          */
         get: operations["tags.list"];
         put?: never;
-        /** Create a Tag */
+        /**
+         * Create a Tag
+         * @description Validated against the field rules (422 names every field at fault, nothing is written); the answer is the stored row, with its Location and ETag.
+         */
         post: operations["tags.create"];
         delete?: never;
         options?: never;
@@ -757,15 +892,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one Tag */
+        /**
+         * Get one Tag
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["tags.get"];
         put?: never;
         post?: never;
-        /** Delete a Tag */
+        /**
+         * Delete a Tag
+         * @description Removes the row for good; 409 while other rows still refer to it.
+         */
         delete: operations["tags.delete"];
         options?: never;
         head?: never;
-        /** Update a Tag (partial) */
+        /**
+         * Update a Tag (partial)
+         * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
+         */
         patch: operations["tags.update"];
         trace?: never;
     };
@@ -782,7 +926,10 @@ export interface paths {
          */
         get: operations["products.list"];
         put?: never;
-        /** Create a Product */
+        /**
+         * Create a Product
+         * @description Validated against the field rules (422 names every field at fault, nothing is written); the answer is the stored row, with its Location and ETag.
+         */
         post: operations["products.create"];
         delete?: never;
         options?: never;
@@ -797,15 +944,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one Product */
+        /**
+         * Get one Product
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["products.get"];
         put?: never;
         post?: never;
-        /** Delete a Product (soft; restorable) */
+        /**
+         * Delete a Product (soft; restorable)
+         * @description Moves the row to the trash (restore brings it back); 409 while other rows still need it.
+         */
         delete: operations["products.delete"];
         options?: never;
         head?: never;
-        /** Update a Product (partial) */
+        /**
+         * Update a Product (partial)
+         * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
+         */
         patch: operations["products.update"];
         trace?: never;
     };
@@ -818,7 +974,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore a soft-deleted Product */
+        /**
+         * Restore a soft-deleted Product
+         * @description Takes the row out of the trash (404 when it is not there).
+         */
         post: operations["products.restore"];
         delete?: never;
         options?: never;
@@ -833,15 +992,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one Order */
+        /**
+         * Get one Order
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["orders.get"];
         put?: never;
         post?: never;
-        /** Delete a Order */
+        /**
+         * Delete a Order
+         * @description Removes the row for good; 409 while other rows still refer to it.
+         */
         delete: operations["orders.delete"];
         options?: never;
         head?: never;
-        /** Update a Order (partial) */
+        /**
+         * Update a Order (partial)
+         * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
+         */
         patch: operations["orders.update"];
         trace?: never;
     };
@@ -872,7 +1040,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one DailySalesReport */
+        /**
+         * Get one DailySalesReport
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
         get: operations["dailySalesReports.get"];
         put?: never;
         post?: never;
@@ -888,15 +1059,78 @@ export interface components {
     schemas: {
         OrderLineDto: {
             /**
+             * Format: int32
              * @description Id of an active product
              * @example 1
              */
             productId: number;
-            /** @example 2 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             quantity: number;
         };
         PlaceOrderDto: {
             items: components["schemas"]["OrderLineDto"][];
+        };
+        LivenessDto: {
+            /** @enum {string} */
+            status: "ok";
+        };
+        ReadinessDto: {
+            /** @enum {string} */
+            status: "ok";
+            /**
+             * @description The checks that are up
+             * @example {
+             *       "database": {
+             *         "status": "up"
+             *       },
+             *       "migrations": {
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            info: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                };
+            };
+            /**
+             * @description The checks that are down (none when ready)
+             * @example {
+             *       "database": {
+             *         "status": "up"
+             *       },
+             *       "migrations": {
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            error: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                };
+            };
+            /**
+             * @description Every check
+             * @example {
+             *       "database": {
+             *         "status": "up"
+             *       },
+             *       "migrations": {
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            details: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                };
+            };
         };
         LoginDto: {
             /**
@@ -904,7 +1138,10 @@ export interface components {
              * @example admin@example.com
              */
             email: string;
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             password: string;
             /**
              * @description TOTP code (or a recovery code) when 2FA is enabled
@@ -913,27 +1150,45 @@ export interface components {
             otp?: string;
         };
         TokenPairDto: {
+            /** @description A JWT (HS256) to send as `Authorization: Bearer <accessToken>` */
             accessToken: string;
+            /** @description Single use: POST /api/auth/refresh exchanges it for a new pair */
             refreshToken: string;
             /**
+             * Format: int32
              * @description Access token lifetime in seconds
              * @example 900
              */
             expiresIn: number;
-            /** @example Bearer */
-            tokenType: string;
+            /**
+             * @example Bearer
+             * @enum {string}
+             */
+            tokenType: "Bearer";
         };
         RefreshDto: {
-            /** @description The refresh token from login or the previous refresh */
+            /**
+             * @description The refresh token from login or the previous refresh
+             * @example rt_3q2-7wEvOuBT9IpV6hn5yYzN0cK8dJmLQa1sFgHxRtE
+             */
             refreshToken: string;
         };
         MeDto: {
+            /**
+             * Format: int32
+             * @example 1
+             */
             id: number;
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
             email: string;
             isStaff: boolean;
             isSuperuser: boolean;
             emailVerified: boolean;
             /**
+             * @description Permission codenames held directly or through groups (superusers hold all without a list)
              * @example [
              *       "orders.view"
              *     ]
@@ -941,7 +1196,10 @@ export interface components {
             permissions: string[];
         };
         RegisterDto: {
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             password: string;
             /**
              * Format: email
@@ -954,13 +1212,22 @@ export interface components {
             detail: string;
         };
         OneTimeTokenDto: {
-            /** @description The token from the email (43 characters) */
+            /**
+             * @description The token from the email (43 characters)
+             * @example BJFYsTuUDsYo32hNZrWwKHD8ouWgDbez3iExSy1G-tU
+             */
             token: string;
         };
         ChangePasswordDto: {
-            /** @example my old passphrase */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             currentPassword: string;
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             newPassword: string;
         };
         EmailDto: {
@@ -971,9 +1238,15 @@ export interface components {
             email: string;
         };
         ResetPasswordDto: {
-            /** @example correct horse battery staple */
+            /**
+             * Format: password
+             * @example correct horse battery staple
+             */
             password: string;
-            /** @description The token from the password reset email */
+            /**
+             * @description The token from the password reset email (43 characters)
+             * @example BJFYsTuUDsYo32hNZrWwKHD8ouWgDbez3iExSy1G-tU
+             */
             token: string;
         };
         CreateApiKeyDto: {
@@ -992,7 +1265,10 @@ export interface components {
             permissions: string[];
         };
         CreatedApiKeyDto: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             id: number;
             /** @example Warehouse sync */
             name: string;
@@ -1021,7 +1297,10 @@ export interface components {
             key: string;
         };
         ApiKeyDto: {
-            /** @example 1 */
+            /**
+             * Format: int32
+             * @example 1
+             */
             id: number;
             /** @example Warehouse sync */
             name: string;
@@ -1049,7 +1328,10 @@ export interface components {
             enabled: boolean;
             /** @description Set up, waiting for POST /api/auth/2fa/enable */
             pending: boolean;
-            /** @example 10 */
+            /**
+             * Format: int32
+             * @example 10
+             */
             recoveryCodesLeft: number;
         };
         TwoFactorSetupDto: {
@@ -1059,6 +1341,7 @@ export interface components {
              */
             secret: string;
             /**
+             * Format: uri
              * @description otpauth:// URI for a QR code, shown only now
              * @example otpauth://totp/Nestor:admin%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Nestor
              */
@@ -1075,13 +1358,26 @@ export interface components {
             /**
              * @description Single-use codes for when the authenticator is lost, shown only now
              * @example [
-             *       "4k7qz-m2r8x"
+             *       "4k7qz-m2r8x",
+             *       "9vb3n-q0w5e",
+             *       "h2k8c-7m1xp",
+             *       "zr4t6-d9s2a",
+             *       "n5g1y-b8e3f",
+             *       "c0v7w-j4k9m",
+             *       "p6q2r-t1h8z",
+             *       "x3d5s-a7n0b",
+             *       "e8f4g-y2c6v",
+             *       "w1m9j-k5p3q"
              *     ]
              */
             recoveryCodes: string[];
         };
         DisableTwoFactorDto: {
-            /** @description The account password (or send code) */
+            /**
+             * Format: password
+             * @description The account password (or send code)
+             * @example correct horse battery staple
+             */
             password?: string;
             /**
              * @description A current code or a recovery code (or send password)
@@ -1090,13 +1386,22 @@ export interface components {
             code?: string;
         };
         JobCountsDto: {
+            /** Format: int64 */
             waiting: number;
+            /** Format: int64 */
             active: number;
+            /** Format: int64 */
             delayed: number;
+            /** Format: int64 */
             completed: number;
+            /** Format: int64 */
             failed: number;
-            /** @description Waiting jobs held because the queue is paused (0 when running) */
+            /**
+             * Format: int64
+             * @description Waiting jobs held because the queue is paused (0 when running)
+             */
             paused: number;
+            /** Format: int64 */
             prioritized: number;
         };
         JobScheduleDto: {
@@ -1123,30 +1428,31 @@ export interface components {
             registered: boolean;
         };
         JobQueueDto: {
-            /** @example orders.send-confirmation */
+            /** @example mail.send */
             name: string;
             counts: components["schemas"]["JobCountsDto"];
             schedule: components["schemas"]["JobScheduleDto"] | null;
         };
         JobDto: {
-            /** @description The job id (also its outbox id) */
+            /** @description The job id: its outbox id (a uuid) for enqueued jobs; scheduled runs have ids of their own */
             id: string;
-            /** @example orders.send-confirmation */
+            /** @example mail.send */
             name: string;
             /** @enum {string} */
             state: "waiting" | "active" | "delayed" | "completed" | "failed" | "prioritized" | "waiting-children" | "unknown";
+            /** @description The job's payload, as enqueued (for example `{ "orderId": 42 }`) */
+            payload: Record<string, never>;
             /**
-             * @example {
-             *       "orderId": 42
-             *     }
+             * Format: int32
+             * @description Runs that ended (failed or completed)
              */
-            payload: {
-                [key: string]: unknown;
-            };
-            /** @description Runs that ended (failed or completed) */
             attempts: number;
-            /** @description Runs allowed in total */
+            /**
+             * Format: int32
+             * @description Runs allowed in total
+             */
             maxAttempts: number;
+            /** @description The message of the last error the job threw */
             failedReason: string | null;
             /** @description The stack of each failed run (latest last), first lines only */
             stacktrace: string[];
@@ -1156,26 +1462,118 @@ export interface components {
             processedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
-            /** @description Delay in ms from creation */
+            /**
+             * Format: int64
+             * @description Delay in ms from creation
+             */
             delay: number;
-            /** @description bullmq priority (0: none) */
+            /**
+             * Format: int32
+             * @description bullmq priority (0: none)
+             */
             priority: number;
         };
         JobListDto: {
+            /** @description At most `limit` */
             items: components["schemas"]["JobDto"][];
-            /** @description Jobs in this state */
+            /**
+             * Format: int64
+             * @description Jobs in this state
+             */
             total: number;
         };
-        SessionUserDto: {
+        AdminUserDto: {
+            /** Format: int32 */
             id: number;
+            /** Format: email */
             email: string;
             isStaff: boolean;
             isSuperuser: boolean;
         };
         SessionDto: {
-            user: components["schemas"]["SessionUserDto"];
+            user: components["schemas"]["AdminUserDto"];
             /** @description Send it as X-CSRF-Token on every POST, PATCH and DELETE */
             csrfToken: string;
+        };
+        AdminSchemaDto: {
+            /**
+             * Format: int32
+             * @description The contract version
+             * @enum {integer}
+             */
+            version: 1;
+            user: components["schemas"]["AdminUserDto"];
+            /** @description One entry per resource the user may see: fields, list display and filters, forms, actions and the user's permissions on it (the full contract is in the admin's README) */
+            resources: Record<string, never>[];
+        };
+        ActionDoneDto: {
+            /** @enum {string} */
+            status: "done";
+            /** @example 2 product(s) archived */
+            message: string;
+            /**
+             * Format: int64
+             * @description Records the action ran on
+             */
+            affected: number;
+        };
+        ActionStartedDto: {
+            /** @enum {string} */
+            status: "started";
+            /**
+             * Format: uuid
+             * @description Follow it at /admin/api/jobs/queues/{queue}/jobs/{jobId}
+             */
+            jobId: string;
+            /** @example admin.action */
+            queue: string;
+        };
+        RecentChangeDto: {
+            /** @description The audit entry id (a bigint, as text) */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            /** Format: email */
+            actorEmail: string | null;
+            /** @enum {string} */
+            via: "api" | "admin" | "system";
+            /** @example products */
+            resource: string;
+            /** @example 42 */
+            recordId: string;
+            /** @enum {string} */
+            operation: "create" | "update" | "delete" | "restore" | "action";
+            /** @example null */
+            actionName?: string | null;
+        };
+        DashboardJobsDto: {
+            /** Format: int64 */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Waiting, prioritized included
+             */
+            waiting: number;
+            /** Format: int64 */
+            active: number;
+            /** Format: int64 */
+            delayed: number;
+        };
+        AdminDashboardDto: {
+            /**
+             * @description Rows per resource the user may list, by resource path
+             * @example {
+             *       "products": 1000,
+             *       "orders": 42
+             *     }
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /** @description The 10 latest changes to resources the user may view */
+            recent: components["schemas"]["RecentChangeDto"][];
+            /** @description Jobs by state, over every queue */
+            jobs: components["schemas"]["DashboardJobsDto"];
         };
         AuditEntry: {
             /**
@@ -1248,9 +1646,6 @@ export interface components {
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
-        AuditEntryCreate: Record<string, never>;
-        /** @description Any subset of the writable fields */
-        AuditEntryUpdate: Record<string, never>;
         Category: {
             /**
              * Format: int32
@@ -1269,7 +1664,7 @@ export interface components {
             /**
              * Format: int32
              * @description Id of the Category
-             * @example 1
+             * @example null
              */
             parentId: number | null;
             /**
@@ -1304,7 +1699,7 @@ export interface components {
             /**
              * Format: int32
              * @description Id of the Category
-             * @example 1
+             * @example null
              */
             parentId?: number | null;
             /**
@@ -1343,11 +1738,16 @@ export interface components {
             /**
              * Format: int32
              * @description Id of the Category
-             * @example 1
+             * @example null
              */
             parentId?: number | null;
         };
-        /** @description Any subset of the writable fields */
+        /**
+         * @description Any subset of the writable fields
+         * @example {
+         *       "description": "Everything for the kitchen"
+         *     }
+         */
         CategoryUpdate: {
             /** @example Kitchen */
             name?: string;
@@ -1361,7 +1761,7 @@ export interface components {
             /**
              * Format: int32
              * @description Id of the Category
-             * @example 1
+             * @example null
              */
             parentId?: number | null;
         };
@@ -1442,41 +1842,6 @@ export interface components {
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
-        DailySalesReportCreate: {
-            /**
-             * Format: date
-             * @example 2026-01-31
-             */
-            date: string;
-            /**
-             * Format: int32
-             * @example 1
-             */
-            ordersCount: number;
-            /**
-             * @description Revenue must be a decimal with at most 12 digits before the point and at most 2 after the point, e.g. "12.50".
-             * @example 1234.50
-             */
-            revenue: string | number;
-        };
-        /** @description Any subset of the writable fields */
-        DailySalesReportUpdate: {
-            /**
-             * Format: date
-             * @example 2026-01-31
-             */
-            date?: string;
-            /**
-             * Format: int32
-             * @example 1
-             */
-            ordersCount?: number;
-            /**
-             * @description Revenue must be a decimal with at most 12 digits before the point and at most 2 after the point, e.g. "12.50".
-             * @example 1234.50
-             */
-            revenue?: string | number;
-        };
         Group: {
             /**
              * Format: int32
@@ -1485,7 +1850,10 @@ export interface components {
             readonly id: number;
             /** @example text */
             name: string;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds: number[];
             /** @description Present with include=permissions */
             permissions?: components["schemas"]["Permission"][];
@@ -1499,7 +1867,10 @@ export interface components {
             readonly id: number;
             /** @example text */
             name?: string;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds?: number[];
             /** @description Present with include=permissions */
             permissions?: components["schemas"]["Permission"][];
@@ -1517,14 +1888,23 @@ export interface components {
         GroupCreate: {
             /** @example text */
             name: string;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds?: number[];
         };
-        /** @description Any subset of the writable fields */
+        /**
+         * @description Any subset of the writable fields
+         * @example {}
+         */
         GroupUpdate: {
             /** @example text */
             name?: string;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds?: number[];
         };
         OrderItem: {
@@ -1577,7 +1957,7 @@ export interface components {
             /**
              * Format: int32
              * @description Id of the User
-             * @example 1
+             * @example null
              */
             readonly customerId: number | null;
             /**
@@ -1614,7 +1994,7 @@ export interface components {
             /**
              * Format: int32
              * @description Id of the User
-             * @example 1
+             * @example null
              */
             readonly customerId?: number | null;
             /**
@@ -1640,18 +2020,14 @@ export interface components {
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
-        OrderCreate: {
-            /**
-             * @default pending
-             * @example pending
-             * @enum {string}
-             */
-            status?: "pending" | "paid" | "shipped" | "cancelled";
-        };
-        /** @description Any subset of the writable fields */
+        /**
+         * @description Any subset of the writable fields
+         * @example {
+         *       "status": "pending"
+         *     }
+         */
         OrderUpdate: {
             /**
-             * @default pending
              * @example pending
              * @enum {string}
              */
@@ -1690,25 +2066,6 @@ export interface components {
             meta: components["schemas"]["ListMeta"];
             links: components["schemas"]["ListLinks"];
         };
-        PermissionCreate: {
-            /** @example text */
-            codename: string;
-            /**
-             * @default
-             * @example text
-             */
-            name?: string;
-        };
-        /** @description Any subset of the writable fields */
-        PermissionUpdate: {
-            /** @example text */
-            codename?: string;
-            /**
-             * @default
-             * @example text
-             */
-            name?: string;
-        };
         Product: {
             /**
              * Format: int32
@@ -1737,7 +2094,7 @@ export interface components {
              */
             stock: number;
             /**
-             * @example draft
+             * @example active
              * @enum {string}
              */
             status: "draft" | "active" | "archived";
@@ -1767,7 +2124,10 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly deletedAt: string | null;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             tagIds: number[];
             /** @description Present with include=category */
             category?: components["schemas"]["Category"] | null;
@@ -1803,7 +2163,7 @@ export interface components {
              */
             stock?: number;
             /**
-             * @example draft
+             * @example active
              * @enum {string}
              */
             status?: "draft" | "active" | "archived";
@@ -1833,7 +2193,10 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly deletedAt?: string | null;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             tagIds?: number[];
             /** @description Present with include=category */
             category?: components["schemas"]["Category"] | null;
@@ -1874,7 +2237,7 @@ export interface components {
             stock?: number;
             /**
              * @default draft
-             * @example draft
+             * @example active
              * @enum {string}
              */
             status?: "draft" | "active" | "archived";
@@ -1884,10 +2247,18 @@ export interface components {
              * @example 1
              */
             categoryId: number;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             tagIds?: number[];
         };
-        /** @description Any subset of the writable fields */
+        /**
+         * @description Any subset of the writable fields
+         * @example {
+         *       "name": "Espresso cup"
+         *     }
+         */
         ProductUpdate: {
             /** @example Espresso cup */
             name?: string;
@@ -1906,13 +2277,11 @@ export interface components {
             /**
              * Format: int32
              * @description Units on hand
-             * @default 0
              * @example 1
              */
             stock?: number;
             /**
-             * @default draft
-             * @example draft
+             * @example active
              * @enum {string}
              */
             status?: "draft" | "active" | "archived";
@@ -1922,7 +2291,10 @@ export interface components {
              * @example 1
              */
             categoryId?: number;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             tagIds?: number[];
         };
         Tag: {
@@ -1967,7 +2339,10 @@ export interface components {
              */
             name: string;
         };
-        /** @description Any subset of the writable fields */
+        /**
+         * @description Any subset of the writable fields
+         * @example {}
+         */
         TagUpdate: {
             /**
              * @description Name must be lower-case words joined by hyphens, e.g. "garden-tools".
@@ -1983,7 +2358,7 @@ export interface components {
             readonly id: number;
             /**
              * Format: email
-             * @example ada@example.com
+             * @example grace@example.com
              */
             email: string;
             /** @example true */
@@ -2017,9 +2392,15 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly updatedAt: string;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             groupIds: number[];
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds: number[];
             /** @description Present with include=groups */
             groups?: components["schemas"]["Group"][];
@@ -2035,7 +2416,7 @@ export interface components {
             readonly id: number;
             /**
              * Format: email
-             * @example ada@example.com
+             * @example grace@example.com
              */
             email?: string;
             /** @example true */
@@ -2069,9 +2450,15 @@ export interface components {
              * @example 2024-05-01T12:00:00.000Z
              */
             readonly updatedAt?: string;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             groupIds?: number[];
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds?: number[];
             /** @description Present with include=groups */
             groups?: components["schemas"]["Group"][];
@@ -2091,7 +2478,7 @@ export interface components {
         UserCreate: {
             /**
              * Format: email
-             * @example ada@example.com
+             * @example grace@example.com
              */
             email: string;
             /**
@@ -2111,38 +2498,50 @@ export interface components {
              * @example true
              */
             isSuperuser?: boolean;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             groupIds?: number[];
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds?: number[];
         };
-        /** @description Any subset of the writable fields */
+        /**
+         * @description Any subset of the writable fields
+         * @example {
+         *       "isActive": true
+         *     }
+         */
         UserUpdate: {
             /**
              * Format: email
-             * @example ada@example.com
+             * @example grace@example.com
              */
             email?: string;
-            /**
-             * @default true
-             * @example true
-             */
+            /** @example true */
             isActive?: boolean;
             /**
              * @description May use the admin panel
-             * @default false
              * @example true
              */
             isStaff?: boolean;
             /**
              * @description Has every permission without being granted it
-             * @default false
              * @example true
              */
             isSuperuser?: boolean;
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             groupIds?: number[];
-            /** @description Ids of the related rows (the whole set; repeats are ignored) */
+            /**
+             * @description Ids of the related rows (the whole set; repeats are ignored)
+             * @example []
+             */
             permissionIds?: number[];
         };
         ListMeta: {
@@ -2549,7 +2948,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LivenessDto"];
+                };
             };
             401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalServerError"];
@@ -2570,7 +2971,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ReadinessDto"];
+                };
             };
             401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalServerError"];
@@ -2630,6 +3033,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts for the account or the client address (see Retry-After) */
             429: components["responses"]["TooManyRequests"];
@@ -2666,6 +3070,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not a refresh token; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -2699,6 +3104,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not a refresh token; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -2762,7 +3168,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid or unknown fields */
+            /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             /** @description More than 30 registrations from one client address within an hour (see Retry-After) */
             429: components["responses"]["TooManyRequests"];
@@ -2798,7 +3204,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid, expired or already used token */
+            /** @description Invalid, expired or already used token; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -2868,7 +3274,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Wrong current password (/currentPassword) or too short new one */
+            /** @description Wrong current password (/currentPassword) or too short new one; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -2903,7 +3309,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Not an email address */
+            /** @description Not an email address; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             /** @description More than 30 requests for one address, or 100 from one client address, within an hour (see Retry-After); counted whether or not an account uses the address */
             429: components["responses"]["TooManyRequests"];
@@ -2938,7 +3344,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid, expired or already used token (/token), or too short password */
+            /** @description Invalid, expired or already used token (/token), or too short password; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -3005,7 +3411,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid body, or a permission that does not exist or that you do not hold */
+            /** @description Invalid body, or a permission that does not exist or that you do not hold; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -3017,7 +3423,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
+                /** @description The id of one of your keys (from the list) */
+                id: number;
             };
             cookie?: never;
         };
@@ -3038,7 +3445,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description Called with an API key */
             403: components["responses"]["Forbidden"];
-            /** @description No such key of yours */
+            /** @description No such key of yours (also for an id that is not a number) */
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3141,7 +3548,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description The code is not valid */
+            /** @description The code is not valid; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -3178,7 +3585,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Neither password nor code sent */
+            /** @description Neither password nor code sent; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts */
             429: components["responses"]["TooManyRequests"];
@@ -3225,7 +3632,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
             };
             cookie?: never;
@@ -3262,8 +3669,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
+                /** @description The job id (a uuid for enqueued jobs; scheduled runs have ids of their own) */
                 id: string;
             };
             cookie?: never;
@@ -3299,8 +3707,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
+                /** @description The job id (a uuid for enqueued jobs; scheduled runs have ids of their own) */
                 id: string;
             };
             cookie?: never;
@@ -3339,8 +3748,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The job name */
+                /** @description The job name (one queue per job) */
                 name: string;
+                /** @description The job id (a uuid for enqueued jobs; scheduled runs have ids of their own) */
                 id: string;
             };
             cookie?: never;
@@ -3465,6 +3875,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts (see Retry-After) */
             429: components["responses"]["TooManyRequests"];
@@ -3509,7 +3920,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description See admin/README.md for the contract (version 1) */
             200: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -3517,7 +3927,9 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdminSchemaDto"];
+                };
             };
             /** @description Authentication required, or an invalid credential */
             401: components["responses"]["Unauthorized"];
@@ -3533,9 +3945,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource path, e.g. products */
+                /** @description The resource path */
                 path: string;
-                /** @description The action name, e.g. archive */
+                /** @description The action name */
                 action: string;
             };
             cookie?: never;
@@ -3544,14 +3956,20 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * @description The selected records: integer ids, or string ids for resources keyed by text or uuid
+                     * @example [
+                     *       1
+                     *     ]
+                     */
                     ids: (number | string)[];
                     /** @description The action's form values, when it declares a form */
-                    input?: unknown;
+                    input?: Record<string, never>;
                 };
             };
         };
         responses: {
-            /** @description { status: "done", message, affected } */
+            /** @description Done */
             200: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -3559,9 +3977,11 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ActionDoneDto"];
+                };
             };
-            /** @description { status: "started", jobId, queue } for job actions */
+            /** @description Started as a job (actions with `job: true`) */
             202: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -3569,7 +3989,9 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ActionStartedDto"];
+                };
             };
             400: components["responses"]["BadRequest"];
             /** @description Authentication required, or an invalid credential */
@@ -3580,7 +4002,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Bad ids or input form */
+            /** @description Bad ids or input form; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -3592,14 +4014,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description `<resource path>.csv`, e.g. products.csv */
+                /** @description `<resource path>.csv` */
                 file: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The CSV (readable fields only) */
+            /** @description The CSV (readable fields only), UTF-8, a header line first */
             200: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -3607,7 +4029,9 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/csv": string;
+                };
             };
             /** @description Bad list query */
             400: components["responses"]["BadRequest"];
@@ -3631,7 +4055,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description { counts: { <path>: n }, recent: AuditEntry[], jobs: { failed, waiting, active, delayed } } */
             200: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -3639,7 +4062,9 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdminDashboardDto"];
+                };
             };
             /** @description Authentication required, or an invalid credential */
             401: components["responses"]["Unauthorized"];

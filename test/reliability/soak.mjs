@@ -11,16 +11,10 @@
  * in a temporary DATA_DIR; it stops the server with SIGTERM at the end and checks the exit code.
  * Exit code: 0 when every request got 2xx, 1 otherwise (memory growth is reported, never judged).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// eslint-disable-next-line no-restricted-imports -- a plain Node script: no src/ or test/ path alias here
+import { startBuiltApp } from '../support/built-app.mjs';
 const SAMPLE_EVERY_MS = 10_000;
 
 const { values: args } = parseArgs({
@@ -47,73 +41,14 @@ if (!(minutes > 0) || !(rate > 0) || !Number.isInteger(connections) || connectio
   process.exit(2);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function run(script, argv, env) {
-  const result = spawnSync(process.execPath, [script, ...argv], { cwd: ROOT, env, encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new Error(`${argv.join(' ')} failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
-  }
-}
-
 /** Starts the built app on a fresh, seeded database; returns its URL and a stop function. */
-async function startServer() {
-  if (!args['no-build']) {
-    run(join(ROOT, 'scripts', 'ensure-build.mjs'), ['server'], process.env);
-  }
-  const dataDir = mkdtempSync(join(tmpdir(), 'nestor-soak-'));
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    NODE_ENV: 'development', // migrates on start, and the embedded database is allowed
-    LOG_LEVEL: 'warn', // request logs would measure the pipe, not the app
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
+function startServer() {
+  return startBuiltApp({
+    build: !args['no-build'],
     // One client at a fixed rate measures memory, not the request budget.
-    RATE_LIMIT_ANON: 'off',
-    RATE_LIMIT_USER: 'off',
-  };
-  const cli = join(ROOT, 'dist', 'src', 'cli.js');
-  run(cli, ['migrate'], env);
-  run(cli, ['seed', '--count', '200'], env);
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`the server did not start (exit ${child.exitCode}):\n${output}`);
-    }
-    const res = await fetch(`${url}/health/live`).catch(() => undefined);
-    if (res?.status === 200) {
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    url,
-    pid: child.pid,
-    output: () => output,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const code = await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-      return code;
-    },
-  };
+    env: { RATE_LIMIT_ANON: 'off', RATE_LIMIT_USER: 'off' },
+    commands: [['seed', '--count', '200']],
+  });
 }
 
 /** The server's own view of itself, from its Prometheus metrics. */

@@ -1,4 +1,5 @@
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -75,4 +76,47 @@ export function cli(
     timeout: 60_000,
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** How a child process ended, with its output (never throws: a failure shows its own output). */
+export interface Ran {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a Node script (an installed tool's bin, a compiled program) to its end.
+ * Example: `const { ok, stdout } = await runNode([bin('spectral'), 'lint', file])`.
+ */
+export function runNode(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ ok: !error, stdout, stderr }),
+    );
+  });
+}
+
+/** The script behind an installed package's command. Example: `bin('@redocly/cli', 'redocly')`. */
+export function bin(pkg: string, command = pkg.split('/').pop()!): string {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as {
+    bin: string | Record<string, string>;
+  };
+  const file = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin[command];
+  return join(ROOT, 'node_modules', pkg, file);
+}
+
+/**
+ * A fresh folder under the checkout's git-ignored .tmp/, so tools run in it resolve this project's
+ * node_modules as a user's project would. Example: `const dir = checkoutTempDir('hey-api-')`.
+ */
+export function checkoutTempDir(prefix: string): string {
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  return mkdtempSync(join(ROOT, '.tmp', prefix));
 }

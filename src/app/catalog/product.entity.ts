@@ -63,6 +63,7 @@ export class Product {
   @Min(0)
   stock!: number;
 
+  @ApiProperty({ example: ProductStatus.Active }) // the status that puts a product on sale
   @Column({ type: 'enum', enum: ProductStatus, enumName: 'product_status', default: ProductStatus.Draft })
   @IsEnum(ProductStatus)
   status!: ProductStatus;

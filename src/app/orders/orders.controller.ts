@@ -22,6 +22,9 @@ export class OrdersController {
   @ApiOperation({
     operationId: 'orders.place',
     summary: 'Place an order: checks and decrements stock atomically',
+    description:
+      'For the signed-in customer: each line names an active product and a quantity; prices are taken from ' +
+      'the products at this moment. Either every line is in stock and the order is placed, or nothing changes.',
   })
   @ApiBody({ type: PlaceOrderDto })
   @ApiResponse({

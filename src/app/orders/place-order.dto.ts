@@ -1,16 +1,24 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsInt, IsPositive, Max, ValidateNested } from 'class-validator';
+import { INT32_MAX } from 'src/framework/openapi/route-docs';
 
 export class OrderLineDto {
-  @ApiProperty({ example: 1, description: 'Id of an active product' })
+  @ApiProperty({
+    type: 'integer',
+    format: 'int32',
+    minimum: 1,
+    maximum: INT32_MAX,
+    example: 1,
+    description: 'Id of an active product',
+  })
   @IsInt()
   @IsPositive()
   // Product ids are PostgreSQL integers: a larger id would fail in SQL as a 400 instead of pointing here.
-  @Max(2147483647)
+  @Max(INT32_MAX)
   productId!: number;
 
-  @ApiProperty({ example: 2, minimum: 1, maximum: 1000 })
+  @ApiProperty({ type: 'integer', format: 'int32', example: 1, minimum: 1, maximum: 1000 })
   @IsInt()
   @IsPositive()
   @Max(1000)

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AdminUserDto } from 'src/framework/admin/admin-api.dto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from 'src/framework/auth/auth.decorators';
 import { LoginDto } from 'src/framework/auth/auth.dto';
@@ -8,18 +9,16 @@ import { LoginThrottleService } from 'src/framework/auth/login-throttle.service'
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
 import { SessionService, SessionState } from 'src/framework/auth/session.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
-
-class SessionUserDto {
-  @ApiProperty() id!: number;
-  @ApiProperty() email!: string;
-  @ApiProperty() isStaff!: boolean;
-  @ApiProperty() isSuperuser!: boolean;
-}
+import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
 
 /** The signed-in staff member and the CSRF token to send in `X-CSRF-Token` on unsafe requests. */
 export class SessionDto {
-  @ApiProperty({ type: SessionUserDto }) user!: SessionUserDto;
-  @ApiProperty({ description: 'Send it as X-CSRF-Token on every POST, PATCH and DELETE' })
+  @ApiProperty({ type: AdminUserDto }) user!: AdminUserDto;
+  @ApiProperty({
+    description: 'Send it as X-CSRF-Token on every POST, PATCH and DELETE',
+    pattern: '^[A-Za-z0-9_-]{43}$',
+    maxLength: 43,
+  })
   csrfToken!: string;
 }
 
@@ -45,7 +44,11 @@ export class AdminSessionController {
   @Public()
   @Get()
   @Header('cache-control', 'no-store') // the CSRF token is in the body: no cache may keep it
-  @ApiOperation({ operationId: 'admin.session.get', summary: 'The current admin session' })
+  @ApiOperation({
+    operationId: 'admin.session.get',
+    summary: 'The current admin session',
+    description: 'How the admin panel learns whether its session cookie is valid (and gets the CSRF token).',
+  })
   @ApiOkResponse({ type: SessionDto })
   @ApiResponse({ status: 401, description: 'No session (or it expired)' })
   async current(@Req() request: FastifyRequest): Promise<SessionDto> {
@@ -60,13 +63,20 @@ export class AdminSessionController {
   @Post()
   @HttpCode(200)
   @Header('cache-control', 'no-store') // the CSRF token is in the body: no cache may keep it
-  @ApiOperation({ operationId: 'admin.session.login', summary: 'Log in to the admin (staff only)' })
+  @ApiOperation({
+    operationId: 'admin.session.login',
+    summary: 'Log in to the admin (staff only)',
+    description:
+      'Sets an httpOnly session cookie for the admin panel; API clients log in at /api/auth/login instead. ' +
+      'The same throttle as that login applies; a request from another site is refused.',
+  })
   @ApiOkResponse({ type: SessionDto, description: 'Logged in; the session cookie is set' })
   @ApiResponse({
     status: 401,
     description: 'Invalid email or password; urn:nestor:problem:otp-required when the account needs its code',
   })
   @ApiResponse({ status: 403, description: 'Not a staff account, or a cross-site request' })
+  @ApiInvalidBody()
   @ApiResponse({ status: 429, description: 'Too many failed attempts (see Retry-After)' })
   async login(
     @Body() body: LoginDto,
@@ -89,7 +99,11 @@ export class AdminSessionController {
   @Public()
   @Delete()
   @HttpCode(204)
-  @ApiOperation({ operationId: 'admin.session.logout', summary: 'Log out of the admin' })
+  @ApiOperation({
+    operationId: 'admin.session.logout',
+    summary: 'Log out of the admin',
+    description: 'Ends the session of the cookie (if any) and clears the cookie.',
+  })
   @ApiResponse({ status: 204, description: 'Logged out' })
   async logout(
     @Req() request: FastifyRequest,

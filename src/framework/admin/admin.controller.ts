@@ -1,18 +1,25 @@
 import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import {
+  ApiAcceptedResponse,
   ApiBody,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
-  ApiProduces,
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
-import { ActionResult, AdminActionsService, MAX_ACTION_IDS } from 'src/framework/admin/admin-actions.service';
+import { ActionResult, AdminActionsService } from 'src/framework/admin/admin-actions.service';
+import {
+  ACTION_BODY_SCHEMA,
+  ActionDoneDto,
+  ActionStartedDto,
+  AdminDashboardDto,
+  AdminSchemaDto,
+  RESOURCE_PATH_PATTERN,
+} from 'src/framework/admin/admin-api.dto';
 import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
 import type { AdminSchema } from 'src/framework/admin/admin-schema.types';
 import { AuditService } from 'src/framework/admin/audit.service';
@@ -25,6 +32,7 @@ import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspector';
 import { JobsService } from 'src/framework/jobs/jobs.service';
+import { ApiInvalidBody, ApiPathParam } from 'src/framework/openapi/route-docs';
 import { parseListQuery } from 'src/framework/resource/query-parser';
 
 /** Rows fetched per page while exporting (the whole list is streamed page after page). */
@@ -60,32 +68,38 @@ export class AdminController {
   @ApiOperation({
     operationId: 'admin.schema',
     summary: 'The admin schema: resources, fields, lists, filters, forms, actions and your permissions',
+    description:
+      'What the admin panel renders from, for the signed-in staff member: only the resources they may view, ' +
+      'with their permissions on each. The contract (version 1) is described in the admin README.',
   })
-  @ApiOkResponse({ description: 'See admin/README.md for the contract (version 1)' })
+  @ApiOkResponse({ type: AdminSchemaDto })
   getSchema(@CurrentPrincipal() principal: Principal): AdminSchema {
     return this.schema.schemaFor(principal);
   }
 
   @Post('actions/:path/:action')
   @HttpCode(200)
-  @ApiOperation({ operationId: 'admin.action', summary: 'Run an admin action on selected records' })
-  @ApiParam({ name: 'path', description: 'The resource path, e.g. products' })
-  @ApiParam({ name: 'action', description: 'The action name, e.g. archive' })
+  @ApiOperation({
+    operationId: 'admin.action',
+    summary: 'Run an admin action on selected records',
+    description:
+      "Checks the action's permission, runs it in one transaction and writes an audit entry per record. " +
+      'Actions declared with `job: true` run in the background instead: 202 with the job to follow.',
+  })
+  @ApiPathParam('path', {
+    description: 'The resource path',
+    pattern: RESOURCE_PATH_PATTERN,
+    example: 'products',
+  })
+  @ApiPathParam('action', { description: 'The action name', pattern: '^\\S+$', example: 'archive' })
   @ApiBody({
     description: 'The selected records and, for actions with a form, its values (validated on the server)',
-    schema: {
-      type: 'object',
-      required: ['ids'],
-      properties: {
-        ids: { type: 'array', items: { type: ['integer', 'string'] }, minItems: 1, maxItems: MAX_ACTION_IDS },
-        input: { description: "The action's form values, when it declares a form" },
-      },
-    },
+    schema: ACTION_BODY_SCHEMA,
   })
-  @ApiOkResponse({ description: '{ status: "done", message, affected }' })
-  @ApiResponse({ status: 202, description: '{ status: "started", jobId, queue } for job actions' })
+  @ApiOkResponse({ type: ActionDoneDto, description: 'Done' })
+  @ApiAcceptedResponse({ type: ActionStartedDto, description: 'Started as a job (actions with `job: true`)' })
   @ApiResponse({ status: 404, description: 'Unknown action, or a selected record does not exist' })
-  @ApiResponse({ status: 422, description: 'Bad ids or input form' })
+  @ApiInvalidBody('Bad ids or input form')
   async runAction(
     @Param('path') path: string,
     @Param('action') action: string,
@@ -113,10 +127,23 @@ export class AdminController {
   @ApiOperation({
     operationId: 'admin.export',
     summary: 'CSV of a resource list with the list query (filters, search, sort), all pages',
+    description:
+      "Takes the resource's list query parameters (filter, q, sort, fields) and streams every matching row, " +
+      'one header line first, as an attachment. Needs `<path>.view` (owned resources: your own rows).',
   })
-  @ApiParam({ name: 'file', description: '`<resource path>.csv`, e.g. products.csv' })
-  @ApiProduces('text/csv')
-  @ApiResponse({ status: 200, description: 'The CSV (readable fields only)' })
+  @ApiPathParam('file', {
+    description: '`<resource path>.csv`',
+    pattern: '^[a-z0-9]+(-[a-z0-9]+)*\\.csv$',
+    example: 'products.csv',
+  })
+  @ApiOkResponse({
+    description: 'The CSV (readable fields only), UTF-8, a header line first',
+    content: {
+      'text/csv': {
+        schema: { type: 'string', description: 'RFC 4180 CSV', example: 'id,name\n1,Espresso cup\n' },
+      },
+    },
+  })
   @ApiResponse({ status: 400, description: 'Bad list query' })
   @ApiResponse({ status: 404, description: 'Unknown resource' })
   async exportCsv(
@@ -172,11 +199,10 @@ export class AdminController {
   @ApiOperation({
     operationId: 'admin.dashboard',
     summary: 'Counts per resource, recent changes, job queues',
-  })
-  @ApiOkResponse({
     description:
-      '{ counts: { <path>: n }, recent: AuditEntry[], jobs: { failed, waiting, active, delayed } }',
+      "The admin's home page: row counts of the resources you may list, the latest changes, jobs by state.",
   })
+  @ApiOkResponse({ type: AdminDashboardDto })
   async dashboard(@CurrentPrincipal() principal: Principal): Promise<{
     counts: Record<string, number>;
     recent: unknown[];

@@ -21,6 +21,7 @@ import { AccountService, type SessionPrincipal } from 'src/framework/auth/accoun
 import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
 import { ACCOUNT_THROTTLES, LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
 import { ProblemException } from 'src/framework/http/problem';
 
 /** One answer for "registered" and "already registered", so the response never reveals an account. */
@@ -74,7 +75,7 @@ export class AccountController {
   })
   @ApiAcceptedResponse({ type: AccountMessageDto })
   @ApiResponse({ status: 403, description: 'Registration is closed (AUTH_REGISTRATION=false)' })
-  @ApiResponse({ status: 422, description: 'Invalid or unknown fields' })
+  @ApiInvalidBody()
   @ApiResponse({
     status: 429,
     description: `More than ${ACCOUNT_THROTTLES.registerPerIp.limit} registrations from one client address within an hour (see Retry-After)`,
@@ -96,7 +97,7 @@ export class AccountController {
       'browsers do not send; the page posts it here. The token works once, for 48 hours.',
   })
   @ApiOkResponse({ type: AccountMessageDto })
-  @ApiResponse({ status: 422, description: 'Invalid, expired or already used token' })
+  @ApiInvalidBody('Invalid, expired or already used token')
   async verifyEmail(@Body() body: OneTimeTokenDto): Promise<AccountMessageDto> {
     await this.accounts.verifyEmail(body.token);
     return VERIFIED;
@@ -109,6 +110,7 @@ export class AccountController {
   @ApiOperation({
     operationId: 'auth.resendVerification',
     summary: 'Mail a new verification link to the signed-in user',
+    description: 'Earlier links stop working. Answers 409 once the address is verified.',
   })
   @ApiAcceptedResponse({ type: AccountMessageDto })
   @ApiResponse({ status: 401, description: 'Not signed in' })
@@ -126,11 +128,14 @@ export class AccountController {
   @ApiOperation({
     operationId: 'auth.changePassword',
     summary: 'Change the password; signs out every other session',
+    description:
+      'Needs the current password. Every other session of the account ends (their refresh tokens are ' +
+      'revoked); this one stays signed in. Not available to API keys.',
   })
   @ApiNoContentResponse({ description: 'Changed; this session stays signed in' })
   @ApiResponse({ status: 401, description: 'Not signed in' })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
-  @ApiResponse({ status: 422, description: 'Wrong current password (/currentPassword) or too short new one' })
+  @ApiInvalidBody('Wrong current password (/currentPassword) or too short new one')
   async changePassword(
     @CurrentPrincipal() principal: SessionPrincipal,
     @Body() body: ChangePasswordDto,
@@ -147,7 +152,7 @@ export class AccountController {
     description: 'Always 202 with the same body, whether or not an account uses the address.',
   })
   @ApiAcceptedResponse({ type: AccountMessageDto })
-  @ApiResponse({ status: 422, description: 'Not an email address' })
+  @ApiInvalidBody('Not an email address')
   @ApiResponse({
     status: 429,
     description:
@@ -171,12 +176,10 @@ export class AccountController {
   @ApiOperation({
     operationId: 'auth.resetPassword',
     summary: 'Set a new password with the mailed token; signs out every session',
+    description: 'The token comes from the mail of /api/auth/password/forgot, works once and for 1 hour.',
   })
   @ApiNoContentResponse({ description: 'Password set; log in with it' })
-  @ApiResponse({
-    status: 422,
-    description: 'Invalid, expired or already used token (/token), or too short password',
-  })
+  @ApiInvalidBody('Invalid, expired or already used token (/token), or too short password')
   async resetPassword(@Body() body: ResetPasswordDto): Promise<void> {
     await this.accounts.resetPassword(body.token, body.password);
   }

@@ -1,54 +1,57 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { PasswordDto } from 'src/framework/auth/auth.dto';
+import { IsString, Matches } from 'class-validator';
+import { CurrentPasswordField, EmailField, NewPasswordField, PasswordDto } from 'src/framework/auth/auth.dto';
 
 /** Emailed one-time tokens: 32 random bytes, base64url (43 characters). */
-const ONE_TIME_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-const PASSWORD_LENGTH = 'must be between 10 and 1024 characters';
+export const ONE_TIME_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A one-time token from a mail, validated and documented alike. */
+function OneTimeTokenField(description: string): PropertyDecorator {
+  return applyDecorators(
+    ApiProperty({
+      description,
+      minLength: 43,
+      maxLength: 43,
+      pattern: ONE_TIME_TOKEN.source,
+      example: 'BJFYsTuUDsYo32hNZrWwKHD8ouWgDbez3iExSy1G-tU',
+    }),
+    IsString(),
+    Matches(ONE_TIME_TOKEN, { message: 'token is not a valid token' }),
+  );
+}
 
 /** Only these two fields: anything else (`isStaff`, `isSuperuser`, …) is a 422, never silently dropped. */
 export class RegisterDto extends PasswordDto {
-  @ApiProperty({ example: 'ada@example.com' })
-  @IsEmail({}, { message: 'email must be an email address' })
-  @MaxLength(254)
+  @EmailField()
   email!: string;
 }
 
 export class EmailDto {
-  @ApiProperty({ example: 'ada@example.com' })
-  @IsEmail({}, { message: 'email must be an email address' })
-  @MaxLength(254)
+  @EmailField()
   email!: string;
 }
 
 export class OneTimeTokenDto {
-  @ApiProperty({ description: 'The token from the email (43 characters)' })
-  @IsString()
-  @Matches(ONE_TIME_TOKEN, { message: 'token is not a valid token' })
+  @OneTimeTokenField('The token from the email (43 characters)')
   token!: string;
 }
 
 export class ResetPasswordDto extends PasswordDto {
-  @ApiProperty({ description: 'The token from the password reset email' })
-  @IsString()
-  @Matches(ONE_TIME_TOKEN, { message: 'token is not a valid token' })
+  @OneTimeTokenField('The token from the password reset email (43 characters)')
   token!: string;
 }
 
 export class ChangePasswordDto {
-  @ApiProperty({ example: 'my old passphrase' })
-  @IsString()
-  @MaxLength(1024)
+  @CurrentPasswordField()
   currentPassword!: string;
 
-  @ApiProperty({ minLength: 10, example: 'correct horse battery staple' })
-  @IsString()
-  @Length(10, 1024, { message: `newPassword ${PASSWORD_LENGTH}` })
+  @NewPasswordField('newPassword')
   newPassword!: string;
 }
 
 /** The answer of the account routes; the mail-sending ones give the same text whatever happened. */
 export class AccountMessageDto {
-  @ApiProperty({ example: 'Your email address is verified.' })
+  @ApiProperty({ maxLength: 200, pattern: '\\S', example: 'Your email address is verified.' })
   detail!: string;
 }

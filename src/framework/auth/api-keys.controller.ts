@@ -23,6 +23,7 @@ import { Permission } from 'src/framework/auth/permission.entity';
 import { Principal, can, requireSession } from 'src/framework/auth/principal';
 import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
+import { ApiIdParam, ApiInvalidBody } from 'src/framework/openapi/route-docs';
 
 /**
  * Key management needs a signed-in user: an API key can neither mint keys (it could widen or outlive its own
@@ -61,13 +62,14 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'auth.apiKeys.create',
     summary: 'Create an API key with a subset of your permissions; the key is shown only in this response',
+    description:
+      'For machine clients: send the key as `Authorization: Bearer nst_…`. It acts for you with the listed ' +
+      'permissions that you still hold at the time of each request. Only a signed-in user (not a key) may ' +
+      'create keys.',
   })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
-  @ApiResponse({
-    status: 422,
-    description: 'Invalid body, or a permission that does not exist or that you do not hold',
-  })
+  @ApiInvalidBody('Invalid body, or a permission that does not exist or that you do not hold')
   async create(
     @Body() body: CreateApiKeyDto,
     @CurrentPrincipal() principal: Principal,
@@ -116,6 +118,7 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'auth.apiKeys.list',
     summary: 'Your API keys, revoked ones included (never their secrets)',
+    description: 'Oldest first; `lastUsedAt` shows when each key last authenticated a request.',
   })
   @ApiOkResponse({ type: [ApiKeyDto] })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
@@ -129,10 +132,12 @@ export class ApiKeysController {
   @ApiOperation({
     operationId: 'auth.apiKeys.revoke',
     summary: 'Revoke one of your API keys (at once; revoking twice is harmless)',
+    description: 'The next request with the key answers 401. The key stays in the list, with `revokedAt`.',
   })
+  @ApiIdParam('id', 'The id of one of your keys (from the list)')
   @ApiResponse({ status: 204, description: 'Revoked' })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
-  @ApiResponse({ status: 404, description: 'No such key of yours' })
+  @ApiResponse({ status: 404, description: 'No such key of yours (also for an id that is not a number)' })
   async revoke(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
     const keyId = /^\d{1,10}$/.test(id) ? Number(id) : NaN;
     const found = keyId <= 2147483647 && (await this.keys.existsBy({ id: keyId, userId: principal.userId }));

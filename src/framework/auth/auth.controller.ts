@@ -6,6 +6,7 @@ import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth
 import { LoginDto, MeDto, RefreshDto, TokenPairDto } from 'src/framework/auth/auth.dto';
 import { AuthService } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
+import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
 import type { Principal } from 'src/framework/auth/principal';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
@@ -29,8 +30,13 @@ export class AuthController {
   @ApiOperation({
     operationId: 'auth.login',
     summary: 'Log in with email and password: access + refresh token',
+    description:
+      'Send the access token as `Authorization: Bearer …` (it lives ACCESS_TOKEN_TTL, 15 minutes by ' +
+      'default); exchange the refresh token at /api/auth/refresh. Accounts with 2FA also send `otp`. After ' +
+      '10 failures in 3 minutes for one account or one client address, login answers 429.',
   })
   @ApiOkResponse({ type: TokenPairDto })
+  @ApiInvalidBody()
   @ApiResponse({
     status: 401,
     description:
@@ -55,8 +61,12 @@ export class AuthController {
   @ApiOperation({
     operationId: 'auth.refresh',
     summary: 'Rotate a refresh token: a new pair; reusing a rotated token revokes the session',
+    description:
+      'Each refresh token works once: the answer carries a new access token and a new refresh token. ' +
+      'Presenting a refresh token that was already used ends the whole session (every token of its family).',
   })
   @ApiOkResponse({ type: TokenPairDto })
+  @ApiInvalidBody('Not a refresh token')
   @ApiResponse({ status: 401, description: 'Invalid, expired, revoked or reused refresh token' })
   refresh(@Body() body: RefreshDto): Promise<TokenPair> {
     return this.tokens.rotate(body.refreshToken);
@@ -65,8 +75,15 @@ export class AuthController {
   @Public()
   @Post('logout')
   @HttpCode(204)
-  @ApiOperation({ operationId: 'auth.logout', summary: 'End the session of a refresh token' })
+  @ApiOperation({
+    operationId: 'auth.logout',
+    summary: 'End the session of a refresh token',
+    description:
+      'Revokes the refresh token and every token rotated from it. Access tokens already issued stay valid ' +
+      'until they expire (at most ACCESS_TOKEN_TTL).',
+  })
   @ApiResponse({ status: 204, description: 'Logged out (also when the token was already invalid)' })
+  @ApiInvalidBody('Not a refresh token')
   async logout(@Body() body: RefreshDto): Promise<void> {
     const family = await this.tokens.familyOf(body.refreshToken);
     if (family) {
@@ -77,7 +94,11 @@ export class AuthController {
   @Authenticated()
   @Get('me')
   @ApiBearerAuth()
-  @ApiOperation({ operationId: 'auth.me', summary: 'The signed-in user and their permissions' })
+  @ApiOperation({
+    operationId: 'auth.me',
+    summary: 'The signed-in user and their permissions',
+    description: 'For an API key: its owner, with the permissions the key may use.',
+  })
   @ApiOkResponse({ type: MeDto })
   @ApiResponse({ status: 401, description: 'Not signed in' })
   async me(@CurrentPrincipal() principal: Principal): Promise<MeDto> {

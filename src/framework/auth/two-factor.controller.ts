@@ -20,6 +20,7 @@ import {
 } from 'src/framework/auth/two-factor.dto';
 import { TwoFactorService, TwoFactorStatus } from 'src/framework/auth/two-factor.service';
 import { ProblemException } from 'src/framework/http/problem';
+import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
 
 /** A wrong password or code on disable counts against the login throttle of the account. */
 const wrongProof = (error: unknown): boolean =>
@@ -41,6 +42,7 @@ export class TwoFactorController {
   @ApiOperation({
     operationId: 'auth.twoFactor.status',
     summary: 'Whether 2FA is on, and recovery codes left',
+    description: 'For the signed-in user; `pending` while a setup waits for its first code.',
   })
   @ApiOkResponse({ type: TwoFactorStatusDto })
   status(@CurrentPrincipal() principal: Principal): Promise<TwoFactorStatus> {
@@ -53,6 +55,9 @@ export class TwoFactorController {
   @ApiOperation({
     operationId: 'auth.twoFactor.setup',
     summary: 'Start 2FA: a new TOTP secret and otpauth URI, shown once; enable confirms it',
+    description:
+      'Show the URI as a QR code (or the secret) to the authenticator app, then send its current code to ' +
+      '/api/auth/2fa/enable. Until then logins are unchanged; a new setup replaces an unconfirmed one.',
   })
   @ApiOkResponse({ type: TwoFactorSetupDto })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
@@ -68,11 +73,13 @@ export class TwoFactorController {
   @ApiOperation({
     operationId: 'auth.twoFactor.enable',
     summary: 'Turn 2FA on with a current code: 10 single-use recovery codes, shown once',
+    description:
+      'From now on login needs `otp`: a current code, or one of the recovery codes (each works once).',
   })
   @ApiOkResponse({ type: RecoveryCodesDto })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
   @ApiResponse({ status: 409, description: 'Not set up, or already enabled' })
-  @ApiResponse({ status: 422, description: 'The code is not valid' })
+  @ApiInvalidBody('The code is not valid')
   enable(
     @CurrentPrincipal() principal: Principal,
     @Body() body: EnableTwoFactorDto,
@@ -86,10 +93,11 @@ export class TwoFactorController {
   @ApiOperation({
     operationId: 'auth.twoFactor.disable',
     summary: 'Turn 2FA off, confirmed with the password or a code (throttled like login)',
+    description: 'Send `password` or `code`. Wrong proofs count against the login throttle of the account.',
   })
   @ApiNoContentResponse({ description: '2FA is off; secret and recovery codes are deleted' })
   @ApiResponse({ status: 403, description: 'Wrong password or code, or called with an API key' })
-  @ApiResponse({ status: 422, description: 'Neither password nor code sent' })
+  @ApiInvalidBody('Neither password nor code sent')
   @ApiResponse({ status: 429, description: 'Too many failed attempts' })
   async disable(
     @CurrentPrincipal() principal: Principal,

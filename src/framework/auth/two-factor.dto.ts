@@ -1,18 +1,38 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString, Matches, MaxLength } from 'class-validator';
+import { CurrentPasswordField, OtpField } from 'src/framework/auth/auth.dto';
+import { RECOVERY_CODE_COUNT } from 'src/framework/auth/two-factor.service';
+
+/** A TOTP code as typed: six digits, surrounding spaces allowed. */
+const SIX_DIGITS = /^\s*\d{6}\s*$/;
 
 export class TwoFactorStatusDto {
   @ApiProperty({ description: 'Logins need a one-time code' }) enabled!: boolean;
   @ApiProperty({ description: 'Set up, waiting for POST /api/auth/2fa/enable' }) pending!: boolean;
-  @ApiProperty({ example: 10 }) recoveryCodesLeft!: number;
+  @ApiProperty({
+    type: 'integer',
+    format: 'int32',
+    minimum: 0,
+    maximum: RECOVERY_CODE_COUNT,
+    example: RECOVERY_CODE_COUNT,
+  })
+  recoveryCodesLeft!: number;
 }
 
 export class TwoFactorSetupDto {
-  @ApiProperty({ description: 'Base32 secret, shown only now', example: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' })
+  @ApiProperty({
+    description: 'Base32 secret, shown only now',
+    pattern: '^[A-Z2-7]+=*$',
+    maxLength: 128,
+    example: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
+  })
   secret!: string;
 
   @ApiProperty({
     description: 'otpauth:// URI for a QR code, shown only now',
+    format: 'uri',
+    pattern: '^otpauth://totp/',
+    maxLength: 2048,
     example:
       'otpauth://totp/Nestor:admin%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Nestor',
   })
@@ -20,34 +40,45 @@ export class TwoFactorSetupDto {
 }
 
 export class EnableTwoFactorDto {
-  @ApiProperty({ description: 'The current 6-digit code of the authenticator app', example: '123456' })
+  @ApiProperty({
+    description: 'The current 6-digit code of the authenticator app',
+    pattern: SIX_DIGITS.source,
+    maxLength: 64,
+    example: '123456',
+  })
   @IsString()
-  @Matches(/^\s*\d{6}\s*$/, { message: 'code must be 6 digits' })
+  @MaxLength(64)
+  @Matches(SIX_DIGITS, { message: 'code must be 6 digits' })
   code!: string;
 }
 
 export class RecoveryCodesDto {
   @ApiProperty({
-    type: [String],
+    type: 'array',
+    items: { type: 'string', pattern: '^[0-9a-z]{5}-[0-9a-z]{5}$', maxLength: 11 },
+    minItems: RECOVERY_CODE_COUNT,
+    maxItems: RECOVERY_CODE_COUNT,
     description: 'Single-use codes for when the authenticator is lost, shown only now',
-    example: ['4k7qz-m2r8x'],
+    example: [
+      '4k7qz-m2r8x',
+      '9vb3n-q0w5e',
+      'h2k8c-7m1xp',
+      'zr4t6-d9s2a',
+      'n5g1y-b8e3f',
+      'c0v7w-j4k9m',
+      'p6q2r-t1h8z',
+      'x3d5s-a7n0b',
+      'e8f4g-y2c6v',
+      'w1m9j-k5p3q',
+    ],
   })
   recoveryCodes!: string[];
 }
 
 export class DisableTwoFactorDto {
-  @ApiPropertyOptional({ description: 'The account password (or send code)' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(1024)
+  @CurrentPasswordField({ required: false, description: 'The account password (or send code)' })
   password?: string;
 
-  @ApiPropertyOptional({
-    description: 'A current code or a recovery code (or send password)',
-    example: '123456',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
+  @OtpField('A current code or a recovery code (or send password)')
   code?: string;
 }

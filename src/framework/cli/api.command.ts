@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { RootModuleFactory } from 'src/framework/bootstrap';
 import { CliError, ui, withHttpApp } from 'src/framework/cli/context';
 import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
+import { postmanCollection } from 'src/framework/openapi/postman';
 import { buildOpenApiDocument } from 'src/framework/openapi/openapi';
 import { RouteRequirement, requirementsByOperationId } from 'src/framework/openapi/security-openapi';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
@@ -67,23 +68,20 @@ export function listRoutes(app: INestApplication, document: OpenAPIObject): Rout
 }
 
 /** Converts an OpenAPI document into a Postman v2.1 collection (openapi-to-postmanv2, a dev dependency). */
+/** The Postman collection, or a coded error when the optional converter is not installed. */
 async function toPostman(document: OpenAPIObject): Promise<unknown> {
-  const converter = await import('openapi-to-postmanv2').catch(() => {
-    throw new CliError('NST-O001 --postman needs the dev dependency openapi-to-postmanv2 (npm install).');
-  });
-  return new Promise((resolve, reject) => {
-    converter.convertV2(
-      { type: 'json', data: JSON.stringify(document) },
-      { folderStrategy: 'Tags', requestParametersResolution: 'Example' },
-      (error, result) => {
-        if (error || !result?.result || !result.output?.[0]) {
-          reject(new CliError(`NST-O002 Postman conversion failed: ${error?.message ?? result?.reason}`));
-        } else {
-          resolve(result.output[0].data);
-        }
-      },
+  try {
+    return await postmanCollection(document);
+  } catch (error) {
+    const missing =
+      (error as { code?: string }).code === 'MODULE_NOT_FOUND' ||
+      (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+    throw new CliError(
+      missing
+        ? 'NST-O001 --postman needs the package openapi-to-postmanv2 (npm install --save-dev openapi-to-postmanv2).'
+        : `NST-O002 ${(error as Error).message}`,
     );
-  });
+  }
 }
 
 /** A scratch database, and only errors logged: these commands' stdout is data (JSON, tables). */

@@ -74,7 +74,7 @@ describe(fieldRules.name, () => {
 describe(fieldSchema.name, () => {
   it('writes bounds, a usable example, and null for nullable fields', () => {
     const sut = fieldSchema(base('string', { maxLength: 20, nullable: true, pattern: '^[a-z]+$' }));
-    expect(sut).toEqual({ type: ['string', 'null'], maxLength: 20, pattern: '^[a-z]+$', examples: ['text'] });
+    expect(sut).toEqual({ type: ['string', 'null'], maxLength: 20, pattern: '^[a-z]+$', example: 'text' });
   });
 
   it('lets request bodies send a decimal as a number within the same digits', () => {

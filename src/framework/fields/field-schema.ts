@@ -18,7 +18,7 @@ const EXAMPLES: Record<string, string> = {
   'date-time': '2024-05-01T12:00:00.000Z',
   uuid: '3f0e6c1e-8d2b-4a8e-9a57-2f1f0b6f1c11',
   int64: '1',
-  email: 'ada@example.com',
+  email: 'grace@example.com',
   uri: 'https://example.com/',
 };
 
@@ -74,6 +74,30 @@ function exampleOf(rules: FieldRules): unknown {
   }
 }
 
+/**
+ * One bound per side, the stricter of the inclusive and exclusive ones (validators and linters expect one):
+ * for integers an exclusive bound is the next integer inclusive (`> 0` is `≥ 1`).
+ */
+function bound(
+  side: 'minimum' | 'maximum',
+  inclusive: number | undefined,
+  exclusive: number | undefined,
+  integerStep: number | undefined,
+): JsonSchema {
+  if (exclusive === undefined) {
+    return inclusive === undefined ? {} : { [side]: inclusive };
+  }
+  const asInclusive = integerStep === undefined ? undefined : exclusive + integerStep;
+  const stricter = (a: number, b: number) => (side === 'minimum' ? a >= b : a <= b);
+  if (asInclusive !== undefined) {
+    return { [side]: inclusive === undefined || stricter(asInclusive, inclusive) ? asInclusive : inclusive };
+  }
+  const exclusiveKey = side === 'minimum' ? 'exclusiveMinimum' : 'exclusiveMaximum';
+  return inclusive !== undefined && stricter(inclusive, exclusive) && inclusive !== exclusive
+    ? { [side]: inclusive }
+    : { [exclusiveKey]: exclusive };
+}
+
 /** The type keywords and bounds of a non-null value, as the API writes it. */
 function valueSchema(rules: FieldRules): JsonSchema {
   switch (rules.type) {
@@ -82,10 +106,8 @@ function valueSchema(rules: FieldRules): JsonSchema {
       return {
         type: rules.type,
         ...(rules.format ? { format: rules.format } : {}),
-        ...(rules.minimum !== undefined ? { minimum: rules.minimum } : {}),
-        ...(rules.maximum !== undefined ? { maximum: rules.maximum } : {}),
-        ...(rules.exclusiveMinimum !== undefined ? { exclusiveMinimum: rules.exclusiveMinimum } : {}),
-        ...(rules.exclusiveMaximum !== undefined ? { exclusiveMaximum: rules.exclusiveMaximum } : {}),
+        ...bound('minimum', rules.minimum, rules.exclusiveMinimum, rules.type === 'integer' ? 1 : undefined),
+        ...bound('maximum', rules.maximum, rules.exclusiveMaximum, rules.type === 'integer' ? -1 : undefined),
       };
     case 'boolean':
       return { type: 'boolean' };
@@ -175,12 +197,12 @@ export function fieldSchema(rules: FieldRules, options: FieldSchemaOptions = {})
     rules.patternMessage && !options.description ? `${capitalised(rules.patternMessage)}.` : undefined,
     rules.custom.length > 0 ? `Also checked: ${rules.custom.join(', ')}.` : undefined,
   ].filter((note): note is string => note !== undefined);
-  const example = options.example ?? exampleOf(rules);
+  const example = options.example === undefined ? exampleOf(rules) : options.example;
   return {
     ...schema,
     ...(notes.length > 0 ? { description: notes.join(' ') } : {}),
     ...(rules.default !== undefined ? { default: rules.default } : {}),
-    ...(example !== undefined ? { examples: [example] } : {}),
+    ...(example !== undefined ? { example } : {}),
     ...(rules.custom.length > 0 ? { 'x-nestor-rules': [...rules.custom] } : {}),
   };
 }

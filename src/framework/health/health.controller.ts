@@ -11,6 +11,7 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { LivenessDto, ReadinessDto } from 'src/framework/health/health.dto';
 import { RedisHealth } from 'src/framework/health/redis-health';
 import { Public } from 'src/framework/auth/auth.decorators';
 
@@ -35,8 +36,12 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @ApiOperation({ operationId: 'healthLive', summary: 'Liveness: the process is up' })
-  @ApiOkResponse({ description: 'The process answers' })
+  @ApiOperation({
+    operationId: 'healthLive',
+    summary: 'Liveness: the process is up',
+    description: 'For a liveness probe: answers without touching the database or Redis. Never throttled.',
+  })
+  @ApiOkResponse({ type: LivenessDto, description: 'The process answers' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -46,8 +51,9 @@ export class HealthController {
   @ApiOperation({
     operationId: 'healthReady',
     summary: 'Readiness: database reachable, Redis reachable when configured, no pending migrations',
+    description: `For a readiness probe: each check answers within ${READY_CHECK_TIMEOUT_MS} ms. Never throttled.`,
   })
-  @ApiOkResponse({ description: 'Ready to serve' })
+  @ApiOkResponse({ type: ReadinessDto, description: 'Ready to serve' })
   @ApiServiceUnavailableResponse({ description: 'Not ready; `checks` says which dependency failed' })
   async ready(): Promise<HealthCheckResult> {
     try {

@@ -171,6 +171,22 @@ describe(toProblem.name, () => {
       expect(sut.problem.detail).toContain('still referenced');
     });
 
+    it('maps an ON DELETE RESTRICT refusal (23001) to the same 409, not a 500', () => {
+      const driverError = pgError({
+        code: '23001',
+        table: 'product',
+        detail: 'Key (id)=(1) is referenced from table "product".',
+      });
+
+      const sut = toProblem(queryFailed(driverError));
+
+      expect(sut).toMatchObject({
+        unexpected: false,
+        problem: { type: PROBLEM_TYPES.foreignKey, status: 409 },
+      });
+      expect(sut.problem.detail).toContain('still referenced');
+    });
+
     it('maps a not-null violation (23502) to 422 with a required pointer', () => {
       const driverError = pgError({ code: '23502', table: 'product', column: 'name' });
 

@@ -99,9 +99,10 @@ function fromPostgres(err: PgError): ProblemResponse | undefined {
         columns.map((c) => field(c, 'unique', `${c} must be unique`)),
       );
     }
+    case '23001': // restrict_violation: ON DELETE RESTRICT refuses at once, rather than at the end of the statement
     case '23503': {
       const columns = keyColumns(err.detail);
-      const stillReferenced = /still referenced/.test(err.detail ?? '');
+      const stillReferenced = code === '23001' || /still referenced/.test(err.detail ?? '');
       return conflict(
         PROBLEM_TYPES.foreignKey,
         stillReferenced

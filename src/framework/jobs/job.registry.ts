@@ -32,7 +32,10 @@ export interface JobDefinition {
   origin: string;
 }
 
-const JOB_NAME_RE = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
+/** Job names: lowercase words joined by "." or "-". */
+export const JOB_NAME_RE = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
+/** At most this long, so a name fits the path segment of the admin's job routes (Fastify's limit is 100). */
+export const JOB_NAME_MAX_LENGTH = 100;
 
 /** Collects every `@Job` handler at boot and checks the declarations (NST-J001…J004). */
 @Injectable()
@@ -66,8 +69,11 @@ export class JobRegistry implements OnModuleInit {
     const fail = (code: string, message: string): never => {
       throw new JobDeclarationError(code, `${origin}: ${message}`);
     };
-    if (!JOB_NAME_RE.test(name)) {
-      fail('NST-J004', `job name "${name}" must be lowercase words joined by "." or "-"`);
+    if (!JOB_NAME_RE.test(name) || name.length > JOB_NAME_MAX_LENGTH) {
+      fail(
+        'NST-J004',
+        `job name "${name}" must be lowercase words joined by "." or "-", at most ${JOB_NAME_MAX_LENGTH} characters`,
+      );
     }
     const existing = this.jobs.get(name);
     if (existing) {

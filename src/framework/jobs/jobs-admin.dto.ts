@@ -1,36 +1,54 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { JOB_NAME_MAX_LENGTH, JOB_NAME_RE } from 'src/framework/jobs/job.registry';
+import { MAIL_SEND_JOB } from 'src/framework/mail/mail.service';
+import { INT32_MAX } from 'src/framework/openapi/route-docs';
+
+/** A count of jobs. */
+const COUNT = { type: 'integer', format: 'int64', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const DATE_TIME = { type: String, format: 'date-time', maxLength: 30 } as const;
+/** A job name as declared with `@Job` (checked at boot). */
+export const JOB_NAME_SCHEMA = {
+  maxLength: JOB_NAME_MAX_LENGTH,
+  pattern: JOB_NAME_RE.source,
+  example: MAIL_SEND_JOB, // the framework's own job: every app has it
+} as const;
+/** The deepest page of a job list: 500 pages of 20. */
+export const MAX_JOB_OFFSET = 10_000;
 
 /** The states a queue's jobs can be listed by (a paused queue keeps its jobs waiting). */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'] as const;
 export type JobStateName = (typeof JOB_STATES)[number];
 
 export class JobCountsDto {
-  @ApiProperty() waiting!: number;
-  @ApiProperty() active!: number;
-  @ApiProperty() delayed!: number;
-  @ApiProperty() completed!: number;
-  @ApiProperty() failed!: number;
-  @ApiProperty({ description: 'Waiting jobs held because the queue is paused (0 when running)' })
+  @ApiProperty(COUNT) waiting!: number;
+  @ApiProperty(COUNT) active!: number;
+  @ApiProperty(COUNT) delayed!: number;
+  @ApiProperty(COUNT) completed!: number;
+  @ApiProperty(COUNT) failed!: number;
+  @ApiProperty({ ...COUNT, description: 'Waiting jobs held because the queue is paused (0 when running)' })
   paused!: number;
-  @ApiProperty() prioritized!: number;
+  @ApiProperty(COUNT) prioritized!: number;
 }
 
 /** A schedule (bullmq job scheduler) of a cron job. */
 export class JobScheduleDto {
-  @ApiProperty({ example: 'reports.daily-sales', description: 'The job it enqueues' })
+  @ApiProperty({ ...JOB_NAME_SCHEMA, example: 'reports.daily-sales', description: 'The job it enqueues' })
   name!: string;
 
-  @ApiProperty({ example: 'cron:reports.daily-sales' })
+  @ApiProperty({
+    maxLength: JOB_NAME_MAX_LENGTH + 5,
+    pattern: `^cron:${JOB_NAME_RE.source.slice(1)}`,
+    example: 'cron:reports.daily-sales',
+  })
   key!: string;
 
-  @ApiProperty({ example: '0 2 * * *', description: 'Cron pattern' })
+  @ApiProperty({ example: '0 2 * * *', description: 'Cron pattern', pattern: '\\S' })
   cron!: string;
 
   @ApiProperty({
-    type: String,
-    format: 'date-time',
+    ...DATE_TIME,
     nullable: true,
     description: 'Next run; null while no worker has registered the schedule yet',
   })
@@ -45,7 +63,7 @@ export class JobScheduleDto {
 
 /** One queue: a job name, its counts by state and its schedule. */
 export class JobQueueDto {
-  @ApiProperty({ example: 'orders.send-confirmation' })
+  @ApiProperty(JOB_NAME_SCHEMA)
   name!: string;
 
   @ApiProperty({ type: JobCountsDto })
@@ -57,25 +75,44 @@ export class JobQueueDto {
 
 /** A job as the admin sees it. */
 export class JobDto {
-  @ApiProperty({ description: 'The job id (also its outbox id)' })
+  @ApiProperty({
+    description: 'The job id: its outbox id (a uuid) for enqueued jobs; scheduled runs have ids of their own',
+    pattern: '^\\S+$',
+    maxLength: 200,
+  })
   id!: string;
 
-  @ApiProperty({ example: 'orders.send-confirmation' })
+  @ApiProperty(JOB_NAME_SCHEMA)
   name!: string;
 
   @ApiProperty({ enum: [...JOB_STATES, 'waiting-children', 'unknown'] })
   state!: string;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { orderId: 42 } })
+  @ApiProperty({
+    type: 'object',
+    properties: {},
+    description: 'The job\'s payload, as enqueued (for example `{ "orderId": 42 }`)',
+  })
   payload!: unknown;
 
-  @ApiProperty({ description: 'Runs that ended (failed or completed)' })
+  @ApiProperty({
+    ...COUNT,
+    format: 'int32',
+    maximum: INT32_MAX,
+    description: 'Runs that ended (failed or completed)',
+  })
   attempts!: number;
 
-  @ApiProperty({ description: 'Runs allowed in total' })
+  @ApiProperty({
+    ...COUNT,
+    format: 'int32',
+    minimum: 1,
+    maximum: INT32_MAX,
+    description: 'Runs allowed in total',
+  })
   maxAttempts!: number;
 
-  @ApiProperty({ type: String, nullable: true })
+  @ApiProperty({ type: String, nullable: true, description: 'The message of the last error the job threw' })
   failedReason!: string | null;
 
   @ApiProperty({
@@ -84,27 +121,27 @@ export class JobDto {
   })
   stacktrace!: string[];
 
-  @ApiProperty({ type: String, format: 'date-time' })
+  @ApiProperty(DATE_TIME)
   createdAt!: string;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ ...DATE_TIME, nullable: true })
   processedAt!: string | null;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ ...DATE_TIME, nullable: true })
   finishedAt!: string | null;
 
-  @ApiProperty({ description: 'Delay in ms from creation' })
+  @ApiProperty({ ...COUNT, description: 'Delay in ms from creation' })
   delay!: number;
 
-  @ApiProperty({ description: 'bullmq priority (0: none)' })
+  @ApiProperty({ ...COUNT, format: 'int32', maximum: INT32_MAX, description: 'bullmq priority (0: none)' })
   priority!: number;
 }
 
 export class JobListDto {
-  @ApiProperty({ type: [JobDto] })
+  @ApiProperty({ type: [JobDto], maxItems: 100, description: 'At most `limit`' })
   items!: JobDto[];
 
-  @ApiProperty({ description: 'Jobs in this state' })
+  @ApiProperty({ ...COUNT, description: 'Jobs in this state' })
   total!: number;
 }
 
@@ -115,7 +152,7 @@ export class JobListQueryDto {
   @IsIn(JOB_STATES)
   state?: JobStateName;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({ type: 'integer', format: 'int32', minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -123,10 +160,11 @@ export class JobListQueryDto {
   @Max(100)
   limit?: number;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', format: 'int32', minimum: 0, maximum: MAX_JOB_OFFSET, default: 0 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  @Max(MAX_JOB_OFFSET)
   offset?: number;
 }

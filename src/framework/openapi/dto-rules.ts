@@ -44,6 +44,14 @@ function typeOf(property: Schema): FieldType | undefined {
   }
 }
 
+function tightest(
+  a: number | undefined,
+  b: unknown,
+  pick: (x: number, y: number) => number,
+): number | undefined {
+  return typeof b !== 'number' ? a : a === undefined ? b : pick(a, b);
+}
+
 /** The keywords the rules add to a property (type keywords and examples stay the DTO's own). */
 const RULE_KEYWORDS = [
   'minimum',
@@ -64,7 +72,24 @@ function enrich(property: Schema, rules: FieldRules): void {
     property.maxItems = rules.maxItems ?? property.maxItems;
     return;
   }
-  const derived = fieldSchema({ ...rules, nullable: false, default: undefined });
+  const derived = fieldSchema({
+    ...rules,
+    // The DTO's own documented bounds count as rules too: the stricter one wins, written once.
+    minimum: tightest(rules.minimum, property.minimum, Math.max),
+    maximum: tightest(rules.maximum, property.maximum, Math.min),
+    nullable: false,
+    default: undefined,
+  });
+  // One bound per side (fieldSchema picked the stricter of inclusive and exclusive).
+  for (const [inclusive, exclusive] of [
+    ['minimum', 'exclusiveMinimum'],
+    ['maximum', 'exclusiveMaximum'],
+  ] as const) {
+    if (derived[inclusive] !== undefined || derived[exclusive] !== undefined) {
+      delete property[inclusive];
+      delete property[exclusive];
+    }
+  }
   for (const keyword of RULE_KEYWORDS) {
     if (derived[keyword] !== undefined) {
       property[keyword] = derived[keyword];

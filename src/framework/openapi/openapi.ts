@@ -34,16 +34,16 @@ export const PROBLEM_SCHEMA = {
       type: 'string',
       maxLength: 200,
       description: 'URI naming the kind of problem',
-      examples: ['urn:nestor:problem:validation-failed'],
+      example: 'urn:nestor:problem:validation-failed',
     },
-    title: { type: 'string', maxLength: 200, examples: ['Validation failed'] },
-    status: { type: 'integer', format: 'int32', minimum: 400, maximum: 599, examples: [422] },
-    detail: { type: 'string', maxLength: 10000, examples: ['1 field has errors: /price'] },
+    title: { type: 'string', maxLength: 200, example: 'Validation failed' },
+    status: { type: 'integer', format: 'int32', minimum: 400, maximum: 599, example: 422 },
+    detail: { type: 'string', maxLength: 10000, example: '1 field has errors: /price' },
     instance: {
       type: 'string',
       maxLength: 2048,
       description: 'The request path',
-      examples: ['/api/products'],
+      example: '/api/products',
     },
     requestId: {
       type: 'string',
@@ -62,16 +62,16 @@ export const PROBLEM_SCHEMA = {
             type: 'string',
             maxLength: 1024,
             description: 'JSON pointer to the body field at fault',
-            examples: ['/price'],
+            example: '/price',
           },
           parameter: {
             type: 'string',
             maxLength: 1024,
             description: 'The query parameter at fault',
-            examples: ['filter[price][gte]'],
+            example: 'filter[price][gte]',
           },
-          code: { type: 'string', maxLength: 100, examples: ['min'] },
-          message: { type: 'string', maxLength: 10000, examples: ['price must not be less than 0'] },
+          code: { type: 'string', maxLength: 100, example: 'min' },
+          message: { type: 'string', maxLength: 10000, example: 'price must not be less than 0' },
         },
         additionalProperties: false,
       },
@@ -85,6 +85,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 
 type Operation = NonNullable<OpenAPIObject['paths'][string]['get']>;
 type Responses = Record<string, Record<string, unknown>>;
+type Server = NonNullable<OpenAPIObject['servers']>[number];
 
 /** Descriptions of the framework's own tags; a resource's tag is described by its `description` option. */
 const FRAMEWORK_TAGS: Record<string, string> = {
@@ -182,6 +183,15 @@ function withTags(document: OpenAPIObject, registry: ResourceRegistry): void {
   }));
 }
 
+/** The environment a server description names: production, test, or local development. */
+function environmentOf(config: NestorConfig): string {
+  return config.nodeEnv === 'production'
+    ? 'production'
+    : config.nodeEnv === 'test'
+      ? 'test'
+      : 'local development';
+}
+
 /** Builds the OpenAPI 3.1 document of an initialised app. Example: `const doc = buildOpenApiDocument(app)`. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = app.get(NestorConfig, { strict: false });
@@ -195,10 +205,12 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion('1.0')
     .setLicense('MIT', 'https://opensource.org/license/mit')
-    .addServer(config.publicUrl, 'This deployment (PUBLIC_URL)')
+    .addServer(config.publicUrl, `This deployment (PUBLIC_URL), ${environmentOf(config)} environment`)
     .addBearerAuth({ ...BEARER_SECURITY_SCHEME }, BEARER_SCHEME)
     .addBearerAuth({ ...API_KEY_SECURITY_SCHEME }, API_KEY_SCHEME);
   const document = SwaggerModule.createDocument(app, builder.build());
+  // The API is meant for outside clients (OWASP API9's inventory asks each server to say so).
+  document.servers = document.servers?.map((server) => ({ ...server, 'x-internal': false }));
   document.security = signedInSecurity();
   withDtoRules(document);
   const registry = app.get(ResourceRegistry, { strict: false });
@@ -231,7 +243,14 @@ function forRequest(document: OpenAPIObject, request: FastifyRequest): OpenAPIOb
   }
   return {
     ...document,
-    servers: [{ url: origin, description: 'This server, as you reached it' }, ...(document.servers ?? [])],
+    servers: [
+      {
+        url: origin,
+        description: 'This server, as you reached it (local address)',
+        'x-internal': false,
+      } as Server, // x-internal: an extension ServerObject's type does not list
+      ...(document.servers ?? []),
+    ],
   };
 }
 

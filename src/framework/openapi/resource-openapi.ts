@@ -83,16 +83,19 @@ function operation(
 
 /** The row's `id` path parameter, typed like the primary key. */
 function idParameter(definition: ResourceDefinition): Schema {
-  const { examples: _examples, ...schema } = fieldSchema({ ...definition.id.rules, nullable: false });
+  const schema = fieldSchema({ ...definition.id.rules, nullable: false });
   return { name: 'id', in: 'path', required: true, description: `${definition.name} id`, schema };
 }
+
+/** `*` or a comma-separated list of (weak or strong) entity tags, RFC 9110's syntax of If-Match/If-None-Match. */
+const ETAGS = { type: 'string', maxLength: 1024, pattern: '^(\\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$' };
 
 const IF_MATCH = {
   name: 'If-Match',
   in: 'header',
   required: false,
   description: 'ETag from a previous read: the change is refused with 412 if the row changed since',
-  schema: { type: 'string', maxLength: 128 },
+  schema: ETAGS,
 };
 
 const IF_NONE_MATCH = {
@@ -100,7 +103,7 @@ const IF_NONE_MATCH = {
   in: 'header',
   required: false,
   description: 'ETags already held: 304 without a body when one still matches',
-  schema: { type: 'string', maxLength: 1024 },
+  schema: ETAGS,
 };
 
 /** `GET` and `POST` on `/api/<path>`. */
@@ -122,6 +125,9 @@ function collectionOperations(definition: ResourceDefinition, item: Record<strin
   }
   if (actions.has('create')) {
     item.post = operation(definition, 'create', `Create a ${name}`, {
+      description:
+        'Validated against the field rules (422 names every field at fault, nothing is written); ' +
+        'the answer is the stored row, with its Location and ETag.',
       requestBody: { required: true, content: json(ref(`${name}Create`)) },
       responses: {
         201: success('Created', rowContent(name, false), {
@@ -141,6 +147,9 @@ function itemOperations(definition: ResourceDefinition, document: OpenApiDocumen
   if (actions.has('get')) {
     const parameters = [id, fieldsParameter(definition), includeParameter(definition)];
     item.get = operation(definition, 'get', `Get one ${name}`, {
+      description:
+        'The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). ' +
+        `With \`fields=\` the answer is \`${SPARSE_MEDIA_TYPE}\`.`,
       parameters: [...parameters, trashedParameter(definition), IF_NONE_MATCH].filter((p) => p !== undefined),
       responses: {
         200: success(name, rowContent(name, true), ETAG),
@@ -150,6 +159,8 @@ function itemOperations(definition: ResourceDefinition, document: OpenApiDocumen
   }
   if (actions.has('update')) {
     item.patch = operation(definition, 'update', `Update a ${name} (partial)`, {
+      description:
+        'Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).',
       parameters: [id, IF_MATCH],
       requestBody: { required: true, content: json(ref(`${name}Update`)) },
       responses: { 200: success('Updated', rowContent(name, false), ETAG) },
@@ -158,6 +169,9 @@ function itemOperations(definition: ResourceDefinition, document: OpenApiDocumen
   if (actions.has('delete')) {
     const summary = definition.deleteDateColumn ? `Delete a ${name} (soft; restorable)` : `Delete a ${name}`;
     item.delete = operation(definition, 'delete', summary, {
+      description: definition.deleteDateColumn
+        ? 'Moves the row to the trash (restore brings it back); 409 while other rows still need it.'
+        : 'Removes the row for good; 409 while other rows still refer to it.',
       parameters: [id, IF_MATCH],
       responses: { 204: success('Deleted') },
     });
@@ -165,6 +179,7 @@ function itemOperations(definition: ResourceDefinition, document: OpenApiDocumen
   if (actions.has('restore')) {
     const restore: Record<string, unknown> = (document.paths[`/api/${path}/{id}/restore`] ??= {});
     restore.post = operation(definition, 'restore', `Restore a soft-deleted ${name}`, {
+      description: 'Takes the row out of the trash (404 when it is not there).',
       parameters: [id],
       responses: { 200: success('Restored', rowContent(name, false), ETAG) },
     });

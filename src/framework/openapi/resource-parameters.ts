@@ -60,7 +60,7 @@ function filterValueSchema(definition: ResourceDefinition, path: string, spec: F
     precision: undefined,
     scale: undefined,
   };
-  const { examples: _examples, ...schema } = fieldSchema(rules);
+  const { example: _example, ...schema } = fieldSchema(rules);
   if (spec.type === 'datetime') {
     return { ...schema, pattern: undefined, description: 'An ISO 8601 date-time with an offset, or a date' };
   }
@@ -150,7 +150,7 @@ export function listParameters(definition: ResourceDefinition): Parameter[] {
       format: 'int64',
       minimum: 1,
       maximum: Number.MAX_SAFE_INTEGER,
-      examples: [1],
+      example: 1,
     }),
     query(
       'limit',

@@ -24,6 +24,27 @@ function withoutDefault(schema: JsonSchema): JsonSchema {
   return rest;
 }
 
+/** Whether a column takes part in a unique constraint or index (two rows cannot share its value). */
+function isUnique(metadata: EntityMetadata, field: ResourceField): boolean {
+  const column = field.column;
+  return (
+    column !== undefined &&
+    (metadata.uniques.some((u) => u.columns.includes(column)) ||
+      metadata.indices.some((i) => i.isUnique && i.columns.includes(column)))
+  );
+}
+
+/**
+ * A partial update's example: one field that no other row can clash with (Swagger UI and Postman send the
+ * example as the body, and the create's unique values, sent to another row, would be a 409).
+ */
+function updateExample(definition: ResourceDefinition, properties: Record<string, JsonSchema>): JsonSchema {
+  const field = [...definition.writable.values()].find(
+    (f) => f.kind === 'column' && !isUnique(definition.metadata, f) && properties[f.name]?.example !== undefined,
+  );
+  return field ? { [field.name]: properties[field.name].example } : {};
+}
+
 /** Schema ref by name. */
 export function ref(name: string): JsonSchema {
   return { $ref: `#/components/schemas/${name}` };
@@ -40,15 +61,20 @@ function fieldSchemaOf(definition: ResourceDefinition, field: ResourceField, inp
       : undefined);
   if (field.kind === 'toManyIds') {
     const { maxItems, ...item } = field.rules;
-    // A set: the server ignores repeated ids rather than refusing them, so no `uniqueItems`.
+    const { example: _example, ...itemSchema } = fieldSchema({ ...item, custom: [] }, { input });
+    // A set: the server ignores repeated ids rather than refusing them, so no `uniqueItems`. The example is
+    // the empty set, the one every database holds.
     return {
       type: 'array',
-      items: fieldSchema({ ...item, custom: [] }, { input }),
+      items: itemSchema,
       maxItems,
       description: 'Ids of the related rows (the whole set; repeats are ignored)',
+      example: [],
     };
   }
-  return fieldSchema(field.rules, { input, description, example: own.example });
+  // An optional link's example is "none", which needs no row to exist yet.
+  const example = own.example ?? (field.kind === 'toOneId' && field.nullable ? null : undefined);
+  return fieldSchema(field.rules, { input, description, example });
 }
 
 /**
@@ -147,22 +173,33 @@ export function addResourceSchemas(
   schemas[`${name}List`] = list(name);
   schemas[`${name}SparseList`] = list(`${name}Sparse`);
 
+  if (!definition.actions.has('create') && !definition.actions.has('update')) {
+    return; // nothing takes a body
+  }
   const writable = [...definition.writable.values()];
   const writeProperties = Object.fromEntries(
     writable.map((f) => [f.name, fieldSchemaOf(definition, f, true)]),
   );
-  schemas[`${name}Create`] = {
-    type: 'object',
-    required: writable.filter((f) => f.required).map((f) => f.name),
-    properties: writeProperties,
-    additionalProperties: false,
-  };
-  schemas[`${name}Update`] = {
-    type: 'object',
-    description: 'Any subset of the writable fields',
-    properties: writeProperties,
-    additionalProperties: false,
-  };
+  if (definition.actions.has('create')) {
+    schemas[`${name}Create`] = {
+      type: 'object',
+      required: writable.filter((f) => f.required).map((f) => f.name),
+      properties: writeProperties,
+      additionalProperties: false,
+    };
+  }
+  if (definition.actions.has('update')) {
+    // A default is what an omitted field gets on create; a partial update leaves the field as it is.
+    schemas[`${name}Update`] = {
+      type: 'object',
+      description: 'Any subset of the writable fields',
+      properties: Object.fromEntries(
+        Object.entries(writeProperties).map(([key, schema]) => [key, withoutDefault(schema)]),
+      ),
+      additionalProperties: false,
+      example: updateExample(definition, writeProperties),
+    };
+  }
 }
 
 const COUNT = { type: 'integer', format: 'int64', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };

@@ -34,7 +34,10 @@ export const BEARER_SECURITY_SCHEME = {
   type: 'http',
   scheme: 'bearer',
   bearerFormat: 'JWT',
-  description: 'An access token from `POST /api/auth/login` or `/api/auth/refresh`.',
+  description:
+    'An access token from `POST /api/auth/login` or `/api/auth/refresh`: a JWT issued and checked as ' +
+    'RFC8725 (JWT best current practices) asks: HS256 only (no `none`, no algorithm confusion), issuer and ' +
+    'audience verified, expiry required and short (ACCESS_TOKEN_TTL, 15 minutes by default).',
 } as const;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
