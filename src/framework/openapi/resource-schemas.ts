@@ -40,7 +40,8 @@ function isUnique(metadata: EntityMetadata, field: ResourceField): boolean {
  */
 function updateExample(definition: ResourceDefinition, properties: Record<string, JsonSchema>): JsonSchema {
   const field = [...definition.writable.values()].find(
-    (f) => f.kind === 'column' && !isUnique(definition.metadata, f) && properties[f.name]?.example !== undefined,
+    (f) =>
+      f.kind === 'column' && !isUnique(definition.metadata, f) && properties[f.name]?.example !== undefined,
   );
   return field ? { [field.name]: properties[field.name].example } : {};
 }
