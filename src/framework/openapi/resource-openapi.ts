@@ -1,6 +1,7 @@
 import { DECORATORS } from '@nestjs/swagger';
 import type { EntityMetadata } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { addIdempotencyKeys } from 'src/framework/idempotency/idempotency-openapi';
 import { optionalSecurity, signedInSecurity } from 'src/framework/openapi/security-openapi';
 import { MAX_IDS } from 'src/framework/resource/resource-input';
 import { fieldTypeOf } from 'src/framework/resource/resource-definition';
@@ -471,4 +472,5 @@ export function addResource(
       },
     });
   }
+  addIdempotencyKeys(document, definition);
 }
