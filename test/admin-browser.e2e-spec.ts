@@ -2,19 +2,19 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { IsString } from 'class-validator';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job } from 'src/framework/jobs/job.decorator';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';
+import { launchBrowser } from 'test/support/browser';
 import { ensureBuild } from 'test/support/processes';
 import { waitFor } from 'test/support/wait';
 
 /** Screenshots of every page the test visits (git-ignored). */
 const SHOTS = join(__dirname, '..', '.tmp', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 class NotePayload {
@@ -116,17 +116,7 @@ describe('Admin panel in Chromium', () => {
     await product('Watering can', 'CAN-1', '18.00', garden);
     await product('Spade', 'SPD-1', '31.00', garden);
     await t.app.get(JobsService).enqueue('browser.flaky', { note: 'retry-me' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
