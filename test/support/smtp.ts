@@ -109,6 +109,8 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpSink> {
       });
     },
   });
+  // A client that dies mid-session (a killed worker) must not take the test down with it.
+  server.on('error', () => undefined);
   const listening = server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => listening.once('listening', resolve));
   const { port } = listening.address() as AddressInfo;
