@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { IsString } from 'class-validator';
-import { Browser, BrowserContext, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { LoadedConfig } from 'src/framework/config/load-config';
@@ -184,6 +184,13 @@ describe('Admin panel in Chromium', () => {
   });
 
   it('creates a product: a server validation error shows on its field; the category comes from an autocomplete', async () => {
+    const keys: (string | undefined)[] = [];
+    const keyOf = (request: Request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/products') {
+        keys.push(request.headers()['idempotency-key']);
+      }
+    };
+    page.on('request', keyOf);
     await page.goto(`${base}/admin/products/create`);
     await page.getByLabel('Name').fill('Milk jug');
     await page.getByLabel('SKU').fill('JUG-1');
@@ -212,12 +219,31 @@ describe('Admin panel in Chromium', () => {
           )
         )[0],
     ).then((row) => expect(row).toEqual({ categoryId: kitchen, price: '12.50' }));
+    page.off('request', keyOf);
+    // Each save (a user action) sent a key of its own.
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(keys[1]).not.toBe(keys[0]);
   });
 
   it('edits the product and shows the change in its History', async () => {
     const [{ id }] = await dataSource.query<{ id: number }[]>("SELECT id FROM product WHERE sku = 'JUG-1'");
     await page.goto(`${base}/admin/products/${id}`);
     await page.getByLabel('Stock').fill('3');
+    // The save reaches the server, but its answer is lost on the way back: the admin asks again with the
+    // same key and gets the first answer; the change is made once.
+    const keys: string[] = [];
+    await page.route(`${base}/api/products/${id}`, async (route) => {
+      if (route.request().method() !== 'PATCH') {
+        return route.continue();
+      }
+      keys.push(route.request().headers()['idempotency-key']);
+      if (keys.length === 1) {
+        await route.fetch();
+        return route.abort('connectionreset');
+      }
+      return route.continue();
+    });
     await page.getByRole('button', { name: 'Save' }).click();
     await waitFor(
       'the new stock',
@@ -225,6 +251,16 @@ describe('Admin panel in Chromium', () => {
         (await dataSource.query<{ stock: number }[]>('SELECT stock FROM product WHERE id = $1', [id]))[0]
           .stock === 3,
     );
+    await waitFor('the retried save', () => keys.length === 2);
+    await page.unroute(`${base}/api/products/${id}`);
+    expect(keys[1]).toBe(keys[0]);
+    await page.getByText('Element updated').waitFor();
+    const [{ updates }] = await dataSource.query<{ updates: number }[]>(
+      `SELECT count(*)::int AS updates FROM audit_entry WHERE resource = 'products' AND "recordId" = $1
+        AND operation = 'update'`,
+      [String(id)],
+    );
+    expect(updates).toBe(1);
     await page.goto(`${base}/admin/products/${id}`);
     await page.getByRole('tab', { name: 'History' }).click();
     const update = page.locator('tbody tr', { has: page.getByText('update', { exact: true }) });
