@@ -1919,7 +1919,10 @@ export interface operations {
     "orders.place": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3895,7 +3898,13 @@ export interface operations {
     "users.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3912,13 +3921,15 @@ export interface operations {
                     Location?: string;
                     /** @description Validator for If-Match / If-None-Match */
                     ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3945,7 +3956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3972,7 +3983,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4079,6 +4090,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 id: number;
@@ -4090,96 +4106,13 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "users.update": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
-                "If-Match"?: string;
-            };
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UserUpdate"];
-            };
-        };
-        responses: {
-            /** @description Updated */
-            200: {
-                headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["User"];
-                };
-            };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4215,7 +4148,117 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "users.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
+                "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4251,7 +4294,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4370,7 +4413,13 @@ export interface operations {
     "groups.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4387,13 +4436,15 @@ export interface operations {
                     Location?: string;
                     /** @description Validator for If-Match / If-None-Match */
                     ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4420,7 +4471,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4447,7 +4498,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4554,6 +4605,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 id: number;
@@ -4565,96 +4621,13 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "groups.update": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
-                "If-Match"?: string;
-            };
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["GroupUpdate"];
-            };
-        };
-        responses: {
-            /** @description Updated */
-            200: {
-                headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Group"];
-                };
-            };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4690,7 +4663,117 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "groups.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
+                "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4726,7 +4809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5235,7 +5318,13 @@ export interface operations {
     "categories.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5252,13 +5341,15 @@ export interface operations {
                     Location?: string;
                     /** @description Validator for If-Match / If-None-Match */
                     ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Category"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5285,7 +5376,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5312,7 +5403,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5401,6 +5492,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 id: number;
@@ -5412,96 +5508,13 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "categories.update": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
-                "If-Match"?: string;
-            };
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CategoryUpdate"];
-            };
-        };
-        responses: {
-            /** @description Updated */
-            200: {
-                headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Category"];
-                };
-            };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5537,7 +5550,117 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "categories.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
+                "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CategoryUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Category"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5573,7 +5696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5674,7 +5797,13 @@ export interface operations {
     "tags.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5691,13 +5820,15 @@ export interface operations {
                     Location?: string;
                     /** @description Validator for If-Match / If-None-Match */
                     ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5724,7 +5855,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5751,7 +5882,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5840,6 +5971,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 id: number;
@@ -5851,96 +5987,13 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "tags.update": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
-                "If-Match"?: string;
-            };
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TagUpdate"];
-            };
-        };
-        responses: {
-            /** @description Updated */
-            200: {
-                headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Tag"];
-                };
-            };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5976,7 +6029,117 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "tags.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
+                "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6012,7 +6175,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6220,7 +6383,13 @@ export interface operations {
     "products.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6237,13 +6406,15 @@ export interface operations {
                     Location?: string;
                     /** @description Validator for If-Match / If-None-Match */
                     ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6270,7 +6441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6297,7 +6468,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6406,6 +6577,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 id: number;
@@ -6417,96 +6593,13 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "products.update": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
-                "If-Match"?: string;
-            };
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ProductUpdate"];
-            };
-        };
-        responses: {
-            /** @description Updated */
-            200: {
-                headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Product"];
-                };
-            };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6542,7 +6635,117 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "products.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
+                "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6578,7 +6781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6601,7 +6804,13 @@ export interface operations {
     "products.restore": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -6614,10 +6823,21 @@ export interface operations {
                 headers: {
                     /** @description Validator for If-Match / If-None-Match */
                     ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Authentication required */
@@ -6640,6 +6860,24 @@ export interface operations {
             };
             /** @description No such row (or not visible to the caller) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6745,6 +6983,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 id: number;
@@ -6756,96 +6999,13 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such row (or not visible to the caller) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description If-Match does not match the current ETag */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Error (RFC 9457 problem details) */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "orders.update": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
-                "If-Match"?: string;
-            };
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["OrderUpdate"];
-            };
-        };
-        responses: {
-            /** @description Updated */
-            200: {
-                headers: {
-                    /** @description Validator for If-Match / If-None-Match */
-                    ETag?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Order"];
-                };
-            };
-            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            /** @description Idempotency-Key is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6881,7 +7041,117 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict: unique or foreign-key violation, or a concurrent change */
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "orders.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
+                "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6917,7 +7187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed (errors[].pointer names each field) */
+            /** @description Validation failed (errors[].pointer names each field); or this Idempotency-Key was used with a different request */
             422: {
                 headers: {
                     [name: string]: unknown;
