@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { IsString } from 'class-validator';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { LoadedConfig } from 'src/framework/config/load-config';
@@ -183,25 +183,42 @@ describe('Admin panel in Chromium', () => {
     await waitForNames(['Spade', 'Watering can']);
   });
 
-  it('creates a product: a server validation error shows on its field; the category comes from an autocomplete', async () => {
+  it('creates a product: the form checks the documented rules, a server error shows on its field; the category comes from an autocomplete', async () => {
+    const keys: (string | undefined)[] = [];
+    const keyOf = (request: Request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/products') {
+        keys.push(request.headers()['idempotency-key']);
+      }
+    };
+    page.on('request', keyOf);
     await page.goto(`${base}/admin/products/create`);
     await page.getByLabel('Name').fill('Milk jug');
-    await page.getByLabel('SKU').fill('JUG-1');
+    await page.getByLabel('SKU').fill('CAN-1'); // taken: only the server can know
     await page.getByLabel('Price').fill('12.345');
     await page.getByLabel('Stock').fill('7');
     await page.getByRole('combobox', { name: 'Category' }).fill('Kitc');
     await page.getByRole('option', { name: 'Kitchen' }).click();
     await page.getByRole('button', { name: 'Save' }).click();
-    await page.getByText(/^price must have at most 8 digits before and 2 after the point$/).waitFor();
+    // The price rule OpenAPI documents and the server enforces, checked in the form, in the same words.
+    await page
+      .getByText(
+        /^price must be a decimal ≥ 0 with at most 8 digits before the point and at most 2 after the point/,
+      )
+      .waitFor();
+    expect(keys).toEqual([]); // nothing was sent
+
+    await page.getByLabel('Price').fill('12.50');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText(/^sku must be unique$/).waitFor();
     await page.waitForTimeout(500); // the error notification has faded in (axe reads colours mid-fade)
     await shot('05-create-validation-error');
     a11y.edit = await axeViolations();
     const [{ n }] = await dataSource.query<{ n: number }[]>(
-      "SELECT count(*)::int AS n FROM product WHERE sku = 'JUG-1'",
+      "SELECT count(*)::int AS n FROM product WHERE name = 'Milk jug'",
     );
     expect(n).toBe(0); // the refused save wrote nothing
 
-    await page.getByLabel('Price').fill('12.50');
+    await page.getByLabel('SKU').fill('JUG-1');
     await page.getByRole('button', { name: 'Save' }).click();
     await waitFor(
       'the saved product',
@@ -212,12 +229,31 @@ describe('Admin panel in Chromium', () => {
           )
         )[0],
     ).then((row) => expect(row).toEqual({ categoryId: kitchen, price: '12.50' }));
+    page.off('request', keyOf);
+    // Each save (a user action) sent a key of its own.
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(keys[1]).not.toBe(keys[0]);
   });
 
   it('edits the product and shows the change in its History', async () => {
     const [{ id }] = await dataSource.query<{ id: number }[]>("SELECT id FROM product WHERE sku = 'JUG-1'");
     await page.goto(`${base}/admin/products/${id}`);
     await page.getByLabel('Stock').fill('3');
+    // The save reaches the server, but its answer is lost on the way back: the admin asks again with the
+    // same key and gets the first answer; the change is made once.
+    const keys: string[] = [];
+    await page.route(`${base}/api/products/${id}`, async (route) => {
+      if (route.request().method() !== 'PATCH') {
+        return route.continue();
+      }
+      keys.push(route.request().headers()['idempotency-key']);
+      if (keys.length === 1) {
+        await route.fetch();
+        return route.abort('connectionreset');
+      }
+      return route.continue();
+    });
     await page.getByRole('button', { name: 'Save' }).click();
     await waitFor(
       'the new stock',
@@ -225,6 +261,16 @@ describe('Admin panel in Chromium', () => {
         (await dataSource.query<{ stock: number }[]>('SELECT stock FROM product WHERE id = $1', [id]))[0]
           .stock === 3,
     );
+    await waitFor('the retried save', () => keys.length === 2);
+    await page.unroute(`${base}/api/products/${id}`);
+    expect(keys[1]).toBe(keys[0]);
+    await page.getByText('Element updated').waitFor();
+    const [{ updates }] = await dataSource.query<{ updates: number }[]>(
+      `SELECT count(*)::int AS updates FROM audit_entry WHERE resource = 'products' AND "recordId" = $1
+        AND operation = 'update'`,
+      [String(id)],
+    );
+    expect(updates).toBe(1);
     await page.goto(`${base}/admin/products/${id}`);
     await page.getByRole('tab', { name: 'History' }).click();
     const update = page.locator('tbody tr', { has: page.getByText('update', { exact: true }) });

@@ -28,7 +28,7 @@ function directContext(dataSource: DataSource, jobId: string): JobContext {
           [key, jobId],
         );
         if (inserted.length > 0) {
-          await effect(manager);
+          await effect(manager, `effect-key-of-${key}`);
         }
         return inserted.length > 0;
       }),
@@ -112,6 +112,12 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
     expect(n).toBe(1);
     // The development transport keeps nothing: the mail went through SMTP.
     expect(t.app.get(MailService).sent()).toEqual([]);
+    // Its Message-ID is derived from the mail job, on MAIL_FROM's domain: a resend of it is the same message.
+    const [job] = await dataSource.query<{ id: string }[]>(
+      `SELECT id FROM job_outbox WHERE name = 'mail.send' AND payload->>'to' = $1`,
+      [customer.email],
+    );
+    expect(mail.messageId).toMatch(new RegExp(`^<${job.id}\\.[\\w-]{16}@nestor\\.local>$`));
   });
 
   it('a redelivered mail.send job does not send twice', async () => {
@@ -122,9 +128,14 @@ describe('Queued mail and the shop jobs (bullmq on a real Redis, a real SMTP ser
     const context = directContext(dataSource, `manual-${randomBytes(4).toString('hex')}`);
     await handler.handle(payload, context);
     await handler.handle(payload, context);
-    await smtp.next('twice@test.nestor', /^Once only$/);
+    const sent = await smtp.next('twice@test.nestor', /^Once only$/);
     await sleep(300);
     expect(mailsTo('twice@test.nestor', 'Once only')).toHaveLength(0);
+
+    // Sent again after a crash (its effect key never committed): the same Message-ID, so one message.
+    await dataSource.query('DELETE FROM job_effect WHERE "jobId" = $1', [context.jobId]);
+    await handler.handle(payload, context);
+    expect((await smtp.next('twice@test.nestor', /^Once only$/)).messageId).toBe(sent.messageId);
   });
 
   it(`stock falling below ${LOW_STOCK_THRESHOLD} → one alert mail to each active staff member`, async () => {

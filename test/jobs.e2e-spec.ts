@@ -55,6 +55,7 @@ interface Run {
 const runs: Run[] = [];
 const ticks: number[] = [];
 const slowDone: string[] = [];
+const effectKeys: { key: string; idempotencyKey: string }[] = [];
 
 const runsOf = (job: string, key: string): Run[] => runs.filter((r) => r.job === job && r.key === key);
 
@@ -69,10 +70,14 @@ class TestJobs {
   @Job('test.flaky', { payload: FlakyPayload, attempts: 5, backoff: 50 })
   async flaky({ key, failures }: FlakyPayload, ctx: JobContext): Promise<void> {
     runs.push({ job: 'test.flaky', key, jobId: ctx.jobId, attempt: ctx.attempt, at: Date.now() });
-    if (ctx.attempt <= failures) {
-      throw new Error(`planned failure ${ctx.attempt}/${failures}`);
-    }
-    await ctx.once(`flaky:${key}`, () => Promise.resolve());
+    // The failure happens inside the effect, as an outside call whose commit never came: the retry makes the
+    // call again, with the same idempotency key.
+    await ctx.once(`flaky:${key}`, (_manager, idempotencyKey) => {
+      effectKeys.push({ key, idempotencyKey });
+      return ctx.attempt <= failures
+        ? Promise.reject(new Error(`planned failure ${ctx.attempt}/${failures}`))
+        : Promise.resolve();
+    });
   }
 
   @Job('test.slow', { payload: SlowPayload, attempts: 1 })
@@ -187,6 +192,7 @@ describe.each<Backend>(['redis', 'postgres'])(
       runs.length = 0;
       ticks.length = 0;
       slowDone.length = 0;
+      effectKeys.length = 0;
       t = await createTestApp(withTestJobs, { as: 'superuser', env: jobsEnv(backend, PREFIX) });
       jobs = t.app.get(JobsService);
       dataSource = t.app.get(DataSource);
@@ -379,6 +385,14 @@ describe.each<Backend>(['redis', 'postgres'])(
       expect(attempts.every((r) => r.jobId === id)).toBe(true);
       expect(job.attemptsMade).toBe(4);
       expect(await effectCount('flaky:retry')).toBe(1);
+      // Every attempt offered its effect the same outside idempotency key; another effect key gets another.
+      const offered = effectKeys.filter((e) => e.key === 'retry').map((e) => e.idempotencyKey);
+      expect(offered).toHaveLength(4);
+      expect(new Set(offered).size).toBe(1);
+      expect(offered[0]).toMatch(/^[\w-]{32}$/);
+      await jobs.enqueue('test.flaky', { key: 'other', failures: 0 });
+      const other = await waitFor('the other effect', () => effectKeys.find((e) => e.key === 'other'));
+      expect(other.idempotencyKey).not.toBe(offered[0]);
       // Exponential backoff from 50 ms with 50 % jitter: the n-th retry waits 25·2ⁿ⁻¹…50·2ⁿ⁻¹ ms (plus the
       // worker's pick-up latency, which can exceed the first backoff, so only the floors are compared).
       const gaps = attempts.slice(1).map((r, i) => r.at - attempts[i].at);

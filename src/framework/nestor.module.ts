@@ -10,6 +10,7 @@ import { Migrations } from 'src/framework/database/data-source-options';
 import { HealthModule } from 'src/framework/health/health.module';
 import { ProblemFilter } from 'src/framework/http/problem.filter';
 import { ProblemValidationPipe } from 'src/framework/http/validation';
+import { IdempotencyModule } from 'src/framework/idempotency/idempotency.module';
 import { LoggingModule } from 'src/framework/logging/logging.module';
 import { MailModule } from 'src/framework/mail/mail.module';
 import { MetricsEndpointModule, MetricsModule } from 'src/framework/metrics/metrics.module';
@@ -38,6 +39,7 @@ export class NestorModule {
         MetricsModule,
         MetricsEndpointModule.forRoot(config),
         ResourceCoreModule,
+        IdempotencyModule,
         MailModule,
         AuthModule,
         JobsModule,

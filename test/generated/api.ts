@@ -2898,7 +2898,10 @@ export interface operations {
     "orders.place": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4231,7 +4234,13 @@ export interface operations {
     "users.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4249,18 +4258,23 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -4327,6 +4341,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description User id */
@@ -4342,18 +4361,24 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -4365,6 +4390,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description User id */
@@ -4385,20 +4415,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -4485,7 +4520,13 @@ export interface operations {
     "groups.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4503,18 +4544,23 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -4581,6 +4627,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Group id */
@@ -4596,18 +4647,24 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -4619,6 +4676,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Group id */
@@ -4639,20 +4701,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5040,7 +5107,13 @@ export interface operations {
     "categories.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5058,18 +5131,23 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Category"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5135,6 +5213,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Category id */
@@ -5150,18 +5233,24 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5173,6 +5262,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Category id */
@@ -5193,20 +5287,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Category"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5290,7 +5389,13 @@ export interface operations {
     "tags.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5308,18 +5413,23 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5383,6 +5493,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Tag id */
@@ -5398,18 +5513,24 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5421,6 +5542,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Tag id */
@@ -5441,20 +5567,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5653,7 +5784,13 @@ export interface operations {
     "products.create": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5671,18 +5808,23 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5751,6 +5893,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Product id */
@@ -5766,18 +5913,24 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5789,6 +5942,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Product id */
@@ -5809,20 +5967,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
@@ -5832,7 +5995,13 @@ export interface operations {
     "products.restore": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: number;
@@ -5848,19 +6017,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5926,6 +6101,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Order id */
@@ -5941,18 +6121,24 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5964,6 +6150,11 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
+                /**
+                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description Order id */
@@ -5984,20 +6175,25 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Order"];
                 };
             };
+            /** @description Malformed request: bad JSON, or a bad query parameter (errors[].parameter names it); or Idempotency-Key is malformed */
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflict: a unique or foreign-key violation, or a concurrent change; or a request with this Idempotency-Key is still running (Retry-After) */
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];

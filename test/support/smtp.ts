@@ -6,6 +6,8 @@ export interface ReceivedMail {
   from: string;
   to: string[];
   subject: string;
+  /** The Message-ID header as sent (`<id@domain>`): copies of one message share it. */
+  messageId: string;
   text: string;
   html?: string;
 }
@@ -50,6 +52,7 @@ export function parseMail(raw: string, recipients: string[]): ReceivedMail {
     from: message.header('From'),
     to: recipients,
     subject: message.header('Subject'),
+    messageId: message.header('Message-ID'),
     text: '',
   };
   const boundary = /boundary="?([^";]+)"?/i.exec(message.header('Content-Type'))?.[1];
@@ -81,7 +84,15 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-export async function startSmtp(): Promise<SmtpSink> {
+export interface SmtpOptions {
+  /**
+   * Called once a message has been received in full, before the server answers for it: the window in
+   * which a client that dies has handed over a message it will not know was accepted.
+   */
+  beforeAccept?: (mail: ReceivedMail) => Promise<void> | void;
+}
+
+export async function startSmtp(options: SmtpOptions = {}): Promise<SmtpSink> {
   const inbox: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -92,11 +103,14 @@ export async function startSmtp(): Promise<SmtpSink> {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         const to = session.envelope.rcptTo.map((r) => r.address);
-        inbox.push(parseMail(Buffer.concat(chunks).toString('utf8'), to));
-        callback();
+        const mail = parseMail(Buffer.concat(chunks).toString('utf8'), to);
+        inbox.push(mail);
+        void Promise.resolve(options.beforeAccept?.(mail)).then(() => callback());
       });
     },
   });
+  // A client that dies mid-session (a killed worker) must not take the test down with it.
+  server.on('error', () => undefined);
   const listening = server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => listening.once('listening', resolve));
   const { port } = listening.address() as AddressInfo;

@@ -26,7 +26,32 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Strip this from error pointers: an action's input fields are reported under `/input`. */
   pointerPrefix?: string;
+  /**
+   * A write the server accepts an `Idempotency-Key` for: the call sends one key (one user action) and, when
+   * the answer is lost (network error, 502-504, or the server still busy with it), retries with that key,
+   * so the server runs it once and answers the retry with the first response.
+   */
+  idempotent?: boolean;
 }
+
+/** How often a lost answer is asked for again, and the wait before each retry (ms, unless Retry-After). */
+const RETRY_DELAYS = [300, 1000, 3000];
+const GATEWAY_ERRORS = new Set([502, 503, 504]);
+
+/** A random key; `crypto.getRandomValues`, unlike `randomUUID`, works on plain-HTTP origins too. */
+function idempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Whether an answer means "ask again with the same key": the server is busy with it, or a gateway failed. */
+function retryable(response: Response): boolean {
+  return (
+    GATEWAY_ERRORS.has(response.status) || (response.status === 409 && response.headers.has('retry-after'))
+  );
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `/price` → `price`, `/tagIds/2` → `tagIds`, `/input/reason` with prefix `/input` → `reason`. */
 export function fieldErrors(problem: Problem, prefix = ''): Record<string, string> {
@@ -75,16 +100,37 @@ export async function request(url: string, options: RequestOptions = {}): Promis
   if (UNSAFE.has(method) && csrfToken !== null) {
     headers.set('x-csrf-token', csrfToken);
   }
-  const response = await fetch(url, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  if (!response.ok) {
-    throw await toHttpError(response, options.pointerPrefix);
+  const retries = options.idempotent ? RETRY_DELAYS : [];
+  if (options.idempotent) {
+    headers.set('idempotency-key', idempotencyKey());
   }
-  return response;
+  for (let attempt = 0; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        credentials: 'same-origin',
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    } catch (error) {
+      // The request may have reached the server: only a keyed write may be sent again.
+      if (attempt >= retries.length) {
+        throw error;
+      }
+      await pause(retries[attempt]);
+      continue;
+    }
+    if (attempt < retries.length && retryable(response)) {
+      const after = Number(response.headers.get('retry-after'));
+      await pause(after > 0 ? after * 1000 : retries[attempt]);
+      continue;
+    }
+    if (!response.ok) {
+      throw await toHttpError(response, options.pointerPrefix);
+    }
+    return response;
+  }
 }
 
 /** `request` + the parsed JSON body (undefined for 204). */

@@ -168,15 +168,19 @@ async function update<R extends RaRecord>(
     method: 'PATCH',
     body,
     headers: ifMatch(path, id),
+    idempotent: true,
   });
   remember(path, id, response);
   return withId<R>(await resourceOf(path), json);
 }
 
 async function remove(path: string, id: Identifier): Promise<void> {
-  await request(itemUrl(path, id), { method: 'DELETE', headers: ifMatch(path, id) });
+  await request(itemUrl(path, id), { method: 'DELETE', headers: ifMatch(path, id), idempotent: true });
   etags.delete(`${path}/${id}`);
 }
+
+// Writes to resources send an Idempotency-Key, one per user action (per record in a bulk action), and a
+// lost answer is asked for again with the same key: a save never happens twice (see http.ts `idempotent`).
 
 /** react-admin's DataProvider on the REST contract, plus the admin-only endpoints as custom methods. */
 export const dataProvider = {
@@ -210,6 +214,7 @@ export const dataProvider = {
     const { json } = await requestJson<Row>(`/api/${path}`, {
       method: 'POST',
       body: payload(resource, params.data as Row),
+      idempotent: true,
     });
     return { data: withId<R>(resource, json) };
   },
@@ -233,7 +238,10 @@ export const dataProvider = {
   }),
 
   restore: async (path: string, id: Identifier): Promise<RaRecord> => {
-    const { json } = await requestJson<Row>(`${itemUrl(path, id)}/restore`, { method: 'POST' });
+    const { json } = await requestJson<Row>(`${itemUrl(path, id)}/restore`, {
+      method: 'POST',
+      idempotent: true,
+    });
     return withId(await resourceOf(path), json ?? { id });
   },
 

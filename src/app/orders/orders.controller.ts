@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nes
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OrderResource } from 'src/app/orders/order.resource';
 import { Authenticated, CurrentPrincipal } from 'src/framework/auth/auth.decorators';
+import { Idempotent } from 'src/framework/idempotency/idempotent.decorator';
 import type { Principal } from 'src/framework/auth/principal';
 import type { OrderService } from 'src/app/orders/order.service';
 import { PlaceOrderDto } from 'src/app/orders/place-order.dto';
@@ -18,6 +19,7 @@ export class OrdersController {
 
   @Post()
   @Authenticated()
+  @Idempotent() // a client that lost the answer retries with the same key: one order, never two
   @HttpCode(201)
   @ApiOperation({
     operationId: 'orders.place',

@@ -51,6 +51,7 @@ export class ApiKeyService {
       isStaff: false,
       permissions: new Set(permissions),
       via: 'api-key',
+      apiKeyId: row.id,
     };
   }
 }

@@ -11,6 +11,8 @@ export interface Principal {
   permissions: ReadonlySet<string>;
   /** `session`: the admin panel's cookie session (unsafe requests then need the CSRF token). */
   via: 'jwt' | 'api-key' | 'session';
+  /** The API key's id when `via` is `api-key` (each key is a caller of its own, e.g. for Idempotency-Key). */
+  apiKeyId?: number;
 }
 
 /**

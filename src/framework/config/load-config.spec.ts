@@ -203,6 +203,32 @@ describe(loadConfig.name, () => {
     });
   });
 
+  describe('IDEMPOTENCY_TTL / IDEMPOTENCY_STORE', () => {
+    it('default to 24 hours, in the database without Redis and in Redis with it', () => {
+      expect(load().idempotency).toEqual({ ttlSeconds: 86_400, store: 'database' });
+      expect(load({ REDIS_URL: 'redis://127.0.0.1:6379' }).idempotency.store).toBe('redis');
+    });
+
+    it('take seconds or a unit, and the database even when Redis is configured', () => {
+      const sut = load({
+        IDEMPOTENCY_TTL: '90m',
+        IDEMPOTENCY_STORE: 'database',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      });
+      expect(sut.idempotency).toEqual({ ttlSeconds: 5_400, store: 'database' });
+      expect(load({ IDEMPOTENCY_TTL: '3600' }).idempotency.ttlSeconds).toBe(3_600);
+      expect(load({ IDEMPOTENCY_TTL: '7d' }).idempotency.ttlSeconds).toBe(604_800);
+    });
+
+    it.each(['0', '24 h', '1w', '-5'])('rejects IDEMPOTENCY_TTL=%j', (value) => {
+      expect(configError({ IDEMPOTENCY_TTL: value }).message).toContain('IDEMPOTENCY_TTL');
+    });
+
+    it('refuses the Redis store without REDIS_URL', () => {
+      expect(configError({ IDEMPOTENCY_STORE: 'redis' }).message).toContain('IDEMPOTENCY_STORE=redis');
+    });
+  });
+
   describe('TRUST_PROXY', () => {
     it.each([
       ['true', true],

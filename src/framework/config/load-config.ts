@@ -5,6 +5,8 @@ import { plainToInstance } from 'class-transformer';
 import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
 import {
+  IDEMPOTENCY_STORES,
+  IdempotencyStoreKind,
   JOB_BACKENDS,
   JobBackend,
   LOG_LEVELS,
@@ -14,6 +16,9 @@ import {
   NestorConfig,
   RateLimit,
 } from 'src/framework/config/nestor-config';
+
+const TTL_UNITS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+const TTL = /^([1-9]\d{0,7})(s|m|h|d)?$/;
 
 const RATE_PERIOD_MS = { second: 1_000, minute: 60_000, hour: 3_600_000 } as const;
 const RATE = /^(?:off|([1-9]\d{0,6})\/(second|minute|hour))$/;
@@ -150,6 +155,20 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(/^[1-9]\d{3,}$/, { message: 'expected milliseconds (at least 1000), e.g. 30000' })
   JOBS_LOCK_DURATION?: string;
+
+  @IsOptional()
+  @Matches(TTL, { message: 'expected seconds, or a number with s, m, h or d, e.g. 86400 or 24h' })
+  IDEMPOTENCY_TTL?: string;
+
+  @IsOptional()
+  @IsIn(IDEMPOTENCY_STORES, { message: `expected one of ${IDEMPOTENCY_STORES.join(', ')}` })
+  IDEMPOTENCY_STORE?: string;
+}
+
+/** IDEMPOTENCY_TTL in seconds: `86400`, `24h`, `30m`. Example: `parseTtl('24h')` → 86400. */
+export function parseTtl(value: string): number {
+  const [, amount, unit] = TTL.exec(value)!;
+  return Number(amount) * TTL_UNITS[(unit ?? 's') as keyof typeof TTL_UNITS];
 }
 
 /**
@@ -276,6 +295,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.JOBS_BACKEND === 'postgres' && !vars.DATABASE_URL) {
     problems.push('JOBS_BACKEND=postgres: needs DATABASE_URL (bullmq cannot use the embedded database)');
   }
+  if (vars.IDEMPOTENCY_STORE === 'redis' && !vars.REDIS_URL) {
+    problems.push('IDEMPOTENCY_STORE=redis: set REDIS_URL too');
+  }
   if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
   }
@@ -325,6 +347,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',
     jobsShutdownTimeout: Number(vars.JOBS_SHUTDOWN_TIMEOUT ?? 30_000),
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),
+    idempotency: {
+      ttlSeconds: parseTtl(vars.IDEMPOTENCY_TTL ?? '24h'),
+      store: (vars.IDEMPOTENCY_STORE ?? (vars.REDIS_URL ? 'redis' : 'database')) as IdempotencyStoreKind,
+    },
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',

@@ -10,6 +10,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const JOB_BACKENDS = ['redis', 'postgres', 'outbox'] as const;
 export type JobBackend = (typeof JOB_BACKENDS)[number];
 
+/** Where `Idempotency-Key` records live: the `idempotency_key` table, or Redis (see the README). */
+export const IDEMPOTENCY_STORES = ['database', 'redis'] as const;
+export type IdempotencyStoreKind = (typeof IDEMPOTENCY_STORES)[number];
+
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
 
@@ -73,6 +77,11 @@ export abstract class NestorConfig {
    * worker died is run again between one and two periods later.
    */
   abstract readonly jobsLockDuration: number;
+  /**
+   * `Idempotency-Key` records: how long a key is remembered (IDEMPOTENCY_TTL, seconds, default 86400 = 24 h)
+   * and where (IDEMPOTENCY_STORE: `database`, the default, or `redis` when REDIS_URL is set).
+   */
+  abstract readonly idempotency: { ttlSeconds: number; store: IdempotencyStoreKind };
   /** Apply pending migrations when the database opens (development and the embedded default). */
   abstract readonly migrateOnBoot: boolean;
   /** Serve Swagger UI and the OpenAPI document at /docs (DOCS=public, the default) or not (DOCS=off). */

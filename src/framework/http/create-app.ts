@@ -197,6 +197,7 @@ export async function createNestorApp(
         'x-ratelimit-limit',
         'x-ratelimit-remaining',
         'x-ratelimit-reset',
+        'idempotent-replayed',
       ],
     });
   }

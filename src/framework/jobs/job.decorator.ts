@@ -31,9 +31,16 @@ export interface JobContext {
   attempt: number;
   /**
    * Runs `effect` at most once per `key` across retries and duplicate deliveries: the key is recorded in
-   * the same transaction as the effect's writes. Example: `await ctx.once(`mail:${id}`, (m) => …)`.
+   * the same transaction as the effect's writes, so database effects through `manager` happen exactly once.
+   * A call to an outside system (a payment provider, SMTP) can still repeat if the process dies between its
+   * answer and the commit: `effect` gets `idempotencyKey`, the same on every run for this `key` (derived from
+   * it and SECRET_KEY), to pass on as the provider's idempotency key so it can tell the repeat apart.
+   * Example: `await ctx.once(`charge:${order.id}`, (m, key) => payments.charge(order, { idempotencyKey: key }))`.
    */
-  once(key: string, effect: (manager: EntityManager) => Promise<void>): Promise<boolean>;
+  once(
+    key: string,
+    effect: (manager: EntityManager, idempotencyKey: string) => Promise<void>,
+  ): Promise<boolean>;
 }
 
 export const JOB_METADATA = 'nestor:job';

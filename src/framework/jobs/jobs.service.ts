@@ -15,11 +15,12 @@ import {
   withBackend,
   WorkerOptions,
 } from 'bullmq';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
 import type * as IORedis from 'ioredis';
 import { Pool } from 'pg';
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
+import { deriveKey } from 'src/framework/auth/keys';
 import { UUID_RE } from 'src/framework/fields/formats';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import type { JobContext } from 'src/framework/jobs/job.decorator';
@@ -106,6 +107,7 @@ export class JobsService
   private readonly finishing = new Set<string>();
   private finishTimer?: NodeJS.Timeout;
   private readonly flushing = new Set<Promise<void>>();
+  private effectSecret?: Buffer;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -687,7 +689,7 @@ export class JobsService
           if (inserted.length === 0) {
             return false;
           }
-          await effect(manager);
+          await effect(manager, this.effectKey(key));
           return true;
         }),
     };
@@ -705,6 +707,15 @@ export class JobsService
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The outside idempotency key of a `once` effect: the same for its key on every run and delivery, and
+   * keyed by SECRET_KEY, so two apps (or a staging copy) sharing a provider account never collide.
+   */
+  private effectKey(onceKey: string): string {
+    this.effectSecret ??= deriveKey(this.config.secretKey, 'job-effects');
+    return createHmac('sha256', this.effectSecret).update(onceKey).digest('base64url').slice(0, 32);
   }
 
   private postgres(): Pool {

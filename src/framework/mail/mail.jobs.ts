@@ -21,8 +21,10 @@ export class MailJobs {
 
   /**
    * Sends the message once per job id, however often the job is delivered: the effect key and the send
-   * share a transaction, so a failed send is retried; only a crash between the SMTP server's answer and
-   * the commit could send twice.
+   * share a transaction, so a failed send is retried. Only a crash between the SMTP server's answer and the
+   * commit right after it can send it again (at least once): then it is the same message, with the same
+   * Message-ID (`<job id>.<hash of the job's effect key>@<MAIL_FROM's domain>`), which mail clients show
+   * once.
    */
   @Job(MAIL_SEND_JOB, { payload: MailPayload, attempts: 5, backoff: 5000 })
   async send(payload: MailPayload, context: JobContext): Promise<void> {
@@ -33,6 +35,15 @@ export class MailJobs {
       // Sealed with another SECRET_KEY, or altered: no retry can open it.
       throw new UnrecoverableError(`mail to ${payload.to} cannot be opened: ${(error as Error).message}`);
     }
-    await context.once(`mail:${context.jobId}`, () => this.mail.send(message));
+    let messageId: string | undefined;
+    await context.once(`mail:${context.jobId}`, async (_manager, key) => {
+      // Nothing but the COMMIT follows the server's answer: logging waits until after it.
+      messageId = await this.mail.deliver(message, {
+        messageId: this.mail.messageId(`${context.jobId}.${key.slice(0, 16)}`),
+      });
+    });
+    if (messageId) {
+      this.mail.logSent(message, messageId);
+    }
   }
 }

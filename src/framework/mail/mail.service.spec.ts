@@ -62,6 +62,18 @@ describe('MailService without SMTP_URL (development transport)', () => {
     expect(mail.sent().map((m) => m.subject)).toEqual(['Kept']);
   });
 
+  it('sends with a given Message-ID, made on the domain of MAIL_FROM', async () => {
+    const mail = devMail();
+    const messageId = mail.messageId('job-1.abc');
+    expect(messageId).toBe('<job-1.abc@example.com>');
+    expect(await mail.deliver({ to: 'ada@example.com', subject: 'Id', text: 'x' }, { messageId })).toBe(
+      messageId,
+    );
+    expect(mail.sent()[0].messageId).toBe(messageId);
+    expect(log).not.toHaveBeenCalled(); // deliver() leaves the log line to its caller
+    mail.onApplicationShutdown();
+  });
+
   it('warns in production that mail is not delivered', () => {
     devMail('production');
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('SMTP_URL is not set'));

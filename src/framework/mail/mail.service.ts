@@ -81,19 +81,49 @@ export class MailService implements OnApplicationShutdown {
     return this.transport;
   }
 
-  /** Sends one message from `MAIL_FROM`; rejects when the server refuses it. */
-  async send(message: MailMessage): Promise<void> {
+  /**
+   * Sends one message from `MAIL_FROM` and logs it; rejects when the server refuses it. Returns its
+   * Message-ID: `options.messageId` (see {@link messageId}), or one nodemailer makes up.
+   */
+  async send(message: MailMessage, options: SendOptions = {}): Promise<string> {
+    const messageId = await this.deliver(message, options);
+    this.logSent(message, messageId);
+    return messageId;
+  }
+
+  /**
+   * {@link send} without the log line, for a caller that records the delivery right after the server's
+   * answer (the `mail.send` job): nothing else should run in between.
+   */
+  async deliver(message: MailMessage, options: SendOptions = {}): Promise<string> {
     const from = this.config.mailFrom;
-    const info = await this.transporter().sendMail({ from, ...message });
+    const info = await this.transporter().sendMail({ from, ...message, messageId: options.messageId });
+    if (!this.delivers) {
+      this.kept.push({ ...message, from, messageId: info.messageId, sentAt: new Date() });
+      if (this.kept.length > KEPT_MAILS) {
+        this.kept.splice(0, this.kept.length - KEPT_MAILS);
+      }
+    }
+    return info.messageId;
+  }
+
+  /** The log line of a sent message (the full text when it was not delivered, so links can be followed). */
+  logSent(message: MailMessage, messageId: string): void {
     if (this.delivers) {
-      this.logger.log(`Sent "${message.subject}" to ${message.to} (${info.messageId})`);
-      return;
+      this.logger.log(`Sent "${message.subject}" to ${message.to} (${messageId})`);
+    } else {
+      this.logger.log(`Not delivered (no SMTP_URL): "${message.subject}" to ${message.to}\n${message.text}`);
     }
-    this.logger.log(`Not delivered (no SMTP_URL): "${message.subject}" to ${message.to}\n${message.text}`);
-    this.kept.push({ ...message, from, messageId: info.messageId, sentAt: new Date() });
-    if (this.kept.length > KEPT_MAILS) {
-      this.kept.splice(0, this.kept.length - KEPT_MAILS);
-    }
+  }
+
+  /**
+   * A Message-ID on MAIL_FROM's domain (RFC 5322 `<id@domain>`) for a stable identifier: every copy of a
+   * message sent again (a redelivered job) carries the same one, so mail clients show it once.
+   * Example: `mail.messageId('3f2c….a1b2')` → `<3f2c….a1b2@shop.example>`.
+   */
+  messageId(id: string): string {
+    const domain = /@([^\s@<>]+)>?\s*$/.exec(this.config.mailFrom)?.[1] ?? 'nestor.local';
+    return `<${id}@${domain}>`;
   }
 
   /**
@@ -131,6 +161,12 @@ export class MailService implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.transport?.close();
   }
+}
+
+/** How to send a message. */
+export interface SendOptions {
+  /** The Message-ID header (`<id@domain>`, see `MailService.messageId`); nodemailer makes one up without it. */
+  messageId?: string;
 }
 
 /** A template mail rendered to a message; a message as is. */

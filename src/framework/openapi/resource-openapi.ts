@@ -7,6 +7,7 @@ import {
 } from 'src/framework/openapi/resource-parameters';
 import { addResourceSchemas, ref, relatedRef } from 'src/framework/openapi/resource-schemas';
 import { errorRefs, rateLimitHeaderRefs } from 'src/framework/openapi/responses';
+import { addIdempotencyKeys } from 'src/framework/openapi/idempotency-docs';
 import { optionalSecurity, signedInSecurity } from 'src/framework/openapi/security-openapi';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { SPARSE_MEDIA_TYPE, operationId } from 'src/framework/resource/resource.controller';
@@ -201,6 +202,7 @@ export function addResource(
   addResourceSchemas(schemas, definition, resourceOf);
   collectionOperations(definition, (document.paths[`/api/${definition.path}`] ??= {}));
   itemOperations(definition, document);
+  addIdempotencyKeys(document, definition);
 }
 
 /**

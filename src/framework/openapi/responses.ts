@@ -82,6 +82,11 @@ export function errorRefs(...statuses: number[]): Record<string, Schema> {
   );
 }
 
+/** The shared response's description of a status, e.g. to extend it on one operation. */
+export function sharedDescription(status: number): string | undefined {
+  return ERROR_DESCRIPTIONS[status]?.[1];
+}
+
 /** Whether a status has a shared response in `components.responses`. */
 export function hasSharedResponse(status: number): boolean {
   return status in ERROR_DESCRIPTIONS;

@@ -17,6 +17,8 @@ import { AUTH_REQUIREMENT } from 'src/framework/auth/auth.decorators';
 import type { Principal } from 'src/framework/auth/principal';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { IDEMPOTENT_ACTIONS } from 'src/framework/idempotency/idempotency-key';
+import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
 import { parseListQuery } from 'src/framework/resource/query-parser';
 import type { ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
@@ -172,6 +174,9 @@ export function createResourceController(
       prototype,
       method,
     );
+    if (IDEMPOTENT_ACTIONS.includes(method)) {
+      decorators.push(IdempotentRoute()); // unsafe actions accept an Idempotency-Key
+    }
     decorators.push(
       SetMetadata(AUTH_REQUIREMENT, { kind: 'resource', path, action: method }),
       ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
