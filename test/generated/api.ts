@@ -843,6 +843,43 @@ export interface paths {
         patch: operations["orders.update"];
         trace?: never;
     };
+    "/api/order-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List OrderItem rows
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include.
+         */
+        get: operations["orderItems.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/order-items/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one OrderItem */
+        get: operations["orderItems.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/daily-sales-reports": {
         parameters: {
             query?: never;
@@ -1382,10 +1419,59 @@ export interface components {
         };
         OrderItem: {
             /** @example 1 */
-            id?: number;
+            readonly id: number;
+            /**
+             * @description Id of the Order
+             * @example 1
+             */
+            orderId: number;
+            /**
+             * @description Id of the Product
+             * @example 1
+             */
+            productId: number;
             /** @example 1 */
+            quantity: number;
+            /**
+             * @description Exact decimal as a string (numbers are accepted on input)
+             * @example 12.50
+             */
+            unitPrice: string;
+            /** @description Present with include=order */
+            order?: components["schemas"]["Order"] | null;
+            /** @description Present with include=product */
+            product?: components["schemas"]["Product"] | null;
+        };
+        OrderItemCreate: {
+            /**
+             * @description Id of the Order
+             * @example 1
+             */
+            orderId: number;
+            /**
+             * @description Id of the Product
+             * @example 1
+             */
+            productId: number;
+            /** @example 1 */
+            quantity: number;
+            /**
+             * @description Exact decimal as a string (numbers are accepted on input)
+             * @example 12.50
+             */
+            unitPrice: string;
+        };
+        /** @description Any subset of the writable fields */
+        OrderItemUpdate: {
+            /**
+             * @description Id of the Order
+             * @example 1
+             */
             orderId?: number;
-            /** @example 1 */
+            /**
+             * @description Id of the Product
+             * @example 1
+             */
             productId?: number;
             /** @example 1 */
             quantity?: number;
@@ -1394,6 +1480,11 @@ export interface components {
              * @example 12.50
              */
             unitPrice?: string;
+        };
+        OrderItemList: {
+            data: components["schemas"]["OrderItem"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
         };
         Order: {
             /** @example 1 */
@@ -6919,6 +7010,198 @@ export interface operations {
             };
             /** @description Validation failed (errors[].pointer names each field) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "orderItems.list": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                /** @description Page size (default 20; larger values are clamped to 100) */
+                limit?: number;
+                /** @description Keyset cursor: meta.nextCursor of the previous page (keep the same sort and filters) */
+                after?: string;
+                /** @description Comma-separated fields, "-" for descending. Sortable: quantity, unitPrice, id. Default: id */
+                sort?: string;
+                /** @description filter[field]=value or filter[field][op]=value */
+                filter?: {
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    orderId?: number | {
+                        eq?: number;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    productId?: number | {
+                        eq?: number;
+                        in?: string;
+                    };
+                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
+                    quantity?: number | {
+                        eq?: number;
+                        ne?: number;
+                        gt?: number;
+                        gte?: number;
+                        lt?: number;
+                        lte?: number;
+                        in?: string;
+                        nin?: string;
+                        between?: string;
+                    };
+                    /** @description Equality, or one of: eq, ne, gt, gte, lt, lte, in, nin, between (in/nin/between take comma lists) */
+                    unitPrice?: string | {
+                        eq?: string;
+                        ne?: string;
+                        gt?: string;
+                        gte?: string;
+                        lt?: string;
+                        lte?: string;
+                        in?: string;
+                        nin?: string;
+                        between?: string;
+                    };
+                    /** @description Equality, or one of: eq, in (in/nin/between take comma lists) */
+                    id?: number | {
+                        eq?: number;
+                        in?: string;
+                    };
+                };
+                /** @description Comma-separated fields to return (id always): id, orderId, productId, quantity, unitPrice */
+                fields?: string;
+                /** @description Comma-separated relations to embed: order, product */
+                include?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of OrderItem rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderItemList"];
+                };
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error (RFC 9457 problem details) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "orderItems.get": {
+        parameters: {
+            query?: {
+                /** @description Comma-separated fields to return (id always): id, orderId, productId, quantity, unitPrice */
+                fields?: string;
+                /** @description Comma-separated relations to embed: order, product */
+                include?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OrderItem */
+            200: {
+                headers: {
+                    /** @description Validator for If-Match / If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderItem"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request or bad query parameter (errors[].parameter names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such row (or not visible to the caller) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
