@@ -4,6 +4,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { generate } from 'otplib';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
+import { ADMIN_ICONS } from 'src/framework/admin/admin-schema.types';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';
@@ -24,9 +25,28 @@ interface SchemaBody {
   user: { email: string };
   resources: {
     path: string;
+    label: string;
+    labelSingular: string;
+    icon: string;
+    readOnly: boolean;
     permissions: Record<string, boolean>;
     actions: { name: string; job: boolean }[];
-    fields: { name: string; type: string; relation: unknown; min: number | null; pattern: string | null }[];
+    fields: {
+      name: string;
+      label: string;
+      type: string;
+      relation: unknown;
+      min: number | null;
+      pattern: string | null;
+    }[];
+    listFilter: { field: string; label: string }[];
+    inlines: {
+      resource: string;
+      fkField: string;
+      label: string;
+      fields: string[];
+      ordering: string | null;
+    }[];
   }[];
 }
 
@@ -298,6 +318,117 @@ describe('Admin API: staff sessions with CSRF, schema, actions, CSV export, dash
       expect(orders.actions).toEqual(
         expect.arrayContaining([expect.objectContaining({ name: 'resend-confirmation', job: true })]),
       );
+    });
+
+    it('labels fields as people read them: acronyms in capitals, relations by name, overrides kept', async () => {
+      const schema = (await asSession(admin, 'GET', '/admin/api/schema')).json<SchemaBody>();
+      const resource = (path: string) => schema.resources.find((r) => r.path === path)!;
+      const label = (path: string, field: string) =>
+        resource(path).fields.find((f) => f.name === field)?.label;
+      expect({
+        totpEnabled: label('users', 'totpEnabled'),
+        sku: label('products', 'sku'),
+        id: label('products', 'id'),
+        categoryId: label('products', 'categoryId'),
+        tagIds: label('products', 'tagIds'),
+        isActive: label('users', 'isActive'), // the resource's admin.labels wins
+        unitPrice: label('order-items', 'unitPrice'),
+      }).toEqual({
+        totpEnabled: 'TOTP enabled',
+        sku: 'SKU',
+        id: 'ID',
+        categoryId: 'Category',
+        tagIds: 'Tags',
+        isActive: 'Active',
+        unitPrice: 'Unit price',
+      });
+      expect(resource('order-items')).toMatchObject({ label: 'Order items', labelSingular: 'Order item' });
+      // Filters carry their label too: the UI derives none itself.
+      expect(resource('products').listFilter.map((f) => [f.field, f.label])).toEqual(
+        expect.arrayContaining([
+          ['categoryId', 'Category'],
+          ['createdAt', 'Created at'],
+        ]),
+      );
+    });
+
+    it('gives every resource its declared icon, one of those the UI ships', async () => {
+      const schema = (await asSession(admin, 'GET', '/admin/api/schema')).json<SchemaBody>();
+      const icons = Object.fromEntries(schema.resources.map((r) => [r.path, r.icon]));
+      expect(icons).toEqual({
+        users: 'People',
+        groups: 'Groups',
+        permissions: 'Key',
+        'audit-entries': 'History',
+        categories: 'Category',
+        tags: 'LocalOffer',
+        products: 'Inventory2',
+        orders: 'ShoppingCart',
+        'order-items': 'ReceiptLong',
+        'daily-sales-reports': 'Assessment',
+      });
+      expect(ADMIN_ICONS).toEqual(expect.arrayContaining(Object.values(icons)));
+    });
+
+    it("lists an order's items as an inline, for those who may view them; the lines and their products take one request each", async () => {
+      const schema = (await asSession(admin, 'GET', '/admin/api/schema')).json<SchemaBody>();
+      const resource = (body: SchemaBody, path: string) => body.resources.find((r) => r.path === path);
+      expect(resource(schema, 'orders')!.inlines).toEqual([
+        {
+          resource: 'order-items',
+          fkField: 'orderId',
+          label: 'Items',
+          fields: ['productId', 'quantity', 'unitPrice'],
+          ordering: null,
+        },
+      ]);
+      expect(resource(schema, 'order-items')).toMatchObject({
+        readOnly: true,
+        permissions: { view: true, add: false, change: false, delete: false },
+      });
+
+      const clerk = await sessionOf(
+        await createTestUser(t.app, { isStaff: true, permissions: ['orders.view'] }),
+      );
+      const clerkSchema = (await asSession(clerk, 'GET', '/admin/api/schema')).json<SchemaBody>();
+      expect(resource(clerkSchema, 'orders')!.inlines).toEqual([]); // no order-items.view: no inline
+      expect(resource(clerkSchema, 'order-items')).toBeUndefined();
+      const packer = await sessionOf(
+        await createTestUser(t.app, { isStaff: true, permissions: ['orders.view', 'order-items.view'] }),
+      );
+      const packerSchema = (await asSession(packer, 'GET', '/admin/api/schema')).json<SchemaBody>();
+      expect(resource(packerSchema, 'orders')!.inlines.map((i) => i.resource)).toEqual(['order-items']);
+
+      // What the order page asks for: its lines, then the products they name, in one request.
+      const products = [await createProduct('INL-1', '2.50'), await createProduct('INL-2', '7.00')];
+      const placed = await t.inject({
+        method: 'POST',
+        url: '/api/orders',
+        payload: { items: products.map((productId, i) => ({ productId, quantity: i + 1 })) },
+      });
+      expect(placed.statusCode).toBe(201);
+      const lines = await asSession(
+        packer,
+        'GET',
+        `/api/order-items?filter[orderId]=${placed.json<{ id: number }>().id}&sort=id`,
+      );
+      expect(lines.statusCode).toBe(200);
+      const rows = lines.json<{ data: { productId: number; quantity: number; unitPrice: string }[] }>().data;
+      expect(rows.map((r) => [r.productId, r.quantity, r.unitPrice])).toEqual([
+        [products[0], 1, '2.50'],
+        [products[1], 2, '7.00'],
+      ]);
+      const named = await asSession(
+        admin,
+        'GET',
+        `/api/products?filter[id][in]=${rows.map((r) => r.productId).join(',')}&fields=id,name`,
+      );
+      expect(
+        named
+          .json<{ data: { name: string }[] }>()
+          .data.map((p) => p.name)
+          .sort(),
+      ).toEqual(['Product INL-1', 'Product INL-2']);
     });
 
     it('shows a user only what they may do', async () => {
@@ -600,6 +731,21 @@ describe('Admin API: staff sessions with CSRF, schema, actions, CSV export, dash
       active: expect.any(Number),
       delayed: expect.any(Number),
     });
-    expect(Array.isArray(body.recent)).toBe(true);
+    expect(body.recent.length).toBeGreaterThan(0);
+    // Whole audit entries: the UI names a deleted record from what its delete entry kept.
+    const [latest] = body.recent as Record<string, unknown>[];
+    expect(Object.keys(latest).sort()).toEqual([
+      'actionName',
+      'actorEmail',
+      'actorId',
+      'at',
+      'changes',
+      'id',
+      'operation',
+      'recordId',
+      'resource',
+      'via',
+    ]);
+    expect(latest.changes).toEqual(expect.any(Object));
   });
 });

@@ -139,6 +139,37 @@ describe('Audit history and trash', () => {
       expect(tagDeleted).toMatchObject({ operation: 'delete', changes: { name: ['audited', null] } });
     });
 
+    it('records relations by id; the admin names them with one request per resource, a deleted target absent', async () => {
+      const other = json<{ id: number }>(
+        await post('/api/categories', { name: 'Other', slug: 'other' }),
+        201,
+      );
+      const kept = json<{ id: number }>(await post('/api/tags', { name: 'kept' }), 201).id;
+      const gone = json<{ id: number }>(await post('/api/tags', { name: 'gone' }), 201).id;
+      const made = await createProduct();
+      json(await patch(`/api/products/${made.id}`, { categoryId: other.id, tagIds: [kept, gone] }));
+      expect((await del(`/api/tags/${gone}`)).statusCode).toBe(204);
+      const [moved] = await history('products', made.id);
+      expect(moved.changes).toEqual({ categoryId: [categoryId, other.id], tagIds: [[], [kept, gone]] });
+
+      // The admin schema says which fields are relations, and to which resource and title field.
+      const schema = json<{
+        resources: { path: string; titleField: string; fields: { name: string; relation: unknown }[] }[];
+      }>(await t.inject('/admin/api/schema'));
+      const products = schema.resources.find((r) => r.path === 'products')!;
+      const relationOf = (name: string) => products.fields.find((f) => f.name === name)?.relation;
+      expect([relationOf('categoryId'), relationOf('tagIds')]).toEqual([
+        { resource: 'categories', cardinality: 'toOne' },
+        { resource: 'tags', cardinality: 'toMany' },
+      ]);
+      expect(schema.resources.find((r) => r.path === 'tags')?.titleField).toBe('name');
+      // One request names every tag of a page of history; the deleted one is absent (the UI shows "#id").
+      const named = json<List<{ id: number; name: string }>>(
+        await t.inject(`/api/tags?filter[id][in]=${kept},${gone}`),
+      );
+      expect(named.data.map((tag) => [tag.id, tag.name])).toEqual([[kept, 'kept']]);
+    });
+
     it('records nothing for a write that is refused or rolled back', async () => {
       const made = await createProduct();
       const before = await countEntries();

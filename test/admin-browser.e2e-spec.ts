@@ -48,6 +48,10 @@ describe('Admin panel in Chromium', () => {
   let dataSource: DataSource;
   let viewer: TestUser;
   let kitchen: number;
+  let garden: number;
+  let cup: number;
+  let shoppers: TestUser[];
+  let orderId: number;
   /** axe-core's serious/critical findings per page, asserted together at the end. */
   const a11y: Record<string, string[]> = {};
   /** Uncaught errors and console errors in the page: the admin must have none. */
@@ -110,11 +114,23 @@ describe('Admin panel in Chromium', () => {
         id: number;
       }>().id;
     kitchen = await category('Kitchen', 'kitchen');
-    const garden = await category('Garden', 'garden');
-    await product('Espresso cup', 'CUP-1', '4.50', kitchen);
-    await product('Teapot', 'POT-1', '25.00', kitchen);
-    await product('Watering can', 'CAN-1', '18.00', garden);
+    garden = await category('Garden', 'garden');
+    cup = await product('Espresso cup', 'CUP-1', '4.50', kitchen);
+    const teapot = await product('Teapot', 'POT-1', '25.00', kitchen);
+    const can = await product('Watering can', 'CAN-1', '18.00', garden);
     await product('Spade', 'SPD-1', '31.00', garden);
+    // Three orders of two customers: the orders list names both with one request for the customers.
+    shoppers = [await createTestUser(t.app), await createTestUser(t.app)];
+    const order = async (shopper: TestUser, items: { productId: number; quantity: number }[]) =>
+      (
+        await t.inject({ method: 'POST', url: '/api/orders', headers: shopper.headers, payload: { items } })
+      ).json<{ id: number }>().id;
+    orderId = await order(shoppers[0], [
+      { productId: cup, quantity: 2 },
+      { productId: teapot, quantity: 1 },
+    ]);
+    await order(shoppers[1], [{ productId: can, quantity: 1 }]);
+    await order(shoppers[0], [{ productId: teapot, quantity: 3 }]);
     await t.app.get(JobsService).enqueue('browser.flaky', { note: 'retry-me' });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
@@ -140,9 +156,30 @@ describe('Admin panel in Chromium', () => {
     await t?.close();
   });
 
-  it('signs in and shows the dashboard', async () => {
-    await page.goto(`${base}/admin/`);
-    await page.getByLabel('Email').waitFor();
+  /** Collects the URLs of the requests to `path` made while `run` runs. */
+  async function requestsTo(path: string, run: () => Promise<void>): Promise<string[]> {
+    const seen: string[] = [];
+    const listen = (request: Request) => {
+      if (new URL(request.url()).pathname === path) {
+        seen.push(`${request.method()} ${request.url()}`);
+      }
+    };
+    page.on('request', listen);
+    try {
+      await run();
+    } finally {
+      page.off('request', listen);
+    }
+    return seen;
+  }
+
+  it('signs in and shows the dashboard; the login page asks for the session once', async () => {
+    const probes = await requestsTo('/admin/api/session', async () => {
+      await page.goto(`${base}/admin/`);
+      await page.getByLabel('Email').waitFor();
+      await page.waitForTimeout(1000); // a late check would still be counted
+    });
+    expect(probes).toEqual([`GET ${base}/admin/api/session`]);
     await shot('01-login');
     a11y.login = await axeViolations();
     await signIn(t.superuser!.email, t.superuser!.password);
@@ -280,6 +317,105 @@ describe('Admin panel in Chromium', () => {
     await shot('06-history');
   });
 
+  it('marks each resource with its icon in the menu', async () => {
+    await page.goto(`${base}/admin/`);
+    const icon = (name: string) =>
+      page.getByRole('menuitem', { name, exact: true }).locator('svg').first().getAttribute('data-icon');
+    await page.getByRole('menuitem', { name: 'Orders' }).waitFor();
+    expect({
+      Orders: await icon('Orders'),
+      'Order items': await icon('Order items'),
+      Products: await icon('Products'),
+      Categories: await icon('Categories'),
+      Users: await icon('Users'),
+      'Audit entries': await icon('Audit entries'),
+    }).toEqual({
+      Orders: 'ShoppingCart',
+      'Order items': 'ReceiptLong',
+      Products: 'Inventory2',
+      Categories: 'Category',
+      Users: 'People',
+      'Audit entries': 'History',
+    });
+  });
+
+  it("lists orders with each customer's email, loading the customers in one request", async () => {
+    const users = await requestsTo('/api/users', async () => {
+      await page.getByRole('menuitem', { name: 'Orders' }).click();
+      await page.locator('tbody tr', { hasText: shoppers[1].email }).waitFor();
+      await page.locator('tbody tr', { hasText: shoppers[0].email }).first().waitFor();
+    });
+    expect(users).toHaveLength(1);
+    expect(decodeURIComponent(users[0])).toMatch(/filter\[id\]\[in\]=/);
+    expect(await page.locator('tbody tr', { hasText: shoppers[0].email }).count()).toBe(2);
+    await shot('12-orders');
+  });
+
+  /** The cells of the rows of the table in the region (an inline) named `name`. */
+  const inlineRows = async (name: string): Promise<string[][]> => {
+    const rows: string[][] = [];
+    for (const row of await page.getByRole('region', { name }).locator('tbody tr').all()) {
+      rows.push((await row.locator('td').allTextContents()).map((text) => text.trim()));
+    }
+    return rows;
+  };
+
+  it('shows an order with its items (product by name, quantity, unit price) on its show and edit pages', async () => {
+    await page.goto(`${base}/admin/orders/${orderId}/show`);
+    await page.getByRole('region', { name: 'Items' }).getByText('Teapot').waitFor();
+    expect(await inlineRows('Items')).toEqual([
+      ['Espresso cup', '2', '4.50'],
+      ['Teapot', '1', '25.00'],
+    ]);
+    await shot('13-order');
+    a11y.order = await axeViolations();
+
+    await page.goto(`${base}/admin/orders/${orderId}`);
+    await page.getByRole('region', { name: 'Items' }).getByText('Teapot').waitFor();
+    expect(await inlineRows('Items')).toEqual([
+      ['Espresso cup', '2', '4.50'],
+      ['Teapot', '1', '25.00'],
+    ]);
+    await shot('14-order-edit');
+    // A row opens the line's own page (read-only lines: its show page).
+    await page.getByRole('region', { name: 'Items' }).getByText('2', { exact: true }).click();
+    await page.waitForURL(/\/admin\/order-items\/\d+\/show$/);
+  });
+
+  it('names related records in the history; a deleted one by its id', async () => {
+    const tag = async (name: string) =>
+      (await t.inject({ method: 'POST', url: '/api/tags', payload: { name } })).json<{ id: number }>().id;
+    const fragile = await tag('fragile');
+    const gift = await tag('gift');
+    const moved = await t.inject({
+      method: 'PATCH',
+      url: `/api/products/${cup}`,
+      payload: { categoryId: garden, tagIds: [fragile, gift] },
+    });
+    expect(moved.statusCode).toBe(200);
+    expect((await t.inject({ method: 'DELETE', url: `/api/tags/${gift}` })).statusCode).toBe(204);
+
+    const categories = await requestsTo('/api/categories', async () => {
+      await page.goto(`${base}/admin/products/${cup}/show/history`);
+      await page.getByText('Category: Kitchen → Garden').waitFor();
+    });
+    expect(categories).toHaveLength(1); // both categories in one request
+    const update = page.locator('tbody tr', { hasText: 'Kitchen → Garden' });
+    expect(await update.textContent()).toContain(`Tags: ∅ → fragile, #${gift}`);
+    await shot('15-history-labels');
+  });
+
+  it('an empty history says so, without a control that would do nothing', async () => {
+    // Written outside the API, so it has no audit entries.
+    const [{ id }] = await dataSource.query<{ id: number }[]>(
+      "INSERT INTO category (name, slug) VALUES ('Attic', 'attic') RETURNING id",
+    );
+    await page.goto(`${base}/admin/categories/${id}/show/history`);
+    await page.getByText('No recorded changes.').waitFor();
+    expect(await page.getByRole('button', { name: /clear filters/i }).count()).toBe(0);
+    await shot('16-empty-history');
+  });
+
   it('bulk-archives two products and exports the list as CSV', async () => {
     await page.goto(`${base}/admin/products?filter=%7B%7D`); // the list remembers the last filter
     await page.getByText('Teapot').waitFor();
@@ -334,6 +470,16 @@ describe('Admin panel in Chromium', () => {
     });
   });
 
+  it('shows the dashboard on the data of this run', async () => {
+    await page.goto(`${base}/admin/`);
+    await page.getByText('Recent actions').waitFor();
+    await page
+      .getByRole('link', { name: /^Product Espresso cup$/ })
+      .first()
+      .waitFor();
+    await shot('17-dashboard');
+  });
+
   it('a user with only products.view sees no create, edit or delete, and the server refuses them', async () => {
     await page.getByRole('button', { name: /\(account\)$|^Account$/ }).click();
     await page.getByRole('menuitem', { name: /logout|sign out/i }).click();
@@ -375,8 +521,8 @@ describe('Admin panel in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
-  it('axe-core finds no serious or critical violation on the login, list and edit pages', () => {
-    expect(a11y).toEqual({ login: [], list: [], edit: [] });
+  it('axe-core finds no serious or critical violation on the login, list, edit and order pages', () => {
+    expect(a11y).toEqual({ login: [], list: [], edit: [], order: [] });
   });
 
   it('raised no error in the page along the way', () => {

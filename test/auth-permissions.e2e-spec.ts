@@ -1,11 +1,6 @@
-import { DynamicModule, Module } from '@nestjs/common';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
-import { OrderItem } from 'src/app/orders/order-item.entity';
-import { LoadedConfig } from 'src/framework/config/load-config';
-import { Resource } from 'src/framework/resource/resource.decorator';
-import { ResourceModule } from 'src/framework/resource/resource.module';
 import { TestApp, TestUser, TestUserOptions, createTestApp, createTestUser } from 'src/framework/testing';
 
 interface ProblemBody {
@@ -27,7 +22,7 @@ interface OrderRow {
   items?: { id: number; orderId: number }[];
 }
 
-interface OrderLineRow {
+interface OrderItemRow {
   id: number;
   orderId: number;
   order: { id: number; customerId: number | null } | null;
@@ -41,21 +36,6 @@ interface UserRow {
   permissionIds: number[];
   groupIds: number[];
   [field: string]: unknown;
-}
-
-/**
- * Order lines are not exposed by the shop: this test resource reaches orders through `include=order`, to
- * check that an owned target is scoped inside includes too.
- */
-@Resource(OrderItem, { path: 'order-lines', include: ['order'] })
-class OrderLineResource {}
-
-@Module({ imports: [ResourceModule.forFeature([OrderLineResource])] })
-class OrderLinesModule {}
-
-function withOrderLines(config: LoadedConfig): DynamicModule {
-  const root = AppModule.forRoot(config);
-  return { ...root, imports: [...(root.imports ?? []), OrderLinesModule] };
 }
 
 /** Asserts an RFC 9457 problem response with this status and returns its body. */
@@ -106,7 +86,7 @@ describe('authorization: permissions per action, ownership, staff-only users and
     (await sql<{ id: number }>('SELECT id FROM permission WHERE codename = $1', [codename]))[0].id;
 
   beforeAll(async () => {
-    t = await createTestApp(withOrderLines);
+    t = await createTestApp(AppModule.forRoot);
     dataSource = t.app.get(DataSource);
     [{ id: categoryId }] = await sql<{ id: number }>(
       `INSERT INTO category (name, slug) VALUES ('Perms', 'perms') RETURNING id`,
@@ -251,7 +231,7 @@ describe('authorization: permissions per action, ownership, staff-only users and
     beforeAll(async () => {
       productId = await product(1000);
       alice = await user();
-      bob = await user({ permissions: ['order-lines.view'] });
+      bob = await user({ permissions: ['order-items.view'] });
       const placed = [await place(alice), await place(alice)];
       aliceOrders = placed.map((o) => o.id);
       bobOrder = (await place(bob)).id;
@@ -304,11 +284,11 @@ describe('authorization: permissions per action, ownership, staff-only users and
     it("includes of an owned resource are scoped too: A's order is null in B's include", async () => {
       const res = await call(
         'GET',
-        `/api/order-lines?include=order&filter[orderId][in]=${[...aliceOrders, bobOrder].join(',')}`,
+        `/api/order-items?include=order&filter[orderId][in]=${[...aliceOrders, bobOrder].join(',')}`,
         bob,
       );
       expect(res.statusCode).toBe(200);
-      const lines = res.json<ListBody<OrderLineRow>>().data;
+      const lines = res.json<ListBody<OrderItemRow>>().data;
       expect(lines).toHaveLength(3);
       for (const line of lines) {
         if (line.orderId === bobOrder) {

@@ -281,6 +281,44 @@ describe('orders on PostgreSQL', () => {
     });
   });
 
+  it('/api/order-items lists the lines for those with order-items.view, read-only; customers read theirs on the order', async () => {
+    const item = await product({ price: '2.00' });
+    const placed = await place([{ productId: item, quantity: 3 }]);
+    expect(placed.statusCode).toBe(201);
+    const { id } = placed.json<OrderRow>();
+
+    const lines = await t.inject(`/api/order-items?filter[orderId]=${id}&include=product`);
+    expect(lines.statusCode).toBe(200);
+    const [line, ...others] = lines.json<ListBody<OrderItemRow>>().data;
+    expect(others).toEqual([]);
+    expect(line).toMatchObject({
+      orderId: id,
+      productId: item,
+      quantity: 3,
+      unitPrice: '2.00',
+      product: { id: item },
+    });
+    // Lines are written only by placing an order (priced, stock taken): no write routes.
+    for (const res of [
+      await t.inject({
+        method: 'POST',
+        url: '/api/order-items',
+        payload: { orderId: id, productId: item, quantity: 1 },
+      }),
+      await t.inject({ method: 'PATCH', url: `/api/order-items/${line.id}`, payload: { quantity: 9 } }),
+      await t.inject({ method: 'DELETE', url: `/api/order-items/${line.id}` }),
+    ]) {
+      expect([404, 405]).toContain(res.statusCode);
+    }
+    expect(await scalar('SELECT quantity AS n FROM order_item WHERE id = $1', [line.id])).toBe(3);
+
+    const customer = await t.createUser();
+    problem(
+      await t.inject({ url: `/api/order-items?filter[orderId]=${id}`, headers: customer.headers }),
+      403,
+    );
+  });
+
   describe('includes are loaded in batches', () => {
     beforeAll(async () => {
       const categories = await t.factory(Category).createMany(5);

@@ -1,16 +1,16 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { AppModule } from 'src/app.module';
 import { Product } from 'src/app/catalog/product.entity';
-import { OrderItem } from 'src/app/orders/order-item.entity';
+import { LoginAttempt } from 'src/framework/auth/login-attempt.entity';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { Resource } from 'src/framework/resource/resource.decorator';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 import { createTestApp } from 'src/framework/testing';
 
-// OrderItem is not exposed by the shop, so these declarations trip only the check under test.
+// LoginAttempt is not exposed by the app, so these declarations trip only the check under test.
 
 /** Takes the shop's `/api/products` (ProductResource). */
-@Resource(OrderItem, { path: 'products' })
+@Resource(LoginAttempt, { path: 'products' })
 class ClashingPathResource {}
 
 /** Exposes Product a second time, on a free path. */
@@ -18,7 +18,7 @@ class ClashingPathResource {}
 class SecondProductResource {}
 
 /** A typo in a field name. */
-@Resource(OrderItem, { filter: { quantity: true, quantiy: ['eq'] } })
+@Resource(LoginAttempt, { filter: { failures: true, failurs: ['eq'] } })
 class TypoResource {}
 
 /** The shop's composition plus one feature module exposing `resources`, like `withFixtures` adds its routes. */
@@ -63,6 +63,6 @@ describe('@Resource declarations are checked when the app boots', () => {
     const message = await bootFailure(TypoResource);
     expect(message).toMatch(/^NST-R001 TypoResource: /);
     expect(message).toContain('option "filter"');
-    expect(message).toContain('"quantiy"');
+    expect(message).toContain('"failurs"');
   });
 });

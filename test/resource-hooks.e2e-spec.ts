@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { AppModule } from 'src/app.module';
-import { OrderItem } from 'src/app/orders/order-item.entity';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -10,8 +9,30 @@ import { TestApp, createTestApp } from 'src/framework/testing';
 
 const calls: string[] = [];
 
-/** OrderItem is not exposed by the shop: this test resource gives it hooks and an estimated count. */
-@Resource(OrderItem, { path: 'order-lines', readOnly: ['unitPrice'], estimateCountAbove: 0 })
+/**
+ * The shop's order lines through a second, test-only entity on the same table (an entity is exposed once,
+ * and the shop's read-only OrderItemResource has it): this resource gives them writes, hooks and an
+ * estimated count.
+ */
+@Entity('order_item')
+class OrderLine {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'int' })
+  orderId!: number;
+
+  @Column({ type: 'int' })
+  productId!: number;
+
+  @Column({ type: 'int' })
+  quantity!: number;
+
+  @Column({ type: 'numeric', precision: 10, scale: 2 })
+  unitPrice!: string;
+}
+
+@Resource(OrderLine, { path: 'order-lines', readOnly: ['unitPrice'], estimateCountAbove: 0 })
 class OrderLineResource implements ResourceHooks {
   async beforeCreate({ manager, input }: HookContext & { input: ResourceRow }): Promise<void> {
     calls.push('beforeCreate');

@@ -1,5 +1,6 @@
 import { Admin, CustomRoutes, Resource } from 'react-admin';
 import { Route } from 'react-router-dom';
+import { iconOf } from './icons';
 import { Layout } from './layout/Layout';
 import { LoginPage } from './login/LoginPage';
 import { Dashboard } from './pages/Dashboard';
@@ -21,6 +22,7 @@ function resourceFor(resource: AdminResource) {
       key={resource.path}
       name={resource.path}
       options={{ label: resource.label, schema: resource }}
+      icon={iconOf(resource.icon)}
       recordRepresentation={resource.titleField}
       list={ResourceList}
       show={ResourceShow}

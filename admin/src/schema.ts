@@ -4,6 +4,8 @@ export type {
   AdminAction,
   AdminField,
   AdminFieldType,
+  AdminIcon,
+  AdminInline,
   AdminListFilter,
   AdminResource,
   AdminSchema,
@@ -28,13 +30,18 @@ export function findField(resource: AdminResource, name: string): AdminField | u
   return resource.fields.find((f) => f.name === name);
 }
 
-/** `-createdAt,name` → react-admin's single sort (react-admin sorts by one field). */
-export function defaultSort(resource: AdminResource): { field: string; order: 'ASC' | 'DESC' } {
-  const first = resource.ordering?.split(',')[0]?.trim();
+/** `-createdAt,name` → react-admin's single sort (react-admin sorts by one field); none → by `fallback`. */
+export function sortOf(ordering: string | null, fallback: string): { field: string; order: 'ASC' | 'DESC' } {
+  const first = ordering?.split(',')[0]?.trim();
   if (!first) {
-    return { field: resource.primaryKey, order: 'ASC' };
+    return { field: fallback, order: 'ASC' };
   }
   return first.startsWith('-') ? { field: first.slice(1), order: 'DESC' } : { field: first, order: 'ASC' };
+}
+
+/** A resource list's default sort: its `ordering`, else its primary key. */
+export function defaultSort(resource: AdminResource): { field: string; order: 'ASC' | 'DESC' } {
+  return sortOf(resource.ordering, resource.primaryKey);
 }
 
 /**

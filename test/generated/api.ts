@@ -1013,6 +1013,46 @@ export interface paths {
         patch: operations["orders.update"];
         trace?: never;
     };
+    "/api/order-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List OrderItem rows
+         * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
+         */
+        get: operations["orderItems.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/order-items/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one OrderItem
+         * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
+         */
+        get: operations["orderItems.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/daily-sales-reports": {
         parameters: {
             query?: never;
@@ -1912,14 +1952,16 @@ export interface components {
              * Format: int32
              * @example 1
              */
-            id: number;
+            readonly id: number;
             /**
              * Format: int32
+             * @description Id of the Order
              * @example 1
              */
             orderId: number;
             /**
              * Format: int32
+             * @description Id of the Product
              * @example 1
              */
             productId: number;
@@ -1934,8 +1976,55 @@ export interface components {
              * @example 12.50
              */
             unitPrice: string;
-            /** @description Present with include=items.product */
+            /** @description Present with include=order */
+            order?: components["schemas"]["Order"] | null;
+            /** @description Present with include=product */
             product?: components["schemas"]["Product"] | null;
+        };
+        /** @description A OrderItem as `fields=` returns it: the fields asked for, and id */
+        OrderItemSparse: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            readonly id: number;
+            /**
+             * Format: int32
+             * @description Id of the Order
+             * @example 1
+             */
+            orderId?: number;
+            /**
+             * Format: int32
+             * @description Id of the Product
+             * @example 1
+             */
+            productId?: number;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            quantity?: number;
+            /**
+             * Format: decimal
+             * @description UnitPrice must be a decimal with at most 8 digits before the point and at most 2 after the point, e.g. "12.50".
+             * @example 12.50
+             */
+            unitPrice?: string;
+            /** @description Present with include=order */
+            order?: components["schemas"]["Order"] | null;
+            /** @description Present with include=product */
+            product?: components["schemas"]["Product"] | null;
+        };
+        OrderItemList: {
+            data: components["schemas"]["OrderItem"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
+        };
+        OrderItemSparseList: {
+            data: components["schemas"]["OrderItemSparse"][];
+            meta: components["schemas"]["ListMeta"];
+            links: components["schemas"]["ListLinks"];
         };
         Order: {
             /**
@@ -6195,6 +6284,151 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Validation failed; errors[].pointer names each field; or this Idempotency-Key was used with a different request */
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "orderItems.list": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                /** @description Page size; larger values are clamped to 100 (meta.limit says what was used) */
+                limit?: number;
+                /** @description Keyset cursor: `meta.nextCursor` of the previous page (keep its sort and filters) */
+                after?: string;
+                /** @description Sort terms, "-" for descending; ties by id. Default: id */
+                sort?: ("quantity" | "-quantity" | "unitPrice" | "-unitPrice" | "id" | "-id")[];
+                /** @description orderId equals */
+                "filter[orderId]"?: number;
+                /** @description orderId is one of (comma-separated) */
+                "filter[orderId][in]"?: number[];
+                /** @description productId equals */
+                "filter[productId]"?: number;
+                /** @description productId is one of (comma-separated) */
+                "filter[productId][in]"?: number[];
+                /** @description quantity equals */
+                "filter[quantity]"?: number;
+                /** @description quantity differs from */
+                "filter[quantity][ne]"?: number;
+                /** @description quantity is greater than */
+                "filter[quantity][gt]"?: number;
+                /** @description quantity is at least */
+                "filter[quantity][gte]"?: number;
+                /** @description quantity is less than */
+                "filter[quantity][lt]"?: number;
+                /** @description quantity is at most */
+                "filter[quantity][lte]"?: number;
+                /** @description quantity is one of (comma-separated) */
+                "filter[quantity][in]"?: number[];
+                /** @description quantity is none of (comma-separated) */
+                "filter[quantity][nin]"?: number[];
+                /** @description quantity is between the two values (inclusive) (comma-separated) */
+                "filter[quantity][between]"?: number[];
+                /** @description unitPrice equals */
+                "filter[unitPrice]"?: string;
+                /** @description unitPrice differs from */
+                "filter[unitPrice][ne]"?: string;
+                /** @description unitPrice is greater than */
+                "filter[unitPrice][gt]"?: string;
+                /** @description unitPrice is at least */
+                "filter[unitPrice][gte]"?: string;
+                /** @description unitPrice is less than */
+                "filter[unitPrice][lt]"?: string;
+                /** @description unitPrice is at most */
+                "filter[unitPrice][lte]"?: string;
+                /** @description unitPrice is one of (comma-separated) */
+                "filter[unitPrice][in]"?: string[];
+                /** @description unitPrice is none of (comma-separated) */
+                "filter[unitPrice][nin]"?: string[];
+                /** @description unitPrice is between the two values (inclusive) (comma-separated) */
+                "filter[unitPrice][between]"?: string[];
+                /** @description id equals */
+                "filter[id]"?: number;
+                /** @description id is one of (comma-separated) */
+                "filter[id][in]"?: number[];
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "orderId" | "productId" | "quantity" | "unitPrice")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("order" | "product")[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of OrderItem rows */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderItemList"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["OrderItemSparseList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "orderItems.get": {
+        parameters: {
+            query?: {
+                /** @description Only these fields (id always comes too); the answer is then `application/vnd.nestor.sparse+json` */
+                fields?: ("id" | "orderId" | "productId" | "quantity" | "unitPrice")[];
+                /** @description Related rows to embed (nested with a dot, at most 2 levels) */
+                include?: ("order" | "product")[];
+            };
+            header?: {
+                /** @description ETags already held: 304 without a body when one still matches */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description OrderItem id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OrderItem */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderItem"];
+                    "application/vnd.nestor.sparse+json": components["schemas"]["OrderItemSparse"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

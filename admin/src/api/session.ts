@@ -12,17 +12,25 @@ export class OtpRequiredError extends Error {}
 
 let user: AdminUser | null = null;
 let schema: Promise<AdminSchema> | null = null;
+// A page load checks the session from several places at once (auth check, permissions, identity, the
+// login page): they share one request, and once it (or any request) says 401, they stop asking until a login.
+let probe: Promise<AdminUser> | null = null;
+let signedOut = false;
 
 function signedIn(body: SessionBody): AdminUser {
   user = body.user;
+  signedOut = false;
   setCsrfToken(body.csrfToken);
   schema = null;
   return body.user;
 }
 
+/** No session any more (a 401, a logout): later checks answer 401 without asking the server. */
 export function forget(): void {
   user = null;
   schema = null;
+  probe = null;
+  signedOut = true;
   setCsrfToken(null);
 }
 
@@ -31,12 +39,24 @@ export function currentUser(): AdminUser | null {
 }
 
 /** The live session (after a reload, the cookie is all we have), or an HttpError 401. */
-export async function resume(): Promise<AdminUser> {
+export function resume(): Promise<AdminUser> {
   if (user) {
-    return user;
+    return Promise.resolve(user);
   }
-  const { json } = await requestJson<SessionBody>('/admin/api/session');
-  return signedIn(json);
+  if (signedOut) {
+    return Promise.reject(new HttpError('Not signed in', 401));
+  }
+  probe ??= requestJson<SessionBody>('/admin/api/session').then(
+    ({ json }) => signedIn(json),
+    (error: unknown) => {
+      probe = null;
+      if ((error as HttpError).status === 401) {
+        signedOut = true;
+      }
+      throw error;
+    },
+  );
+  return probe;
 }
 
 export async function login(credentials: {

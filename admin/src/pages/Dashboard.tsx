@@ -12,6 +12,7 @@ import {
 } from '@mui/material';
 import { useQuery } from '@tanstack/react-query';
 import { Link, Loading, RecordContextProvider, Title, useDataProvider } from 'react-admin';
+import { iconOf } from '../icons';
 import type { NestorDataProvider } from '../providers/dataProvider';
 import { AuditRecordField, operationText } from '../resources/ChangesField';
 import { findResource } from '../schema';
@@ -41,13 +42,17 @@ export function Dashboard() {
       >
         {Object.entries(data.counts).map(([path, count]) => {
           const resource = findResource(schema, path);
+          const Icon = iconOf(resource?.icon);
           return (
             <Card key={path}>
               <CardActionArea component={Link} to={`/${path}`}>
                 <CardContent>
-                  <Typography variant="overline" component="h2">
-                    {resource?.label ?? path}
-                  </Typography>
+                  <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
+                    <Icon fontSize="small" color="action" aria-hidden />
+                    <Typography variant="overline" component="h2" sx={{ lineHeight: 1.6 }}>
+                      {resource?.label ?? path}
+                    </Typography>
+                  </Box>
                   <Typography variant="h4" component="p">
                     {count.toLocaleString()}
                   </Typography>

@@ -90,10 +90,6 @@ function payload(resource: AdminResource | undefined, data: Row, previous?: Row)
   return body;
 }
 
-// Resources whose list refuses `filter[<pk>][in]` (their filter allow-list omits the key): getMany
-// falls back to one GET per id for them.
-const noIdFilter = new Set<string>();
-
 async function getOne<R extends RaRecord>(path: string, id: Identifier): Promise<R> {
   const { json, response } = await requestJson<Row>(itemUrl(path, id));
   remember(path, id, response);
@@ -109,30 +105,24 @@ async function getList<R extends RaRecord>(
   return { data: json.data.map((row) => withId<R>(resource, row)), total: json.meta.total };
 }
 
+/**
+ * Records by id in one list request per 100 ids (every resource accepts `filter[<pk>][in]`): react-admin
+ * gathers the ids a page references (reference columns, labels in the history) into one getMany, so a page
+ * costs one request per related resource, never one per row. Ids that no longer exist are simply absent.
+ */
 async function getMany<R extends RaRecord>(path: string, ids: Identifier[]): Promise<R[]> {
   const resource = await resourceOf(path);
   const pk = resource?.primaryKey ?? 'id';
-  if (!noIdFilter.has(path)) {
-    try {
-      const chunks: Identifier[][] = [];
-      for (let i = 0; i < ids.length; i += 100) {
-        chunks.push(ids.slice(i, i + 100));
-      }
-      const pages = await Promise.all(
-        chunks.map((chunk) =>
-          getList<R>(path, { page: 1, perPage: chunk.length, filter: { [`${pk}@in`]: chunk } }),
-        ),
-      );
-      return pages.flatMap((page) => page.data);
-    } catch (error) {
-      if ((error as HttpError).status !== 400) {
-        throw error;
-      }
-      noIdFilter.add(path);
-    }
+  const chunks: Identifier[][] = [];
+  for (let i = 0; i < ids.length; i += 100) {
+    chunks.push(ids.slice(i, i + 100));
   }
-  const rows = await Promise.allSettled(ids.map((id) => getOne<R>(path, id)));
-  return rows.flatMap((row) => (row.status === 'fulfilled' ? [row.value] : []));
+  const pages = await Promise.all(
+    chunks.map((chunk) =>
+      getList<R>(path, { page: 1, perPage: chunk.length, filter: { [`${pk}@in`]: chunk } }),
+    ),
+  );
+  return pages.flatMap((page) => page.data);
 }
 
 /** One request per id (the API has no bulk write); the error names how many failed. */

@@ -1,8 +1,10 @@
 import { Box, Typography } from '@mui/material';
 import { Link, useRecordContext } from 'react-admin';
 import type { AuditEntry } from '../providers/types';
-import { findResource } from '../schema';
+import { type AdminField, type AdminResource, type AdminSchema, findResource } from '../schema';
+import { toText } from '../text';
 import { useSchema } from '../useSchema';
+import { useRecordLabels } from './useRecordLabels';
 
 function show(value: unknown): string {
   if (value === null || value === undefined) {
@@ -12,10 +14,50 @@ function show(value: unknown): string {
   return text.length > 120 ? `${text.slice(0, 119)}…` : text;
 }
 
-/** An audit entry's changes: one line per field, "Price: 10.00 → 12.50". */
+const idsIn = (value: unknown): unknown[] =>
+  Array.isArray(value) ? value : value === null || value === undefined ? [] : [value];
+
+/** One changed field: "Price: 10.00 → 12.50"; a relation by its records' names, "Category: Kitchen → Garden". */
+function Change({
+  schema,
+  field,
+  name,
+  before,
+  after,
+  created,
+}: {
+  schema: AdminSchema | undefined;
+  field: AdminField | undefined;
+  name: string;
+  before: unknown;
+  after: unknown;
+  created: boolean;
+}) {
+  const relation = field?.relation ?? null;
+  const { labelOf } = useRecordLabels(
+    relation ? findResource(schema, relation.resource) : undefined,
+    relation ? [...idsIn(before), ...idsIn(after)] : [],
+  );
+  // A related record that is gone (or not for this user's eyes) is named by its id: "#6".
+  const named = (id: unknown): string => labelOf(id) ?? `#${toText(id)}`;
+  const text = (value: unknown): string =>
+    !relation || value === null || value === undefined
+      ? show(value)
+      : Array.isArray(value)
+        ? show(value.length === 0 ? '∅' : value.map(named).join(', '))
+        : show(named(value));
+  return (
+    <Typography component="li" variant="body2" sx={{ wordBreak: 'break-word' }}>
+      <strong>{field?.label ?? name}</strong>: {created ? text(after) : `${text(before)} → ${text(after)}`}
+    </Typography>
+  );
+}
+
+/** An audit entry's changes: one line per field, related records by name. */
 export function ChangesField(_props: { label?: string; source?: string }) {
   const entry = useRecordContext<AuditEntry>();
-  const resource = findResource(useSchema(), entry?.resource ?? '');
+  const schema = useSchema();
+  const resource = findResource(schema, entry?.resource ?? '');
   const changes = Object.entries(entry?.changes ?? {});
   if (changes.length === 0) {
     return null;
@@ -23,24 +65,45 @@ export function ChangesField(_props: { label?: string; source?: string }) {
   return (
     <Box component="ul" sx={{ listStyle: 'none', m: 0, p: 0 }}>
       {changes.map(([name, [before, after]]) => (
-        <Typography component="li" variant="body2" key={name} sx={{ wordBreak: 'break-word' }}>
-          <strong>{resource?.fields.find((f) => f.name === name)?.label ?? name}</strong>:{' '}
-          {entry?.operation === 'create' ? show(after) : `${show(before)} → ${show(after)}`}
-        </Typography>
+        <Change
+          key={name}
+          schema={schema}
+          field={resource?.fields.find((f) => f.name === name)}
+          name={name}
+          before={before}
+          after={after}
+          created={entry?.operation === 'create'}
+        />
       ))}
     </Box>
   );
 }
 
-/** The audited record, linked when this user may open it. */
+/** What the entry itself recorded of the record's title (after a change, else before). */
+function keptTitle(entry: AuditEntry, resource: AdminResource | undefined): string | undefined {
+  const [before, after] = (resource && entry.changes[resource.titleField]) || [];
+  const kept = after ?? before;
+  return typeof kept === 'string' && kept !== '' ? kept : undefined;
+}
+
+/**
+ * The audited record by name ("Product Espresso cup"), linked when this user may open it. A record that no
+ * longer exists keeps the name its entries recorded ("Tag gift"), or its id, and no link.
+ */
 export function AuditRecordField(_props: { label?: string; source?: string }) {
   const entry = useRecordContext<AuditEntry>();
   const resource = findResource(useSchema(), entry?.resource ?? '');
+  const deleted = entry?.operation === 'delete';
+  const { labelOf, settled } = useRecordLabels(resource, entry && !deleted ? [entry.recordId] : []);
   if (!entry) {
     return null;
   }
-  const text = `${resource?.labelSingular ?? entry.resource} #${entry.recordId}`;
-  return resource?.permissions.view && entry.operation !== 'delete' ? (
+  const live = labelOf(entry.recordId);
+  const gone = deleted || (settled && live === undefined);
+  const text = `${resource?.labelSingular ?? entry.resource} ${
+    live ?? keptTitle(entry, resource) ?? `#${entry.recordId}`
+  }`;
+  return resource?.permissions.view && !gone ? (
     <Link to={`/${resource.path}/${encodeURIComponent(entry.recordId)}/show`}>{text}</Link>
   ) : (
     <span>{text}</span>

@@ -4,6 +4,8 @@ import { AUDIT_RESOURCE } from '../schema';
 import { useAdminResource } from '../useSchema';
 import { ChangesField, operationText } from './ChangesField';
 
+const NO_CHANGES = <p>No recorded changes.</p>;
+
 /** The History tab: this record's audit entries, newest first (who, when, what, before → after). */
 export function HistoryList() {
   const resource = useAdminResource();
@@ -19,9 +21,10 @@ export function HistoryList() {
       sort={{ field: 'at', order: 'DESC' }}
       perPage={10}
       pagination={<Pagination rowsPerPageOptions={[10, 25, 50]} />}
-      empty={<p>No recorded changes.</p>}
+      empty={NO_CHANGES}
     >
-      <DataTable bulkActionButtons={false} rowClick={false}>
+      {/* The resource filter is fixed: the table's own empty state would offer to clear it. */}
+      <DataTable bulkActionButtons={false} rowClick={false} empty={NO_CHANGES}>
         <DataTable.Col source="at" label="When">
           <DateField source="at" showTime />
         </DataTable.Col>

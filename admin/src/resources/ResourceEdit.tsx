@@ -3,6 +3,7 @@ import { AUDIT_RESOURCE, findResource } from '../schema';
 import { useSchema } from '../useSchema';
 import { FormSections } from './FormSections';
 import { HistoryList } from './HistoryList';
+import { Inlines } from './Inlines';
 import { RecordActions } from './RecordActions';
 import { RecordTitle } from './RecordTitle';
 
@@ -22,6 +23,7 @@ export function ResourceEdit() {
       <TabbedForm toolbar={toolbar} warnWhenUnsavedChanges>
         <TabbedForm.Tab label="Details">
           <FormSections mode="edit" />
+          <Inlines />
         </TabbedForm.Tab>
         {history && (
           <TabbedForm.Tab label="History" path="history">

@@ -6,7 +6,7 @@ import { BulkActions } from './BulkActions';
 import { columnsFor } from './columns';
 import { valueText } from './fields';
 import { filtersFor } from './filters';
-import { ListActions } from './ListActions';
+import { EmptyList, ListActions } from './ListActions';
 
 const pagination = <Pagination rowsPerPageOptions={[10, 25, 50, 100]} />;
 
@@ -35,6 +35,7 @@ export function ResourceList() {
       actions={
         <ListActions hasFilters={filters.some((f) => !(f.props as { alwaysOn?: boolean }).alwaysOn)} />
       }
+      empty={<EmptyList />}
     >
       {small ? (
         <SimpleList

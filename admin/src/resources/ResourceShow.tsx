@@ -3,6 +3,7 @@ import { AUDIT_RESOURCE, findResource } from '../schema';
 import { useAdminResource, useSchema } from '../useSchema';
 import { fieldFor } from './fields';
 import { HistoryList } from './HistoryList';
+import { Inlines } from './Inlines';
 import { RecordActions } from './RecordActions';
 import { RecordTitle } from './RecordTitle';
 
@@ -20,6 +21,7 @@ export function ResourceShow() {
           {resource.fields
             .filter((field) => !field.writeOnly)
             .map((field) => fieldFor(field, schema, false, resource.path))}
+          <Inlines label={false} />
         </TabbedShowLayout.Tab>
         {history && (
           <TabbedShowLayout.Tab label="History" path="history">

@@ -2,9 +2,9 @@ import { DataTable } from 'react-admin';
 import { type AdminResource, type AdminSchema, findField } from '../schema';
 import { fieldFor } from './fields';
 
-/** The `listDisplay` columns; only `sortable` fields sort. */
-export function columnsFor(resource: AdminResource, schema: AdminSchema) {
-  return resource.listDisplay.flatMap((name) => {
+/** The columns of a list (default: the resource's `listDisplay`); only `sortable` fields sort. */
+export function columnsFor(resource: AdminResource, schema: AdminSchema, names = resource.listDisplay) {
+  return names.flatMap((name) => {
     const field = findField(resource, name);
     if (!field || field.writeOnly) {
       return [];

@@ -18,15 +18,6 @@ import {
 } from '../schema';
 import { searchFilter } from './inputs';
 
-/** `category.slug` → "Category slug", `createdAt` → "Created at". */
-export function humanize(path: string): string {
-  const words = path
-    .replace(/\./g, ' ')
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
 function rangeInputs(filter: AdminListFilter, label: string, type: 'date' | 'number' | 'text') {
   const Input = type === 'date' ? DateInput : type === 'number' ? NumberInput : TextInput;
   const bounds = [
@@ -47,7 +38,7 @@ function rangeInputs(filter: AdminListFilter, label: string, type: 'date' | 'num
 
 function filterInputs(filter: AdminListFilter, resource: AdminResource, schema: AdminSchema) {
   const field = findField(resource, filter.field);
-  const label = field?.label ?? humanize(filter.field);
+  const label = filter.label;
   const target = field?.relation ? findResource(schema, field.relation.resource) : undefined;
   if (target && field?.relation?.cardinality === 'toOne') {
     return [

@@ -9,6 +9,6 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   defaultSort: 'name',
   include: ['parent'],
   public: ['list', 'get'],
-  admin: { listDisplay: ['name', 'slug', 'parentId'], titleField: 'name' },
+  admin: { icon: 'Category', listDisplay: ['name', 'slug', 'parentId'], titleField: 'name' },
 })
 export class CategoryResource {}

@@ -23,8 +23,8 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   include: ['category', 'category.parent', 'tags'],
   public: ['list', 'get'],
   admin: {
+    icon: 'Inventory2',
     listDisplay: ['name', 'sku', 'price', 'stock', 'status', 'categoryId'],
-    labels: { sku: 'SKU' },
     helpText: { price: 'Decimal with two places, e.g. "12.50"', stock: 'Units on hand' },
     titleField: 'name',
   },

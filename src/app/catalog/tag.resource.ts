@@ -6,6 +6,6 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   search: ['name'],
   defaultSort: 'name',
   public: ['list', 'get'],
-  admin: { listDisplay: ['name'], titleField: 'name' },
+  admin: { icon: 'LocalOffer', listDisplay: ['name'], titleField: 'name' },
 })
 export class TagResource {}

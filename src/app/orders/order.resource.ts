@@ -1,5 +1,5 @@
-import { OrderStatus } from 'src/app/orders/order.entity';
-import { Order } from 'src/app/orders/order.entity';
+import { OrderItemResource } from 'src/app/orders/order-item.resource';
+import { Order, OrderStatus } from 'src/app/orders/order.entity';
 import { OrderJobs } from 'src/app/orders/order.jobs';
 import { OrderService } from 'src/app/orders/order.service';
 import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
@@ -22,7 +22,12 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
   defaultSort: '-createdAt',
   include: ['items', 'items.product'],
   service: OrderService,
-  admin: { listDisplay: ['id', 'status', 'total', 'createdAt'] },
+  admin: {
+    icon: 'ShoppingCart',
+    listDisplay: ['id', 'customerId', 'status', 'total', 'createdAt'],
+    // Read-only: a line records the price and stock taken when the order was placed (POST /api/orders).
+    inlines: [{ resource: OrderItemResource, fields: ['productId', 'quantity', 'unitPrice'] }],
+  },
 })
 export class OrderResource implements ResourceHooks {
   constructor(private readonly orderJobs: OrderJobs) {}

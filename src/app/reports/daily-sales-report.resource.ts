@@ -8,6 +8,6 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   filter: { date: true },
   sort: ['date'],
   defaultSort: '-date',
-  admin: { listDisplay: ['date', 'ordersCount', 'revenue'], titleField: 'date' },
+  admin: { icon: 'Assessment', listDisplay: ['date', 'ordersCount', 'revenue'], titleField: 'date' },
 })
 export class DailySalesReportResource {}

@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getMetadataStorage } from 'class-validator';
 import { AdminActionDeclaration, adminActionsOf } from 'src/framework/admin/admin-action.decorator';
+import { resolveIcon, resolveInlines } from 'src/framework/admin/admin-resource-options';
 import {
   AdminAction,
   AdminField,
@@ -11,6 +12,7 @@ import {
 } from 'src/framework/admin/admin-schema.types';
 import { isSecretField } from 'src/framework/admin/audit-diff';
 import { FieldRules, fieldRules } from 'src/framework/fields/field-rules';
+import { humanize } from 'src/framework/admin/humanize';
 import { can, Principal } from 'src/framework/auth/principal';
 import {
   ResourceDefinition,
@@ -40,17 +42,6 @@ interface ResolvedResource {
 const TITLE_CANDIDATES = ['name', 'title', 'email', 'slug', 'code'];
 const LIST_COLUMNS = 6;
 const NOT_IN_FORMS = new Set(['deletedAt', 'version']);
-
-/** `categoryId` → "Category", `createdAt` → "Created at", `isStaff` → "Is staff". */
-export function humanize(name: string): string {
-  const words = name
-    .replace(/Ids?$/, (suffix) => (suffix === 'Ids' ? 's' : ''))
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/[_-]+/g, ' ')
-    .toLowerCase()
-    .trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
 
 /**
  * The admin's view of a field's rules (the same FieldRules OpenAPI documents and the server checks): bounds,
@@ -149,6 +140,10 @@ export class AdminSchemaService implements OnModuleInit {
     for (const definition of definitions) {
       this.resources.set(definition.path, this.resolve(definition, definitions));
     }
+    // Inlines take their defaults from the child's schema: a second pass, once every resource is resolved.
+    for (const { definition, schema } of this.resources.values()) {
+      schema.inlines = resolveInlines(definition, definitions, (path) => this.resources.get(path)!.schema);
+    }
   }
 
   /** The schema as `principal` may see it: resources they may do nothing with are left out. */
@@ -166,6 +161,8 @@ export class AdminSchemaService implements OnModuleInit {
       }
       resources.push({
         ...schema,
+        // A child the user may not view is left out, as its own resource is.
+        inlines: schema.inlines.filter((inline) => can(principal, `${inline.resource}.view`)),
         actions: [...actions.values()]
           .filter((action) => can(principal, action.schema.permission))
           .map((action) => action.schema),
@@ -244,12 +241,13 @@ export class AdminSchemaService implements OnModuleInit {
     const defaultFilters = [...definition.query.filterable.keys()].filter((name) =>
       ['enum', 'boolean', 'date', 'datetime', 'relation'].includes(typeOf(name)),
     );
-    const label = humanize(definition.path.replace(/-/g, '_'));
+    const label = humanize(definition.path);
     const schema: ResolvedResource['schema'] = {
       name: definition.name,
       path: definition.path,
       label,
       labelSingular: humanize(definition.name),
+      icon: resolveIcon(definition),
       primaryKey: definition.id.name,
       titleField,
       fields,
@@ -262,6 +260,7 @@ export class AdminSchemaService implements OnModuleInit {
       searchFields: admin.searchFields ?? definition.search.map((s) => s.spec.path),
       listFilter: (admin.listFilter ?? defaultFilters).map((name) => ({
         field: name,
+        label: fields.find((f) => f.name === name)?.label ?? humanize(name),
         type: typeOf(name),
         operators: [...(definition.query.filterable.get(name)?.operators ?? [])],
       })),
@@ -280,6 +279,7 @@ export class AdminSchemaService implements OnModuleInit {
         admin.autocompleteFields ?? fields.filter((f) => f.type === 'relation').map((f) => f.name),
       softDelete: definition.deleteDateColumn !== undefined,
       readOnly: !definition.actions.has('create') && !definition.actions.has('update'),
+      inlines: [], // resolved in onModuleInit's second pass
     };
     return { definition, schema, actions: this.resolveActions(definition) };
   }

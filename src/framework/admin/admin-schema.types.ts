@@ -1,8 +1,46 @@
 /**
  * The admin schema contract (`GET /admin/api/schema`, version 1; admin/README.md), shared by the server and
  * the admin UI (admin/src/schema.ts re-exports it): one definition, so the two cannot drift apart.
- * Types only: the UI's build imports nothing else from the server.
+ * Types, and the icon names the UI ships: the UI's build imports nothing else from the server.
  */
+
+/**
+ * The resource icons the admin UI ships (MUI icon names): `admin: { icon: 'ShoppingCart' }` picks one, and
+ * the UI's icon table must cover exactly these (admin/src/icons.tsx). A fixed set keeps the bundle small.
+ */
+export const ADMIN_ICONS = [
+  'Article',
+  'Assessment',
+  'Category',
+  'Comment',
+  'CreditCard',
+  'Description',
+  'Email',
+  'Event',
+  'Folder',
+  'Groups',
+  'History',
+  'Image',
+  'Inventory2',
+  'Key',
+  'Label',
+  'LocalOffer',
+  'LocalShipping',
+  'People',
+  'Person',
+  'ReceiptLong',
+  'Settings',
+  'ShoppingCart',
+  'Star',
+  'Store',
+  'ViewList',
+  'Work',
+] as const;
+
+export type AdminIcon = (typeof ADMIN_ICONS)[number];
+
+/** The icon of a resource that declares none. */
+export const DEFAULT_ADMIN_ICON: AdminIcon = 'ViewList';
 
 export type AdminFieldType =
   | 'string'
@@ -62,8 +100,21 @@ export type ResourcePermission = 'view' | 'add' | 'change' | 'delete';
 
 export interface AdminListFilter {
   field: string;
+  label: string;
   type: AdminFieldType;
   operators: string[];
+}
+
+/**
+ * A one-to-many child listed on the parent's show and edit pages (Django's `TabularInline`): the rows of
+ * `GET /api/<resource>?filter[<fkField>]=<parent id>`, with `fields` as columns. Read-only in version 1.
+ */
+export interface AdminInline {
+  resource: string;
+  fkField: string;
+  label: string;
+  fields: string[];
+  ordering: string | null;
 }
 
 /** One resource, with what the current user may do with it. */
@@ -72,6 +123,7 @@ export interface AdminResource {
   path: string;
   label: string;
   labelSingular: string;
+  icon: AdminIcon;
   primaryKey: string;
   titleField: string;
   fields: AdminField[];
@@ -84,6 +136,7 @@ export interface AdminResource {
   autocompleteFields: string[];
   softDelete: boolean;
   readOnly: boolean;
+  inlines: AdminInline[];
   actions: AdminAction[];
   permissions: Record<ResourcePermission, boolean>;
 }

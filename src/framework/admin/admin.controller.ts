@@ -223,7 +223,7 @@ export class AdminController {
     // Only changes to resources this user may view (all for superusers), as in the audit log itself.
     const visible = this.audit.visibleResources(principal);
     const recent = await this.dataSource.query<unknown[]>(
-      `SELECT id::text AS id, at, "actorEmail", via, resource, "recordId", operation, "actionName"
+      `SELECT id::text AS id, at, "actorId", "actorEmail", via, resource, "recordId", operation, "actionName", changes
          FROM audit_entry WHERE ($1::text[] IS NULL OR resource = ANY($1)) ORDER BY at DESC, id DESC LIMIT 10`,
       [visible ?? null],
     );

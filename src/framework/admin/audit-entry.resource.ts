@@ -28,6 +28,7 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   estimateCountAbove: 10000,
   service: AuditEntryService,
   admin: {
+    icon: 'History',
     listDisplay: ['at', 'actorEmail', 'via', 'operation', 'resource', 'recordId'],
     listFilter: ['resource', 'operation', 'via'],
     labels: { at: 'When', actorEmail: 'Who', recordId: 'Record' },

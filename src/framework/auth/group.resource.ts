@@ -12,7 +12,7 @@ import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework
   search: ['name'],
   defaultSort: 'name',
   include: ['permissions'],
-  admin: { listDisplay: ['name'], titleField: 'name' },
+  admin: { icon: 'Groups', listDisplay: ['name'], titleField: 'name' },
 })
 export class GroupResource implements ResourceHooks {
   async afterCreate({ manager, principal, row }: HookContext & { row: ResourceRow }): Promise<void> {

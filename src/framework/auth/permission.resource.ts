@@ -12,6 +12,6 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   search: ['codename', 'name'],
   sort: ['codename', 'name'],
   defaultSort: 'codename',
-  admin: { listDisplay: ['codename', 'name'], titleField: 'codename' },
+  admin: { icon: 'Key', listDisplay: ['codename', 'name'], titleField: 'codename' },
 })
 export class PermissionResource {}

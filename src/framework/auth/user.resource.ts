@@ -62,6 +62,7 @@ function checkTarget(context: HookContext, current: ResourceRow): void {
   sort: ['email', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin', 'createdAt', 'updatedAt'],
   include: ['groups', 'permissions'],
   admin: {
+    icon: 'People',
     listDisplay: ['email', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin'],
     labels: { isActive: 'Active', isStaff: 'Staff', isSuperuser: 'Superuser' },
     helpText: {

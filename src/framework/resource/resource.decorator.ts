@@ -1,5 +1,6 @@
 import { Injectable, Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { AdminIcon } from 'src/framework/admin/admin-schema.types';
 import type { Principal } from 'src/framework/auth/principal';
 import type { FilterOperator } from 'src/framework/resource/query-types';
 import type { ResourceService } from 'src/framework/resource/resource.service';
@@ -37,6 +38,23 @@ export interface ResourceHooks {
 }
 
 /**
+ * A one-to-many child shown as a table on the parent's admin pages (Django's `TabularInline`), checked at
+ * boot (NST-R010). Example: `{ resource: OrderItemResource, fields: ['productId', 'quantity', 'unitPrice'] }`.
+ */
+export interface ResourceAdminInline {
+  /** The child resource: its class or its path (`'order-items'`). */
+  resource: Type | string;
+  /** The child's to-one relation to this resource (Django's `fk_name`); needed when it has several. */
+  fkName?: string;
+  /** The child's fields shown as columns (default: its list columns, without the relation to the parent). */
+  fields?: string[];
+  /** Sort of the rows, a sortable field of the child (default: the child's ordering). */
+  ordering?: string;
+  /** The table's heading (default: this entity's one-to-many property, e.g. "Items", else the child's label). */
+  label?: string;
+}
+
+/**
  * How the admin panel shows a resource (Django's ModelAdmin names). Every option has a default derived from
  * the declaration; each field named here is checked at boot (NST-R001).
  * Example: `admin: { listDisplay: ['name', 'price'], listFilter: ['status'], ordering: '-createdAt' }`.
@@ -62,6 +80,10 @@ export interface ResourceAdminOptions {
   helpText?: Record<string, string>;
   /** The field that names a row in links, titles and autocompletes, e.g. `name`. */
   titleField?: string;
+  /** The menu and dashboard icon, one of the icons the admin ships (`ADMIN_ICONS`). Default `'ViewList'`. */
+  icon?: AdminIcon;
+  /** One-to-many children listed on the show and edit pages (Django's `inlines`). */
+  inlines?: ResourceAdminInline[];
 }
 
 /** How a resource is exposed. Every field name is checked against the entity at boot (NST-R001). */
