@@ -2098,6 +2098,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description urn:nestor:problem:password-breached: the password is right but common or breached; set a new one (password/forgot) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts for the account or the client address (see Retry-After) */
             429: {
                 headers: {

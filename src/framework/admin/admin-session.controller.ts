@@ -6,6 +6,7 @@ import { LoginDto } from 'src/framework/auth/auth.dto';
 import { AuthService } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { SessionService, SessionState } from 'src/framework/auth/session.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 
@@ -40,6 +41,7 @@ export class AdminSessionController {
     private readonly sessions: SessionService,
     private readonly twoFactor: TwoFactorService,
     private readonly throttle: LoginThrottleService,
+    private readonly events: SecurityEvents,
   ) {}
 
   @Public()
@@ -74,15 +76,18 @@ export class AdminSessionController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SessionDto> {
     this.sessions.checkOrigin(request); // login CSRF: a foreign page must not log a browser in
-    const userId = await this.throttle.attempt(body.email, request.ip, () =>
+    const userId = await this.throttle.attempt(body.email, request, () =>
       this.auth.authenticate(body.email, body.password, (id) => this.twoFactor.verifyLogin(id, body.otp)),
     );
     const session = await this.sessions.start(request, reply, userId);
+    const email = session.principal.email;
     if (!session.principal.isStaff && !session.principal.isSuperuser) {
       await this.sessions.end(request, reply);
       await this.sessions.endAll(userId);
+      this.events.record('login.refused', { userId, email, via: 'admin', reason: 'not-staff' }, request);
       throw forbidden('The admin is for staff accounts.');
     }
+    this.events.record('login.succeeded', { userId, email, via: 'admin' }, request);
     return toDto(session);
   }
 

@@ -1,10 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsString, Matches, MaxLength } from 'class-validator';
 import { PasswordDto } from 'src/framework/auth/auth.dto';
+import { NewPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from 'src/framework/auth/password-policy';
 
 /** Emailed one-time tokens: 32 random bytes, base64url (43 characters). */
 const ONE_TIME_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-const PASSWORD_LENGTH = 'must be between 10 and 1024 characters';
 
 /** Only these two fields: anything else (`isStaff`, `isSuperuser`, …) is a 422, never silently dropped. */
 export class RegisterDto extends PasswordDto {
@@ -41,9 +41,13 @@ export class ChangePasswordDto {
   @MaxLength(1024)
   currentPassword!: string;
 
-  @ApiProperty({ minLength: 10, example: 'correct horse battery staple' })
+  @ApiProperty({
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    example: 'correct horse battery staple',
+  })
   @IsString()
-  @Length(10, 1024, { message: `newPassword ${PASSWORD_LENGTH}` })
+  @NewPassword()
   newPassword!: string;
 }
 

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { NewPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from 'src/framework/auth/password-policy';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin@example.com' })
@@ -45,10 +46,17 @@ export class MeDto {
   @ApiProperty({ type: [String], example: ['orders.view'] }) permissions!: string[];
 }
 
-/** Passwords: at least 10 characters (NIST 800-63B favours length over composition rules). */
+/**
+ * A new password: 12 to 128 characters, not a common or breached one (ASVS V2.1; NIST 800-63B favours
+ * length over composition rules, so there are none).
+ */
 export class PasswordDto {
-  @ApiProperty({ minLength: 10, example: 'correct horse battery staple' })
+  @ApiProperty({
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    example: 'correct horse battery staple',
+  })
   @IsString()
-  @Length(10, 1024, { message: 'password must be between 10 and 1024 characters' })
+  @NewPassword()
   password!: string;
 }
