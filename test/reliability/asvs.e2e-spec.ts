@@ -8,6 +8,7 @@ import 'src/app/catalog/catalog.factories';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product } from 'src/app/catalog/product.entity';
 import { PASSWORD_BREACHED } from 'src/framework/auth/auth.service';
+import { LOGIN_THROTTLE } from 'src/framework/auth/login-throttle.service';
 import { hashPassword } from 'src/framework/auth/passwords';
 import { SecurityEvent, SecurityEvents } from 'src/framework/auth/security-events';
 import { LoadedConfig } from 'src/framework/config/load-config';
@@ -181,29 +182,44 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
       ['11 characters', 'eleven char', 'isLength'],
       ['12 characters only with a run of spaces', 'ab          cdefg', 'passwordPolicy'],
       ['129 characters', 'p'.repeat(129), 'isLength'],
-    ])('refuses a new password %s, at registration, change and reset', async (_name, password, code) => {
-      const email = `policy-${Math.random().toString(36).slice(2)}@example.com`;
-      const register = problem(await post('/api/auth/register', { email, password }), 422);
-      expect(register.errors).toEqual([expect.objectContaining({ pointer: '/password', code })]);
-      const user = await t.createUser();
-      const change = await t.actingAs(user).inject({
-        method: 'POST',
-        url: '/api/auth/password/change',
-        payload: { currentPassword: user.password, newPassword: password },
-      });
-      expect(problem(change, 422).errors).toEqual([
-        expect.objectContaining({ pointer: '/newPassword', code }),
-      ]);
-      expect(
-        (await dataSource.query<unknown[]>('SELECT 1 FROM "user" WHERE email = $1', [email])).length,
-      ).toBe(0);
-    });
+    ])(
+      'refuses a new password %s, at registration and change (reset and Set password share the rule)',
+      async (_name, password, code) => {
+        const email = `policy-${Math.random().toString(36).slice(2)}@example.com`;
+        const register = problem(await post('/api/auth/register', { email, password }), 422);
+        expect(register.errors).toEqual([expect.objectContaining({ pointer: '/password', code })]);
+        const user = await t.createUser();
+        const change = await t.actingAs(user).inject({
+          method: 'POST',
+          url: '/api/auth/password/change',
+          payload: { currentPassword: user.password, newPassword: password },
+        });
+        expect(problem(change, 422).errors).toEqual([
+          expect.objectContaining({ pointer: '/newPassword', code }),
+        ]);
+        expect(
+          (await dataSource.query<unknown[]>('SELECT 1 FROM "user" WHERE email = $1', [email])).length,
+        ).toBe(0);
+      },
+    );
 
     it('accepts 64 and 128 characters, emoji and spaces included', async () => {
       for (const password of ['🔑 '.repeat(21) + 'x', 'a long passphrase '.repeat(8).slice(0, 128)]) {
         const email = `long-${Math.random().toString(36).slice(2)}@example.com`;
         expect((await post('/api/auth/register', { email, password })).statusCode).toBe(202);
       }
+    });
+
+    it('never truncates: a 128-character password missing its last character is refused', async () => {
+      const password = `${'long and winding '.repeat(8)}`.slice(0, 127) + 'z';
+      const user = await t.createUser({ password });
+      expect((await post('/api/auth/login', { email: user.email, password })).statusCode).toBe(200);
+      problem(await post('/api/auth/login', { email: user.email, password: password.slice(0, 127) }), 401);
+    });
+
+    it(`locks an account after ${LOGIN_THROTTLE.limit} failures for ${LOGIN_THROTTLE.windowSeconds} s: at most 100 failures an hour`, () => {
+      // The behaviour itself: test/auth-2fa-throttle.e2e-spec.ts "login throttling".
+      expect((LOGIN_THROTTLE.limit * 3600) / LOGIN_THROTTLE.windowSeconds).toBeLessThanOrEqual(100);
     });
 
     it('a stored breached password logs in no more: 403 password-breached, no tokens, logged', async () => {

@@ -10,8 +10,11 @@ import { OTP_REQUIRED } from 'src/framework/auth/two-factor.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ProblemException } from 'src/framework/http/problem';
 
-/** 10 failed credential checks within 3 minutes lock an account, or a client address, until the window ends. */
-export const LOGIN_THROTTLE = { limit: 10, windowSeconds: 180 } as const;
+/**
+ * 10 failed credential checks within 6 minutes lock an account, or a client address, until the window
+ * ends: at most 100 failures an hour per account (ASVS V2.2.1).
+ */
+export const LOGIN_THROTTLE = { limit: 10, windowSeconds: 360 } as const;
 
 export const TOO_MANY_ATTEMPTS = 'urn:nestor:problem:too-many-attempts';
 
