@@ -3447,7 +3447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not a staff account, or a cross-site request */
+            /** @description Not a staff account, a cross-site request, or urn:nestor:problem:2fa-required (ADMIN_REQUIRE_2FA) without 2FA */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -3,12 +3,14 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from 'src/framework/auth/auth.decorators';
 import { LoginDto } from 'src/framework/auth/auth.dto';
-import { AuthService } from 'src/framework/auth/auth.service';
+import { AuthService, normalizeEmail } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { SessionService, SessionState } from 'src/framework/auth/session.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ProblemException } from 'src/framework/http/problem';
 
 class SessionUserDto {
   @ApiProperty() id!: number;
@@ -23,6 +25,9 @@ export class SessionDto {
   @ApiProperty({ description: 'Send it as X-CSRF-Token on every POST, PATCH and DELETE' })
   csrfToken!: string;
 }
+
+/** The admin login's 403 when ADMIN_REQUIRE_2FA is on and the account has no second factor yet. */
+export const TWO_FACTOR_REQUIRED = 'urn:nestor:problem:2fa-required';
 
 function toDto({ principal, csrfToken }: SessionState): SessionDto {
   const { userId: id, email, isStaff, isSuperuser } = principal;
@@ -42,6 +47,7 @@ export class AdminSessionController {
     private readonly twoFactor: TwoFactorService,
     private readonly throttle: LoginThrottleService,
     private readonly events: SecurityEvents,
+    private readonly config: NestorConfig,
   ) {}
 
   @Public()
@@ -68,7 +74,11 @@ export class AdminSessionController {
     status: 401,
     description: 'Invalid email or password; urn:nestor:problem:otp-required when the account needs its code',
   })
-  @ApiResponse({ status: 403, description: 'Not a staff account, or a cross-site request' })
+  @ApiResponse({
+    status: 403,
+    description:
+      'Not a staff account, a cross-site request, or urn:nestor:problem:2fa-required (ADMIN_REQUIRE_2FA) without 2FA',
+  })
   @ApiResponse({ status: 429, description: 'Too many failed attempts (see Retry-After)' })
   async login(
     @Body() body: LoginDto,
@@ -79,6 +89,22 @@ export class AdminSessionController {
     const userId = await this.throttle.attempt(body.email, request, () =>
       this.auth.authenticate(body.email, body.password, (id) => this.twoFactor.verifyLogin(id, body.otp)),
     );
+    // Checked before a session exists: a refused login leaves none behind.
+    if (this.config.adminRequire2fa && !(await this.twoFactor.status(userId)).enabled) {
+      this.events.record(
+        'login.refused',
+        { userId, email: normalizeEmail(body.email), via: 'admin', reason: TWO_FACTOR_REQUIRED },
+        request,
+      );
+      throw new ProblemException({
+        type: TWO_FACTOR_REQUIRED,
+        title: 'Two-factor authentication required',
+        status: 403,
+        detail:
+          'The admin needs two-factor authentication (ADMIN_REQUIRE_2FA): log in at POST /api/auth/login, ' +
+          'turn it on with POST /api/auth/2fa/setup and /api/auth/2fa/enable, then log in here again.',
+      });
+    }
     const session = await this.sessions.start(request, reply, userId);
     const email = session.principal.email;
     if (!session.principal.isStaff && !session.principal.isSuperuser) {

@@ -12,6 +12,15 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
  * timeouts: ADMIN_SESSION_IDLE_TIMEOUT and ADMIN_SESSION_MAX_AGE (NestorConfig.adminSession).
  */
 export const SESSION_COOKIE = 'nestor_session';
+
+/**
+ * The cookie's name: in production, where it is Secure, with the `__Host-` prefix, so browsers keep it to
+ * this host, Path=/ and no Domain, and no subdomain can plant or overwrite it (ASVS V3.4.4).
+ * Example: `request.cookies[sessionCookieName(config)]`.
+ */
+export function sessionCookieName(config: Pick<NestorConfig, 'nodeEnv'>): string {
+  return config.nodeEnv === 'production' ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A signed-in admin session: who, and the CSRF token its unsafe requests must send. */
@@ -27,10 +36,15 @@ export interface SessionState {
  */
 @Injectable()
 export class SessionService {
+  /** `nestor_session`, or `__Host-nestor_session` in production. */
+  readonly cookieName: string;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: NestorConfig,
-  ) {}
+  ) {
+    this.cookieName = sessionCookieName(config);
+  }
 
   /** Opens a new session (a fresh id every login, so a planted cookie is useless) and sets its cookie. */
   async start(request: FastifyRequest, reply: FastifyReply, userId: number): Promise<SessionState> {
@@ -44,7 +58,7 @@ export class SessionService {
        VALUES ($1, $2, $3, now() + make_interval(secs => LEAST($4::int, $5::int)))`,
       [sha256(id), userId, csrfToken, idleTimeout, maxAge],
     );
-    void reply.setCookie(SESSION_COOKIE, id, {
+    void reply.setCookie(this.cookieName, id, {
       httpOnly: true,
       sameSite: 'lax',
       secure: this.config.nodeEnv === 'production',
@@ -60,7 +74,7 @@ export class SessionService {
    * the user is inactive). Each use moves its idle deadline on, never past login + maxAge.
    */
   async resolve(request: FastifyRequest): Promise<SessionState | undefined> {
-    const id = request.cookies?.[SESSION_COOKIE];
+    const id = request.cookies?.[this.cookieName];
     if (!id) {
       return undefined;
     }
@@ -81,12 +95,12 @@ export class SessionService {
 
   /** Deletes the request's session (if any) and clears its cookie. */
   async end(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const id = request.cookies?.[SESSION_COOKIE];
+    const id = request.cookies?.[this.cookieName];
     if (id) {
       await this.dataSource.query('DELETE FROM admin_session WHERE "idHash" = $1 OR "expiresAt" < now()', [
         sha256(id),
       ]);
-      void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      void reply.clearCookie(this.cookieName, { path: '/', secure: this.config.nodeEnv === 'production' });
     }
   }
 

@@ -15,6 +15,7 @@ const SAFE = {
   TRUST_PROXY: '1',
   SMTP_URL: 'smtp://mail.example.com:587',
   CORS_ORIGINS: 'https://shop.example.com',
+  ADMIN_REQUIRE_2FA: 'true',
   SECURITY_CONTACT: 'mailto:security@example.com',
   SECURITY_EXPIRES: new Date(Date.now() + 180 * 24 * 3600 * 1000).toISOString(),
 };
@@ -34,6 +35,7 @@ describe(deployFindings.name, () => {
     ['CORS *', { CORS_ORIGINS: '*' }, 'NST-W005'],
     ['trust any proxy', { TRUST_PROXY: 'true' }, 'NST-W011'],
     ['any host', { ALLOWED_HOSTS: '*' }, 'NST-W014'],
+    ['admin without 2FA', { ADMIN_REQUIRE_2FA: 'false' }, 'NST-W017'],
     [
       'security.txt about to expire',
       { SECURITY_EXPIRES: new Date(Date.now() + 86400000).toISOString() },

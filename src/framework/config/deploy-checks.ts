@@ -102,6 +102,12 @@ export function deployFindings(config: LoadedConfig, facts: DeployFacts): Deploy
       'ALLOWED_HOSTS is *: any Host header is accepted (cache poisoning, links to other hosts); list the hosts instead.',
     );
   }
+  if (!config.adminRequire2fa) {
+    add(
+      'NST-W017',
+      'ADMIN_REQUIRE_2FA is not true: staff can open admin sessions with a password alone. Set ADMIN_REQUIRE_2FA=true once staff have turned 2FA on.',
+    );
+  }
   if (!config.securityTxt) {
     add(
       'NST-W015',

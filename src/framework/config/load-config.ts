@@ -141,6 +141,10 @@ class EnvironmentVariables {
   ADMIN_SESSION_MAX_AGE?: string;
 
   @IsOptional()
+  @IsIn(['true', 'false'], { message: 'expected true or false' })
+  ADMIN_REQUIRE_2FA?: string;
+
+  @IsOptional()
   @Matches(/^(mailto:|https:\/\/|tel:)\S+(\s*,\s*(mailto:|https:\/\/|tel:)\S+)*$/, {
     message: 'expected comma-separated mailto:, https:// or tel: URIs, e.g. mailto:security@example.com',
   })
@@ -361,6 +365,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       idleTimeout: Number(vars.ADMIN_SESSION_IDLE_TIMEOUT ?? 1800),
       maxAge: Number(vars.ADMIN_SESSION_MAX_AGE ?? 12 * 3600),
     },
+    adminRequire2fa: vars.ADMIN_REQUIRE_2FA === 'true',
     securityTxt: vars.SECURITY_CONTACT
       ? {
           contact: vars.SECURITY_CONTACT.split(',').map((c) => c.trim()),

@@ -53,6 +53,8 @@ export abstract class NestorConfig {
    * default 1800) and `maxAge` seconds after login whatever happens (ADMIN_SESSION_MAX_AGE, default 43200).
    */
   abstract readonly adminSession: { idleTimeout: number; maxAge: number };
+  /** Staff may open an admin session only with 2FA turned on (ADMIN_REQUIRE_2FA, default false). */
+  abstract readonly adminRequire2fa: boolean;
   /**
    * `/.well-known/security.txt` (RFC 9116) from SECURITY_CONTACT (URIs) and SECURITY_EXPIRES (required
    * together), SECURITY_POLICY and SECURITY_LANGUAGES; undefined → not served (404).

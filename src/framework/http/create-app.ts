@@ -166,7 +166,7 @@ export async function createNestorApp(
     void reply.headers(security[surfaceOf(request.url)]);
     done();
   });
-  noStoreWhenAuthenticated(fastify);
+  noStoreWhenAuthenticated(fastify, config);
   serveSecurityTxt(fastify, config);
   refuseDisallowedHosts(fastify, config.allowedHosts, PinoLogger.root);
   if (config.corsOrigins.length > 0) {

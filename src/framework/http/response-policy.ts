@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { HelmetOptions } from 'helmet';
-import { SESSION_COOKIE } from 'src/framework/auth/session.service';
+import { sessionCookieName } from 'src/framework/auth/session.service';
 import type { NestorConfig } from 'src/framework/config/nestor-config';
 
 /** Which part of the server answers a URL: each gets the headers it needs (docs/security/asvs-l2.md, "Response headers"). */
@@ -50,23 +50,23 @@ export function helmetOptionsFor(surface: Surface, config: Pick<NestorConfig, 'n
  * Authenticated API answers are never stored by a browser or a shared cache (ASVS V8.1.1, V8.2.1): a
  * response to a request that carried a bearer token or the admin session cookie gets
  * `Cache-Control: no-store` unless the handler chose its own. Anonymous public reads are left cacheable.
- * Example: `noStoreWhenAuthenticated(fastify)` (createNestorApp does).
+ * Example: `noStoreWhenAuthenticated(fastify, config)` (createNestorApp does).
  */
-export function noStoreWhenAuthenticated(fastify: FastifyInstance): void {
+export function noStoreWhenAuthenticated(
+  fastify: FastifyInstance,
+  config: Pick<NestorConfig, 'nodeEnv'>,
+): void {
+  const cookie = sessionCookieName(config);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     if (
       !reply.hasHeader('cache-control') &&
       surfaceOf(request.url) === 'api' &&
-      (request.headers.authorization !== undefined || carriesSession(request))
+      (request.headers.authorization !== undefined || request.cookies?.[cookie] !== undefined)
     ) {
       void reply.header('cache-control', 'no-store');
     }
     done(null, payload);
   });
-}
-
-function carriesSession(request: FastifyRequest): boolean {
-  return request.cookies?.[SESSION_COOKIE] !== undefined;
 }
 
 /**
