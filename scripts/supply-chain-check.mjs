@@ -7,10 +7,13 @@
 //  3. the registry signatures of the installed packages (`npm audit signatures`), where that command can
 //     reach what it needs; where it cannot, it says so and does not count it.
 // Usage: node scripts/supply-chain-check.mjs [--lockfile f] [--package f] [--signatures-report f | --no-signatures]
+//        node scripts/supply-chain-check.mjs --fill-resolved   (after a merge or an npm that omitted them:
+//        writes each registry package's tarball URL from its name and version; `npm ci` then verifies
+//        every integrity against it)
 // (--signatures-report: a saved `npm audit signatures --json` output, with its exit code as `{status}` or
 // the text of a failure, for tests). Exit 0 when every check that could run passed, 1 otherwise.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +38,32 @@ if (lock.lockfileVersion < 2 || !lock.packages) {
   problems.push(
     `${lockfilePath}: lockfileVersion ${lock.lockfileVersion} has no "packages" map (npm 7+ writes one)`,
   );
+}
+
+if (args.includes('--fill-resolved')) {
+  let filled = 0;
+  for (const [path, entry] of Object.entries(lock.packages ?? {})) {
+    if (path === '' || entry.link || entry.resolved || !entry.version) {
+      continue;
+    }
+    const name = entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    // The URL npm itself derives for a registry package; placed after "version", where npm writes it.
+    const resolved = `${REGISTRY}${name}/-/${name.split('/').pop()}-${entry.version}.tgz`;
+    lock.packages[path] = Object.fromEntries(
+      Object.entries(entry).flatMap(([key, value]) =>
+        key === 'version'
+          ? [
+              [key, value],
+              ['resolved', resolved],
+            ]
+          : [[key, value]],
+      ),
+    );
+    filled++;
+  }
+  writeFileSync(lockfilePath, `${JSON.stringify(lock, null, 2)}\n`);
+  console.log(`filled resolved for ${filled} packages; run npm ci to verify their integrity`);
+  process.exit(0);
 }
 
 /** Locked packages by install path: the root and workspace links are the project's own code. */

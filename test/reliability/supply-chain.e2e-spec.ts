@@ -72,6 +72,23 @@ describe('CI supply-chain gate', () => {
     expect(Object.keys(lock.packages).length).toBeGreaterThan(500);
   });
 
+  it('--fill-resolved writes the registry URL npm omitted, so the gate passes again', () => {
+    const lockfile = join(dir, 'fill.lock.json');
+    const { resolved: _r, ...bare } = registry('@scope/native', '2.0.1');
+    writeFileSync(
+      lockfile,
+      JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/@scope/native': bare } }),
+    );
+    const script = join(ROOT, 'scripts', 'supply-chain-check.mjs');
+    spawnSync(process.execPath, [script, '--lockfile', lockfile, '--fill-resolved'], { encoding: 'utf8' });
+    const lock = JSON.parse(readFileSync(lockfile, 'utf8')) as {
+      packages: Record<string, { resolved?: string }>;
+    };
+    expect(lock.packages['node_modules/@scope/native'].resolved).toBe(
+      'https://registry.npmjs.org/@scope/native/-/native-2.0.1.tgz',
+    );
+  });
+
   it('passes registry tarballs with sha512 hashes whose install scripts are all decided', () => {
     expect(gate(clean, decided)).toEqual({
       status: 0,
