@@ -276,6 +276,9 @@ describe('nestor CLI', () => {
       TRUST_PROXY: '1',
       SMTP_URL: 'smtp://127.0.0.1:2525',
       CORS_ORIGINS: 'https://shop.example.com',
+      ADMIN_REQUIRE_2FA: 'true',
+      SECURITY_CONTACT: 'mailto:security@shop.example.com',
+      SECURITY_EXPIRES: new Date(Date.now() + 180 * 86_400_000).toISOString(),
     };
     expect(cli(['check', '--deploy'], production)).toMatchObject({
       status: 0,

@@ -3123,6 +3123,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             /** @description Invalid email or password; for 2FA accounts (after a correct password) the problem type is urn:nestor:problem:otp-required (send otp) or urn:nestor:problem:otp-invalid */
             401: components["responses"]["Unauthorized"];
+            /** @description urn:nestor:problem:password-breached: the password is right but common or breached; set a new one (password/forgot) */
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid or unknown fields; `errors[].pointer` names each field at fault */
@@ -3963,7 +3965,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             /** @description Invalid email or password; urn:nestor:problem:otp-required when the account needs its code */
             401: components["responses"]["Unauthorized"];
-            /** @description Not a staff account, or a cross-site request */
+            /** @description Not a staff account, a cross-site request, or urn:nestor:problem:2fa-required (ADMIN_REQUIRE_2FA) without 2FA */
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

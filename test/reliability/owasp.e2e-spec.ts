@@ -469,14 +469,15 @@ describe('OWASP API Security Top 10 (2023)', () => {
   describe('API8 Security Misconfiguration', () => {
     // Deeper: test/http-contract.e2e-spec.ts (500 without stack or SQL, CORS allow-list, X-Request-Id).
     it('sends hardening headers and no X-Powered-By', async () => {
+      // Per surface (JSON API, admin SPA, docs): test/reliability/asvs.e2e-spec.ts "response headers".
       const res = await t.anonymous().inject('/api/products');
       expect(res.headers).toMatchObject({
         'x-content-type-options': 'nosniff',
-        'x-frame-options': 'SAMEORIGIN',
+        'x-frame-options': 'DENY',
         'referrer-policy': 'no-referrer',
         'cross-origin-opener-policy': 'same-origin',
       });
-      expect(res.headers['content-security-policy']).toMatch(/default-src 'self'.*object-src 'none'/);
+      expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
       expect(res.headers['x-powered-by']).toBeUndefined();
     });
 
@@ -666,10 +667,11 @@ describe('OWASP API Security Top 10 (2023)', () => {
       return routes;
     }
 
-    /** Not part of the API: Swagger UI and the admin SPA's static files, the email verification page. */
+    /** Not part of the API: Swagger UI and the admin SPA's static files, the email verification page, security.txt. */
     // Swagger UI and the admin UI's files, including its SPA fallback (`/admin*`, present once admin/dist is built).
     const isStatic = (route: string): boolean =>
-      /^GET \/((docs|admin)(\/|\*|-json|-yaml|$)(?!api\/)|auth\/verify-email$)/.test(route);
+      /^GET \/((docs|admin)(\/|\*|-json|-yaml|$)(?!api\/)|auth\/verify-email$)/.test(route) ||
+      route === 'GET /.well-known/security.txt';
 
     it('every route the server answers is in the OpenAPI document, and every documented operation exists', async () => {
       const document = (await t.inject('/docs-json')).json<{

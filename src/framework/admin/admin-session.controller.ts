@@ -4,12 +4,15 @@ import { AdminUserDto } from 'src/framework/admin/admin-api.dto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from 'src/framework/auth/auth.decorators';
 import { LoginDto } from 'src/framework/auth/auth.dto';
-import { AuthService } from 'src/framework/auth/auth.service';
+import { AuthService, normalizeEmail } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { SessionService, SessionState } from 'src/framework/auth/session.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ProblemException } from 'src/framework/http/problem';
 
 /** The signed-in staff member and the CSRF token to send in `X-CSRF-Token` on unsafe requests. */
 export class SessionDto {
@@ -21,6 +24,9 @@ export class SessionDto {
   })
   csrfToken!: string;
 }
+
+/** The admin login's 403 when ADMIN_REQUIRE_2FA is on and the account has no second factor yet. */
+export const TWO_FACTOR_REQUIRED = 'urn:nestor:problem:2fa-required';
 
 function toDto({ principal, csrfToken }: SessionState): SessionDto {
   const { userId: id, email, isStaff, isSuperuser } = principal;
@@ -39,6 +45,8 @@ export class AdminSessionController {
     private readonly sessions: SessionService,
     private readonly twoFactor: TwoFactorService,
     private readonly throttle: LoginThrottleService,
+    private readonly events: SecurityEvents,
+    private readonly config: NestorConfig,
   ) {}
 
   @Public()
@@ -75,7 +83,11 @@ export class AdminSessionController {
     status: 401,
     description: 'Invalid email or password; urn:nestor:problem:otp-required when the account needs its code',
   })
-  @ApiResponse({ status: 403, description: 'Not a staff account, or a cross-site request' })
+  @ApiResponse({
+    status: 403,
+    description:
+      'Not a staff account, a cross-site request, or urn:nestor:problem:2fa-required (ADMIN_REQUIRE_2FA) without 2FA',
+  })
   @ApiInvalidBody()
   @ApiResponse({ status: 429, description: 'Too many failed attempts (see Retry-After)' })
   async login(
@@ -84,15 +96,34 @@ export class AdminSessionController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SessionDto> {
     this.sessions.checkOrigin(request); // login CSRF: a foreign page must not log a browser in
-    const userId = await this.throttle.attempt(body.email, request.ip, () =>
+    const userId = await this.throttle.attempt(body.email, request, () =>
       this.auth.authenticate(body.email, body.password, (id) => this.twoFactor.verifyLogin(id, body.otp)),
     );
+    // Checked before a session exists: a refused login leaves none behind.
+    if (this.config.adminRequire2fa && !(await this.twoFactor.status(userId)).enabled) {
+      this.events.record(
+        'login.refused',
+        { userId, email: normalizeEmail(body.email), via: 'admin', reason: TWO_FACTOR_REQUIRED },
+        request,
+      );
+      throw new ProblemException({
+        type: TWO_FACTOR_REQUIRED,
+        title: 'Two-factor authentication required',
+        status: 403,
+        detail:
+          'The admin needs two-factor authentication (ADMIN_REQUIRE_2FA): log in at POST /api/auth/login, ' +
+          'turn it on with POST /api/auth/2fa/setup and /api/auth/2fa/enable, then log in here again.',
+      });
+    }
     const session = await this.sessions.start(request, reply, userId);
+    const email = session.principal.email;
     if (!session.principal.isStaff && !session.principal.isSuperuser) {
       await this.sessions.end(request, reply);
       await this.sessions.endAll(userId);
+      this.events.record('login.refused', { userId, email, via: 'admin', reason: 'not-staff' }, request);
       throw forbidden('The admin is for staff accounts.');
     }
+    this.events.record('login.succeeded', { userId, email, via: 'admin' }, request);
     return toDto(session);
   }
 

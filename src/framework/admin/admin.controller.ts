@@ -23,6 +23,7 @@ import {
 import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
 import type { AdminSchema } from 'src/framework/admin/admin-schema.types';
 import { AuditService } from 'src/framework/admin/audit.service';
+import { spreadsheetCsvOptions } from 'src/framework/admin/spreadsheet-csv';
 import { CurrentPrincipal } from 'src/framework/auth/auth.decorators';
 import { can, Principal } from 'src/framework/auth/principal';
 import { forbidden } from 'src/framework/auth/problems';
@@ -178,15 +179,9 @@ export class AdminController {
         query = parseListQuery({ ...raw, limit: String(EXPORT_PAGE), after: next }, spec);
       }
     }
-    const csv = stringify({
-      header: true,
-      columns,
-      cast: {
-        date: (value) => value.toISOString(),
-        boolean: (value) => (value ? 'true' : 'false'),
-        object: (value) => JSON.stringify(value),
-      },
-    });
+    // Staff open these files in spreadsheet programs: text that could run as a formula is made inert.
+    const types = new Map([...definition.fields.values()].map((field) => [field.name, field.type] as const));
+    const csv = stringify(spreadsheetCsvOptions(columns, types));
     const date = new Date().toISOString().slice(0, 10);
     void reply
       .header('content-type', 'text/csv; charset=utf-8')

@@ -46,7 +46,7 @@ export class ChangePasswordDto {
   @CurrentPasswordField()
   currentPassword!: string;
 
-  @NewPasswordField('newPassword')
+  @NewPasswordField()
   newPassword!: string;
 }
 

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from 'src/framework/admin/audit.service';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
 import type { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
 import { hashPassword, verifyPassword } from 'src/framework/auth/passwords';
 import { type Principal, requireSession } from 'src/framework/auth/principal';
+import { SecurityEventFields, SecurityEventName, SecurityEvents } from 'src/framework/auth/security-events';
 import { TokenService, sha256 } from 'src/framework/auth/token.service';
 import { VERIFY_EMAIL_PAGE } from 'src/framework/auth/verify-email-page.controller';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -19,6 +22,18 @@ export const ONE_TIME_TTL_SECONDS: Record<OneTimePurpose, number> = {
   'email-verify': 48 * 3600,
   'password-reset': 3600,
 };
+
+/** Account changes kept in the user's audit history and the security log. */
+export type AccountChangeEvent = Extract<
+  SecurityEventName,
+  | 'password.changed'
+  | 'password.reset'
+  | 'password.set'
+  | '2fa.enabled'
+  | '2fa.disabled'
+  | 'api-key.created'
+  | 'api-key.revoked'
+>;
 
 /** The request's principal from a JWT carries the refresh family of its session. */
 export type SessionPrincipal = Principal & { family?: string };
@@ -40,6 +55,8 @@ export class AccountService implements OnModuleDestroy {
     private readonly tokens: TokenService,
     private readonly mail: MailService,
     private readonly config: NestorConfig,
+    private readonly audit: AuditService,
+    private readonly events: SecurityEvents,
   ) {}
 
   /**
@@ -132,6 +149,7 @@ export class AccountService implements OnModuleDestroy {
       await this.expireTokens(manager, principal.userId, 'password-reset');
       // A JWT without a family (none issued by us today) ends every session, the safe side.
       await this.tokens.revokeUser(principal.userId, principal.family, manager);
+      await this.recordAccountChange(manager, 'password.changed', principal.userId, principal);
     });
     this.afterResponse(() => this.sendPasswordChanged(user.email));
   }
@@ -141,13 +159,47 @@ export class AccountService implements OnModuleDestroy {
    * password, and every session, refresh family and pending reset link of the user ends.
    * Example: `await accounts.setPassword(userId, 'a new passphrase', manager)`.
    */
-  async setPassword(userId: number, password: string, manager: EntityManager): Promise<void> {
+  async setPassword(
+    userId: number,
+    password: string,
+    manager: EntityManager,
+    actor?: Principal,
+  ): Promise<void> {
     await manager.query('UPDATE "user" SET "passwordHash" = $2 WHERE id = $1', [
       userId,
       await hashPassword(password),
     ]);
     await this.expireTokens(manager, userId, 'password-reset');
     await this.tokens.revokeUser(userId, undefined, manager);
+    await this.recordAccountChange(manager, 'password.set', userId, actor);
+  }
+
+  /**
+   * An account change of `userId` (by `actor`, or the system) as a security event after the commit, and
+   * as an `action` entry in the audit history of the user record, in the same transaction.
+   * Example: `await accounts.recordAccountChange(manager, 'api-key.created', userId, principal, { keyId })`.
+   */
+  async recordAccountChange(
+    manager: EntityManager,
+    event: AccountChangeEvent,
+    userId: number,
+    actor?: Principal,
+    details: SecurityEventFields = {},
+    request?: FastifyRequest,
+  ): Promise<void> {
+    await this.audit.record(manager, {
+      principal: actor,
+      resource: 'users',
+      recordId: userId,
+      operation: 'action',
+      actionName: event,
+    });
+    this.events.recordAfterCommit(
+      manager,
+      event,
+      { userId, actorId: actor?.userId ?? null, ...details },
+      request,
+    );
   }
 
   /**
@@ -189,6 +241,7 @@ export class AccountService implements OnModuleDestroy {
       );
       await this.expireTokens(manager, userId, 'password-reset');
       await this.tokens.revokeUser(userId, undefined, manager);
+      await this.recordAccountChange(manager, 'password.reset', userId);
       return user.email;
     });
     this.afterResponse(() => this.sendPasswordChanged(email));

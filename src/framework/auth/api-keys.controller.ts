@@ -10,11 +10,14 @@ import {
   Injectable,
   Param,
   Post,
+  Req,
   UseGuards,
 } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { FastifyRequest } from 'fastify';
 import { In, IsNull, Repository } from 'typeorm';
+import { AccountService } from 'src/framework/auth/account.service';
 import { ApiKey } from 'src/framework/auth/api-key.entity';
 import { ApiKeyService } from 'src/framework/auth/api-key.service';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from 'src/framework/auth/api-keys.dto';
@@ -54,6 +57,7 @@ export class ApiKeysController {
   constructor(
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
     @InjectRepository(Permission) private readonly permissionRows: Repository<Permission>,
+    private readonly accounts: AccountService,
   ) {}
 
   @Post()
@@ -73,6 +77,7 @@ export class ApiKeysController {
   async create(
     @Body() body: CreateApiKeyDto,
     @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
   ): Promise<CreatedApiKeyDto> {
     const requested = [...new Set(body.permissions)];
     const existing = new Set(
@@ -111,6 +116,14 @@ export class ApiKeysController {
         revokedAt: null,
       }),
     );
+    await this.accounts.recordAccountChange(
+      this.keys.manager,
+      'api-key.created',
+      principal.userId,
+      principal,
+      { keyId: saved.id, prefix: saved.prefix, permissions: saved.permissions },
+      request,
+    );
     return { ...toDto(saved), key };
   }
 
@@ -138,7 +151,11 @@ export class ApiKeysController {
   @ApiResponse({ status: 204, description: 'Revoked' })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
   @ApiResponse({ status: 404, description: 'No such key of yours (also for an id that is not a number)' })
-  async revoke(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+  async revoke(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
     const keyId = /^\d{1,10}$/.test(id) ? Number(id) : NaN;
     const found = keyId <= 2147483647 && (await this.keys.existsBy({ id: keyId, userId: principal.userId }));
     if (!found) {
@@ -149,6 +166,16 @@ export class ApiKeysController {
         detail: 'You have no API key with this id.',
       });
     }
-    await this.keys.update({ id: keyId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    const revoked = await this.keys.update({ id: keyId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    if (revoked.affected) {
+      await this.accounts.recordAccountChange(
+        this.keys.manager,
+        'api-key.revoked',
+        principal.userId,
+        principal,
+        { keyId },
+        request,
+      );
+    }
   }
 }

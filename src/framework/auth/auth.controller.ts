@@ -4,10 +4,11 @@ import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
 import { LoginDto, MeDto, RefreshDto, TokenPairDto } from 'src/framework/auth/auth.dto';
-import { AuthService } from 'src/framework/auth/auth.service';
+import { AuthService, normalizeEmail } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
 import type { Principal } from 'src/framework/auth/principal';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 
@@ -21,6 +22,7 @@ export class AuthController {
     private readonly dataSource: DataSource,
     private readonly twoFactor: TwoFactorService,
     private readonly throttle: LoginThrottleService,
+    private readonly events: SecurityEvents,
   ) {}
 
   @Public()
@@ -44,14 +46,21 @@ export class AuthController {
       'urn:nestor:problem:otp-required (send otp) or urn:nestor:problem:otp-invalid',
   })
   @ApiResponse({
+    status: 403,
+    description:
+      'urn:nestor:problem:password-breached: the password is right but common or breached; set a new one (password/forgot)',
+  })
+  @ApiResponse({
     status: 429,
     description: 'Too many failed attempts for the account or the client address (see Retry-After)',
   })
-  login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<TokenPair> {
+  async login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<TokenPair> {
     // 10 failures in 3 minutes per account and per address → 429, checked before the password.
-    return this.throttle.attempt(body.email, request.ip, () =>
-      this.auth.login(body.email, body.password, (userId) => this.twoFactor.verifyLogin(userId, body.otp)),
+    const userId = await this.throttle.attempt(body.email, request, () =>
+      this.auth.authenticate(body.email, body.password, (id) => this.twoFactor.verifyLogin(id, body.otp)),
     );
+    this.events.record('login.succeeded', { userId, email: normalizeEmail(body.email), via: 'api' }, request);
+    return this.tokens.issue(userId);
   }
 
   @Public()

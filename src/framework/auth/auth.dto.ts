@@ -1,13 +1,13 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { NewPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from 'src/framework/auth/password-policy';
 import { INT32_MAX } from 'src/framework/openapi/route-docs';
 
 /** The longest email address (RFC 5321's path limit), as the `user.email` column stores it. */
 export const EMAIL_MAX_LENGTH = 254;
-/** Passwords: 10 to 1024 characters (NIST 800-63B favours length over composition rules). */
-export const PASSWORD_MIN_LENGTH = 10;
-export const PASSWORD_MAX_LENGTH = 1024;
+/** A password being checked may be as long as earlier policies allowed (new ones: see password-policy). */
+export const CURRENT_PASSWORD_MAX_LENGTH = 1024;
 /** A TOTP code, or a recovery code (`xxxxx-xxxxx`, spaces and dashes allowed). */
 export const OTP_MAX_LENGTH = 64;
 /** Refresh tokens: `rt_` and 32 random bytes in base64url. */
@@ -33,10 +33,10 @@ export function EmailField(example = 'ada@example.com'): PropertyDecorator {
 }
 
 /**
- * A password being set: 10 to 1024 characters, checked and documented alike.
- * Example: `@NewPasswordField('newPassword') newPassword!: string;`
+ * A password being set: the password policy (12 to 128 characters, not a common or breached one, ASVS V2.1),
+ * checked and documented alike. Example: `@NewPasswordField() newPassword!: string;`
  */
-export function NewPasswordField(name = 'password'): PropertyDecorator {
+export function NewPasswordField(): PropertyDecorator {
   return applyDecorators(
     ApiProperty({
       minLength: PASSWORD_MIN_LENGTH,
@@ -45,28 +45,31 @@ export function NewPasswordField(name = 'password'): PropertyDecorator {
       example: 'correct horse battery staple',
     }),
     IsString(),
-    Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, {
-      message: `${name} must be between ${PASSWORD_MIN_LENGTH} and ${PASSWORD_MAX_LENGTH} characters`,
-    }),
+    NewPassword(),
   );
 }
 
 /**
- * A password being checked (any length up to 1024: older passwords may be shorter than today's minimum).
+ * A password being checked (any length up to 1024: older passwords may break today's policy).
  * Example: `@CurrentPasswordField() password!: string;`
  */
 export function CurrentPasswordField(
   options: { required?: boolean; description?: string } = {},
 ): PropertyDecorator {
   const doc = {
-    maxLength: PASSWORD_MAX_LENGTH,
+    maxLength: CURRENT_PASSWORD_MAX_LENGTH,
     format: 'password',
     example: 'correct horse battery staple',
     description: options.description,
   };
   return options.required === false
-    ? applyDecorators(ApiPropertyOptional(doc), IsOptional(), IsString(), MaxLength(PASSWORD_MAX_LENGTH))
-    : applyDecorators(ApiProperty(doc), IsString(), MaxLength(PASSWORD_MAX_LENGTH));
+    ? applyDecorators(
+        ApiPropertyOptional(doc),
+        IsOptional(),
+        IsString(),
+        MaxLength(CURRENT_PASSWORD_MAX_LENGTH),
+      )
+    : applyDecorators(ApiProperty(doc), IsString(), MaxLength(CURRENT_PASSWORD_MAX_LENGTH));
 }
 
 /**
@@ -153,7 +156,10 @@ export class MeDto {
   permissions!: string[];
 }
 
-/** Passwords being set: at least 10 characters. */
+/**
+ * A new password: 12 to 128 characters, not a common or breached one (ASVS V2.1; NIST 800-63B favours
+ * length over composition rules, so there are none).
+ */
 export class PasswordDto {
   @NewPasswordField()
   password!: string;

@@ -6,7 +6,7 @@ import { ApiKeyService } from 'src/framework/auth/api-key.service';
 import { AUTH_REQUIREMENT, AuthRequirement } from 'src/framework/auth/auth.decorators';
 import { Principal, can } from 'src/framework/auth/principal';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
-import { SESSION_COOKIE, SessionService } from 'src/framework/auth/session.service';
+import { SessionService } from 'src/framework/auth/session.service';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** The permission each generated route needs (Django's view/add/change/delete). */
@@ -62,7 +62,7 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
       context.getHandler(),
       context.getClass(),
     ]) ?? { kind: 'authenticated' };
-    if (header === undefined && request.cookies?.[SESSION_COOKIE]) {
+    if (header === undefined && request.cookies?.[this.sessions.cookieName]) {
       // The admin panel's cookie: a browser sends it on its own, so unsafe requests must prove intent.
       const session = await this.sessions.resolve(request);
       if (session) {

@@ -26,6 +26,7 @@ import { PermissionResource } from 'src/framework/auth/permission.resource';
 import { RateLimitGuard, rateLimitOptions } from 'src/framework/auth/rate-limit';
 import { RefreshToken } from 'src/framework/auth/refresh-token.entity';
 import { JWT_AUDIENCE, JWT_ISSUER, TokenService } from 'src/framework/auth/token.service';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { SessionService } from 'src/framework/auth/session.service';
 import { TwoFactorController } from 'src/framework/auth/two-factor.controller';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
@@ -87,6 +88,7 @@ export const AUTH_ENTITIES = [
     TwoFactorService,
     LoginThrottleService,
     SessionService,
+    SecurityEvents,
     JwtStrategy,
     // Global guards run in this order: who is calling, then their request budget.
     { provide: APP_GUARD, useClass: NestorAuthGuard },
@@ -101,6 +103,7 @@ export const AUTH_ENTITIES = [
     SessionService,
     TwoFactorService,
     LoginThrottleService,
+    SecurityEvents,
   ],
 })
 export class AuthModule {}

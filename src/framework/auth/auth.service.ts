@@ -3,11 +3,27 @@ import { DataSource } from 'typeorm';
 import { adminActionsOf } from 'src/framework/admin/admin-action.decorator';
 import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
 import { FRAMEWORK_PERMISSION_NAMES } from 'src/framework/auth/principal';
+import { isCommonPassword } from 'src/framework/auth/password-policy';
 import { hashPassword, needsRehash, verifyPassword } from 'src/framework/auth/passwords';
 import { unauthorized } from 'src/framework/auth/problems';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { ProblemException } from 'src/framework/http/problem';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+export const PASSWORD_BREACHED = 'urn:nestor:problem:password-breached';
+
+/** 403 after a right password that is on the common/breached list: the user must set a new one first. */
+function passwordBreached(): ProblemException {
+  return new ProblemException({
+    type: PASSWORD_BREACHED,
+    title: 'Password must be replaced',
+    status: 403,
+    detail:
+      'The password is right, but it is one of the most common (breached) passwords. Set a new one with ' +
+      'POST /api/auth/password/forgot and the emailed reset token, then log in with it.',
+  });
+}
 
 /** Emails compare trimmed and lower-cased; they are stored that way. */
 export function normalizeEmail(email: string): string {
@@ -65,6 +81,10 @@ export class AuthService implements OnApplicationBootstrap {
         throw unauthorized('This account needs a one-time code.');
       }
       await verifySecondFactor(user.id);
+    }
+    if (isCommonPassword(password)) {
+      // ASVS V2.1.7: a password set before the list was checked must be replaced before it is used again.
+      throw passwordBreached();
     }
     const rehash = needsRehash(user.passwordHash!) ? await hashPassword(password) : null;
     await this.dataSource.query(

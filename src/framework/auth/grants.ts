@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Principal } from 'src/framework/auth/principal';
+import type { SecurityEventFields, SecurityEvents } from 'src/framework/auth/security-events';
+import type { HookContext, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ProblemException, ProblemFieldError } from 'src/framework/http/problem';
 
 /**
@@ -72,5 +74,53 @@ export async function checkGrants(
   }
   if (errors.length > 0) {
     throw refused('Only superusers may grant permissions they do not hold themselves.', errors);
+  }
+}
+
+/** What decides what an account may do: a change to any of these is a `grants.changed` security event. */
+const GRANT_FIELDS = ['permissionIds', 'groupIds', 'isStaff', 'isSuperuser', 'isActive'] as const;
+
+/**
+ * The grant fields that differ between two versions of a row (`previous` empty on create), with their new
+ * values, for the `grants.changed` event; undefined when none changed.
+ */
+function grantChanges(row: ResourceRow, previous: ResourceRow): SecurityEventFields | undefined {
+  const sameIds = (a: unknown, b: unknown): boolean =>
+    addedIds(a, b).length === 0 && addedIds(b, a).length === 0;
+  const changed = GRANT_FIELDS.filter((name) =>
+    name.endsWith('Ids')
+      ? name in row && !sameIds(row[name], previous[name])
+      : name in row && row[name] !== (previous[name] ?? (name === 'isActive' ? true : false)),
+  );
+  if (changed.length === 0) {
+    return undefined;
+  }
+  const fields: SecurityEventFields = { changed };
+  for (const name of changed) {
+    fields[name] = name.endsWith('Ids')
+      ? (Array.isArray(row[name]) ? (row[name] as unknown[]) : []).map(Number)
+      : Boolean(row[name]);
+  }
+  return fields;
+}
+
+/**
+ * Logs a change of what an account or group grants as `grants.changed`, once the write commits.
+ * Example: `recordGrantChanges(events, { manager, principal }, 'userId', row, previous)` in `afterUpdate`.
+ */
+export function recordGrantChanges(
+  events: SecurityEvents,
+  { manager, principal }: Pick<HookContext, 'manager' | 'principal'>,
+  subject: 'userId' | 'groupId',
+  row: ResourceRow,
+  previous: ResourceRow,
+): void {
+  const changes = grantChanges(row, previous);
+  if (changes) {
+    events.recordAfterCommit(manager, 'grants.changed', {
+      [subject]: Number(row.id),
+      actorId: principal?.userId ?? null,
+      ...changes,
+    });
   }
 }

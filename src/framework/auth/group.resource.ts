@@ -1,5 +1,6 @@
-import { addedIds, checkGrants } from 'src/framework/auth/grants';
+import { addedIds, checkGrants, recordGrantChanges } from 'src/framework/auth/grants';
 import { Group } from 'src/framework/auth/group.entity';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
 
 /**
@@ -15,8 +16,17 @@ import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework
   admin: { icon: 'Groups', listDisplay: ['name'], titleField: 'name' },
 })
 export class GroupResource implements ResourceHooks {
+  constructor(private readonly events: SecurityEvents) {}
+
   async afterCreate({ manager, principal, row }: HookContext & { row: ResourceRow }): Promise<void> {
     await checkGrants(manager, principal, { permissionIds: addedIds(row.permissionIds, []) });
+    recordGrantChanges(
+      this.events,
+      { manager, principal },
+      'groupId',
+      { id: row.id, permissionIds: row.permissionIds },
+      {},
+    );
   }
 
   async afterUpdate({
@@ -28,5 +38,12 @@ export class GroupResource implements ResourceHooks {
     await checkGrants(manager, principal, {
       permissionIds: addedIds(row.permissionIds, previous.permissionIds),
     });
+    recordGrantChanges(
+      this.events,
+      { manager, principal },
+      'groupId',
+      { id: row.id, permissionIds: row.permissionIds },
+      previous,
+    );
   }
 }

@@ -9,6 +9,8 @@ import { unauthorized } from 'src/framework/auth/problems';
 import { JWT_AUDIENCE, JWT_ISSUER } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface AccessClaims {
   sub?: string;
   fam?: string;
@@ -17,7 +19,8 @@ export interface AccessClaims {
 
 /**
  * Verifies access JWTs: HS256 only (no `none`, no RS/HS confusion), issuer and audience checked, `exp`
- * required. The user must still exist and be active; permissions are read fresh on every request.
+ * required. The user must still exist and be active, and the token's session (refresh family) must not
+ * be revoked; permissions are read fresh on every request.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -41,10 +44,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (typeof claims.exp !== 'number' || !claims.sub || !/^\d+$/.test(claims.sub)) {
       throw unauthorized('The access token is invalid.');
     }
-    const principal = await loadPrincipal(this.dataSource, Number(claims.sub), 'jwt');
+    const family = typeof claims.fam === 'string' && UUID.test(claims.fam) ? claims.fam : undefined;
+    const principal = await loadPrincipal(this.dataSource, Number(claims.sub), 'jwt', family);
     if (!principal) {
       throw unauthorized('The access token is invalid.');
     }
-    return { ...principal, family: claims.fam };
+    return { ...principal, family };
   }
 }

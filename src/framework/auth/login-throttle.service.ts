@@ -1,15 +1,20 @@
 import { createHmac } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
 import { deriveKey } from 'src/framework/auth/keys';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { OTP_REQUIRED } from 'src/framework/auth/two-factor.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ProblemException } from 'src/framework/http/problem';
 
-/** 10 failed credential checks within 3 minutes lock an account, or a client address, until the window ends. */
-export const LOGIN_THROTTLE = { limit: 10, windowSeconds: 180 } as const;
+/**
+ * 10 failed credential checks within 6 minutes lock an account, or a client address, until the window
+ * ends: at most 100 failures an hour per account (ASVS V2.2.1).
+ */
+export const LOGIN_THROTTLE = { limit: 10, windowSeconds: 360 } as const;
 
 export const TOO_MANY_ATTEMPTS = 'urn:nestor:problem:too-many-attempts';
 
@@ -128,6 +133,14 @@ const COUNT_IN_WINDOW = `ON CONFLICT (key) DO UPDATE SET
 RETURNING failures,
   ceil(extract(epoch FROM "windowStart" + make_interval(secs => $3) - now()))::int AS "retryAfter"`;
 
+/** How `attempt` counts and logs: which errors are failures, and the security event prefix. */
+export interface AttemptOptions {
+  /** Default: a 401 other than "one-time code required". */
+  countsAsFailure?: (error: unknown) => boolean;
+  /** `login` (default) or `2fa-disable`: events are `<event>.failed`, `.locked`, `.refused`. */
+  event?: 'login' | '2fa-disable';
+}
+
 @Injectable()
 export class LoginThrottleService {
   private readonly logger = new Logger('LoginThrottle');
@@ -136,36 +149,47 @@ export class LoginThrottleService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly events: SecurityEvents,
     config: NestorConfig,
   ) {
     this.hmacKey = deriveKey(config.secretKey, 'login-throttle');
   }
 
   /**
-   * Runs a credential check under the limits of `account` and `ip`.
-   * Example: `return throttle.attempt(body.email, request.ip, () => auth.login(body.email, body.password))`.
+   * Runs a credential check under the limits of `account` and the request's client address, and logs
+   * failures, lockouts and refusals as security events.
+   * Example: `return throttle.attempt(body.email, request, () => auth.login(body.email, body.password))`.
    */
   async attempt<T>(
     account: string,
-    ip: string,
+    request: FastifyRequest,
     check: () => Promise<T>,
-    countsAsFailure: (error: unknown) => boolean = isCredentialFailure,
+    options: AttemptOptions = {},
   ): Promise<T> {
+    const { countsAsFailure = isCredentialFailure, event = 'login' } = options;
     await this.sweep();
-    const accountKey = this.key('account', normalizeEmail(account));
-    const ipKey = this.key('ip', clientBucket(ip));
+    const email = normalizeEmail(account);
+    const accountKey = this.key('account', email);
+    const ipKey = this.key('ip', clientBucket(request.ip));
     const keys = [accountKey, ipKey];
     const locked = await this.reserve(keys);
     if (locked !== undefined) {
       await this.release(keys);
+      this.events.record(`${event}.locked`, { email, retryAfter: locked }, request);
       throw tooManyAttempts(locked);
     }
     let result: T;
     try {
       result = await check();
     } catch (error) {
+      const reason = (error instanceof ProblemException && error.problem.type) || 'error';
       if (!countsAsFailure(error)) {
         await this.release(keys);
+        if (error instanceof ProblemException && error.problem.status === 403) {
+          this.events.record(`${event}.refused`, { email, reason }, request);
+        }
+      } else {
+        this.events.record(`${event}.failed`, { email, reason }, request);
       }
       throw error;
     }

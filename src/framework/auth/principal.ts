@@ -42,12 +42,14 @@ export function requireSession(principal: Principal | undefined, what: string): 
 
 /**
  * Loads an active user's principal in one query (direct and group permissions), or undefined when the
- * user no longer exists or is inactive.
+ * user no longer exists or is inactive, or when `family` (an access token's session) has been revoked:
+ * logout, a reused refresh token or a password change end the access tokens of that session at once.
  */
 export async function loadPrincipal(
   manager: Pick<EntityManager, 'query'>,
   userId: number,
   via: Principal['via'],
+  family?: string,
 ): Promise<Principal | undefined> {
   const rows = await manager.query<
     { id: number; email: string; isStaff: boolean; isSuperuser: boolean; permissions: string[] | null }[]
@@ -57,8 +59,9 @@ export async function loadPrincipal(
               SELECT up."permissionId" FROM user_permissions up WHERE up."userId" = u.id
               UNION SELECT gp."permissionId" FROM group_permissions gp
                 JOIN user_groups ug ON ug."groupId" = gp."groupId" WHERE ug."userId" = u.id)) AS permissions
-       FROM "user" u WHERE u.id = $1 AND u."isActive"`,
-    [userId],
+       FROM "user" u WHERE u.id = $1 AND u."isActive"
+        AND NOT EXISTS (SELECT 1 FROM refresh_token r WHERE r.family = $2::uuid AND r."revokedAt" IS NOT NULL)`,
+    [userId, family ?? null],
   );
   const row = rows[0];
   if (!row) {

@@ -7,10 +7,20 @@ import { forbidden } from 'src/framework/auth/problems';
 import { sha256 } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 
-/** The admin session cookie: httpOnly, SameSite=Lax, Secure in production. */
+/**
+ * The admin session cookie: httpOnly, SameSite=Lax, Path=/, Secure in production. Idle and absolute
+ * timeouts: ADMIN_SESSION_IDLE_TIMEOUT and ADMIN_SESSION_MAX_AGE (NestorConfig.adminSession).
+ */
 export const SESSION_COOKIE = 'nestor_session';
-/** How long an admin session lives without a new login. */
-const SESSION_TTL_MS = 12 * 3600 * 1000;
+
+/**
+ * The cookie's name: in production, where it is Secure, with the `__Host-` prefix, so browsers keep it to
+ * this host, Path=/ and no Domain, and no subdomain can plant or overwrite it (ASVS V3.4.4).
+ * Example: `request.cookies[sessionCookieName(config)]`.
+ */
+export function sessionCookieName(config: Pick<NestorConfig, 'nodeEnv'>): string {
+  return config.nodeEnv === 'production' ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A signed-in admin session: who, and the CSRF token its unsafe requests must send. */
@@ -26,41 +36,58 @@ export interface SessionState {
  */
 @Injectable()
 export class SessionService {
+  /** `nestor_session`, or `__Host-nestor_session` in production. */
+  readonly cookieName: string;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: NestorConfig,
-  ) {}
+  ) {
+    this.cookieName = sessionCookieName(config);
+  }
 
   /** Opens a new session (a fresh id every login, so a planted cookie is useless) and sets its cookie. */
   async start(request: FastifyRequest, reply: FastifyReply, userId: number): Promise<SessionState> {
     await this.end(request, reply); // the session id changes at login
     const id = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(32).toString('base64url');
-    const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
+    const { idleTimeout, maxAge } = this.config.adminSession;
+    // expiresAt slides with use (resolve) up to createdAt + maxAge; the cookie itself lasts maxAge.
     await this.dataSource.query(
-      'INSERT INTO admin_session ("idHash", "userId", "csrfToken", "expiresAt") VALUES ($1, $2, $3, $4)',
-      [sha256(id), userId, csrfToken, expiresAt],
+      `INSERT INTO admin_session ("idHash", "userId", "csrfToken", "expiresAt")
+       VALUES ($1, $2, $3, now() + make_interval(secs => LEAST($4::int, $5::int)))`,
+      [sha256(id), userId, csrfToken, idleTimeout, maxAge],
     );
-    void reply.setCookie(SESSION_COOKIE, id, {
+    void reply.setCookie(this.cookieName, id, {
       httpOnly: true,
       sameSite: 'lax',
       secure: this.config.nodeEnv === 'production',
       path: '/',
-      expires: expiresAt,
+      maxAge,
     });
     const principal = await loadPrincipal(this.dataSource, userId, 'session');
     return { principal: principal!, csrfToken };
   }
 
-  /** The request's live session, or undefined (no cookie, unknown, expired, or the user is inactive). */
+  /**
+   * The request's live session, or undefined (no cookie, unknown, idle too long, past its maximum age, or
+   * the user is inactive). Each use moves its idle deadline on, never past login + maxAge.
+   */
   async resolve(request: FastifyRequest): Promise<SessionState | undefined> {
-    const id = request.cookies?.[SESSION_COOKIE];
+    const id = request.cookies?.[this.cookieName];
     if (!id) {
       return undefined;
     }
+    const { idleTimeout, maxAge } = this.config.adminSession;
+    // Through a CTE: pg answers a bare UPDATE … RETURNING with [rows, rowCount], not with the rows.
     const [row] = await this.dataSource.query<{ userId: number; csrfToken: string }[]>(
-      'SELECT "userId", "csrfToken" FROM admin_session WHERE "idHash" = $1 AND "expiresAt" > now()',
-      [sha256(id)],
+      `WITH used AS (
+         UPDATE admin_session SET "expiresAt" = LEAST(now() + make_interval(secs => $2),
+                                                      "createdAt" + make_interval(secs => $3))
+          WHERE "idHash" = $1 AND "expiresAt" > now() AND "createdAt" > now() - make_interval(secs => $3)
+          RETURNING "userId", "csrfToken")
+       SELECT "userId", "csrfToken" FROM used`,
+      [sha256(id), idleTimeout, maxAge],
     );
     const principal = row && (await loadPrincipal(this.dataSource, row.userId, 'session'));
     return principal ? { principal, csrfToken: row.csrfToken } : undefined;
@@ -68,12 +95,12 @@ export class SessionService {
 
   /** Deletes the request's session (if any) and clears its cookie. */
   async end(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const id = request.cookies?.[SESSION_COOKIE];
+    const id = request.cookies?.[this.cookieName];
     if (id) {
       await this.dataSource.query('DELETE FROM admin_session WHERE "idHash" = $1 OR "expiresAt" < now()', [
         sha256(id),
       ]);
-      void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      void reply.clearCookie(this.cookieName, { path: '/', secure: this.config.nodeEnv === 'production' });
     }
   }
 

@@ -5,9 +5,6 @@ import { DataSource, EntityManager } from 'typeorm';
 import { unauthorized } from 'src/framework/auth/problems';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 
-/** Refresh tokens live 30 days; each use rotates them. */
-const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
-
 export const JWT_ISSUER = 'nestor';
 
 /** Wall-clock time that test clocks (which fake `Date`) leave alone. */
@@ -29,7 +26,10 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Issues access JWTs and rotating, family-tracked refresh tokens. */
+/**
+ * Issues access JWTs and rotating, family-tracked refresh tokens (REFRESH_TOKEN_TTL, 30 days by default;
+ * each use rotates them). An access token dies with its family: logout, reuse and password changes end it.
+ */
 @Injectable()
 export class TokenService {
   constructor(
@@ -43,7 +43,7 @@ export class TokenService {
     const refreshToken = `rt_${randomBytes(32).toString('base64url')}`;
     await (manager ?? this.dataSource.manager).query(
       'INSERT INTO refresh_token ("userId", family, "tokenHash", "expiresAt") VALUES ($1, $2, $3, $4)',
-      [userId, family, sha256(refreshToken), new Date(Date.now() + REFRESH_TTL_MS)],
+      [userId, family, sha256(refreshToken), new Date(Date.now() + this.config.refreshTokenTtl * 1000)],
     );
     const accessToken = await this.jwt.signAsync({ sub: String(userId), fam: family });
     return { accessToken, refreshToken, expiresIn: this.config.accessTokenTtl, tokenType: 'Bearer' };

@@ -18,6 +18,8 @@ import {
   TwoFactorSetupDto,
   TwoFactorStatusDto,
 } from 'src/framework/auth/two-factor.dto';
+import { DataSource } from 'typeorm';
+import { AccountService } from 'src/framework/auth/account.service';
 import { TwoFactorService, TwoFactorStatus } from 'src/framework/auth/two-factor.service';
 import { ProblemException } from 'src/framework/http/problem';
 import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
@@ -36,6 +38,8 @@ export class TwoFactorController {
   constructor(
     private readonly twoFactor: TwoFactorService,
     private readonly throttle: LoginThrottleService,
+    private readonly accounts: AccountService,
+    private readonly dataSource: DataSource,
   ) {}
 
   @Get()
@@ -80,12 +84,22 @@ export class TwoFactorController {
   @ApiResponse({ status: 403, description: 'Called with an API key' })
   @ApiResponse({ status: 409, description: 'Not set up, or already enabled' })
   @ApiInvalidBody('The code is not valid')
-  enable(
+  async enable(
     @CurrentPrincipal() principal: Principal,
     @Body() body: EnableTwoFactorDto,
+    @Req() request: FastifyRequest,
   ): Promise<RecoveryCodesDto> {
     requireSession(principal, 'Managing two-factor authentication');
-    return this.twoFactor.enable(principal.userId, body.code);
+    const codes = await this.twoFactor.enable(principal.userId, body.code);
+    await this.accounts.recordAccountChange(
+      this.dataSource.manager,
+      '2fa.enabled',
+      principal.userId,
+      principal,
+      {},
+      request,
+    );
+    return codes;
   }
 
   @Post('disable')
@@ -107,9 +121,20 @@ export class TwoFactorController {
     requireSession(principal, 'Managing two-factor authentication');
     await this.throttle.attempt(
       principal.email,
-      request.ip,
+      request,
       () => this.twoFactor.disable(principal.userId, body),
-      wrongProof,
+      {
+        countsAsFailure: wrongProof,
+        event: '2fa-disable',
+      },
+    );
+    await this.accounts.recordAccountChange(
+      this.dataSource.manager,
+      '2fa.disabled',
+      principal.userId,
+      principal,
+      {},
+      request,
     );
   }
 }

@@ -6,6 +6,7 @@ import { deriveKey } from 'src/framework/auth/keys';
 import { verifyPassword } from 'src/framework/auth/passwords';
 import { forbidden, unauthorized } from 'src/framework/auth/problems';
 import { open, seal } from 'src/framework/auth/secret-box';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { sha256 } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
@@ -93,6 +94,7 @@ export class TwoFactorService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly events: SecurityEvents,
     config: NestorConfig,
   ) {
     this.key = deriveKey(config.secretKey, 'totp');
@@ -232,6 +234,9 @@ export class TwoFactorService {
        SELECT id FROM updated`,
       [userId, hash],
     );
+    if (spent.length > 0) {
+      this.events.record('2fa.recovery-code-used', { userId });
+    }
     return spent.length > 0;
   }
 
@@ -248,7 +253,12 @@ export class TwoFactorService {
     }
     const secret = open(this.key, sealed, this.context(userId));
     const result = await otplib().verify({ secret, token, epochTolerance: TOTP_TOLERANCE_SECONDS });
-    if (!result.valid || !('timeStep' in result) || (lastStep !== null && result.timeStep <= lastStep)) {
+    if (!result.valid || !('timeStep' in result)) {
+      return undefined;
+    }
+    if (lastStep !== null && result.timeStep <= lastStep) {
+      // ASVS V2.8.5: a replayed code is refused and logged (someone else may have seen it).
+      this.events.record('2fa.code-reused', { userId });
       return undefined;
     }
     return result.timeStep;

@@ -1,8 +1,10 @@
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsString } from 'class-validator';
 import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
 import { AccountService } from 'src/framework/auth/account.service';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
-import { addedIds, checkGrants, refused, unrestricted } from 'src/framework/auth/grants';
+import { NewPassword } from 'src/framework/auth/password-policy';
+import { addedIds, checkGrants, recordGrantChanges, refused, unrestricted } from 'src/framework/auth/grants';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { User } from 'src/framework/auth/user.entity';
 import type { ProblemFieldError } from 'src/framework/http/problem';
 import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -10,8 +12,7 @@ import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework
 /** The form of the admin's "Set password" action. */
 export class SetPasswordInput {
   @IsString()
-  @MinLength(10)
-  @MaxLength(1024)
+  @NewPassword()
   password!: string;
 }
 
@@ -73,7 +74,10 @@ function checkTarget(context: HookContext, current: ResourceRow): void {
   },
 })
 export class UserResource implements ResourceHooks {
-  constructor(private readonly accounts: AccountService) {}
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly events: SecurityEvents,
+  ) {}
 
   /** Admin action: mails each selected active user a password reset link (as `password/forgot` does). */
   @AdminAction('send-password-reset', { label: 'Send password reset', confirm: 'Mail a reset link to each?' })
@@ -102,7 +106,7 @@ export class UserResource implements ResourceHooks {
       throw refused('Only superusers may change or delete a superuser.', []);
     }
     for (const { id } of targets) {
-      await this.accounts.setPassword(id, input.password, manager);
+      await this.accounts.setPassword(id, input.password, manager, principal);
     }
     return `Password set for ${targets.length} user(s); their sessions ended`;
   }
@@ -120,6 +124,7 @@ export class UserResource implements ResourceHooks {
       permissionIds: addedIds(row.permissionIds, []),
       groupIds: addedIds(row.groupIds, []),
     });
+    recordGrantChanges(this.events, { manager, principal }, 'userId', row, {});
   }
 
   beforeUpdate(context: HookContext & { input: ResourceRow; current: ResourceRow }): void {
@@ -142,6 +147,7 @@ export class UserResource implements ResourceHooks {
       permissionIds: addedIds(row.permissionIds, previous.permissionIds),
       groupIds: addedIds(row.groupIds, previous.groupIds),
     });
+    recordGrantChanges(this.events, { manager, principal }, 'userId', row, previous);
   }
 
   beforeDelete(context: HookContext & { current: ResourceRow }): void {

@@ -15,6 +15,9 @@ const SAFE = {
   TRUST_PROXY: '1',
   SMTP_URL: 'smtp://mail.example.com:587',
   CORS_ORIGINS: 'https://shop.example.com',
+  ADMIN_REQUIRE_2FA: 'true',
+  SECURITY_CONTACT: 'mailto:security@example.com',
+  SECURITY_EXPIRES: new Date(Date.now() + 180 * 24 * 3600 * 1000).toISOString(),
 };
 
 const codes = (env: Record<string, string>, pendingMigrations: string[] = []): string[] =>
@@ -32,12 +35,27 @@ describe(deployFindings.name, () => {
     ['CORS *', { CORS_ORIGINS: '*' }, 'NST-W005'],
     ['trust any proxy', { TRUST_PROXY: 'true' }, 'NST-W011'],
     ['any host', { ALLOWED_HOSTS: '*' }, 'NST-W014'],
+    ['admin without 2FA', { ADMIN_REQUIRE_2FA: 'false' }, 'NST-W017'],
+    [
+      'security.txt about to expire',
+      { SECURITY_EXPIRES: new Date(Date.now() + 86400000).toISOString() },
+      'NST-W016',
+    ],
   ])('flags %s', (_name, change, code) => {
     expect(codes({ ...SAFE, ...change })).toEqual([code]);
   });
 
   it('flags settings left at their defaults and pending migrations', () => {
-    const { DOCS: _d, TRUST_PROXY: _p, REDIS_URL: _r, SMTP_URL: _s, METRICS: _m, ...rest } = SAFE;
+    const {
+      DOCS: _d,
+      TRUST_PROXY: _p,
+      REDIS_URL: _r,
+      SMTP_URL: _s,
+      METRICS: _m,
+      SECURITY_CONTACT: _c,
+      SECURITY_EXPIRES: _e,
+      ...rest
+    } = SAFE;
     expect(codes(rest, ['AddCoupon1'])).toEqual([
       'NST-W007',
       'NST-W008',
@@ -45,6 +63,7 @@ describe(deployFindings.name, () => {
       'NST-W010',
       'NST-W012',
       'NST-W013',
+      'NST-W015',
     ]);
   });
 

@@ -10,6 +10,8 @@ export interface DeployFinding {
 export interface DeployFacts {
   /** Migrations committed but not applied to the configured database. */
   pendingMigrations: readonly string[];
+  /** The time to judge expiry dates against (default now), for tests. */
+  now?: number;
 }
 
 /** Django's test for a weak SECRET_KEY: too short or too few distinct characters (e.g. "xxxx…"). */
@@ -98,6 +100,23 @@ export function deployFindings(config: LoadedConfig, facts: DeployFacts): Deploy
     add(
       'NST-W014',
       'ALLOWED_HOSTS is *: any Host header is accepted (cache poisoning, links to other hosts); list the hosts instead.',
+    );
+  }
+  if (!config.adminRequire2fa) {
+    add(
+      'NST-W017',
+      'ADMIN_REQUIRE_2FA is not true: staff can open admin sessions with a password alone. Set ADMIN_REQUIRE_2FA=true once staff have turned 2FA on.',
+    );
+  }
+  if (!config.securityTxt) {
+    add(
+      'NST-W015',
+      'SECURITY_CONTACT and SECURITY_EXPIRES are not set: publish /.well-known/security.txt (RFC 9116) so researchers know where to report a vulnerability.',
+    );
+  } else if (config.securityTxt.expires.getTime() - (facts.now ?? Date.now()) < 30 * 24 * 3600 * 1000) {
+    add(
+      'NST-W016',
+      `SECURITY_EXPIRES is ${config.securityTxt.expires.toISOString()}: security.txt expires within 30 days (or has); set a later date (RFC 9116 recommends less than a year ahead).`,
     );
   }
   return findings;

@@ -29,6 +29,39 @@ describe(loadConfig.name, () => {
     throw new Error(`expected loadConfig to throw a ConfigError for ${JSON.stringify(env)}`);
   };
 
+  describe('security settings', () => {
+    it('refuses an ADMIN_PASSWORD the password policy refuses, without echoing it', () => {
+      for (const password of ['short pw', 'Password1234']) {
+        const error = configError({ ADMIN_EMAIL: 'a@example.com', ADMIN_PASSWORD: password });
+        expect(error.message).toContain('ADMIN_PASSWORD:');
+        expect(error.message).not.toContain(password);
+      }
+    });
+
+    it('session lifetimes: ASVS level 2 for the admin (30 min idle, 12 h), 30 days for refresh tokens', () => {
+      expect(load()).toMatchObject({
+        adminSession: { idleTimeout: 1800, maxAge: 43200 },
+        refreshTokenTtl: 2592000,
+        securityTxt: undefined,
+      });
+    });
+
+    it('security.txt needs SECURITY_CONTACT and SECURITY_EXPIRES together', () => {
+      expect(configError({ SECURITY_CONTACT: 'mailto:sec@example.com' }).message).toContain(
+        'SECURITY_CONTACT and SECURITY_EXPIRES',
+      );
+      expect(
+        load({ SECURITY_CONTACT: 'mailto:sec@example.com', SECURITY_EXPIRES: '2030-01-01T00:00:00Z' })
+          .securityTxt,
+      ).toEqual({
+        contact: ['mailto:sec@example.com'],
+        expires: new Date('2030-01-01T00:00:00Z'),
+        policy: undefined,
+        languages: undefined,
+      });
+    });
+  });
+
   describe('defaults', () => {
     it('listens on 127.0.0.1:3000 with a 1 MiB body limit, no CORS and no trusted proxy', () => {
       const sut = load();

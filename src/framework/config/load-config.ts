@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
+import { passwordProblem } from 'src/framework/auth/password-policy';
 import {
   IDEMPOTENCY_STORES,
   IdempotencyStoreKind,
@@ -94,8 +95,8 @@ class EnvironmentVariables {
   @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'expected an email address' })
   ADMIN_EMAIL?: string;
 
+  /** Checked against the password policy below (length, common passwords). */
   @IsOptional()
-  @Matches(/^.{10,}$/, { message: 'expected at least 10 characters' })
   ADMIN_PASSWORD?: string;
 
   @IsOptional()
@@ -131,6 +132,44 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(RATE, { message: RATE_MESSAGE })
   RATE_LIMIT_USER?: string;
+
+  @IsOptional()
+  @Matches(/^[1-9]\d*$/, { message: 'expected a number of seconds, e.g. 2592000 (30 days)' })
+  REFRESH_TOKEN_TTL?: string;
+
+  @IsOptional()
+  @Matches(/^[1-9]\d*$/, { message: 'expected a number of seconds, e.g. 1800 (30 minutes)' })
+  ADMIN_SESSION_IDLE_TIMEOUT?: string;
+
+  @IsOptional()
+  @Matches(/^[1-9]\d*$/, { message: 'expected a number of seconds, e.g. 43200 (12 hours)' })
+  ADMIN_SESSION_MAX_AGE?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'expected true or false' })
+  ADMIN_REQUIRE_2FA?: string;
+
+  @IsOptional()
+  @Matches(/^(mailto:|https:\/\/|tel:)\S+(\s*,\s*(mailto:|https:\/\/|tel:)\S+)*$/, {
+    message: 'expected comma-separated mailto:, https:// or tel: URIs, e.g. mailto:security@example.com',
+  })
+  SECURITY_CONTACT?: string;
+
+  @IsOptional()
+  @Matches(/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/, {
+    message: 'expected an RFC 3339 date-time, e.g. 2027-12-31T23:59:59Z',
+  })
+  SECURITY_EXPIRES?: string;
+
+  @IsOptional()
+  @Matches(/^https:\/\/\S+$/, { message: 'expected an https:// URL of your disclosure policy' })
+  SECURITY_POLICY?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*(\s*,\s*[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)*$/, {
+    message: 'expected comma-separated language tags, e.g. en, fr',
+  })
+  SECURITY_LANGUAGES?: string;
 
   @IsOptional()
   @IsIn(['inline', 'off'], { message: 'expected inline or off' })
@@ -286,6 +325,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (nodeEnv === 'production' && !vars.SECRET_KEY) {
     problems.push('SECRET_KEY: required when NODE_ENV=production (at least 32 characters)');
   }
+  const adminPasswordProblem = vars.ADMIN_PASSWORD && passwordProblem(vars.ADMIN_PASSWORD);
+  if (adminPasswordProblem) {
+    problems.push(`ADMIN_PASSWORD: ${adminPasswordProblem}`);
+  }
   if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first superuser, or neither');
   }
@@ -297,6 +340,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   if (vars.IDEMPOTENCY_STORE === 'redis' && !vars.REDIS_URL) {
     problems.push('IDEMPOTENCY_STORE=redis: set REDIS_URL too');
+  }
+  if ((vars.SECURITY_CONTACT === undefined) !== (vars.SECURITY_EXPIRES === undefined)) {
+    problems.push(
+      'SECURITY_CONTACT and SECURITY_EXPIRES: security.txt needs both (RFC 9116), or neither to serve none',
+    );
+  }
+  if (vars.SECURITY_EXPIRES && Number.isNaN(Date.parse(vars.SECURITY_EXPIRES))) {
+    problems.push(`SECURITY_EXPIRES=${JSON.stringify(vars.SECURITY_EXPIRES)}: not a date`);
   }
   if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
@@ -330,6 +381,21 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
     registrationOpen: vars.AUTH_REGISTRATION !== 'false',
     accessTokenTtl: Number(vars.ACCESS_TOKEN_TTL ?? 900),
+    refreshTokenTtl: Number(vars.REFRESH_TOKEN_TTL ?? 30 * 24 * 3600),
+    // ASVS 4.0.3 V3.3.2, level 2: 30 minutes of inactivity or 12 hours, whichever comes first.
+    adminSession: {
+      idleTimeout: Number(vars.ADMIN_SESSION_IDLE_TIMEOUT ?? 1800),
+      maxAge: Number(vars.ADMIN_SESSION_MAX_AGE ?? 12 * 3600),
+    },
+    adminRequire2fa: vars.ADMIN_REQUIRE_2FA === 'true',
+    securityTxt: vars.SECURITY_CONTACT
+      ? {
+          contact: vars.SECURITY_CONTACT.split(',').map((c) => c.trim()),
+          expires: new Date(vars.SECURITY_EXPIRES!),
+          policy: vars.SECURITY_POLICY,
+          languages: vars.SECURITY_LANGUAGES?.split(',').map((l) => l.trim()),
+        }
+      : undefined,
     publicUrl,
     allowedHosts: vars.ALLOWED_HOSTS
       ? vars.ALLOWED_HOSTS.split(',').map((h) => h.trim())

@@ -47,6 +47,24 @@ export abstract class NestorConfig {
   abstract readonly registrationOpen: boolean;
   /** Access token lifetime in seconds (ACCESS_TOKEN_TTL, default 900 = 15 minutes). */
   abstract readonly accessTokenTtl: number;
+  /**
+   * Refresh token lifetime in seconds (REFRESH_TOKEN_TTL, default 30 days): an API session unused this long
+   * ends; each refresh starts the period again.
+   */
+  abstract readonly refreshTokenTtl: number;
+  /**
+   * Admin cookie sessions end after `idleTimeout` seconds without a request (ADMIN_SESSION_IDLE_TIMEOUT,
+   * default 1800) and `maxAge` seconds after login whatever happens (ADMIN_SESSION_MAX_AGE, default 43200).
+   */
+  abstract readonly adminSession: { idleTimeout: number; maxAge: number };
+  /** Staff may open an admin session only with 2FA turned on (ADMIN_REQUIRE_2FA, default false). */
+  abstract readonly adminRequire2fa: boolean;
+  /**
+   * `/.well-known/security.txt` (RFC 9116) from SECURITY_CONTACT (URIs) and SECURITY_EXPIRES (required
+   * together), SECURITY_POLICY and SECURITY_LANGUAGES; undefined → not served (404).
+   */
+  abstract readonly securityTxt:
+    { contact: string[]; expires: Date; policy?: string; languages?: string[] } | undefined;
   /** Base URL used in emailed links (PUBLIC_URL, default http://HOST:PORT). */
   abstract readonly publicUrl: string;
   /**

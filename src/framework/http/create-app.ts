@@ -9,11 +9,18 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import helmet, { HelmetOptions } from 'helmet';
 import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
+import { SecurityEvents } from 'src/framework/auth/security-events';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { refuseDisallowedHosts } from 'src/framework/http/allowed-hosts';
 import { requestIdOf } from 'src/framework/http/request-id';
 import { answerClientError, refuseLongUrls, routerProblem } from 'src/framework/http/router-errors';
 import { sendProblem } from 'src/framework/http/send-problem';
+import {
+  helmetOptionsFor,
+  noStoreWhenAuthenticated,
+  serveSecurityTxt,
+  surfaceOf,
+} from 'src/framework/http/response-policy';
 import { logRequest, logRequests } from 'src/framework/logging/logging.module';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
@@ -110,22 +117,17 @@ export async function createNestorApp(
   module: DynamicModule,
   config: NestorConfig,
 ): Promise<NestFastifyApplication> {
-  const security = securityHeaders({
-    contentSecurityPolicy: {
-      directives: {
-        // Swagger UI needs inline styles and data: images; nothing else is loosened.
-        defaultSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        scriptSrc: ["'self'"],
-      },
-    },
-    hsts: config.nodeEnv === 'production',
-  });
+  // Security headers per surface (JSON API, admin SPA, docs), computed once: response-policy.ts.
+  const security = Object.fromEntries(
+    (['api', 'admin', 'docs'] as const).map((surface) => [
+      surface,
+      securityHeaders(helmetOptionsFor(surface, config)),
+    ]),
+  );
   // The router's own errors (bad percent-encoding, a path parameter over 100 characters) leave before any
   // hook or handler runs, and would otherwise be Fastify's JSON echoing the whole path.
   const frameworkErrors: FastifyServerOptions['frameworkErrors'] = (error, request, reply) => {
-    void reply.headers(security).header('x-request-id', request.id);
+    void reply.headers(security[surfaceOf(request.url)]).header('x-request-id', request.id);
     sendProblem(request, reply, routerProblem(error));
     logRequest(PinoLogger.root, request, reply);
   };
@@ -165,6 +167,7 @@ export async function createNestorApp(
   });
   app.get(MetricsService).instrument(fastify);
   logRequests(fastify, PinoLogger.root);
+  app.get(SecurityEvents).watchResponses(fastify); // access.denied / credential.rejected (ASVS V7.2)
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive clients
   // release their sockets at once instead of holding the process open until their idle timeout.
   fastify.addHook('preClose', (done) => {
@@ -179,10 +182,12 @@ export async function createNestorApp(
   });
 
   await app.register(cookie); // the admin session cookie (SessionService)
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(security);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.headers(security[surfaceOf(request.url)]);
     done();
   });
+  noStoreWhenAuthenticated(fastify, config);
+  serveSecurityTxt(fastify, config);
   fastify.addHook('onRequest', refuseLongUrls);
   refuseDisallowedHosts(fastify, config.allowedHosts, PinoLogger.root);
   if (config.corsOrigins.length > 0) {
