@@ -327,6 +327,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
+    embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
