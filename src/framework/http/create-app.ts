@@ -10,7 +10,7 @@ import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { refuseDisallowedHosts } from 'src/framework/http/allowed-hosts';
-import { requestIdOf } from 'src/framework/http/request-id';
+import { requestIdOf, runWithRequestId } from 'src/framework/http/request-id';
 import { logRequests } from 'src/framework/logging/logging.module';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
@@ -131,6 +131,8 @@ export async function createNestorApp(
     void reply.header('x-request-id', request.id);
     done();
   });
+  // The handler and what it calls (JobsService.enqueue) see the request id.
+  fastify.addHook('preHandler', (request, _reply, done) => runWithRequestId(request.id, done));
   app.get(MetricsService).instrument(fastify);
   logRequests(fastify, PinoLogger.root);
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive clients
