@@ -156,12 +156,15 @@ class Session {
     release?.();
   }
 
-  /** The client left: end whatever it left open (the release rolls back an open transaction). */
+  /** The client left: end whatever it left open before the connection is given back. */
   private async finish(): Promise<void> {
     clearTimeout(this.idle);
     if (this.release) {
-      // Ends an unfinished extended-protocol exchange (Parse/Bind without Sync).
+      // Sync ends an unfinished extended-protocol exchange (Parse/Bind without Sync); then the transaction.
       await this.db.runExclusive(() => this.db.execProtocolRaw(SYNC)).catch(() => undefined);
+      if (this.db.isInTransaction()) {
+        await this.db.exec('ROLLBACK').catch(() => undefined); // not inside runExclusive: exec takes its lock
+      }
       this.giveBack();
     }
     this.ended();
