@@ -121,7 +121,7 @@ export async function withHttpApp<T>(
   options: AppContextOptions = {},
 ): Promise<T> {
   const config = commandConfig(options);
-  const app = await createNestorApp(rootModule(config), config);
+  const app = await createNestorApp(rootModule(config), config, { logger: cliLogger, abortOnError: false });
   try {
     await app.init();
     return await work(app);

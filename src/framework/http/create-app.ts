@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import cookie from '@fastify/cookie';
-import type { DynamicModule } from '@nestjs/common';
+import type { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
@@ -97,6 +97,14 @@ export async function drainHttp(app: NestFastifyApplication, graceMs: number): P
   clearTimeout(timer);
 }
 
+/** How a caller other than the server builds the app (the `nestor` commands that need routes). */
+export interface CreateAppOptions {
+  /** Nest's log lines go here instead of the JSON logger. */
+  logger?: LoggerService;
+  /** `false`: a failed boot is thrown to the caller instead of logged and ended with exit 1 (Nest's default). */
+  abortOnError?: boolean;
+}
+
 /**
  * Creates (but does not start) the HTTP application for a root module: Fastify with Nestor's body limit,
  * query parser, request ids, security headers, the ALLOWED_HOSTS check, CORS, metrics and OpenAPI docs. Signals are the entry point's:
@@ -106,6 +114,7 @@ export async function drainHttp(app: NestFastifyApplication, graceMs: number): P
 export async function createNestorApp(
   module: DynamicModule,
   config: NestorConfig,
+  options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
@@ -122,8 +131,11 @@ export async function createNestorApp(
   });
   // A JSON API: a text/plain body is refused with 415 rather than validated as a string.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    bufferLogs: true,
+    abortOnError: options.abortOnError,
+  });
+  app.useLogger(options.logger ?? app.get(Logger));
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
