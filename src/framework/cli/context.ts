@@ -26,10 +26,15 @@ export const ui = {
   error: (line: string): void => void process.stderr.write(`${errColors.red(line)}\n`),
 };
 
-/** Nest's `(message, …params, context)` as one line. */
+/** Nest's `(message, …params, context)` as one line; a structured message by its `msg`. */
 function logLine(message: unknown, params: unknown[]): string {
   const context = typeof params.at(-1) === 'string' ? (params.at(-1) as string) : undefined;
-  const text = message instanceof Error ? message.message : String(message);
+  const text =
+    message instanceof Error
+      ? message.message
+      : typeof message === 'object' && message !== null && 'msg' in message
+        ? String(message.msg)
+        : String(message);
   return `${context ? `[${context}] ` : ''}${text.split('\n', 1)[0]}`;
 }
 
