@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { AppModule } from 'src/app.module';
 import { shopSeeder } from 'src/app/seed';
-import { CliError } from 'src/framework/cli/context';
+import { CliError, failureReport } from 'src/framework/cli/context';
 import { buildCli } from 'src/framework/cli/program';
 import { registerSeedCommand } from 'src/framework/cli/seed.command';
 
@@ -17,8 +17,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 buildCli((config) => AppModule.forRoot(config), { extend: [registerSeedCommand(shopSeeder)] })
   .parseAsync(process.argv)
   .catch((error: unknown) => {
-    // A coded failure (CliError, NST-…) is an expected refusal: one line. Anything else is a bug worth its stack.
-    const coded = error instanceof Error && (error instanceof CliError || error.message.startsWith('NST-'));
-    process.stderr.write(`${coded ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    // One line (the stack with --verbose), printed once.
+    process.stderr.write(failureReport(error));
     process.exit(error instanceof CliError ? error.exitCode : 1);
   });

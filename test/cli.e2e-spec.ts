@@ -330,12 +330,12 @@ describe('nestor CLI', () => {
     const reverted = cli(['migrate', '--revert'], env);
     expect(reverted).toMatchObject({
       status: 0,
-      output: expect.stringMatching(/Reverted AdminSessionsAndAudit\d+/),
+      output: expect.stringMatching(/Reverted JobRequestId\d+/),
     });
     const shown = cli(['showmigrations'], env).output;
-    expect(shown).toMatch(/\[X\] JobBackends\d+/);
-    expect(shown).toMatch(/\[ \] AdminSessionsAndAudit\d+/);
-    expect(cli(['migrate'], env).output).toMatch(/Applied AdminSessionsAndAudit\d+/);
+    expect(shown).toMatch(/\[X\] AdminSessionsAndAudit\d+/);
+    expect(shown).toMatch(/\[ \] JobRequestId\d+/);
+    expect(cli(['migrate'], env).output).toMatch(/Applied JobRequestId\d+/);
     expect(cli(['migrate'], env).output).toContain('No pending migrations.');
   });
 

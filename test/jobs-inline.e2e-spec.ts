@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
-import { IsInt, IsString, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { LoadedConfig } from 'src/framework/config/load-config';
@@ -9,15 +8,7 @@ import { JobsService } from 'src/framework/jobs/jobs.service';
 import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
-
-class FlakyPayload {
-  @IsString()
-  key!: string;
-
-  @IsInt()
-  @Min(0)
-  failures!: number;
-}
+import { FlakyPayload } from 'test/support/flaky-payload';
 
 class EmptyPayload {}
 

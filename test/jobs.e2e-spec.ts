@@ -12,6 +12,7 @@ import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, createTestApp, createTestDatabase } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
+import { FlakyPayload } from 'test/support/flaky-payload';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `jobs-test-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -21,15 +22,6 @@ const SHUTDOWN_PREFIX = `${PREFIX}-b`;
 class CountPayload {
   @IsString()
   key!: string;
-}
-
-class FlakyPayload {
-  @IsString()
-  key!: string;
-
-  @IsInt()
-  @Min(0)
-  failures!: number;
 }
 
 class SlowPayload {

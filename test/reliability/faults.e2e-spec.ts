@@ -33,7 +33,7 @@ beforeAll(async () => {
   // A lost connection here would only mean the test's own client saw the outage.
   db.on('error', () => undefined);
   expect(cli(['migrate'], appEnv())).toMatchObject({ status: 0 });
-  expect(cli(['seed', '--count', '30'], appEnv())).toMatchObject({ status: 0 });
+  expect(cli(['seed', '--count', '30', '--force'], appEnv())).toMatchObject({ status: 0 });
 }, 120_000);
 
 /** Teardown steps are bounded: one that hangs is reported and the next still runs. */
@@ -243,10 +243,12 @@ describe('PostgreSQL unavailable for 10 s under traffic', () => {
       // No partial writes: every order has its items, its audit entry and its confirmation job, and the stock
       // taken is exactly what the orders hold. Every order the client was told about exists.
       const { rows: orphans } = await db.query(
-        `SELECT o.id FROM "order" o WHERE NOT EXISTS (SELECT 1 FROM order_item i WHERE i."orderId" = o.id)
-         OR NOT EXISTS (SELECT 1 FROM audit_entry a WHERE a.resource = 'orders' AND a."recordId" = o.id::text)
-         OR NOT EXISTS (SELECT 1 FROM job_outbox j WHERE j.name = 'orders.send-confirmation'
-                          AND (j.payload->>'orderId')::int = o.id)`,
+        `SELECT o.id FROM "order" o WHERE o.id > $1 AND (
+           NOT EXISTS (SELECT 1 FROM order_item i WHERE i."orderId" = o.id)
+           OR NOT EXISTS (SELECT 1 FROM audit_entry a WHERE a.resource = 'orders' AND a."recordId" = o.id::text)
+           OR NOT EXISTS (SELECT 1 FROM job_outbox j WHERE j.name = 'orders.send-confirmation'
+                            AND (j.payload->>'orderId')::int = o.id))`,
+        [before[0].last], // the orders placed here, not the seed's
       );
       expect(orphans).toEqual([]);
       const { rows: drift } = await db.query(

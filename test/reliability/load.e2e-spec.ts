@@ -33,7 +33,10 @@ async function readFixture(url: string): Promise<Fixture> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const products = await client.query<{ id: number }>('SELECT id FROM product ORDER BY id');
+    // On sale: the seed also makes drafts, archived and deleted products, which are not for ordering.
+    const products = await client.query<{ id: number }>(
+      `SELECT id FROM product WHERE status = 'active' AND "deletedAt" IS NULL ORDER BY id`,
+    );
     const category = await client.query<{ id: number }>('SELECT id FROM category ORDER BY id LIMIT 1');
     return { productIds: products.rows.map((r) => r.id), categoryId: category.rows[0].id };
   } finally {
@@ -192,10 +195,10 @@ describe('load and shutdown: the built app under a fixed rate and SIGTERM', () =
       RATE_LIMIT_USER: 'off',
     };
     expect(cli(['migrate'], env)).toMatchObject({ status: 0 });
-    const seed = cli(['seed', '--count', '200'], env);
+    const seed = cli(['seed', '--count', '200', '--force'], env);
     expect(seed).toMatchObject({ status: 0 });
     fixture = await readFixture(db.url);
-    expect(fixture.productIds.length).toBeGreaterThanOrEqual(200);
+    expect(fixture.productIds.length).toBeGreaterThanOrEqual(150);
   }, 180_000);
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RootModuleFactory } from 'src/framework/bootstrap';
 import { registerApiCommands } from 'src/framework/cli/api.command';
+import { ui } from 'src/framework/cli/context';
 import { registerGenerateCommands } from 'src/framework/cli/generate/generate.command';
 import { registerMigrationCommands } from 'src/framework/cli/migrate.command';
 import { registerOpsCommands } from 'src/framework/cli/ops.command';
@@ -20,8 +21,12 @@ export interface CliOptions {
 export function buildCli(rootModule: RootModuleFactory, options: CliOptions = {}): Command {
   const program = new Command('nestor')
     .description('Manage a Nestor project (like Django’s manage.py)')
+    .option('--verbose', 'show stack traces and the framework’s log lines')
     .showHelpAfterError()
-    .exitOverride((error) => process.exit(error.exitCode === 1 ? 2 : error.exitCode));
+    .exitOverride((error) => process.exit(error.exitCode === 1 ? 2 : error.exitCode))
+    .hook('preAction', (_program, command) => {
+      ui.verbose = Boolean(command.optsWithGlobals<{ verbose?: boolean }>().verbose);
+    });
   for (const register of [
     registerMigrationCommands,
     registerUserCommands,

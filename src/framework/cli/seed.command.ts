@@ -1,8 +1,9 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { DataSource } from 'typeorm';
+import type { INestApplicationContext } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { RootModuleFactory } from 'src/framework/bootstrap';
-import { CliError, ui, withDataSource } from 'src/framework/cli/context';
+import { CliError, commandConfig, ui, withAppContext } from 'src/framework/cli/context';
 
 /**
  * How a seeder reports progress; the command draws it as a bar on a terminal, and ignores it otherwise.
@@ -19,6 +20,11 @@ export interface SeedProgress {
 export interface SeedContext {
   /** The configured database, migrated. */
   dataSource: DataSource;
+  /**
+   * The booted app (no HTTP, no workers): seed through the app's own code where it has some, e.g.
+   * `await app.get(ReportJobs).dailySales({ date })` rather than numbers made up beside it.
+   */
+  app: INestApplicationContext;
   /** `--count`: how many of the main rows to make (default 100). */
   count: number;
   /** `--seed`: the same seed must make the same rows, and a second run must add nothing. */
@@ -26,7 +32,7 @@ export interface SeedContext {
   progress: SeedProgress;
 }
 
-/** Rows per kind, in the order to report them. Example: `{ products: 1000, categories: 20, tags: 15 }`. */
+/** Rows per kind (a plural noun), in the order to report them. Example: `{ products: 1000, categories: 20 }`. */
 export type SeedCounts = Record<string, number>;
 
 /**
@@ -36,6 +42,8 @@ export type SeedCounts = Record<string, number>;
 export interface SeedResult {
   created: SeedCounts;
   existing?: SeedCounts;
+  /** Lines printed after the summary: details, and how to sign in as the seeded users. */
+  notes?: string[];
 }
 
 /**
@@ -84,10 +92,15 @@ async function assertMigrated(dataSource: DataSource): Promise<void> {
   }
 }
 
+/** "categories" → "category", "staff users" → "staff user": the kinds are plural nouns. */
+function singular(kind: string): string {
+  return kind.replace(/ies$/, 'y').replace(/s$/, '');
+}
+
 function summary({ created, existing = {} }: SeedResult): string {
   const list = (counts: SeedCounts) =>
     Object.entries(counts)
-      .map(([kind, n]) => `${n} ${kind}`)
+      .map(([kind, n]) => `${n} ${n === 1 ? singular(kind) : kind}`)
       .join(', ');
   const already = Object.values(existing).some((n) => n > 0) ? `; already there: ${list(existing)}` : '';
   return `Seeded ${list(created)}${already}`;
@@ -117,7 +130,14 @@ export function registerSeedCommand(
         wholeNumber('--seed', 0, 2 ** 31 - 1, '--seed 42'),
         1,
       )
-      .action(async ({ count, seed }: { count: number; seed: number }) => {
+      .option('--force', 'seed even with NODE_ENV=production')
+      .action(async ({ count, seed, force }: { count: number; seed: number; force?: boolean }) => {
+        if (commandConfig().nodeEnv === 'production' && !force) {
+          // Demo data may come with known logins: not into a production database by accident (Laravel asks too).
+          throw new CliError(
+            'NST-S002 NODE_ENV=production: `nestor seed` writes demo data; pass --force if this database is for that',
+          );
+        }
         const started = performance.now();
         // Only a person at a terminal sees a bar; logs and pipes get the summary line alone.
         const bar = process.stderr.isTTY
@@ -136,11 +156,12 @@ export function registerSeedCommand(
           advance: (n = 1) => bar?.increment(n),
         };
         try {
-          const result = await withDataSource(
+          const result = await withAppContext(
             rootModule,
-            async (dataSource) => {
+            async (app) => {
+              const dataSource = app.get(DataSource);
               await assertMigrated(dataSource);
-              return seeder.run({ dataSource, count, seed, progress });
+              return seeder.run({ dataSource, app, count, seed, progress });
             },
             // Seeding never migrates on its own, even where a development server would.
             { overrides: { migrateOnBoot: false } },
@@ -149,6 +170,7 @@ export function registerSeedCommand(
           bar?.stop();
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
           ui.ok(`${summary(result)} (seed ${seed}) in ${seconds} s`);
+          result.notes?.forEach((line) => ui.out(line));
         } catch (error) {
           bar?.stop();
           throw error;

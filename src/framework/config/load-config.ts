@@ -419,6 +419,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     },
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
+    embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),

@@ -106,6 +106,12 @@ export abstract class NestorConfig {
   abstract readonly docs: 'public' | 'off';
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
+  /**
+   * On the embedded database in `dataDir`: `serve` opens it and shares it with `nestor` commands on a Unix
+   * socket while this process runs (servers and workers); `borrow` uses the socket of the process that holds
+   * it, and opens the files only when no process does (`nestor` commands).
+   */
+  abstract readonly embeddedSharing: 'serve' | 'borrow';
 }
 
 /** A request budget: at most `limit` requests per `ttlMs` milliseconds. */

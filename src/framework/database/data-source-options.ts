@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import * as pg from 'pg';
 import type { Pool } from 'pg';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
-import { createPGliteDriver } from 'src/framework/database/pglite-driver';
+import { EMBEDDED_SOCKET_PORT } from 'src/framework/database/embedded-socket';
+import { createPGliteDriver, sharedSocketDir } from 'src/framework/database/pglite-driver';
 import { TypeOrmLogger } from 'src/framework/database/typeorm-logger';
 
 /** Where an app keeps its migrations: file globs or migration classes. */
@@ -10,7 +12,8 @@ export type Migrations = NonNullable<DataSourceOptions['migrations']>;
 
 /**
  * The TypeORM options for a configuration: a PostgreSQL server when `DATABASE_URL` is set, else embedded
- * PGlite in `DATA_DIR/pglite` (or in memory). `synchronize` is never on: the schema only changes through
+ * PGlite in `DATA_DIR/pglite` (or in memory), opened here or, for a borrower, through the socket of the
+ * process that holds it. `synchronize` is never on: the schema only changes through
  * migrations.
  */
 export function dataSourceOptions(config: NestorConfig, migrations: Migrations): DataSourceOptions {
@@ -36,9 +39,29 @@ export function dataSourceOptions(config: NestorConfig, migrations: Migrations):
       applicationName: 'nestor',
     };
   }
+  if (config.inMemoryDatabase) {
+    return { ...common, driver: createPGliteDriver() };
+  }
+  const dataDir = join(config.dataDir, 'pglite');
+  const socketDir = config.embeddedSharing === 'borrow' ? sharedSocketDir(dataDir) : undefined;
+  if (socketDir) {
+    // Another process holds the files and shares them: connect to it as to a server on a Unix socket. Naming
+    // `pg` as the driver keeps it the embedded database for serverPool (no named statements, no hang guard).
+    return {
+      ...common,
+      driver: pg,
+      host: socketDir,
+      port: EMBEDDED_SOCKET_PORT,
+      username: 'postgres',
+      database: 'postgres',
+      poolSize: 4,
+      connectTimeoutMS: 2000,
+      applicationName: 'nestor',
+    };
+  }
   return {
     ...common,
-    driver: createPGliteDriver(config.inMemoryDatabase ? undefined : join(config.dataDir, 'pglite')),
+    driver: createPGliteDriver(dataDir, { share: config.embeddedSharing === 'serve' }),
   };
 }
 

@@ -1,12 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
 import { PGlite, types } from '@electric-sql/pglite';
+import {
+  EmbeddedShare,
+  Release,
+  createSocketDir,
+  shareEmbedded,
+  socketFile,
+} from 'src/framework/database/embedded-socket';
 
 /** How long a caller may wait for the single embedded connection before we call it a deadlock. */
 const ACQUIRE_TIMEOUT_MS = 30_000;
 
-type Release = (err?: unknown) => void;
-type ConnectCallback = (err: Error | null, client: PGliteClient | null, release: Release) => void;
+type ConnectCallback = (
+  err: Error | null,
+  client: PGliteClient | null,
+  release: (err?: unknown) => void,
+) => void;
 
 /** One lease of the embedded database's single connection, shaped like a `pg` client for TypeORM. */
 class PGliteClient extends EventEmitter {
@@ -34,6 +45,27 @@ function lockPath(dataDir: string): string {
   return `${dataDir}.lock`;
 }
 
+/** Who holds a data directory, and the socket directory it shares the database on, if it does. */
+interface LockInfo {
+  pid: number;
+  socketDir?: string;
+}
+
+function readLock(dataDir: string): LockInfo | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(lockPath(dataDir), 'utf8')) as unknown;
+    // Older versions wrote the bare pid.
+    const info = typeof parsed === 'number' ? { pid: parsed } : (parsed as LockInfo);
+    return Number.isInteger(info?.pid) ? info : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeLock(dataDir: string, info: LockInfo): void {
+  writeFileSync(lockPath(dataDir), JSON.stringify(info), { mode: 0o600 });
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -45,29 +77,54 @@ function pidAlive(pid: number): boolean {
 
 /** Two processes writing one PGlite directory corrupt it, so the directory is locked by pid. */
 function takeLock(dataDir: string): void {
-  const file = lockPath(dataDir);
-  if (existsSync(file)) {
-    const pid = Number(readFileSync(file, 'utf8'));
-    if (pid && pidAlive(pid)) {
-      throw new Error(
-        `NST-D002 The embedded database in ${dataDir} is already open in process ${pid}` +
-          `${pid === process.pid ? ' (this one)' : ''}. Stop that process, or set DATABASE_URL to share a PostgreSQL server.`,
-      );
-    }
+  const holder = readLock(dataDir);
+  if (holder && pidAlive(holder.pid)) {
+    const { pid } = holder;
+    throw new Error(
+      `NST-D002 The embedded database in ${dataDir} is already open in process ${pid}` +
+        `${pid === process.pid ? ' (this one)' : ''}. Stop that process, or set DATABASE_URL to share a PostgreSQL server.`,
+    );
   }
-  writeFileSync(file, String(process.pid));
+  writeLock(dataDir, { pid: process.pid });
+}
+
+/**
+ * The socket directory through which another live process shares the embedded database in `dataDir`
+ * (`npm start` does), or undefined when no process holds it or the holder does not share it.
+ * Example: `const dir = sharedSocketDir('./data/pglite')` then `new Client({ host: dir })`.
+ */
+export function sharedSocketDir(dataDir: string): string | undefined {
+  const holder = readLock(dataDir);
+  if (!holder?.socketDir || holder.pid === process.pid || !pidAlive(holder.pid)) {
+    return undefined;
+  }
+  return existsSync(socketFile(holder.socketDir)) ? holder.socketDir : undefined;
+}
+
+export interface PGliteDriverOptions {
+  /**
+   * Share the database with other local processes on a Unix socket (see `shareEmbedded`) while this one
+   * holds it: the HTTP and worker processes do, so `nestor` commands can run beside them.
+   */
+  share?: boolean;
 }
 
 /**
  * A `pg`-compatible driver for TypeORM over embedded PGlite. PGlite has one connection, so `connect()`
  * hands it to one query runner at a time: a transaction holds it from BEGIN to COMMIT and concurrent
- * requests queue instead of interleaving inside each other's transactions.
+ * requests queue instead of interleaving inside each other's transactions. With `share`, clients of the
+ * socket take their turns in the same queue.
  * Example: `new DataSource({ type: 'postgres', driver: createPGliteDriver('./data/pglite') })`.
  */
-export function createPGliteDriver(dataDir?: string): { Pool: new () => EventEmitter } {
+export function createPGliteDriver(
+  dataDir?: string,
+  { share = false }: PGliteDriverOptions = {},
+): { Pool: new () => EventEmitter } {
   class Pool extends EventEmitter {
     private readonly ready: Promise<PGlite>;
-    private holder: PGliteClient | undefined;
+    private sharing?: EmbeddedShare;
+    /** Whether a lease is out (or reserved for the next waiter). */
+    private held = false;
     private readonly waiting: Array<() => void> = [];
 
     constructor() {
@@ -77,7 +134,7 @@ export function createPGliteDriver(dataDir?: string): { Pool: new () => EventEmi
           mkdirSync(dataDir, { recursive: true });
           takeLock(dataDir);
         }
-        return PGlite.create({
+        const db = await PGlite.create({
           dataDir,
           // Match node-postgres: int8 as string (no precision loss), booleans sent as SQL literals.
           parsers: { [types.INT8]: (value: string) => value },
@@ -85,21 +142,45 @@ export function createPGliteDriver(dataDir?: string): { Pool: new () => EventEmi
             [types.BOOL]: (value: unknown) => (value === true || value === 'true' ? 'TRUE' : 'FALSE'),
           },
         });
+        if (dataDir && share) {
+          await this.share(db, dataDir);
+        }
+        return db;
       })();
       // Surface creation errors through connect(); avoid an unhandled rejection meanwhile.
       this.ready.catch(() => undefined);
     }
 
-    connect(callback: ConnectCallback): void {
-      this.acquire().then(
-        ([client, release]) => callback(null, client, release),
-        (err: Error) => callback(err, null, () => undefined),
-      );
+    /** Commands still run without the socket (they stop with NST-D002 instead), so a failure only warns. */
+    private async share(db: PGlite, dataDir: string): Promise<void> {
+      try {
+        this.sharing = await shareEmbedded(db, () => this.lease(db), createSocketDir(dataDir));
+        writeLock(dataDir, { pid: process.pid, socketDir: this.sharing.socketDir });
+      } catch (error) {
+        new Logger('Database').warn(
+          `The embedded database is not shared with \`nestor\` commands: ${(error as Error).message}`,
+        );
+      }
     }
 
-    private async acquire(): Promise<[PGliteClient, Release]> {
-      const db = await this.ready;
-      if (this.holder) {
+    connect(callback: ConnectCallback): void {
+      this.ready
+        .then(async (db) => [db, await this.lease(db)] as const)
+        .then(
+          ([db, release]) => {
+            const client = new PGliteClient(db);
+            callback(null, client, () => {
+              client.released = true;
+              release();
+            });
+          },
+          (err: Error) => callback(err, null, () => undefined),
+        );
+    }
+
+    /** Exclusive use of the single connection until the returned function is called. */
+    private async lease(db: PGlite): Promise<Release> {
+      if (this.held) {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => {
             this.waiting.splice(this.waiting.indexOf(grant), 1);
@@ -117,37 +198,33 @@ export function createPGliteDriver(dataDir?: string): { Pool: new () => EventEmi
           this.waiting.push(grant);
         });
       }
-      const client = new PGliteClient(db);
-      this.holder = client;
-      const release: Release = () => {
-        if (client.released) {
-          return;
+      this.held = true;
+      let released = false;
+      return () => {
+        if (!released) {
+          released = true;
+          void this.handOver(db);
         }
-        client.released = true;
-        void this.handOver(db, client);
       };
-      return [client, release];
     }
 
-    private async handOver(db: PGlite, client: PGliteClient): Promise<void> {
+    private async handOver(db: PGlite): Promise<void> {
       // A lease given back mid-transaction must not leak its transaction into the next holder.
       if (!db.closed && db.isInTransaction()) {
         await db.exec('ROLLBACK').catch(() => undefined);
       }
-      if (this.holder === client) {
-        this.holder = undefined;
-      }
       const next = this.waiting.shift();
       if (next) {
-        // Reserve the connection for the next waiter before anyone else can take it.
-        this.holder = client;
-        next();
+        next(); // still held: reserved for the next waiter before anyone else can take it
+      } else {
+        this.held = false;
       }
     }
 
     end(callback?: (err?: Error) => void): void {
       this.ready
         .then(async (db) => {
+          await this.sharing?.close();
           await db.close();
           if (dataDir) {
             rmSync(lockPath(dataDir), { force: true });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import cookie from '@fastify/cookie';
-import type { DynamicModule } from '@nestjs/common';
+import type { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyServerOptions } from 'fastify';
@@ -12,7 +12,7 @@ import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { refuseDisallowedHosts } from 'src/framework/http/allowed-hosts';
-import { requestIdOf } from 'src/framework/http/request-id';
+import { requestIdOf, runWithRequestId } from 'src/framework/http/request-id';
 import { answerClientError, refuseLongUrls, routerProblem } from 'src/framework/http/router-errors';
 import { sendProblem } from 'src/framework/http/send-problem';
 import {
@@ -107,6 +107,14 @@ export async function drainHttp(app: NestFastifyApplication, graceMs: number): P
   clearTimeout(timer);
 }
 
+/** How a caller other than the server builds the app (the `nestor` commands that need routes). */
+export interface CreateAppOptions {
+  /** Nest's log lines go here instead of the JSON logger. */
+  logger?: LoggerService;
+  /** `false`: a failed boot is thrown to the caller instead of logged and ended with exit 1 (Nest's default). */
+  abortOnError?: boolean;
+}
+
 /**
  * Creates (but does not start) the HTTP application for a root module: Fastify with Nestor's body limit,
  * query parser, request ids, security headers, the ALLOWED_HOSTS check, CORS, metrics and OpenAPI docs. Signals are the entry point's:
@@ -116,6 +124,7 @@ export async function drainHttp(app: NestFastifyApplication, graceMs: number): P
 export async function createNestorApp(
   module: DynamicModule,
   config: NestorConfig,
+  options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   // Security headers per surface (JSON API, admin SPA, docs), computed once: response-policy.ts.
   const security = Object.fromEntries(
@@ -156,8 +165,9 @@ export async function createNestorApp(
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bufferLogs: true,
     bodyParser: false,
+    abortOnError: options.abortOnError,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(options.logger ?? app.get(Logger));
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
@@ -165,6 +175,8 @@ export async function createNestorApp(
     void reply.header('x-request-id', request.id);
     done();
   });
+  // The handler and what it calls (JobsService.enqueue) see the request id.
+  fastify.addHook('preHandler', (request, _reply, done) => runWithRequestId(request.id, done));
   app.get(MetricsService).instrument(fastify);
   logRequests(fastify, PinoLogger.root);
   app.get(SecurityEvents).watchResponses(fastify); // access.denied / credential.rejected (ASVS V7.2)

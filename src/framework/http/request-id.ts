@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
@@ -17,4 +18,23 @@ export function requestIdOf(req: IncomingMessage): string {
     ids.set(req, id);
   }
   return id;
+}
+
+const handling = new AsyncLocalStorage<string>();
+
+/**
+ * Runs `next` (the rest of a request's handling) with `id` as the current request id. createNestorApp calls
+ * it from a `preHandler` hook, after the body is read: stream events would lose the context before that.
+ * Example: `fastify.addHook('preHandler', (request, _reply, done) => runWithRequestId(request.id, done))`.
+ */
+export function runWithRequestId<T>(id: string, next: () => T): T {
+  return handling.run(id, next);
+}
+
+/**
+ * The id of the request being handled, or undefined outside one (a job, a command). Jobs record it when
+ * enqueued, so a worker's log lines lead back to the request. Example: `currentRequestId() ?? null`.
+ */
+export function currentRequestId(): string | undefined {
+  return handling.getStore();
 }

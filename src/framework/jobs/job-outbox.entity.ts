@@ -52,6 +52,10 @@ export class JobOutbox {
   /** `enqueue(…, { dedupeKey })`: while a job with this key is unfinished, enqueueing it again is a no-op. */
   @Column({ type: 'varchar', length: 300, nullable: true })
   dedupeKey!: string | null;
+
+  /** The id of the request that enqueued it (null outside a request): its log lines carry it. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  requestId!: string | null;
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   JobScheduleDto,
   JobStateName,
 } from 'src/framework/jobs/jobs-admin.dto';
-import { JobsService } from 'src/framework/jobs/jobs.service';
+import { JobsService, jobPayload } from 'src/framework/jobs/jobs.service';
 
 /** What `/admin/api/jobs` reads and does, whichever backend runs the jobs. */
 export interface JobsInspector {
@@ -143,7 +143,7 @@ export class BullInspector implements JobsInspector {
       id: String(job.id),
       name: job.name,
       state,
-      payload: job.data as unknown,
+      payload: jobPayload(job.data),
       attempts: job.attemptsMade,
       maxAttempts: job.opts.attempts ?? 1,
       failedReason: job.failedReason || null,

@@ -23,6 +23,7 @@ import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommit
 import { deriveKey } from 'src/framework/auth/keys';
 import { UUID_RE } from 'src/framework/fields/formats';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { currentRequestId } from 'src/framework/http/request-id';
 import type { JobContext } from 'src/framework/jobs/job.decorator';
 import { JobDefinition, JobPayloadError, JobRegistry } from 'src/framework/jobs/job.registry';
 import { JobsMetrics } from 'src/framework/jobs/jobs.metrics';
@@ -67,6 +68,40 @@ const INLINE_POLL_MS = 250;
 const SCHEDULE_EVERY_POLLS = 4;
 const PENDING = 'nestorOutbox';
 
+/**
+ * What a job carries besides its payload, under one reserved key of the bullmq job data (bullmq has no
+ * other per-job field that every backend keeps).
+ */
+interface JobMeta {
+  requestId?: string;
+}
+const META_KEY = '$nestor';
+
+/** The job data to publish: the payload, plus its metadata when there is any. */
+function withJobMeta(payload: object, meta: JobMeta): object {
+  return meta.requestId ? { ...payload, [META_KEY]: meta } : payload;
+}
+
+/** The metadata of published job data. */
+function jobMeta(data: unknown): JobMeta {
+  const meta = (data as Record<string, unknown> | null)?.[META_KEY];
+  return typeof meta === 'object' && meta !== null ? meta : {};
+}
+
+/** The payload of published job data: what the handler and the jobs API see. */
+export function jobPayload(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null || !(META_KEY in data)) {
+    return data;
+  }
+  const { [META_KEY]: _meta, ...payload } = data as Record<string, unknown>;
+  return payload;
+}
+
+/** No retry follows: the payload cannot be valid, or the attempts are used up. */
+function isFinal(job: JobDefinition, attempt: number, error: unknown): boolean {
+  return error instanceof UnrecoverableError || attempt >= job.options.attempts;
+}
+
 /** The next time a cron expression fires after now. */
 export function nextRun(cron: string): Date {
   return CronExpressionParser.parse(cron).next().toDate();
@@ -108,6 +143,8 @@ export class JobsService
   private finishTimer?: NodeJS.Timeout;
   private readonly flushing = new Set<Promise<void>>();
   private effectSecret?: Buffer;
+  /** Errors run() has logged already: bullmq's 'failed' event must not log them a second time. */
+  private readonly logged = new WeakSet<Error>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -137,9 +174,11 @@ export class JobsService
       options.priority ?? job.options.priority ?? null,
       options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
       options.dedupeKey ?? null,
+      currentRequestId() ?? null,
     ];
     const [inserted] = await runner.query<{ id: string }[]>(
-      `INSERT INTO job_outbox (name, payload, delay, priority, "runAt", "dedupeKey") VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO job_outbox (name, payload, delay, priority, "runAt", "dedupeKey", "requestId")
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT ("dedupeKey") WHERE "finishedAt" IS NULL DO NOTHING RETURNING id`,
       values,
     );
@@ -188,8 +227,8 @@ export class JobsService
     // Ids made here, so they come back in payload order without relying on RETURNING's order.
     const ids = payloads.map(() => randomUUID());
     await runner.query(
-      `INSERT INTO job_outbox (id, name, payload, delay, priority, "runAt")
-       SELECT p.id, $1, p.payload, $4, $5, $6 FROM unnest($2::uuid[], $3::jsonb[]) AS p(id, payload)`,
+      `INSERT INTO job_outbox (id, name, payload, delay, priority, "runAt", "requestId")
+       SELECT p.id, $1, p.payload, $4, $5, $6, $7 FROM unnest($2::uuid[], $3::jsonb[]) AS p(id, payload)`,
       [
         name,
         ids,
@@ -197,6 +236,7 @@ export class JobsService
         options.delay ?? null,
         options.priority ?? job.options.priority ?? null,
         options.delay ? new Date(Date.now() + options.delay) : null,
+        currentRequestId() ?? null,
       ],
     );
     this.publishAfterCommit(ids, manager);
@@ -242,9 +282,17 @@ export class JobsService
     }
     await this.ready();
     const rows = await this.dataSource.query<
-      { id: string; name: string; payload: object; delay: number | null; priority: number | null }[]
+      {
+        id: string;
+        name: string;
+        payload: object;
+        delay: number | null;
+        priority: number | null;
+        requestId: string | null;
+      }[]
     >(
-      'SELECT id, name, payload, delay, priority FROM job_outbox WHERE id = ANY($1) AND "publishedAt" IS NULL',
+      `SELECT id, name, payload, delay, priority, "requestId" FROM job_outbox
+        WHERE id = ANY($1) AND "publishedAt" IS NULL`,
       [ids],
     );
     // One bulk add per queue (a single round trip for a whole sweep), then one UPDATE for the batch.
@@ -257,7 +305,7 @@ export class JobsService
       await this.queue(name).addBulk(
         batch.map((row) => ({
           name,
-          data: row.payload,
+          data: withJobMeta(row.payload, { requestId: row.requestId ?? undefined }),
           opts: {
             jobId: row.id,
             attempts: job.options.attempts,
@@ -542,8 +590,7 @@ export class JobsService
       stalledInterval: this.config.jobsLockDuration,
       maxStalledCount: 2,
     };
-    // Metrics (JobsMetrics): every run counts as completed or failed and is timed, by job name.
-    const processor = (bull: BullJob) => this.metrics.track(job.name, () => this.process(job, bull));
+    const processor = (bull: BullJob) => this.run(job, bull);
     const worker: JobWorker =
       this.config.jobsBackend === 'postgres'
         ? new OnPostgres.Worker<object, unknown>(job.name, processor, {
@@ -556,9 +603,16 @@ export class JobsService
             prefix: this.config.jobsPrefix,
           });
     worker.on('failed', (failed, error) => {
-      this.logger.warn(
-        `Job ${job.name} ${failed?.id ?? ''} failed (attempt ${failed?.attemptsMade ?? '?'}): ${error.message}`,
-      );
+      if (!this.logged.has(error)) {
+        // Not thrown by the handler (run() logged those): a job whose worker kept dying, for instance.
+        this.logger.warn({
+          msg: `Job ${job.name} ${failed?.id ?? ''} failed: ${error.message}`,
+          job: job.name,
+          jobId: failed?.id,
+          requestId: failed ? jobMeta(failed.data).requestId : undefined,
+          error: error.message,
+        });
+      }
       if (failed?.finishedOn) {
         void this.markFinished(failed.id, 'failed'); // no retry left: it stays failed (and retryable)
       }
@@ -623,7 +677,7 @@ export class JobsService
   private async runDueRows(): Promise<void> {
     // Rows claimed by a process that died are claimable again after the lock duration.
     const rows = await this.dataSource.query<
-      { id: string; name: string; payload: object; attempts: number }[]
+      { id: string; name: string; payload: object; attempts: number; requestId: string | null }[]
     >(
       // A SELECT around the UPDATE: TypeORM answers a top-level UPDATE … RETURNING with [rows, count].
       `WITH due AS (
@@ -633,7 +687,7 @@ export class JobsService
           ORDER BY "createdAt" LIMIT 10 FOR UPDATE SKIP LOCKED),
        claimed AS (
          UPDATE job_outbox o SET "publishedAt" = now(), attempts = o.attempts + 1 FROM due WHERE o.id = due.id
-         RETURNING o.id, o.name, o.payload, o.attempts)
+         RETURNING o.id, o.name, o.payload, o.attempts, o."requestId")
        SELECT * FROM claimed`,
       [this.config.jobsLockDuration / 1000],
     );
@@ -643,16 +697,15 @@ export class JobsService
         continue; // a job no longer in the code: left for inspection
       }
       try {
-        await this.metrics.track(job.name, () =>
-          this.process(job, { id: row.id, data: row.payload, attemptsMade: row.attempts - 1 }),
-        );
+        await this.run(job, {
+          id: row.id,
+          data: withJobMeta(row.payload, { requestId: row.requestId ?? undefined }),
+          attemptsMade: row.attempts - 1,
+        });
         await this.dataSource.query('UPDATE job_outbox SET "finishedAt" = now() WHERE id = $1', [row.id]);
       } catch (error) {
-        const final = error instanceof UnrecoverableError || row.attempts >= job.options.attempts;
+        const final = isFinal(job, row.attempts, error);
         const delay = job.options.backoff * 2 ** (row.attempts - 1) * (0.5 + Math.random() * 0.5);
-        this.logger.warn(
-          `Job ${job.name} ${row.id} failed (attempt ${row.attempts}): ${(error as Error).message}`,
-        );
         await this.dataSource.query(
           `UPDATE job_outbox SET "lastError" = $2,
              "finishedAt" = CASE WHEN $3 THEN now() END,
@@ -666,13 +719,53 @@ export class JobsService
     }
   }
 
+  /**
+   * One attempt of a job, on any backend: an info line when it starts, and one when it completes (with its
+   * duration) or fails (with the error; at warn level when no retry is left), each with the job's name, id,
+   * attempt and the id of the request that enqueued it. Metrics (JobsMetrics) count and time it too.
+   */
+  private async run(
+    job: JobDefinition,
+    bull: Pick<BullJob, 'data' | 'attemptsMade'> & { id?: string },
+  ): Promise<void> {
+    const attempt = bull.attemptsMade + 1;
+    const jobId = String(bull.id);
+    const fields = { job: job.name, jobId, requestId: jobMeta(bull.data).requestId, attempt };
+    this.logger.log({ msg: `Job ${job.name} ${jobId} started (attempt ${attempt})`, ...fields });
+    const started = performance.now();
+    try {
+      await this.metrics.track(job.name, () => this.process(job, bull));
+    } catch (error) {
+      const durationMs = Math.round(performance.now() - started);
+      const message = (error as Error).message;
+      const final = isFinal(job, attempt, error);
+      const line = {
+        msg: `Job ${job.name} ${jobId} failed (attempt ${attempt}${final ? ', no retry left' : ''}): ${message}`,
+        ...fields,
+        durationMs,
+        error: message,
+      };
+      if (final) {
+        this.logger.warn(line);
+      } else {
+        this.logger.log(line);
+      }
+      if (error instanceof Error) {
+        this.logged.add(error);
+      }
+      throw error;
+    }
+    const durationMs = Math.round(performance.now() - started);
+    this.logger.log({ msg: `Job ${job.name} ${jobId} completed in ${durationMs} ms`, ...fields, durationMs });
+  }
+
   private async process(
     job: JobDefinition,
     bull: Pick<BullJob, 'data' | 'attemptsMade'> & { id?: string },
   ): Promise<void> {
     let payload: object;
     try {
-      payload = await this.registry.validatePayload(job, bull.data);
+      payload = await this.registry.validatePayload(job, jobPayload(bull.data));
     } catch (error) {
       // A payload that cannot be valid will not become valid by retrying.
       throw error instanceof JobPayloadError ? new UnrecoverableError(error.message) : error;
