@@ -52,26 +52,31 @@ function withReports(config: LoadedConfig): DynamicModule {
   return { ...root, imports: [...(root.imports ?? []), ReportsModule] };
 }
 
-type Operation = {
-  security?: Record<string, string[]>[];
-  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
-};
+type Response = { $ref?: string; content?: Record<string, { schema?: { $ref?: string } }> };
+type Operation = { security?: Record<string, string[]>[]; responses: Record<string, Response> };
 
 describe('OpenAPI security of hand-written routes', () => {
   let t: TestApp;
   let paths: Record<string, { get: Operation }>;
+  let shared: Record<string, Response>;
 
   beforeAll(async () => {
     t = await createTestApp(withReports);
     const document = JSON.parse(JSON.stringify(buildOpenApiDocument(t.app))) as {
       paths: Record<string, { get: Operation }>;
+      components: { responses: Record<string, Response> };
     };
     paths = document.paths;
+    shared = document.components.responses;
   });
   afterAll(() => t.close());
 
-  const problemOf = (operation: Operation, status: string): string | undefined =>
-    operation.responses[status]?.content?.['application/problem+json']?.schema?.$ref;
+  /** The problem schema a status answers with, through a shared `components.responses` entry if used. */
+  const problemOf = (operation: Operation, status: string): string | undefined => {
+    const response = operation.responses[status];
+    const resolved = response?.$ref ? shared[response.$ref.replace('#/components/responses/', '')] : response;
+    return resolved?.content?.['application/problem+json']?.schema?.$ref;
+  };
 
   it('permission routes: either credential, 401 and 403 as problems', () => {
     const sales = paths['/api/reports/sales'].get;
@@ -89,10 +94,12 @@ describe('OpenAPI security of hand-written routes', () => {
     }
   });
 
-  it('public routes (method or class level): no security, no 401', () => {
+  it('public routes (method or class level): no credential wanted, 401 only for a bad one sent', () => {
     for (const path of ['/api/reports/open', '/api/status']) {
-      expect(paths[path].get.security).toBeUndefined();
-      expect(paths[path].get.responses).not.toHaveProperty('401');
+      // `security: []` overrides the document's global requirement: Swagger UI sends no token.
+      expect(paths[path].get.security).toEqual([]);
+      expect(problemOf(paths[path].get, '401')).toBe('#/components/schemas/Problem');
+      expect(paths[path].get.responses).not.toHaveProperty('403');
     }
   });
 
@@ -109,5 +116,6 @@ describe('OpenAPI security of hand-written routes', () => {
     expect(await status('/api/status/private')).toBe(401);
     expect(await status('/api/reports/open')).toBe(200);
     expect(await status('/api/status')).toBe(200);
+    expect(await status('/api/status', { authorization: 'Bearer not-a-token' })).toBe(401);
   });
 });

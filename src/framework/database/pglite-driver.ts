@@ -2,6 +2,9 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { PGlite, types } from '@electric-sql/pglite';
+// pg's own parameter preparation (untyped module): what TypeORM's SQL expects of a driver.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
 import {
   EmbeddedShare,
   Release,
@@ -32,7 +35,12 @@ class PGliteClient extends EventEmitter {
       throw new Error('NST-D003 query on a released embedded-database connection');
     }
     if (params && params.length > 0) {
-      return this.db.query(sql, params);
+      // PGlite serialises arrays only for the built-in types it knows; an array of an enum (a list filter on
+      // a status) would go out as "a,b" and fail. pg sends every array as an array literal: so do we.
+      return this.db.query(
+        sql,
+        params.map((value) => (Array.isArray(value) ? prepareValue(value) : value)),
+      );
     }
     // Parameterless SQL may hold several statements (migrations); pg answers with the last result.
     const results = await this.db.exec(sql);

@@ -214,7 +214,7 @@ app.get<{ Querystring: Record<string, unknown> }>(
           delete merged[key];
         }
       }
-      const search = qs.stringify(merged, { encodeValuesOnly: true });
+      const search = qs.stringify(merged, { arrayFormat: 'comma' });
       return search ? `${path}?${search}` : path;
     };
     return {
