@@ -27,7 +27,12 @@ if (report.statusCode || report.error || !report.metadata) {
   console.log(`npm audit unavailable here (${why}): not counted`);
   process.exit(0);
 }
-const exceptions = existsSync(exceptionsFile) ? JSON.parse(readFileSync(exceptionsFile, 'utf8')) : {};
+if (!existsSync(exceptionsFile)) {
+  // A missing file would silently mean "no exceptions": say where the documented ones are expected.
+  console.log(`${exceptionsFile} is missing: it lists the accepted advisories, {} for none`);
+  process.exit(1);
+}
+const exceptions = JSON.parse(readFileSync(exceptionsFile, 'utf8'));
 const serious = Object.values(report.vulnerabilities ?? {})
   .filter((v) => v.severity === 'high' || v.severity === 'critical')
   // `via` holds advisories (objects) and the names of vulnerable dependencies (strings): the advisories

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from 'test/support/processes';
@@ -10,6 +10,7 @@ import { ROOT } from 'test/support/processes';
  */
 describe('CI npm audit gate', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nestor-audit-'));
+  writeFileSync(join(dir, 'none.json'), '{}');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const advisory = (source: number, name: string, severity: string) => ({
@@ -69,6 +70,38 @@ describe('CI npm audit gate', () => {
       status: 0,
       output: expect.stringContaining('42 production dependencies, 0 high/critical') as string,
     });
+  });
+
+  it('reads the committed exceptions file: advisory ids, each with why it does not apply', () => {
+    const committed = JSON.parse(readFileSync(join(ROOT, '.ci', 'audit-exceptions.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(committed).toEqual(expect.any(Object));
+    expect(Array.isArray(committed)).toBe(false);
+    for (const [id, why] of Object.entries(committed)) {
+      expect([id, typeof why === 'string' && why.trim().length > 10]).toEqual([id, true]);
+    }
+    // As .ci/run calls it: no --exceptions, from the repository root.
+    const file = join(dir, 'clean.json');
+    writeFileSync(file, JSON.stringify(report({})));
+    const result = spawnSync(process.execPath, ['scripts/audit-check.mjs', '--report', file], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`(${Object.keys(committed).length} documented)`);
+  });
+
+  it('fails when the exceptions file is missing rather than reading it as none', () => {
+    const file = join(dir, 'missing-exceptions.json');
+    writeFileSync(file, JSON.stringify(report({})));
+    const args = ['--report', file, '--exceptions', join(dir, 'nowhere.json')];
+    const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'audit-check.mjs'), ...args], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('nowhere.json is missing');
   });
 
   it('reports an unreachable audit service as such instead of passing silently or failing the run', () => {

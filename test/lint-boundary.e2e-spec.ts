@@ -24,7 +24,7 @@ function lint(code: string, filePath: string): Promise<string[]> {
   });
 }
 
-/** The layout rules lint enforces (ARCHITECTURE.md §2), checked as if in real files of each tree. */
+/** The layout rules lint enforces (docs/architecture.md §2), checked as if in real files of each tree. */
 describe('Lint boundaries', () => {
   let framework: string[];
   let parent: string[];

@@ -4,7 +4,7 @@ import { TestApp, createTestApp } from 'src/framework/testing';
 import { withFixtures } from 'test/support/fixtures.module';
 
 /**
- * The generated REST resources of the example shop (ARCHITECTURE.md §4) against real PostgreSQL:
+ * The generated REST resources of the example shop (docs/architecture.md §4) against real PostgreSQL:
  * the list query language, pagination (page and keyset), sparse fieldsets and includes, writes with
  * validation, ETags and soft delete. Every group seeds its own categories so expected ids are exact.
  */

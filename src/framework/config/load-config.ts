@@ -407,7 +407,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       user: parseRate(vars.RATE_LIMIT_USER ?? (nodeEnv === 'test' ? 'off' : '1200/minute')),
     },
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
-    // ARCHITECTURE.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
+    // docs/architecture.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
     jobsBackend: (vars.JOBS_BACKEND ??
       (vars.REDIS_URL ? 'redis' : vars.DATABASE_URL ? 'postgres' : 'outbox')) as JobBackend,
     jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',

@@ -129,7 +129,7 @@ export function describeDatabase(config: NestorConfig): string {
   return `PostgreSQL ${url.hostname}:${url.port || '5432'}${url.pathname}`;
 }
 
-/** Which job backend the configuration selects (ARCHITECTURE.md §1). */
+/** Which job backend the configuration selects (docs/architecture.md §1). */
 export function describeJobBackend(config: NestorConfig): string {
   const where = config.workers === 'inline' ? 'workers in this process' : 'workers: run `npm run worker`';
   if (config.jobsBackend === 'redis') {

@@ -25,7 +25,7 @@ import {
 } from 'src/framework/resource/query-types';
 
 /**
- * The query parameters a list endpoint accepts (ARCHITECTURE.md §4); anything else is a 400. `q` needs
+ * The query parameters a list endpoint accepts (docs/architecture.md §4); anything else is a 400. `q` needs
  * search fields and `trashed` soft delete.
  */
 export const LIST_QUERY_PARAMETERS = [

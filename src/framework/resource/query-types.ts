@@ -1,4 +1,4 @@
-/** The filter operators of the list query language (ARCHITECTURE.md §4). */
+/** The filter operators of the list query language (docs/architecture.md §4). */
 export const FILTER_OPERATORS = [
   'eq',
   'ne',

@@ -35,7 +35,7 @@ import {
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
-/** The list response of ARCHITECTURE.md §4. */
+/** The list response of docs/architecture.md §4. */
 export interface ListResult {
   data: ResourceRow[];
   meta: {
