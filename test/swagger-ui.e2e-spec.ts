@@ -55,4 +55,18 @@ describe('Swagger UI with its defaults, in Chromium', () => {
     }
     expect(failures).toEqual([]);
   }, 300_000);
+
+  it('runs creates of two resources one after the other with the pre-filled values: 2xx', async () => {
+    // Each accepts an Idempotency-Key: a pre-filled key would be the same for both, and the second a 422.
+    const shown = await listedOperations(page);
+    const creates = ['/api/tags', '/api/categories'].map((path) =>
+      shown.find((op) => op.path === path && op.method === 'post')!,
+    );
+    const statuses: unknown[] = [];
+    for (const op of creates) {
+      const outcome = await executeWithDefaults(page, op);
+      statuses.push(outcome.sent ? outcome.status : outcome.invalid);
+    }
+    expect(statuses).toEqual([201, 201]);
+  }, 120_000);
 });

@@ -4326,10 +4326,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -4432,10 +4429,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4481,10 +4475,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4612,10 +4603,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -4718,10 +4706,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4767,10 +4752,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5199,10 +5181,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -5304,10 +5283,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5353,10 +5329,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5481,10 +5454,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -5584,10 +5554,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5633,10 +5600,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5876,10 +5840,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -5984,10 +5945,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -6033,10 +5991,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -6087,10 +6042,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -6192,10 +6144,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -6241,10 +6190,7 @@ export interface operations {
             header?: {
                 /** @description ETag from a previous read: the change is refused with 412 if the row changed since */
                 "If-Match"?: string;
-                /**
-                 * @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again.
-                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
-                 */
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
                 "Idempotency-Key"?: string;
             };
             path: {

@@ -14,7 +14,6 @@ export function idempotencyParameter(required = false): {
   required: boolean;
   description: string;
   schema: Record<string, unknown>;
-  example: string;
 } {
   return {
     name: IDEMPOTENCY_KEY_HEADER,
@@ -27,8 +26,8 @@ export function idempotencyParameter(required = false): {
       'another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys ' +
       'belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and ' +
       '4xx that changed nothing, are not kept: retrying those runs the request again.',
-    // Printable ASCII, as a structured-field string (quoted) or bare.
+    // Printable ASCII, as a structured-field string (quoted) or bare. No example: Swagger UI would send that
+    // one key with every operation, and a key reused for another request is a 422.
     schema: { type: 'string', minLength: 1, maxLength: 2 * MAX_KEY_LENGTH + 2, pattern: '^[ -~]+$' },
-    example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
   };
 }

@@ -9,9 +9,9 @@ import { IdempotentOptions, IdempotentRoute } from 'src/framework/idempotency/id
  * Example: `@Post() @Idempotent() place(@Body() body: PlaceOrderDto) {…}`.
  */
 export function Idempotent(options: IdempotentOptions = {}): MethodDecorator {
-  const { name, description, schema, example } = idempotencyParameter(options.required);
+  const { name, description, schema } = idempotencyParameter(options.required);
   return applyDecorators(
     IdempotentRoute(options),
-    ApiHeader({ name, description, schema, example, required: options.required ?? false }),
+    ApiHeader({ name, description, schema, required: options.required ?? false }),
   );
 }
