@@ -78,7 +78,7 @@ describe('nestor CLI', () => {
     expect(cli(['makemigrations', '--bogus'], env).status).toBe(2);
     // Not a terminal: no colour codes in any output.
     expect(help.output).not.toContain('\u001b[');
-  });
+  }, 180_000); // ~20 CLI processes: about 40 s of CPU, more on a busy 2-core machine
 
   it('createsuperuser --no-input reads the environment, validates, and refuses duplicates', async () => {
     const email = 'Root@Example.com';
