@@ -157,7 +157,8 @@ describe('Entry points (main, worker, cli)', () => {
     try {
       const port = String(await freePort());
       const first = new NestorProcess('main', { DATA_DIR: embeddedDir, PORT: port });
-      await first.waitFor('Nestor is listening');
+      // A new embedded database is created first (initdb and every migration: about 8 s of CPU).
+      await first.waitFor('Nestor is listening', 60_000);
       expect(first.output).toContain(`Database:   embedded PGlite (${embeddedDir}/pglite)`);
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
 
@@ -179,5 +180,5 @@ describe('Entry points (main, worker, cli)', () => {
     } finally {
       rmSync(embeddedDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });
