@@ -1,7 +1,7 @@
 // Builds dist/ (the server) and admin/dist (the admin UI) when missing or older than their sources, so
 // `npm start` works on a fresh checkout and after a `git pull` without a separate build step. Never runs
 // while the server is starting.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,8 +22,8 @@ const builds = [
   {
     what: 'dist/',
     marker: join('dist', 'src', 'main.js'),
-    sources: ['src', 'migrations', 'tsconfig.json', 'tsconfig.build.json', 'package.json'],
-    command: [join('node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build'],
+    sources: ['src', 'migrations', 'scripts/build-server.mjs', 'package.json'],
+    command: [join('scripts', 'build-server.mjs')],
   },
   {
     what: 'admin/dist/',
@@ -47,7 +47,7 @@ function isStale({ marker, sources }) {
 const wanted = process.argv[2] === 'server' ? builds.slice(0, 1) : builds;
 const stale = () => wanted.filter(isStale);
 
-// One build at a time: `nest build` empties dist/ first, so two concurrent builds (parallel tests, two
+// One build at a time: the server build empties dist/ first, so two concurrent builds (parallel tests, two
 // `npm start`s) would break each other. mkdir is atomic; a lock older than 5 minutes is from a dead build.
 const lock = join(root, '.build-lock');
 function acquire() {
@@ -65,23 +65,24 @@ function acquire() {
   }
 }
 
+/** Runs one build in a child process; resolves with its exit code. */
+function run({ what, command: [script, ...args] }) {
+  process.stderr.write(`Building Nestor (${what} is missing or older than the sources)…\n`);
+  const child = spawn(process.execPath, [join(root, script), ...args], {
+    cwd: root,
+    stdio: 'inherit',
+    // A build is always a production build: Vite (and React) would follow NODE_ENV=test from Jest.
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  return new Promise((resolve) => child.once('close', (code) => resolve(code ?? 1)));
+}
+
 if (stale().length > 0) {
   acquire();
   try {
-    for (const build of stale()) {
-      process.stderr.write(`Building Nestor (${build.what} is missing or older than the sources)…\n`);
-      const [script, ...args] = build.command;
-      const result = spawnSync(process.execPath, [join(root, script), ...args], {
-        cwd: root,
-        stdio: 'inherit',
-        // A build is always a production build: Vite (and React) would follow NODE_ENV=test from Jest.
-        env: { ...process.env, NODE_ENV: 'production' },
-      });
-      if (result.status !== 0) {
-        process.exitCode = result.status ?? 1;
-        break;
-      }
-    }
+    // The server and the admin UI do not depend on each other: built side by side.
+    const codes = await Promise.all(stale().map(run));
+    process.exitCode = codes.find((code) => code !== 0) ?? 0;
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import 'src/framework/compile-cache';
 import 'reflect-metadata';
 import { AppModule } from 'src/app.module';
 import { shopSeeder } from 'src/app/seed';

@@ -42,8 +42,12 @@ describe('Entry points (main, worker, cli)', () => {
     const server = new NestorProcess('main', env);
     try {
       await server.waitFor('Nestor is listening');
-      expect(server.output).toContain(`Database: PostgreSQL 127.0.0.1:5432/${db.name}`);
-      expect(server.output).toContain(`Data dir: ${dataDir}`);
+      expect(server.output).toContain(`Database:   PostgreSQL 127.0.0.1:5432/${db.name}`);
+      expect(server.output).toContain(`Data dir:   ${dataDir}`);
+      expect(server.output).toContain(
+        'Migrations: not applied at boot (production): run `npx nestor migrate`',
+      );
+      expect(server.output).not.toContain('nestor seed');
       expect(server.output).not.toContain('decorator metadata'); // Nest's warning about the generated handlers
 
       const before = await fetch(`http://127.0.0.1:${port}/health/ready`);
@@ -153,8 +157,9 @@ describe('Entry points (main, worker, cli)', () => {
     try {
       const port = String(await freePort());
       const first = new NestorProcess('main', { DATA_DIR: embeddedDir, PORT: port });
-      await first.waitFor('Nestor is listening');
-      expect(first.output).toContain(`Database: embedded PGlite (${embeddedDir}/pglite)`);
+      // A new embedded database is created first (initdb and every migration: about 8 s of CPU).
+      await first.waitFor('Nestor is listening', 60_000);
+      expect(first.output).toContain(`Database:   embedded PGlite (${embeddedDir}/pglite)`);
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
 
       // A command borrows the running server's database through its socket; a second server may not open it.
@@ -175,5 +180,5 @@ describe('Entry points (main, worker, cli)', () => {
     } finally {
       rmSync(embeddedDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -3,17 +3,20 @@ import { Route } from 'react-router-dom';
 import { iconOf } from './icons';
 import { Layout } from './layout/Layout';
 import { LoginPage } from './login/LoginPage';
-import { Dashboard } from './pages/Dashboard';
-import { JobsPage } from './pages/JobsPage';
+import { lazyPage } from './lazyPage';
 import { authProvider } from './providers/authProvider';
 import { dataProvider } from './providers/dataProvider';
-import { ResourceCreate } from './resources/ResourceCreate';
-import { ResourceEdit } from './resources/ResourceEdit';
-import { ResourceList } from './resources/ResourceList';
-import { ResourceShow } from './resources/ResourceShow';
-import { TrashList } from './resources/TrashList';
 import type { AdminResource, AdminSchema } from './schema';
 import { darkTheme, lightTheme } from './theme';
+
+// Each page in a chunk of its own, fetched on first visit (the login page needs none of them).
+const Dashboard = lazyPage(() => import('./pages/Dashboard'), 'Dashboard');
+const JobsPage = lazyPage(() => import('./pages/JobsPage'), 'JobsPage');
+const ResourceCreate = lazyPage(() => import('./resources/ResourceCreate'), 'ResourceCreate');
+const ResourceEdit = lazyPage(() => import('./resources/ResourceEdit'), 'ResourceEdit');
+const ResourceList = lazyPage(() => import('./resources/ResourceList'), 'ResourceList');
+const ResourceShow = lazyPage(() => import('./resources/ResourceShow'), 'ResourceShow');
+const TrashList = lazyPage(() => import('./resources/TrashList'), 'TrashList');
 
 function resourceFor(resource: AdminResource) {
   const writable = !resource.readOnly;

@@ -2,8 +2,10 @@ import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
+import { bootBanner } from 'src/framework/boot-banner';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
 import { createNestorApp, drainHttp } from 'src/framework/http/create-app';
+import { NestorLogger } from 'src/framework/logging/nestor-logger';
 
 /** Builds the root module for a configuration; every entry point shares it. */
 export type RootModuleFactory = (config: LoadedConfig) => DynamicModule;
@@ -87,18 +89,7 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
       drain: () => drainHttp(app, DRAIN_GRACE_MS),
     });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
-    const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-    logger.log(
-      [
-        `Nestor is listening on ${base} (${config.nodeEnv})`,
-        `  API:      ${base}/api`,
-        `  Docs:     ${base}/docs  (OpenAPI: ${base}/docs-json)`,
-        `  Health:   ${base}/health/ready  Metrics: ${base}/metrics`,
-        `  Database: ${describeDatabase(config)}`,
-        `  Jobs:     ${describeJobBackend(config)}`,
-        `  Data dir: ${config.dataDir}`,
-      ].join('\n'),
-    );
+    logger.log(await bootBanner(app, config));
   } catch (error) {
     fail(error);
   }
@@ -111,7 +102,7 @@ export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
   try {
     const app = await NestFactory.createApplicationContext(rootModule(config), { bufferLogs: true });
     const logger = app.get(Logger);
-    app.useLogger(logger);
+    app.useLogger(new NestorLogger(logger));
     // An application context has no server socket; this handle keeps the worker alive until a signal.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     closeOnSignals(app, logger, {

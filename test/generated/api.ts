@@ -89,6 +89,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API root: every resource with its URL, and the docs
+         * @description Public, like the OpenAPI document: it names the collections, not their content.
+         */
+        get: operations["apiRoot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -1171,6 +1191,40 @@ export interface components {
                     status: "up" | "down";
                 };
             };
+        };
+        ApiRootResourceDto: {
+            /**
+             * @description The URL segment, also its OpenAPI tag
+             * @example products
+             */
+            name: string;
+            /**
+             * @description The collection
+             * @example /api/products
+             */
+            href: string;
+        };
+        ApiRootLinksDto: {
+            /** @example /api */
+            self: string;
+            /**
+             * @description Swagger UI (absent with DOCS=off)
+             * @example /docs
+             */
+            docs?: string;
+            /**
+             * @description The OpenAPI document (absent with DOCS=off)
+             * @example /docs-json
+             */
+            openapi?: string;
+            /** @example /admin/ */
+            admin: string;
+            /** @example /health/ready */
+            health: string;
+        };
+        ApiRootDto: {
+            resources: components["schemas"]["ApiRootResourceDto"][];
+            links: components["schemas"]["ApiRootLinksDto"];
         };
         LoginDto: {
             /**
@@ -3092,6 +3146,33 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    apiRoot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resources and where the docs are */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiRootDto"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

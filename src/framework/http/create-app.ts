@@ -22,6 +22,7 @@ import {
   surfaceOf,
 } from 'src/framework/http/response-policy';
 import { logRequest, logRequests } from 'src/framework/logging/logging.module';
+import { NestorLogger } from 'src/framework/logging/nestor-logger';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
 
@@ -167,7 +168,7 @@ export async function createNestorApp(
     bodyParser: false,
     abortOnError: options.abortOnError,
   });
-  app.useLogger(options.logger ?? app.get(Logger));
+  app.useLogger(options.logger ?? new NestorLogger(app.get(Logger)));
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();

@@ -12,6 +12,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
 import { AuditService } from 'src/framework/admin/audit.service';
+import { ApiRootController } from 'src/framework/resource/api-root.controller';
 import { createResourceController } from 'src/framework/resource/resource.controller';
 import {
   RESOURCE_ACTIONS,
@@ -59,6 +60,7 @@ function hasDeleteDateColumn(entity: Type): boolean {
 @Global()
 @Module({
   imports: [DiscoveryModule],
+  controllers: [ApiRootController],
   providers: [ResourceRegistry, AuditService],
   exports: [ResourceRegistry, AuditService],
 })

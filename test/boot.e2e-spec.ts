@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NestorProcess, ensureBuild, freePort } from 'test/support/processes';
+
+/** The banner's message: the JSON log line that carries it (output off a terminal is JSON). */
+function banner(output: string): string {
+  const line = output.split('\n').find((l) => l.includes('Nestor is listening'));
+  return line ? (JSON.parse(line) as { msg: string }).msg : '';
+}
+
+/** `npm start`'s process on the embedded default, as a new user first meets it. */
+describe('Boot: a quiet log, one banner, the API root', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    ensureBuild();
+    dataDir = mkdtempSync(join(tmpdir(), 'nestor-boot-'));
+  }, 120_000);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  async function boot(env: Record<string, string> = {}): Promise<{ server: NestorProcess; base: string }> {
+    const port = await freePort();
+    const server = new NestorProcess('main', { PORT: String(port), DATA_DIR: dataDir, ...env });
+    await server.waitFor('Nestor is listening', 60_000);
+    return { server, base: `http://127.0.0.1:${port}` };
+  }
+
+  it('prints no per-module lines, and one banner naming URLs, database, jobs, migrations and the seed command', async () => {
+    const { server, base } = await boot();
+    try {
+      for (const context of ['InstanceLoader', 'RouterExplorer', 'RoutesResolver', 'NestFactory']) {
+        expect(server.output).not.toContain(`"context":"${context}"`);
+      }
+      const text = banner(server.output);
+      expect(text.split('\n')).toEqual([
+        `Nestor is listening on ${base} (development)`,
+        `  API:        ${base}/api`,
+        `  Swagger UI: ${base}/docs  (OpenAPI: ${base}/docs-json)`,
+        `  Admin:      ${base}/admin/`,
+        `  Health:     ${base}/health/live  ${base}/health/ready`,
+        `  Metrics:    ${base}/metrics`,
+        `  Database:   embedded PGlite (${dataDir}/pglite)`,
+        expect.stringMatching(/^ {2}Jobs: {7}in-process from the outbox/),
+        expect.stringMatching(/^ {2}Migrations: applied \d+: InitialCatalog\d+, CatalogAndOrders\d+, /),
+        `  Data dir:   ${dataDir}`,
+        '  The database is empty: load demo data with `npx nestor seed`',
+      ]);
+      // Only the banner, the development warnings and nothing per module: a screenful, not 150 lines.
+      expect(server.output.trim().split('\n').length).toBeLessThanOrEqual(5);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('says "none pending" on the next start; LOG_LEVEL=debug still shows the per-module lines', async () => {
+    const { server } = await boot({ LOG_LEVEL: 'debug' });
+    try {
+      expect(banner(server.output)).toContain('  Migrations: none pending');
+      expect(server.output).toMatch(/"level":20,[^\n]*"context":"InstanceLoader"/);
+      expect(server.output).toMatch(/"level":20,[^\n]*"context":"RouterExplorer"[^\n]*Mapped \{\/api, GET\}/);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('answers GET /api with every resource and the docs, and GET / with a redirect there', async () => {
+    const { server, base } = await boot();
+    try {
+      const root = await fetch(`${base}/api`);
+      expect(root.status).toBe(200);
+      const body = (await root.json()) as { resources: { name: string; href: string }[]; links: object };
+      expect(body.resources).toContainEqual({ name: 'products', href: '/api/products' });
+      expect(body.resources).toContainEqual({ name: 'users', href: '/api/users' });
+      expect(body.resources.map((r) => r.name)).toEqual(body.resources.map((r) => r.name).sort());
+      expect(body.links).toEqual({
+        self: '/api',
+        docs: '/docs',
+        openapi: '/docs-json',
+        admin: '/admin/',
+        health: '/health/ready',
+      });
+      for (const { href } of body.resources) {
+        expect([href, (await fetch(`${base}${href}`)).status]).not.toEqual([href, 404]);
+      }
+
+      const home = await fetch(`${base}/`, { redirect: 'manual' });
+      expect(home.status).toBe(302);
+      expect(home.headers.get('location')).toBe('/api');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('leaves the docs out of /api with DOCS=off', async () => {
+    const { server, base } = await boot({ DOCS: 'off' });
+    try {
+      const body = (await (await fetch(`${base}/api`)).json()) as { links: object };
+      expect(body.links).toEqual({ self: '/api', admin: '/admin/', health: '/health/ready' });
+      expect(banner(server.output)).toContain('  Swagger UI: off (DOCS=off)');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
