@@ -140,7 +140,7 @@ export interface paths {
         put?: never;
         /**
          * End the session of a refresh token
-         * @description Revokes the refresh token and every token rotated from it. Access tokens already issued stay valid until they expire (at most ACCESS_TOKEN_TTL).
+         * @description Revokes the refresh token and every token rotated from it; the access tokens of that session answer 401 from now on. GET /api/auth/sessions lists your other sessions, to end them too.
          */
         post: operations["auth.logout"];
         delete?: never;
@@ -328,6 +328,46 @@ export interface paths {
          * @description The next request with the key answers 401. The key stays in the list, with `revokedAt`.
          */
         delete: operations["auth.apiKeys.revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your live sessions: API logins and admin panel logins
+         * @description Newest activity first; `current` marks the session of this request. Only a signed-in user (not an API key) may list them.
+         */
+        get: operations["auth.sessions.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of your sessions at once
+         * @description A `token` session: its refresh token and every access token of it answer 401 from now on. An `admin` session: its cookie signs in no more. Ending the current session is a logout.
+         */
+        delete: operations["auth.sessions.end"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1362,6 +1402,35 @@ export interface components {
             revokedAt: string | null;
             /** Format: date-time */
             createdAt: string;
+        };
+        UserSessionDto: {
+            /**
+             * @description End it with DELETE /api/auth/sessions/{id}
+             * @example 0b9f4c52-7d1e-4b55-9a57-3c1f8e2d6a10
+             */
+            id: string;
+            /**
+             * @description `token`: a login at /api/auth/login (its refresh token and access tokens); `admin`: an admin panel login
+             * @enum {string}
+             */
+            kind: "token" | "admin";
+            /**
+             * Format: date-time
+             * @description The login
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description `token`: its last refresh (or the login); `admin`: its last request
+             */
+            lastUsedAt: string;
+            /**
+             * Format: date-time
+             * @description When it ends unless used (refreshed) again
+             */
+            expiresAt: string;
+            /** @description The session this request was sent in */
+            current: boolean;
         };
         TwoFactorStatusDto: {
             /** @description Logins need a one-time code */
@@ -3540,6 +3609,71 @@ export interface operations {
             /** @description Called with an API key */
             403: components["responses"]["Forbidden"];
             /** @description No such key of yours (also for an id that is not a number) */
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.sessions.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSessionDto"][];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: components["responses"]["Unauthorized"];
+            /** @description Called with an API key */
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.sessions.end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of one of your sessions (from the list) */
+                id: unknown;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Authentication required, or an invalid credential */
+            401: components["responses"]["Unauthorized"];
+            /** @description Called with an API key */
+            403: components["responses"]["Forbidden"];
+            /** @description No live session of yours with this id */
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

@@ -310,6 +310,119 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
     });
   });
 
+  describe('V3.3.4: sessions a user can see and end', () => {
+    interface Listed {
+      id: string;
+      kind: string;
+      createdAt: string;
+      lastUsedAt: string;
+      expiresAt: string;
+      current: boolean;
+    }
+    const login = async (user: TestUser) => {
+      const res = await post('/api/auth/login', { email: user.email, password: user.password });
+      return res.json<{ accessToken: string; refreshToken: string }>();
+    };
+    const list = async (res: Promise<LightMyRequestResponse>) => {
+      const answer = await res;
+      expect(answer.statusCode).toBe(200);
+      return answer.json<Listed[]>();
+    };
+
+    it('lists API logins and admin logins, marks the current one, and never the sessions of others', async () => {
+      const staff = await t.createUser({ isStaff: true });
+      const phone = await login(staff);
+      const admin = await adminSession(staff);
+      await t.createUser({ isStaff: true }).then(adminSession); // someone else's session: not listed
+
+      const seen = await list(t.actingAs(phone).inject('/api/auth/sessions'));
+      // createUser's own token, the phone's login and the admin panel
+      expect(seen.map((s) => s.kind).sort()).toEqual(['admin', 'token', 'token']);
+      expect(seen.filter((s) => s.current)).toHaveLength(1);
+      const current = seen.find((s) => s.current)!;
+      expect(current.kind).toBe('token');
+      for (const s of seen) {
+        expect(Date.parse(s.createdAt)).toBeLessThanOrEqual(Date.parse(s.lastUsedAt));
+        expect(Date.parse(s.expiresAt)).toBeGreaterThan(Date.now());
+      }
+      const fromAdmin = await list(asSession(admin, '/api/auth/sessions'));
+      expect(fromAdmin.find((s) => s.current)?.kind).toBe('admin');
+      expect(fromAdmin.map((s) => s.id).sort()).toEqual(seen.map((s) => s.id).sort());
+      // A refresh moves lastUsedAt on, and the new access token is still that session.
+      await sleep(20);
+      const rotated = (await post('/api/auth/refresh', { refreshToken: phone.refreshToken })).json<{
+        accessToken: string;
+      }>();
+      const after = await list(t.actingAs(rotated).inject('/api/auth/sessions'));
+      const moved = after.find((s) => s.id === current.id)!;
+      expect(moved.current).toBe(true);
+      expect(Date.parse(moved.lastUsedAt)).toBeGreaterThan(Date.parse(current.lastUsedAt));
+      // An API key may not see them.
+      const key = await t.createApiKey(staff, []);
+      problem(await t.withApiKey(key).inject('/api/auth/sessions'), 403);
+    });
+
+    it('ending a token session fails its refresh token and its access token at once', async () => {
+      const user = await t.createUser();
+      const laptop = await login(user);
+      const phone = await login(user);
+      const phoneId = (await list(t.actingAs(phone).inject('/api/auth/sessions'))).find((s) => s.current)!.id;
+      const res = await t.actingAs(laptop).inject({ method: 'DELETE', url: `/api/auth/sessions/${phoneId}` });
+      expect(res.statusCode).toBe(204);
+      problem(await t.actingAs(phone).inject('/api/auth/me'), 401);
+      problem(await post('/api/auth/refresh', { refreshToken: phone.refreshToken }), 401);
+      expect((await t.actingAs(laptop).inject('/api/auth/me')).statusCode).toBe(200);
+      expect((await post('/api/auth/refresh', { refreshToken: laptop.refreshToken })).statusCode).toBe(200);
+      const left = await list(t.actingAs(user).inject('/api/auth/sessions'));
+      expect(left.map((s) => s.id)).not.toContain(phoneId);
+      expect(events).toContainEqual(
+        expect.objectContaining({ event: 'session.ended', userId: user.id, kind: 'token' }),
+      );
+      // Gone is gone: a second DELETE finds nothing.
+      const again = await t
+        .actingAs(laptop)
+        .inject({ method: 'DELETE', url: `/api/auth/sessions/${phoneId}` });
+      problem(again, 404);
+    });
+
+    it('ending an admin session fails its cookie at once', async () => {
+      const staff = await t.createUser({ isStaff: true });
+      const admin = await adminSession(staff);
+      const adminId = (await list(asSession(admin, '/api/auth/sessions'))).find((s) => s.current)!.id;
+      expect(adminId).toMatch(/^[0-9a-f]{64}$/);
+      const res = await t.actingAs(staff).inject({ method: 'DELETE', url: `/api/auth/sessions/${adminId}` });
+      expect(res.statusCode).toBe(204);
+      problem(await asSession(admin, '/admin/api/session'), 401);
+      expect((await t.actingAs(staff).inject('/api/auth/me')).statusCode).toBe(200);
+    });
+
+    it("another user's session id, or no session id at all, is a 404 and ends nothing", async () => {
+      const owner = await t.createUser({ isStaff: true });
+      const ownerLogin = await login(owner);
+      const ownerAdmin = await adminSession(owner);
+      const ids = (await list(t.actingAs(ownerLogin).inject('/api/auth/sessions'))).map((s) => s.id);
+      const intruder = await t.createUser({ isStaff: true });
+      for (const id of [...ids, '00000000-0000-4000-8000-000000000000', 'a'.repeat(64), 'not-an-id']) {
+        problem(
+          await t.actingAs(intruder).inject({ method: 'DELETE', url: `/api/auth/sessions/${id}` }),
+          404,
+        );
+      }
+      expect((await t.actingAs(ownerLogin).inject('/api/auth/me')).statusCode).toBe(200);
+      expect((await post('/api/auth/refresh', { refreshToken: ownerLogin.refreshToken })).statusCode).toBe(
+        200,
+      );
+      expect((await asSession(ownerAdmin, '/admin/api/session')).statusCode).toBe(200);
+      // The admin cookie needs its CSRF token to end a session, like every unsafe request.
+      const forged = await t.anonymous().inject({
+        method: 'DELETE',
+        url: `/api/auth/sessions/${ids[0]}`,
+        headers: { host: HOST, origin: ORIGIN, cookie: ownerAdmin.cookie },
+      });
+      problem(forged, 403);
+    });
+  });
+
   describe('V7.1 / V7.2: security events, without secrets', () => {
     it('logs logins, lockouts, password, 2FA, API key and grant changes, and denials; account changes also in the audit history', async () => {
       const user = await t.createUser({ password: 'events password 1' });

@@ -13,7 +13,7 @@ import {
  * - `login.succeeded|failed|locked|refused` (refused: right password, but not staff for the admin, or a
  *   breached password that must be replaced), `2fa-disable.failed|locked` (wrong proof when turning 2FA off)
  * - `password.changed|reset|set`, `2fa.enabled|disabled|recovery-code-used|code-reused`
- * - `api-key.created|revoked`, `grants.changed` (a user's permissions, groups, staff, superuser or active
+ * - `api-key.created|revoked`, `session.ended` (a user ended one of their sessions), `grants.changed` (a user's permissions, groups, staff, superuser or active
  *   flag; a group's permissions), `access.denied` (any 403 answer), `credential.rejected` (a 401 to a
  *   request that sent a bearer token or API key)
  */
@@ -34,6 +34,7 @@ export type SecurityEventName =
   | '2fa.code-reused'
   | 'api-key.created'
   | 'api-key.revoked'
+  | 'session.ended'
   | 'grants.changed'
   | 'access.denied'
   | 'credential.rejected';
