@@ -11,6 +11,7 @@ import { PASSWORD_BREACHED } from 'src/framework/auth/auth.service';
 import { LOGIN_THROTTLE } from 'src/framework/auth/login-throttle.service';
 import { hashPassword } from 'src/framework/auth/passwords';
 import { SecurityEvent, SecurityEvents } from 'src/framework/auth/security-events';
+import { sha256 } from 'src/framework/auth/token.service';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import type { Problem } from 'src/framework/http/problem';
 import { Resource } from 'src/framework/resource/resource.decorator';
@@ -420,6 +421,66 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
         headers: { host: HOST, origin: ORIGIN, cookie: ownerAdmin.cookie },
       });
       problem(forged, 403);
+    });
+  });
+
+  describe('V2.6.2 / V2.6.3: recovery codes', () => {
+    /** A user with 2FA turned on through the API: the recovery codes it was shown. */
+    const withTwoFactor = async (user: TestUser) => {
+      const asUser = t.actingAs(user);
+      const { secret } = (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/setup' })).json<{
+        secret: string;
+      }>();
+      const code = await generate({ secret });
+      const res = await asUser.inject({ method: 'POST', url: '/api/auth/2fa/enable', payload: { code } });
+      expect(res.statusCode).toBe(200);
+      return res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+    };
+    const stored = async (user: TestUser) =>
+      (
+        await dataSource.query<{ codes: string[] }[]>(
+          'SELECT "totpRecoveryCodes" AS codes FROM "user" WHERE id = $1',
+          [user.id],
+        )
+      )[0].codes;
+    const loginWith = (user: TestUser, otp: string) =>
+      post('/api/auth/login', { email: user.email, password: user.password, otp });
+
+    it('issues 80-bit codes in four readable groups, stored as keyed hashes bound to the user', async () => {
+      const alice = await t.createUser();
+      const codes = await withTwoFactor(alice);
+      for (const code of codes) {
+        // 16 characters of Crockford's base32 (5 bits each): 80 bits.
+        expect(code).toMatch(/^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/);
+      }
+      const hashes = await stored(alice);
+      expect(hashes.every((h) => /^hmac:[0-9a-f]{64}$/.test(h))).toBe(true);
+      expect(hashes).not.toContain(`hmac:${sha256(codes[0].replace(/-/g, ''))}`);
+      // Alice's stored hashes copied onto Bob's row do not make Alice's codes Bob's.
+      const bob = await t.createUser();
+      await withTwoFactor(bob);
+      await dataSource.query('UPDATE "user" SET "totpRecoveryCodes" = $2::jsonb WHERE id = $1', [
+        bob.id,
+        JSON.stringify(hashes),
+      ]);
+      problem(await loginWith(bob, codes[0]), 401);
+      expect((await loginWith(alice, codes[0])).statusCode).toBe(200);
+      problem(await loginWith(alice, codes[0]), 401);
+    });
+
+    it('a code issued before (10 characters, plain SHA-256) still works, once', async () => {
+      const user = await t.createUser();
+      await withTwoFactor(user);
+      const legacy = 'k7qzm-2r8xv';
+      await dataSource.query(
+        `UPDATE "user" SET "totpRecoveryCodes" = "totpRecoveryCodes" || jsonb_build_array($2::text)
+          WHERE id = $1`,
+        [user.id, sha256('k7qzm2r8xv')],
+      );
+      expect(await stored(user)).toHaveLength(11);
+      expect((await loginWith(user, legacy.toUpperCase())).statusCode).toBe(200);
+      expect(await stored(user)).toHaveLength(10);
+      problem(await loginWith(user, legacy), 401);
     });
   });
 
