@@ -484,6 +484,45 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
     });
   });
 
+  describe('V2.2.3 / V2.5.5: a mail when 2FA changes', () => {
+    it('mails the user when 2FA is turned on and when it is turned off, as after a password change', async () => {
+      const user = await t.createUser();
+      const asUser = t.actingAs(user);
+      const { secret } = (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/setup' })).json<{
+        secret: string;
+      }>();
+      await t.mail.expectNotSent({ to: user.email, subject: /two-factor/i });
+      const code = await generate({ secret });
+      expect(
+        (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/enable', payload: { code } })).statusCode,
+      ).toBe(200);
+      const on = await t.mail.expectSent({
+        to: user.email,
+        subject: 'Two-factor authentication was turned on',
+      });
+      expect(on.text).toContain(`POST ${ORIGIN}/api/auth/password/forgot`);
+      expect(on.text).toContain(`GET ${ORIGIN}/api/auth/sessions`);
+      expect(on.text).not.toContain(secret);
+
+      // A wrong proof changes nothing and mails nothing.
+      const wrong = await asUser.inject({
+        method: 'POST',
+        url: '/api/auth/2fa/disable',
+        payload: { password: 'not the password 1' },
+      });
+      expect(wrong.statusCode).toBe(403);
+      await t.mail.expectNotSent({ to: user.email, subject: /turned off/ });
+      const off = await asUser.inject({
+        method: 'POST',
+        url: '/api/auth/2fa/disable',
+        payload: { password: user.password },
+      });
+      expect(off.statusCode).toBe(204);
+      await t.mail.expectSent({ to: user.email, subject: 'Two-factor authentication was turned off' });
+      expect(await t.mail.outbox({ to: user.email })).toHaveLength(2);
+    });
+  });
+
   describe('V7.1 / V7.2: security events, without secrets', () => {
     it('logs logins, lockouts, password, 2FA, API key and grant changes, and denials; account changes also in the audit history', async () => {
       const user = await t.createUser({ password: 'events password 1' });

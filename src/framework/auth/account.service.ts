@@ -14,6 +14,7 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
 import { MailService } from 'src/framework/mail/mail.service';
+import type { TwoFactorChange } from 'src/framework/mail/templates';
 
 export type OneTimePurpose = OneTimeToken['purpose'];
 
@@ -245,6 +246,24 @@ export class AccountService implements OnModuleDestroy {
       return user.email;
     });
     this.afterResponse(() => this.sendPasswordChanged(email));
+  }
+
+  /**
+   * Mails the user that their two-factor authentication changed (ASVS V2.5.5), after the response, like the
+   * password-change mail. Example: `accounts.notifyTwoFactorChanged(principal.email, 'enabled')`.
+   */
+  notifyTwoFactorChanged(email: string, change: TwoFactorChange): void {
+    this.afterResponse(async () => {
+      await this.mail.queue({
+        to: email,
+        template: 'auth.2fa-changed',
+        data: {
+          change,
+          forgotEndpoint: `${this.config.publicUrl}/api/auth/password/forgot`,
+          sessionsEndpoint: `${this.config.publicUrl}/api/auth/sessions`,
+        },
+      });
+    });
   }
 
   /** Resolves when the mail of earlier requests has been queued (or failed to be). For tests and shutdown. */

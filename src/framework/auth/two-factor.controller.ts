@@ -99,6 +99,7 @@ export class TwoFactorController {
       {},
       request,
     );
+    this.accounts.notifyTwoFactorChanged(principal.email, 'enabled');
     return codes;
   }
 
@@ -136,5 +137,6 @@ export class TwoFactorController {
       {},
       request,
     );
+    this.accounts.notifyTwoFactorChanged(principal.email, 'disabled');
   }
 }

@@ -39,7 +39,28 @@ describe('mail templates', () => {
       expect(mail.text).toContain('https://x/forgot?<y>');
       expect(mail.html).toContain('https://x/forgot?&lt;y&gt;');
     }
+    for (const change of ['enabled', 'disabled', 'recovery-codes'] as const) {
+      const mail = renderMail('auth.2fa-changed', {
+        change,
+        forgotEndpoint: 'https://x/forgot?<y>',
+        sessionsEndpoint: 'https://x/sessions',
+      });
+      expect(mail.text).toContain('POST https://x/forgot?<y>');
+      expect(mail.text).toContain('GET https://x/sessions');
+      expect(mail.html).toContain('https://x/forgot?&lt;y&gt;');
+    }
+    expect(
+      (['enabled', 'disabled', 'recovery-codes'] as const).map(
+        (change) =>
+          renderMail('auth.2fa-changed', { change, forgotEndpoint: '', sessionsEndpoint: '' }).subject,
+      ),
+    ).toEqual([
+      'Two-factor authentication was turned on',
+      'Two-factor authentication was turned off',
+      'New recovery codes were created',
+    ]);
     expect(Object.keys(MAIL_TEMPLATES).sort()).toEqual([
+      'auth.2fa-changed',
       'auth.already-registered',
       'auth.password-changed',
       'auth.password-reset',
