@@ -433,6 +433,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/2fa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new set of 10 recovery codes, shown once; the earlier ones stop working
+         * @description Confirm with a current code or a recovery code. Wrong codes count against the login throttle of the account; the user is mailed that new codes were created.
+         */
+        post: operations["auth.twoFactor.replaceRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/2fa/disable": {
         parameters: {
             query?: never;
@@ -1480,6 +1500,13 @@ export interface components {
              *     ]
              */
             recoveryCodes: string[];
+        };
+        ReplaceRecoveryCodesDto: {
+            /**
+             * @description A current code of the authenticator app, or one of the recovery codes
+             * @example 123456
+             */
+            code: string;
         };
         DisableTwoFactorDto: {
             /**
@@ -3778,6 +3805,47 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description The code is not valid; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.twoFactor.replaceRecoveryCodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplaceRecoveryCodesDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesDto"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Not signed in */
+            401: components["responses"]["Unauthorized"];
+            /** @description Wrong code, or called with an API key */
+            403: components["responses"]["Forbidden"];
+            /** @description Two-factor authentication is off */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not a code; `errors[].pointer` names each field at fault */
+            422: components["responses"]["ValidationFailed"];
+            /** @description Too many failed attempts */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

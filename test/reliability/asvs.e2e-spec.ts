@@ -109,6 +109,18 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
       ...(payload ? { payload } : {}),
     });
 
+  /** A user with 2FA turned on through the API: the recovery codes it was shown. */
+  const withTwoFactor = async (user: TestUser) => {
+    const asUser = t.actingAs(user);
+    const { secret } = (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/setup' })).json<{
+      secret: string;
+    }>();
+    const code = await generate({ secret });
+    const res = await asUser.inject({ method: 'POST', url: '/api/auth/2fa/enable', payload: { code } });
+    expect(res.statusCode).toBe(200);
+    return res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+  };
+
   beforeAll(async () => {
     t = await createTestApp(withLedger, {
       as: 'superuser',
@@ -425,17 +437,6 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
   });
 
   describe('V2.6.2 / V2.6.3: recovery codes', () => {
-    /** A user with 2FA turned on through the API: the recovery codes it was shown. */
-    const withTwoFactor = async (user: TestUser) => {
-      const asUser = t.actingAs(user);
-      const { secret } = (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/setup' })).json<{
-        secret: string;
-      }>();
-      const code = await generate({ secret });
-      const res = await asUser.inject({ method: 'POST', url: '/api/auth/2fa/enable', payload: { code } });
-      expect(res.statusCode).toBe(200);
-      return res.json<{ recoveryCodes: string[] }>().recoveryCodes;
-    };
     const stored = async (user: TestUser) =>
       (
         await dataSource.query<{ codes: string[] }[]>(
@@ -520,6 +521,41 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
       expect(off.statusCode).toBe(204);
       await t.mail.expectSent({ to: user.email, subject: 'Two-factor authentication was turned off' });
       expect(await t.mail.outbox({ to: user.email })).toHaveLength(2);
+    });
+
+    it('replaces the recovery codes after a code of the account, and mails the user', async () => {
+      const user = await t.createUser();
+      const old = await withTwoFactor(user);
+      const replace = (code: string) =>
+        t.actingAs(user).inject({ method: 'POST', url: '/api/auth/2fa/recovery-codes', payload: { code } });
+
+      problem(await replace('aaaa-bbbb-cccc-dddd'), 403);
+      await t.mail.expectNotSent({ to: user.email, subject: /recovery codes/ });
+      const res = await replace(old[0]);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+      expect(fresh).toHaveLength(10);
+      expect(fresh.some((c) => old.includes(c))).toBe(false);
+      await t.mail.expectSent({ to: user.email, subject: 'New recovery codes were created' });
+      expect(events.map((e) => e.event)).toEqual(
+        expect.arrayContaining(['2fa-recovery-codes.failed', '2fa.recovery-codes-replaced']),
+      );
+
+      const loginWith = (otp: string) =>
+        post('/api/auth/login', { email: user.email, password: user.password, otp });
+      problem(await loginWith(old[1]), 401);
+      expect((await loginWith(fresh[0])).statusCode).toBe(200);
+      // An API key may not replace them.
+      const key = await t.createApiKey(user, []);
+      problem(
+        await t.withApiKey(key).inject({
+          method: 'POST',
+          url: '/api/auth/2fa/recovery-codes',
+          payload: { code: fresh[1] },
+        }),
+        403,
+      );
     });
   });
 

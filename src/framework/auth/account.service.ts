@@ -32,6 +32,7 @@ export type AccountChangeEvent = Extract<
   | 'password.set'
   | '2fa.enabled'
   | '2fa.disabled'
+  | '2fa.recovery-codes-replaced'
   | 'api-key.created'
   | 'api-key.revoked'
 >;

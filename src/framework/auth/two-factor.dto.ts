@@ -75,6 +75,19 @@ export class RecoveryCodesDto {
   recoveryCodes!: string[];
 }
 
+export class ReplaceRecoveryCodesDto {
+  @ApiProperty({
+    description: 'A current code of the authenticator app, or one of the recovery codes',
+    maxLength: 64,
+    pattern: '^[0-9A-Za-z \\-]+$',
+    example: '123456',
+  })
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[0-9A-Za-z -]+$/, { message: 'code must be a one-time code or a recovery code' })
+  code!: string;
+}
+
 export class DisableTwoFactorDto {
   @CurrentPasswordField({ required: false, description: 'The account password (or send code)' })
   password?: string;

@@ -157,8 +157,7 @@ export class TwoFactorService {
         { pointer: '/code', code: 'invalid', message: 'code is not the current code of the authenticator' },
       ]);
     }
-    const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    const hashes = recoveryCodes.map((c) => this.recoveryHash(userId, normalizeRecoveryCode(c)));
+    const { recoveryCodes, hashes } = this.newRecoveryCodes(userId);
     const [updated] = await this.dataSource.query<{ id: number }[]>(
       `WITH updated AS (
          UPDATE "user" SET "totpEnabled" = true, "totpRecoveryCodes" = $3::jsonb, "totpLastStep" = $4
@@ -169,6 +168,25 @@ export class TwoFactorService {
     if (!updated) {
       throw conflict('Two-factor authentication changed meanwhile. Set it up again.');
     }
+    return { recoveryCodes };
+  }
+
+  /**
+   * Replaces the recovery codes with a new set (all earlier ones stop working), after a current code or a
+   * recovery code of the account; a wrong one → 403. Returns the new codes (once).
+   */
+  async replaceRecoveryCodes(userId: number, code: string): Promise<{ recoveryCodes: string[] }> {
+    if (!(await this.status(userId)).enabled) {
+      throw conflict('Two-factor authentication is off: turn it on to get recovery codes.');
+    }
+    if (!(await this.consume(userId, code))) {
+      throw forbidden('The code is wrong.');
+    }
+    const { recoveryCodes, hashes } = this.newRecoveryCodes(userId);
+    await this.dataSource.query(
+      'UPDATE "user" SET "totpRecoveryCodes" = $2::jsonb WHERE id = $1 AND "totpEnabled"',
+      [userId, JSON.stringify(hashes)],
+    );
     return { recoveryCodes };
   }
 
@@ -290,6 +308,12 @@ export class TwoFactorService {
       throw unauthorized();
     }
     return row;
+  }
+
+  private newRecoveryCodes(userId: number): { recoveryCodes: string[]; hashes: string[] } {
+    const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const hashes = recoveryCodes.map((c) => this.recoveryHash(userId, normalizeRecoveryCode(c)));
+    return { recoveryCodes, hashes };
   }
 
   /** `hmac:<hex>`: a keyed hash, so a leaked table cannot be searched offline without SECRET_KEY. */
