@@ -523,6 +523,20 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
       expect(await t.mail.outbox({ to: user.email })).toHaveLength(2);
     });
 
+    it('mails the old address when staff change the email of an account', async () => {
+      const user = await t.createUser();
+      const patch = (email: string) =>
+        t.inject({ method: 'PATCH', url: `/api/users/${user.id}`, payload: { email } });
+      // Refused (not an address): nothing changes, nothing is mailed.
+      expect((await patch('not an address')).statusCode).toBe(422);
+      await t.mail.expectNotSent({ to: user.email, subject: /email address was changed/ });
+      const moved = `moved-${user.email}`;
+      expect((await patch(moved)).statusCode).toBe(200);
+      const mail = await t.mail.expectSent({ to: user.email, subject: 'Your email address was changed' });
+      expect(mail.text).toContain(`changed to ${moved};`);
+      await t.mail.expectNotSent({ to: moved });
+    });
+
     it('replaces the recovery codes after a code of the account, and mails the user', async () => {
       const user = await t.createUser();
       const old = await withTwoFactor(user);

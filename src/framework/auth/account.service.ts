@@ -267,6 +267,21 @@ export class AccountService implements OnModuleDestroy {
     });
   }
 
+  /**
+   * Mails the old address that the account's email changed (ASVS V2.2.3), in `manager`'s transaction: sent
+   * only if the change commits. Example: `await accounts.notifyEmailChanged(previous, next, manager)`.
+   */
+  async notifyEmailChanged(oldEmail: string, newEmail: string, manager: EntityManager): Promise<void> {
+    await this.mail.queue(
+      {
+        to: oldEmail,
+        template: 'auth.email-changed',
+        data: { newEmail, forgotEndpoint: `${this.config.publicUrl}/api/auth/password/forgot` },
+      },
+      manager,
+    );
+  }
+
   /** Resolves when the mail of earlier requests has been queued (or failed to be). For tests and shutdown. */
   async settled(): Promise<void> {
     while (this.pending.size > 0) {

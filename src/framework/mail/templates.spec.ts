@@ -59,9 +59,17 @@ describe('mail templates', () => {
       'Two-factor authentication was turned off',
       'New recovery codes were created',
     ]);
+    const moved = renderMail('auth.email-changed', {
+      newEmail: '<new@example.com>',
+      forgotEndpoint: 'https://x/forgot',
+    });
+    expect(moved.subject).toBe('Your email address was changed');
+    expect(moved.text).toContain('changed to <new@example.com>;');
+    expect(moved.html).toContain('changed to &lt;new@example.com&gt;;');
     expect(Object.keys(MAIL_TEMPLATES).sort()).toEqual([
       'auth.2fa-changed',
       'auth.already-registered',
+      'auth.email-changed',
       'auth.password-changed',
       'auth.password-reset',
       'auth.verify-email',

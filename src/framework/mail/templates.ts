@@ -166,6 +166,23 @@ export const MAIL_TEMPLATES = {
         `POST ${forgotEndpoint}.`,
       ],
     ),
+  'auth.email-changed': ({ newEmail, forgotEndpoint }: { newEmail: string; forgotEndpoint: string }) =>
+    both(
+      'Your email address was changed',
+      [
+        html`The email address of your account was changed to ${newEmail}; mail for the account goes there
+        now.`,
+        html`If you did not ask for this, answer this message or contact the site at once: whoever reads the
+        new address can reset the password through POST ${forgotEndpoint}.`,
+      ],
+      [
+        `The email address of your account was changed to ${newEmail};`,
+        'mail for the account goes there now.',
+        '',
+        'If you did not ask for this, answer this message or contact the site at once: whoever reads',
+        `the new address can reset the password through POST ${forgotEndpoint}.`,
+      ],
+    ),
   'auth.2fa-changed': ({ change, forgotEndpoint, sessionsEndpoint }: TwoFactorChangeMail) => {
     const { subject, what } = TWO_FACTOR_CHANGES[change];
     const ifNotYou = 'If this was not you, someone knows your password: reset it at once through';
