@@ -167,15 +167,19 @@ describe('TOTP 2FA and login throttling (PostgreSQL)', () => {
       expect(recoveryCodes).toHaveLength(10);
       expect(new Set(recoveryCodes).size).toBe(10);
       for (const code of recoveryCodes) {
-        expect(code).toMatch(/^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/);
+        expect(code).toMatch(/^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/);
       }
       const row = await userRow(user.id);
       expect(row.totpEnabled).toBe(true);
       expect(row.totpLastStep).toEqual(expect.any(Number));
-      expect([...row.totpRecoveryCodes].sort()).toEqual(
-        recoveryCodes.map((c) => sha256(c.replace('-', ''))).sort(),
-      );
-      expect(JSON.stringify(row.totpRecoveryCodes)).not.toContain(recoveryCodes[0].slice(0, 5));
+      // Keyed hashes (V2.6.3): neither the code nor its plain SHA-256 is stored.
+      expect(row.totpRecoveryCodes).toHaveLength(10);
+      for (const hash of row.totpRecoveryCodes) {
+        expect(hash).toMatch(/^hmac:[0-9a-f]{64}$/);
+      }
+      const plain = recoveryCodes.map((c) => sha256(c.replace(/-/g, '')));
+      expect(row.totpRecoveryCodes.some((h) => plain.some((p) => h.includes(p)))).toBe(false);
+      expect(JSON.stringify(row.totpRecoveryCodes)).not.toContain(recoveryCodes[0].slice(0, 4));
       expect(await status(user)).toEqual({ enabled: true, pending: false, recoveryCodesLeft: 10 });
 
       expect(problem(await post(user, '/api/auth/2fa/setup'), 409)).toBeDefined();
@@ -235,9 +239,11 @@ describe('TOTP 2FA and login throttling (PostgreSQL)', () => {
       expect(problem(await login(user.email, PASSWORD, { otp: recoveryCodes[0] }), 401).type).toBe(
         OTP_INVALID,
       );
-      const typed = ` ${recoveryCodes[1].replace('-', '').toUpperCase()} `;
+      const typed = ` ${recoveryCodes[1].replace(/-/g, '').toUpperCase()} `;
       expect((await login(user.email, PASSWORD, { otp: typed })).statusCode).toBe(200);
-      expect(problem(await login(user.email, PASSWORD, { otp: 'aaaaa-bbbbb' }), 401).type).toBe(OTP_INVALID);
+      expect(problem(await login(user.email, PASSWORD, { otp: 'aaaa-bbbb-cccc-dddd' }), 401).type).toBe(
+        OTP_INVALID,
+      );
       expect(await status(user)).toEqual({ enabled: true, pending: false, recoveryCodesLeft: 8 });
     });
 

@@ -160,7 +160,7 @@ export interface paths {
         put?: never;
         /**
          * End the session of a refresh token
-         * @description Revokes the refresh token and every token rotated from it. Access tokens already issued stay valid until they expire (at most ACCESS_TOKEN_TTL).
+         * @description Revokes the refresh token and every token rotated from it; the access tokens of that session answer 401 from now on. GET /api/auth/sessions lists your other sessions, to end them too.
          */
         post: operations["auth.logout"];
         delete?: never;
@@ -353,6 +353,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your live sessions: API logins and admin panel logins
+         * @description Newest activity first; `current` marks the session of this request. Only a signed-in user (not an API key) may list them.
+         */
+        get: operations["auth.sessions.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of your sessions at once
+         * @description A `token` session: its refresh token and every access token of it answer 401 from now on. An `admin` session: its cookie signs in no more. Ending the current session is a logout.
+         */
+        delete: operations["auth.sessions.end"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/2fa": {
         parameters: {
             query?: never;
@@ -407,6 +447,26 @@ export interface paths {
          * @description From now on login needs `otp`: a current code, or one of the recovery codes (each works once).
          */
         post: operations["auth.twoFactor.enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/2fa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new set of 10 recovery codes, shown once; the earlier ones stop working
+         * @description Confirm with a current code or a recovery code. Wrong codes count against the login throttle of the account; the user is mailed that new codes were created.
+         */
+        post: operations["auth.twoFactor.replaceRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1417,6 +1477,35 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
         };
+        UserSessionDto: {
+            /**
+             * @description End it with DELETE /api/auth/sessions/{id}
+             * @example 0b9f4c52-7d1e-4b55-9a57-3c1f8e2d6a10
+             */
+            id: string;
+            /**
+             * @description `token`: a login at /api/auth/login (its refresh token and access tokens); `admin`: an admin panel login
+             * @enum {string}
+             */
+            kind: "token" | "admin";
+            /**
+             * Format: date-time
+             * @description The login
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description `token`: its last refresh (or the login); `admin`: its last request
+             */
+            lastUsedAt: string;
+            /**
+             * Format: date-time
+             * @description When it ends unless used (refreshed) again
+             */
+            expiresAt: string;
+            /** @description The session this request was sent in */
+            current: boolean;
+        };
         TwoFactorStatusDto: {
             /** @description Logins need a one-time code */
             enabled: boolean;
@@ -1452,19 +1541,26 @@ export interface components {
             /**
              * @description Single-use codes for when the authenticator is lost, shown only now
              * @example [
-             *       "4k7qz-m2r8x",
-             *       "9vb3n-q0w5e",
-             *       "h2k8c-7m1xp",
-             *       "zr4t6-d9s2a",
-             *       "n5g1y-b8e3f",
-             *       "c0v7w-j4k9m",
-             *       "p6q2r-t1h8z",
-             *       "x3d5s-a7n0b",
-             *       "e8f4g-y2c6v",
-             *       "w1m9j-k5p3q"
+             *       "m9s3-46q3-d25v-t4f5",
+             *       "v37e-3s3e-28jt-97kb",
+             *       "6cq6-43dz-vmxx-qkfb",
+             *       "f5kz-nwj4-7tan-9zt2",
+             *       "4mnp-zx45-hy43-kwjr",
+             *       "p1xp-a7z3-dj8f-ssz5",
+             *       "awsh-8vht-pre9-5b9e",
+             *       "e0zb-gj09-tqm8-3xss",
+             *       "ss6y-s3c4-dwa7-n360",
+             *       "96q1-4dr9-gpqy-77zx"
              *     ]
              */
             recoveryCodes: string[];
+        };
+        ReplaceRecoveryCodesDto: {
+            /**
+             * @description A current code of the authenticator app, or one of the recovery codes
+             * @example 123456
+             */
+            code: string;
         };
         DisableTwoFactorDto: {
             /**
@@ -3629,6 +3725,71 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    "auth.sessions.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSessionDto"][];
+                };
+            };
+            /** @description Authentication required, or an invalid credential */
+            401: components["responses"]["Unauthorized"];
+            /** @description Called with an API key */
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.sessions.end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of one of your sessions (from the list) */
+                id: unknown;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Authentication required, or an invalid credential */
+            401: components["responses"]["Unauthorized"];
+            /** @description Called with an API key */
+            403: components["responses"]["Forbidden"];
+            /** @description No live session of yours with this id */
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     "auth.twoFactor.status": {
         parameters: {
             query?: never;
@@ -3725,6 +3886,47 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description The code is not valid; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.twoFactor.replaceRecoveryCodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplaceRecoveryCodesDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesDto"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Not signed in */
+            401: components["responses"]["Unauthorized"];
+            /** @description Wrong code, or called with an API key */
+            403: components["responses"]["Forbidden"];
+            /** @description Two-factor authentication is off */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Not a code; `errors[].pointer` names each field at fault */
+            422: components["responses"]["ValidationFailed"];
+            /** @description Too many failed attempts */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

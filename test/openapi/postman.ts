@@ -16,6 +16,8 @@ export const LEFT_OUT: Record<string, string> = {
   'auth.resendVerification': 'the signed-in account is verified already (409 by design)',
   'auth.twoFactor.enable': 'needs a code from an authenticator app',
   'auth.twoFactor.disable': 'needs a code from an authenticator app, or the password',
+  'auth.twoFactor.replaceRecoveryCodes': 'needs a code from an authenticator app',
+  'auth.sessions.end': 'needs the id of a live session, and ends it',
   'admin.session.get': "the admin panel's cookie session; this run signs in with a token",
   'admin.session.login': "the admin panel's cookie session; this run signs in with a token",
   'admin.jobs.get': 'needs the id of an existing job',

@@ -11,6 +11,7 @@ import { PASSWORD_BREACHED } from 'src/framework/auth/auth.service';
 import { LOGIN_THROTTLE } from 'src/framework/auth/login-throttle.service';
 import { hashPassword } from 'src/framework/auth/passwords';
 import { SecurityEvent, SecurityEvents } from 'src/framework/auth/security-events';
+import { sha256 } from 'src/framework/auth/token.service';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import type { Problem } from 'src/framework/http/problem';
 import { Resource } from 'src/framework/resource/resource.decorator';
@@ -107,6 +108,18 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
       headers: { host: HOST, origin: ORIGIN, cookie: session.cookie, 'x-csrf-token': session.csrf },
       ...(payload ? { payload } : {}),
     });
+
+  /** A user with 2FA turned on through the API: the recovery codes it was shown. */
+  const withTwoFactor = async (user: TestUser) => {
+    const asUser = t.actingAs(user);
+    const { secret } = (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/setup' })).json<{
+      secret: string;
+    }>();
+    const code = await generate({ secret });
+    const res = await asUser.inject({ method: 'POST', url: '/api/auth/2fa/enable', payload: { code } });
+    expect(res.statusCode).toBe(200);
+    return res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+  };
 
   beforeAll(async () => {
     t = await createTestApp(withLedger, {
@@ -307,6 +320,256 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
       );
       expect(row.seconds).toBeGreaterThan(7100);
       expect(row.seconds).toBeLessThanOrEqual(7200);
+    });
+  });
+
+  describe('V3.3.4: sessions a user can see and end', () => {
+    interface Listed {
+      id: string;
+      kind: string;
+      createdAt: string;
+      lastUsedAt: string;
+      expiresAt: string;
+      current: boolean;
+    }
+    const login = async (user: TestUser) => {
+      const res = await post('/api/auth/login', { email: user.email, password: user.password });
+      return res.json<{ accessToken: string; refreshToken: string }>();
+    };
+    const list = async (res: Promise<LightMyRequestResponse>) => {
+      const answer = await res;
+      expect(answer.statusCode).toBe(200);
+      return answer.json<Listed[]>();
+    };
+
+    it('lists API logins and admin logins, marks the current one, and never the sessions of others', async () => {
+      const staff = await t.createUser({ isStaff: true });
+      const phone = await login(staff);
+      const admin = await adminSession(staff);
+      await t.createUser({ isStaff: true }).then(adminSession); // someone else's session: not listed
+
+      const seen = await list(t.actingAs(phone).inject('/api/auth/sessions'));
+      // createUser's own token, the phone's login and the admin panel
+      expect(seen.map((s) => s.kind).sort()).toEqual(['admin', 'token', 'token']);
+      expect(seen.filter((s) => s.current)).toHaveLength(1);
+      const current = seen.find((s) => s.current)!;
+      expect(current.kind).toBe('token');
+      for (const s of seen) {
+        expect(Date.parse(s.createdAt)).toBeLessThanOrEqual(Date.parse(s.lastUsedAt));
+        expect(Date.parse(s.expiresAt)).toBeGreaterThan(Date.now());
+      }
+      const fromAdmin = await list(asSession(admin, '/api/auth/sessions'));
+      expect(fromAdmin.find((s) => s.current)?.kind).toBe('admin');
+      expect(fromAdmin.map((s) => s.id).sort()).toEqual(seen.map((s) => s.id).sort());
+      // A refresh moves lastUsedAt on, and the new access token is still that session.
+      await sleep(20);
+      const rotated = (await post('/api/auth/refresh', { refreshToken: phone.refreshToken })).json<{
+        accessToken: string;
+      }>();
+      const after = await list(t.actingAs(rotated).inject('/api/auth/sessions'));
+      const moved = after.find((s) => s.id === current.id)!;
+      expect(moved.current).toBe(true);
+      expect(Date.parse(moved.lastUsedAt)).toBeGreaterThan(Date.parse(current.lastUsedAt));
+      // An API key may not see them.
+      const key = await t.createApiKey(staff, []);
+      problem(await t.withApiKey(key).inject('/api/auth/sessions'), 403);
+    });
+
+    it('ending a token session fails its refresh token and its access token at once', async () => {
+      const user = await t.createUser();
+      const laptop = await login(user);
+      const phone = await login(user);
+      const phoneId = (await list(t.actingAs(phone).inject('/api/auth/sessions'))).find((s) => s.current)!.id;
+      const res = await t.actingAs(laptop).inject({ method: 'DELETE', url: `/api/auth/sessions/${phoneId}` });
+      expect(res.statusCode).toBe(204);
+      problem(await t.actingAs(phone).inject('/api/auth/me'), 401);
+      problem(await post('/api/auth/refresh', { refreshToken: phone.refreshToken }), 401);
+      expect((await t.actingAs(laptop).inject('/api/auth/me')).statusCode).toBe(200);
+      expect((await post('/api/auth/refresh', { refreshToken: laptop.refreshToken })).statusCode).toBe(200);
+      const left = await list(t.actingAs(user).inject('/api/auth/sessions'));
+      expect(left.map((s) => s.id)).not.toContain(phoneId);
+      expect(events).toContainEqual(
+        expect.objectContaining({ event: 'session.ended', userId: user.id, kind: 'token' }),
+      );
+      // Gone is gone: a second DELETE finds nothing.
+      const again = await t
+        .actingAs(laptop)
+        .inject({ method: 'DELETE', url: `/api/auth/sessions/${phoneId}` });
+      problem(again, 404);
+    });
+
+    it('ending an admin session fails its cookie at once', async () => {
+      const staff = await t.createUser({ isStaff: true });
+      const admin = await adminSession(staff);
+      const adminId = (await list(asSession(admin, '/api/auth/sessions'))).find((s) => s.current)!.id;
+      expect(adminId).toMatch(/^[0-9a-f]{64}$/);
+      const res = await t.actingAs(staff).inject({ method: 'DELETE', url: `/api/auth/sessions/${adminId}` });
+      expect(res.statusCode).toBe(204);
+      problem(await asSession(admin, '/admin/api/session'), 401);
+      expect((await t.actingAs(staff).inject('/api/auth/me')).statusCode).toBe(200);
+    });
+
+    it("another user's session id, or no session id at all, is a 404 and ends nothing", async () => {
+      const owner = await t.createUser({ isStaff: true });
+      const ownerLogin = await login(owner);
+      const ownerAdmin = await adminSession(owner);
+      const ids = (await list(t.actingAs(ownerLogin).inject('/api/auth/sessions'))).map((s) => s.id);
+      const intruder = await t.createUser({ isStaff: true });
+      for (const id of [...ids, '00000000-0000-4000-8000-000000000000', 'a'.repeat(64), 'not-an-id']) {
+        problem(
+          await t.actingAs(intruder).inject({ method: 'DELETE', url: `/api/auth/sessions/${id}` }),
+          404,
+        );
+      }
+      expect((await t.actingAs(ownerLogin).inject('/api/auth/me')).statusCode).toBe(200);
+      expect((await post('/api/auth/refresh', { refreshToken: ownerLogin.refreshToken })).statusCode).toBe(
+        200,
+      );
+      expect((await asSession(ownerAdmin, '/admin/api/session')).statusCode).toBe(200);
+      // The admin cookie needs its CSRF token to end a session, like every unsafe request.
+      const forged = await t.anonymous().inject({
+        method: 'DELETE',
+        url: `/api/auth/sessions/${ids[0]}`,
+        headers: { host: HOST, origin: ORIGIN, cookie: ownerAdmin.cookie },
+      });
+      problem(forged, 403);
+    });
+  });
+
+  describe('V2.6.2 / V2.6.3: recovery codes', () => {
+    const stored = async (user: TestUser) =>
+      (
+        await dataSource.query<{ codes: string[] }[]>(
+          'SELECT "totpRecoveryCodes" AS codes FROM "user" WHERE id = $1',
+          [user.id],
+        )
+      )[0].codes;
+    const loginWith = (user: TestUser, otp: string) =>
+      post('/api/auth/login', { email: user.email, password: user.password, otp });
+
+    it('issues 80-bit codes in four readable groups, stored as keyed hashes bound to the user', async () => {
+      const alice = await t.createUser();
+      const codes = await withTwoFactor(alice);
+      for (const code of codes) {
+        // 16 characters of Crockford's base32 (5 bits each): 80 bits.
+        expect(code).toMatch(/^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$/);
+      }
+      const hashes = await stored(alice);
+      expect(hashes.every((h) => /^hmac:[0-9a-f]{64}$/.test(h))).toBe(true);
+      expect(hashes).not.toContain(`hmac:${sha256(codes[0].replace(/-/g, ''))}`);
+      // Alice's stored hashes copied onto Bob's row do not make Alice's codes Bob's.
+      const bob = await t.createUser();
+      await withTwoFactor(bob);
+      await dataSource.query('UPDATE "user" SET "totpRecoveryCodes" = $2::jsonb WHERE id = $1', [
+        bob.id,
+        JSON.stringify(hashes),
+      ]);
+      problem(await loginWith(bob, codes[0]), 401);
+      expect((await loginWith(alice, codes[0])).statusCode).toBe(200);
+      problem(await loginWith(alice, codes[0]), 401);
+    });
+
+    it('a code issued before (10 characters, plain SHA-256) still works, once', async () => {
+      const user = await t.createUser();
+      await withTwoFactor(user);
+      const legacy = 'k7qzm-2r8xv';
+      await dataSource.query(
+        `UPDATE "user" SET "totpRecoveryCodes" = "totpRecoveryCodes" || jsonb_build_array($2::text)
+          WHERE id = $1`,
+        [user.id, sha256('k7qzm2r8xv')],
+      );
+      expect(await stored(user)).toHaveLength(11);
+      expect((await loginWith(user, legacy.toUpperCase())).statusCode).toBe(200);
+      expect(await stored(user)).toHaveLength(10);
+      problem(await loginWith(user, legacy), 401);
+    });
+  });
+
+  describe('V2.2.3 / V2.5.5: a mail when 2FA changes', () => {
+    it('mails the user when 2FA is turned on and when it is turned off, as after a password change', async () => {
+      const user = await t.createUser();
+      const asUser = t.actingAs(user);
+      const { secret } = (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/setup' })).json<{
+        secret: string;
+      }>();
+      await t.mail.expectNotSent({ to: user.email, subject: /two-factor/i });
+      const code = await generate({ secret });
+      expect(
+        (await asUser.inject({ method: 'POST', url: '/api/auth/2fa/enable', payload: { code } })).statusCode,
+      ).toBe(200);
+      const on = await t.mail.expectSent({
+        to: user.email,
+        subject: 'Two-factor authentication was turned on',
+      });
+      expect(on.text).toContain(`POST ${ORIGIN}/api/auth/password/forgot`);
+      expect(on.text).toContain(`GET ${ORIGIN}/api/auth/sessions`);
+      expect(on.text).not.toContain(secret);
+
+      // A wrong proof changes nothing and mails nothing.
+      const wrong = await asUser.inject({
+        method: 'POST',
+        url: '/api/auth/2fa/disable',
+        payload: { password: 'not the password 1' },
+      });
+      expect(wrong.statusCode).toBe(403);
+      await t.mail.expectNotSent({ to: user.email, subject: /turned off/ });
+      const off = await asUser.inject({
+        method: 'POST',
+        url: '/api/auth/2fa/disable',
+        payload: { password: user.password },
+      });
+      expect(off.statusCode).toBe(204);
+      await t.mail.expectSent({ to: user.email, subject: 'Two-factor authentication was turned off' });
+      expect(await t.mail.outbox({ to: user.email })).toHaveLength(2);
+    });
+
+    it('mails the old address when staff change the email of an account', async () => {
+      const user = await t.createUser();
+      const patch = (email: string) =>
+        t.inject({ method: 'PATCH', url: `/api/users/${user.id}`, payload: { email } });
+      // Refused (not an address): nothing changes, nothing is mailed.
+      expect((await patch('not an address')).statusCode).toBe(422);
+      await t.mail.expectNotSent({ to: user.email, subject: /email address was changed/ });
+      const moved = `moved-${user.email}`;
+      expect((await patch(moved)).statusCode).toBe(200);
+      const mail = await t.mail.expectSent({ to: user.email, subject: 'Your email address was changed' });
+      expect(mail.text).toContain(`changed to ${moved};`);
+      await t.mail.expectNotSent({ to: moved });
+    });
+
+    it('replaces the recovery codes after a code of the account, and mails the user', async () => {
+      const user = await t.createUser();
+      const old = await withTwoFactor(user);
+      const replace = (code: string) =>
+        t.actingAs(user).inject({ method: 'POST', url: '/api/auth/2fa/recovery-codes', payload: { code } });
+
+      problem(await replace('aaaa-bbbb-cccc-dddd'), 403);
+      await t.mail.expectNotSent({ to: user.email, subject: /recovery codes/ });
+      const res = await replace(old[0]);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+      expect(fresh).toHaveLength(10);
+      expect(fresh.some((c) => old.includes(c))).toBe(false);
+      await t.mail.expectSent({ to: user.email, subject: 'New recovery codes were created' });
+      expect(events.map((e) => e.event)).toEqual(
+        expect.arrayContaining(['2fa-recovery-codes.failed', '2fa.recovery-codes-replaced']),
+      );
+
+      const loginWith = (otp: string) =>
+        post('/api/auth/login', { email: user.email, password: user.password, otp });
+      problem(await loginWith(old[1]), 401);
+      expect((await loginWith(fresh[0])).statusCode).toBe(200);
+      // An API key may not replace them.
+      const key = await t.createApiKey(user, []);
+      problem(
+        await t.withApiKey(key).inject({
+          method: 'POST',
+          url: '/api/auth/2fa/recovery-codes',
+          payload: { code: fresh[1] },
+        }),
+        403,
+      );
     });
   });
 

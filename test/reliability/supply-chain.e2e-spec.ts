@@ -156,3 +156,70 @@ describe('CI supply-chain gate', () => {
     });
   });
 });
+
+/**
+ * The SBOM (ASVS V14.2.5): scripts/sbom.mjs, run by .ci/run, writes a CycloneDX document of the production
+ * dependencies with `npm sbom` and checks it against package.json and package-lock.json.
+ */
+describe('CI SBOM', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestor-sbom-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  interface Lock {
+    packages: Record<string, { version: string }>;
+  }
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    name: string;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as Lock;
+
+  function sbom(out: string, ...args: string[]): { status: number | null; output: string } {
+    const script = join(ROOT, 'scripts', 'sbom.mjs');
+    const result = spawnSync(process.execPath, [script, '--out', out, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    return { status: result.status, output: result.stdout + result.stderr };
+  }
+
+  it('lists every runtime dependency at its locked version, and no development-only package', () => {
+    const out = join(dir, 'sbom.cdx.json');
+    const result = sbom(out);
+    expect(result.output).toMatch(/CycloneDX 1\.\d+, \d+ components; 0 problem\(s\)/);
+    expect(result.status).toBe(0);
+    const document = JSON.parse(readFileSync(out, 'utf8')) as {
+      bomFormat: string;
+      metadata: { component: { name: string } };
+      components: { name: string; version: string; purl: string; hashes?: { alg: string }[] }[];
+    };
+    expect(document.bomFormat).toBe('CycloneDX');
+    expect(document.metadata.component.name).toBe(manifest.name);
+    const listed = new Set(document.components.map((c) => `${c.name}@${c.version}`));
+    const runtime = Object.keys(manifest.dependencies);
+    expect(runtime.length).toBeGreaterThan(40);
+    for (const name of runtime) {
+      expect(listed).toContain(`${name}@${lock.packages[`node_modules/${name}`].version}`);
+    }
+    // Tools of development only (npm 11's own --omit dev dropped @nestjs/common and rxjs instead).
+    for (const name of ['jest', 'eslint', 'prettier', 'vite', 'react-admin', '@nestjs/testing']) {
+      expect(manifest.devDependencies[name]).toBeDefined();
+      expect(document.components.map((c) => c.name)).not.toContain(name);
+    }
+    const rxjs = document.components.find((c) => c.name === 'rxjs');
+    expect(rxjs?.purl).toBe(`pkg:npm/rxjs@${lock.packages['node_modules/rxjs'].version}`);
+    expect(rxjs?.hashes?.[0]?.alg).toBe('SHA-512');
+  });
+
+  it('fails when the installed tree and the lockfile disagree', () => {
+    const stale = structuredClone(lock);
+    stale.packages['node_modules/rxjs'].version = '7.0.0';
+    const lockfile = join(dir, 'stale.lock.json');
+    writeFileSync(lockfile, JSON.stringify(stale));
+    const result = sbom(join(dir, 'stale.cdx.json'), '--lockfile', lockfile);
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('rxjs: not in the SBOM');
+    expect(result.output).toMatch(/1 problem\(s\)/);
+  });
+});

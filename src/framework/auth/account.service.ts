@@ -14,6 +14,7 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
 import { MailService } from 'src/framework/mail/mail.service';
+import type { TwoFactorChange } from 'src/framework/mail/templates';
 
 export type OneTimePurpose = OneTimeToken['purpose'];
 
@@ -31,6 +32,7 @@ export type AccountChangeEvent = Extract<
   | 'password.set'
   | '2fa.enabled'
   | '2fa.disabled'
+  | '2fa.recovery-codes-replaced'
   | 'api-key.created'
   | 'api-key.revoked'
 >;
@@ -245,6 +247,39 @@ export class AccountService implements OnModuleDestroy {
       return user.email;
     });
     this.afterResponse(() => this.sendPasswordChanged(email));
+  }
+
+  /**
+   * Mails the user that their two-factor authentication changed (ASVS V2.5.5), after the response, like the
+   * password-change mail. Example: `accounts.notifyTwoFactorChanged(principal.email, 'enabled')`.
+   */
+  notifyTwoFactorChanged(email: string, change: TwoFactorChange): void {
+    this.afterResponse(async () => {
+      await this.mail.queue({
+        to: email,
+        template: 'auth.2fa-changed',
+        data: {
+          change,
+          forgotEndpoint: `${this.config.publicUrl}/api/auth/password/forgot`,
+          sessionsEndpoint: `${this.config.publicUrl}/api/auth/sessions`,
+        },
+      });
+    });
+  }
+
+  /**
+   * Mails the old address that the account's email changed (ASVS V2.2.3), in `manager`'s transaction: sent
+   * only if the change commits. Example: `await accounts.notifyEmailChanged(previous, next, manager)`.
+   */
+  async notifyEmailChanged(oldEmail: string, newEmail: string, manager: EntityManager): Promise<void> {
+    await this.mail.queue(
+      {
+        to: oldEmail,
+        template: 'auth.email-changed',
+        data: { newEmail, forgotEndpoint: `${this.config.publicUrl}/api/auth/password/forgot` },
+      },
+      manager,
+    );
   }
 
   /** Resolves when the mail of earlier requests has been queued (or failed to be). For tests and shutdown. */

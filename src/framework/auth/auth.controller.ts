@@ -88,8 +88,8 @@ export class AuthController {
     operationId: 'auth.logout',
     summary: 'End the session of a refresh token',
     description:
-      'Revokes the refresh token and every token rotated from it. Access tokens already issued stay valid ' +
-      'until they expire (at most ACCESS_TOKEN_TTL).',
+      'Revokes the refresh token and every token rotated from it; the access tokens of that session answer ' +
+      '401 from now on. GET /api/auth/sessions lists your other sessions, to end them too.',
   })
   @ApiResponse({ status: 204, description: 'Logged out (also when the token was already invalid)' })
   @ApiInvalidBody('Not a refresh token')

@@ -28,6 +28,8 @@ import { RefreshToken } from 'src/framework/auth/refresh-token.entity';
 import { JWT_AUDIENCE, JWT_ISSUER, TokenService } from 'src/framework/auth/token.service';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { SessionService } from 'src/framework/auth/session.service';
+import { SessionsController } from 'src/framework/auth/sessions.controller';
+import { UserSessionsService } from 'src/framework/auth/user-sessions.service';
 import { TwoFactorController } from 'src/framework/auth/two-factor.controller';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { User } from 'src/framework/auth/user.entity';
@@ -77,6 +79,7 @@ export const AUTH_ENTITIES = [
     AuthController,
     AccountController,
     ApiKeysController,
+    SessionsController,
     TwoFactorController,
     VerifyEmailPageController,
   ],
@@ -88,6 +91,7 @@ export const AUTH_ENTITIES = [
     TwoFactorService,
     LoginThrottleService,
     SessionService,
+    UserSessionsService,
     SecurityEvents,
     JwtStrategy,
     // Global guards run in this order: who is calling, then their request budget.

@@ -138,7 +138,7 @@ export interface AttemptOptions {
   /** Default: a 401 other than "one-time code required". */
   countsAsFailure?: (error: unknown) => boolean;
   /** `login` (default) or `2fa-disable`: events are `<event>.failed`, `.locked`, `.refused`. */
-  event?: 'login' | '2fa-disable';
+  event?: 'login' | '2fa-disable' | '2fa-recovery-codes';
 }
 
 @Injectable()

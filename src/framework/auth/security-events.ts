@@ -11,9 +11,9 @@ import {
 /**
  * What happened. Failures and refusals are logged at `warn`, everything else at `info`:
  * - `login.succeeded|failed|locked|refused` (refused: right password, but not staff for the admin, or a
- *   breached password that must be replaced), `2fa-disable.failed|locked` (wrong proof when turning 2FA off)
- * - `password.changed|reset|set`, `2fa.enabled|disabled|recovery-code-used|code-reused`
- * - `api-key.created|revoked`, `grants.changed` (a user's permissions, groups, staff, superuser or active
+ *   breached password that must be replaced), `2fa-disable.failed|locked`, `2fa-recovery-codes.failed|locked` (a wrong code when turning 2FA off or replacing the recovery codes)
+ * - `password.changed|reset|set`, `2fa.enabled|disabled|recovery-codes-replaced|recovery-code-used|code-reused`
+ * - `api-key.created|revoked`, `session.ended` (a user ended one of their sessions), `grants.changed` (a user's permissions, groups, staff, superuser or active
  *   flag; a group's permissions), `access.denied` (any 403 answer), `credential.rejected` (a 401 to a
  *   request that sent a bearer token or API key)
  */
@@ -25,15 +25,20 @@ export type SecurityEventName =
   | '2fa-disable.failed'
   | '2fa-disable.locked'
   | '2fa-disable.refused'
+  | '2fa-recovery-codes.failed'
+  | '2fa-recovery-codes.locked'
+  | '2fa-recovery-codes.refused'
   | 'password.changed'
   | 'password.reset'
   | 'password.set'
   | '2fa.enabled'
   | '2fa.disabled'
+  | '2fa.recovery-codes-replaced'
   | '2fa.recovery-code-used'
   | '2fa.code-reused'
   | 'api-key.created'
   | 'api-key.revoked'
+  | 'session.ended'
   | 'grants.changed'
   | 'access.denied'
   | 'credential.rejected';

@@ -15,13 +15,15 @@ import {
   DisableTwoFactorDto,
   EnableTwoFactorDto,
   RecoveryCodesDto,
+  ReplaceRecoveryCodesDto,
   TwoFactorSetupDto,
   TwoFactorStatusDto,
 } from 'src/framework/auth/two-factor.dto';
 import { DataSource } from 'typeorm';
-import { AccountService } from 'src/framework/auth/account.service';
+import { AccountService, type AccountChangeEvent } from 'src/framework/auth/account.service';
 import { TwoFactorService, TwoFactorStatus } from 'src/framework/auth/two-factor.service';
 import { ProblemException } from 'src/framework/http/problem';
+import type { TwoFactorChange } from 'src/framework/mail/templates';
 import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
 
 /** A wrong password or code on disable counts against the login throttle of the account. */
@@ -91,14 +93,38 @@ export class TwoFactorController {
   ): Promise<RecoveryCodesDto> {
     requireSession(principal, 'Managing two-factor authentication');
     const codes = await this.twoFactor.enable(principal.userId, body.code);
-    await this.accounts.recordAccountChange(
-      this.dataSource.manager,
-      '2fa.enabled',
-      principal.userId,
-      principal,
-      {},
+    await this.changed(principal, '2fa.enabled', 'enabled', request);
+    return codes;
+  }
+
+  @Post('recovery-codes')
+  @Header('cache-control', 'no-store') // secrets in the body: no cache may keep them
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'auth.twoFactor.replaceRecoveryCodes',
+    summary: 'A new set of 10 recovery codes, shown once; the earlier ones stop working',
+    description:
+      'Confirm with a current code or a recovery code. Wrong codes count against the login throttle of the ' +
+      'account; the user is mailed that new codes were created.',
+  })
+  @ApiOkResponse({ type: RecoveryCodesDto })
+  @ApiResponse({ status: 403, description: 'Wrong code, or called with an API key' })
+  @ApiResponse({ status: 409, description: 'Two-factor authentication is off' })
+  @ApiInvalidBody('Not a code')
+  @ApiResponse({ status: 429, description: 'Too many failed attempts' })
+  async replaceRecoveryCodes(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: ReplaceRecoveryCodesDto,
+    @Req() request: FastifyRequest,
+  ): Promise<RecoveryCodesDto> {
+    requireSession(principal, 'Managing two-factor authentication');
+    const codes = await this.throttle.attempt(
+      principal.email,
       request,
+      () => this.twoFactor.replaceRecoveryCodes(principal.userId, body.code),
+      { countsAsFailure: wrongProof, event: '2fa-recovery-codes' },
     );
+    await this.changed(principal, '2fa.recovery-codes-replaced', 'recovery-codes', request);
     return codes;
   }
 
@@ -128,13 +154,24 @@ export class TwoFactorController {
         event: '2fa-disable',
       },
     );
+    await this.changed(principal, '2fa.disabled', 'disabled', request);
+  }
+
+  /** An account change: in the security log and audit history, and mailed to the user (ASVS V2.5.5). */
+  private async changed(
+    principal: Principal,
+    event: Extract<AccountChangeEvent, `2fa.${string}`>,
+    change: TwoFactorChange,
+    request: FastifyRequest,
+  ): Promise<void> {
     await this.accounts.recordAccountChange(
       this.dataSource.manager,
-      '2fa.disabled',
+      event,
       principal.userId,
       principal,
       {},
       request,
     );
+    this.accounts.notifyTwoFactorChanged(principal.email, change);
   }
 }

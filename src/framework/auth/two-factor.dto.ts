@@ -55,24 +55,37 @@ export class EnableTwoFactorDto {
 export class RecoveryCodesDto {
   @ApiProperty({
     type: 'array',
-    items: { type: 'string', pattern: '^[0-9a-z]{5}-[0-9a-z]{5}$', maxLength: 11 },
+    items: { type: 'string', pattern: '^[0-9a-z]{4}(-[0-9a-z]{4}){3}$', maxLength: 19 },
     minItems: RECOVERY_CODE_COUNT,
     maxItems: RECOVERY_CODE_COUNT,
     description: 'Single-use codes for when the authenticator is lost, shown only now',
     example: [
-      '4k7qz-m2r8x',
-      '9vb3n-q0w5e',
-      'h2k8c-7m1xp',
-      'zr4t6-d9s2a',
-      'n5g1y-b8e3f',
-      'c0v7w-j4k9m',
-      'p6q2r-t1h8z',
-      'x3d5s-a7n0b',
-      'e8f4g-y2c6v',
-      'w1m9j-k5p3q',
+      'm9s3-46q3-d25v-t4f5',
+      'v37e-3s3e-28jt-97kb',
+      '6cq6-43dz-vmxx-qkfb',
+      'f5kz-nwj4-7tan-9zt2',
+      '4mnp-zx45-hy43-kwjr',
+      'p1xp-a7z3-dj8f-ssz5',
+      'awsh-8vht-pre9-5b9e',
+      'e0zb-gj09-tqm8-3xss',
+      'ss6y-s3c4-dwa7-n360',
+      '96q1-4dr9-gpqy-77zx',
     ],
   })
   recoveryCodes!: string[];
+}
+
+export class ReplaceRecoveryCodesDto {
+  @ApiProperty({
+    description: 'A current code of the authenticator app, or one of the recovery codes',
+    maxLength: 64,
+    pattern: '^[0-9A-Za-z \\-]+$',
+    example: '123456',
+  })
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[0-9A-Za-z -]+$/, { message: 'code must be a one-time code or a recovery code' })
+  code!: string;
 }
 
 export class DisableTwoFactorDto {

@@ -148,6 +148,9 @@ export class UserResource implements ResourceHooks {
       groupIds: addedIds(row.groupIds, previous.groupIds),
     });
     recordGrantChanges(this.events, { manager, principal }, 'userId', row, previous);
+    if (typeof previous.email === 'string' && typeof row.email === 'string' && previous.email !== row.email) {
+      await this.accounts.notifyEmailChanged(previous.email, row.email, manager);
+    }
   }
 
   beforeDelete(context: HookContext & { current: ResourceRow }): void {

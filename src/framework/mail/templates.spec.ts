@@ -39,8 +39,37 @@ describe('mail templates', () => {
       expect(mail.text).toContain('https://x/forgot?<y>');
       expect(mail.html).toContain('https://x/forgot?&lt;y&gt;');
     }
+    for (const change of ['enabled', 'disabled', 'recovery-codes'] as const) {
+      const mail = renderMail('auth.2fa-changed', {
+        change,
+        forgotEndpoint: 'https://x/forgot?<y>',
+        sessionsEndpoint: 'https://x/sessions',
+      });
+      expect(mail.text).toContain('POST https://x/forgot?<y>');
+      expect(mail.text).toContain('GET https://x/sessions');
+      expect(mail.html).toContain('https://x/forgot?&lt;y&gt;');
+    }
+    expect(
+      (['enabled', 'disabled', 'recovery-codes'] as const).map(
+        (change) =>
+          renderMail('auth.2fa-changed', { change, forgotEndpoint: '', sessionsEndpoint: '' }).subject,
+      ),
+    ).toEqual([
+      'Two-factor authentication was turned on',
+      'Two-factor authentication was turned off',
+      'New recovery codes were created',
+    ]);
+    const moved = renderMail('auth.email-changed', {
+      newEmail: '<new@example.com>',
+      forgotEndpoint: 'https://x/forgot',
+    });
+    expect(moved.subject).toBe('Your email address was changed');
+    expect(moved.text).toContain('changed to <new@example.com>;');
+    expect(moved.html).toContain('changed to &lt;new@example.com&gt;;');
     expect(Object.keys(MAIL_TEMPLATES).sort()).toEqual([
+      'auth.2fa-changed',
       'auth.already-registered',
+      'auth.email-changed',
       'auth.password-changed',
       'auth.password-reset',
       'auth.verify-email',

@@ -69,6 +69,30 @@ function both(subject: string, paragraphs: (string | SafeHtml)[], textLines: str
   };
 }
 
+/** What changed in a user's two-factor authentication, for the `auth.2fa-changed` mail (ASVS V2.5.5). */
+export type TwoFactorChange = 'enabled' | 'disabled' | 'recovery-codes';
+
+interface TwoFactorChangeMail {
+  change: TwoFactorChange;
+  forgotEndpoint: string;
+  sessionsEndpoint: string;
+}
+
+const TWO_FACTOR_CHANGES: Record<TwoFactorChange, { subject: string; what: string }> = {
+  enabled: {
+    subject: 'Two-factor authentication was turned on',
+    what: 'Two-factor authentication was just turned on for your account.',
+  },
+  disabled: {
+    subject: 'Two-factor authentication was turned off',
+    what: 'Two-factor authentication was just turned off for your account: the password alone now signs in.',
+  },
+  'recovery-codes': {
+    subject: 'New recovery codes were created',
+    what: 'New two-factor recovery codes were just created for your account; the earlier ones work no more.',
+  },
+};
+
 /** The framework's own mails (accounts). Apps define theirs next to their code with {@link html}. */
 export const MAIL_TEMPLATES = {
   'auth.verify-email': ({ link, token, endpoint }: { link: string; token: string; endpoint: string }) =>
@@ -142,6 +166,41 @@ export const MAIL_TEMPLATES = {
         `POST ${forgotEndpoint}.`,
       ],
     ),
+  'auth.email-changed': ({ newEmail, forgotEndpoint }: { newEmail: string; forgotEndpoint: string }) =>
+    both(
+      'Your email address was changed',
+      [
+        html`The email address of your account was changed to ${newEmail}; mail for the account goes there
+        now.`,
+        html`If you did not ask for this, answer this message or contact the site at once: whoever reads the
+        new address can reset the password through POST ${forgotEndpoint}.`,
+      ],
+      [
+        `The email address of your account was changed to ${newEmail};`,
+        'mail for the account goes there now.',
+        '',
+        'If you did not ask for this, answer this message or contact the site at once: whoever reads',
+        `the new address can reset the password through POST ${forgotEndpoint}.`,
+      ],
+    ),
+  'auth.2fa-changed': ({ change, forgotEndpoint, sessionsEndpoint }: TwoFactorChangeMail) => {
+    const { subject, what } = TWO_FACTOR_CHANGES[change];
+    const ifNotYou = 'If this was not you, someone knows your password: reset it at once through';
+    return both(
+      subject,
+      [
+        what,
+        html`${ifNotYou} POST ${forgotEndpoint}, then review and end your sessions at GET ${sessionsEndpoint}.`,
+      ],
+      [
+        what,
+        '',
+        ifNotYou,
+        `POST ${forgotEndpoint}, then review and end your sessions at`,
+        `GET ${sessionsEndpoint}.`,
+      ],
+    );
+  },
 } satisfies Record<string, MailTemplate<never>>;
 
 export type MailTemplateName = keyof typeof MAIL_TEMPLATES;
