@@ -9,7 +9,7 @@ import { Tag } from 'src/app/catalog/tag.entity';
 import { OrderItem } from 'src/app/orders/order-item.entity';
 import { Order, OrderStatus } from 'src/app/orders/order.entity';
 import { ReportJobs } from 'src/app/reports/reports.jobs';
-import { AuditService } from 'src/framework/admin/audit.service';
+import { AuditService } from 'src/framework/audit/audit.service';
 import { hashPassword } from 'src/framework/auth/passwords';
 import { User } from 'src/framework/auth/user.entity';
 import type { SeedContext, SeedResult, Seeder } from 'src/framework/cli/seed.command';

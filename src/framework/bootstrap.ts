@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
-import { createNestorApp, drainHttp } from 'src/framework/http/create-app';
+import { createNestorApp, drainHttp } from 'src/framework/create-app';
 
 /** Builds the root module for a configuration; every entry point shares it. */
 export type RootModuleFactory = (config: LoadedConfig) => DynamicModule;

@@ -22,12 +22,12 @@ import {
 } from 'src/framework/admin/admin-api.dto';
 import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
 import type { AdminSchema } from 'src/framework/admin/admin-schema.types';
-import { AuditService } from 'src/framework/admin/audit.service';
+import { AuditService } from 'src/framework/audit/audit.service';
 import { spreadsheetCsvOptions } from 'src/framework/admin/spreadsheet-csv';
-import { CurrentPrincipal } from 'src/framework/auth/auth.decorators';
-import { can, Principal } from 'src/framework/auth/principal';
-import { forbidden } from 'src/framework/auth/problems';
-import { StaffOnly } from 'src/framework/auth/staff-only';
+import { CurrentPrincipal } from 'src/framework/access/auth.decorators';
+import { can, Principal } from 'src/framework/access/principal';
+import { forbidden } from 'src/framework/access/problems';
+import { StaffOnly } from 'src/framework/access/staff-only';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { JobRegistry } from 'src/framework/jobs/job.registry';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import { ident, tableOf } from 'src/framework/resource/resource-sql';

@@ -2,8 +2,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
-import { Principal, loadPrincipal } from 'src/framework/auth/principal';
-import { forbidden } from 'src/framework/auth/problems';
+import { Principal, loadPrincipal } from 'src/framework/access/principal';
+import { forbidden } from 'src/framework/access/problems';
 import { sha256 } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 

@@ -4,7 +4,7 @@ import type * as Otplib from 'otplib';
 import { DataSource } from 'typeorm';
 import { deriveKey } from 'src/framework/auth/keys';
 import { verifyPassword } from 'src/framework/auth/passwords';
-import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { open, seal } from 'src/framework/auth/secret-box';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { sha256 } from 'src/framework/auth/token.service';

@@ -1,5 +1,5 @@
 import { IsString } from 'class-validator';
-import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
+import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';
 import { AccountService } from 'src/framework/auth/account.service';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
 import { NewPassword } from 'src/framework/auth/password-policy';

@@ -1,4 +1,4 @@
-import { securityHeaders } from 'src/framework/http/create-app';
+import { securityHeaders } from 'src/framework/create-app';
 import { helmetOptionsFor, surfaceOf } from 'src/framework/http/response-policy';
 
 describe(helmetOptionsFor.name, () => {

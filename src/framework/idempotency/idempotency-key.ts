@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { parseItem } from 'structured-headers';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { ProblemException } from 'src/framework/http/problem';
 import type { ResourceAction } from 'src/framework/resource/resource.decorator';
 

@@ -1,7 +1,7 @@
 import { Injectable, Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { AdminIcon } from 'src/framework/admin/admin-schema.types';
-import type { Principal } from 'src/framework/auth/principal';
+import type { AdminIcon } from 'src/framework/resource/admin-icons';
+import type { Principal } from 'src/framework/access/principal';
 import type { FilterOperator } from 'src/framework/resource/query-types';
 import type { ResourceService } from 'src/framework/resource/resource.service';
 

@@ -11,7 +11,6 @@ import {
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
-import { AuditService } from 'src/framework/admin/audit.service';
 import { createResourceController } from 'src/framework/resource/resource.controller';
 import {
   RESOURCE_ACTIONS,
@@ -52,15 +51,12 @@ function hasDeleteDateColumn(entity: Type): boolean {
   );
 }
 
-/**
- * The framework side: the registry that resolves and checks every resource at boot, and the audit
- * history every resource service writes to (global, so any module can record its own changes too).
- */
+/** The framework side: the registry that resolves and checks every resource at boot (global). */
 @Global()
 @Module({
   imports: [DiscoveryModule],
-  providers: [ResourceRegistry, AuditService],
-  exports: [ResourceRegistry, AuditService],
+  providers: [ResourceRegistry],
+  exports: [ResourceRegistry],
 })
 export class ResourceCoreModule implements NestModule {
   constructor(private readonly registry: ResourceRegistry) {}

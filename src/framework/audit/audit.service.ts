@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { AuditChanges, diff, isSecretField } from 'src/framework/admin/audit-diff';
-import { AuditEntry, AuditOperation } from 'src/framework/admin/audit-entry.entity';
-import { Principal, can } from 'src/framework/auth/principal';
+import { AuditChanges, diff, isSecretField } from 'src/framework/audit/audit-diff';
+import { AuditEntry, AuditOperation } from 'src/framework/audit/audit-entry.entity';
+import { Principal, can } from 'src/framework/access/principal';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { ident, tableOf } from 'src/framework/resource/resource-sql';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
