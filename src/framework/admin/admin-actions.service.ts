@@ -13,7 +13,7 @@ import { fieldErrors, validationProblem } from 'src/framework/http/validation';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import { ident, tableOf } from 'src/framework/resource/resource-sql';
+import { ident, tableOf } from 'src/framework/database/sql';
 
 /** At most this many records per action run (a bigger selection is split by the admin). */
 export const MAX_ACTION_IDS = 1000;

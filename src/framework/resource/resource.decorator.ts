@@ -3,7 +3,6 @@ import type { EntityManager } from 'typeorm';
 import type { AdminIcon } from 'src/framework/resource/admin-icons';
 import type { Principal } from 'src/framework/access/principal';
 import type { FilterOperator } from 'src/framework/resource/query-types';
-import type { ResourceService } from 'src/framework/resource/resource.service';
 
 /** The generated routes of a resource. */
 export const RESOURCE_ACTIONS = ['list', 'get', 'create', 'update', 'delete', 'restore'] as const;
@@ -134,8 +133,11 @@ export interface ResourceOptions {
    * the owner from the caller (the `<owner>Id` field is read-only).
    */
   owner?: string;
-  /** Replaces the generated service: a subclass of `ResourceService`. */
-  service?: Type<ResourceService>;
+  /**
+   * Replaces the generated service: a subclass of `ResourceService` (checked at boot, NST-R001; typed as any
+   * class so this declaration does not import the service that reads it).
+   */
+  service?: Type;
   admin?: ResourceAdminOptions;
 }
 

@@ -12,6 +12,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
 import { createResourceController } from 'src/framework/resource/resource.controller';
+import { ResourceDeclarationError } from 'src/framework/resource/resource-definition';
 import {
   RESOURCE_ACTIONS,
   ResourceAction,
@@ -94,6 +95,12 @@ export class ResourceModule {
         throw new Error(`NST-R009 ${resourceClass.name} is not decorated with @Resource`);
       }
       const { entity, options } = declaration;
+      if (options.service && !(options.service.prototype instanceof ResourceService)) {
+        throw new ResourceDeclarationError(
+          'NST-R001',
+          `${resourceClass.name}: option "service" is ${options.service.name}, which does not extend ResourceService (class ${options.service.name} extends ResourceService { … })`,
+        );
+      }
       const token = resourceServiceToken(resourceClass);
       const service = options.service ?? class extends ResourceService {};
       if (!options.service) {

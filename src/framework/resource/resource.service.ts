@@ -22,16 +22,15 @@ import {
   Params,
   afterCondition,
   cursorColumns,
-  ident,
   notDeleted,
   orderBy,
   relationLink,
   selectEntityColumns,
   selectFields,
-  tableOf,
   trashedCondition,
   whereClause,
 } from 'src/framework/resource/resource-sql';
+import { ident, tableOf } from 'src/framework/database/sql';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
