@@ -99,7 +99,7 @@ export class AuthService implements OnApplicationBootstrap {
       await this.syncPermissions();
       await this.createFirstSuperuser();
     } catch (error) {
-      // Production boots before `migration:run`: the tables may not exist yet; readiness reports that.
+      // Production boots before `nestor migrate`: the tables may not exist yet; readiness reports that.
       this.logger.warn(`Skipped permission sync / first superuser: ${(error as Error).message}`);
     }
   }

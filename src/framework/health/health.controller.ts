@@ -64,7 +64,7 @@ export class HealthController {
             .check('migrations')
             .attempt(async () => {
               if (await this.dataSource.showMigrations()) {
-                throw new Error('pending migrations: run `npm run migration:run`');
+                throw new Error('pending migrations: run `npx nestor migrate`');
               }
             })
             .withTimeout(READY_CHECK_TIMEOUT_MS),

@@ -531,7 +531,7 @@ export class JobsService
    * Schedules are declared in code; the worker boot makes the backend match: declared crons are upserted,
    * and a scheduler whose cron (or whose whole job) was removed from the code disappears. `job_schedule`
    * remembers what was declared, which is how a deleted job's scheduler is found. Until it succeeds once
-   * (in production the tables may wait for `migration:run`), the sweeper tries again; never in processes
+   * (in production the tables may wait for `nestor migrate`), the sweeper tries again; never in processes
    * that run no workers.
    */
   private async reconcileSchedules(): Promise<void> {
