@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { adminActionsOf } from 'src/framework/resource/admin-action.decorator';
 import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
 import { FRAMEWORK_PERMISSION_NAMES } from 'src/framework/access/principal';
-import { isCommonPassword } from 'src/framework/auth/password-policy';
+import { isCommonPassword } from 'src/framework/fields/password-policy';
 import { hashPassword, needsRehash, verifyPassword } from 'src/framework/auth/passwords';
 import { unauthorized } from 'src/framework/access/problems';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { HelmetOptions } from 'helmet';
-import { sessionCookieName } from 'src/framework/auth/session.service';
+import { sessionCookieName } from 'src/framework/http/session-cookie';
 import type { NestorConfig } from 'src/framework/config/nestor-config';
 
 /** Which part of the server answers a URL: each gets the headers it needs (docs/security/asvs-l2.md, "Response headers"). */

@@ -20,7 +20,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type * as IORedis from 'ioredis';
 import { Pool } from 'pg';
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
-import { deriveKey } from 'src/framework/auth/keys';
+import { deriveKey } from 'src/framework/crypto/keys';
 import { UUID_RE } from 'src/framework/fields/formats';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { currentRequestId } from 'src/framework/http/request-id';

@@ -8,6 +8,9 @@ import type { FilterOperator } from 'src/framework/resource/query-types';
 export const RESOURCE_ACTIONS = ['list', 'get', 'create', 'update', 'delete', 'restore'] as const;
 export type ResourceAction = (typeof RESOURCE_ACTIONS)[number];
 
+/** The generated resource actions that accept an Idempotency-Key: the unsafe ones. */
+export const IDEMPOTENT_ACTIONS: readonly ResourceAction[] = ['create', 'update', 'delete', 'restore'];
+
 /** A serialised row as clients see it: visible columns, `<relation>Id`s, `<relation>Ids` and includes. */
 export type ResourceRow = Record<string, unknown>;
 
