@@ -4,7 +4,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { generate } from 'otplib';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
-import { ADMIN_ICONS } from 'src/framework/admin/admin-schema.types';
+import { ADMIN_ICONS } from 'src/framework/resource/admin-icons';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';

@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
-import { AuditService } from 'src/framework/admin/audit.service';
+import { AuditService } from 'src/framework/audit/audit.service';
 import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';
 
 /**

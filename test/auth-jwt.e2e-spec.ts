@@ -2,7 +2,7 @@ import { createHmac, createSign, generateKeyPairSync } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
-import { deriveKey } from 'src/framework/auth/keys';
+import { deriveKey } from 'src/framework/crypto/keys';
 import { JWT_AUDIENCE, JWT_ISSUER } from 'src/framework/auth/token.service';
 import type { Problem } from 'src/framework/http/problem';
 import { TestApp, TestUser, createTestApp, createTestUser } from 'src/framework/testing';

@@ -3,7 +3,7 @@ import { Body, Controller, DynamicModule, Injectable, Module, Post } from '@nest
 import { PinoLogger } from 'nestjs-pino';
 import { symbols } from 'pino';
 import { AppModule } from 'src/app.module';
-import { Public } from 'src/framework/auth/auth.decorators';
+import { Public } from 'src/framework/access/auth.decorators';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job, JobContext } from 'src/framework/jobs/job.decorator';
 import { JobsService } from 'src/framework/jobs/jobs.service';

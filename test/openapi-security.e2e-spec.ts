@@ -1,7 +1,7 @@
 import { Controller, DynamicModule, Get, Module } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { AppModule } from 'src/app.module';
-import { Authenticated, Public, RequirePermission } from 'src/framework/auth/auth.decorators';
+import { Authenticated, Public, RequirePermission } from 'src/framework/access/auth.decorators';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { buildOpenApiDocument } from 'src/framework/openapi/openapi';
 import { TestApp, createTestApp, createTestUser } from 'src/framework/testing';

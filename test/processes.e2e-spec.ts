@@ -163,7 +163,7 @@ describe('Entry points (main, worker, cli)', () => {
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
 
       // A command borrows the running server's database through its socket; a second server may not open it.
-      expect(cli(['migration:show'], { DATA_DIR: embeddedDir })).toMatchObject({
+      expect(cli(['showmigrations'], { DATA_DIR: embeddedDir })).toMatchObject({
         status: 0,
         output: expect.stringMatching(/\[X\] InitialCatalog\d+/),
       });
@@ -172,7 +172,7 @@ describe('Entry points (main, worker, cli)', () => {
       expect(locked.output).toContain('NST-D002');
       expect(await first.stop()).toBe(0);
 
-      expect(cli(['migration:show'], { DATA_DIR: embeddedDir }).output).toMatch(/\[X\] InitialCatalog\d+/);
+      expect(cli(['showmigrations'], { DATA_DIR: embeddedDir }).output).toMatch(/\[X\] InitialCatalog\d+/);
       const second = new NestorProcess('main', { DATA_DIR: embeddedDir, PORT: port });
       await second.waitFor('Nestor is listening');
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);

@@ -21,6 +21,11 @@ class SecondProductResource {}
 @Resource(LoginAttempt, { filter: { failures: true, failurs: ['eq'] } })
 class TypoResource {}
 
+/** A service option naming a class that is not a ResourceService. */
+class NotAResourceService {}
+@Resource(LoginAttempt, { service: NotAResourceService })
+class WrongServiceResource {}
+
 /** The shop's composition plus one feature module exposing `resources`, like `withFixtures` adds its routes. */
 function withResources(...resources: Type[]): (config: LoadedConfig) => DynamicModule {
   @Module({ imports: [ResourceModule.forFeature(resources)] })
@@ -64,5 +69,11 @@ describe('@Resource declarations are checked when the app boots', () => {
     expect(message).toMatch(/^NST-R001 TypoResource: /);
     expect(message).toContain('option "filter"');
     expect(message).toContain('"failurs"');
+  });
+
+  it('NST-R001: a service that does not extend ResourceService', async () => {
+    const message = await bootFailure(WrongServiceResource);
+    expect(message).toMatch(/^NST-R001 WrongServiceResource: /);
+    expect(message).toContain('option "service" is NotAResourceService');
   });
 });

@@ -5,7 +5,7 @@ import 'src/app/catalog/catalog.factories';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
-import { OrderItem } from 'src/app/orders/order-item.entity';
+import { OrderItem } from 'src/app/orders/order.entity';
 import { DailySalesReport } from 'src/app/reports/daily-sales-report.entity';
 import { ApiKey } from 'src/framework/auth/api-key.entity';
 import { MailService } from 'src/framework/mail/mail.service';

@@ -4,7 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
 import { bootBanner } from 'src/framework/boot-banner';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
-import { createNestorApp, drainHttp } from 'src/framework/http/create-app';
+import { createNestorApp, drainHttp } from 'src/framework/create-app';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 
 /** Builds the root module for a configuration; every entry point shares it. */

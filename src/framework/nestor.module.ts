@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AdminModule } from 'src/framework/admin/admin.module';
+import { AuditModule } from 'src/framework/audit/audit.module';
 import { AuthModule } from 'src/framework/auth/auth.module';
 import { JobsModule } from 'src/framework/jobs/jobs.module';
 import { NestorConfigModule } from 'src/framework/config/config.module';
@@ -39,6 +40,7 @@ export class NestorModule {
         MetricsModule,
         MetricsEndpointModule.forRoot(config),
         ResourceCoreModule,
+        AuditModule,
         IdempotencyModule,
         MailModule,
         AuthModule,

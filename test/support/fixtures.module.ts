@@ -6,7 +6,7 @@ import { Repository } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { Category } from 'src/app/catalog/category.entity';
 import { LoadedConfig } from 'src/framework/config/load-config';
-import { Public } from 'src/framework/auth/auth.decorators';
+import { Public } from 'src/framework/access/auth.decorators';
 
 class CreateCategoryDto {
   @IsString()

@@ -18,8 +18,8 @@ export function useRunAction(resource: AdminResource, action: AdminAction) {
   ): Promise<Record<string, unknown> | undefined> => {
     try {
       const result = await dataProvider.runAction(resource.path, action.name, ids, input);
-      if (!result.started || !result.queue || !result.jobId) {
-        notify(result.message ?? `${action.label}: ${result.affected ?? ids.length} affected`, {
+      if (result.status === 'done') {
+        notify(result.message || `${action.label}: ${result.affected} affected`, {
           type: 'success',
         });
         refresh();

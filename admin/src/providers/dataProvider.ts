@@ -236,11 +236,11 @@ export const dataProvider = {
   },
 
   runAction: async (path: string, action: string, ids: Identifier[], input?: Row): Promise<ActionResult> => {
-    const { json, response } = await requestJson<ActionResult>(
+    const { json } = await requestJson<ActionResult>(
       `/admin/api/actions/${path}/${encodeURIComponent(action)}`,
       { method: 'POST', body: input === undefined ? { ids } : { ids, input }, pointerPrefix: '/input' },
     );
-    return response.status === 202 ? { ...json, started: true } : json;
+    return json;
   },
 
   dashboard: async (): Promise<Dashboard> => (await requestJson<Dashboard>('/admin/api/dashboard')).json,

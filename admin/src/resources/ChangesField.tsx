@@ -110,6 +110,6 @@ export function AuditRecordField(_props: { label?: string; source?: string }) {
   );
 }
 
-export function operationText(entry: AuditEntry): string {
+export function operationText(entry: Pick<AuditEntry, 'operation'> & { actionName?: string | null }): string {
   return entry.actionName ? `${entry.operation}: ${entry.actionName}` : entry.operation;
 }

@@ -1,5 +1,5 @@
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
-import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
+import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';
 import { Resource } from 'src/framework/resource/resource.decorator';
 
 /** `/api/products`: the catalogue. Public to read; soft-deleted products can be restored. */

@@ -1,4 +1,4 @@
-import { OrderItem } from 'src/app/orders/order-item.entity';
+import { OrderItem } from 'src/app/orders/order.entity';
 import { Resource } from 'src/framework/resource/resource.decorator';
 
 /**

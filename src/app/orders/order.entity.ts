@@ -1,5 +1,6 @@
-import { IsEnum } from 'class-validator';
+import { IsEnum, IsInt, Min } from 'class-validator';
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
@@ -10,8 +11,11 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { OrderItem } from 'src/app/orders/order-item.entity';
+import { Product } from 'src/app/catalog/product.entity';
 import { User } from 'src/framework/auth/user.entity';
+
+// An order and its lines share a file: they reference each other (a two-way relation), and one file keeps
+// the import graph free of cycles (npm run check).
 
 export enum OrderStatus {
   Pending = 'pending',
@@ -50,4 +54,36 @@ export class Order {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt!: Date;
+}
+
+/** One line of an order: a product, how many, and the unit price when ordered. */
+@Entity('order_item')
+@Check('CHK_order_item_quantity_positive', '"quantity" >= 1')
+export class OrderItem {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @ManyToOne(() => Order, (order) => order.items, { nullable: false, onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'orderId' })
+  order!: Order;
+
+  @Index()
+  @Column({ type: 'int' })
+  orderId!: number;
+
+  @ManyToOne(() => Product, { nullable: false, onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'productId' })
+  product!: Product;
+
+  @Index()
+  @Column({ type: 'int' })
+  productId!: number;
+
+  @Column({ type: 'int' })
+  @IsInt()
+  @Min(1)
+  quantity!: number;
+
+  @Column({ type: 'numeric', precision: 10, scale: 2 })
+  unitPrice!: string;
 }

@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LOW_STOCK_THRESHOLD } from 'src/app/catalog/catalog.jobs';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
-import { OrderItem } from 'src/app/orders/order-item.entity';
-import { Order } from 'src/app/orders/order.entity';
+import { Order, OrderItem } from 'src/app/orders/order.entity';
 import type { PlaceOrderDto } from 'src/app/orders/place-order.dto';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
 import { validationProblem } from 'src/framework/http/validation';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';

@@ -3,17 +3,17 @@ import { ModuleRef } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { DataSource, EntityManager } from 'typeorm';
-import { AdminActionContext } from 'src/framework/admin/admin-action.decorator';
+import { AdminActionContext } from 'src/framework/resource/admin-action.decorator';
 import { AdminSchemaService, ResolvedAdminAction } from 'src/framework/admin/admin-schema.service';
-import { diff } from 'src/framework/admin/audit-diff';
-import { AuditService } from 'src/framework/admin/audit.service';
-import { can, loadPrincipal, Principal } from 'src/framework/auth/principal';
-import { forbidden } from 'src/framework/auth/problems';
+import { diff } from 'src/framework/audit/audit-diff';
+import { AuditService } from 'src/framework/audit/audit.service';
+import { can, loadPrincipal, Principal } from 'src/framework/access/principal';
+import { forbidden } from 'src/framework/access/problems';
 import { fieldErrors, validationProblem } from 'src/framework/http/validation';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import { ident, tableOf } from 'src/framework/resource/resource-sql';
+import { ident, tableOf } from 'src/framework/database/sql';
 
 /** At most this many records per action run (a bigger selection is split by the admin). */
 export const MAX_ACTION_IDS = 1000;

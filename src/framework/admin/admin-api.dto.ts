@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { MAX_ACTION_IDS } from 'src/framework/admin/admin-actions.service';
-import { AUDIT_OPERATIONS } from 'src/framework/admin/audit-entry.entity';
+import { AUDIT_OPERATIONS } from 'src/framework/audit/audit-entry.entity';
 import { EMAIL_MAX_LENGTH } from 'src/framework/auth/auth.dto';
 import { JOB_NAME_MAX_LENGTH, JOB_NAME_RE } from 'src/framework/jobs/job.registry';
 import { INT32_MAX } from 'src/framework/openapi/route-docs';

@@ -1,11 +1,6 @@
-import {
-  ADMIN_ICONS,
-  AdminIcon,
-  AdminInline,
-  AdminResource,
-  DEFAULT_ADMIN_ICON,
-} from 'src/framework/admin/admin-schema.types';
+import type { AdminInline, AdminResource } from 'src/framework/admin/admin-schema.types';
 import { humanize } from 'src/framework/admin/humanize';
+import { ADMIN_ICONS, AdminIcon, DEFAULT_ADMIN_ICON } from 'src/framework/resource/admin-icons';
 import {
   ResourceDeclarationError,
   ResourceDefinition,

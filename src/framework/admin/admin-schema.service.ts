@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getMetadataStorage } from 'class-validator';
-import { AdminActionDeclaration, adminActionsOf } from 'src/framework/admin/admin-action.decorator';
+import { AdminActionDeclaration, adminActionsOf } from 'src/framework/resource/admin-action.decorator';
 import { resolveIcon, resolveInlines } from 'src/framework/admin/admin-resource-options';
 import {
   AdminAction,
@@ -10,10 +10,10 @@ import {
   AdminResource,
   AdminSchema,
 } from 'src/framework/admin/admin-schema.types';
-import { isSecretField } from 'src/framework/admin/audit-diff';
+import { isSecretField } from 'src/framework/audit/audit-diff';
 import { FieldRules, fieldRules } from 'src/framework/fields/field-rules';
 import { humanize } from 'src/framework/admin/humanize';
-import { can, Principal } from 'src/framework/auth/principal';
+import { can, Principal } from 'src/framework/access/principal';
 import {
   ResourceDefinition,
   ResourceDeclarationError,

@@ -1,46 +1,13 @@
 /**
  * The admin schema contract (`GET /admin/api/schema`, version 1; admin/README.md), shared by the server and
  * the admin UI (admin/src/schema.ts re-exports it): one definition, so the two cannot drift apart.
- * Types, and the icon names the UI ships: the UI's build imports nothing else from the server.
+ * Types only (the icon names live with the resource options that pick one): the UI's build imports nothing
+ * else from the server.
  */
 
-/**
- * The resource icons the admin UI ships (MUI icon names): `admin: { icon: 'ShoppingCart' }` picks one, and
- * the UI's icon table must cover exactly these (admin/src/icons.tsx). A fixed set keeps the bundle small.
- */
-export const ADMIN_ICONS = [
-  'Article',
-  'Assessment',
-  'Category',
-  'Comment',
-  'CreditCard',
-  'Description',
-  'Email',
-  'Event',
-  'Folder',
-  'Groups',
-  'History',
-  'Image',
-  'Inventory2',
-  'Key',
-  'Label',
-  'LocalOffer',
-  'LocalShipping',
-  'People',
-  'Person',
-  'ReceiptLong',
-  'Settings',
-  'ShoppingCart',
-  'Star',
-  'Store',
-  'ViewList',
-  'Work',
-] as const;
+import type { AdminIcon } from 'src/framework/resource/admin-icons';
 
-export type AdminIcon = (typeof ADMIN_ICONS)[number];
-
-/** The icon of a resource that declares none. */
-export const DEFAULT_ADMIN_ICON: AdminIcon = 'ViewList';
+export type { AdminIcon };
 
 export type AdminFieldType =
   | 'string'

@@ -2,11 +2,11 @@ import { Body, Controller, Delete, Get, Header, HttpCode, Post, Req, Res } from 
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AdminUserDto } from 'src/framework/admin/admin-api.dto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Public } from 'src/framework/auth/auth.decorators';
+import { Public } from 'src/framework/access/auth.decorators';
 import { LoginDto } from 'src/framework/auth/auth.dto';
 import { AuthService, normalizeEmail } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
-import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { SessionService, SessionState } from 'src/framework/auth/session.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';

@@ -22,12 +22,11 @@ import {
 } from 'src/framework/admin/admin-api.dto';
 import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
 import type { AdminSchema } from 'src/framework/admin/admin-schema.types';
-import { AuditService } from 'src/framework/admin/audit.service';
 import { spreadsheetCsvOptions } from 'src/framework/admin/spreadsheet-csv';
-import { CurrentPrincipal } from 'src/framework/auth/auth.decorators';
-import { can, Principal } from 'src/framework/auth/principal';
-import { forbidden } from 'src/framework/auth/problems';
-import { StaffOnly } from 'src/framework/auth/staff-only';
+import { CurrentPrincipal } from 'src/framework/access/auth.decorators';
+import { can, Principal } from 'src/framework/access/principal';
+import { forbidden } from 'src/framework/access/problems';
+import { StaffOnly } from 'src/framework/access/staff-only';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
@@ -35,6 +34,8 @@ import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspecto
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { ApiInvalidBody, ApiPathParam } from 'src/framework/openapi/route-docs';
 import { parseListQuery } from 'src/framework/resource/query-parser';
+import { visibleAuditResources } from 'src/framework/admin/audit-entry.service';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** Rows fetched per page while exporting (the whole list is streamed page after page). */
 const EXPORT_PAGE = 500;
@@ -58,7 +59,7 @@ export class AdminController {
     private readonly actions: AdminActionsService,
     private readonly dataSource: DataSource,
     private readonly jobRegistry: JobRegistry,
-    private readonly audit: AuditService,
+    private readonly registry: ResourceRegistry,
     config: NestorConfig,
     jobs: JobsService,
   ) {
@@ -216,7 +217,7 @@ export class AdminController {
       counts[resource.path] = page.meta.total ?? 0;
     }
     // Only changes to resources this user may view (all for superusers), as in the audit log itself.
-    const visible = this.audit.visibleResources(principal);
+    const visible = visibleAuditResources(this.registry, principal);
     const recent = await this.dataSource.query<unknown[]>(
       `SELECT id::text AS id, at, "actorId", "actorEmail", via, resource, "recordId", operation, "actionName", changes
          FROM audit_entry WHERE ($1::text[] IS NULL OR resource = ANY($1)) ORDER BY at DESC, id DESC LIMIT 10`,

@@ -1,21 +1,18 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from 'src/framework/auth/auth.module';
 import { AdminActionJobs } from 'src/framework/admin/admin-action.jobs';
 import { AdminActionsService } from 'src/framework/admin/admin-actions.service';
 import { AdminController } from 'src/framework/admin/admin.controller';
 import { AdminSchemaService } from 'src/framework/admin/admin-schema.service';
 import { AdminSessionController } from 'src/framework/admin/admin-session.controller';
-import { AuditEntry } from 'src/framework/admin/audit-entry.entity';
 import { AuditEntryResource } from 'src/framework/admin/audit-entry.resource';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 
 /** The admin panel's server side: schema, staff sessions, audit history, actions, export, the SPA. */
 @Module({
   imports: [
-    TypeOrmModule.forFeature([AuditEntry]),
     AuthModule,
-    // Audit history: /api/audit-entries (AuditService, which records it, is global in ResourceCoreModule).
+    // Audit history, read back: /api/audit-entries (AuditModule, which records it, is global).
     ResourceModule.forFeature([AuditEntryResource]),
   ],
   controllers: [AdminSessionController, AdminController],

@@ -1,4 +1,4 @@
-import { AuditEntry } from 'src/framework/admin/audit-entry.entity';
+import { AuditEntry } from 'src/framework/audit/audit-entry.entity';
 import { AuditEntryService } from 'src/framework/admin/audit-entry.service';
 import { Resource } from 'src/framework/resource/resource.decorator';
 

@@ -1,10 +1,28 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from 'src/framework/auth/principal';
+import { Principal, can } from 'src/framework/access/principal';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
-import { ident, tableOf } from 'src/framework/resource/resource-sql';
+import { ident, tableOf } from 'src/framework/database/sql';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ListRequest, ListResult, ResourceService } from 'src/framework/resource/resource.service';
+import type { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+/**
+ * The resource paths whose history a caller may read: those they may view (`<path>.view`). Undefined
+ * means every entry (superusers), including entries of resources that no longer exist.
+ */
+export function visibleAuditResources(
+  registry: ResourceRegistry,
+  principal: Principal | undefined,
+): string[] | undefined {
+  if (principal?.isSuperuser) {
+    return undefined;
+  }
+  return registry
+    .all()
+    .map((definition) => definition.path)
+    .filter((path) => can(principal, `${path}.view`));
+}
 
 /**
  * The audit log's service: a staff member reads the history of the resources they may view
@@ -14,7 +32,7 @@ import { ListRequest, ListResult, ResourceService } from 'src/framework/resource
 @Injectable()
 export class AuditEntryService extends ResourceService {
   override list(query: ListQuery, request: ListRequest, principal?: Principal): Promise<ListResult> {
-    const visible = this.audit.visibleResources(principal);
+    const visible = visibleAuditResources(this.registry, principal);
     if (visible === undefined) {
       return super.list(query, request, principal);
     }
@@ -26,7 +44,7 @@ export class AuditEntryService extends ResourceService {
     id: unknown,
     options: { fields?: string[]; include?: string[]; principal?: Principal; trashed?: Trashed } = {},
   ): Promise<{ row: ResourceRow; etag: string }> {
-    const visible = this.audit.visibleResources(options.principal);
+    const visible = visibleAuditResources(this.registry, options.principal);
     if (visible !== undefined) {
       const { metadata } = this.definition;
       const [entry] = await this.dataSource.query<{ resource: string }[]>(

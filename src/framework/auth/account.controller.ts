@@ -18,7 +18,7 @@ import {
 } from 'src/framework/auth/account.dto';
 import type { FastifyRequest } from 'fastify';
 import { AccountService, type SessionPrincipal } from 'src/framework/auth/account.service';
-import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
+import { Authenticated, CurrentPrincipal, Public } from 'src/framework/access/auth.decorators';
 import { ACCOUNT_THROTTLES, LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ApiInvalidBody } from 'src/framework/openapi/route-docs';

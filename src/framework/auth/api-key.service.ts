@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Principal, loadPrincipal } from 'src/framework/auth/principal';
-import { unauthorized } from 'src/framework/auth/problems';
+import { Principal, loadPrincipal } from 'src/framework/access/principal';
+import { unauthorized } from 'src/framework/access/problems';
 import { sha256 } from 'src/framework/auth/token.service';
 
 /** `nst_<prefix>_<secret>`: told apart from JWTs (which start with `ey`) by its `nst_` start. */

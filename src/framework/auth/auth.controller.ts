@@ -2,12 +2,12 @@ import { Body, Controller, Get, Header, HttpCode, Post, Req } from '@nestjs/comm
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
-import { Authenticated, CurrentPrincipal, Public } from 'src/framework/auth/auth.decorators';
+import { Authenticated, CurrentPrincipal, Public } from 'src/framework/access/auth.decorators';
 import { LoginDto, MeDto, RefreshDto, TokenPairDto } from 'src/framework/auth/auth.dto';
 import { AuthService, normalizeEmail } from 'src/framework/auth/auth.service';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { ApiInvalidBody } from 'src/framework/openapi/route-docs';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';

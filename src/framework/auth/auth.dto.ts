@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { NewPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from 'src/framework/auth/password-policy';
+import { NewPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from 'src/framework/fields/password-policy';
 import { INT32_MAX } from 'src/framework/openapi/route-docs';
 
 /** The longest email address (RFC 5321's path limit), as the `user.email` column stores it. */

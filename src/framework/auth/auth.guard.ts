@@ -3,9 +3,9 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { ApiKeyService } from 'src/framework/auth/api-key.service';
-import { AUTH_REQUIREMENT, AuthRequirement } from 'src/framework/auth/auth.decorators';
-import { Principal, can } from 'src/framework/auth/principal';
-import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { AUTH_REQUIREMENT, AuthRequirement } from 'src/framework/access/auth.decorators';
+import { Principal, can } from 'src/framework/access/principal';
+import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { SessionService } from 'src/framework/auth/session.service';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 

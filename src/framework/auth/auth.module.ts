@@ -17,7 +17,7 @@ import { AuthService } from 'src/framework/auth/auth.service';
 import { Group } from 'src/framework/auth/group.entity';
 import { GroupResource } from 'src/framework/auth/group.resource';
 import { JwtStrategy } from 'src/framework/auth/jwt.strategy';
-import { deriveKey } from 'src/framework/auth/keys';
+import { deriveKey } from 'src/framework/crypto/keys';
 import { LoginAttempt } from 'src/framework/auth/login-attempt.entity';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { OneTimeToken } from 'src/framework/auth/one-time-token.entity';

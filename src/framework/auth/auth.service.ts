@@ -1,11 +1,11 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { adminActionsOf } from 'src/framework/admin/admin-action.decorator';
+import { adminActionsOf } from 'src/framework/resource/admin-action.decorator';
 import { ACTION_PERMISSION } from 'src/framework/auth/auth.guard';
-import { FRAMEWORK_PERMISSION_NAMES } from 'src/framework/auth/principal';
-import { isCommonPassword } from 'src/framework/auth/password-policy';
+import { FRAMEWORK_PERMISSION_NAMES } from 'src/framework/access/principal';
+import { isCommonPassword } from 'src/framework/fields/password-policy';
 import { hashPassword, needsRehash, verifyPassword } from 'src/framework/auth/passwords';
-import { unauthorized } from 'src/framework/auth/problems';
+import { unauthorized } from 'src/framework/access/problems';
 import { TokenPair, TokenService } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ProblemException } from 'src/framework/http/problem';
@@ -99,7 +99,7 @@ export class AuthService implements OnApplicationBootstrap {
       await this.syncPermissions();
       await this.createFirstSuperuser();
     } catch (error) {
-      // Production boots before `migration:run`: the tables may not exist yet; readiness reports that.
+      // Production boots before `nestor migrate`: the tables may not exist yet; readiness reports that.
       this.logger.warn(`Skipped permission sync / first superuser: ${(error as Error).message}`);
     }
   }

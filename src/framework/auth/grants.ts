@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import type { SecurityEventFields, SecurityEvents } from 'src/framework/auth/security-events';
 import type { HookContext, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ProblemException, ProblemFieldError } from 'src/framework/http/problem';

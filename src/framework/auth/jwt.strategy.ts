@@ -3,9 +3,9 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource } from 'typeorm';
-import { deriveKey } from 'src/framework/auth/keys';
-import { Principal, loadPrincipal } from 'src/framework/auth/principal';
-import { unauthorized } from 'src/framework/auth/problems';
+import { deriveKey } from 'src/framework/crypto/keys';
+import { Principal, loadPrincipal } from 'src/framework/access/principal';
+import { unauthorized } from 'src/framework/access/problems';
 import { JWT_AUDIENCE, JWT_ISSUER } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 

@@ -4,7 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
-import { deriveKey } from 'src/framework/auth/keys';
+import { deriveKey } from 'src/framework/crypto/keys';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { OTP_REQUIRED } from 'src/framework/auth/two-factor.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';

@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { clientBucket, tooManyRequests } from 'src/framework/auth/login-throttle.service';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import type { NestorConfig, RateLimit } from 'src/framework/config/nestor-config';
 
 type LimitedRequest = { principal?: Principal; ip: string };

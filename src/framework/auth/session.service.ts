@@ -2,25 +2,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
-import { Principal, loadPrincipal } from 'src/framework/auth/principal';
-import { forbidden } from 'src/framework/auth/problems';
+import { Principal, loadPrincipal } from 'src/framework/access/principal';
+import { forbidden } from 'src/framework/access/problems';
 import { sha256 } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { sessionCookieName } from 'src/framework/http/session-cookie';
 
-/**
- * The admin session cookie: httpOnly, SameSite=Lax, Path=/, Secure in production. Idle and absolute
- * timeouts: ADMIN_SESSION_IDLE_TIMEOUT and ADMIN_SESSION_MAX_AGE (NestorConfig.adminSession).
- */
-export const SESSION_COOKIE = 'nestor_session';
-
-/**
- * The cookie's name: in production, where it is Secure, with the `__Host-` prefix, so browsers keep it to
- * this host, Path=/ and no Domain, and no subdomain can plant or overwrite it (ASVS V3.4.4).
- * Example: `request.cookies[sessionCookieName(config)]`.
- */
-export function sessionCookieName(config: Pick<NestorConfig, 'nodeEnv'>): string {
-  return config.nodeEnv === 'production' ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
-}
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A signed-in admin session: who, and the CSRF token its unsafe requests must send. */

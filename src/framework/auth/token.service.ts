@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { DataSource, EntityManager } from 'typeorm';
-import { unauthorized } from 'src/framework/auth/problems';
+import { unauthorized } from 'src/framework/access/problems';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 
 export const JWT_ISSUER = 'nestor';

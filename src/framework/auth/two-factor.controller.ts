@@ -8,9 +8,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { Authenticated, CurrentPrincipal } from 'src/framework/auth/auth.decorators';
+import { Authenticated, CurrentPrincipal } from 'src/framework/access/auth.decorators';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
-import { type Principal, requireSession } from 'src/framework/auth/principal';
+import { type Principal, requireSession } from 'src/framework/access/principal';
 import {
   DisableTwoFactorDto,
   EnableTwoFactorDto,

@@ -1,8 +1,8 @@
 import { IsString } from 'class-validator';
-import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';
+import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';
 import { AccountService } from 'src/framework/auth/account.service';
 import { normalizeEmail } from 'src/framework/auth/auth.service';
-import { NewPassword } from 'src/framework/auth/password-policy';
+import { NewPassword } from 'src/framework/fields/password-policy';
 import { addedIds, checkGrants, recordGrantChanges, refused, unrestricted } from 'src/framework/auth/grants';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { User } from 'src/framework/auth/user.entity';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Public } from 'src/framework/auth/auth.decorators';
+import { Public } from 'src/framework/access/auth.decorators';
 
 /** Where the verification mail's link points, below PUBLIC_URL; the token follows in the fragment. */
 export const VERIFY_EMAIL_PAGE = '/auth/verify-email';

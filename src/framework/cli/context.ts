@@ -5,7 +5,7 @@ import { createColors } from 'picocolors';
 import { DataSource } from 'typeorm';
 import { RootModuleFactory, loadConfigOrExit } from 'src/framework/bootstrap';
 import type { LoadConfigOptions, LoadedConfig } from 'src/framework/config/load-config';
-import { createNestorApp } from 'src/framework/http/create-app';
+import { createNestorApp } from 'src/framework/create-app';
 
 /** Colours only when a person reads that stream: a TTY, and NO_COLOR unset (https://no-color.org). */
 const colorsFor = (stream: NodeJS.WriteStream) =>

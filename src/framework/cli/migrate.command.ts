@@ -8,11 +8,10 @@ import { AppContextOptions, CliError, ui, withDataSource } from 'src/framework/c
 const AS_IS: AppContextOptions = { overrides: { migrateOnBoot: false } };
 import { destructiveChanges, pendingSchemaChanges, writeMigration } from 'src/framework/database/migrations';
 
-/** `migrate`, `makemigrations`, `showmigrations`: Django's names; the older `migration:*` names stay as aliases. */
+/** `migrate`, `makemigrations`, `showmigrations`: Django's names. */
 export function registerMigrationCommands(program: Command, rootModule: RootModuleFactory): void {
   program
     .command('migrate')
-    .alias('migration:run')
     .description('Apply pending migrations to the configured database, listing what ran')
     .option('--revert', 'revert the most recently applied migration instead')
     .action(async ({ revert }: { revert?: boolean }) => {
@@ -28,13 +27,7 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
     });
 
   program
-    .command('migration:revert', { hidden: true })
-    .description('Same as `migrate --revert`')
-    .action(() => revertLast(rootModule));
-
-  program
     .command('showmigrations')
-    .alias('migration:show')
     .description('List migrations: [X] applied, [ ] pending')
     .action(async () => {
       await withDataSource(
@@ -50,7 +43,6 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
 
   program
     .command('makemigrations')
-    .alias('migration:generate')
     .description('Write a migration for the difference between the entities and the committed migrations')
     .argument('[name]', 'what the migration does, e.g. AddProductSku (required unless --check)')
     .option('--check', 'write nothing; exit 1 when a migration is missing (for CI)')
@@ -85,14 +77,6 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
         ui.ok(`Wrote ${await writeMigration(diff, name, options.dir)}`);
       },
     );
-
-  program
-    .command('migration:check', { hidden: true })
-    .description('Same as `makemigrations --check`')
-    .action(async () => {
-      const diff = await withDataSource(rootModule, pendingSchemaChanges, { scratch: true });
-      reportCheck(diff.up.map((q) => q.query));
-    });
 }
 
 /** Every committed migration, oldest first, and whether the database has applied it. */

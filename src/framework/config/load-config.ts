@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
-import { passwordProblem } from 'src/framework/auth/password-policy';
+import { passwordProblem } from 'src/framework/fields/password-policy';
 import {
   IDEMPOTENCY_STORES,
   IdempotencyStoreKind,

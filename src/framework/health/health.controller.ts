@@ -13,7 +13,7 @@ import { DataSource } from 'typeorm';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { LivenessDto, ReadinessDto } from 'src/framework/health/health.dto';
 import { RedisHealth } from 'src/framework/health/redis-health';
-import { Public } from 'src/framework/auth/auth.decorators';
+import { Public } from 'src/framework/access/auth.decorators';
 
 /**
  * Every readiness check answers within this: Kubernetes' default probe timeout is 1 s, and a hung database
@@ -64,7 +64,7 @@ export class HealthController {
             .check('migrations')
             .attempt(async () => {
               if (await this.dataSource.showMigrations()) {
-                throw new Error('pending migrations: run `npm run migration:run`');
+                throw new Error('pending migrations: run `npx nestor migrate`');
               }
             })
             .withTimeout(READY_CHECK_TIMEOUT_MS),

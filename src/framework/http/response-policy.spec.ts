@@ -1,5 +1,4 @@
-import { securityHeaders } from 'src/framework/http/create-app';
-import { helmetOptionsFor, surfaceOf } from 'src/framework/http/response-policy';
+import { helmetOptionsFor, securityHeaders, surfaceOf } from 'src/framework/http/response-policy';
 
 describe(helmetOptionsFor.name, () => {
   it('tells the JSON API, the admin SPA and the rest apart by path', () => {

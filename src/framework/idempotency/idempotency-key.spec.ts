@@ -1,4 +1,4 @@
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { ProblemException } from 'src/framework/http/problem';
 import {
   IDEMPOTENCY_PROBLEMS,

@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { parseItem } from 'structured-headers';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { ProblemException } from 'src/framework/http/problem';
-import type { ResourceAction } from 'src/framework/resource/resource.decorator';
 
 /** The request header (draft-ietf-httpapi-idempotency-key-header) and the one a replayed response carries. */
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 export const IDEMPOTENT_REPLAYED_HEADER = 'Idempotent-Replayed';
-
-/** The generated resource actions that accept a key: the unsafe ones. */
-export const IDEMPOTENT_ACTIONS: readonly ResourceAction[] = ['create', 'update', 'delete', 'restore'];
 
 /** A key is 1 to 255 characters (Stripe's bound; the draft leaves it to the server). */
 export const MAX_KEY_LENGTH = 255;

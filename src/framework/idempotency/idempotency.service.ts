@@ -4,7 +4,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } fro
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
-import type { Principal } from 'src/framework/auth/principal';
+import type { Principal } from 'src/framework/access/principal';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ProblemException } from 'src/framework/http/problem';
 import { DatabaseIdempotencyStore } from 'src/framework/idempotency/database-idempotency.store';

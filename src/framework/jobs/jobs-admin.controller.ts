@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
-import { StaffOnly } from 'src/framework/auth/staff-only';
+import { StaffOnly } from 'src/framework/access/staff-only';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import {

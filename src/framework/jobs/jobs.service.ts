@@ -20,7 +20,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type * as IORedis from 'ioredis';
 import { Pool } from 'pg';
 import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
-import { deriveKey } from 'src/framework/auth/keys';
+import { deriveKey } from 'src/framework/crypto/keys';
 import { UUID_RE } from 'src/framework/fields/formats';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { currentRequestId } from 'src/framework/http/request-id';
@@ -531,7 +531,7 @@ export class JobsService
    * Schedules are declared in code; the worker boot makes the backend match: declared crons are upserted,
    * and a scheduler whose cron (or whose whole job) was removed from the code disappears. `job_schedule`
    * remembers what was declared, which is how a deleted job's scheduler is found. Until it succeeds once
-   * (in production the tables may wait for `migration:run`), the sweeper tries again; never in processes
+   * (in production the tables may wait for `nestor migrate`), the sweeper tries again; never in processes
    * that run no workers.
    */
   private async reconcileSchedules(): Promise<void> {

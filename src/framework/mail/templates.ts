@@ -1,7 +1,12 @@
-import type { MailMessage } from 'src/framework/mail/mail.service';
-
-/** What a template renders: everything of a message but its recipient. */
-export type RenderedMail = Omit<MailMessage, 'to'> & { html: string };
+/**
+ * What a template renders: everything of a `MailMessage` but its recipient (spelled out here, so the
+ * templates do not import the service that renders them).
+ */
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
 
 /** A typed mail template: a plain function from its data to subject, text and HTML. */
 export type MailTemplate<D> = (data: D) => RenderedMail;

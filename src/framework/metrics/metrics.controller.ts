@@ -1,8 +1,8 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { Public, RequirePermission } from 'src/framework/auth/auth.decorators';
-import { FRAMEWORK_PERMISSIONS } from 'src/framework/auth/principal';
+import { Public, RequirePermission } from 'src/framework/access/auth.decorators';
+import { FRAMEWORK_PERMISSIONS } from 'src/framework/access/principal';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 
 /** `GET /metrics`; who may call it is the subclass's decorator, chosen by METRICS (MetricsModule). */

@@ -1,8 +1,8 @@
 import {
   IDEMPOTENCY_KEY_HEADER,
-  IDEMPOTENT_ACTIONS,
   IDEMPOTENT_REPLAYED_HEADER,
 } from 'src/framework/idempotency/idempotency-key';
+import { IDEMPOTENT_ACTIONS } from 'src/framework/resource/resource.decorator';
 import { idempotencyParameter } from 'src/framework/idempotency/idempotency-openapi';
 import { errorRefs, sharedDescription } from 'src/framework/openapi/responses';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';

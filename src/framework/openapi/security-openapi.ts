@@ -3,8 +3,8 @@ import { GUARDS_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { DECORATORS, type OpenAPIObject } from '@nestjs/swagger';
 import { THROTTLER_SKIP } from '@nestjs/throttler/dist/throttler.constants';
-import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/framework/auth/auth.decorators';
-import { StaffGuard } from 'src/framework/auth/staff-only';
+import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/framework/access/auth.decorators';
+import { StaffGuard } from 'src/framework/access/staff-only';
 
 /** Security scheme names in `components.securitySchemes`. */
 export const BEARER_SCHEME = 'bearer';

@@ -7,7 +7,7 @@ import {
   ApiPropertyOptional,
   ApiTags,
 } from '@nestjs/swagger';
-import { Public } from 'src/framework/auth/auth.decorators';
+import { Public } from 'src/framework/access/auth.decorators';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 

@@ -16,7 +16,8 @@ import {
 } from 'src/framework/fields/formats';
 import { MAX_IDS } from 'src/framework/resource/resource-definition';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
-import { ident, notDeleted, tableOf } from 'src/framework/resource/resource-sql';
+import { ident, tableOf } from 'src/framework/database/sql';
+import { notDeleted } from 'src/framework/resource/resource-sql';
 
 /** A validated write: column values by property name, and the id lists of to-many relations. */
 export interface ResourceInput {

@@ -1,21 +1,12 @@
 import type { EntityMetadata, RelationMetadata } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { ident, tableOf } from 'src/framework/database/sql';
 import type { FieldType, FilterTerm, SortTerm, Trashed } from 'src/framework/resource/query-types';
 import type {
   FieldPath,
   ResourceDefinition,
   ResourceField,
 } from 'src/framework/resource/resource-definition';
-
-/** A double-quoted SQL identifier. */
-export function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** The entity's table, schema-qualified when it has one. */
-export function tableOf(metadata: EntityMetadata): string {
-  return metadata.tablePath.split('.').map(ident).join('.');
-}
 
 /** Collects positional parameters ($1, $2 …) while a statement is being built. */
 export class Params {

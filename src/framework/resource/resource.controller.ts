@@ -13,14 +13,13 @@ import {
   Type,
 } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AUTH_REQUIREMENT } from 'src/framework/auth/auth.decorators';
-import type { Principal } from 'src/framework/auth/principal';
+import { AUTH_REQUIREMENT } from 'src/framework/access/auth.decorators';
+import type { Principal } from 'src/framework/access/principal';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
-import { IDEMPOTENT_ACTIONS } from 'src/framework/idempotency/idempotency-key';
 import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
 import { parseListQuery } from 'src/framework/resource/query-parser';
-import type { ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
+import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
 
 /**

@@ -1,13 +1,15 @@
 import { Injectable, Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { AdminIcon } from 'src/framework/admin/admin-schema.types';
-import type { Principal } from 'src/framework/auth/principal';
+import type { AdminIcon } from 'src/framework/resource/admin-icons';
+import type { Principal } from 'src/framework/access/principal';
 import type { FilterOperator } from 'src/framework/resource/query-types';
-import type { ResourceService } from 'src/framework/resource/resource.service';
 
 /** The generated routes of a resource. */
 export const RESOURCE_ACTIONS = ['list', 'get', 'create', 'update', 'delete', 'restore'] as const;
 export type ResourceAction = (typeof RESOURCE_ACTIONS)[number];
+
+/** The generated resource actions that accept an Idempotency-Key: the unsafe ones. */
+export const IDEMPOTENT_ACTIONS: readonly ResourceAction[] = ['create', 'update', 'delete', 'restore'];
 
 /** A serialised row as clients see it: visible columns, `<relation>Id`s, `<relation>Ids` and includes. */
 export type ResourceRow = Record<string, unknown>;
@@ -134,8 +136,11 @@ export interface ResourceOptions {
    * the owner from the caller (the `<owner>Id` field is read-only).
    */
   owner?: string;
-  /** Replaces the generated service: a subclass of `ResourceService`. */
-  service?: Type<ResourceService>;
+  /**
+   * Replaces the generated service: a subclass of `ResourceService` (checked at boot, NST-R001; typed as any
+   * class so this declaration does not import the service that reads it).
+   */
+  service?: Type;
   admin?: ResourceAdminOptions;
 }
 

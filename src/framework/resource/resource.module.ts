@@ -11,9 +11,9 @@ import {
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
-import { AuditService } from 'src/framework/admin/audit.service';
 import { ApiRootController } from 'src/framework/resource/api-root.controller';
 import { createResourceController } from 'src/framework/resource/resource.controller';
+import { ResourceDeclarationError } from 'src/framework/resource/resource-definition';
 import {
   RESOURCE_ACTIONS,
   ResourceAction,
@@ -53,16 +53,13 @@ function hasDeleteDateColumn(entity: Type): boolean {
   );
 }
 
-/**
- * The framework side: the registry that resolves and checks every resource at boot, and the audit
- * history every resource service writes to (global, so any module can record its own changes too).
- */
+/** The framework side: the registry that resolves and checks every resource at boot (global). */
 @Global()
 @Module({
   imports: [DiscoveryModule],
   controllers: [ApiRootController],
-  providers: [ResourceRegistry, AuditService],
-  exports: [ResourceRegistry, AuditService],
+  providers: [ResourceRegistry],
+  exports: [ResourceRegistry],
 })
 export class ResourceCoreModule implements NestModule {
   constructor(private readonly registry: ResourceRegistry) {}
@@ -100,6 +97,12 @@ export class ResourceModule {
         throw new Error(`NST-R009 ${resourceClass.name} is not decorated with @Resource`);
       }
       const { entity, options } = declaration;
+      if (options.service && !(options.service.prototype instanceof ResourceService)) {
+        throw new ResourceDeclarationError(
+          'NST-R001',
+          `${resourceClass.name}: option "service" is ${options.service.name}, which does not extend ResourceService (class ${options.service.name} extends ResourceService { … })`,
+        );
+      }
       const token = resourceServiceToken(resourceClass);
       const service = options.service ?? class extends ResourceService {};
       if (!options.service) {

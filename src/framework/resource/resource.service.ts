@@ -3,9 +3,9 @@ import { Inject, Injectable, Type } from '@nestjs/common';
 import * as qs from 'qs';
 import { DataSource, EntityManager } from 'typeorm';
 import { UUID_RE } from 'src/framework/fields/formats';
-import { AuditService } from 'src/framework/admin/audit.service';
-import { Principal, can } from 'src/framework/auth/principal';
-import { forbidden, unauthorized } from 'src/framework/auth/problems';
+import { AuditService } from 'src/framework/audit/audit.service';
+import { Principal, can } from 'src/framework/access/principal';
+import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
 import { encodeCursor } from 'src/framework/resource/query-parser';
@@ -22,16 +22,15 @@ import {
   Params,
   afterCondition,
   cursorColumns,
-  ident,
   notDeleted,
   orderBy,
   relationLink,
   selectEntityColumns,
   selectFields,
-  tableOf,
   trashedCondition,
   whereClause,
 } from 'src/framework/resource/resource-sql';
+import { ident, tableOf } from 'src/framework/database/sql';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 

@@ -8,7 +8,7 @@ import { ApiKeyService } from 'src/framework/auth/api-key.service';
 import { AccountService } from 'src/framework/auth/account.service';
 import { RootModuleFactory } from 'src/framework/bootstrap';
 import { LoadedConfig, loadConfig } from 'src/framework/config/load-config';
-import { createNestorApp } from 'src/framework/http/create-app';
+import { createNestorApp } from 'src/framework/create-app';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { TestClock, useClock } from 'src/framework/testing/clock';
 import { EntityClass, Factory, FactoryOptions, factory } from 'src/framework/testing/factory';

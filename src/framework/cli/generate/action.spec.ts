@@ -17,7 +17,7 @@ export class TagResource {}
 `;
 
 const PRODUCT_RESOURCE = `${appImport('Product', 'catalog/product.entity.ts')}
-import { AdminAction } from 'src/framework/admin/admin-action.decorator';
+import { AdminAction } from 'src/framework/resource/admin-action.decorator';
 import { Resource } from 'src/framework/resource/resource.decorator';
 
 @Resource(Product, { path: 'goods' })
@@ -46,7 +46,7 @@ describe(planAdminAction.name, () => {
     expect(sut.file.path).toBe(join('src', 'app', 'catalog', 'tag.resource.ts'));
     expect(sut.file.content).toContain(
       `${appImport('Tag', 'catalog/tag.entity.ts')}\n` +
-        "import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';\n" +
+        "import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';\n" +
         "import { Resource } from 'src/framework/resource/resource.decorator';",
     );
     expect(sut.file.content).toMatch(
@@ -58,7 +58,7 @@ describe(planAdminAction.name, () => {
     const sut = await planAdminAction(root, 'ProductResource', 'feature');
     expect(sut.routePath).toBe('goods');
     expect(sut.file.content).toContain(
-      "import { AdminAction, AdminActionContext } from 'src/framework/admin/admin-action.decorator';",
+      "import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';",
     );
     expect(sut.file.content).toContain("  @AdminAction('archive')\n  archive(): string {");
     expect(sut.file.content.indexOf('archive()')).toBeLessThan(sut.file.content.indexOf('feature('));

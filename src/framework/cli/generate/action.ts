@@ -6,7 +6,7 @@ import { PlannedFile, appFiles, importPosition, loadTypeScript } from 'src/frame
 import { camelCase, kebabCase, words } from 'src/framework/cli/generate/names';
 import { defaultResourcePath } from 'src/framework/resource/resource.decorator';
 
-const ADMIN_ACTION_MODULE = 'src/framework/admin/admin-action.decorator';
+const ADMIN_ACTION_MODULE = 'src/framework/resource/admin-action.decorator';
 
 /** A `@Resource(Entity)` class found in a resource file. */
 interface FoundResource {

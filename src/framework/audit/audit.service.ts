@@ -1,12 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
-import { AuditChanges, diff, isSecretField } from 'src/framework/admin/audit-diff';
-import { AuditEntry, AuditOperation } from 'src/framework/admin/audit-entry.entity';
-import { Principal, can } from 'src/framework/auth/principal';
-import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import { ident, tableOf } from 'src/framework/resource/resource-sql';
-import type { ResourceRow } from 'src/framework/resource/resource.decorator';
-import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import type { EntityManager, EntityMetadata } from 'typeorm';
+import type { Principal } from 'src/framework/access/principal';
+import { AuditChanges, diff, isSecretField } from 'src/framework/audit/audit-diff';
+import { AuditEntry, AuditOperation } from 'src/framework/audit/audit-entry.entity';
+import { ident, tableOf } from 'src/framework/database/sql';
+
+/**
+ * What recording a resource's writes needs of it: a resource's `ResourceDefinition` is one. Declared here,
+ * so the audit sits below the resources that record into it (no import of resource/).
+ */
+export interface AuditedResource {
+  /** The resource path: `products`. */
+  path: string;
+  id: { name: string };
+  metadata: EntityMetadata;
+  fields: ReadonlyMap<string, { name: string; readable: boolean }>;
+}
+
+/** A record as the API shows it (a resource row). */
+type AuditedRow = Record<string, unknown>;
 
 /** One thing that happened, as `AuditService.record` takes it. */
 export interface AuditRecord {
@@ -52,10 +64,8 @@ function viaOf(principal: Principal | undefined): string {
  */
 @Injectable()
 export class AuditService {
-  private readonly omitted = new WeakMap<ResourceDefinition, ReadonlySet<string>>();
+  private readonly omitted = new WeakMap<AuditedResource, ReadonlySet<string>>();
   private insertPrefix?: string;
-
-  constructor(private readonly registry: ResourceRegistry) {}
 
   /** Inserts the entries in one statement (per 8191 entries), inside the caller's transaction. */
   async record(
@@ -92,13 +102,13 @@ export class AuditService {
    */
   async recordWrite(
     manager: Pick<EntityManager, 'query' | 'connection'>,
-    definition: ResourceDefinition,
+    definition: AuditedResource,
     write: {
       principal?: Principal;
       operation: Exclude<AuditOperation, 'action'>;
       recordId: unknown;
-      before: ResourceRow | null;
-      after: ResourceRow | null;
+      before: AuditedRow | null;
+      after: AuditedRow | null;
     },
   ): Promise<void> {
     await this.record(manager, {
@@ -114,7 +124,7 @@ export class AuditService {
    * Fields a resource's history never shows: hidden and write-only ones, secret-looking names, and the
    * bookkeeping columns the entry itself covers (the id, created/updated timestamps, the version).
    */
-  omittedFields(definition: ResourceDefinition): ReadonlySet<string> {
+  omittedFields(definition: AuditedResource): ReadonlySet<string> {
     let omitted = this.omitted.get(definition);
     if (!omitted) {
       const { metadata } = definition;
@@ -136,20 +146,6 @@ export class AuditService {
       this.omitted.set(definition, omitted);
     }
     return omitted;
-  }
-
-  /**
-   * The resource paths whose history a caller may read: those they may view (`<path>.view`). Undefined
-   * means every entry (superusers), including entries of resources that no longer exist.
-   */
-  visibleResources(principal: Principal | undefined): string[] | undefined {
-    if (principal?.isSuperuser) {
-      return undefined;
-    }
-    return this.registry
-      .all()
-      .map((definition) => definition.path)
-      .filter((path) => can(principal, `${path}.view`));
   }
 
   private prefix(manager: Pick<EntityManager, 'connection'>): string {

@@ -1,4 +1,4 @@
-import { auditValue, diff, isSecretField } from 'src/framework/admin/audit-diff';
+import { auditValue, diff, isSecretField } from 'src/framework/audit/audit-diff';
 
 describe(diff.name, () => {
   it('lists only the changed fields as [before, after]', () => {

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { forbidden } from 'src/framework/auth/problems';
+import { forbidden } from 'src/framework/access/problems';
 
 /** Who is calling: resolved from a JWT, an API key or an admin session cookie on every request. */
 export interface Principal {

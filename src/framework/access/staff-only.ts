@@ -1,8 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable, UseGuards, applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
-import { Authenticated } from 'src/framework/auth/auth.decorators';
-import type { Principal } from 'src/framework/auth/principal';
-import { forbidden } from 'src/framework/auth/problems';
+import { Authenticated } from 'src/framework/access/auth.decorators';
+import type { Principal } from 'src/framework/access/principal';
+import { forbidden } from 'src/framework/access/problems';
 
 /** Lets staff and superusers through; the global guard has already answered 401 to anonymous callers. */
 @Injectable()

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import cookie from '@fastify/cookie';
 import type { DynamicModule, LoggerService } from '@nestjs/common';
@@ -6,7 +6,6 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyServerOptions } from 'fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
-import helmet, { HelmetOptions } from 'helmet';
 import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { SecurityEvents } from 'src/framework/auth/security-events';
@@ -18,6 +17,7 @@ import { sendProblem } from 'src/framework/http/send-problem';
 import {
   helmetOptionsFor,
   noStoreWhenAuthenticated,
+  securityHeaders,
   serveSecurityTxt,
   surfaceOf,
 } from 'src/framework/http/response-policy';
@@ -58,29 +58,6 @@ export function parseQueryString(query: string): Record<string, unknown> {
     })
     .join('&');
   return qs.parse(renamed, options);
-}
-
-/**
- * Helmet's security headers for these options, computed once. They are static (no per-request CSP nonces or
- * directive functions), and @fastify/helmet rebuilt helmet's middleware, CSP parsing included, on every
- * request: about 5 % of a `GET /api/products/:id`'s CPU in `npm run bench`'s profile.
- */
-export function securityHeaders(options: Readonly<HelmetOptions>): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const response = {
-    setHeader: (name: string, value: string | number | readonly string[]) => {
-      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
-    },
-    removeHeader: (name: string) => {
-      delete headers[name.toLowerCase()];
-    },
-  };
-  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
-    if (error) {
-      throw error instanceof Error ? error : new Error('helmet refused the security header options');
-    }
-  });
-  return headers;
 }
 
 /** Fastify instances whose responses close their connection: draining (drainHttp) or closing. */
