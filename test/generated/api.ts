@@ -1723,6 +1723,11 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
+            /**
+             * Format: int32
+             * @example 1
+             */
+            actorId: number | null;
             /** Format: email */
             actorEmail: string | null;
             /** @enum {string} */
@@ -1735,6 +1740,18 @@ export interface components {
             operation: "create" | "update" | "delete" | "restore" | "action";
             /** @example null */
             actionName?: string | null;
+            /**
+             * @description What changed, as in the audit log: field → [before, after]
+             * @example {
+             *       "name": [
+             *         "Espresso cup",
+             *         "Espresso cup, blue"
+             *       ]
+             *     }
+             */
+            changes: {
+                [key: string]: unknown[];
+            };
         };
         DashboardJobsDto: {
             /** Format: int64 */

@@ -97,6 +97,15 @@ class RecentChangeDto {
   id!: string;
 
   @ApiProperty(DATE_TIME) at!: string;
+  @ApiProperty({
+    type: 'integer',
+    format: 'int32',
+    minimum: 1,
+    maximum: 2147483647,
+    nullable: true,
+    example: 1,
+  })
+  actorId!: number | null;
   @ApiProperty({ type: String, format: 'email', maxLength: 320, nullable: true }) actorEmail!: string | null;
   @ApiProperty({ enum: ['api', 'admin', 'system'] }) via!: string;
   @ApiProperty({ maxLength: 100, pattern: RESOURCE_PATH_PATTERN, example: 'products' }) resource!: string;
@@ -104,6 +113,15 @@ class RecentChangeDto {
   @ApiProperty({ enum: AUDIT_OPERATIONS }) operation!: string;
   @ApiPropertyOptional({ type: String, maxLength: 100, pattern: '^\\S+$', nullable: true, example: null })
   actionName!: string | null;
+
+  // The admin shows a deleted record by the title this entry kept.
+  @ApiProperty({
+    type: 'object',
+    description: 'What changed, as in the audit log: field → [before, after]',
+    additionalProperties: { type: 'array', minItems: 2, maxItems: 2, items: {} },
+    example: { name: ['Espresso cup', 'Espresso cup, blue'] },
+  })
+  changes!: Record<string, [unknown, unknown]>;
 }
 
 /** `GET /admin/api/dashboard`. */
