@@ -3777,7 +3777,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The id of one of your sessions (from the list) */
-                id: unknown;
+                id: string;
             };
             cookie?: never;
         };

@@ -38,6 +38,7 @@ const NEEDS_INPUT = {
   'auth.resetPassword': { 422: 'needs the token from the reset mail' },
   'auth.twoFactor.enable': { 409: 'needs 2fa/setup first', 422: 'needs a TOTP code from the app' },
   'auth.twoFactor.disable': { 403: 'needs the password', 422: 'needs a TOTP or recovery code' },
+  'auth.twoFactor.replaceRecoveryCodes': { 409: 'needs 2FA turned on', 422: 'needs a TOTP or recovery code' },
   'admin.session.login': { 401: 'needs a real password' },
   'admin.session.get': { 401: 'needs the cookie of an admin.session.login' },
 };

@@ -90,7 +90,11 @@ export class SessionsController {
       'A `token` session: its refresh token and every access token of it answer 401 from now on. An `admin` ' +
       'session: its cookie signs in no more. Ending the current session is a logout.',
   })
-  @ApiParam({ name: 'id', description: 'The id of one of your sessions (from the list)', schema: SESSION_ID })
+  @ApiParam({
+    name: 'id',
+    description: 'The id of one of your sessions (from the list)',
+    schema: { ...SESSION_ID, type: 'string', example: '0b9f4c52-7d1e-4b55-9a57-3c1f8e2d6a10' },
+  })
   @ApiResponse({ status: 204, description: 'Ended' })
   @ApiResponse({ status: 403, description: 'Called with an API key' })
   @ApiResponse({ status: 404, description: 'No live session of yours with this id' })

@@ -1,6 +1,7 @@
 import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { LightMyRequestResponse } from 'fastify';
+import { DECIMAL_RE } from 'src/framework/fields/formats';
 import type { FuzzRequest } from 'test/reliability/fuzz/arbitraries';
 import { JsonSchema, OpenApiDocument, Operation, ResponseObject } from 'test/reliability/fuzz/openapi-model';
 
@@ -33,6 +34,8 @@ export class SchemaValidator {
     this.shared = document.components.responses ?? {};
     this.ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true });
     addFormats(this.ajv);
+    // Nestor's own format for exact decimals sent as text (OpenAPI leaves `format` open to extensions).
+    this.ajv.addFormat('decimal', DECIMAL_RE);
     this.ajv.addKeyword({ keyword: 'example' });
     this.ajv.addSchema({ $id: 'doc', components: document.components }, 'doc');
   }
