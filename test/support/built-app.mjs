@@ -2,22 +2,13 @@
 // that measure it from outside (test/reliability/soak.mjs, test/openapi/swagger-defaults.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+// eslint-disable-next-line no-restricted-imports -- a plain Node script: no src/ or test/ path alias here
+import { freePort } from '../../scripts/lib/npm-start.mjs';
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const ROOT = join(import.meta.dirname, '..', '..');
 
 function run(script, argv, env) {
   const result = spawnSync(process.execPath, [script, ...argv], { cwd: ROOT, env, encoding: 'utf8' });
