@@ -8,14 +8,7 @@ import {
 import { resolveActions, resolveSoftDelete } from 'src/framework/resource/definition/resolve-actions';
 import { resolveFields, resolveOwner } from 'src/framework/resource/definition/resolve-fields';
 import { pathResolver } from 'src/framework/resource/definition/resolve-paths';
-import {
-  resolveDefaultSort,
-  resolveFilters,
-  resolveIncludes,
-  resolveLimits,
-  resolveSearch,
-  resolveSort,
-} from 'src/framework/resource/definition/resolve-query';
+import { resolveLimits, resolveQueryOptions } from 'src/framework/resource/definition/resolve-query';
 import {
   ResourceDeclaration,
   ResourceHooks,
@@ -66,15 +59,11 @@ export function resolveResource(
   const id = fields.get(metadata.primaryColumns[0].propertyName)!;
   const owner = resolveOwner(context, fields);
   const { paths, resolvePath: resolveFieldPath } = pathResolver(context, fields);
-  const filterable = resolveFilters(context, fields, id, resolveFieldPath);
-  const sortable = resolveSort(context, fields, id, resolveFieldPath);
-  const defaultSort = resolveDefaultSort(context, sortable, id);
-  const search = resolveSearch(context, resolveFieldPath);
-  const includable = resolveIncludes(context);
+  const queryOptions = resolveQueryOptions(context, fields, id, resolveFieldPath);
   const softDelete = resolveSoftDelete(context);
   const { actions, publicActions } = resolveActions(context, softDelete);
   const { defaultLimit, maxLimit } = resolveLimits(context);
-  checkAdminOptions(context, { fields, filterable, search, sortable });
+  checkAdminOptions(context, { fields, ...queryOptions });
 
   const readable = [...fields.values()].filter((f) => f.readable);
   return {
@@ -89,7 +78,7 @@ export function resolveResource(
     readable,
     writable: new Map([...fields].filter(([, f]) => f.writable)),
     paths,
-    search,
+    search: queryOptions.search,
     relations: new Map(metadata.relations.map((r) => [r.propertyName, r])),
     owner,
     deleteDateColumn: softDelete ? metadata.deleteDateColumn : undefined,
@@ -101,14 +90,14 @@ export function resolveResource(
       selectable: new Map(
         readable.map((f) => [f.name, { path: f.name, type: f.type, nullable: f.nullable }]),
       ),
-      filterable,
-      sortable,
-      defaultSort,
-      includable,
-      searchable: search.length > 0,
+      filterable: queryOptions.filterable,
+      sortable: queryOptions.sortable,
+      defaultSort: queryOptions.defaultSort,
+      includable: queryOptions.includable,
+      searchable: queryOptions.search.length > 0,
       softDelete,
       idPath: id.name,
-      idField: sortable.get(id.name)!,
+      idField: queryOptions.sortable.get(id.name)!,
       defaultLimit,
       maxLimit,
     },

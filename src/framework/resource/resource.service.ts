@@ -8,7 +8,7 @@ import { PreparedReads } from 'src/framework/resource/prepared-reads';
 import { encodeCursor } from 'src/framework/resource/query-parser';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
-import { IncludeScope, Queryable, includeOwners, loadIncludes } from 'src/framework/resource/include-loader';
+import { IncludeScope, includeOwners, loadIncludes } from 'src/framework/resource/include-loader';
 import {
   ListRequest,
   ListResult,
@@ -18,12 +18,13 @@ import {
   pageStatement,
 } from 'src/framework/resource/list-page';
 import {
+  ResourceInput,
   answerMissingReferences,
   checkReferences,
   parseInput,
   referencesEnforcedByDatabase,
 } from 'src/framework/resource/resource-input';
-import { checkIfMatch, etagOf, notFound, withoutHelpers } from 'src/framework/resource/resource-rows';
+import { etagOf, notFound, withoutHelpers } from 'src/framework/resource/resource-rows';
 import {
   Params,
   afterCondition,
@@ -32,7 +33,7 @@ import {
   selectFields,
   whereClause,
 } from 'src/framework/resource/resource-sql';
-import { RowStatements } from 'src/framework/resource/row-statements';
+import { RowReader } from 'src/framework/resource/row-reader';
 import { writeMany } from 'src/framework/resource/to-many-links';
 import { ident } from 'src/framework/database/sql';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -61,7 +62,7 @@ export class ResourceService {
   @Inject(AuditService) protected readonly audit!: AuditService;
   private cached?: ResourceDefinition;
   private preparedReads?: PreparedReads;
-  private rowStatements?: RowStatements;
+  private rowReader?: RowReader;
 
   /** Reads outside transactions, as prepared statements on a PostgreSQL server (see PreparedReads). */
   protected get reads(): PreparedReads {
@@ -69,10 +70,10 @@ export class ResourceService {
     return this.preparedReads;
   }
 
-  /** The statements reading one row of this resource, built once per shape. */
-  private get statements(): RowStatements {
-    this.rowStatements ??= new RowStatements(this.definition);
-    return this.rowStatements;
+  /** Reads one row of this resource, with statements built once per shape. */
+  private get rowReads(): RowReader {
+    this.rowReader ??= new RowReader(this.definition);
+    return this.rowReader;
   }
 
   /** Resources by entity and the caller's owner scope, for included relations. */
@@ -171,7 +172,7 @@ export class ResourceService {
     if (options.trashed) {
       this.checkTrashed(options.principal);
     }
-    const row = await this.readOne(this.reads, id, {
+    const row = await this.rowReads.readOne(this.reads, id, {
       helpers: options.include ?? [],
       ownerId: this.ownerScope(this.definition, options.principal, 'view'),
       trashed: options.trashed,
@@ -209,12 +210,8 @@ export class ResourceService {
     if (definition.owner && principal) {
       input.values[definition.owner.column!.propertyName] = principal.userId;
     }
-    // A beforeCreate hook may read what the references name, so it only runs once they are checked.
-    const byDatabase = !definition.hooks.beforeCreate && referencesEnforcedByDatabase(definition, input);
-    const created = this.dataSource.transaction(async (manager) => {
-      if (!byDatabase) {
-        await checkReferences(manager, definition, input);
-      }
+    return this.referencingWrite(input, !!definition.hooks.beforeCreate, async (manager, checkRefs) => {
+      await checkRefs();
       await definition.hooks.beforeCreate?.({ manager, principal, input: input.values });
       // Without to-many links to write, the INSERT returns the row as readOne would read it: one round
       // trip fewer per create. With links, the row is read after they are written.
@@ -225,13 +222,13 @@ export class ResourceService {
         .insert()
         .into(definition.metadata.target)
         .values(input.values)
-        .returning(linked ? ident(idColumn) : this.statements.createdRowSql())
+        .returning(linked ? ident(idColumn) : this.rowReads.createdRowSql())
         .updateEntity(false)
         .execute();
       const inserted = (result.raw as ResourceRow[])[0];
       const id = linked ? inserted[idColumn] : inserted[definition.id.name];
       await writeMany(manager, definition, id, input, false);
-      const row = linked ? (await this.readOne(manager, id))! : inserted;
+      const row = linked ? (await this.rowReads.readOne(manager, id))! : inserted;
       await definition.hooks.afterCreate?.({ manager, principal, row });
       await this.audit.recordWrite(manager, definition, {
         principal,
@@ -242,9 +239,6 @@ export class ResourceService {
       });
       return { row, etag: etagOf(row) };
     });
-    return byDatabase
-      ? created.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
-      : created;
   }
 
   /** Applies a partial update under a row lock; `ifMatch` (an ETag) must match the current row. */
@@ -256,13 +250,10 @@ export class ResourceService {
   ): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     const input = await parseInput(definition, body, true);
-    const byDatabase = !definition.hooks.beforeUpdate && referencesEnforcedByDatabase(definition, input);
-    const updated = this.dataSource.transaction(async (manager) => {
+    return this.referencingWrite(input, !!definition.hooks.beforeUpdate, async (manager, checkRefs) => {
       const owner = this.ownerScope(definition, principal, 'change');
-      const current = await this.lockCurrent(manager, id, ifMatch, owner);
-      if (!byDatabase) {
-        await checkReferences(manager, definition, input);
-      }
+      const current = await this.rowReads.lockCurrent(manager, id, ifMatch, owner);
+      await checkRefs();
       await definition.hooks.beforeUpdate?.({ manager, principal, id, input: input.values, current });
       if (Object.keys(input.values).length > 0) {
         await manager
@@ -273,7 +264,7 @@ export class ResourceService {
           .execute();
       }
       await writeMany(manager, definition, id, input, true);
-      const row = (await this.readOne(manager, id))!;
+      const row = (await this.rowReads.readOne(manager, id))!;
       await definition.hooks.afterUpdate?.({ manager, principal, row, previous: current });
       await this.audit.recordWrite(manager, definition, {
         principal,
@@ -284,9 +275,6 @@ export class ResourceService {
       });
       return { row, etag: etagOf(row) };
     });
-    return byDatabase
-      ? updated.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
-      : updated;
   }
 
   /** Deletes (soft-deletes when enabled) under a row lock, honouring `ifMatch`. */
@@ -294,7 +282,7 @@ export class ResourceService {
     const definition = this.definition;
     await this.dataSource.transaction(async (manager) => {
       const owner = this.ownerScope(definition, principal, 'delete');
-      const current = await this.lockCurrent(manager, id, ifMatch, owner);
+      const current = await this.rowReads.lockCurrent(manager, id, ifMatch, owner);
       await definition.hooks.beforeDelete?.({ manager, principal, id, current });
       const builder = manager.createQueryBuilder();
       const where = `${ident(definition.id.column!.databaseName)} = :id`;
@@ -318,7 +306,7 @@ export class ResourceService {
   async restore(id: unknown, principal?: Principal): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     return this.dataSource.transaction(async (manager) => {
-      const existing = await this.readOne(manager, id, {
+      const existing = await this.rowReads.readOne(manager, id, {
         lock: true,
         trashed: 'with',
         ownerId: this.ownerScope(definition, principal, 'change'),
@@ -332,7 +320,7 @@ export class ResourceService {
         .from(definition.metadata.target)
         .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
         .execute();
-      const row = (await this.readOne(manager, id))!;
+      const row = (await this.rowReads.readOne(manager, id))!;
       await this.audit.recordWrite(manager, definition, {
         principal,
         operation: 'restore',
@@ -383,34 +371,27 @@ export class ResourceService {
     return readable.filter((f) => wanted.has(f.name));
   }
 
-  private async lockCurrent(
-    manager: EntityManager,
-    id: unknown,
-    ifMatch: string | undefined,
-    ownerId: unknown,
-  ): Promise<ResourceRow> {
-    const current = await this.readOne(manager, id, { lock: true, ownerId });
-    if (!current) {
-      throw notFound(this.definition, id);
-    }
-    checkIfMatch(this.definition, current, ifMatch);
-    return current;
-  }
-
   /**
-   * Reads one row's full representation (plus include helper columns), optionally locked FOR UPDATE.
-   * Live rows only unless `trashed` says otherwise.
+   * A write transaction of a body with references. Without a before-hook (which may read what the
+   * references name, so needs them checked first), the database's foreign keys check them, one query
+   * fewer, and a violation is answered as `checkReferences` would; otherwise `checkRefs` checks them.
    */
-  private async readOne(
-    manager: Queryable,
-    id: unknown,
-    options: { lock?: boolean; trashed?: Trashed; helpers?: string[]; ownerId?: unknown } = {},
-  ): Promise<ResourceRow | undefined> {
-    const owned = options.ownerId !== undefined;
-    const rows = await manager.query<ResourceRow[]>(
-      this.statements.readOneSql(options.lock === true, options.trashed, options.helpers ?? [], owned),
-      owned ? [id, options.ownerId] : [id],
+  private referencingWrite<T>(
+    input: ResourceInput,
+    hooked: boolean,
+    write: (manager: EntityManager, checkRefs: () => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const definition = this.definition;
+    const byDatabase = !hooked && referencesEnforcedByDatabase(definition, input);
+    const written = this.dataSource.transaction((manager) =>
+      write(manager, async () => {
+        if (!byDatabase) {
+          await checkReferences(manager, definition, input);
+        }
+      }),
     );
-    return rows[0];
+    return byDatabase
+      ? written.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
+      : written;
   }
 }

@@ -163,3 +163,27 @@ export function resolveLimits(context: DefinitionContext): { defaultLimit: numbe
   }
   return { defaultLimit, maxLimit };
 }
+
+/** The query options of a resource, resolved in the order their checks report. */
+export interface QueryOptions {
+  filterable: Filterable;
+  sortable: Map<string, FieldSpec>;
+  defaultSort: SortTerm[];
+  search: FieldPath[];
+  includable: Set<string>;
+}
+
+/** Options `filter`, `sort`, `defaultSort`, `search` and `include`, in that order. */
+export function resolveQueryOptions(
+  context: DefinitionContext,
+  fields: ReadonlyMap<string, ResourceField>,
+  id: ResourceField,
+  resolvePath: ResolvePath,
+): QueryOptions {
+  const filterable = resolveFilters(context, fields, id, resolvePath);
+  const sortable = resolveSort(context, fields, id, resolvePath);
+  const defaultSort = resolveDefaultSort(context, sortable, id);
+  const search = resolveSearch(context, resolvePath);
+  const includable = resolveIncludes(context);
+  return { filterable, sortable, defaultSort, search, includable };
+}
