@@ -107,85 +107,104 @@ const IF_NONE_MATCH = {
   schema: ETAGS,
 };
 
-/** `GET` and `POST` on `/api/<path>`. */
-function collectionOperations(definition: ResourceDefinition, item: Record<string, unknown>): void {
-  const { name, actions } = definition;
-  if (actions.has('list')) {
-    item.get = operation(definition, 'list', `List ${name} rows`, {
-      description:
-        'Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. ' +
-        `With \`fields=\` the answer is \`${SPARSE_MEDIA_TYPE}\`, whose rows hold only the fields asked for.`,
-      parameters: listParameters(definition),
-      responses: {
-        200: success(`A page of ${name} rows`, {
-          'application/json': { schema: ref(`${name}List`) },
-          [SPARSE_MEDIA_TYPE]: { schema: ref(`${name}SparseList`) },
-        }),
-      },
-    });
-  }
-  if (actions.has('create')) {
-    item.post = operation(definition, 'create', `Create a ${name}`, {
-      description:
-        'Validated against the field rules (422 names every field at fault, nothing is written); ' +
-        'the answer is the stored row, with its Location and ETag.',
-      requestBody: { required: true, content: json(ref(`${name}Create`)) },
-      responses: {
-        201: success('Created', rowContent(name, false), {
-          Location: { $ref: '#/components/headers/Location' },
-          ...ETAG,
-        }),
-      },
-    });
-  }
+/** `GET /api/<path>`: a page of rows. */
+function listOperation(definition: ResourceDefinition): Operation {
+  const { name } = definition;
+  return operation(definition, 'list', `List ${name} rows`, {
+    description:
+      'Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. ' +
+      `With \`fields=\` the answer is \`${SPARSE_MEDIA_TYPE}\`, whose rows hold only the fields asked for.`,
+    parameters: listParameters(definition),
+    responses: {
+      200: success(`A page of ${name} rows`, {
+        'application/json': { schema: ref(`${name}List`) },
+        [SPARSE_MEDIA_TYPE]: { schema: ref(`${name}SparseList`) },
+      }),
+    },
+  });
 }
 
-/** `GET`, `PATCH` and `DELETE` on `/api/<path>/{id}`, and `POST …/restore`. */
-function itemOperations(definition: ResourceDefinition, document: OpenApiDocument): void {
-  const { name, path, actions } = definition;
-  const item: Record<string, unknown> = (document.paths[`/api/${path}/{id}`] ??= {});
-  const id = idParameter(definition);
-  if (actions.has('get')) {
-    const parameters = [id, fieldsParameter(definition), includeParameter(definition)];
-    item.get = operation(definition, 'get', `Get one ${name}`, {
-      description:
-        'The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). ' +
-        `With \`fields=\` the answer is \`${SPARSE_MEDIA_TYPE}\`.`,
-      parameters: [...parameters, trashedParameter(definition), IF_NONE_MATCH].filter((p) => p !== undefined),
-      responses: {
-        200: success(name, rowContent(name, true), ETAG),
-        304: success('Not modified (If-None-Match matched)', undefined, ETAG),
-      },
-    });
-  }
-  if (actions.has('update')) {
-    item.patch = operation(definition, 'update', `Update a ${name} (partial)`, {
-      description:
-        'Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).',
-      parameters: [id, IF_MATCH],
-      requestBody: { required: true, content: json(ref(`${name}Update`)) },
-      responses: { 200: success('Updated', rowContent(name, false), ETAG) },
-    });
-  }
-  if (actions.has('delete')) {
-    const summary = definition.deleteDateColumn ? `Delete a ${name} (soft; restorable)` : `Delete a ${name}`;
-    item.delete = operation(definition, 'delete', summary, {
-      description: definition.deleteDateColumn
-        ? 'Moves the row to the trash (restore brings it back); 409 while other rows still need it.'
-        : 'Removes the row for good; 409 while other rows still refer to it.',
-      parameters: [id, IF_MATCH],
-      responses: { 204: success('Deleted') },
-    });
-  }
-  if (actions.has('restore')) {
-    const restore: Record<string, unknown> = (document.paths[`/api/${path}/{id}/restore`] ??= {});
-    restore.post = operation(definition, 'restore', `Restore a soft-deleted ${name}`, {
-      description: 'Takes the row out of the trash (404 when it is not there).',
-      parameters: [id],
-      responses: { 200: success('Restored', rowContent(name, false), ETAG) },
-    });
-  }
+/** `POST /api/<path>`: a new row. */
+function createOperation(definition: ResourceDefinition): Operation {
+  const { name } = definition;
+  return operation(definition, 'create', `Create a ${name}`, {
+    description:
+      'Validated against the field rules (422 names every field at fault, nothing is written); ' +
+      'the answer is the stored row, with its Location and ETag.',
+    requestBody: { required: true, content: json(ref(`${name}Create`)) },
+    responses: {
+      201: success('Created', rowContent(name, false), {
+        Location: { $ref: '#/components/headers/Location' },
+        ...ETAG,
+      }),
+    },
+  });
 }
+
+/** `GET /api/<path>/{id}`: one row with its ETag. */
+function getOperation(definition: ResourceDefinition): Operation {
+  const { name } = definition;
+  const parameters = [idParameter(definition), fieldsParameter(definition), includeParameter(definition)];
+  return operation(definition, 'get', `Get one ${name}`, {
+    description:
+      'The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). ' +
+      `With \`fields=\` the answer is \`${SPARSE_MEDIA_TYPE}\`.`,
+    parameters: [...parameters, trashedParameter(definition), IF_NONE_MATCH].filter((p) => p !== undefined),
+    responses: {
+      200: success(name, rowContent(name, true), ETAG),
+      304: success('Not modified (If-None-Match matched)', undefined, ETAG),
+    },
+  });
+}
+
+/** `PATCH /api/<path>/{id}`: a partial update. */
+function updateOperation(definition: ResourceDefinition): Operation {
+  const { name } = definition;
+  return operation(definition, 'update', `Update a ${name} (partial)`, {
+    description:
+      'Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).',
+    parameters: [idParameter(definition), IF_MATCH],
+    requestBody: { required: true, content: json(ref(`${name}Update`)) },
+    responses: { 200: success('Updated', rowContent(name, false), ETAG) },
+  });
+}
+
+/** `DELETE /api/<path>/{id}`: to the trash with soft delete, for good without. */
+function deleteOperation(definition: ResourceDefinition): Operation {
+  const { name } = definition;
+  const summary = definition.deleteDateColumn ? `Delete a ${name} (soft; restorable)` : `Delete a ${name}`;
+  return operation(definition, 'delete', summary, {
+    description: definition.deleteDateColumn
+      ? 'Moves the row to the trash (restore brings it back); 409 while other rows still need it.'
+      : 'Removes the row for good; 409 while other rows still refer to it.',
+    parameters: [idParameter(definition), IF_MATCH],
+    responses: { 204: success('Deleted') },
+  });
+}
+
+/** `POST /api/<path>/{id}/restore`: out of the trash. */
+function restoreOperation(definition: ResourceDefinition): Operation {
+  return operation(definition, 'restore', `Restore a soft-deleted ${definition.name}`, {
+    description: 'Takes the row out of the trash (404 when it is not there).',
+    parameters: [idParameter(definition)],
+    responses: { 200: success('Restored', rowContent(definition.name, false), ETAG) },
+  });
+}
+
+/** Each generated action: the path under `/api/<path>` it lives on, its method and its operation. */
+const OPERATIONS: readonly {
+  action: ResourceAction;
+  path: string;
+  method: string;
+  build: (definition: ResourceDefinition) => Operation;
+}[] = [
+  { action: 'list', path: '', method: 'get', build: listOperation },
+  { action: 'create', path: '', method: 'post', build: createOperation },
+  { action: 'get', path: '/{id}', method: 'get', build: getOperation },
+  { action: 'update', path: '/{id}', method: 'patch', build: updateOperation },
+  { action: 'delete', path: '/{id}', method: 'delete', build: deleteOperation },
+  { action: 'restore', path: '/{id}/restore', method: 'post', build: restoreOperation },
+];
 
 /**
  * Adds one resource's schemas and operations to an OpenAPI document, replacing what Nest generated for
@@ -200,8 +219,14 @@ export function addResource(
 ): void {
   const schemas = ((document.components ??= {}).schemas ??= {});
   addResourceSchemas(schemas, definition, resourceOf);
-  collectionOperations(definition, (document.paths[`/api/${definition.path}`] ??= {}));
-  itemOperations(definition, document);
+  // The collection and item paths exist even when no action is generated on them, replacing Nest's.
+  document.paths[`/api/${definition.path}`] ??= {};
+  document.paths[`/api/${definition.path}/{id}`] ??= {};
+  for (const { action, path, method, build } of OPERATIONS) {
+    if (definition.actions.has(action)) {
+      (document.paths[`/api/${definition.path}${path}`] ??= {})[method] = build(definition);
+    }
+  }
   addIdempotencyKeys(document, definition);
 }
 
