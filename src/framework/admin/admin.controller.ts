@@ -33,7 +33,7 @@ import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspector';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { ApiInvalidBody, ApiPathParam } from 'src/framework/openapi/route-docs';
-import { parseListQuery } from 'src/framework/resource/query-parser';
+import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import { visibleAuditResources } from 'src/framework/admin/audit-entry.service';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 

@@ -1,7 +1,7 @@
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata.js';
 import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
-import { defaultOperators } from 'src/framework/resource/query-parser';
+import { defaultOperators } from 'src/framework/resource/query/filters';
 import {
   FieldRuleError,
   FieldRules,

@@ -8,7 +8,7 @@ import { Principal, can } from 'src/framework/access/principal';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
-import { encodeCursor } from 'src/framework/resource/query-parser';
+import { encodeCursor } from 'src/framework/resource/query/cursors';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import {
