@@ -90,6 +90,32 @@ function filterParameter(path: string, op?: string): string {
   return op === undefined ? `filter[${path}]` : `filter[${path}][${op}]`;
 }
 
+/** A filterable field: its spec and the operators declared for it. */
+interface FilterEntry {
+  field: FieldSpec;
+  operators: ReadonlySet<FilterOperator>;
+}
+
+/** One filter parameter being read: its field, how the client wrote it, and where its terms and errors go. */
+interface FilterInput {
+  entry: FilterEntry;
+  path: string;
+  /** The operator as written (`filter[price][gte]`), undefined for the bare `filter[price]=…` (eq). */
+  writtenOp?: string;
+  filters: FilterTerm[];
+  errors: ProblemFieldError[];
+}
+
+/** Records an error on the filter parameter as the client wrote it; returns INVALID for the caller to return. */
+function fail(input: FilterInput, code: string, message: string): typeof INVALID {
+  input.errors.push({ parameter: filterParameter(input.path, input.writtenOp), code, message });
+  return INVALID;
+}
+
+/**
+ * `filter[field]=value` and `filter[field][operator]=value`, typed against the resource's filterable fields.
+ * Example: `parseFilters({ price: { gte: '10' } }, spec, errors)` → `[{ path: 'price', op: 'gte', value: 10 }]`.
+ */
 export function parseFilters(
   raw: unknown,
   spec: ResourceQuerySpec,
@@ -112,50 +138,57 @@ export function parseFilters(
     const entry = spec.filterable.get(path);
     if (entry === undefined) {
       errors.push(unknownFilterField(path, value, spec));
-      continue;
-    }
-    if (typeof value === 'string') {
-      addFilter(filters, entry, path, 'eq', undefined, value, errors);
-    } else if (Array.isArray(value)) {
-      errors.push({
-        parameter: filterParameter(path),
-        code: 'invalid',
-        message: `filter[${path}] is given more than once; give each filter once (in takes a comma-separated list)`,
-      });
-    } else if (isRecord(value)) {
-      for (const op of Object.keys(value)) {
-        const operand = value[op];
-        if (!KNOWN_OPERATORS.has(op)) {
-          errors.push({
-            parameter: filterParameter(path, op),
-            code: 'operator',
-            message: `Unknown operator ${quote(op)} on ${path}; allowed: ${listOf(allowedOperators(entry))}`,
-          });
-        } else if (typeof operand === 'string') {
-          addFilter(filters, entry, path, op as FilterOperator, op, operand, errors);
-        } else if (LIST_OPERATORS.has(op as FilterOperator) && isTextList(operand)) {
-          addFilter(filters, entry, path, op as FilterOperator, op, operand.join(','), errors);
-        } else if (operand !== undefined) {
-          errors.push({
-            parameter: filterParameter(path, op),
-            code: 'invalid',
-            message: Array.isArray(operand)
-              ? `filter[${path}][${op}] is given more than once; give it once${LIST_OPERATORS.has(op as FilterOperator) ? ' with a comma-separated list' : ''}`
-              : `filter[${path}][${op}] takes a single value; filters nest no deeper than filter[field][operator]`,
-          });
-        }
-      }
-    } else if (typeof value === 'number' && Number.isFinite(value)) {
-      addFilter(filters, entry, path, 'eq', undefined, String(value), errors); // a programmatic caller
     } else {
-      errors.push({
-        parameter: filterParameter(path),
-        code: 'invalid',
-        message: `filter[${path}] has no value`,
-      });
+      readFilter({ entry, path, filters, errors }, value);
     }
   }
   return filters;
+}
+
+/** One filterable field's parameter: a bare value (eq) or a record of operators. */
+function readFilter(input: FilterInput, value: unknown): void {
+  const path = input.path;
+  if (typeof value === 'string') {
+    addFilter(input, 'eq', value);
+  } else if (Array.isArray(value)) {
+    fail(
+      input,
+      'invalid',
+      `filter[${path}] is given more than once; give each filter once (in takes a comma-separated list)`,
+    );
+  } else if (isRecord(value)) {
+    for (const op of Object.keys(value)) {
+      readOperator({ ...input, writtenOp: op }, value[op]);
+    }
+  } else if (typeof value === 'number' && Number.isFinite(value)) {
+    addFilter(input, 'eq', String(value)); // a programmatic caller
+  } else {
+    fail(input, 'invalid', `filter[${path}] has no value`);
+  }
+}
+
+/** `filter[field][op]=operand`: a known operator with one text value (a repeated list operator is joined). */
+function readOperator(input: FilterInput & { writtenOp: string }, operand: unknown): void {
+  const { path, writtenOp: op } = input;
+  if (!KNOWN_OPERATORS.has(op)) {
+    fail(
+      input,
+      'operator',
+      `Unknown operator ${quote(op)} on ${path}; allowed: ${listOf(allowedOperators(input.entry))}`,
+    );
+  } else if (typeof operand === 'string') {
+    addFilter(input, op as FilterOperator, operand);
+  } else if (LIST_OPERATORS.has(op as FilterOperator) && isTextList(operand)) {
+    addFilter(input, op as FilterOperator, operand.join(','));
+  } else if (operand !== undefined) {
+    fail(
+      input,
+      'invalid',
+      Array.isArray(operand)
+        ? `filter[${path}][${op}] is given more than once; give it once${LIST_OPERATORS.has(op as FilterOperator) ? ' with a comma-separated list' : ''}`
+        : `filter[${path}][${op}] takes a single value; filters nest no deeper than filter[field][operator]`,
+    );
+  }
 }
 
 function unknownFilterField(path: string, value: unknown, spec: ResourceQuerySpec): ProblemFieldError {
@@ -177,10 +210,7 @@ function unknownFilterField(path: string, value: unknown, spec: ResourceQuerySpe
 }
 
 /** The operators a filter field really accepts: its declared set, less those its type or nullability rule out. */
-function allowedOperators(entry: {
-  field: FieldSpec;
-  operators: ReadonlySet<FilterOperator>;
-}): FilterOperator[] {
+function allowedOperators(entry: FilterEntry): FilterOperator[] {
   const allowed: FilterOperator[] = [];
   for (const op of entry.operators) {
     if (operatorFits(entry.field, op)) {
@@ -203,156 +233,108 @@ function operatorFits(field: FieldSpec, op: FilterOperator): boolean {
   }
 }
 
-function addFilter(
-  filters: FilterTerm[],
-  entry: { field: FieldSpec; operators: ReadonlySet<FilterOperator> },
-  path: string,
-  op: FilterOperator,
-  writtenOp: string | undefined,
-  raw: string,
-  errors: ProblemFieldError[],
-): void {
+/** Adds the term `path op raw` once the operator is allowed on the field and `raw` types as its operand. */
+function addFilter(input: FilterInput, op: FilterOperator, raw: string): void {
+  const { entry, path } = input;
   const field = entry.field;
   if (!entry.operators.has(op) || !operatorFits(field, op)) {
-    errors.push({
-      parameter: filterParameter(path, writtenOp),
-      code: 'operator',
-      message: `Operator ${op} is not allowed on ${path} (${field.type}${field.nullable ? ', nullable' : ''}); allowed: ${listOf(allowedOperators(entry)) || 'none'}`,
-    });
+    fail(
+      input,
+      'operator',
+      `Operator ${op} is not allowed on ${path} (${field.type}${field.nullable ? ', nullable' : ''}); allowed: ${listOf(allowedOperators(entry)) || 'none'}`,
+    );
     return;
   }
-  let value: unknown;
+  const value = operandOf(input, op, raw);
+  if (typeof value !== 'symbol') {
+    input.filters.push({ path, op, value });
+  }
+}
+
+/** The typed operand of `op`, or INVALID (the error recorded). */
+function operandOf(input: FilterInput, op: FilterOperator, raw: string): unknown {
   switch (op) {
-    case 'isnull':
-      value = parseBoolean(raw);
-      if (value === INVALID) {
-        errors.push({
-          parameter: filterParameter(path, writtenOp),
-          code: 'type',
-          message: `isnull takes true, false, 1 or 0, got ${quote(raw)}`,
-        });
-        return;
-      }
-      break;
+    case 'isnull': {
+      const value = parseBoolean(raw);
+      return value === INVALID
+        ? fail(input, 'type', `isnull takes true, false, 1 or 0, got ${quote(raw)}`)
+        : value;
+    }
     case 'in':
-    case 'nin': {
-      const items: unknown[] = raw === '' ? [] : raw.split(',', MAX_LIST_ITEMS + 1);
-      if (items.length === 0 || items.length > MAX_LIST_ITEMS) {
-        errors.push({
-          parameter: filterParameter(path, writtenOp),
-          code: 'range',
-          message: `${op} takes 1 to ${MAX_LIST_ITEMS} comma-separated values${items.length === 0 ? '' : ', got more'}`,
-        });
-        return;
-      }
-      for (let i = 0; i < items.length; i++) {
-        const item = coerceItem(field, path, writtenOp, items[i] as string, errors);
-        if (typeof item === 'symbol') {
-          return;
-        }
-        items[i] = item; // the split array is reused for the coerced values
-      }
-      value = items;
-      break;
-    }
-    case 'between': {
-      const items = raw.split(',', 3);
-      if (items.length !== 2) {
-        errors.push({
-          parameter: filterParameter(path, writtenOp),
-          code: 'invalid',
-          message: `between takes exactly two comma-separated values (lower,upper), got ${quote(raw)}`,
-        });
-        return;
-      }
-      const lower = coerceItem(field, path, writtenOp, items[0], errors);
-      const upper = coerceItem(field, path, writtenOp, items[1], errors);
-      if (typeof lower === 'symbol' || typeof upper === 'symbol') {
-        return;
-      }
-      const order = compareValues(field.type, lower, upper);
-      if (order !== undefined && order > 0) {
-        errors.push({
-          parameter: filterParameter(path, writtenOp),
-          code: 'range',
-          message: `between needs lower ≤ upper, got ${quote(raw)}`,
-        });
-        return;
-      }
-      value = [lower, upper];
-      break;
-    }
+    case 'nin':
+      return listOperand(input, op, raw);
+    case 'between':
+      return betweenOperand(input, raw);
     case 'contains':
     case 'icontains':
     case 'startswith':
-      if (raw === '') {
-        errors.push({
-          parameter: filterParameter(path, writtenOp),
-          code: 'range',
-          message: `${op} needs a non-empty value`,
-        });
-        return;
-      }
-      value = coerceOperand(field, path, writtenOp, raw, errors);
-      break;
+      return raw === '' ? fail(input, 'range', `${op} needs a non-empty value`) : coerceOperand(input, raw);
     default:
-      value = coerceOperand(field, path, writtenOp, raw, errors);
-      break;
+      return coerceOperand(input, raw);
   }
-  if (typeof value !== 'symbol') {
-    filters.push({ path, op, value });
+}
+
+/** `in`/`nin`: 1 to MAX_LIST_ITEMS comma-separated values, each typed as the field. */
+function listOperand(input: FilterInput, op: FilterOperator, raw: string): unknown {
+  const items: unknown[] = raw === '' ? [] : raw.split(',', MAX_LIST_ITEMS + 1);
+  if (items.length === 0 || items.length > MAX_LIST_ITEMS) {
+    return fail(
+      input,
+      'range',
+      `${op} takes 1 to ${MAX_LIST_ITEMS} comma-separated values${items.length === 0 ? '' : ', got more'}`,
+    );
   }
+  for (let i = 0; i < items.length; i++) {
+    const item = coerceItem(input, items[i] as string);
+    if (typeof item === 'symbol') {
+      return INVALID;
+    }
+    items[i] = item; // the split array is reused for the coerced values
+  }
+  return items;
+}
+
+/** `between`: exactly `lower,upper`, with lower ≤ upper where the type has an order clients can see. */
+function betweenOperand(input: FilterInput, raw: string): unknown {
+  const items = raw.split(',', 3);
+  if (items.length !== 2) {
+    return fail(
+      input,
+      'invalid',
+      `between takes exactly two comma-separated values (lower,upper), got ${quote(raw)}`,
+    );
+  }
+  const lower = coerceItem(input, items[0]);
+  const upper = coerceItem(input, items[1]);
+  if (typeof lower === 'symbol' || typeof upper === 'symbol') {
+    return INVALID;
+  }
+  const order = compareValues(input.entry.field.type, lower, upper);
+  if (order !== undefined && order > 0) {
+    return fail(input, 'range', `between needs lower ≤ upper, got ${quote(raw)}`);
+  }
+  return [lower, upper];
 }
 
 /** One item of an `in`/`nin`/`between` list: like a single value, but never empty (`a,,b` is a mistake). */
-function coerceItem(
-  field: FieldSpec,
-  path: string,
-  writtenOp: string | undefined,
-  raw: string,
-  errors: ProblemFieldError[],
-): unknown {
+function coerceItem(input: FilterInput, raw: string): unknown {
   if (raw === '') {
-    errors.push({
-      parameter: filterParameter(path, writtenOp),
-      code: 'invalid',
-      message: `${writtenOp ?? 'eq'} has an empty item in its comma-separated list`,
-    });
-    return INVALID;
+    return fail(input, 'invalid', `${input.writtenOp ?? 'eq'} has an empty item in its comma-separated list`);
   }
-  return coerceOperand(field, path, writtenOp, raw, errors);
+  return coerceOperand(input, raw);
 }
 
 /** One filter value (or list item) coerced to the field type; records the error and returns INVALID on failure. */
-function coerceOperand(
-  field: FieldSpec,
-  path: string,
-  writtenOp: string | undefined,
-  raw: string,
-  errors: ProblemFieldError[],
-): unknown {
+function coerceOperand(input: FilterInput, raw: string): unknown {
+  const { field } = input.entry;
   if (raw.length > MAX_VALUE_LENGTH) {
-    errors.push({
-      parameter: filterParameter(path, writtenOp),
-      code: 'range',
-      message: `Values are limited to ${MAX_VALUE_LENGTH} characters (got ${raw.length})`,
-    });
-    return INVALID;
+    return fail(input, 'range', `Values are limited to ${MAX_VALUE_LENGTH} characters (got ${raw.length})`);
   }
   const value = coerce(field, raw);
   if (value === INVALID) {
-    errors.push({
-      parameter: filterParameter(path, writtenOp),
-      code: 'type',
-      message: `${quote(raw)} is not valid for ${path}: expected ${expected(field)}`,
-    });
+    fail(input, 'type', `${quote(raw)} is not valid for ${input.path}: expected ${expected(field)}`);
   } else if (value === OUT_OF_RANGE) {
-    errors.push({
-      parameter: filterParameter(path, writtenOp),
-      code: 'range',
-      message: `${quote(raw)} is out of range for ${path} (${field.type})`,
-    });
-    return INVALID;
+    return fail(input, 'range', `${quote(raw)} is out of range for ${input.path} (${field.type})`);
   }
   return value;
 }

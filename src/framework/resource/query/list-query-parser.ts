@@ -23,6 +23,7 @@ export const LIST_QUERY_PARAMETERS = [
   'trashed',
 ] as const;
 
+/** Longest `q` accepted, in characters (after trimming). Example: `q=red shoes`. */
 export const MAX_SEARCH_LENGTH = 200;
 
 /** The parameters this resource's list accepts, for messages. */
@@ -32,67 +33,82 @@ function allowedParameters(spec: ResourceQuerySpec): string {
   ).join(', ');
 }
 
+type ListQueryParameter = (typeof LIST_QUERY_PARAMETERS)[number];
+const KNOWN_PARAMETERS: ReadonlySet<string> = new Set<string>(LIST_QUERY_PARAMETERS);
+
+/** A list request's parameters as `qs` gave them, by name; not yet checked. */
+type RawParameters = Partial<Record<ListQueryParameter, unknown>>;
+
 /**
  * Validates and types a list request's query (as `qs` parsed it with `depth: 3`) against the resource's
  * allow-lists. Throws a 400 `ProblemException` (type `PROBLEM_TYPES.badQuery`) listing every problem found.
  * Example: `parseListQuery({ filter: { price: { gte: '10' } }, sort: '-price' }, productSpec)`.
  */
 export function parseListQuery(query: Record<string, unknown>, spec: ResourceQuerySpec): ListQuery {
+  // Every step records its problems and goes on, so one 400 lists them all, in parameter order.
   const errors: ProblemFieldError[] = [];
-  let pageRaw: unknown;
-  let limitRaw: unknown;
-  let afterRaw: unknown;
-  let sortRaw: unknown;
-  let filterRaw: unknown;
-  let qRaw: unknown;
-  let fieldsRaw: unknown;
-  let includeRaw: unknown;
-  let trashedRaw: unknown;
+  const raw = readParameters(query, spec, errors);
+  const { page, limit, afterText } = parsePaging(raw, spec, errors);
+  const errorsBeforeSort = errors.length;
+  const sort = parseSort(listText('sort', raw.sort, errors), spec, errors);
+  const sortValid = errors.length === errorsBeforeSort;
+  const after = afterText === undefined ? undefined : parseAfter(afterText, sort, sortValid, spec, errors);
+  const filters = raw.filter === undefined ? [] : parseFilters(raw.filter, spec, errors);
+  const q = raw.q === undefined ? undefined : parseSearch(raw.q, spec, errors);
+  const fields = parseFields(listText('fields', raw.fields, errors), spec, errors);
+  const include = parseInclude(listText('include', raw.include, errors), spec, errors);
+  const trashed = raw.trashed === undefined ? undefined : parseTrashed(raw.trashed, spec, errors);
+  if (errors.length > 0) {
+    throw badQuery(errors);
+  }
+  // Absent options stay absent (not `undefined`): callers and tests compare whole queries.
+  return {
+    limit,
+    sort,
+    filters,
+    include,
+    ...(page === undefined ? {} : { page }),
+    ...(after === undefined ? {} : { after }),
+    ...(q === undefined ? {} : { q }),
+    ...(fields === undefined ? {} : { fields }),
+    ...(trashed === undefined ? {} : { trashed }),
+  };
+}
 
+/** The known parameters by name; each unknown one given a value is an error. */
+function readParameters(
+  query: Record<string, unknown>,
+  spec: ResourceQuerySpec,
+  errors: ProblemFieldError[],
+): RawParameters {
+  const raw: RawParameters = {};
   for (const key of Object.keys(query)) {
     const value = query[key];
-    switch (key) {
-      case 'page':
-        pageRaw = value;
-        break;
-      case 'limit':
-        limitRaw = value;
-        break;
-      case 'after':
-        afterRaw = value;
-        break;
-      case 'sort':
-        sortRaw = value;
-        break;
-      case 'filter':
-        filterRaw = value;
-        break;
-      case 'q':
-        qRaw = value;
-        break;
-      case 'fields':
-        fieldsRaw = value;
-        break;
-      case 'include':
-        includeRaw = value;
-        break;
-      case 'trashed':
-        trashedRaw = value;
-        break;
-      default:
-        if (value !== undefined) {
-          errors.push({
-            parameter: key,
-            code: 'unknown',
-            message: `Unknown query parameter "${key}"; allowed: ${allowedParameters(spec)}`,
-          });
-        }
+    if (KNOWN_PARAMETERS.has(key)) {
+      raw[key as ListQueryParameter] = value;
+    } else if (value !== undefined) {
+      errors.push({
+        parameter: key,
+        code: 'unknown',
+        message: `Unknown query parameter "${key}"; allowed: ${allowedParameters(spec)}`,
+      });
     }
   }
+  return raw;
+}
 
-  const pageText = scalar('page', pageRaw, errors);
-  const limitText = scalar('limit', limitRaw, errors);
-  const afterText = scalar('after', afterRaw, errors);
+/**
+ * `page` (default 1 unless paginating by cursor), `limit` (clamped to the resource's maximum) and the
+ * cursor's text; page and after exclude each other.
+ */
+function parsePaging(
+  raw: RawParameters,
+  spec: ResourceQuerySpec,
+  errors: ProblemFieldError[],
+): { page?: number; limit: number; afterText?: string } {
+  const pageText = scalar('page', raw.page, errors);
+  const limitText = scalar('limit', raw.limit, errors);
+  const afterText = scalar('after', raw.after, errors);
 
   let page: number | undefined;
   if (pageText !== undefined) {
@@ -117,66 +133,33 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
       limit = requested > maxLimit ? maxLimit : requested;
     }
   }
+  return { page, limit, afterText };
+}
 
-  const errorsBeforeSort = errors.length;
-  const sort = parseSort(listText('sort', sortRaw, errors), spec, errors);
-  const sortValid = errors.length === errorsBeforeSort;
-
-  let after: unknown[] | undefined;
-  if (afterText !== undefined) {
-    after = parseAfter(afterText, sort, sortValid, spec, errors);
+/** `q`, on resources with search fields: trimmed, 1 to MAX_SEARCH_LENGTH characters. */
+function parseSearch(raw: unknown, spec: ResourceQuerySpec, errors: ProblemFieldError[]): string | undefined {
+  if (!spec.searchable) {
+    errors.push({
+      parameter: 'q',
+      code: 'unknown',
+      message: `${spec.name} has no search fields, so q is not accepted; allowed: ${allowedParameters(spec)}`,
+    });
+    return undefined;
   }
-
-  const filters = filterRaw === undefined ? [] : parseFilters(filterRaw, spec, errors);
-
-  let q: string | undefined;
-  if (qRaw !== undefined) {
-    if (!spec.searchable) {
-      errors.push({
-        parameter: 'q',
-        code: 'unknown',
-        message: `${spec.name} has no search fields, so q is not accepted; allowed: ${allowedParameters(spec)}`,
-      });
-    } else {
-      const text = scalar('q', qRaw, errors);
-      if (text !== undefined) {
-        q = text.trim();
-        if (q.length === 0 || q.length > MAX_SEARCH_LENGTH) {
-          errors.push({
-            parameter: 'q',
-            code: 'range',
-            message: `q must be 1 to ${MAX_SEARCH_LENGTH} characters long (got ${q.length})`,
-          });
-          q = undefined;
-        }
-      }
-    }
+  const text = scalar('q', raw, errors);
+  if (text === undefined) {
+    return undefined;
   }
-
-  const fields = parseFields(listText('fields', fieldsRaw, errors), spec, errors);
-  const include = parseInclude(listText('include', includeRaw, errors), spec, errors);
-  const trashed = trashedRaw === undefined ? undefined : parseTrashed(trashedRaw, spec, errors);
-
-  if (errors.length > 0) {
-    throw badQuery(errors);
+  const q = text.trim();
+  if (q.length === 0 || q.length > MAX_SEARCH_LENGTH) {
+    errors.push({
+      parameter: 'q',
+      code: 'range',
+      message: `q must be 1 to ${MAX_SEARCH_LENGTH} characters long (got ${q.length})`,
+    });
+    return undefined;
   }
-  const result: ListQuery = { limit, sort, filters, include };
-  if (page !== undefined) {
-    result.page = page;
-  }
-  if (after !== undefined) {
-    result.after = after;
-  }
-  if (q !== undefined) {
-    result.q = q;
-  }
-  if (fields !== undefined) {
-    result.fields = fields;
-  }
-  if (trashed !== undefined) {
-    result.trashed = trashed;
-  }
-  return result;
+  return q;
 }
 
 /** `trashed=only|with`, on resources with soft delete. */
