@@ -136,17 +136,29 @@ function parsePaging(
   return { page, limit, afterText };
 }
 
-/** `q`, on resources with search fields: trimmed, 1 to MAX_SEARCH_LENGTH characters. */
-function parseSearch(raw: unknown, spec: ResourceQuerySpec, errors: ProblemFieldError[]): string | undefined {
-  if (!spec.searchable) {
+/** The text of `q` or `trashed`, which only a resource with the feature behind it accepts. */
+function featureText(
+  name: 'q' | 'trashed',
+  enabled: boolean,
+  feature: string,
+  raw: unknown,
+  spec: ResourceQuerySpec,
+  errors: ProblemFieldError[],
+): string | undefined {
+  if (!enabled) {
     errors.push({
-      parameter: 'q',
+      parameter: name,
       code: 'unknown',
-      message: `${spec.name} has no search fields, so q is not accepted; allowed: ${allowedParameters(spec)}`,
+      message: `${spec.name} has no ${feature}, so ${name} is not accepted; allowed: ${allowedParameters(spec)}`,
     });
     return undefined;
   }
-  const text = scalar('q', raw, errors);
+  return scalar(name, raw, errors);
+}
+
+/** `q`, on resources with search fields: trimmed, 1 to MAX_SEARCH_LENGTH characters. */
+function parseSearch(raw: unknown, spec: ResourceQuerySpec, errors: ProblemFieldError[]): string | undefined {
+  const text = featureText('q', spec.searchable, 'search fields', raw, spec, errors);
   if (text === undefined) {
     return undefined;
   }
@@ -168,15 +180,7 @@ function parseTrashed(
   spec: ResourceQuerySpec,
   errors: ProblemFieldError[],
 ): Trashed | undefined {
-  if (!spec.softDelete) {
-    errors.push({
-      parameter: 'trashed',
-      code: 'unknown',
-      message: `${spec.name} has no soft delete, so trashed is not accepted; allowed: ${allowedParameters(spec)}`,
-    });
-    return undefined;
-  }
-  const text = scalar('trashed', raw, errors);
+  const text = featureText('trashed', spec.softDelete === true, 'soft delete', raw, spec, errors);
   if (text === undefined) {
     return undefined;
   }
