@@ -11,7 +11,7 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
 import { currentRequestId } from 'src/framework/http/request-id';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobScheduler } from 'src/framework/jobs/job-scheduler';
-import { JobPayloadError, JobRegistry } from 'src/framework/jobs/job.registry';
+import { JobDefinition, JobPayloadError, JobRegistry } from 'src/framework/jobs/job.registry';
 import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
@@ -25,6 +25,16 @@ export interface EnqueueOptions {
    * and adds nothing (e.g. `stock-alert:product:42`).
    */
   dedupeKey?: string;
+}
+
+/** The outbox columns every enqueued row of `job` gets from the options and the current request. */
+function outboxColumns(job: JobDefinition, options: EnqueueOptions) {
+  return {
+    delay: options.delay ?? null,
+    priority: options.priority ?? job.options.priority ?? null,
+    runAt: options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
+    requestId: currentRequestId() ?? null,
+  };
 }
 
 /**
@@ -63,20 +73,12 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     const job = this.registry.get(name);
     await this.registry.validatePayload(job, payload);
     const runner = manager ?? this.dataSource.manager;
-    const values = [
-      name,
-      JSON.stringify(payload),
-      options.delay ?? null,
-      options.priority ?? job.options.priority ?? null,
-      options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
-      options.dedupeKey ?? null,
-      currentRequestId() ?? null,
-    ];
+    const { delay, priority, runAt, requestId } = outboxColumns(job, options);
     const [inserted] = await runner.query<{ id: string }[]>(
       `INSERT INTO job_outbox (name, payload, delay, priority, "runAt", "dedupeKey", "requestId")
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT ("dedupeKey") WHERE "finishedAt" IS NULL DO NOTHING RETURNING id`,
-      values,
+      [name, JSON.stringify(payload), delay, priority, runAt, options.dedupeKey ?? null, requestId],
     );
     if (!inserted) {
       // The unique index let the insert wait for a concurrent one with the same key, so this sees it.
@@ -122,18 +124,11 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     const runner = manager ?? this.dataSource.manager;
     // Ids made here, so they come back in payload order without relying on RETURNING's order.
     const ids = payloads.map(() => randomUUID());
+    const { delay, priority, runAt, requestId } = outboxColumns(job, options);
     await runner.query(
       `INSERT INTO job_outbox (id, name, payload, delay, priority, "runAt", "requestId")
        SELECT p.id, $1, p.payload, $4, $5, $6, $7 FROM unnest($2::uuid[], $3::jsonb[]) AS p(id, payload)`,
-      [
-        name,
-        ids,
-        payloads.map((payload) => JSON.stringify(payload)),
-        options.delay ?? null,
-        options.priority ?? job.options.priority ?? null,
-        options.delay ? new Date(Date.now() + options.delay) : null,
-        currentRequestId() ?? null,
-      ],
+      [name, ids, payloads.map((payload) => JSON.stringify(payload)), delay, priority, runAt, requestId],
     );
     this.publisher.publishAfterCommit(ids, manager);
     return ids;

@@ -9,6 +9,7 @@ import { JobRegistry } from 'src/framework/jobs/job.registry';
 const INLINE_POLL_MS = 250;
 /** Every how many polls the development-mode runner fires due cron schedules (about once a second). */
 const SCHEDULE_EVERY_POLLS = 4;
+const NO_QUEUES = 'NST-J007 The development-mode job backend has no bullmq queues';
 
 /**
  * Development mode without Redis: this process claims due outbox rows (FOR UPDATE SKIP LOCKED) and runs
@@ -30,11 +31,11 @@ export class InlineJobBackend extends JobBackend {
   }
 
   ready(): Promise<void> {
-    throw new Error('NST-J007 The development-mode job backend has no bullmq queues');
+    throw new Error(NO_QUEUES);
   }
 
   queue(_name: string): JobQueue {
-    throw new Error('NST-J007 The development-mode job backend has no bullmq queues');
+    throw new Error(NO_QUEUES);
   }
 
   syncSchedulers(): Promise<void> {
