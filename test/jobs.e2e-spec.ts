@@ -7,7 +7,9 @@ import { AppModule } from 'src/app.module';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job, JobContext, JobOptions } from 'src/framework/jobs/job.decorator';
 import { JobPayloadError } from 'src/framework/jobs/job.registry';
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobsService } from 'src/framework/jobs/jobs.service';
+import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { MailService } from 'src/framework/mail/mail.service';
 import { TestApp, createTestApp, createTestDatabase } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
@@ -162,6 +164,8 @@ describe.each<Backend>(['redis', 'postgres'])(
   (backend) => {
     let t: TestApp;
     let jobs: JobsService;
+    let queues: JobBackend;
+    let publisher: OutboxPublisher;
     let dataSource: DataSource;
 
     const outboxRow = async (id: string): Promise<{ publishedAt: Date | null } | undefined> =>
@@ -187,6 +191,8 @@ describe.each<Backend>(['redis', 'postgres'])(
       effectKeys.length = 0;
       t = await createTestApp(withTestJobs, { as: 'superuser', env: jobsEnv(backend, PREFIX) });
       jobs = t.app.get(JobsService);
+      queues = t.app.get(JobBackend);
+      publisher = t.app.get(OutboxPublisher);
       dataSource = t.app.get(DataSource);
     });
 
@@ -243,7 +249,7 @@ describe.each<Backend>(['redis', 'postgres'])(
       // A worker may run the job before the relay has marked its row published (add, then UPDATE).
       await waitFor('the row marked published', async () => (await outboxRow(committedId))?.publishedAt);
       expect(runsOf('test.count', 'rolled-back')).toHaveLength(0);
-      expect(await jobs.queue('test.count').getJob(rolledBackId)).toBeUndefined();
+      expect(await queues.queue('test.count').getJob(rolledBackId)).toBeUndefined();
     });
 
     it('an invalid payload is refused at enqueue with NST-J006 and writes nothing', async () => {
@@ -279,7 +285,7 @@ describe.each<Backend>(['redis', 'postgres'])(
           manager,
         );
         // Not published before the commit: no worker can have seen them.
-        expect(await jobs.queue('test.count').getJob(ids[0])).toBeUndefined();
+        expect(await queues.queue('test.count').getJob(ids[0])).toBeUndefined();
       });
       expect(new Set(ids).size).toBe(keys.length);
       // Ids come back in payload order.
@@ -308,9 +314,9 @@ describe.each<Backend>(['redis', 'postgres'])(
 
       // Publishing the same row again (as a second sweeper or a late relay would) reuses the job id.
       await dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = $1', [id]);
-      expect(await jobs.sweep()).toBeGreaterThanOrEqual(1);
+      expect(await publisher.sweep()).toBeGreaterThanOrEqual(1);
       await dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = $1', [id]);
-      await jobs.publish([id]);
+      await publisher.publish([id]);
       expect((await outboxRow(id))?.publishedAt).toBeInstanceOf(Date);
       const marker = await jobs.enqueue('test.count', { key: 'after-republish' });
       await waitFor(
@@ -320,7 +326,7 @@ describe.each<Backend>(['redis', 'postgres'])(
       await sleep(200);
       expect(runsOf('test.count', 'crashed')).toHaveLength(1);
       expect(await effectCount('count:crashed')).toBe(1);
-      expect(await (await jobs.queue('test.count').getJob(id))?.getState()).toBe('completed');
+      expect(await (await queues.queue('test.count').getJob(id))?.getState()).toBe('completed');
       expect(marker).not.toBe(id);
     });
 
@@ -342,7 +348,7 @@ describe.each<Backend>(['redis', 'postgres'])(
        VALUES ('test.count', $1, now() - interval '2 minutes', now() - interval '2 minutes') RETURNING id`,
         [JSON.stringify({ key: 'lost' })],
       );
-      expect(await jobs.recoverLost()).toBeGreaterThanOrEqual(1);
+      expect(await publisher.recoverLost()).toBeGreaterThanOrEqual(1);
       await waitFor('the recovered job to run', () => runsOf('test.count', 'lost').length > 0);
       expect(runsOf('test.count', 'lost')[0].jobId).toBe(id);
       // Finished and queued jobs are left alone: a second pass republishes nothing of these.
@@ -356,7 +362,7 @@ describe.each<Backend>(['redis', 'postgres'])(
             )
           )[0]?.finishedAt,
       );
-      await jobs.recoverLost();
+      await publisher.recoverLost();
       await sleep(200);
       expect(runsOf('test.count', 'lost')).toHaveLength(1);
       expect(runsOf('test.count', 'finished')).toHaveLength(1);
@@ -367,7 +373,7 @@ describe.each<Backend>(['redis', 'postgres'])(
       await waitFor('the 4th attempt', () => runsOf('test.flaky', 'retry').length >= 4);
       // bullmq's PostgreSQL backend can show the state a moment before the attempt count it goes with.
       const job = await waitFor('the completed job, 4 attempts made', async () => {
-        const found = await jobs.queue('test.flaky').getJob(id);
+        const found = await queues.queue('test.flaky').getJob(id);
         return found && (await found.getState()) === 'completed' && found.attemptsMade === 4
           ? found
           : undefined;
@@ -397,9 +403,9 @@ describe.each<Backend>(['redis', 'postgres'])(
         `INSERT INTO job_outbox (name, payload) VALUES ('test.flaky', $1) RETURNING id`,
         [JSON.stringify({ key: 'bad', failures: 'many' })],
       );
-      await jobs.publish([id]);
+      await publisher.publish([id]);
       const job = await waitFor('the failed job', async () => {
-        const found = await jobs.queue('test.flaky').getJob(id);
+        const found = await queues.queue('test.flaky').getJob(id);
         return found && (await found.getState()) === 'failed' && found.attemptsMade > 0 ? found : undefined;
       });
       expect(job.attemptsMade).toBe(1);
@@ -429,7 +435,7 @@ describe.each<Backend>(['redis', 'postgres'])(
     });
 
     it('a cron job declared in code has a scheduler and fires every second', async () => {
-      const schedulers = await jobs.queue('test.tick').getJobSchedulers();
+      const schedulers = await queues.queue('test.tick').getJobSchedulers();
       expect(schedulers).toEqual([
         expect.objectContaining({ key: 'cron:test.tick', pattern: '* * * * * *' }),
       ]);
@@ -503,9 +509,9 @@ describe.each<Backend>(['redis', 'postgres'])(
         env: { ...jobsEnv(backend, PREFIX), DATABASE_URL: t.config.databaseUrl! },
       });
       await next.close();
-      expect(await jobs.queue('test.tick').getJobSchedulers()).toEqual([]);
+      expect(await queues.queue('test.tick').getJobSchedulers()).toEqual([]);
       expect(await dataSource.query(recorded)).toEqual([{ name: 'reports.daily-sales', cron: '0 2 * * *' }]);
-      expect(await jobs.queue('reports.daily-sales').getJobSchedulers()).toHaveLength(1);
+      expect(await queues.queue('reports.daily-sales').getJobSchedulers()).toHaveLength(1);
     });
   },
 );

@@ -29,11 +29,12 @@ import { forbidden } from 'src/framework/access/problems';
 import { StaffOnly } from 'src/framework/access/staff-only';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspector';
-import { JobsService } from 'src/framework/jobs/jobs.service';
+import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 import { ApiInvalidBody, ApiPathParam } from 'src/framework/openapi/route-docs';
-import { parseListQuery } from 'src/framework/resource/query-parser';
+import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import { visibleAuditResources } from 'src/framework/admin/audit-entry.service';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
@@ -61,9 +62,10 @@ export class AdminController {
     private readonly jobRegistry: JobRegistry,
     private readonly registry: ResourceRegistry,
     config: NestorConfig,
-    jobs: JobsService,
+    jobBackend: JobBackend,
+    settler: OutboxSettler,
   ) {
-    this.jobsInspector = createInspector(config, jobs, dataSource, jobRegistry);
+    this.jobsInspector = createInspector(config, jobBackend, settler, dataSource, jobRegistry);
   }
 
   @Get('schema')

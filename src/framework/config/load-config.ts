@@ -9,7 +9,7 @@ import {
   IDEMPOTENCY_STORES,
   IdempotencyStoreKind,
   JOB_BACKENDS,
-  JobBackend,
+  JobBackendName,
   LOG_LEVELS,
   LogLevel,
   NODE_ENVS,
@@ -409,7 +409,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
     // docs/architecture.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
     jobsBackend: (vars.JOBS_BACKEND ??
-      (vars.REDIS_URL ? 'redis' : vars.DATABASE_URL ? 'postgres' : 'outbox')) as JobBackend,
+      (vars.REDIS_URL ? 'redis' : vars.DATABASE_URL ? 'postgres' : 'outbox')) as JobBackendName,
     jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',
     jobsShutdownTimeout: Number(vars.JOBS_SHUTDOWN_TIMEOUT ?? 30_000),
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),

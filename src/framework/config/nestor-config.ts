@@ -8,7 +8,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * process running workers takes due rows from the outbox table itself).
  */
 export const JOB_BACKENDS = ['redis', 'postgres', 'outbox'] as const;
-export type JobBackend = (typeof JOB_BACKENDS)[number];
+export type JobBackendName = (typeof JOB_BACKENDS)[number];
 
 /** Where `Idempotency-Key` records live: the `idempotency_key` table, or Redis (see the README). */
 export const IDEMPOTENCY_STORES = ['database', 'redis'] as const;
@@ -85,7 +85,7 @@ export abstract class NestorConfig {
   /** Run job processors in this process (`inline`) or not (`off`); the worker process always runs them. */
   abstract readonly workers: 'inline' | 'off';
   /** Which backend queues and runs jobs (JOBS_BACKEND; default from REDIS_URL / DATABASE_URL). */
-  abstract readonly jobsBackend: JobBackend;
+  abstract readonly jobsBackend: JobBackendName;
   /** Redis key prefix of the job queues (JOBS_PREFIX, default `nestor`): one per app or test. */
   abstract readonly jobsPrefix: string;
   /** How long a clean shutdown waits for running jobs (ms). */

@@ -24,9 +24,10 @@ const ApiJobId = () =>
     pattern: '^\\S+$',
     example: '0b5f1f9e-4c2a-4e8b-9d3a-7f6e5d4c3b2a',
   });
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { createInspector, JobsInspector, notFound } from 'src/framework/jobs/jobs-inspector';
 import { JobsMetrics } from 'src/framework/jobs/jobs.metrics';
-import { JobsService } from 'src/framework/jobs/jobs.service';
+import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
 /**
  * `/admin/api/jobs`: inspect the job queues (one per job name), retry or remove jobs, list schedules.
@@ -41,13 +42,14 @@ export class JobsAdminController {
   private readonly inspector: JobsInspector;
 
   constructor(
-    jobs: JobsService,
+    backend: JobBackend,
+    settler: OutboxSettler,
     private readonly registry: JobRegistry,
     config: NestorConfig,
     dataSource: DataSource,
     metrics: JobsMetrics,
   ) {
-    this.inspector = createInspector(config, jobs, dataSource, registry);
+    this.inspector = createInspector(config, backend, settler, dataSource, registry);
     metrics.readDepthWith(() =>
       Promise.all(
         registry.all().map(async ({ name }) => ({ name, counts: await this.inspector.counts(name) })),

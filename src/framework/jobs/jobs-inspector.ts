@@ -2,6 +2,8 @@ import { Job as BullJob } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
+import { jobPayload } from 'src/framework/jobs/job-runner';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import {
   JOB_STATES,
@@ -11,7 +13,7 @@ import {
   JobScheduleDto,
   JobStateName,
 } from 'src/framework/jobs/jobs-admin.dto';
-import { JobsService, jobPayload } from 'src/framework/jobs/jobs.service';
+import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
 /** What `/admin/api/jobs` reads and does, whichever backend runs the jobs. */
 export interface JobsInspector {
@@ -47,20 +49,21 @@ function zeroCounts(): JobCountsDto {
 /** The bullmq backends (Redis and PostgreSQL): the queues' own view. */
 export class BullInspector implements JobsInspector {
   constructor(
-    private readonly jobs: JobsService,
+    private readonly backend: JobBackend,
+    private readonly settler: OutboxSettler,
     private readonly registry: JobRegistry,
   ) {}
 
   async counts(name: string): Promise<JobCountsDto> {
-    await this.jobs.ready();
-    const queue = this.jobs.queue(name);
+    await this.backend.ready();
+    const queue = this.backend.queue(name);
     const [counts, paused] = await Promise.all([queue.getJobCounts(...JOB_STATES), queue.isPaused()]);
     return { ...zeroCounts(), ...counts, paused: paused ? (counts.waiting ?? 0) : 0 };
   }
 
   async list(name: string, state: JobStateName, offset: number, limit: number): Promise<JobListDto> {
-    await this.jobs.ready();
-    const queue = this.jobs.queue(name);
+    await this.backend.ready();
+    const queue = this.backend.queue(name);
     const [jobs, total] = await Promise.all([
       queue.getJobs([state], offset, offset + limit - 1, false),
       queue.getJobCountByTypes(state),
@@ -84,7 +87,7 @@ export class BullInspector implements JobsInspector {
     } catch (error) {
       throw conflict(`Job ${id} could not be retried: ${(error as Error).message}`);
     }
-    await this.jobs.markFinished(id, 'reopen'); // watched again until it ends
+    await this.settler.markFinished(id, 'reopen'); // watched again until it ends
     const retried = await this.jobOf(name, id);
     return this.toDto(retried, await retried.getState());
   }
@@ -96,14 +99,14 @@ export class BullInspector implements JobsInspector {
     } catch (error) {
       throw conflict(`Job ${id} could not be removed: ${(error as Error).message}`);
     }
-    await this.jobs.markFinished(id); // removed on purpose: the lost-job recovery must not bring it back
+    await this.settler.markFinished(id); // removed on purpose: the lost-job recovery must not bring it back
   }
 
   async schedules(): Promise<JobScheduleDto[]> {
-    await this.jobs.ready();
+    await this.backend.ready();
     const perQueue = await Promise.all(
       this.registry.all().map(async (job) => {
-        const registered = await this.jobs.queue(job.name).getJobSchedulers();
+        const registered = await this.backend.queue(job.name).getJobSchedulers();
         const declaredKey = job.options.cron ? `cron:${job.name}` : undefined;
         const list: JobScheduleDto[] = registered.map((s) => ({
           name: job.name,
@@ -130,8 +133,8 @@ export class BullInspector implements JobsInspector {
   }
 
   private async jobOf(name: string, id: string): Promise<BullJob> {
-    await this.jobs.ready();
-    const job = (await this.jobs.queue(name).getJob(id)) as BullJob | undefined;
+    await this.backend.ready();
+    const job = (await this.backend.queue(name).getJob(id)) as BullJob | undefined;
     if (!job) {
       throw notFound(`Queue "${name}" has no job ${id}.`);
     }
@@ -303,14 +306,18 @@ export class OutboxInspector implements JobsInspector {
   }
 }
 
-/** The inspector of the configured backend. Example: `createInspector(config, jobs, dataSource, registry)`. */
+/**
+ * The inspector of the configured backend.
+ * Example: `createInspector(config, backend, settler, dataSource, registry)`.
+ */
 export function createInspector(
   config: NestorConfig,
-  jobs: JobsService,
+  backend: JobBackend,
+  settler: OutboxSettler,
   dataSource: DataSource,
   registry: JobRegistry,
 ): JobsInspector {
   return config.jobsBackend === 'outbox'
     ? new OutboxInspector(dataSource, registry, config)
-    : new BullInspector(jobs, registry);
+    : new BullInspector(backend, settler, registry);
 }

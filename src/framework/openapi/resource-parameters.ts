@@ -1,12 +1,9 @@
 import { columnRules } from 'src/framework/fields/field-rules';
 import { JsonSchema, fieldSchema } from 'src/framework/fields/field-schema';
 import { DECIMAL_PATTERN } from 'src/framework/fields/formats';
-import {
-  MAX_CURSOR_LENGTH,
-  MAX_LIST_ITEMS,
-  MAX_SEARCH_LENGTH,
-  MAX_VALUE_LENGTH,
-} from 'src/framework/resource/query-parser';
+import { MAX_CURSOR_LENGTH } from 'src/framework/resource/query/cursors';
+import { MAX_LIST_ITEMS, MAX_VALUE_LENGTH } from 'src/framework/resource/query/filters';
+import { MAX_SEARCH_LENGTH } from 'src/framework/resource/query/list-query-parser';
 import type { FieldSpec, FilterOperator } from 'src/framework/resource/query-types';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 

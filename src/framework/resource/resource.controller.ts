@@ -18,7 +18,7 @@ import type { Principal } from 'src/framework/access/principal';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
-import { parseListQuery } from 'src/framework/resource/query-parser';
+import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
 

@@ -5,7 +5,7 @@ import { AuditService } from 'src/framework/audit/audit.service';
 import { Principal, can } from 'src/framework/access/principal';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
-import { encodeCursor } from 'src/framework/resource/query-parser';
+import { encodeCursor } from 'src/framework/resource/query/cursors';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { IncludeScope, includeOwners, loadIncludes } from 'src/framework/resource/include-loader';

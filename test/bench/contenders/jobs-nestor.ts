@@ -15,6 +15,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { loadConfig } from 'src/framework/config/load-config';
 import { Job } from 'src/framework/jobs/job.decorator';
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 
 class BenchPayload {
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ elapsedMs: drained ? elapsedMs : handledMs, handledMs, unfinished: n })}\n`,
   );
-  await jobs.queue('bench.noop').obliterate({ force: true });
+  await app.get(JobBackend).queue('bench.noop').obliterate({ force: true });
   await app.close();
   process.exit(0);
 }

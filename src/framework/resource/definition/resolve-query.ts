@@ -1,4 +1,4 @@
-import { defaultOperators } from 'src/framework/resource/query-parser';
+import { defaultOperators } from 'src/framework/resource/query/filters';
 import { FILTER_OPERATORS, FieldSpec, FilterOperator, SortTerm } from 'src/framework/resource/query-types';
 import {
   DefinitionContext,

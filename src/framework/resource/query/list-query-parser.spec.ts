@@ -1,12 +1,8 @@
 import * as qs from 'qs';
 import { PROBLEM_TYPES, ProblemException, ProblemFieldError, ProblemInit } from 'src/framework/http/problem';
-import {
-  LIST_QUERY_PARAMETERS,
-  decodeCursor,
-  defaultOperators,
-  encodeCursor,
-  parseListQuery,
-} from 'src/framework/resource/query-parser';
+import { decodeCursor, encodeCursor } from 'src/framework/resource/query/cursors';
+import { defaultOperators } from 'src/framework/resource/query/filters';
+import { LIST_QUERY_PARAMETERS, parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import {
   FieldSpec,
   FieldType,

@@ -1,0 +1,62 @@
+import { runMigrations, WorkerOptions } from 'bullmq';
+import { Pool } from 'pg';
+import { BullJobBackend, JobProcessor, JobWorker } from 'src/framework/jobs/backends/bull-job-backend';
+import { JobQueue, OnPostgres } from 'src/framework/jobs/backends/job-backend';
+
+/** The schema bullmq's PostgreSQL backend keeps its tables in. */
+export const BULLMQ_SCHEMA = 'bullmq';
+
+/** bullmq's own PostgreSQL backend: jobs without Redis, on a PostgreSQL server (DATABASE_URL). */
+export class PostgresJobBackend extends BullJobBackend {
+  private pool?: Pool;
+  private poolReady?: Promise<void>;
+
+  ready(): Promise<void> {
+    // bullmq versions its own schema; its migrations take an advisory lock, so concurrent boots are safe.
+    this.poolReady ??= this.postgres()
+      .connect()
+      .then(async (client) => {
+        try {
+          await runMigrations(client, BULLMQ_SCHEMA);
+        } finally {
+          client.release();
+        }
+      });
+    return this.poolReady;
+  }
+
+  protected newQueue(name: string): JobQueue {
+    return new OnPostgres.Queue<object, unknown>(name, { connection: this.postgres() });
+  }
+
+  protected newWorker(
+    name: string,
+    processor: JobProcessor,
+    options: Omit<WorkerOptions, 'connection'>,
+  ): JobWorker {
+    return new OnPostgres.Worker<object, unknown>(name, processor, {
+      ...options,
+      connection: this.postgres(),
+    });
+  }
+
+  protected async closeConnection(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+  }
+
+  private postgres(): Pool {
+    // One pool for every queue and worker; each worker also holds one of its clients to LISTEN.
+    if (!this.pool) {
+      this.pool = new Pool({
+        connectionString: this.config.databaseUrl,
+        options: `-c search_path="${BULLMQ_SCHEMA}"`, // bullmq's SQL uses unqualified names
+        max: this.registry.all().length * 2 + 5,
+      });
+      // Every bullmq queue and worker listens for the pool's errors.
+      this.pool.setMaxListeners(this.registry.all().length * 4 + 10);
+      // An idle connection the server dropped: the pool replaces it; unhandled, it would end the process.
+      this.pool.on('error', (error) => this.logger.warn(`Job backend connection: ${error.message}`));
+    }
+    return this.pool;
+  }
+}

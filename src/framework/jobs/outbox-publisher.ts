@@ -1,0 +1,210 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
+import { withJobMeta } from 'src/framework/jobs/job-runner';
+import { JobRegistry } from 'src/framework/jobs/job.registry';
+import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
+
+/** Outbox rows older than this and still unpublished are republished by the sweeper. */
+const SWEEP_AFTER_MS = 5_000;
+/** Published rows not finished after this long are checked against Redis and republished if lost. */
+const LOST_AFTER_MS = 60_000;
+/** Finished outbox rows are kept this long (for inspection), then pruned. */
+const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
+const SWEEP_EVERY_MS = 2_000;
+const PENDING = 'nestorOutbox';
+
+/**
+ * Moves outbox rows onto the backend's queues: after the enqueueing transaction commits (a rollback means
+ * the job never existed), and from a sweeper that republishes what a crash left unpublished and what the
+ * queue lost. The outbox id is the bullmq job id, so a row published twice is still one job.
+ * Example: `await publisher.sweep()` republishes rows older than a few seconds.
+ */
+@Injectable()
+export class OutboxPublisher implements EntitySubscriberInterface {
+  private readonly logger = new Logger('Jobs');
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly registry: JobRegistry,
+    private readonly backend: JobBackend,
+    private readonly settler: OutboxSettler,
+  ) {
+    backend.onLostQueues(async () => {
+      const republished = await this.recoverLost(0, 10_000);
+      this.logger.warn(`Redis restart: ${republished} lost job(s) republished`);
+    });
+  }
+
+  /** Starts publishing after commits (TypeORM calls this subscriber after every transaction). */
+  subscribe(): void {
+    this.dataSource.subscribers.push(this);
+  }
+
+  unsubscribe(): void {
+    const index = this.dataSource.subscribers.indexOf(this);
+    if (index >= 0) {
+      this.dataSource.subscribers.splice(index, 1);
+    }
+  }
+
+  /** Publishes new outbox rows after `manager`'s transaction commits, or now (in the background). */
+  publishAfterCommit(ids: string[], manager?: EntityManager): void {
+    const queryRunner = manager?.queryRunner;
+    if (queryRunner?.isTransactionActive) {
+      const data = queryRunner.data as Record<string, string[] | undefined>;
+      data[PENDING] = [...(data[PENDING] ?? []), ...ids];
+    } else {
+      // The rows are durable already: publish in the background so a Redis outage never holds the caller
+      // (commands wait for Redis to come back); the sweeper covers a publish that does not complete.
+      this.publish(ids).catch((error: Error) =>
+        this.logger.warn(`Publish deferred to the sweeper: ${error.message}`),
+      );
+    }
+  }
+
+  /** TypeORM calls this after every commit: publish what that transaction enqueued. */
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    const data = event.queryRunner.data as Record<string, string[] | undefined>;
+    const ids = data[PENDING];
+    if (ids?.length) {
+      data[PENDING] = [];
+      // Publication failures leave the rows for the sweeper; the request that committed is not failed.
+      this.publish(ids).catch((error: Error) =>
+        this.logger.warn(`Publish deferred to the sweeper: ${error.message}`),
+      );
+    }
+  }
+
+  afterTransactionRollback(event: TransactionCommitEvent): void {
+    (event.queryRunner.data as Record<string, string[] | undefined>)[PENDING] = [];
+  }
+
+  /** Publishes outbox rows (idempotent: the job id is the row id) and marks them published. */
+  async publish(ids: string[]): Promise<void> {
+    if (!this.backend.publishes) {
+      return; // development mode: the runner takes the rows from the outbox itself
+    }
+    await this.backend.ready();
+    const rows = await this.dataSource.query<
+      {
+        id: string;
+        name: string;
+        payload: object;
+        delay: number | null;
+        priority: number | null;
+        requestId: string | null;
+      }[]
+    >(
+      `SELECT id, name, payload, delay, priority, "requestId" FROM job_outbox
+        WHERE id = ANY($1) AND "publishedAt" IS NULL`,
+      [ids],
+    );
+    // One bulk add per queue (a single round trip for a whole sweep), then one UPDATE for the batch.
+    const byName = new Map<string, typeof rows>();
+    for (const row of rows) {
+      byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
+    }
+    for (const [name, batch] of byName) {
+      const job = this.registry.get(name);
+      await this.backend.queue(name).addBulk(
+        batch.map((row) => ({
+          name,
+          data: withJobMeta(row.payload, { requestId: row.requestId ?? undefined }),
+          opts: {
+            jobId: row.id,
+            attempts: job.options.attempts,
+            backoff: { type: 'exponential', delay: job.options.backoff, jitter: 0.5 },
+            ...(row.delay ? { delay: row.delay } : {}),
+            ...(row.priority ? { priority: row.priority } : {}),
+            removeOnComplete: { age: 24 * 3600, count: 10_000 },
+            removeOnFail: { age: 7 * 24 * 3600 },
+          },
+        })),
+      );
+      await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = now() WHERE id = ANY($1)', [
+        batch.map((row) => row.id),
+      ]);
+    }
+  }
+
+  /**
+   * Republishes jobs Redis lost: published, not finished, and no longer known to the queue (a Redis
+   * restart without persistence, a flushed instance). Returns how many were republished.
+   */
+  async recoverLost(olderThanMs = LOST_AFTER_MS, limit = 200): Promise<number> {
+    const rows = await this.dataSource.query<{ id: string; name: string }[]>(
+      `SELECT id, name FROM job_outbox WHERE "finishedAt" IS NULL AND "publishedAt" < now() - make_interval(secs => $1)
+        ORDER BY "publishedAt" LIMIT $2`,
+      [olderThanMs / 1000, limit],
+    );
+    const lost: string[] = [];
+    if (rows.length > 0) {
+      await this.backend.ready();
+    }
+    for (const row of rows) {
+      const job = await this.backend.queue(row.name).getJob(row.id);
+      if (!job) {
+        lost.push(row.id);
+        continue;
+      }
+      // Ended, but the worker's own markFinished did not land (it is best effort): settle the row now,
+      // or drain() would wait for it forever and the dedupe key would stay taken.
+      const state = await job.getState();
+      if (state === 'completed' || state === 'failed') {
+        await this.settler.markFinished(row.id, state);
+      }
+    }
+    if (lost.length > 0) {
+      await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = ANY($1)', [lost]);
+      await this.publish(lost);
+      this.logger.warn(`Republished ${lost.length} job(s) the queue had lost`);
+    }
+    await this.dataSource.query(
+      'DELETE FROM job_outbox WHERE "finishedAt" < now() - make_interval(secs => $1)',
+      [KEEP_FINISHED_MS / 1000],
+    );
+    return lost.length;
+  }
+
+  /** Republishes rows left unpublished (e.g. the process died between commit and publish). */
+  async sweep(): Promise<number> {
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM job_outbox WHERE "publishedAt" IS NULL AND "createdAt" < now() - make_interval(secs => $1)
+        ORDER BY "createdAt" LIMIT 500`,
+      [SWEEP_AFTER_MS / 1000],
+    );
+    if (rows.length > 0) {
+      await this.publish(rows.map((r) => r.id));
+    }
+    return rows.length;
+  }
+
+  /**
+   * Sweeps every few seconds: unpublished rows, and about every 30 s lost ones; `afterEach` runs after each
+   * pass (the scheduler retries its reconciliation there).
+   */
+  startSweeper(afterEach: () => Promise<void>): void {
+    let ticks = 0;
+    let sweeping = false;
+    this.sweeper = setInterval(() => {
+      if (sweeping) {
+        return; // during a Redis outage a sweep waits; never pile up more behind it
+      }
+      sweeping = true;
+      const recover = ++ticks % 15 === 0; // about every 30 s: one Redis lookup per unfinished job
+      (recover ? this.sweep().then(() => this.recoverLost()) : this.sweep())
+        .then(afterEach)
+        .catch((error: Error) => this.logger.warn(`Outbox sweep failed: ${error.message}`))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, SWEEP_EVERY_MS);
+    this.sweeper.unref();
+  }
+
+  stopSweeper(): void {
+    clearInterval(this.sweeper);
+  }
+}

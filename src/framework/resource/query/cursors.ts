@@ -1,0 +1,135 @@
+import type { ProblemFieldError } from 'src/framework/http/problem';
+import type { FieldSpec, ResourceQuerySpec, SortTerm } from 'src/framework/resource/query-types';
+import { sortField } from 'src/framework/resource/query/sort-fields-include';
+import { INVALID, coerce, parseDatetime } from 'src/framework/resource/query/values';
+
+/** A cursor is server-made; anything longer than this is not one of ours. */
+export const MAX_CURSOR_LENGTH = 8192;
+
+const CURSOR_RE = /^[A-Za-z0-9_-]+$/;
+
+/** JSON.stringify replacer: bigint row values (not JSON-serialisable) travel as decimal strings. */
+function cursorReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/**
+ * The opaque `after` cursor for a row: its sort values in sort order, id last. Dates become ISO strings.
+ * Example: `encodeCursor([row.createdAt, row.id])` for `sort=-createdAt` (→ `meta.nextCursor`).
+ */
+export function encodeCursor(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values, cursorReplacer), 'utf8').toString('base64url');
+}
+
+/**
+ * The raw values inside a cursor made by {@link encodeCursor}, or `undefined` when it is not one
+ * (bad alphabet, non-canonical base64url, not JSON, not an array). No typing against a sort happens here;
+ * {@link parseListQuery} does that for `after`.
+ */
+export function decodeCursor(cursor: string): unknown[] | undefined {
+  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !CURSOR_RE.test(cursor)) {
+    return undefined;
+  }
+  const bytes = Buffer.from(cursor, 'base64url');
+  // Buffer decoding is lenient (ignores stray bits); only the canonical spelling of the bytes is ours.
+  if (bytes.toString('base64url') !== cursor) {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(parsed) ? parsed : undefined;
+}
+
+export function parseAfter(
+  text: string,
+  sort: readonly SortTerm[],
+  sortValid: boolean,
+  spec: ResourceQuerySpec,
+  errors: ProblemFieldError[],
+): unknown[] | undefined {
+  const values = decodeCursor(text);
+  if (values === undefined) {
+    errors.push({
+      parameter: 'after',
+      code: 'invalid',
+      message: 'after is not a valid cursor; pass meta.nextCursor from the previous page unchanged',
+    });
+    return undefined;
+  }
+  if (!sortValid) {
+    return undefined; // the sort is already reported; a cursor cannot be checked against it
+  }
+  if (values.length !== sort.length) {
+    errors.push({
+      parameter: 'after',
+      code: 'invalid',
+      message: `after does not match the sort (${sort.length} values expected, got ${values.length}); keep the sort of the request that returned the cursor`,
+    });
+    return undefined;
+  }
+  for (let i = 0; i < values.length; i++) {
+    const value = cursorValue(sortField(sort[i].path, spec), values[i]);
+    if (typeof value === 'symbol') {
+      errors.push({
+        parameter: 'after',
+        code: 'invalid',
+        message: `after does not match the sort: its value for ${sort[i].path} is not valid; keep the sort of the request that returned the cursor`,
+      });
+      return undefined;
+    }
+    values[i] = value;
+  }
+  return values;
+}
+
+/** A cursor value typed like the sort column, or INVALID. Strings are not length-capped (they are row data). */
+function cursorValue(field: FieldSpec | undefined, value: unknown): unknown {
+  if (value === null) {
+    return field === undefined || field.nullable ? null : INVALID;
+  }
+  if (field === undefined) {
+    return typeof value === 'object' ? INVALID : value;
+  }
+  switch (field.type) {
+    case 'json':
+      return value;
+    case 'boolean':
+      return typeof value === 'boolean' ? value : INVALID;
+    case 'integer':
+      if (typeof value === 'number') {
+        return Number.isSafeInteger(value) ? value : INVALID;
+      }
+      break;
+    case 'number':
+      if (typeof value === 'number') {
+        return Number.isFinite(value) ? value : INVALID;
+      }
+      break;
+    case 'bigint':
+    case 'decimal':
+      if (typeof value === 'number') {
+        return Number.isFinite(value) ? coerce(field, String(value)) : INVALID;
+      }
+      break;
+    case 'datetime':
+      // Cursors carry timestamps as ISO text with microseconds; a JS Date would round them to milliseconds.
+      if (typeof value === 'string') {
+        return parseDatetime(value) === undefined ? INVALID : value;
+      }
+      break;
+    case 'date':
+      // A date column read as a JS Date was encoded as a full ISO timestamp: keep its (UTC) calendar day.
+      if (typeof value === 'string' && value.length > 10) {
+        const instant = parseDatetime(value);
+        return instant === undefined ? INVALID : instant.toISOString().slice(0, 10);
+      }
+      break;
+    default:
+      break;
+  }
+  return typeof value === 'string' ? coerce(field, value) : INVALID;
+}
