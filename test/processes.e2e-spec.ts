@@ -56,7 +56,7 @@ describe('Entry points (main, worker, cli)', () => {
 
       const run = cli(['migrate'], env);
       expect(run).toMatchObject({ status: 0 });
-      expect(run.output).toMatch(/Applied InitialCatalog\d+/);
+      expect(run.output).toMatch(/^Applied nestor\.NestorInitial\d+\nApplied ShopInitial\d+$/m);
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
 
       expect(cli(['showmigrations'], env).output).toMatch(/\[X\] ShopInitial\d+/);
