@@ -42,7 +42,8 @@ describe('Boot: a quiet log, one banner, the API root', () => {
         `  Metrics:    ${base}/metrics`,
         `  Database:   embedded PGlite (${dataDir}/pglite)`,
         expect.stringMatching(/^ {2}Jobs: {7}in-process from the outbox/),
-        expect.stringMatching(/^ {2}Migrations: applied \d+: InitialCatalog\d+, CatalogAndOrders\d+, /),
+        // The framework's migrations first, then the app's.
+        expect.stringMatching(/^ {2}Migrations: applied 2: NestorInitial\d+, ShopInitial\d+$/),
         `  Data dir:   ${dataDir}`,
         '  The database is empty: load demo data with `npx nestor seed`',
       ]);

@@ -68,7 +68,7 @@ describe('nestor beside the running server on the embedded database', () => {
     expect(migrate).toMatchObject({ status: 0, output: 'No pending migrations.\n' });
     const shown = nestor(['showmigrations']);
     expect(shown.status).toBe(0);
-    expect(shown.output).toMatch(/^\[X\] JobRequestId\d+$/m);
+    expect(shown.output).toMatch(/^\[X\] nestor\.NestorInitial\d+\n\[X\] ShopInitial\d+$/m);
     expect(shown.output).not.toContain('[ ]');
     const check = nestor(['check']);
     expect(check).toMatchObject({ status: 0, output: expect.stringContaining('no issues') });
@@ -173,7 +173,7 @@ describe('nestor beside the running server on the embedded database', () => {
 
     const shown = nestor(['showmigrations']);
     expect(shown.status).toBe(0);
-    expect(shown.output).toMatch(/^\[X\] JobRequestId\d+$/m);
+    expect(shown.output).toMatch(/^\[X\] ShopInitial\d+$/m);
 
     // A command holds the files and shares them with nobody: the next one gets one coded line.
     const shell = spawn(process.execPath, [NESTOR, 'shell'], { cwd: ROOT, env: childEnv(env) });

@@ -1,40 +1,53 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { DataSource } from 'typeorm';
 import { RootModuleFactory } from 'src/framework/bootstrap';
 import { AppContextOptions, CliError, ui, withDataSource } from 'src/framework/cli/context';
+import { migrationStates, runAllMigrations } from 'src/framework/database/migration-runner';
+import { destructiveChanges, pendingSchemaChanges, writeMigration } from 'src/framework/database/migrations';
+import { FRAMEWORK_ENTITIES } from 'src/framework/framework-entities';
 
 /** Migration commands see the database as it is: nothing is applied on open. */
 const AS_IS: AppContextOptions = { overrides: { migrateOnBoot: false } };
-import { destructiveChanges, pendingSchemaChanges, writeMigration } from 'src/framework/database/migrations';
+
+/** Where `makemigrations --framework` writes: the framework's sources, from the root of its repository. */
+const FRAMEWORK_MIGRATIONS_SOURCE = join('src', 'framework', 'database', 'migrations');
 
 /** `migrate`, `makemigrations`, `showmigrations`: Django's names. */
 export function registerMigrationCommands(program: Command, rootModule: RootModuleFactory): void {
   program
     .command('migrate')
-    .description('Apply pending migrations to the configured database, listing what ran')
+    .description("Apply pending migrations to the configured database (the framework's, then the app's)")
     .option('--revert', 'revert the most recently applied migration instead')
     .action(async ({ revert }: { revert?: boolean }) => {
       if (revert) {
         await revertLast(rootModule);
         return;
       }
-      const ran = await withDataSource(rootModule, (ds) => ds.runMigrations({ transaction: 'each' }), AS_IS);
-      if (ran.length === 0) {
+      const { framework, app, recorded } = await withDataSource(
+        rootModule,
+        (ds) => runAllMigrations(ds),
+        AS_IS,
+      );
+      if (framework.length + app.length + recorded.length === 0) {
         ui.out('No pending migrations.');
       }
-      ran.forEach((m) => ui.ok(`Applied ${m.name}`));
+      recorded.forEach((name) =>
+        ui.ok(`Recorded ${name} as applied (it replaces migrations this database applied)`),
+      );
+      framework.forEach((name) => ui.ok(`Applied nestor.${name}`));
+      app.forEach((name) => ui.ok(`Applied ${name}`));
     });
 
   program
     .command('showmigrations')
-    .description('List migrations: [X] applied, [ ] pending')
+    .description("List migrations, the framework's (nestor.*) first: [X] applied, [ ] pending")
     .action(async () => {
       await withDataSource(
         rootModule,
         async (ds) => {
-          for (const { name, applied } of await migrationStatus(ds)) {
-            ui.out(applied ? `[X] ${name}` : ui.colors.yellow(`[ ] ${name}`));
+          for (const { name, applied, framework } of await migrationStates(ds)) {
+            const label = framework ? `nestor.${name}` : name;
+            ui.out(applied ? `[X] ${label}` : ui.colors.yellow(`[ ] ${label}`));
           }
         },
         AS_IS,
@@ -43,7 +56,9 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
 
   program
     .command('makemigrations')
-    .description('Write a migration for the difference between the entities and the committed migrations')
+    .description(
+      "Write a migration for the difference between the app's entities and the committed migrations (framework tables come from the framework's migrations)",
+    )
     .argument('[name]', 'what the migration does, e.g. AddProductSku (required unless --check)')
     .option('--check', 'write nothing; exit 1 when a migration is missing (for CI)')
     .option(
@@ -51,12 +66,21 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
       'write it even if it drops data (a dropped column or table, a likely rename)',
     )
     .option('--dir <directory>', 'where migrations live', join(process.cwd(), 'migrations'))
+    .option(
+      '--framework',
+      "diff the framework's own tables instead, into its migrations (framework development)",
+    )
     .action(
       async (
         name: string | undefined,
-        options: { dir: string; check?: boolean; allowDestructive?: boolean },
+        options: { dir: string; check?: boolean; allowDestructive?: boolean; framework?: boolean },
       ) => {
-        const diff = await withDataSource(rootModule, pendingSchemaChanges, { scratch: true });
+        const scope = options.framework ? 'framework' : 'app';
+        const diff = await withDataSource(
+          rootModule,
+          (ds) => pendingSchemaChanges(ds, scope, FRAMEWORK_ENTITIES),
+          { scratch: true },
+        );
         if (options.check) {
           reportCheck(diff.up.map((q) => q.query));
           return;
@@ -74,20 +98,10 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
           throw new CliError('Nothing written. Pass --allow-destructive to write this migration anyway.');
         }
         destructive.forEach((line) => ui.warn(line));
-        ui.ok(`Wrote ${await writeMigration(diff, name, options.dir)}`);
+        const directory = options.framework ? join(process.cwd(), FRAMEWORK_MIGRATIONS_SOURCE) : options.dir;
+        ui.ok(`Wrote ${await writeMigration(diff, name, directory)}`);
       },
     );
-}
-
-/** Every committed migration, oldest first, and whether the database has applied it. */
-export async function migrationStatus(ds: DataSource): Promise<{ name: string; applied: boolean }[]> {
-  const applied = new Set(
-    (await ds.query<{ name: string }[]>('SELECT name FROM migrations').catch(() => [])).map((r) => r.name),
-  );
-  return ds.migrations.map((migration) => {
-    const name = migration.name ?? migration.constructor.name;
-    return { name, applied: applied.has(name) };
-  });
 }
 
 function reportCheck(missing: string[]): void {

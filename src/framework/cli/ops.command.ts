@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DataSource } from 'typeorm';
 import { RootModuleFactory, runWorker } from 'src/framework/bootstrap';
 import { CliError, commandConfig, ui, withAppContext, withDataSource } from 'src/framework/cli/context';
-import { migrationStatus } from 'src/framework/cli/migrate.command';
+import { migrationStates } from 'src/framework/database/migration-runner';
 import { deployFindings } from 'src/framework/config/deploy-checks';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 
@@ -55,7 +55,7 @@ export function registerOpsCommands(program: Command, rootModule: RootModuleFact
       const config = commandConfig();
       const pending = await withDataSource(
         rootModule,
-        async (ds) => (await migrationStatus(ds)).filter((m) => !m.applied).map((m) => m.name),
+        async (ds) => (await migrationStates(ds)).filter((m) => !m.applied).map((m) => m.name),
         { overrides: { migrateOnBoot: false } },
       );
       const findings = deployFindings(config, { pendingMigrations: pending });

@@ -4,6 +4,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RootModuleFactory } from 'src/framework/bootstrap';
 import { CliError, commandConfig, ui, withAppContext } from 'src/framework/cli/context';
+import { migrationStates } from 'src/framework/database/migration-runner';
 
 /**
  * How a seeder reports progress; the command draws it as a bar on a terminal, and ignores it otherwise.
@@ -72,19 +73,7 @@ function wholeNumber(option: string, min: number, max: number, example: string) 
 
 /** Refuses a database whose migrations are not all applied: seeding never changes the schema. */
 async function assertMigrated(dataSource: DataSource): Promise<void> {
-  const table = dataSource.options.migrationsTableName ?? 'migrations';
-  const [{ present }] = await dataSource.query<{ present: boolean }[]>(
-    'SELECT to_regclass($1) IS NOT NULL AS present',
-    [table],
-  );
-  const applied = new Set(
-    present
-      ? (await dataSource.query<{ name: string }[]>(`SELECT name FROM "${table}"`)).map((r) => r.name)
-      : [],
-  );
-  const pending = dataSource.migrations
-    .map((m) => m.name ?? m.constructor.name)
-    .filter((name) => !applied.has(name));
+  const pending = (await migrationStates(dataSource)).filter((m) => !m.applied).map((m) => m.name);
   if (pending.length > 0) {
     throw new CliError(
       `NST-S001 The database is not migrated (${pending.length} pending, first ${pending[0]}): run \`nestor migrate\`, then seed again`,

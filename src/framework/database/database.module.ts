@@ -4,9 +4,11 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { Migrations, dataSourceOptions } from 'src/framework/database/data-source-options';
 import { DatabaseHangGuard } from 'src/framework/database/hang-guard';
+import { runAllMigrations } from 'src/framework/database/migration-runner';
 
 /**
- * The migrations this process applied when the database opened (MIGRATE_ON_BOOT), for the boot banner.
+ * The migrations this process applied when the database opened (MIGRATE_ON_BOOT), the framework's then the
+ * app's, for the boot banner.
  * Example: `app.get(AppliedMigrations).names` → `['Init1700000000000']`, or `undefined` when none were run.
  */
 export class AppliedMigrations {
@@ -37,10 +39,8 @@ export class DatabaseModule {
             const dataSource = await new DataSource(factoryOptions as DataSourceOptions).initialize();
             if (options.migrationsRun) {
               try {
-                const ran = await dataSource.runMigrations({
-                  transaction: options.migrationsTransactionMode,
-                });
-                applied.names = ran.map((migration) => migration.name);
+                const { framework, app } = await runAllMigrations(dataSource);
+                applied.names = [...framework, ...app];
               } catch (error) {
                 // As initialize() does when its own migrationsRun fails: leave no open database behind.
                 await dataSource.destroy();

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityMetadata } from 'typeorm';
 import type { Query } from 'typeorm/driver/Query';
 
 /** The SQL that would bring a database's schema to the entities' schema. */
@@ -9,13 +9,47 @@ export interface SchemaDiff {
   down: Query[];
 }
 
+/** Which entities a diff covers: an app's own (the default), the framework's, or all of them. */
+export type SchemaScope = 'app' | 'framework' | 'all';
+
+/**
+ * The metadata of the framework's tables: its entities' and the join tables of their many-to-many relations.
+ * An app's many-to-many to a framework entity owns its join table, so that one stays the app's.
+ */
+function frameworkMetadatas(dataSource: DataSource, entities: readonly unknown[]): Set<EntityMetadata> {
+  const owned = dataSource.entityMetadatas.filter((m) => entities.includes(m.target));
+  const junctions = owned.flatMap((m) =>
+    m.manyToManyRelations.flatMap((r) =>
+      r.isOwning && r.junctionEntityMetadata ? [r.junctionEntityMetadata] : [],
+    ),
+  );
+  return new Set([...owned, ...junctions]);
+}
+
 /**
  * What the entities need that the database lacks. Run on a scratch database that only the committed
  * migrations built, this is Django's `makemigrations --check`: independent of any local database's state.
+ * `frameworkEntities` splits the tables: an app's diff leaves the framework's out (the framework's own
+ * migrations keep them in step), and the framework's leaves the app's out.
+ * Example: `await pendingSchemaChanges(dataSource, 'app', FRAMEWORK_ENTITIES)`.
  */
-export async function pendingSchemaChanges(dataSource: DataSource): Promise<SchemaDiff> {
-  const log = await dataSource.driver.createSchemaBuilder().log();
-  return { up: log.upQueries, down: log.downQueries };
+export async function pendingSchemaChanges(
+  dataSource: DataSource,
+  scope: SchemaScope = 'all',
+  frameworkEntities: readonly unknown[] = [],
+): Promise<SchemaDiff> {
+  const framework = frameworkMetadatas(dataSource, frameworkEntities);
+  const skipped = dataSource.entityMetadatas.filter(
+    (m) => m.synchronize && scope !== 'all' && framework.has(m) === (scope === 'app'),
+  );
+  // TypeORM's schema builder diffs only entities marked `synchronize`; unmark the other side for this diff.
+  skipped.forEach((m) => (m.synchronize = false));
+  try {
+    const log = await dataSource.driver.createSchemaBuilder().log();
+    return { up: log.upQueries, down: log.downQueries };
+  } finally {
+    skipped.forEach((m) => (m.synchronize = true));
+  }
 }
 
 const DROP_COLUMN = /^ALTER TABLE "([^"]+)" DROP COLUMN "([^"]+)"/;

@@ -10,6 +10,7 @@ import {
 import { SkipThrottle } from '@nestjs/throttler';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { migrationStates } from 'src/framework/database/migration-runner';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { LivenessDto, ReadinessDto } from 'src/framework/health/health.dto';
 import { RedisHealth } from 'src/framework/health/redis-health';
@@ -63,7 +64,7 @@ export class HealthController {
           this.indicators
             .check('migrations')
             .attempt(async () => {
-              if (await this.dataSource.showMigrations()) {
+              if ((await migrationStates(this.dataSource)).some((m) => !m.applied)) {
                 throw new Error('pending migrations: run `npx nestor migrate`');
               }
             })
