@@ -54,7 +54,7 @@ async function appDataIsEmpty(app: INestApplication): Promise<boolean> {
  * Example: `logger.log(await bootBanner(app, config))`.
  */
 export async function bootBanner(app: INestApplication, config: NestorConfig): Promise<string> {
-  const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const base = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const docs = config.docs === 'public' ? `${base}/docs  (OpenAPI: ${base}/docs-json)` : 'off (DOCS=off)';
   const lines = [
     `Nestor is listening on ${base} (${config.nodeEnv})`,
@@ -68,6 +68,12 @@ export async function bootBanner(app: INestApplication, config: NestorConfig): P
     `  Migrations: ${describeMigrations(config, app.get(AppliedMigrations).names)}`,
     `  Data dir:   ${config.dataDir}`,
   ];
+  if (config.tls) {
+    const redirect = config.httpPort ? `; port ${config.httpPort} redirects to it` : '';
+    lines.push(
+      `  TLS:        HTTP/2 + HTTP/1.1, TLS 1.2/1.3, ${config.tls.certFile} (SIGHUP reloads)${redirect}`,
+    );
+  }
   // Demo data is for development: production is never offered it.
   if (config.nodeEnv !== 'production' && (await appDataIsEmpty(app))) {
     lines.push(`  The database is empty: load demo data with \`${SEED_COMMAND}\``);

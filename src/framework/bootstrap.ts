@@ -1,10 +1,14 @@
+import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
 import { bootBanner } from 'src/framework/boot-banner';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
+import { TlsFiles, readTlsCredentials } from 'src/framework/config/tls';
 import { createNestorApp, drainHttp } from 'src/framework/create-app';
+import { createRedirectServer } from 'src/framework/http/https-redirect';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 
 /** Builds the root module for a configuration; every entry point shares it. */
@@ -77,6 +81,36 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
+/**
+ * SIGHUP re-reads TLS_CERT_FILE and TLS_KEY_FILE (a renewed certificate) into the listening server: new
+ * handshakes get the new certificate, open connections keep theirs and are not dropped. Unreadable or
+ * mismatched files are logged and the current certificate stays.
+ */
+function reloadCertificateOnSighup(server: TlsServer, files: TlsFiles, logger: Logger): void {
+  process.on('SIGHUP', () => {
+    try {
+      server.setSecureContext(readTlsCredentials(files));
+      logger.log(`SIGHUP: TLS certificate reloaded from ${files.certFile}`);
+    } catch (error) {
+      logger.error(
+        `SIGHUP: TLS certificate not reloaded, keeping the current one: ${(error as Error).message}`,
+      );
+    }
+  });
+}
+
+/** With TLS, HTTPS_REDIRECT and HTTP_PORT: the plain listener that sends browsers to HTTPS. */
+async function listenForRedirects(config: LoadedConfig): Promise<Server | undefined> {
+  if (!config.tls || !config.httpsRedirect || config.httpPort === undefined) {
+    return undefined;
+  }
+  const server = createRedirectServer(config);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(config.httpPort, config.host, () => resolve());
+  });
+  return server;
+}
+
 /** `src/main.ts`: serve the HTTP API, docs and operations endpoints. Example: `void serveHttp(AppModule.forRoot)`. */
 export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
   const config = loadConfigOrExit();
@@ -84,9 +118,16 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
     const app = await createNestorApp(rootModule(config), config);
     const logger = app.get(Logger);
     await app.listen({ port: config.port, host: config.host });
+    const redirects = await listenForRedirects(config);
+    if (config.tls) {
+      reloadCertificateOnSighup(app.getHttpServer() as unknown as TlsServer, config.tls, logger);
+    }
     closeOnSignals(app, logger, {
       timeoutMs: SHUTDOWN_TIMEOUT_MS + DRAIN_GRACE_MS + config.jobsShutdownTimeout,
-      drain: () => drainHttp(app, DRAIN_GRACE_MS),
+      drain: async () => {
+        redirects?.close();
+        await drainHttp(app, DRAIN_GRACE_MS);
+      },
     });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
     logger.log(await bootBanner(app, config));

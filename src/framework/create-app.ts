@@ -10,7 +10,9 @@ import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { readTlsCredentials } from 'src/framework/config/tls';
 import { refuseDisallowedHosts } from 'src/framework/http/allowed-hosts';
+import { redirectPlainHttp } from 'src/framework/http/https-redirect';
 import { requestIdOf, runWithRequestId } from 'src/framework/http/request-id';
 import { answerClientError, refuseLongUrls, routerProblem } from 'src/framework/http/router-errors';
 import { sendProblem } from 'src/framework/http/send-problem';
@@ -85,6 +87,17 @@ export async function drainHttp(app: NestFastifyApplication, graceMs: number): P
   clearTimeout(timer);
 }
 
+/**
+ * With TLS_CERT_FILE/TLS_KEY_FILE: Fastify on Node's HTTP/2 server, which also answers HTTP/1.1 clients
+ * (ALPN picks `h2` or `http/1.1`), with Nestor's TLS policy (TLS 1.2+, Mozilla's intermediate ciphers).
+ */
+function tlsServerOptions(config: NestorConfig): object {
+  if (!config.tls) {
+    return {};
+  }
+  return { http2: true, https: { allowHTTP1: true, ...readTlsCredentials(config.tls) } };
+}
+
 /** How a caller other than the server builds the app (the `nestor` commands that need routes). */
 export interface CreateAppOptions {
   /** Nest's log lines go here instead of the JSON logger. */
@@ -111,6 +124,10 @@ export async function createNestorApp(
       securityHeaders(helmetOptionsFor(surface, config)),
     ]),
   );
+  // HSTS only on responses that travelled over HTTPS (RFC 6797 §7.2: a browser ignores it over HTTP, and a
+  // plain-HTTP answer cannot be trusted to set it anyway); the value is helmet's, the same for each surface.
+  const hsts = security.api['strict-transport-security'];
+  Object.values(security).forEach((headers) => delete headers['strict-transport-security']);
   // The router's own errors (bad percent-encoding, a path parameter over 100 characters) leave before any
   // hook or handler runs, and would otherwise be Fastify's JSON echoing the whole path.
   const frameworkErrors: FastifyServerOptions['frameworkErrors'] = (error, request, reply) => {
@@ -119,6 +136,7 @@ export async function createNestorApp(
     logRequest(PinoLogger.root, request, reply);
   };
   const adapter = new FastifyAdapter({
+    ...tlsServerOptions(config),
     bodyLimit: config.bodyLimit,
     // Fastify accepts a hop count too; Nest's option type omits it.
     trustProxy: config.trustProxy as boolean | string[],
@@ -164,8 +182,9 @@ export async function createNestorApp(
     draining.add(fastify);
     done();
   });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining.has(fastify)) {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    // HTTP/2 has no Connection header (a GOAWAY ends its sessions when the server closes).
+    if (draining.has(fastify) && request.raw.httpVersionMajor === 1) {
       void reply.header('connection', 'close');
     }
     done(null, payload);
@@ -174,12 +193,18 @@ export async function createNestorApp(
   await app.register(cookie); // the admin session cookie (SessionService)
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.headers(security[surfaceOf(request.url)]);
+    if (hsts && request.protocol === 'https') {
+      void reply.header('strict-transport-security', hsts);
+    }
     done();
   });
   noStoreWhenAuthenticated(fastify, config);
   serveSecurityTxt(fastify, config);
   fastify.addHook('onRequest', refuseLongUrls);
   refuseDisallowedHosts(fastify, config.allowedHosts, PinoLogger.root);
+  if (config.httpsRedirect) {
+    redirectPlainHttp(fastify, config);
+  }
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],

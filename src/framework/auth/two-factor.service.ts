@@ -2,10 +2,9 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type * as Otplib from 'otplib';
 import { DataSource } from 'typeorm';
-import { deriveKey } from 'src/framework/crypto/keys';
 import { verifyPassword } from 'src/framework/auth/passwords';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
-import { open, seal } from 'src/framework/crypto/secret-box';
+import { Keyring } from 'src/framework/crypto/secret-box';
 import { SecurityEvents } from 'src/framework/auth/security-events';
 import { sha256 } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -95,20 +94,22 @@ const LEGACY_RECOVERY_CODE_LENGTH = 10;
  * Secrets are stored sealed with AES-256-GCM under a key derived from SECRET_KEY (purpose `totp`) and bound
  * to the user's id; recovery codes are stored as HMAC-SHA256 under a key derived from SECRET_KEY (purpose
  * `recovery-codes`), bound to the user's id, and work once each; the time step of the last accepted code is
- * stored, so a code cannot be replayed.
+ * stored, so a code cannot be replayed. Both accept SECRET_KEY_FALLBACKS during a key rotation; a secret
+ * stored in clear (imported, or written before encryption at rest) still works until `nestor rotate-secrets`
+ * seals it.
  */
 @Injectable()
 export class TwoFactorService {
-  private readonly key: Buffer;
-  private readonly recoveryKey: Buffer;
+  private readonly keys: Keyring;
+  private readonly recoveryKeys: Keyring;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly events: SecurityEvents,
     config: NestorConfig,
   ) {
-    this.key = deriveKey(config.secretKey, 'totp');
-    this.recoveryKey = deriveKey(config.secretKey, 'recovery-codes');
+    this.keys = new Keyring('totp', config.secretKey, config.secretKeyFallbacks);
+    this.recoveryKeys = new Keyring('recovery-codes', config.secretKey, config.secretKeyFallbacks);
   }
 
   async status(userId: number): Promise<TwoFactorStatus> {
@@ -256,7 +257,8 @@ export class TwoFactorService {
       return spent.length > 0;
     }
     const normalized = normalizeRecoveryCode(code);
-    const hashes = [this.recoveryHash(userId, normalized)];
+    // Codes hashed under a key now in SECRET_KEY_FALLBACKS still count (a hash cannot be re-keyed).
+    const hashes = this.recoveryKeys.macKeys().map((key) => this.recoveryHash(userId, normalized, key));
     if (normalized.length === LEGACY_RECOVERY_CODE_LENGTH) {
       hashes.push(sha256(normalized)); // issued before keyed hashes: valid until used or 2FA is reset
     }
@@ -284,7 +286,7 @@ export class TwoFactorService {
     if (!/^\d{6}$/.test(token)) {
       return undefined;
     }
-    const secret = open(this.key, sealed, this.context(userId));
+    const { plaintext: secret } = this.keys.open(sealed, this.context(userId), { legacyPlaintext: true });
     const result = await otplib().verify({ secret, token, epochTolerance: TOTP_TOLERANCE_SECONDS });
     if (!result.valid || !('timeStep' in result)) {
       return undefined;
@@ -312,18 +314,45 @@ export class TwoFactorService {
 
   private newRecoveryCodes(userId: number): { recoveryCodes: string[]; hashes: string[] } {
     const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    const hashes = recoveryCodes.map((c) => this.recoveryHash(userId, normalizeRecoveryCode(c)));
+    const [current] = this.recoveryKeys.macKeys();
+    const hashes = recoveryCodes.map((c) => this.recoveryHash(userId, normalizeRecoveryCode(c), current));
     return { recoveryCodes, hashes };
   }
 
   /** `hmac:<hex>`: a keyed hash, so a leaked table cannot be searched offline without SECRET_KEY. */
-  private recoveryHash(userId: number, normalized: string): string {
-    const mac = createHmac('sha256', this.recoveryKey).update(`${userId}:${normalized}`).digest('hex');
+  private recoveryHash(userId: number, normalized: string, key: Buffer): string {
+    const mac = createHmac('sha256', key).update(`${userId}:${normalized}`).digest('hex');
     return `hmac:${mac}`;
   }
 
   private seal(userId: number, secret: string): string {
-    return seal(this.key, secret, this.context(userId));
+    return this.keys.seal(secret, this.context(userId));
+  }
+
+  /**
+   * Re-seals every stored TOTP secret that is not sealed under the current SECRET_KEY (a fallback key's, or
+   * in clear) and returns how many changed; `nestor rotate-secrets` runs it. Each row is replaced only if it
+   * still holds the value read, so a concurrent set-up is never overwritten. A secret no key opens stops
+   * the run (NST-A002): nothing is guessed or dropped.
+   */
+  async resealSecrets(): Promise<{ resealed: number; total: number }> {
+    const rows = await this.dataSource.query<{ id: number; totpSecret: string }[]>(
+      'SELECT id, "totpSecret" FROM "user" WHERE "totpSecret" IS NOT NULL ORDER BY id',
+    );
+    let resealed = 0;
+    for (const { id, totpSecret } of rows) {
+      const opened = this.keys.open(totpSecret, this.context(id), { legacyPlaintext: true });
+      if (opened.current) {
+        continue;
+      }
+      const [updated] = await this.dataSource.query<{ id: number }[]>(
+        `WITH updated AS (UPDATE "user" SET "totpSecret" = $3 WHERE id = $1 AND "totpSecret" = $2 RETURNING id)
+         SELECT id FROM updated`,
+        [id, totpSecret, this.seal(id, opened.plaintext)],
+      );
+      resealed += updated ? 1 : 0;
+    }
+    return { resealed, total: rows.length };
   }
 
   private context(userId: number): string {

@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { Command } from 'commander';
 import { DataSource } from 'typeorm';
+import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { RootModuleFactory, runWorker } from 'src/framework/bootstrap';
 import { CliError, commandConfig, ui, withAppContext, withDataSource } from 'src/framework/cli/context';
 import { migrationStates } from 'src/framework/database/migration-runner';
@@ -65,6 +66,26 @@ export function registerOpsCommands(program: Command, rootModule: RootModuleFact
       }
       ui.ok('System check identified no issues: ready to deploy.');
     });
+
+  program
+    .command('rotate-secrets')
+    .description(
+      'Re-encrypt every stored secret (TOTP secrets) under the current SECRET_KEY: those sealed under a key in ' +
+        'SECRET_KEY_FALLBACKS, and any still stored in clear. Run it after a rotation, then drop the fallbacks',
+    )
+    .action(() =>
+      withAppContext(rootModule, async (app) => {
+        const { resealed, total } = await app.get(TwoFactorService).resealSecrets();
+        ui.ok(
+          `TOTP secrets: ${resealed} re-encrypted under the current SECRET_KEY, ${total - resealed} already were.`,
+        );
+        if (app.get(NestorConfig).secretKeyFallbacks.length > 0) {
+          ui.note(
+            'Keep SECRET_KEY_FALLBACKS until queued mail sent before the rotation has gone out and recovery codes issued before it are replaced; then remove it.',
+          );
+        }
+      }),
+    );
 
   program
     .command('shell')

@@ -36,6 +36,7 @@ describe(deployFindings.name, () => {
     ['trust any proxy', { TRUST_PROXY: 'true' }, 'NST-W011'],
     ['any host', { ALLOWED_HOSTS: '*' }, 'NST-W014'],
     ['admin without 2FA', { ADMIN_REQUIRE_2FA: 'false' }, 'NST-W017'],
+    ['neither TLS nor a trusted proxy', { TRUST_PROXY: 'false' }, 'NST-W018'],
     [
       'security.txt about to expire',
       { SECURITY_EXPIRES: new Date(Date.now() + 86400000).toISOString() },
@@ -64,6 +65,7 @@ describe(deployFindings.name, () => {
       'NST-W012',
       'NST-W013',
       'NST-W015',
+      'NST-W018',
     ]);
   });
 

@@ -119,5 +119,11 @@ export function deployFindings(config: LoadedConfig, facts: DeployFacts): Deploy
       `SECURITY_EXPIRES is ${config.securityTxt.expires.toISOString()}: security.txt expires within 30 days (or has); set a later date (RFC 9116 recommends less than a year ahead).`,
     );
   }
+  if (config.nodeEnv === 'production' && !config.tls && config.trustProxy === false) {
+    add(
+      'NST-W018',
+      'Neither TLS_CERT_FILE/TLS_KEY_FILE nor TRUST_PROXY is set: nothing serves HTTPS. Serve it here (TLS_CERT_FILE and TLS_KEY_FILE) or behind a TLS-terminating proxy named in TRUST_PROXY.',
+    );
+  }
   return findings;
 }

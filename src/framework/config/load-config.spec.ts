@@ -277,6 +277,58 @@ describe(loadConfig.name, () => {
     });
   });
 
+  describe('SECRET_KEY_FALLBACKS', () => {
+    it('is a comma-separated list of earlier keys, empty by default', () => {
+      expect(load().secretKeyFallbacks).toEqual([]);
+      const older = ['a'.repeat(32), 'b'.repeat(40)];
+      expect(load({ SECRET_KEY_FALLBACKS: older.join(' , ') }).secretKeyFallbacks).toEqual(older);
+    });
+
+    it('refuses a key under 32 characters', () => {
+      expect(configError({ SECRET_KEY_FALLBACKS: `${'a'.repeat(32)},short` }).problems).toEqual([
+        expect.stringMatching(/^SECRET_KEY_FALLBACKS=.*at least 32 characters/),
+      ]);
+    });
+  });
+
+  describe('TLS_CERT_FILE / TLS_KEY_FILE / HTTPS_REDIRECT / HTTP_PORT', () => {
+    it('are off by default', () => {
+      expect(load()).toMatchObject({ tls: undefined, httpsRedirect: false, httpPort: undefined });
+    });
+
+    it('name a file that cannot be read, and the error code', () => {
+      const missing = join(dataDir, 'missing.pem');
+      const sut = configError({ TLS_CERT_FILE: missing, TLS_KEY_FILE: missing });
+
+      expect(sut.problems).toEqual([`TLS_CERT_FILE="${missing}": cannot read the file (ENOENT)`]);
+    });
+
+    it('refuse files that are not a certificate and its key', () => {
+      const junk = join(dataDir, 'junk.pem');
+      writeFileSync(junk, 'not PEM');
+
+      expect(configError({ TLS_CERT_FILE: junk, TLS_KEY_FILE: junk }).problems).toEqual([
+        expect.stringMatching(/^TLS_CERT_FILE and TLS_KEY_FILE: not a PEM certificate chain/),
+      ]);
+    });
+
+    it('come as a pair', () => {
+      expect(configError({ TLS_KEY_FILE: 'key.pem' }).problems).toEqual([
+        'TLS_CERT_FILE and TLS_KEY_FILE: set both to serve HTTPS, or neither',
+      ]);
+    });
+
+    it('refuse a redirect that cannot tell HTTPS from HTTP, and HTTP_PORT without TLS', () => {
+      expect(configError({ HTTPS_REDIRECT: 'true' }).problems).toEqual([
+        expect.stringMatching(/^HTTPS_REDIRECT=true: .*set TRUST_PROXY/),
+      ]);
+      expect(load({ HTTPS_REDIRECT: 'true', TRUST_PROXY: '1' }).httpsRedirect).toBe(true);
+      expect(configError({ HTTP_PORT: '8080' }).problems).toEqual([
+        expect.stringMatching(/^HTTP_PORT: only used with TLS_CERT_FILE and HTTPS_REDIRECT=true/),
+      ]);
+    });
+  });
+
   describe('SECRET_KEY', () => {
     it('is required in production and the error names it', () => {
       const sut = configError({ NODE_ENV: 'production' });

@@ -17,6 +17,7 @@ import {
   NestorConfig,
   RateLimit,
 } from 'src/framework/config/nestor-config';
+import { readTlsCredentials } from 'src/framework/config/tls';
 
 const TTL_UNITS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
 const TTL = /^([1-9]\d{0,7})(s|m|h|d)?$/;
@@ -53,6 +54,27 @@ class EnvironmentVariables {
   @IsOptional()
   @MinLength(32, { message: 'expected at least 32 characters (e.g. `openssl rand -base64 48`)' })
   SECRET_KEY?: string;
+
+  /** Earlier SECRET_KEYs, newest first: still accepted to open what they sealed, never used to seal. */
+  @IsOptional()
+  @Matches(/^[^,\s]{32,}(\s*,\s*[^,\s]{32,})*$/, {
+    message: 'expected comma-separated earlier keys of at least 32 characters each, newest first',
+  })
+  SECRET_KEY_FALLBACKS?: string;
+
+  @IsOptional()
+  TLS_CERT_FILE?: string;
+
+  @IsOptional()
+  TLS_KEY_FILE?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'expected true or false' })
+  HTTPS_REDIRECT?: string;
+
+  @IsOptional()
+  @IsPort({ message: 'expected a TCP port number (1-65535)' })
+  HTTP_PORT?: string;
 
   @IsOptional()
   @IsIn(NODE_ENVS, { message: `expected one of ${NODE_ENVS.join(', ')}` })
@@ -298,6 +320,35 @@ export function defaultAllowedHosts(publicUrl: string): string[] {
   return [...new Set([new URL(publicUrl).hostname, '.localhost', '127.0.0.1', '[::1]'])];
 }
 
+/** TLS_CERT_FILE / TLS_KEY_FILE come as a pair of readable, matching files; HTTPS_REDIRECT needs a way to tell. */
+function tlsProblems(vars: EnvironmentVariables): string[] {
+  if ((vars.TLS_CERT_FILE === undefined) !== (vars.TLS_KEY_FILE === undefined)) {
+    return ['TLS_CERT_FILE and TLS_KEY_FILE: set both to serve HTTPS, or neither'];
+  }
+  const problems: string[] = [];
+  if (vars.TLS_CERT_FILE && vars.TLS_KEY_FILE) {
+    try {
+      readTlsCredentials({ certFile: vars.TLS_CERT_FILE, keyFile: vars.TLS_KEY_FILE });
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (vars.HTTP_PORT && !(vars.TLS_CERT_FILE && vars.HTTPS_REDIRECT === 'true')) {
+    problems.push(
+      'HTTP_PORT: only used with TLS_CERT_FILE and HTTPS_REDIRECT=true (a plain listener that redirects to HTTPS)',
+    );
+  }
+  if (vars.HTTPS_REDIRECT === 'true' && !vars.TLS_CERT_FILE && !vars.TRUST_PROXY) {
+    problems.push(
+      'HTTPS_REDIRECT=true: without TLS_CERT_FILE every request arrives in plain HTTP from the proxy; set TRUST_PROXY so X-Forwarded-Proto tells which were secure',
+    );
+  }
+  if (vars.HTTP_PORT && vars.HTTP_PORT === (vars.PORT ?? '3000')) {
+    problems.push(`HTTP_PORT=${vars.HTTP_PORT}: must differ from PORT, where HTTPS is served`);
+  }
+  return problems;
+}
+
 /**
  * Reads and validates Nestor's settings from the environment and an optional `.env`.
  * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
@@ -352,6 +403,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
   }
+  problems.push(...tlsProblems(vars));
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -371,6 +423,13 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     dataDir,
     redisUrl: vars.REDIS_URL,
     secretKey,
+    secretKeyFallbacks: vars.SECRET_KEY_FALLBACKS?.split(',').map((k) => k.trim()) ?? [],
+    tls:
+      vars.TLS_CERT_FILE && vars.TLS_KEY_FILE
+        ? { certFile: resolve(vars.TLS_CERT_FILE), keyFile: resolve(vars.TLS_KEY_FILE) }
+        : undefined,
+    httpsRedirect: vars.HTTPS_REDIRECT === 'true',
+    httpPort: vars.HTTP_PORT ? Number(vars.HTTP_PORT) : undefined,
     nodeEnv,
     logLevel: (vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel,
     corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()) : [],

@@ -1,3 +1,5 @@
+import type { TlsFiles } from 'src/framework/config/tls';
+
 /** Pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -30,6 +32,23 @@ export abstract class NestorConfig {
   abstract readonly dataDir: string;
   abstract readonly redisUrl: string | undefined;
   abstract readonly secretKey: string;
+  /**
+   * Earlier secret keys, newest first (SECRET_KEY_FALLBACKS, comma-separated, Django's name): values sealed
+   * under them still open while `nestor rotate-secrets` re-seals them under SECRET_KEY.
+   */
+  abstract readonly secretKeyFallbacks: readonly string[];
+  /**
+   * HTTPS served by this process (TLS_CERT_FILE and TLS_KEY_FILE, PEM, absolute paths): HTTP/2 with HTTP/1.1
+   * fallback, TLS 1.2+; the files are read again on SIGHUP. Undefined → plain HTTP (e.g. behind a proxy).
+   */
+  abstract readonly tls: TlsFiles | undefined;
+  /**
+   * HTTPS_REDIRECT=true: requests that arrived in plain HTTP (X-Forwarded-Proto from a trusted proxy, or the
+   * HTTP_PORT listener next to a TLS server) are redirected (308) to https://.
+   */
+  abstract readonly httpsRedirect: boolean;
+  /** With TLS and HTTPS_REDIRECT: a plain-HTTP port that only redirects to HTTPS on PORT (HTTP_PORT). */
+  abstract readonly httpPort: number | undefined;
   abstract readonly nodeEnv: NodeEnv;
   abstract readonly logLevel: LogLevel;
   /** Allowed CORS origins; empty → CORS off. `['*']` allows any origin. */

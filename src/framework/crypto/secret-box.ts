@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { deriveKey } from 'src/framework/crypto/keys';
 
 /** Format marker of sealed values, so the scheme can change later without guessing. */
 const VERSION = 'v1';
@@ -30,4 +31,63 @@ export function open(key: Buffer, sealed: string, context: string): string {
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString(
     'utf8',
   );
+}
+
+/** Whether a stored value has the sealed format (anything else is a legacy plaintext value). */
+export function isSealed(stored: string): boolean {
+  return stored.startsWith(`${VERSION}.`);
+}
+
+/** What {@link Keyring.open} found: the secret, and whether it is sealed under the current key. */
+export interface Opened {
+  plaintext: string;
+  /** False when a fallback key opened it, or it was stored in clear: `nestor rotate-secrets` re-seals it. */
+  current: boolean;
+}
+
+/**
+ * The keys of one purpose: derived from SECRET_KEY (seals and opens) and from each of SECRET_KEY_FALLBACKS
+ * (open only, during a rotation), as Django's SECRET_KEY_FALLBACKS. AES-GCM's tag tells which key fits.
+ * Example: `const ring = new Keyring('totp', config.secretKey, config.secretKeyFallbacks);
+ * ring.open(ring.seal('JBSWY3DP', 'totp:user:1'), 'totp:user:1').plaintext` → `'JBSWY3DP'`.
+ */
+export class Keyring {
+  private readonly current: Buffer;
+  private readonly fallbacks: Buffer[];
+
+  constructor(purpose: string, secretKey: string, fallbackKeys: readonly string[] = []) {
+    this.current = deriveKey(secretKey, purpose);
+    this.fallbacks = fallbackKeys.map((key) => deriveKey(key, purpose));
+  }
+
+  seal(plaintext: string, context: string): string {
+    return seal(this.current, plaintext, context);
+  }
+
+  /**
+   * Opens a value sealed under the current key or a fallback; with `legacyPlaintext`, a value without the
+   * sealed format is taken as stored in clear (before encryption at rest). Throws when no key opens it.
+   */
+  open(stored: string, context: string, { legacyPlaintext = false } = {}): Opened {
+    if (legacyPlaintext && !isSealed(stored)) {
+      return { plaintext: stored, current: false };
+    }
+    for (const [index, key] of [this.current, ...this.fallbacks].entries()) {
+      try {
+        return { plaintext: open(key, stored, context), current: index === 0 };
+      } catch (error) {
+        if (!isSealed(stored)) {
+          throw error;
+        }
+      }
+    }
+    throw new Error(
+      'NST-A002 A sealed value opens with neither SECRET_KEY nor any of SECRET_KEY_FALLBACKS: restore the key it was sealed under to SECRET_KEY_FALLBACKS',
+    );
+  }
+
+  /** The keys that may have produced a keyed hash, current first (HMACs cannot be re-keyed, only re-made). */
+  macKeys(): Buffer[] {
+    return [this.current, ...this.fallbacks];
+  }
 }

@@ -3,13 +3,19 @@ import type { NestorConfig } from 'src/framework/config/nestor-config';
 import type { JobsService } from 'src/framework/jobs/jobs.service';
 import { KEPT_MAILS, MailService } from 'src/framework/mail/mail.service';
 
-function devMail(nodeEnv: NestorConfig['nodeEnv'] = 'test', secretKey = 'k'.repeat(40)): MailService {
-  const config: Pick<NestorConfig, 'smtpUrl' | 'mailFrom' | 'nodeEnv' | 'secretKey'> = {
-    smtpUrl: undefined,
-    mailFrom: 'Shop <shop@example.com>',
-    nodeEnv,
-    secretKey: secretKey,
-  };
+function devMail(
+  nodeEnv: NestorConfig['nodeEnv'] = 'test',
+  secretKey = 'k'.repeat(40),
+  secretKeyFallbacks: string[] = [],
+): MailService {
+  const config: Pick<NestorConfig, 'smtpUrl' | 'mailFrom' | 'nodeEnv' | 'secretKey' | 'secretKeyFallbacks'> =
+    {
+      smtpUrl: undefined,
+      mailFrom: 'Shop <shop@example.com>',
+      nodeEnv,
+      secretKey: secretKey,
+      secretKeyFallbacks,
+    };
   // The unit tests send directly and seal/open payloads; queueing (the job) is covered end to end.
   return new MailService(config as NestorConfig, {} as JobsService);
 }
@@ -103,5 +109,10 @@ describe('MailService.seal / open (the mail.send payload)', () => {
     const sealed = devMail().seal(message);
     expect(() => devMail('test', 'z'.repeat(40)).open(sealed)).toThrow();
     expect(() => devMail().open({ ...sealed, to: 'eve@example.com' })).toThrow();
+  });
+
+  it('opens mail queued before a SECRET_KEY rotation while the old key is in SECRET_KEY_FALLBACKS', () => {
+    const queuedBefore = devMail().seal(message);
+    expect(devMail('test', 'z'.repeat(40), ['k'.repeat(40)]).open(queuedBefore)).toEqual(message);
   });
 });

@@ -2,8 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type * as Nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
 import type { EntityManager } from 'typeorm';
-import { deriveKey } from 'src/framework/crypto/keys';
-import { open, seal } from 'src/framework/crypto/secret-box';
+import { Keyring } from 'src/framework/crypto/secret-box';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { type MailTemplateData, type MailTemplateName, renderMail } from 'src/framework/mail/templates';
@@ -58,14 +57,15 @@ export class MailService implements OnApplicationShutdown {
   private readonly kept: SentMail[] = [];
   /** Whether messages really leave the process (an SMTP server is configured). */
   readonly delivers: boolean;
-  private readonly key: Buffer;
+  private readonly keys: Keyring;
 
   constructor(
     private readonly config: NestorConfig,
     private readonly jobs: JobsService,
   ) {
     this.delivers = config.smtpUrl !== undefined;
-    this.key = deriveKey(config.secretKey, 'mail');
+    // Fallback keys open mail queued before a SECRET_KEY rotation.
+    this.keys = new Keyring('mail', config.secretKey, config.secretKeyFallbacks);
     if (!this.delivers && config.nodeEnv === 'production') {
       this.logger.warn('SMTP_URL is not set: mail is only logged, never delivered.');
     }
@@ -142,12 +142,12 @@ export class MailService implements OnApplicationShutdown {
 
   /** The `mail.send` payload of a message: the recipient, and the rest encrypted. */
   seal({ to, ...content }: MailMessage): SealedMail {
-    return { to, sealed: seal(this.key, JSON.stringify(content), `mail:${to}`) };
+    return { to, sealed: this.keys.seal(JSON.stringify(content), `mail:${to}`) };
   }
 
   /** The message a `mail.send` payload carries; throws when it was altered or sealed with another key. */
   open({ to, sealed }: SealedMail): MailMessage {
-    return { to, ...(JSON.parse(open(this.key, sealed, `mail:${to}`)) as Omit<MailMessage, 'to'>) };
+    return { to, ...(JSON.parse(this.keys.open(sealed, `mail:${to}`).plaintext) as Omit<MailMessage, 'to'>) };
   }
 
   /**
