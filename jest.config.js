@@ -24,7 +24,14 @@ const shared = {
   transformIgnorePatterns: [
     `/node_modules/(?!(${[...esmPackages(), '@electric-sql/pglite', '@fastify/cookie'].map(escapeRegExp).join('|')})/)`,
   ],
-  moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
+  // `nestor` and `nestor/testing` are the package's public entry points (package.json "exports"): the shop
+  // imports them as an installed app would, and Jest maps them to the sources as tsconfig.json "paths" does.
+  moduleNameMapper: {
+    '^nestor$': '<rootDir>/src/framework/index.ts',
+    '^nestor/testing$': '<rootDir>/src/framework/testing/index.ts',
+    '^src/(.*)$': '<rootDir>/src/$1',
+    '^test/(.*)$': '<rootDir>/test/$1',
+  },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
 };
