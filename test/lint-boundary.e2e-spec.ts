@@ -28,10 +28,12 @@ function lint(code: string, filePath: string): Promise<string[]> {
 describe('Lint boundaries', () => {
   let framework: string[];
   let parent: string[];
-  let absolute: string[];
+  let internal: string[];
+  let publicEntry: string[];
+  let selfImport: string[];
 
   beforeAll(async () => {
-    [framework, parent, absolute] = await Promise.all([
+    [framework, parent, internal, publicEntry, selfImport] = await Promise.all([
       lint(
         "import { Category } from 'src/app/catalog/category.entity';\nexport const x = Category;\n",
         `${ROOT}/src/framework/database/migrations.ts`,
@@ -44,6 +46,14 @@ describe('Lint boundaries', () => {
         "import { NestorModule } from 'src/framework/nestor.module';\nexport const x = NestorModule;\n",
         `${ROOT}/src/app/catalog/catalog.module.ts`,
       ),
+      lint(
+        "import { NestorModule } from 'nestor';\nimport { createTestApp } from 'nestor/testing';\nexport const x = [NestorModule, createTestApp];\n",
+        `${ROOT}/src/app/catalog/catalog.module.ts`,
+      ),
+      lint(
+        "import { Resource } from 'nestor';\nexport const x = Resource;\n",
+        `${ROOT}/src/framework/resource/resource.module.ts`,
+      ),
     ]);
   }, 180_000); // type-checked ESLint builds the whole project's program first
 
@@ -55,7 +65,12 @@ describe('Lint boundaries', () => {
     expect(parent).toContainEqual(expect.stringContaining('Import from "src/…"'));
   });
 
-  it('lets the app import the framework by absolute path', () => {
-    expect(absolute).toEqual([]);
+  it('lets the app reach the framework only through its public entry points', () => {
+    expect(internal).toContainEqual(expect.stringContaining('An app imports the framework from "nestor"'));
+    expect(publicEntry).toEqual([]);
+  });
+
+  it('keeps the framework off its own public entry point', () => {
+    expect(selfImport).toContainEqual(expect.stringContaining('"nestor" is for apps'));
   });
 });

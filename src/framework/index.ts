@@ -83,7 +83,13 @@ export { Idempotent } from 'src/framework/idempotency/idempotent.decorator';
 export { ApiIdParam, ApiInvalidBody, ApiPathParam, INT32_MAX } from 'src/framework/openapi/route-docs';
 
 // Jobs and mail.
-export { Job, type JobContext, type JobOptions } from 'src/framework/jobs/job.decorator';
+export {
+  JOB_METADATA,
+  Job,
+  type JobContext,
+  type JobDeclaration,
+  type JobOptions,
+} from 'src/framework/jobs/job.decorator';
 export { JobsService, type EnqueueOptions } from 'src/framework/jobs/jobs.service';
 export { MailService, type MailMessage, type SendOptions } from 'src/framework/mail/mail.service';
 export { html, htmlDocument, type RenderedMail, type SafeHtml } from 'src/framework/mail/templates';
