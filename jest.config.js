@@ -3,11 +3,12 @@ const { nestorPreset } = require('./jest/preset');
 const preset = nestorPreset(__dirname);
 const shared = {
   ...preset,
-  // `nestor` and `nestor/testing` are the package's public entry points (package.json "exports"): the shop
+  // `nestor`, `nestor/testing` and `nestor/cli` are the package's public entry points (package.json "exports"): the shop
   // imports them as an installed app would, and Jest maps them to the sources as tsconfig.json "paths" does.
   moduleNameMapper: {
     '^nestor$': '<rootDir>/src/framework/index.ts',
     '^nestor/testing$': '<rootDir>/src/framework/testing/index.ts',
+    '^nestor/cli$': '<rootDir>/src/framework/cli/index.ts',
     ...preset.moduleNameMapper,
   },
 };

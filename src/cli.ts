@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `nestor` first: it turns on the compile cache before the rest of the app loads.
-import { buildCli, CliError, failureReport, registerSeedCommand } from 'nestor';
+// `nestor/cli` first: it turns on the compile cache before the rest of the app loads.
+import { buildCli, CliError, failureReport, registerSeedCommand } from 'nestor/cli';
 import { AppModule } from 'src/app.module';
 import { shopSeeder } from 'src/app/seed';
 

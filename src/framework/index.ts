@@ -1,6 +1,7 @@
 /**
- * `nestor`: the one entry point of the framework for apps. An app imports from here (and its tests from
- * `nestor/testing`), never from a framework file: what is not exported here may change without notice.
+ * `nestor`: the entry point of the framework for apps. An app imports from here (its tests from
+ * `nestor/testing`, its `src/cli.ts` and seeders from `nestor/cli`), never from a framework file: what is not
+ * exported here may change without notice.
  * The list, with an example for each, is docs/public-api.md.
  * Example: `import { NestorModule, Resource, ResourceModule, serveHttp } from 'nestor';`
  */
@@ -21,16 +22,6 @@ export {
   type NodeEnv,
 } from 'src/framework/config/nestor-config';
 export { loadConfig, type LoadConfigOptions, type LoadedConfig } from 'src/framework/config/load-config';
-export { buildCli, type CliOptions } from 'src/framework/cli/program';
-export { CliError, failureReport } from 'src/framework/cli/context';
-export {
-  registerSeedCommand,
-  type SeedContext,
-  type SeedCounts,
-  type SeedProgress,
-  type SeedResult,
-  type Seeder,
-} from 'src/framework/cli/seed.command';
 
 // Resources: an entity's REST routes, OpenAPI docs and admin page.
 export {
@@ -93,13 +84,3 @@ export {
 export { JobsService, type EnqueueOptions } from 'src/framework/jobs/jobs.service';
 export { MailService, type MailMessage, type SendOptions } from 'src/framework/mail/mail.service';
 export { html, htmlDocument, type RenderedMail, type SafeHtml } from 'src/framework/mail/templates';
-
-// Factories: seed data at run time (`nestor seed`) as well as in tests.
-export {
-  defineFactory,
-  factory,
-  type EntityClass,
-  type FactoryAttributes,
-  type FactoryContext,
-  type FactoryDefinition,
-} from 'src/framework/testing/factory';
