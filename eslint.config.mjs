@@ -53,6 +53,31 @@ export default tseslint.config(
               group: ['src/app', 'src/app/**', 'src/app.module'],
               message: 'src/framework must not import src/app (the example shop).',
             },
+            {
+              group: ['nestor', 'nestor/*'],
+              message:
+                'Inside the framework, import the file itself ("src/framework/…"): "nestor" is for apps.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The shop is an app like any other: it sees the framework only through the package's public entry
+    // points ("nestor", "nestor/testing"), as an app that installed it does.
+    files: ['src/app/**/*.ts', 'src/*.ts', 'migrations/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../*', '../**'], message: 'Import from "src/…" instead of a relative parent path.' },
+            {
+              group: ['src/framework', 'src/framework/**'],
+              message:
+                'An app imports the framework from "nestor" (tests: "nestor/testing"), not from its files.',
+            },
           ],
         },
       ],

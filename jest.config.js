@@ -1,32 +1,16 @@
-const { readdirSync, readFileSync, existsSync } = require('node:fs');
-const { join } = require('node:path');
+const { nestorPreset } = require('./jest/preset');
 
-/** Installed packages published as ES modules: Jest must compile them to CommonJS (see test/jest/swc-transformer.js). */
-function esmPackages(root = join(__dirname, 'node_modules')) {
-  const names = [];
-  for (const entry of readdirSync(root)) {
-    const dirs = entry.startsWith('@') ? readdirSync(join(root, entry)).map((n) => `${entry}/${n}`) : [entry];
-    for (const name of dirs) {
-      const manifest = join(root, name, 'package.json');
-      if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).type === 'module') {
-        names.push(name);
-      }
-    }
-  }
-  return names;
-}
-
-const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const preset = nestorPreset(__dirname);
 const shared = {
-  transform: { '^.+\\.(ts|js|mjs|cjs)$': '<rootDir>/test/jest/swc-transformer.js' },
-  // PGlite's CommonJS build loads Node built-ins, and @fastify/cookie the ESM `cookie`, with import(), which
-  // Jest's VM refuses without a flag.
-  transformIgnorePatterns: [
-    `/node_modules/(?!(${[...esmPackages(), '@electric-sql/pglite', '@fastify/cookie'].map(escapeRegExp).join('|')})/)`,
-  ],
-  moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
-  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
-  testEnvironment: 'node',
+  ...preset,
+  // `nestor`, `nestor/testing` and `nestor/cli` are the package's public entry points (package.json "exports"): the shop
+  // imports them as an installed app would, and Jest maps them to the sources as tsconfig.json "paths" does.
+  moduleNameMapper: {
+    '^nestor$': '<rootDir>/src/framework/index.ts',
+    '^nestor/testing$': '<rootDir>/src/framework/testing/index.ts',
+    '^nestor/cli$': '<rootDir>/src/framework/cli/index.ts',
+    ...preset.moduleNameMapper,
+  },
 };
 
 /** @type {import('jest').Config} */

@@ -1,18 +1,23 @@
 #!/usr/bin/env node
 // Compiles the server (src/ and migrations/, without specs) into dist/ with swc: one file at a time, no type
 // checking (that is `npm run check`'s job), in about a second where `tsc` took twenty. The options are the
-// ones Jest's transformer (test/jest/swc-transformer.js) already runs the whole code base with, so tests
-// and the built app see the same decorators and metadata. `src/…` imports become relative paths.
+// ones Jest's transformer (jest/swc-transformer.js) already runs the whole code base with, so tests
+// and the built app see the same decorators and metadata. `src/…` imports become relative paths; `nestor`
+// imports stay as written (Node finds the package: installed in an app, itself in this repository).
+// `build-server.mjs [root]` builds the project at `root` (an app that installed Nestor); by default this one.
 import { transformFile } from '@swc/core';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 
-const root = join(import.meta.dirname, '..');
+const root = process.argv[2] ?? join(import.meta.dirname, '..');
 const outDir = join(root, 'dist');
 
 /** The TypeScript files under `dir`, specs left out. */
 function sources(dir) {
+  if (!existsSync(join(root, dir))) {
+    return [];
+  }
   return readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts'))
     .map((entry) => relative(root, join(entry.parentPath, entry.name)));

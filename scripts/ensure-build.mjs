@@ -1,11 +1,13 @@
 // Builds dist/ (the server) and admin/dist (the admin UI) when missing or older than their sources, so
 // `npm start` works on a fresh checkout and after a `git pull` without a separate build step. Never runs
-// while the server is starting.
+// while the server is starting. `ensure-build.mjs [server] [root]`: `root` is the project to build (an app
+// that installed Nestor builds with the package's scripts); by default this repository.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const root = join(import.meta.dirname, '..');
+const scripts = import.meta.dirname;
+const root = process.argv[3] ?? join(scripts, '..');
 
 function newest(path) {
   if (!existsSync(path)) {
@@ -22,15 +24,15 @@ const builds = [
   {
     what: 'dist/',
     marker: join('dist', 'src', 'main.js'),
-    sources: ['src', 'migrations', 'scripts/build-server.mjs', 'package.json'],
-    command: [join('scripts', 'build-server.mjs')],
+    sources: ['src', 'migrations', 'package.json'],
+    command: [join(scripts, 'build-server.mjs'), root],
   },
   {
     what: 'admin/dist/',
     marker: join('admin', 'dist', 'index.html'),
     sources: ['admin/src', 'admin/index.html', 'admin/vite.config.ts', 'admin/package.json', 'package.json'],
     command: [
-      join('node_modules', 'vite', 'bin', 'vite.js'),
+      join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
       'build',
       '--config',
       join('admin', 'vite.config.ts'),
@@ -41,10 +43,13 @@ const builds = [
 function isStale({ marker, sources }) {
   const path = join(root, marker);
   const builtAt = existsSync(path) ? statSync(path).mtimeMs : 0;
-  return builtAt === 0 || sources.some((s) => newest(join(root, s)) > builtAt);
+  const changed = [...sources.map((s) => join(root, s)), join(scripts, 'build-server.mjs')];
+  return builtAt === 0 || changed.some((s) => newest(s) > builtAt);
 }
-// `ensure-build.mjs server` builds only dist/: the CLI needs no admin UI.
-const wanted = process.argv[2] === 'server' ? builds.slice(0, 1) : builds;
+// `ensure-build.mjs server` builds only dist/: the CLI needs no admin UI. An app has no admin sources: it
+// serves the admin UI the package ships.
+const hasAdmin = existsSync(join(root, 'admin', 'vite.config.ts'));
+const wanted = process.argv[2] === 'server' || !hasAdmin ? builds.slice(0, 1) : builds;
 const stale = () => wanted.filter(isStale);
 
 // One build at a time: the server build empties dist/ first, so two concurrent builds (parallel tests, two
@@ -68,7 +73,7 @@ function acquire() {
 /** Runs one build in a child process; resolves with its exit code. */
 function run({ what, command: [script, ...args] }) {
   process.stderr.write(`Building Nestor (${what} is missing or older than the sources)…\n`);
-  const child = spawn(process.execPath, [join(root, script), ...args], {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: root,
     stdio: 'inherit',
     // A build is always a production build: Vite (and React) would follow NODE_ENV=test from Jest.

@@ -1,15 +1,53 @@
 #!/usr/bin/env node
-// `npx nestor …` (the package's bin): builds dist/ when it is missing or stale, as `npm start` does, so the
-// command works on a fresh clone and right after `nestor generate`; then runs the compiled CLI.
+// `npx nestor …` (the package's bin). `nestor new <dir>` creates a project from the templates shipped with
+// the package. Any other command belongs to the project in the current directory: its dist/ is built when
+// missing or stale, as `npm start` does (so the command works on a fresh clone and right after
+// `nestor generate`), then its compiled CLI (dist/src/cli.js) runs. `nestor build` only builds.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
-const root = join(import.meta.dirname, '..');
-const build = spawnSync(process.execPath, [join(root, 'scripts', 'ensure-build.mjs'), 'server'], {
-  stdio: ['ignore', process.stderr, 'inherit'], // build chatter never mixes with the command's stdout
-});
-if (build.status !== 0) {
-  process.exit(build.status ?? 1);
+/** The framework package: this repository, or node_modules/nestor in an app. */
+const framework = join(import.meta.dirname, '..');
+
+/** The project the command is for: the nearest folder with a package.json, from the current directory up. */
+function projectRoot() {
+  let dir = process.cwd();
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) {
+    dir = dirname(dir);
+  }
+  return dir;
 }
-createRequire(import.meta.url)(join(root, 'dist', 'src', 'cli.js'));
+
+function ensureBuild(root) {
+  const build = spawnSync(
+    process.execPath,
+    [join(framework, 'scripts', 'ensure-build.mjs'), 'server', root],
+    {
+      cwd: root,
+      stdio: ['ignore', process.stderr, 'inherit'], // build chatter never mixes with the command's stdout
+    },
+  );
+  if (build.status !== 0) {
+    process.exit(build.status ?? 1);
+  }
+}
+
+const require = createRequire(import.meta.url);
+const [command] = process.argv.slice(2);
+if (command === 'new') {
+  // A checkout of the framework runs from its sources: built first. An installed package is built already.
+  if (existsSync(join(framework, 'src', 'framework'))) {
+    ensureBuild(framework);
+  }
+  require(join(framework, 'dist', 'src', 'framework', 'cli', 'new', 'new.command.js')).runNewCommand(
+    process.argv.slice(3),
+  );
+} else {
+  const project = projectRoot();
+  ensureBuild(project);
+  if (command !== 'build') {
+    require(join(project, 'dist', 'src', 'cli.js'));
+  }
+}

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_MODULES } from 'src/app/modules';
-import { NestorConfig } from 'src/framework/config/nestor-config';
-import { NestorModule } from 'src/framework/nestor.module';
+import { NestorConfig, NestorModule } from 'nestor';
 
 /** The committed migrations: `.ts` under ts-node/Jest, compiled `.js` under `dist/`. */
 export const MIGRATIONS = [join(__dirname, '..', 'migrations', '*.{js,ts}')];

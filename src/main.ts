@@ -1,6 +1,5 @@
-import 'src/framework/compile-cache';
-import 'reflect-metadata';
+// `nestor` first: it turns on the compile cache before the rest of the app loads.
+import { serveHttp } from 'nestor';
 import { AppModule } from 'src/app.module';
-import { serveHttp } from 'src/framework/bootstrap';
 
 void serveHttp((config) => AppModule.forRoot(config));

@@ -1,6 +1,5 @@
-import 'src/framework/compile-cache';
-import 'reflect-metadata';
+// `nestor` first: it turns on the compile cache before the rest of the app loads.
+import { runWorker } from 'nestor';
 import { AppModule } from 'src/app.module';
-import { runWorker } from 'src/framework/bootstrap';
 
 void runWorker((config) => AppModule.forRoot(config));

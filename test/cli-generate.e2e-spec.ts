@@ -57,6 +57,7 @@ const PROJECT = [
   'nest-cli.json',
   'eslint.config.mjs',
   'jest.config.js',
+  'jest',
   '.prettierrc',
   '.prettierignore',
 ];

@@ -40,7 +40,7 @@ export async function npmStart({ cwd, dataDir, env = {} }) {
     detached: true, // its own process group: npm, its shell and the app stop together
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const app = { output: '' };
+  const app = { output: '', port };
   child.stdout.on('data', (chunk) => (app.output += chunk));
   child.stderr.on('data', (chunk) => (app.output += chunk));
   const exited = new Promise((resolve) => child.once('exit', resolve));

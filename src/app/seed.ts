@@ -8,11 +8,8 @@ import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
 import { Order, OrderItem, OrderStatus } from 'src/app/orders/order.entity';
 import { ReportJobs } from 'src/app/reports/reports.jobs';
-import { AuditService } from 'src/framework/audit/audit.service';
-import { hashPassword } from 'src/framework/auth/passwords';
-import { User } from 'src/framework/auth/user.entity';
-import type { SeedContext, SeedResult, Seeder } from 'src/framework/cli/seed.command';
-import { EntityClass, factory } from 'src/framework/testing/factory';
+import { AuditService, hashPassword, User } from 'nestor';
+import { EntityClass, factory, type SeedContext, type Seeder, type SeedResult } from 'nestor/cli';
 
 const CATEGORIES = 20;
 /** The first categories are top-level; the others nest under them. */

@@ -11,7 +11,10 @@ import { createNestorApp, drainHttp } from 'src/framework/create-app';
 import { createRedirectServer } from 'src/framework/http/https-redirect';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 
-/** Builds the root module for a configuration; every entry point shares it. */
+/**
+ * Builds the root module for a configuration; every entry point shares it.
+ * Example: `const root: RootModuleFactory = (config) => AppModule.forRoot(config);`
+ */
 export type RootModuleFactory = (config: LoadedConfig) => DynamicModule;
 
 /**
@@ -136,7 +139,10 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
   }
 }
 
-/** `src/worker.ts`: boot the same composition without HTTP and run until signalled. */
+/**
+ * `src/worker.ts`: boot the same composition without HTTP and run until signalled.
+ * Example: `void runWorker((config) => AppModule.forRoot(config));`
+ */
 export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
   // The worker process exists to run job processors, whatever WORKERS says for the HTTP process.
   const config = loadConfigOrExit({ overrides: { workers: 'inline' } });

@@ -6,7 +6,7 @@
 import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
-import { defineFactory } from 'src/framework/testing/factory';
+import { defineFactory } from 'nestor/cli';
 
 /** "Home & Garden 3" → "home-garden-3": lowercase words joined by hyphens (the slug rule). */
 export function slugify(text: string): string {

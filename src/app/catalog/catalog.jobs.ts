@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { IsInt, IsPositive } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { Job, JobContext } from 'src/framework/jobs/job.decorator';
-import { RenderedMail, html, htmlDocument } from 'src/framework/mail/templates';
-import { MailService } from 'src/framework/mail/mail.service';
+import { html, htmlDocument, Job, JobContext, MailService, RenderedMail } from 'nestor';
 
 /** An order that takes a product's stock from this or more to below it alerts the staff. */
 export const LOW_STOCK_THRESHOLD = 5;

@@ -3,7 +3,7 @@ import { CatalogJobs } from 'src/app/catalog/catalog.jobs';
 import { CategoryResource } from 'src/app/catalog/category.resource';
 import { ProductResource } from 'src/app/catalog/product.resource';
 import { TagResource } from 'src/app/catalog/tag.resource';
-import { ResourceModule } from 'src/framework/resource/resource.module';
+import { ResourceModule } from 'nestor';
 
 @Module({
   imports: [ResourceModule.forFeature([CategoryResource, TagResource, ProductResource])],

@@ -9,7 +9,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { IsSlug } from 'src/framework/fields/field.decorators';
+import { IsSlug } from 'nestor';
 
 /** A shop category; categories nest through an optional parent. */
 @Entity('category')

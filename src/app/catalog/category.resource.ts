@@ -1,5 +1,5 @@
 import { Category } from 'src/app/catalog/category.entity';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { Resource } from 'nestor';
 
 /** `/api/categories`: public to read; nested through `parent`. */
 @Resource(Category, {

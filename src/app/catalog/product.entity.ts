@@ -17,7 +17,7 @@ import {
 } from 'typeorm';
 import { Category } from 'src/app/catalog/category.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
-import { DecimalMin } from 'src/framework/fields/field.decorators';
+import { DecimalMin } from 'nestor';
 
 export enum ProductStatus {
   Draft = 'draft',

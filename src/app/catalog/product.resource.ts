@@ -1,6 +1,5 @@
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
-import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { AdminAction, AdminActionContext, Resource } from 'nestor';
 
 /** `/api/products`: the catalogue. Public to read; soft-deleted products can be restored. */
 @Resource(Product, {

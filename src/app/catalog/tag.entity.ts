@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsSlug } from 'src/framework/fields/field.decorators';
+import { IsSlug } from 'nestor';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /** A free label on products ("gift", "eco"). */

@@ -1,5 +1,5 @@
 import { Tag } from 'src/app/catalog/tag.entity';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { Resource } from 'nestor';
 
 /** `/api/tags`: free labels on products. */
 @Resource(Tag, {

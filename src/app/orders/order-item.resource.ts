@@ -1,5 +1,5 @@
 import { OrderItem } from 'src/app/orders/order.entity';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { Resource } from 'nestor';
 
 /**
  * `/api/order-items`: the lines of every order, read-only, for callers with `order-items.view` (staff; a

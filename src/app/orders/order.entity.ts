@@ -12,7 +12,7 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import { Product } from 'src/app/catalog/product.entity';
-import { User } from 'src/framework/auth/user.entity';
+import { User } from 'nestor';
 
 // An order and its lines share a file: they reference each other (a two-way relation), and one file keeps
 // the import graph free of cycles (npm run check).

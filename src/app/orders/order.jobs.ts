@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { IsInt, IsPositive } from 'class-validator';
 import { DataSource, EntityManager } from 'typeorm';
 import { orderConfirmationMail } from 'src/app/orders/order.mails';
-import { Job, JobContext } from 'src/framework/jobs/job.decorator';
-import { MailMessage, MailService } from 'src/framework/mail/mail.service';
+import { Job, JobContext, MailMessage, MailService } from 'nestor';
 
 export class OrderIdPayload {
   @IsInt()

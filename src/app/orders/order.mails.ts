@@ -1,4 +1,4 @@
-import { RenderedMail, html, htmlDocument } from 'src/framework/mail/templates';
+import { html, htmlDocument, RenderedMail } from 'nestor';
 
 export interface OrderConfirmationData {
   orderId: number;

@@ -2,9 +2,16 @@ import { OrderItemResource } from 'src/app/orders/order-item.resource';
 import { Order, OrderStatus } from 'src/app/orders/order.entity';
 import { OrderJobs } from 'src/app/orders/order.jobs';
 import { OrderService } from 'src/app/orders/order.service';
-import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';
-import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
-import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
+import {
+  AdminAction,
+  AdminActionContext,
+  HookContext,
+  PROBLEM_TYPES,
+  ProblemException,
+  Resource,
+  ResourceHooks,
+  ResourceRow,
+} from 'nestor';
 
 /** Statuses an order can no longer leave. */
 const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];

@@ -3,12 +3,16 @@ import { LOW_STOCK_THRESHOLD } from 'src/app/catalog/catalog.jobs';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { Order, OrderItem } from 'src/app/orders/order.entity';
 import type { PlaceOrderDto } from 'src/app/orders/place-order.dto';
-import type { Principal } from 'src/framework/access/principal';
-import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
-import { validationProblem } from 'src/framework/http/validation';
-import type { ResourceRow } from 'src/framework/resource/resource.decorator';
-import { ResourceService } from 'src/framework/resource/resource.service';
-import { JobsService } from 'src/framework/jobs/jobs.service';
+import {
+  JobsService,
+  type Principal,
+  PROBLEM_TYPES,
+  ProblemException,
+  ProblemFieldError,
+  type ResourceRow,
+  ResourceService,
+  validationProblem,
+} from 'nestor';
 
 /** `order.total` is numeric(12,2): a larger sum would fail in SQL with a numeric overflow. */
 const MAX_TOTAL_CENTS = 10n ** 12n;

@@ -2,13 +2,16 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OrderResource } from 'src/app/orders/order.resource';
-import { Authenticated, CurrentPrincipal } from 'src/framework/access/auth.decorators';
-import { Idempotent } from 'src/framework/idempotency/idempotent.decorator';
-import type { Principal } from 'src/framework/access/principal';
+import {
+  Authenticated,
+  CurrentPrincipal,
+  Idempotent,
+  InjectResourceService,
+  type Principal,
+  type ResourceRow,
+} from 'nestor';
 import type { OrderService } from 'src/app/orders/order.service';
 import { PlaceOrderDto } from 'src/app/orders/place-order.dto';
-import type { ResourceRow } from 'src/framework/resource/resource.decorator';
-import { InjectResourceService } from 'src/framework/resource/resource.module';
 
 /** Custom routes of the orders resource. */
 @ApiTags('orders')

@@ -3,7 +3,7 @@ import { OrderItemResource } from 'src/app/orders/order-item.resource';
 import { OrderResource } from 'src/app/orders/order.resource';
 import { OrderJobsModule } from 'src/app/orders/order-jobs.module';
 import { OrdersController } from 'src/app/orders/orders.controller';
-import { ResourceModule } from 'src/framework/resource/resource.module';
+import { ResourceModule } from 'nestor';
 
 @Module({
   imports: [

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsInt, IsPositive, Max, ValidateNested } from 'class-validator';
-import { INT32_MAX } from 'src/framework/openapi/route-docs';
+import { INT32_MAX } from 'nestor';
 
 export class OrderLineDto {
   @ApiProperty({

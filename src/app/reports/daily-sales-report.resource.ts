@@ -1,5 +1,5 @@
 import { DailySalesReport } from 'src/app/reports/daily-sales-report.entity';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { Resource } from 'nestor';
 
 /** `/api/daily-sales-reports`: read-only for staff; rows are written by the `reports.daily-sales` job. */
 @Resource(DailySalesReport, {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { IsOptional, Matches } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { Job } from 'src/framework/jobs/job.decorator';
+import { Job } from 'nestor';
 
 /** The cron's payload is `{}` (yesterday); `date` reports another UTC day, e.g. to rerun one. */
 export class DailySalesPayload {

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DailySalesReportResource } from 'src/app/reports/daily-sales-report.resource';
 import { ReportJobs } from 'src/app/reports/reports.jobs';
-import { ResourceModule } from 'src/framework/resource/resource.module';
+import { ResourceModule } from 'nestor';
 
 @Module({
   imports: [ResourceModule.forFeature([DailySalesReportResource])],

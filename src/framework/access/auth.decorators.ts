@@ -14,7 +14,7 @@ export const AUTH_REQUIREMENT = 'nestor:auth-requirement';
 export const Public = (): MethodDecorator & ClassDecorator =>
   SetMetadata(AUTH_REQUIREMENT, { kind: 'public' });
 
-/** Any signed-in, active user may call the route. */
+/** Any signed-in, active user may call the route. Example: `@Authenticated() @Get('me')`. */
 export const Authenticated = (): MethodDecorator & ClassDecorator =>
   SetMetadata(AUTH_REQUIREMENT, { kind: 'authenticated' });
 

@@ -1,23 +1,15 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES } from 'src/framework/http/problem';
+import { packageRoot } from 'src/framework/package-root';
 import { pathOf, sendProblem } from 'src/framework/http/send-problem';
-
-/** The project root: the nearest folder above this file with a package.json (src/ or dist/src/ alike). */
-function projectRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) {
-    dir = dirname(dir);
-  }
-  return dir;
-}
 
 /** Where Vite writes the admin UI (`npm run build`). */
 export function adminDistDir(): string {
-  return join(projectRoot(), 'admin', 'dist');
+  return join(packageRoot(), 'admin', 'dist');
 }
 
 /** Whether a URL is in the admin's API (`/admin/api`, `/admin/api/…`), which the SPA fallback never answers. */

@@ -14,6 +14,7 @@ import { Permission } from 'src/framework/auth/permission.entity';
 /**
  * An account. Emails are stored trimmed and lower-cased, so the unique constraint is case-insensitive.
  * `passwordHash` is argon2id (null: no password login). Staff may use the admin; superusers have every permission.
+ * Example: `@ManyToOne(() => User) owner!: User;`
  */
 @Entity('user')
 export class User {

@@ -252,6 +252,7 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where `loadConfig` reads from. Example: `loadConfig({ envFile: false, env: { PORT: '3001' } })`. */
 export interface LoadConfigOptions {
   /** Variables to read; defaults to `process.env` (after loading `.env`). */
   env?: Record<string, string | undefined>;

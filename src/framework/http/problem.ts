@@ -23,7 +23,10 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-/** `type` URIs for the problems Nestor raises itself; plain HTTP statuses use `about:blank`. */
+/**
+ * `type` URIs for the problems Nestor raises itself; plain HTTP statuses use `about:blank`.
+ * Example: `new ProblemException({ type: PROBLEM_TYPES.validation, status: 422, title: 'Invalid order' })`.
+ */
 export const PROBLEM_TYPES = {
   validation: 'urn:nestor:problem:validation-failed',
   malformedBody: 'urn:nestor:problem:malformed-body',
@@ -58,6 +61,10 @@ export type ProblemInit = {
   [extension: string]: unknown;
 };
 
+/**
+ * An error the client gets as `application/problem+json` (RFC 9457).
+ * Example: `throw new ProblemException({ status: 409, title: 'Out of stock', detail: 'SKU-1 has 0 left' })`.
+ */
 export class ProblemException extends HttpException {
   constructor(
     readonly problem: ProblemInit,

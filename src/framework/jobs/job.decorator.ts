@@ -43,8 +43,10 @@ export interface JobContext {
   ): Promise<boolean>;
 }
 
+/** The metadata key `@Job` records under. Example: `Reflect.getMetadata(JOB_METADATA, MyJobs.prototype, 'run')`. */
 export const JOB_METADATA = 'nestor:job';
 
+/** What `@Job` records on a method. Example: `expect(declaration).toMatchObject<Partial<JobDeclaration>>({ name: 'x' })`. */
 export interface JobDeclaration {
   name: string;
   options: JobOptions;

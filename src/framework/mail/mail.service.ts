@@ -10,7 +10,10 @@ import { lazyModule } from 'src/framework/lazy-module';
 
 const nodemailer = lazyModule<typeof Nodemailer>('nodemailer');
 
-/** A message to send: plain text always (every client shows it), HTML optionally. */
+/**
+ * A message to send: plain text always (every client shows it), HTML optionally.
+ * Example: `await mail.send({ to: 'a@b.c', subject: 'Hello', text: 'Hi' })`.
+ */
 export interface MailMessage {
   to: string;
   subject: string;

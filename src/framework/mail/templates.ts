@@ -51,7 +51,10 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   );
 }
 
-/** The common frame of every HTML mail: one simple, inline-styled document. */
+/**
+ * The common frame of every HTML mail: one simple, inline-styled document.
+ * Example: ``htmlDocument('Thanks', html`<p>Order ${id} is placed.</p>`)``.
+ */
 export function htmlDocument(title: string, body: SafeHtml): string {
   return html`<!doctype html>
     <html>

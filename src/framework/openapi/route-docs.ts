@@ -7,7 +7,7 @@ import { ApiParam, ApiResponse } from '@nestjs/swagger';
  */
 export const PATH_PARAM_MAX_LENGTH = 100;
 
-/** The largest PostgreSQL `integer`: serial ids stop there. */
+/** The largest PostgreSQL `integer`: serial ids stop there. Example: `@Max(INT32_MAX) productId!: number;` */
 export const INT32_MAX = 2147483647;
 
 /**

@@ -2,7 +2,7 @@ import type { Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from 'src/framework/access/principal';
 
-/** What an admin action method receives. */
+/** What an admin action method receives. Example: `archive({ ids, manager }: AdminActionContext)`. */
 export interface AdminActionContext<I = undefined> {
   /** The selected records' ids, parsed as the primary key type. */
   ids: unknown[];
@@ -14,6 +14,7 @@ export interface AdminActionContext<I = undefined> {
   principal?: Principal;
 }
 
+/** How an admin action is offered. Example: `@AdminAction('archive', { confirm: 'Archive them?' })`. */
 export interface AdminActionOptions {
   /** Button label (default: the name, capitalised). */
   label?: string;

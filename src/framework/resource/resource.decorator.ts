@@ -88,7 +88,10 @@ export interface ResourceAdminOptions {
   inlines?: ResourceAdminInline[];
 }
 
-/** How a resource is exposed. Every field name is checked against the entity at boot (NST-R001). */
+/**
+ * How a resource is exposed. Every field name is checked against the entity at boot (NST-R001).
+ * Example: `@Resource(Note, { search: ['title'], sort: ['createdAt'], public: ['list', 'get'] })`.
+ */
 export interface ResourceOptions {
   /** URL segment under `/api`, plural kebab-case. Default: the entity's name pluralised (`order-items`). */
   path?: string;
@@ -144,6 +147,7 @@ export interface ResourceOptions {
   admin?: ResourceAdminOptions;
 }
 
+/** What `@Resource` records: the entity and its options. Example: `resourceDeclaration(NoteResource)?.entity`. */
 export interface ResourceDeclaration {
   entity: Type;
   options: ResourceOptions;
@@ -165,7 +169,10 @@ export function Resource(entity: Type, options: ResourceOptions = {}): ClassDeco
   };
 }
 
-/** The declaration recorded by `@Resource`, or undefined for any other class. */
+/**
+ * The declaration recorded by `@Resource`, or undefined for any other class.
+ * Example: `expect(resourceDeclaration(NoteResource)).toMatchObject({ entity: Note })`.
+ */
 export function resourceDeclaration(target: unknown): ResourceDeclaration | undefined {
   return typeof target === 'function'
     ? (Reflect.getOwnMetadata(RESOURCE_METADATA, target) as ResourceDeclaration | undefined)

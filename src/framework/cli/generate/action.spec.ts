@@ -9,7 +9,7 @@ const appImport = (name: string, file: string): string =>
   `import { ${name} } from '${importPathOf(join(APP_DIR, file))}';`;
 
 const TAG_RESOURCE = `${appImport('Tag', 'catalog/tag.entity.ts')}
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { Resource } from 'nestor';
 
 /** \`/api/tags\` */
 @Resource(Tag, { search: ['name'] })
@@ -17,8 +17,7 @@ export class TagResource {}
 `;
 
 const PRODUCT_RESOURCE = `${appImport('Product', 'catalog/product.entity.ts')}
-import { AdminAction } from 'src/framework/resource/admin-action.decorator';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { AdminAction, Resource } from 'nestor';
 
 @Resource(Product, { path: 'goods' })
 export class ProductResource {
@@ -40,14 +39,13 @@ describe(planAdminAction.name, () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('adds the method to an empty class and the import in path order', async () => {
+  it('adds the method to an empty class and its names to the `nestor` import', async () => {
     const sut = await planAdminAction(root, 'Tag', 'mark-popular');
     expect(sut).toMatchObject({ resource: 'TagResource', method: 'markPopular', action: 'mark-popular' });
     expect(sut.file.path).toBe(join('src', 'app', 'catalog', 'tag.resource.ts'));
     expect(sut.file.content).toContain(
       `${appImport('Tag', 'catalog/tag.entity.ts')}\n` +
-        "import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';\n" +
-        "import { Resource } from 'src/framework/resource/resource.decorator';",
+        "import { Resource, AdminAction, AdminActionContext } from 'nestor';",
     );
     expect(sut.file.content).toMatch(
       /export class TagResource \{\n[\s\S]*@AdminAction\('mark-popular', \{ confirm: 'Mark popular the selected tags\?' \}\)\n {2}markPopular\(\{ ids \}: AdminActionContext\): Promise<string> \{[\s\S]*\n\}\n$/,
@@ -57,9 +55,7 @@ describe(planAdminAction.name, () => {
   it('completes an existing import, keeps the other members and uses the declared path', async () => {
     const sut = await planAdminAction(root, 'ProductResource', 'feature');
     expect(sut.routePath).toBe('goods');
-    expect(sut.file.content).toContain(
-      "import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';",
-    );
+    expect(sut.file.content).toContain("import { AdminAction, Resource, AdminActionContext } from 'nestor';");
     expect(sut.file.content).toContain("  @AdminAction('archive')\n  archive(): string {");
     expect(sut.file.content.indexOf('archive()')).toBeLessThan(sut.file.content.indexOf('feature('));
   });

@@ -6,7 +6,8 @@ import { PlannedFile, appFiles, importPosition, loadTypeScript } from 'src/frame
 import { camelCase, kebabCase, words } from 'src/framework/cli/generate/names';
 import { defaultResourcePath } from 'src/framework/resource/resource.decorator';
 
-const ADMIN_ACTION_MODULE = 'src/framework/resource/admin-action.decorator';
+/** Where an app imports the framework from: its public entry point. */
+const ADMIN_ACTION_MODULE = 'nestor';
 
 /** A `@Resource(Entity)` class found in a resource file. */
 interface FoundResource {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { RootModuleFactory } from 'src/framework/bootstrap';
+import { packageRoot } from 'src/framework/package-root';
 import { CliError, ui } from 'src/framework/cli/context';
 import { planAdminAction } from 'src/framework/cli/generate/action';
 import { FIELDS_HELP, parseFields } from 'src/framework/cli/generate/field-spec';
@@ -116,12 +117,14 @@ async function generateResource(name: string, options: ResourceCommandOptions): 
 }
 
 /**
- * Runs `nestor makemigrations <name>` as a child process: the shim rebuilds dist/ with the new entity first.
+ * Runs `nestor makemigrations <name>` as a child process: the bin rebuilds dist/ with the new entity first.
  * Returns the written file, relative to the root.
  */
 function makeMigration(root: string, name: string): string {
   ui.out(`Writing the migration: nestor makemigrations ${name}…`);
-  const result = spawnSync(process.execPath, [join(root, 'scripts', 'nestor.mjs'), 'makemigrations', name], {
+  // The framework's own bin (this repository's scripts/, or node_modules/nestor/scripts/ in an app).
+  const bin = join(packageRoot(), 'scripts', 'nestor.mjs');
+  const result = spawnSync(process.execPath, [bin, 'makemigrations', name], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],

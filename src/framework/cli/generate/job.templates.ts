@@ -16,7 +16,7 @@ export interface JobModel {
 export function jobTemplate({ jobName, pascal }: JobModel): string {
   return `import { Injectable, Logger } from '@nestjs/common';
 import { IsInt, IsPositive } from 'class-validator';
-import { Job, JobContext } from 'src/framework/jobs/job.decorator';
+import { Job, JobContext } from 'nestor';
 
 /** What \`${jobName}\` receives: validated when it is enqueued and again before it runs. */
 export class ${pascal}Payload {
@@ -57,7 +57,7 @@ export class ${moduleName} {}
 export function jobSpecTemplate({ jobName, pascal, folder, file }: JobModel): string {
   return `import { validate } from 'class-validator';
 import { ${pascal}Job, ${pascal}Payload } from '${folder}/${file}.job';
-import { JOB_METADATA, JobContext, JobDeclaration } from 'src/framework/jobs/job.decorator';
+import { JOB_METADATA, JobContext, JobDeclaration } from 'nestor';
 
 const payload = (values: object): ${pascal}Payload => Object.assign(new ${pascal}Payload(), values);
 

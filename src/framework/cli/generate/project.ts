@@ -7,7 +7,6 @@ import type { EntityRef } from 'src/framework/cli/generate/field-spec';
 /** Where a project keeps things, relative to its root (the current directory). */
 export const APP_DIR = join('src', 'app');
 export const MODULES_FILE = join('src', 'app', 'modules.ts');
-export const USER_ENTITY_FILE = join('src', 'framework', 'auth', 'user.entity.ts');
 
 /** A file the generator writes: created (refused when it exists) or an existing file changed. */
 export interface PlannedFile {
@@ -77,9 +76,6 @@ export function importPathOf(path: string): string {
 export function findEntities(root: string): Map<string, EntityRef> {
   const entities = new Map<string, EntityRef>();
   const files = [...appFiles(root, '.entity.ts')];
-  if (existsSync(join(root, USER_ENTITY_FILE))) {
-    files.push(USER_ENTITY_FILE);
-  }
   for (const path of files) {
     const source = readFileSync(join(root, path), 'utf8');
     const idType = /@PrimaryGeneratedColumn\(\s*['"]uuid['"]/.test(source) ? 'uuid' : 'int';
@@ -88,6 +84,10 @@ export function findEntities(root: string): Map<string, EntityRef> {
         entities.set(name, { name, importPath: importPathOf(path), idType });
       }
     }
+  }
+  if (!entities.has('User')) {
+    // The framework's account table, imported like the rest of the framework (its key: an int identity).
+    entities.set('User', { name: 'User', importPath: 'nestor', idType: 'int' });
   }
   return entities;
 }

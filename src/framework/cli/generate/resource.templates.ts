@@ -400,7 +400,7 @@ export function resourceTemplate(model: ResourceModel): string {
     ? 'list, get, create, update, delete (soft) and restore'
     : 'list, get, create, update and delete';
   return `import { ${names.entity} } from '${model.folder}/${names.file}.entity';
-import { Resource } from 'src/framework/resource/resource.decorator';
+import { Resource } from 'nestor';
 
 /**
  * \`/api/${names.plural}\`: ${actions}.
@@ -418,7 +418,7 @@ export function moduleTemplate(model: ResourceModel): string {
   const { names } = model;
   return `import { Module } from '@nestjs/common';
 import { ${names.entity}Resource } from '${model.folder}/${names.file}.resource';
-import { ResourceModule } from 'src/framework/resource/resource.module';
+import { ResourceModule } from 'nestor';
 
 /** The ${names.humanPlural}: \`/api/${names.plural}\`, its docs and its admin page. Listed in src/app/modules.ts. */
 @Module({
@@ -455,7 +455,7 @@ export function unitSpecTemplate(model: ResourceModel): string {
 `;
   return `${scalars.length > 0 ? `import { validate } from 'class-validator';\n` : ''}import { ${[names.entity, ...enums].join(', ')} } from '${model.folder}/${names.file}.entity';
 import { ${names.entity}Resource } from '${model.folder}/${names.file}.resource';
-import { resourceDeclaration } from 'src/framework/resource/resource.decorator';
+import { resourceDeclaration } from 'nestor';
 ${
   scalars.length > 0
     ? `
@@ -485,7 +485,7 @@ export function e2eSpecTemplate(model: ResourceModel): string {
   const imports = [
     ...[...targets.values()].map((t) => `import { ${t.name} } from '${t.importPath}';`),
     `import { AppModule } from 'src/app.module';`,
-    `import { TestApp, createTestApp } from 'src/framework/testing';`,
+    `import { TestApp, createTestApp } from 'nestor/testing';`,
   ].sort((a, b) => a.slice(a.indexOf(' from ')).localeCompare(b.slice(b.indexOf(' from '))));
   const inputLines = fields.flatMap((f): string[] => {
     if (f.sample !== undefined) {
