@@ -17,7 +17,7 @@ export { NestorModule, type NestorModuleOptions } from 'src/framework/nestor.mod
 export { type Migrations } from 'src/framework/database/data-source-options';
 export {
   NestorConfig,
-  type JobBackend,
+  type JobBackendName,
   type LogLevel,
   type NodeEnv,
 } from 'src/framework/config/nestor-config';
