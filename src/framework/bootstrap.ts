@@ -5,6 +5,7 @@ import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/fr
 import { bootBanner } from 'src/framework/boot-banner';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
 import { createNestorApp, drainHttp } from 'src/framework/create-app';
+import { ReadinessGate } from 'src/framework/health/readiness-gate';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 
 /** Builds the root module for a configuration; every entry point shares it. */
@@ -85,8 +86,14 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
     const logger = app.get(Logger);
     await app.listen({ port: config.port, host: config.host });
     closeOnSignals(app, logger, {
-      timeoutMs: SHUTDOWN_TIMEOUT_MS + DRAIN_GRACE_MS + config.jobsShutdownTimeout,
-      drain: () => drainHttp(app, DRAIN_GRACE_MS),
+      timeoutMs: config.shutdownDrainMs + SHUTDOWN_TIMEOUT_MS + DRAIN_GRACE_MS + config.jobsShutdownTimeout,
+      drain: async () => {
+        // Readiness fails first and the process goes on serving for SHUTDOWN_DRAIN_MS, so a load balancer
+        // checking /health/ready stops routing here before the listener closes.
+        app.get(ReadinessGate).close('shutting down');
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+        await drainHttp(app, DRAIN_GRACE_MS);
+      },
     });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
     logger.log(await bootBanner(app, config));
