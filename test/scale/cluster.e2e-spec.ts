@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import type { ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
-import { serverStatus, startHaproxy, writeLoopbackConfig } from 'test/support/haproxy.mjs';
+import { haproxyCommand, serverStatus, startHaproxy, writeLoopbackConfig } from 'test/support/haproxy.mjs';
 import { NestorProcess, ROOT, cli, ensureBuild, freePort } from 'test/support/processes';
 import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
 import { sleep, waitFor } from 'test/support/wait';
@@ -57,27 +57,32 @@ function appEnv(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
-/** API process `i` (HAProxy's `api<i+1>`) on its fixed port; resolves once it answers ready. */
-async function startApi(i: number): Promise<NestorProcess> {
+/** An API process on `port`; resolves once it answers ready. */
+async function bootApi(port: number): Promise<NestorProcess> {
   // Request logs off: at this rate they would measure the pipe, not the app.
   const proc = new NestorProcess(
     [FAULT_APP, 'http'],
-    appEnv({ PORT: String(apiPorts[i]), WORKERS: 'off', LOG_LEVEL: 'warn' }),
+    appEnv({ PORT: String(port), WORKERS: 'off', LOG_LEVEL: 'warn' }),
   );
   everyProcess.push(proc);
   await waitFor(
-    `api${i + 1} to be ready`,
+    `the API process on port ${port} to be ready`,
     async () => {
       if (proc.child.exitCode !== null) {
-        throw new Error(`api${i + 1} exited ${proc.child.exitCode}:\n${proc.output}`);
+        throw new Error(`the API process on port ${port} exited ${proc.child.exitCode}:\n${proc.output}`);
       }
-      const res = await fetch(`http://127.0.0.1:${apiPorts[i]}/health/ready`).catch(() => undefined);
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined);
       return res?.status === 200;
     },
-    60_000,
+    90_000,
   );
-  api[i] = proc;
   return proc;
+}
+
+/** API process `i` (HAProxy's `api<i+1>`) on its port. */
+async function startApi(i: number): Promise<NestorProcess> {
+  api[i] = await bootApi(apiPorts[i]);
+  return api[i];
 }
 
 async function startWorker(i: number): Promise<NestorProcess> {
@@ -211,19 +216,24 @@ describe('3 API processes and 2 workers behind HAProxy', () => {
     expect(await statusOf('api1')).toBe('UP');
   }, 150_000);
 
-  it('rolling SIGTERM restart of all three: 0 failed requests, each exits 0 after draining', async () => {
+  it('rolling SIGTERM restart of all three: 0 failed requests, each drains while marked down, then exits 0', async () => {
     const downs: number[] = [];
     const exits: (number | null)[] = [];
     const load = await underLoad(async () => {
+      // As a rolling update with surge does: the new processes boot beside the old ones, on ports of their
+      // own, and each takes its predecessor's place in HAProxy (the runtime API's `set server … addr`).
+      const ports = [await freePort(), await freePort(), await freePort()];
+      const replacements = await Promise.all(ports.map((port) => bootApi(port)));
       for (let i = 0; i < 3; i++) {
         const old = api[i];
         const exited = old.stop('SIGTERM');
         // Readiness fails first, while the process still serves: HAProxy takes it out before it closes.
         downs.push(await timeUntil(`api${i + 1}`, 'DOWN'));
         expect(old.child.exitCode).toBeNull();
-        exits.push(await exited);
-        await startApi(i);
+        await haproxyCommand(statsSocket, `set server api/api${i + 1} addr 127.0.0.1 port ${ports[i]}`);
         await timeUntil(`api${i + 1}`, 'UP');
+        exits.push(await exited);
+        [api[i], apiPorts[i]] = [replacements[i], ports[i]];
       }
     });
     process.stdout.write(
@@ -234,7 +244,7 @@ describe('3 API processes and 2 workers behind HAProxy', () => {
     expect(load.answered).toBeGreaterThan(1000);
     expect(load.failed).toBe(0);
     expect(exits).toEqual([0, 0, 0]);
-  }, 300_000);
+  }, 180_000);
 
   it('the request budget holds across processes: one user gets it once, not once per process', async () => {
     const login = await fetch(`http://127.0.0.1:${proxyPort}/api/auth/login`, {
