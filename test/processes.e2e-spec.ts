@@ -120,6 +120,33 @@ describe('Entry points (main, worker, cli)', () => {
     expect(server.output).toContain('SIGTERM received');
   });
 
+  it('on SIGTERM fails readiness first and keeps serving for SHUTDOWN_DRAIN_MS, then stops listening and exits 0', async () => {
+    const port = Number(await freePort());
+    const url = `http://127.0.0.1:${port}`;
+    const server = new NestorProcess('main', {
+      DATABASE_URL: db.url,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      SHUTDOWN_DRAIN_MS: '1500',
+    });
+    await server.waitFor('Nestor is listening');
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    await server.waitFor('SIGTERM received');
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({
+      detail: 'Not ready: shutdown',
+      checks: { shutdown: { status: 'down', message: 'shutting down' }, database: { status: 'up' } },
+    });
+    // Still serving, on new connections too, while the load balancer takes the process out.
+    expect((await fetch(`${url}/api/products`)).status).toBe(200);
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(1500);
+    await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+  });
+
   it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {
     const worker = new NestorProcess('worker', { DATABASE_URL: db.url, DATA_DIR: dataDir });
     await worker.waitFor('Nestor worker ready');

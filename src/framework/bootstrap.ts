@@ -8,6 +8,7 @@ import { bootBanner } from 'src/framework/boot-banner';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
 import { TlsFiles, readTlsCredentials } from 'src/framework/config/tls';
 import { createNestorApp, drainHttp } from 'src/framework/create-app';
+import { ReadinessGate } from 'src/framework/health/readiness-gate';
 import { createRedirectServer } from 'src/framework/http/https-redirect';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 
@@ -126,9 +127,13 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
       reloadCertificateOnSighup(app.getHttpServer() as unknown as TlsServer, config.tls, logger);
     }
     closeOnSignals(app, logger, {
-      timeoutMs: SHUTDOWN_TIMEOUT_MS + DRAIN_GRACE_MS + config.jobsShutdownTimeout,
+      timeoutMs: config.shutdownDrainMs + SHUTDOWN_TIMEOUT_MS + DRAIN_GRACE_MS + config.jobsShutdownTimeout,
       drain: async () => {
         redirects?.close();
+        // Readiness fails first and the process goes on serving for SHUTDOWN_DRAIN_MS, so a load balancer
+        // checking /health/ready stops routing here before the listener closes.
+        app.get(ReadinessGate).close('shutting down');
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
         await drainHttp(app, DRAIN_GRACE_MS);
       },
     });

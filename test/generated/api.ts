@@ -58,7 +58,7 @@ export interface paths {
         };
         /**
          * Readiness: database reachable, Redis reachable when configured, no pending migrations
-         * @description For a readiness probe: each check answers within 1000 ms. Never throttled.
+         * @description For a readiness probe: each check answers within 1000 ms. Never throttled. After SIGTERM it answers 503 (check `shutdown`) while the process drains.
          */
         get: operations["healthReady"];
         put?: never;

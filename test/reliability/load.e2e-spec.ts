@@ -18,8 +18,11 @@ import { NestorProcess, cli, ensureBuild, freePort } from 'test/support/processe
 /** Requests per second for the fixed-rate run: comfortable for 2 busy cores, and still real load. */
 const RATE = 200;
 const DURATION_S = 60;
-/** The process's own limit (bootstrap.ts: 15 s + the 2 s drain + JOBS_SHUTDOWN_TIMEOUT): past it, exit 1. */
-const SHUTDOWN_LIMIT_MS = 15_000 + 2_000 + 30_000;
+/**
+ * The process's own limit (bootstrap.ts: SHUTDOWN_DRAIN_MS, 5 s in production, + 15 s + the 2 s drain +
+ * JOBS_SHUTDOWN_TIMEOUT): past it, exit 1.
+ */
+const SHUTDOWN_LIMIT_MS = 5_000 + 15_000 + 2_000 + 30_000;
 const ADMIN = { email: 'load@example.com', password: 'load-test-password' };
 const LIST = '/api/products?limit=20&filter[price][gte]=10&sort=-price';
 

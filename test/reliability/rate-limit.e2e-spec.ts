@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
+import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import type { Problem } from 'src/framework/http/problem';
 import { TestApp, createTestApp } from 'src/framework/testing';
+import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
 
 /**
  * OWASP API4 (Unrestricted Resource Consumption): the API's request budget, per client address for
@@ -93,5 +96,65 @@ describe('API request budget (RATE_LIMIT_ANON / RATE_LIMIT_USER)', () => {
       expect((await t.anonymous().inject({ url: '/metrics', remoteAddress: ip })).statusCode).toBe(200);
     }
     expect((await t.anonymous().inject({ url: '/api/products', remoteAddress: ip })).statusCode).toBe(200);
+  });
+});
+
+/**
+ * Issue 20 §1: with REDIS_URL the budget is one counter in Redis (`<JOBS_PREFIX>:rate-limit:…`) that every
+ * process shares; test/scale/cluster.e2e-spec.ts checks the same across real processes behind HAProxy.
+ */
+describe('API request budget shared in Redis (REDIS_URL)', () => {
+  const prefix = `rate-limit-${randomBytes(3).toString('hex')}`;
+  const redisEnv = {
+    REDIS_URL: TEST_REDIS_URL,
+    JOBS_PREFIX: prefix,
+    RATE_LIMIT_ANON: `${ANON}/minute`,
+    RATE_LIMIT_USER: `${USER}/minute`,
+  };
+  const apps: TestApp[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await deleteRedisKeys(TEST_REDIS_URL, prefix);
+  });
+
+  it('two apps on one Redis allow an address its budget once between them, under their own key prefix', async () => {
+    const [a, b] = await Promise.all([
+      createTestApp(AppModule.forRoot, { env: redisEnv }),
+      createTestApp(AppModule.forRoot, { env: redisEnv }),
+    ]);
+    apps.push(a, b);
+    const remoteAddress = '198.51.100.7';
+    const statuses: number[] = [];
+    for (let i = 0; i < 2 * ANON; i++) {
+      statuses.push(
+        (await (i % 2 ? b : a).anonymous().inject({ url: '/api/products', remoteAddress })).statusCode,
+      );
+    }
+    expect(statuses.filter((status) => status === 200)).toHaveLength(ANON);
+    expect(statuses.slice(ANON).every((status) => status === 429)).toBe(true);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      expect(await redis.keys(`${prefix}:rate-limit:*`)).not.toEqual([]);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('Redis unreachable: 503 problem+json with Retry-After, not an unlimited request', async () => {
+    const t = await createTestApp(AppModule.forRoot, {
+      // Nothing listens on port 1; the jobs and idempotency keys stay on PostgreSQL for this app.
+      env: {
+        ...redisEnv,
+        REDIS_URL: 'redis://127.0.0.1:1',
+        JOBS_BACKEND: 'postgres',
+        IDEMPOTENCY_STORE: 'database',
+      },
+    });
+    apps.push(t);
+    const res = await t.anonymous().inject({ url: '/api/products', remoteAddress: '198.51.100.8' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json<Problem>().detail).toMatch(/request budget store is unavailable/);
   });
 });

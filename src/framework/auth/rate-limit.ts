@@ -1,8 +1,13 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, HttpException, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import type * as ThrottlerRedis from '@nest-lab/throttler-storage-redis';
 import { clientBucket, tooManyRequests } from 'src/framework/auth/login-throttle.service';
 import type { Principal } from 'src/framework/access/principal';
 import type { NestorConfig, RateLimit } from 'src/framework/config/nestor-config';
+import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { lazyModule } from 'src/framework/lazy-module';
+
+const throttlerRedis = lazyModule<typeof ThrottlerRedis>('@nest-lab/throttler-storage-redis');
 
 type LimitedRequest = { principal?: Principal; ip: string };
 
@@ -12,8 +17,9 @@ const principalOf = (context: ExecutionContext): Principal | undefined =>
 /**
  * The API's request budget (OWASP API4), as Laravel's `throttle:api`: per user when signed in (JWT, API
  * key or admin session, whatever the address), else per client address (IPv6 by /64), across all routes.
- * Counted in memory by @nestjs/throttler, so each process keeps its own budget. `@SkipThrottle()` exempts
- * a controller (health probes, metrics scrapes).
+ * With REDIS_URL the counters live in Redis (keys `<JOBS_PREFIX>:rate-limit:*`, one atomic script per
+ * request), so N processes share one budget; without it each process counts in memory. `@SkipThrottle()`
+ * exempts a controller (health probes, metrics scrapes).
  * Example: `ThrottlerModule.forRootAsync({ inject: [NestorConfig], useFactory: rateLimitOptions })`.
  */
 export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
@@ -21,6 +27,15 @@ export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
   const budget = (context: ExecutionContext): RateLimit | undefined =>
     principalOf(context) ? user : anonymous;
   return {
+    storage: config.redisUrl
+      ? // The storage owns this client (it disconnects it when the app closes). A request waits about two
+        // seconds at most for Redis, then answers 503 (RateLimitGuard) instead of hanging.
+        new (throttlerRedis().ThrottlerStorageRedisService)(config.redisUrl, {
+          keyPrefix: `${config.jobsPrefix}:rate-limit:`,
+          maxRetriesPerRequest: 1,
+          connectTimeout: 2_000,
+        })
+      : undefined,
     throttlers: [
       {
         name: 'default',
@@ -38,6 +53,26 @@ export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return await super.canActivate(context);
+    } catch (error) {
+      if (error instanceof HttpException) {
+        throw error;
+      }
+      // The shared counters' store (Redis) failed: say so, as for any dependency that is down.
+      throw new ProblemException(
+        {
+          type: PROBLEM_TYPES.dependencyDown,
+          title: 'Service Unavailable',
+          status: 503,
+          detail: `The request budget store is unavailable right now (${(error as Error).message}). Retry shortly.`,
+        },
+        { 'retry-after': '5' },
+      );
+    }
+  }
+
   protected override getTracker(request: LimitedRequest): Promise<string> {
     const principal = request.principal;
     return Promise.resolve(principal ? `user:${principal.userId}` : `ip:${clientBucket(request.ip)}`);

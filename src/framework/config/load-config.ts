@@ -218,6 +218,10 @@ class EnvironmentVariables {
   JOBS_LOCK_DURATION?: string;
 
   @IsOptional()
+  @Matches(/^\d{1,6}$/, { message: 'expected milliseconds, e.g. 5000' })
+  SHUTDOWN_DRAIN_MS?: string;
+
+  @IsOptional()
   @Matches(TTL, { message: 'expected seconds, or a number with s, m, h or d, e.g. 86400 or 24h' })
   IDEMPOTENCY_TTL?: string;
 
@@ -473,6 +477,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',
     jobsShutdownTimeout: Number(vars.JOBS_SHUTDOWN_TIMEOUT ?? 30_000),
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),
+    // Behind a load balancer: longer than its health check takes to mark the process down (deploy/haproxy).
+    shutdownDrainMs: Number(vars.SHUTDOWN_DRAIN_MS ?? (nodeEnv === 'production' ? 5_000 : 0)),
     idempotency: {
       ttlSeconds: parseTtl(vars.IDEMPOTENCY_TTL ?? '24h'),
       store: (vars.IDEMPOTENCY_STORE ?? (vars.REDIS_URL ? 'redis' : 'database')) as IdempotencyStoreKind,

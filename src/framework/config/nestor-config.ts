@@ -115,6 +115,12 @@ export abstract class NestorConfig {
    */
   abstract readonly jobsLockDuration: number;
   /**
+   * After SIGTERM, how long the HTTP process keeps serving normally while `/health/ready` answers 503, so a
+   * load balancer stops sending it requests before it closes (SHUTDOWN_DRAIN_MS, default 5000 in
+   * production, 0 otherwise).
+   */
+  abstract readonly shutdownDrainMs: number;
+  /**
    * `Idempotency-Key` records: how long a key is remembered (IDEMPOTENCY_TTL, seconds, default 86400 = 24 h)
    * and where (IDEMPOTENCY_STORE: `database`, the default, or `redis` when REDIS_URL is set).
    */

@@ -13,6 +13,7 @@ import { DataSource } from 'typeorm';
 import { migrationStates } from 'src/framework/database/migration-runner';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { LivenessDto, ReadinessDto } from 'src/framework/health/health.dto';
+import { ReadinessGate } from 'src/framework/health/readiness-gate';
 import { RedisHealth } from 'src/framework/health/redis-health';
 import { Public } from 'src/framework/access/auth.decorators';
 
@@ -33,6 +34,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly redis: RedisHealth,
+    private readonly gate: ReadinessGate,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
@@ -52,7 +54,7 @@ export class HealthController {
   @ApiOperation({
     operationId: 'healthReady',
     summary: 'Readiness: database reachable, Redis reachable when configured, no pending migrations',
-    description: `For a readiness probe: each check answers within ${READY_CHECK_TIMEOUT_MS} ms. Never throttled.`,
+    description: `For a readiness probe: each check answers within ${READY_CHECK_TIMEOUT_MS} ms. Never throttled. After SIGTERM it answers 503 (check \`shutdown\`) while the process drains.`,
   })
   @ApiOkResponse({ type: ReadinessDto, description: 'Ready to serve' })
   @ApiServiceUnavailableResponse({ description: 'Not ready; `checks` says which dependency failed' })
@@ -70,6 +72,9 @@ export class HealthController {
             })
             .withTimeout(READY_CHECK_TIMEOUT_MS),
         ...(this.redis.enabled ? [() => this.redis.check(READY_CHECK_TIMEOUT_MS)] : []),
+        ...(this.gate.closedBecause
+          ? [() => this.indicators.check('shutdown').down({ message: this.gate.closedBecause })]
+          : []),
       ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {

@@ -2,11 +2,12 @@ import { ApiProperty } from '@nestjs/swagger';
 
 // The shapes of the probes' answers, for the OpenAPI document (Terminus builds the readiness one).
 
-/** One check of the readiness probe (`database`, `migrations`, `redis`). */
+/** One check of the readiness probe (`database`, `migrations`, `redis`; `shutdown` while draining). */
 const CHECKS = {
   type: 'object' as const,
   properties: {},
-  description: 'By check name: `database`, `migrations` and, with REDIS_URL, `redis`',
+  description:
+    'By check name: `database`, `migrations` and, with REDIS_URL, `redis`; `shutdown` (down) after SIGTERM',
   patternProperties: {
     '^[a-z]+$': {
       type: 'object',

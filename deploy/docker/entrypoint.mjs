@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The container's entry point: one image, several roles.
+//   api (default)  the HTTP API, admin and docs        (dist/src/main.js)
+//   worker         job processors, no HTTP             (dist/src/worker.js)
+//   migrate        apply pending migrations, then exit (nestor migrate)
+//   nestor …       any other `nestor` command          (dist/src/cli.js)
+//   healthcheck    exit 0 when the API in this container answers /health/live (Docker's HEALTHCHECK)
+// The role runs in this process (no shell, no child): signals reach it directly, so SIGTERM drains.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const [role = 'api', ...rest] = process.argv.slice(2);
+const ENTRIES = {
+  api: ['main.js', rest],
+  worker: ['worker.js', rest],
+  migrate: ['cli.js', ['migrate', ...rest]],
+  nestor: ['cli.js', rest],
+};
+
+if (role === 'healthcheck') {
+  const url = `http://127.0.0.1:${process.env.PORT ?? '3000'}/health/live`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+  process.exit(res?.ok ? 0 : 1);
+} else if (Object.hasOwn(ENTRIES, role)) {
+  const [file, args] = ENTRIES[role];
+  const script = join(ROOT, 'dist', 'src', file);
+  // The entry reads its arguments from process.argv, as when started as `node dist/src/<file> …`.
+  process.argv = [process.argv[0], script, ...args];
+  await import(pathToFileURL(script).href);
+} else {
+  process.stderr.write(
+    `Unknown role "${role}": expected api, worker, migrate, nestor <command> or healthcheck.\n`,
+  );
+  process.exit(64);
+}
