@@ -11,6 +11,11 @@ function esmPackages(root = join(__dirname, 'node_modules')) {
       if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).type === 'module') {
         names.push(name);
       }
+      // A nested copy (another major than the hoisted one, e.g. jose 6 under openid-client) counts too.
+      const nested = join(root, name, 'node_modules');
+      if (existsSync(nested)) {
+        names.push(...esmPackages(nested));
+      }
     }
   }
   return names;

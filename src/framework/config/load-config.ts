@@ -5,6 +5,7 @@ import { plainToInstance } from 'class-transformer';
 import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
 import { passwordProblem } from 'src/framework/fields/password-policy';
+import { parseOAuthProviders } from 'src/framework/config/oauth-providers';
 import {
   IDEMPOTENCY_STORES,
   IdempotencyStoreKind,
@@ -352,6 +353,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
   }
+  const oauthProviders = parseOAuthProviders(raw, problems);
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -421,6 +423,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     inMemoryDatabase: false,
     embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
+    oauthProviders,
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,

@@ -1,3 +1,5 @@
+import type { OAuthProviderConfig } from 'src/framework/config/oauth-providers';
+
 /** Pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -104,6 +106,8 @@ export abstract class NestorConfig {
   abstract readonly migrateOnBoot: boolean;
   /** Serve Swagger UI and the OpenAPI document at /docs (DOCS=public, the default) or not (DOCS=off). */
   abstract readonly docs: 'public' | 'off';
+  /** "Sign in with …" providers (OAUTH_PROVIDERS and OAUTH_<NAME>_*); empty → OAuth sign-in is off. */
+  abstract readonly oauthProviders: readonly OAuthProviderConfig[];
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
   /**
