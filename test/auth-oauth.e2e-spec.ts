@@ -43,6 +43,8 @@ describe('Sign in with OAuth 2 / OpenID Connect, against a real OAuth 2 server (
   let dataSource: DataSource;
   const events: SecurityEvent[] = [];
   let people = 0;
+  /** What the GitHub-like emails endpoint answers next. */
+  let forgeEmails: { email: string; primary: boolean; verified: boolean }[] = [];
 
   /**
    * The mock signs the access token first, then the ID token: the outer `once` passes over the access
@@ -117,7 +119,7 @@ describe('Sign in with OAuth 2 / OpenID Connect, against a real OAuth 2 server (
     t = await createTestApp(AppModule.forRoot, {
       env: {
         PUBLIC_URL: 'https://shop.example',
-        OAUTH_PROVIDERS: 'mock,flaky,down',
+        OAUTH_PROVIDERS: 'mock,flaky,down,forge',
         OAUTH_MOCK_ISSUER: provider.issuer.url!,
         OAUTH_MOCK_CLIENT_ID: 'nestor-shop',
         OAUTH_MOCK_CLIENT_SECRET: 'mock client secret',
@@ -129,7 +131,20 @@ describe('Sign in with OAuth 2 / OpenID Connect, against a real OAuth 2 server (
         OAUTH_DOWN_ISSUER: 'http://127.0.0.1:9',
         OAUTH_DOWN_CLIENT_ID: 'nestor-shop',
         OAUTH_DOWN_CLIENT_SECRET: 'down client secret',
+        // A plain OAuth 2 provider shaped like GitHub: endpoints named, no discovery; who the user is comes
+        // from the user endpoint (`id`) and which address is verified from the emails endpoint.
+        OAUTH_FORGE_AUTHORIZATION_URL: `${provider.issuer.url!}/authorize`,
+        OAUTH_FORGE_TOKEN_URL: `${provider.issuer.url!}/token`,
+        OAUTH_FORGE_USERINFO_URL: `${provider.issuer.url!}/userinfo`,
+        OAUTH_FORGE_EMAILS_URL: `${provider.issuer.url!}/user/emails`,
+        OAUTH_FORGE_CLIENT_ID: 'nestor-shop',
+        OAUTH_FORGE_CLIENT_SECRET: 'forge client secret',
       },
+    });
+    provider.service.addRoute('GET', '/user/emails', (request, response) => {
+      const emails = request.headers.authorization?.startsWith('Bearer ') ? forgeEmails : [];
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify(emails));
     });
     dataSource = t.app.get(DataSource);
     t.app.get(SecurityEvents).subscribe((event) => events.push(event));
@@ -149,6 +164,7 @@ describe('Sign in with OAuth 2 / OpenID Connect, against a real OAuth 2 server (
       { name: 'mock', label: 'Mock ID', authorizeUrl: '/api/auth/oauth/mock/authorize' },
       { name: 'flaky', label: 'Flaky', authorizeUrl: '/api/auth/oauth/flaky/authorize' },
       { name: 'down', label: 'Down', authorizeUrl: '/api/auth/oauth/down/authorize' },
+      { name: 'forge', label: 'Forge', authorizeUrl: '/api/auth/oauth/forge/authorize' },
     ]);
     problem(await t.inject('/api/auth/oauth/nope/authorize'), 404, 'urn:nestor:problem:not-found');
   });
@@ -302,6 +318,41 @@ describe('Sign in with OAuth 2 / OpenID Connect, against a real OAuth 2 server (
     const missing = await signIn(anonymous);
     problem(missing, 403, OAUTH_PROBLEMS.emailUnverified);
     expect(await counts()).toEqual(before);
+  });
+
+  it('a plain OAuth 2 provider (GitHub-like): the user id and the verified address from its endpoints', async () => {
+    const before = await counts();
+    const forgeUser = () =>
+      provider.service.once(Events.BeforeUserinfo, (response: MutableResponse) => {
+        response.body = { id: 4242, login: 'octo' };
+      });
+    const start = async () => {
+      const { cookie, callback: url, authorizationUrl } = await startSignIn('forge');
+      expect(authorizationUrl.searchParams.get('scope')).toBe('email');
+      expect(authorizationUrl.searchParams.get('nonce')).toBeNull();
+      expect(authorizationUrl.searchParams.get('code_challenge_method')).toBe('S256');
+      return callback(url, cookie);
+    };
+    // Only an unverified address: nothing is created.
+    forgeEmails = [{ email: 'octo@example.com', primary: true, verified: false }];
+    forgeUser();
+    problem(await start(), 403, OAUTH_PROBLEMS.emailUnverified);
+    expect(await counts()).toEqual(before);
+
+    // The verified one wins over an unverified primary.
+    forgeEmails = [
+      { email: 'octo-old@example.com', primary: true, verified: false },
+      { email: 'Octo@Example.com', primary: false, verified: true },
+    ];
+    forgeUser();
+    const res = await start();
+    expect(res.statusCode).toBe(200);
+    const user = await userByEmail('octo@example.com');
+    const [identity] = await dataSource.query<{ provider: string; subject: string }[]>(
+      'SELECT provider, subject FROM user_identity WHERE "userId" = $1',
+      [user.id],
+    );
+    expect(identity).toEqual({ provider: 'forge', subject: '4242' });
   });
 
   it('wrong state: refused, and the flow is spent; no cookie (login CSRF): refused', async () => {
