@@ -17,6 +17,8 @@ function esmPackages(root) {
       if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).type === 'module') {
         names.push(name);
       }
+      // A nested copy (another major than the hoisted one, e.g. jose 6 under openid-client) counts too.
+      names.push(...esmPackages(join(root, name, 'node_modules')));
     }
   }
   return names;

@@ -35,6 +35,8 @@ export type AccountChangeEvent = Extract<
   | '2fa.recovery-codes-replaced'
   | 'api-key.created'
   | 'api-key.revoked'
+  | 'identity.linked'
+  | 'identity.unlinked'
 >;
 
 /** The request's principal from a JWT carries the refresh family of its session. */

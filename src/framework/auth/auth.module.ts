@@ -21,6 +21,9 @@ import { deriveKey } from 'src/framework/crypto/keys';
 import { LoginAttempt } from 'src/framework/auth/login-attempt.entity';
 import { LoginThrottleService } from 'src/framework/auth/login-throttle.service';
 import { OneTimeToken } from 'src/framework/auth/one-time-token.entity';
+import { OAuthController } from 'src/framework/auth/oauth.controller';
+import { OAuthFlow } from 'src/framework/auth/oauth-flow.entity';
+import { OAuthService } from 'src/framework/auth/oauth.service';
 import { Permission } from 'src/framework/auth/permission.entity';
 import { PermissionResource } from 'src/framework/auth/permission.resource';
 import { RateLimitGuard, rateLimitOptions } from 'src/framework/auth/rate-limit';
@@ -33,6 +36,7 @@ import { UserSessionsService } from 'src/framework/auth/user-sessions.service';
 import { TwoFactorController } from 'src/framework/auth/two-factor.controller';
 import { TwoFactorService } from 'src/framework/auth/two-factor.service';
 import { User } from 'src/framework/auth/user.entity';
+import { UserIdentity } from 'src/framework/auth/user-identity.entity';
 import { UserResource } from 'src/framework/auth/user.resource';
 import { VerifyEmailPageController } from 'src/framework/auth/verify-email-page.controller';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -47,6 +51,8 @@ export const AUTH_ENTITIES = [
   ApiKey,
   LoginAttempt,
   AdminSession,
+  UserIdentity,
+  OAuthFlow,
 ];
 
 /** Users, groups, permissions, tokens, and the global guards that enforce them and the request budget. */
@@ -82,6 +88,7 @@ export const AUTH_ENTITIES = [
     SessionsController,
     TwoFactorController,
     VerifyEmailPageController,
+    OAuthController,
   ],
   providers: [
     AuthService,
@@ -93,6 +100,7 @@ export const AUTH_ENTITIES = [
     SessionService,
     UserSessionsService,
     SecurityEvents,
+    OAuthService,
     JwtStrategy,
     // Global guards run in this order: who is calling, then their request budget.
     { provide: APP_GUARD, useClass: NestorAuthGuard },

@@ -13,6 +13,8 @@ import {
  * - `login.succeeded|failed|locked|refused` (refused: right password, but not staff for the admin, or a
  *   breached password that must be replaced), `2fa-disable.failed|locked`, `2fa-recovery-codes.failed|locked` (a wrong code when turning 2FA off or replacing the recovery codes)
  * - `password.changed|reset|set`, `2fa.enabled|disabled|recovery-codes-replaced|recovery-code-used|code-reused`
+ * - `identity.linked|unlinked` (an OAuth / OpenID Connect account linked at sign-in, or unlinked by its user;
+ *   `login.*` events of OAuth sign-ins carry `via: 'oauth'` and the provider)
  * - `api-key.created|revoked`, `session.ended` (a user ended one of their sessions), `grants.changed` (a user's permissions, groups, staff, superuser or active
  *   flag; a group's permissions), `access.denied` (any 403 answer), `credential.rejected` (a 401 to a
  *   request that sent a bearer token or API key)
@@ -38,6 +40,8 @@ export type SecurityEventName =
   | '2fa.code-reused'
   | 'api-key.created'
   | 'api-key.revoked'
+  | 'identity.linked'
+  | 'identity.unlinked'
   | 'session.ended'
   | 'grants.changed'
   | 'access.denied'

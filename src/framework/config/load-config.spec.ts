@@ -29,6 +29,15 @@ describe(loadConfig.name, () => {
     throw new Error(`expected loadConfig to throw a ConfigError for ${JSON.stringify(env)}`);
   };
 
+  it('refuses a bad OAuth provider at boot with the other NST-C001 problems', () => {
+    const error = configError({ OAUTH_PROVIDERS: 'google', OAUTH_GOOGLE_CLIENT_ID: 'id', PORT: 'x' });
+    expect(error.message).toMatch(/^NST-C001 Invalid configuration:/);
+    expect(error.problems).toEqual([
+      expect.stringContaining('PORT="x"'),
+      'OAUTH_GOOGLE_CLIENT_SECRET: required for the OAuth provider "google"',
+    ]);
+  });
+
   describe('security settings', () => {
     it('refuses an ADMIN_PASSWORD the password policy refuses, without echoing it', () => {
       for (const password of ['short pw', 'Password1234']) {

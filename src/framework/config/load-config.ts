@@ -5,6 +5,7 @@ import { plainToInstance } from 'class-transformer';
 import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
 import { passwordProblem } from 'src/framework/fields/password-policy';
+import { parseOAuthProviders } from 'src/framework/config/oauth-providers';
 import {
   IDEMPOTENCY_STORES,
   IdempotencyStoreKind,
@@ -409,6 +410,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
   }
   problems.push(...tlsProblems(vars));
+  const oauthProviders = parseOAuthProviders(raw, problems);
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -487,6 +489,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     inMemoryDatabase: false,
     embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
+    oauthProviders,
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,

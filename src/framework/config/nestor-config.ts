@@ -1,3 +1,4 @@
+import type { OAuthProviderConfig } from 'src/framework/config/oauth-providers';
 import type { TlsFiles } from 'src/framework/config/tls';
 
 /** Pino's levels, plus `silent`. */
@@ -129,6 +130,8 @@ export abstract class NestorConfig {
   abstract readonly migrateOnBoot: boolean;
   /** Serve Swagger UI and the OpenAPI document at /docs (DOCS=public, the default) or not (DOCS=off). */
   abstract readonly docs: 'public' | 'off';
+  /** "Sign in with …" providers (OAUTH_PROVIDERS and OAUTH_<NAME>_*); empty → OAuth sign-in is off. */
+  abstract readonly oauthProviders: readonly OAuthProviderConfig[];
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
   /**
