@@ -1,11 +1,18 @@
+import { runMigrations } from 'bullmq';
+import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { serverPool } from 'src/framework/database/data-source-options';
 import { DatabaseHangGuard, PROBE_AFTER_MS, PROBE_TIMEOUT_MS } from 'src/framework/database/hang-guard';
+import { BULLMQ_SCHEMA } from 'src/framework/jobs/backends/postgres-job-backend';
+import { OnPostgres } from 'src/framework/jobs/backends/job-backend';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
+import { FrozenProxy } from 'test/support/frozen-proxy';
+import { waitFor } from 'test/support/wait';
 
 /**
- * The guard against a hung PostgreSQL server must leave slow queries on a live server alone (the hung case is
- * test/reliability/faults.e2e-spec.ts, with a SIGSTOPped cluster).
+ * The guard against a hung PostgreSQL server must leave slow queries on a live server alone (the hung case for
+ * the application's pool is test/reliability/faults.e2e-spec.ts, with a SIGSTOPped cluster), and guards the
+ * other pools registered with it: here bullmq's, hung through a proxy that stops forwarding.
  */
 describe('DatabaseHangGuard on a live server', () => {
   let db: TestDatabase;
@@ -41,4 +48,59 @@ describe('DatabaseHangGuard on a live server', () => {
     // The pool's connections all survived.
     expect(serverPool(dataSource)?.totalCount).toBeGreaterThanOrEqual(2);
   });
+
+  it("closes a hung query on bullmq's pool within the probe window; the worker then recovers", async () => {
+    const proxy = await FrozenProxy.start(Number(new URL(db.url).port || 5432));
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    // As PostgresJobBackend opens it, and registers it with the guard.
+    const pool = new Pool({
+      connectionString: url.toString(),
+      options: `-c search_path="${BULLMQ_SCHEMA}"`,
+      max: 6,
+    });
+    pool.on('error', () => undefined);
+    const unwatch = guard.watch(pool);
+    const client = await pool.connect();
+    await runMigrations(client, BULLMQ_SCHEMA);
+    client.release();
+    const queue = new OnPostgres.Queue<object, unknown>('hang.guard', { connection: pool });
+    const ran: string[] = [];
+    const worker = new OnPostgres.Worker<object, unknown>(
+      'hang.guard',
+      (job) => Promise.resolve(void ran.push(job.name)),
+      { connection: pool },
+    );
+    worker.on('error', () => undefined);
+    try {
+      await queue.add('before', {});
+      await waitFor('the job before the hang', () => ran.includes('before'));
+
+      proxy.freeze();
+      const frozenAt = Date.now();
+      const hung = await pool.query('SELECT 1').then(
+        () => 'answered',
+        (error: Error) => error.message,
+      );
+      const closedMs = Date.now() - frozenAt;
+      proxy.thaw();
+      await queue.add('after', {});
+      await waitFor('the job after the hang', () => ran.includes('after'), 20_000);
+      const recoveredMs = Date.now() - frozenAt;
+      process.stdout.write(
+        `jobs pool hung: query closed after ${closedMs} ms (${hung}); worker ran a new job ${recoveredMs} ms after the hang began\n`,
+      );
+
+      expect(hung).not.toBe('answered');
+      expect(closedMs).toBeGreaterThanOrEqual(PROBE_AFTER_MS);
+      expect(closedMs).toBeLessThan(PROBE_AFTER_MS + PROBE_TIMEOUT_MS + 2_000);
+    } finally {
+      unwatch();
+      proxy.thaw();
+      await worker.close(true);
+      await queue.close();
+      await pool.end();
+      await proxy.close();
+    }
+  }, 60_000);
 });

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createPostgresBackend, Queue, withBackend } from 'bullmq';
 import { Client } from 'pg';
+import { JobQueue, OnPostgres } from 'src/framework/jobs/backends/job-backend';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
 import { NestorProcess, ROOT, ensureBuild, freePort } from 'test/support/processes';
 import { RedisServer } from 'test/support/servers';
-import { sleep } from 'test/support/wait';
+import { sleep, waitFor } from 'test/support/wait';
 
 /**
  * Job faults with real processes (built dist/ plus test/support/fault-app.js), a real PostgreSQL database
@@ -56,8 +57,8 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
     return proc;
   }
 
-  const enqueue = (proc: NestorProcess, key: string, ms: number): void => {
-    proc.child.stdin!.write(`enqueue ${key} ${ms}\n`);
+  const enqueue = (proc: NestorProcess, key: string, ms: number, hold = 0): void => {
+    proc.child.stdin!.write(`enqueue ${key} ${ms} ${hold}\n`);
   };
 
   async function effects(like: string): Promise<Map<string, number>> {
@@ -205,4 +206,112 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
       expect(await worker.stop()).toBe(0);
     }
   }, 90_000);
+
+  it.each(['Redis', 'PostgreSQL'] as const)(
+    '%s: a job whose workers die after its effect completes past the stall limit; a poison pill fails',
+    async (backend) => {
+      // A database of its own: the PostgreSQL backend's queue 'faults.slow' starts empty.
+      const own = await createTestDatabase();
+      const ownPg = new Client({ connectionString: own.url });
+      await ownPg.connect();
+      const prefix = `faults-stall-${randomBytes(3).toString('hex')}`;
+      const vars: Record<string, string> = {
+        DATABASE_URL: own.url,
+        JOBS_LOCK_DURATION: String(LOCK_MS),
+        FAULT_CONCURRENCY: '2',
+        ...(backend === 'Redis' ? { REDIS_URL: redis.url, JOBS_PREFIX: prefix } : {}),
+      };
+      // Opened once the first worker is up: the PostgreSQL backend's queue needs bullmq's schema migrated.
+      let queue: JobQueue | undefined;
+      try {
+        await ownPg.query(
+          `CREATE TABLE fault_effect (key varchar(200) NOT NULL, "jobId" varchar(100) NOT NULL, pid int NOT NULL,
+            at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+        );
+        let worker = await start('worker', vars);
+        const jobs: JobQueue =
+          backend === 'Redis'
+            ? new Queue<object, unknown>('faults.slow', { connection: { port: redis.port }, prefix })
+            : new OnPostgres.Queue<object, unknown>('faults.slow', { connection: own.url });
+        queue = jobs;
+        // 'done': its effect commits at once, then its worker is killed while it holds on. 'pill': it kills
+        // its worker before its effect, every time.
+        enqueue(worker, 'done-1', 0, 30_000);
+        enqueue(worker, 'pill-1', 30_000);
+        await worker.waitFor('fault-enqueued pill-1', 10_000);
+        const ids = Object.fromEntries(
+          [...worker.output.matchAll(/fault-enqueued (\S+) (\S+)/g)].map((m) => [m[1], m[2]]),
+        );
+        const state = async (key: string): Promise<string> =>
+          (await jobs.getJob(ids[key]))?.getState() ?? 'missing';
+        const settled = async (): Promise<boolean> =>
+          ['completed', 'failed'].includes(await state('done-1')) &&
+          ['completed', 'failed'].includes(await state('pill-1'));
+
+        let kills = 0;
+        while (kills < 8) {
+          const both = await waitFor(
+            'both jobs running (done-1 past its effect), or both settled',
+            async () => {
+              if (await settled()) {
+                return 'settled';
+              }
+              const out = worker.output; // this worker's own output: the earlier ones are dead
+              return (
+                out.includes('fault-job done done-1') && out.includes('fault-job start pill-1') && 'running'
+              );
+            },
+            30_000,
+          );
+          if (both === 'settled') {
+            break;
+          }
+          expect(await worker.stop('SIGKILL')).toBeNull();
+          kills += 1;
+          worker = await start('worker', vars);
+        }
+        const [effectRows, outbox] = [
+          (await ownPg.query<{ key: string }>('SELECT key FROM fault_effect ORDER BY key')).rows,
+          (
+            await ownPg.query<{ key: string; finished: boolean; failed: boolean }>(
+              `SELECT payload->>'key' AS key, "finishedAt" IS NOT NULL AS finished, "failedAt" IS NOT NULL AS failed
+                 FROM job_outbox ORDER BY 1`,
+            )
+          ).rows,
+        ];
+        const failedReason = (await jobs.getJob(ids['pill-1']))?.failedReason;
+        process.stdout.write(
+          `${backend}: workers killed ${kills} times; done-1 ${await state('done-1')}, pill-1 ` +
+            `${await state('pill-1')} (${failedReason}); effects ${effectRows.map((r) => r.key).join(',')}\n`,
+        );
+        expect(await worker.stop()).toBe(0);
+
+        expect(kills).toBe(3); // bullmq's stall count goes past MAX_STALLS (2) on the third death
+        expect(effectRows).toEqual([{ key: 'done-1' }]); // once, for all the deliveries
+        expect(await state('done-1')).toBe('completed');
+        expect(await state('pill-1')).toBe('failed');
+        expect(failedReason).toMatch(/stalled more than allowable limit/);
+        // The outbox agrees: done-1 finished, pill-1 failed (and retryable by staff).
+        await waitFor('the outbox rows settled', async () => {
+          const { rows } = await ownPg.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NOT NULL',
+          );
+          return rows[0].n === 2;
+        });
+        const { rows: settledRows } = await ownPg.query<{ key: string; failed: boolean }>(
+          `SELECT payload->>'key' AS key, "failedAt" IS NOT NULL AS failed FROM job_outbox ORDER BY 1`,
+        );
+        expect(outbox.map((r) => r.key)).toEqual(['done-1', 'pill-1']);
+        expect(settledRows).toEqual([
+          { key: 'done-1', failed: false },
+          { key: 'pill-1', failed: true },
+        ]);
+      } finally {
+        await queue?.close();
+        await ownPg.end();
+        await own.drop();
+      }
+    },
+    120_000,
+  );
 });

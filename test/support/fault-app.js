@@ -1,13 +1,13 @@
 // A built Nestor app plus one slow test job, run as a real process by test/jobs-faults.e2e-spec.ts.
 // Plain CommonJS on top of dist/ (the tests build it first), so the child runs exactly the shipped framework
 // code; decorators are applied by hand. Usage: `node test/support/fault-app.js worker|http`.
-// Lines on stdin `enqueue <key> <ms>` enqueue `faults.slow` inside a transaction (the outbox path).
+// Lines on stdin `enqueue <key> <ms> [<hold>]` enqueue `faults.slow` inside a transaction (the outbox path).
 'use strict';
 require('reflect-metadata');
 const { join } = require('node:path');
 const { createInterface } = require('node:readline');
 const { Injectable, Module } = require('@nestjs/common');
-const { IsInt, IsString, Min } = require('class-validator');
+const { IsInt, IsOptional, IsString, Min } = require('class-validator');
 const { DataSource } = require('typeorm');
 
 const dist = join(__dirname, '..', '..', 'dist', 'src');
@@ -20,6 +20,8 @@ class SlowPayload {}
 IsString()(SlowPayload.prototype, 'key');
 IsInt()(SlowPayload.prototype, 'ms');
 Min(0)(SlowPayload.prototype, 'ms');
+IsOptional()(SlowPayload.prototype, 'hold');
+IsInt()(SlowPayload.prototype, 'hold');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -29,8 +31,11 @@ class FaultJobs {
     this.dataSource = dataSource;
   }
 
-  /** Sleeps, then records its effect once (`fault_effect` has no unique key: a second effect would show). */
-  async slow({ key, ms }, ctx) {
+  /**
+   * Sleeps `ms`, then records its effect once (`fault_effect` has no unique key: a second effect would show),
+   * then sleeps `hold` more (a window to kill the worker in after the effect committed).
+   */
+  async slow({ key, ms, hold }, ctx) {
     process.stdout.write(`fault-job start ${key} attempt=${ctx.attempt} pid=${process.pid}\n`);
     await sleep(ms);
     const done = await ctx.once(`fault:${key}`, (manager) =>
@@ -41,17 +46,25 @@ class FaultJobs {
       ]),
     );
     process.stdout.write(`fault-job done ${key} effect=${done} pid=${process.pid}\n`);
+    await sleep(hold ?? 0);
   }
 
   onApplicationBootstrap() {
     const lines = createInterface({ input: process.stdin });
     lines.on('line', (line) => {
-      const [command, key, ms] = line.trim().split(/\s+/);
+      const [command, key, ms, hold] = line.trim().split(/\s+/);
       if (command !== 'enqueue') {
         return;
       }
       this.dataSource
-        .transaction((manager) => this.jobs.enqueue('faults.slow', { key, ms: Number(ms) }, {}, manager))
+        .transaction((manager) =>
+          this.jobs.enqueue(
+            'faults.slow',
+            { key, ms: Number(ms), ...(hold ? { hold: Number(hold) } : {}) },
+            {},
+            manager,
+          ),
+        )
         .then(
           (id) => process.stdout.write(`fault-enqueued ${key} ${id}\n`),
           (error) => process.stdout.write(`fault-enqueue-failed ${key} ${error.message}\n`),

@@ -16,7 +16,10 @@ export class AppliedMigrations {
   names: string[] | undefined;
 }
 
-/** TypeORM on PostgreSQL or embedded PGlite; entities come from `TypeOrmModule.forFeature` in feature modules. */
+/**
+ * TypeORM on PostgreSQL or embedded PGlite; entities come from `TypeOrmModule.forFeature` in feature modules.
+ * Global, so a module opening a pool of its own (the jobs' PostgreSQL backend) can hand it to the hang guard.
+ */
 @Module({})
 export class DatabaseModule {
   static forRoot(config: NestorConfig, migrations: Migrations): DynamicModule {
@@ -24,6 +27,7 @@ export class DatabaseModule {
     const options = dataSourceOptions(config, migrations);
     return {
       module: DatabaseModule,
+      global: true,
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({
@@ -52,7 +56,7 @@ export class DatabaseModule {
         }),
       ],
       providers: [DatabaseHangGuard, { provide: AppliedMigrations, useValue: applied }],
-      exports: [AppliedMigrations],
+      exports: [AppliedMigrations, DatabaseHangGuard],
     };
   }
 }

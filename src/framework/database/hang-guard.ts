@@ -24,7 +24,9 @@ type GuardedClient = PoolClient & {
  * short deadline; if that fails too, the server is hung, and the guard closes the waiting connections: their
  * queries fail at once (503 problem+json), the server rolls back their transactions when it wakes, and the
  * pool opens new connections. A slow query on a live server is left alone. Nothing to configure: it runs
- * whenever the database is a PostgreSQL server.
+ * whenever the database is a PostgreSQL server. It watches TypeORM's pool, and any other `pg` pool the
+ * framework opens (bullmq's PostgreSQL backend) registers itself with `watch`.
+ * Example: `const unwatch = guard.watch(new Pool({ connectionString })); … unwatch()`.
  */
 @Injectable()
 export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -32,24 +34,44 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
   /** When each running query was first seen: queries are objects, so a finished one drops out. */
   private readonly seen = new WeakMap<object, number>();
   private timer?: NodeJS.Timeout;
-  private probing = false;
+  private readonly pools = new Set<Pool>();
+  /** Pools whose server is being probed right now: one probe per pool at a time. */
+  private readonly probing = new Set<Pool>();
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   onApplicationBootstrap(): void {
     const pool = serverPool(this.dataSource);
     if (pool) {
-      this.timer = setInterval(() => void this.check(pool), CHECK_EVERY_MS);
-      this.timer.unref();
+      this.watch(pool);
     }
   }
 
   onApplicationShutdown(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
+    this.pools.clear();
+  }
+
+  /**
+   * Guards one more `pg` pool against a hung server (its own probe uses the pool's connection options).
+   * Returns a function that stops watching it, for a pool about to end.
+   */
+  watch(pool: Pool): () => void {
+    this.pools.add(pool);
+    if (!this.timer) {
+      this.timer = setInterval(() => {
+        for (const watched of this.pools) {
+          void this.check(watched);
+        }
+      }, CHECK_EVERY_MS);
+      this.timer.unref();
+    }
+    return () => void this.pools.delete(pool);
   }
 
   private async check(pool: Pool): Promise<void> {
-    if (this.probing) {
+    if (this.probing.has(pool)) {
       return;
     }
     const now = Date.now();
@@ -67,7 +89,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
     if (waiting.length === 0) {
       return;
     }
-    this.probing = true;
+    this.probing.add(pool);
     try {
       if (await this.alive(pool)) {
         return;
@@ -81,7 +103,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
         client.connection?.stream?.destroy();
       }
     } finally {
-      this.probing = false;
+      this.probing.delete(pool);
     }
   }
 

@@ -42,8 +42,18 @@ export function isFinal(job: JobDefinition, attempt: number, error: unknown): bo
   return error instanceof UnrecoverableError || attempt >= job.options.attempts;
 }
 
-/** One delivery of a job, as every backend hands it over. */
-export type JobDelivery = Pick<BullJob, 'data' | 'attemptsMade'> & { id?: string };
+/**
+ * How many times a job's worker may die under it before the job counts as a poison pill. bullmq's own limit
+ * (maxStalledCount) fails such a job on its next delivery without running anything, even when the job's
+ * effects had all committed; the runner applies this limit itself instead (bullmq's is set out of reach), so
+ * that it can look at what the job did first (see `run`).
+ */
+export const MAX_STALLS = 2;
+/** The `job_effect` key recording that a job's handler returned on a delivery that bullmq may not see end. */
+const RETURNED = '$returned:';
+
+/** One delivery of a job, as every backend hands it over (`stalledCounter`: times its worker died under it). */
+export type JobDelivery = Pick<BullJob, 'data' | 'attemptsMade'> & { id?: string; stalledCounter?: number };
 
 /** Runs one attempt of a job on any backend: validation, timeout, `once` effects, logs and metrics. */
 @Injectable()
@@ -103,6 +113,11 @@ export class JobRunner {
   }
 
   private async process(job: JobDefinition, bull: JobDelivery): Promise<void> {
+    const stalls = bull.stalledCounter ?? 0;
+    if (stalls > MAX_STALLS) {
+      await this.settleStalled(job, bull, stalls);
+      return;
+    }
     let payload: object;
     try {
       payload = await this.registry.validatePayload(job, jobPayload(bull.data));
@@ -140,6 +155,41 @@ export class JobRunner {
     } finally {
       clearTimeout(timer);
     }
+    if (stalls > 0) {
+      // Cut short before: if this process dies too before bullmq records the completion, the next delivery
+      // must know the handler ran to its end. Only redelivered jobs pay for this write.
+      await this.dataSource.query(
+        'INSERT INTO job_effect (key, "jobId") VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
+        [RETURNED + String(bull.id), String(bull.id)],
+      );
+    }
+  }
+
+  /**
+   * A job whose worker died under it more than MAX_STALLS times. If its handler returned on some delivery,
+   * or its `once` effects committed (a `job_effect` row carries its id), the work is done and only its
+   * completion was lost with the workers: it completes now, without running again. Otherwise nothing of it
+   * ever committed and it keeps killing its workers (a poison pill): it fails for good, without running.
+   */
+  private async settleStalled(job: JobDefinition, bull: JobDelivery, stalls: number): Promise<void> {
+    const jobId = String(bull.id);
+    const [done] = await this.dataSource.query<{ returned: boolean; effects: number }[]>(
+      `SELECT bool_or(key = $2) AS returned, count(*)::int AS effects FROM job_effect WHERE "jobId" = $1`,
+      [jobId, RETURNED + jobId],
+    );
+    if (!done?.returned && !done?.effects) {
+      throw new UnrecoverableError(
+        `job stalled more than allowable limit: its worker died ${stalls} times before any of its effects committed`,
+      );
+    }
+    this.logger.warn({
+      msg:
+        `Job ${job.name} ${jobId}: its worker died ${stalls} times after ` +
+        `${done.returned ? 'its handler returned' : `${done.effects} once effect(s) committed`}: completed without running again`,
+      job: job.name,
+      jobId,
+      stalls,
+    });
   }
 
   /**

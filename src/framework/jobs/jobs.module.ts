@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { DatabaseHangGuard } from 'src/framework/database/hang-guard';
 import { InlineJobBackend } from 'src/framework/jobs/backends/inline-job-backend';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { PostgresJobBackend } from 'src/framework/jobs/backends/postgres-job-backend';
@@ -25,12 +26,13 @@ function createJobBackend(
   runner: JobRunner,
   settler: OutboxSettler,
   dataSource: DataSource,
+  hangGuard: DatabaseHangGuard,
 ): JobBackend {
   switch (config.jobsBackend) {
     case 'redis':
       return new RedisJobBackend(config, registry, runner, settler);
     case 'postgres':
-      return new PostgresJobBackend(config, registry, runner, settler);
+      return new PostgresJobBackend(config, registry, runner, settler, hangGuard);
     case 'outbox':
       return new InlineJobBackend(dataSource, registry, config, runner);
   }
@@ -49,7 +51,7 @@ function createJobBackend(
     {
       provide: JobBackend,
       useFactory: createJobBackend,
-      inject: [NestorConfig, JobRegistry, JobRunner, OutboxSettler, DataSource],
+      inject: [NestorConfig, JobRegistry, JobRunner, OutboxSettler, DataSource, DatabaseHangGuard],
     },
     OutboxPublisher,
     JobScheduler,

@@ -1,7 +1,12 @@
 import { runMigrations, WorkerOptions } from 'bullmq';
 import { Pool } from 'pg';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { DatabaseHangGuard } from 'src/framework/database/hang-guard';
 import { BullJobBackend, JobProcessor, JobWorker } from 'src/framework/jobs/backends/bull-job-backend';
 import { JobQueue, OnPostgres } from 'src/framework/jobs/backends/job-backend';
+import { JobRunner } from 'src/framework/jobs/job-runner';
+import { JobRegistry } from 'src/framework/jobs/job.registry';
+import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
 /** The schema bullmq's PostgreSQL backend keeps its tables in. */
 export const BULLMQ_SCHEMA = 'bullmq';
@@ -10,6 +15,17 @@ export const BULLMQ_SCHEMA = 'bullmq';
 export class PostgresJobBackend extends BullJobBackend {
   private pool?: Pool;
   private poolReady?: Promise<void>;
+  private unwatch?: () => void;
+
+  constructor(
+    config: NestorConfig,
+    registry: JobRegistry,
+    runner: JobRunner,
+    settler: OutboxSettler,
+    private readonly hangGuard: DatabaseHangGuard,
+  ) {
+    super(config, registry, runner, settler);
+  }
 
   ready(): Promise<void> {
     // bullmq versions its own schema; its migrations take an advisory lock, so concurrent boots are safe.
@@ -41,6 +57,7 @@ export class PostgresJobBackend extends BullJobBackend {
   }
 
   protected async closeConnection(): Promise<void> {
+    this.unwatch?.();
     await this.pool?.end().catch(() => undefined);
   }
 
@@ -56,6 +73,8 @@ export class PostgresJobBackend extends BullJobBackend {
       this.pool.setMaxListeners(this.registry.all().length * 4 + 10);
       // An idle connection the server dropped: the pool replaces it; unhandled, it would end the process.
       this.pool.on('error', (error) => this.logger.warn(`Job backend connection: ${error.message}`));
+      // A hung server would otherwise leave workers waiting forever on bullmq's queries (pg has no deadline).
+      this.unwatch = this.hangGuard.watch(this.pool);
     }
     return this.pool;
   }
