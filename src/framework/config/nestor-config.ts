@@ -104,6 +104,11 @@ export abstract class NestorConfig {
   abstract readonly migrateOnBoot: boolean;
   /** Serve Swagger UI and the OpenAPI document at /docs (DOCS=public, the default) or not (DOCS=off). */
   abstract readonly docs: 'public' | 'off';
+  /**
+   * The API version served at the unversioned paths (`/api/products`), API_DEFAULT_VERSION, default `1`; it
+   * is also reachable as `/api/v1/products`.
+   */
+  abstract readonly apiDefaultVersion: string;
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
   /**
