@@ -1,5 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { AppModule } from 'src/app.module';
+import type { components as V1 } from 'test/generated/api';
+import type { components as V2 } from 'test/generated/api-v2';
 import 'src/app/catalog/catalog.factories';
 import { Product } from 'src/app/catalog/product.entity';
 import { TestApp, createTestApp } from 'src/framework/testing';
@@ -10,21 +12,9 @@ import { TestApp, createTestApp } from 'src/framework/testing';
  * deprecated and says so in every answer.
  */
 
-interface Money {
-  amount: string;
-  currency: string;
-}
-
-interface ProductV1 {
-  id: number;
-  name: string;
-  sku: string;
-  price: string;
-  categoryId: number;
-  version: number;
-}
-
-type ProductV2 = Omit<ProductV1, 'price'> & { price: Money };
+/** Each version's rows as its generated client types them (test/generated/, from the committed documents). */
+type ProductV1 = V1['schemas']['Product'];
+type ProductV2 = V2['schemas']['Product'];
 
 interface Problem {
   status: number;

@@ -198,7 +198,12 @@ export function createResourceController(
     async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
       const version = this.version(request, reply);
       const { row, etag } = await this.write(request, version, (body) =>
-        this.service.update(this.service.parseId(id), body, header(request, 'if-match'), principalOf(request)),
+        this.service.update(
+          this.service.parseId(id),
+          body,
+          header(request, 'if-match'),
+          principalOf(request),
+        ),
       );
       void reply.header('etag', etag);
       return this.present(row, version);

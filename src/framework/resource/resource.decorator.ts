@@ -163,7 +163,9 @@ export interface FieldRepresentation {
    * A body's value → the field's own value, validated afterwards by the field's rules; problems found here
    * are named by their JSON pointer under the field (`/currency`).
    */
-  write(value: unknown): { value: unknown } | { errors: { pointer: string; code: string; message: string }[] };
+  write(
+    value: unknown,
+  ): { value: unknown } | { errors: { pointer: string; code: string; message: string }[] };
   /** Where the field's own value sits inside this version's value (`/amount`), for error pointers. */
   pointer: string;
 }
