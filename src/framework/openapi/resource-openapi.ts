@@ -213,10 +213,22 @@ export interface DocumentVersion {
   view: ResourceVersionView;
 }
 
-const DEPRECATION_HEADERS: Record<string, [header: string, description: string]> = {
-  deprecation: ['Deprecation', 'RFC 9745: this API version is deprecated since this date (`@` Unix seconds)'],
-  sunset: ['Sunset', 'RFC 8594: this API version may stop answering after this HTTP-date'],
-  link: ['Link', 'The same resource in the version that succeeds this one (`rel="successor-version"`)'],
+const DEPRECATION_HEADERS: Record<string, [header: string, description: string, pattern: string]> = {
+  deprecation: [
+    'Deprecation',
+    'RFC 9745: this API version is deprecated since this date (`@` Unix seconds)',
+    '^@[0-9]+$',
+  ],
+  sunset: [
+    'Sunset',
+    'RFC 8594: this API version may stop answering after this HTTP-date',
+    '^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
+  ],
+  link: [
+    'Link',
+    'The same resource in the version that succeeds this one (`rel="successor-version"`)',
+    '^<[^>]+>; rel="successor-version"$',
+  ],
 };
 
 /** A deprecated version's operation: marked deprecated, its answers documenting the headers it sends. */
@@ -226,8 +238,8 @@ function withDeprecation(operation: Operation, headers: Readonly<Record<string, 
   }
   const documented = Object.fromEntries(
     Object.entries(headers).map(([name, value]) => {
-      const [header, description] = DEPRECATION_HEADERS[name];
-      return [header, { description, schema: { type: 'string', maxLength: 1024, example: value } }];
+      const [header, description, pattern] = DEPRECATION_HEADERS[name];
+      return [header, { description, schema: { type: 'string', maxLength: 1024, pattern, example: value } }];
     }),
   );
   for (const [status, response] of Object.entries(operation.responses as Record<string, Schema>)) {
