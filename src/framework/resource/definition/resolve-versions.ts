@@ -32,9 +32,9 @@ export function resolveVersions(
   const { options, fail } = context;
   const versions = new Map<string, ResourceVersion>();
   for (const [version, spec] of Object.entries(options.versions ?? {})) {
-    const at = `option "versions.${version}"`;
+    const at = (option = ''): string => `option "versions.${version}${option}"`;
     if (!VERSION_RE.test(version)) {
-      fail('NST-R012', `${at}: a version is a number like 1 or 2`);
+      fail('NST-R012', `${at()}: a version is a number like 1 or 2`);
     }
     const mapped = new Map<string, FieldRepresentation>();
     for (const [name, representation] of Object.entries(spec.fields ?? {})) {
@@ -42,13 +42,13 @@ export function resolveVersions(
       if (!field || (!field.readable && !field.writable)) {
         fail(
           'NST-R012',
-          `${at}.fields: "${name}" is not a field of the resource (fields: ${[...fields.keys()].join(', ')})`,
+          `${at('.fields')}: "${name}" is not a field of the resource (fields: ${[...fields.keys()].join(', ')})`,
         );
       }
       if (!isRepresentation(representation)) {
         fail(
           'NST-R012',
-          `${at}.fields.${name}: expected a field representation ({ schema, read, write, pointer }, e.g. asMoney('EUR'))`,
+          `${at(`.fields.${name}`)}: expected a field representation ({ schema, read, write, pointer }, e.g. asMoney('EUR'))`,
         );
       }
       mapped.set(name, representation);
@@ -60,14 +60,14 @@ export function resolveVersions(
       }
       const parsed = new Date(value);
       if (!DATE_RE.test(value) || Number.isNaN(parsed.getTime())) {
-        fail('NST-R012', `${at}.${option}: expected an ISO date like 2027-06-30, got "${value}"`);
+        fail('NST-R012', `${at(`.${option}`)}: expected an ISO date like 2027-06-30, got "${value}"`);
       }
       return parsed;
     };
     const deprecated = date('deprecated');
     const sunset = date('sunset');
     if (sunset && (!deprecated || sunset < deprecated)) {
-      fail('NST-R012', `${at}.sunset: a sunset needs an earlier "deprecated" date`);
+      fail('NST-R012', `${at('.sunset')}: a sunset needs an earlier "deprecated" date`);
     }
     versions.set(version, { fields: mapped, deprecated, sunset });
   }
