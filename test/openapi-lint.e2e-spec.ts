@@ -7,6 +7,11 @@ import { ROOT, bin, runNode } from 'test/support/processes';
  * the app serves) through the linters API users run on it, with the rulesets in test/openapi/.
  */
 const DOCUMENT = join(ROOT, 'test', 'snapshots', 'openapi.json');
+/** Every API version's document: the default one, then the others (resources under `/api/v<n>/`). */
+const DOCUMENTS = [
+  { name: 'openapi.json', prefix: '' },
+  { name: 'openapi-v2.json', prefix: '~1v2' },
+].map((d) => ({ ...d, path: join(ROOT, 'test', 'snapshots', d.name) }));
 const RULESETS = join(ROOT, 'test', 'openapi');
 
 interface Finding {
@@ -34,11 +39,11 @@ function byRule(findings: Finding[]): string[] {
 }
 
 /** `spectral lint` with a ruleset, as JSON. */
-async function spectral(ruleset: string): Promise<Finding[]> {
+async function spectral(ruleset: string, document = DOCUMENT): Promise<Finding[]> {
   const run = await runNode([
     bin('@stoplight/spectral-cli', 'spectral'),
     'lint',
-    DOCUMENT,
+    document,
     '--ruleset',
     join(RULESETS, ruleset),
     '--format',
@@ -77,9 +82,27 @@ function covers(pattern: string, at: string): boolean {
 }
 
 describe('OpenAPI document through the public linters', () => {
-  it("passes Spectral's spectral:oas rules with no errors and no warnings", async () => {
-    const findings = await spectral('oas.spectral.yaml');
-    expect(byRule(findings)).toEqual([]);
+  it.each(DOCUMENTS)(
+    "$name passes Spectral's spectral:oas rules with no errors and no warnings",
+    async (d) => {
+      const findings = await spectral('oas.spectral.yaml', d.path);
+      expect(byRule(findings)).toEqual([]);
+    },
+  );
+
+  it('openapi-v2.json passes the OWASP ruleset, but for the same exceptions (at its /api/v2 paths)', async () => {
+    const { exceptions } = JSON.parse(readFileSync(join(RULESETS, 'owasp-exceptions.json'), 'utf8')) as {
+      exceptions: Exception[];
+    };
+    const [, v2] = DOCUMENTS;
+    const versioned = (pattern: string) =>
+      pattern.replace(/^\/paths\/~1api(?=~1)/, `/paths/~1api${v2.prefix}`);
+    const findings = await spectral('owasp.spectral.yaml', v2.path);
+    const excepted = (f: Finding) =>
+      exceptions.some(
+        (e) => e.rule === f.rule && e.at.some((p) => covers(p, f.at) || covers(versioned(p), f.at)),
+      );
+    expect(byRule(findings.filter((f) => !excepted(f)))).toEqual([]);
   });
 
   it('passes the OWASP ruleset, but for the committed exceptions, each with a reason', async () => {
@@ -103,11 +126,11 @@ describe('OpenAPI document through the public linters', () => {
     expect(stale).toEqual([]);
   });
 
-  it('passes Redocly recommended with no errors', async () => {
+  it.each(DOCUMENTS)('$name passes Redocly recommended with no errors', async (d) => {
     const run = await runNode([
       bin('@redocly/cli', 'redocly'),
       'lint',
-      DOCUMENT,
+      d.path,
       '--config',
       join(RULESETS, 'redocly.yaml'),
       '--format',

@@ -23,6 +23,15 @@ type Operation = {
   security?: unknown[];
 };
 
+/** The other API versions' documents, each with its snapshot and typed client (products v2). */
+const VERSIONED = [
+  {
+    version: '2',
+    snapshot: join(__dirname, 'snapshots', 'openapi-v2.json'),
+    types: join(__dirname, 'generated', 'api-v2.ts'),
+  },
+];
+
 /** Generates the typed client's types from a document with the openapi-typescript CLI. */
 function clientTypes(documentPath: string): string {
   const out = join(mkdtempSync(join(tmpdir(), 'nestor-openapi-')), 'api.ts');
@@ -39,7 +48,8 @@ function clientTypes(documentPath: string): string {
       stdio: 'pipe',
     },
   );
-  const text = `// Generated from test/snapshots/openapi.json by openapi-typescript; do not edit.\n${readFileSync(out, 'utf8')}`;
+  const source = documentPath.slice(documentPath.indexOf('test/snapshots/'));
+  const text = `// Generated from ${source} by openapi-typescript; do not edit.\n${readFileSync(out, 'utf8')}`;
   rmSync(join(out, '..'), { recursive: true, force: true });
   return text;
 }
@@ -87,6 +97,68 @@ describe('OpenAPI document', () => {
 
   it('keeps the typed client generated from the snapshot up to date', () => {
     expect(readFileSync(CLIENT_TYPES, 'utf8')).toBe(clientTypes(SNAPSHOT));
+  });
+
+  describe.each(VERSIONED)('API version $version', ({ version, snapshot, types }) => {
+    let versioned: ReturnType<typeof buildOpenApiDocument>;
+    beforeAll(() => {
+      versioned = JSON.parse(JSON.stringify(buildOpenApiDocument(t.app, version))) as typeof versioned;
+    });
+
+    it('is a valid document served at /docs/v<n>-json, with the resources under /api/v<n>/', async () => {
+      await expect(SwaggerParser.validate(structuredClone(versioned) as never)).resolves.toBeDefined();
+      const publicUrl = new URL(t.config.publicUrl);
+      const served = await t.inject({ url: `/docs/v${version}-json`, headers: { host: publicUrl.host } });
+      expect(served.json()).toEqual(versioned);
+      expect(versioned.info.version).toBe(`${version}.0`);
+      const paths = Object.keys(versioned.paths);
+      expect(paths).toContain(`/api/v${version}/products/{id}`);
+      expect(paths).not.toContain('/api/products');
+      // Routes that are not resources are the same in every version.
+      expect(paths).toContain('/api/auth/login');
+      expect(paths.filter((p) => /^\/api\/v\d+\//.test(p) && !p.startsWith(`/api/v${version}/`))).toEqual([]);
+    });
+
+    it('matches its committed snapshot and typed client', () => {
+      if (UPDATE) {
+        writeFileSync(snapshot, `${JSON.stringify(versioned, null, 2)}\n`);
+        writeFileSync(types, clientTypes(snapshot));
+      }
+      const committed = JSON.parse(readFileSync(snapshot, 'utf8')) as unknown;
+      if (JSON.stringify(committed) !== JSON.stringify(versioned)) {
+        expect({ note: HOW_TO_UPDATE, versioned }).toEqual({ note: HOW_TO_UPDATE, versioned: committed });
+      }
+      expect(readFileSync(types, 'utf8')).toBe(clientTypes(snapshot));
+    });
+  });
+
+  it('documents products v2 price as money and the deprecated v1 with its headers', () => {
+    type Schemas = Record<string, { properties: Record<string, Record<string, unknown>> }>;
+    const v2 = JSON.parse(readFileSync(VERSIONED[0].snapshot, 'utf8')) as typeof document;
+    const price = (v2.components!.schemas as Schemas).Product.properties.price;
+    expect(price).toMatchObject({
+      type: 'object',
+      required: ['amount', 'currency'],
+      properties: {
+        amount: { type: 'string', example: '12.50' },
+        currency: { enum: ['EUR'] },
+      },
+    });
+    // Bodies take the same shape; the amount keeps the column's rules (a decimal, at least 0).
+    expect((v2.components!.schemas as Schemas).ProductCreate.properties.price).toMatchObject({
+      required: ['amount', 'currency'],
+      properties: { amount: { anyOf: expect.arrayContaining([expect.objectContaining({ minimum: 0 })]) } },
+    });
+    expect((document.components!.schemas as Schemas).Product.properties.price).toMatchObject({
+      type: 'string',
+    });
+    const v1Get = document.paths['/api/products/{id}'].get!;
+    expect(v1Get.deprecated).toBe(true);
+    expect(Object.keys((v1Get.responses['200'] as { headers: object }).headers)).toEqual(
+      expect.arrayContaining(['Deprecation', 'Sunset', 'Link']),
+    );
+    expect(v2.paths['/api/v2/products/{id}'].get!.deprecated).toBeUndefined();
+    expect(document.paths['/api/categories'].get!.deprecated).toBeUndefined();
   });
 
   /** A response, with a shared one (`$ref: '#/components/responses/…'`) resolved. */

@@ -69,4 +69,23 @@ describe('Swagger UI with its defaults, in Chromium', () => {
     }
     expect(statuses).toEqual([201, 201]);
   }, 120_000);
+
+  it("offers every API version in its selector and loads each version's document", async () => {
+    const select = page.locator('.download-url-wrapper select');
+    expect(await select.locator('option').allTextContents()).toEqual(['v1 (default)', 'v2']);
+    expect(await select.inputValue()).toBe('/docs/v1-json');
+    const v1 = await listedOperations(page);
+    expect(v1).toContainEqual({ method: 'get', path: '/api/products/{id}' });
+
+    const loaded = page.waitForResponse((r) => new URL(r.url()).pathname === '/docs/v2-json');
+    await select.selectOption({ label: 'v2' });
+    const response = await loaded;
+    expect(response.status()).toBe(200);
+    expect(Object.keys((await response.json()) as { paths: object }).length).toBeGreaterThan(0);
+    await page.waitForSelector('[data-path="/api/v2/products/{id}"]');
+    const v2 = await listedOperations(page);
+    expect(v2).toContainEqual({ method: 'get', path: '/api/v2/products' });
+    expect(v2).not.toContainEqual({ method: 'get', path: '/api/products/{id}' });
+    expect(v2.length).toBe(v1.length);
+  }, 120_000);
 });

@@ -35,6 +35,8 @@ export {
   type ResourceHooks,
   type ResourceOptions,
   type ResourceRow,
+  type FieldRepresentation,
+  type ResourceVersionOptions,
 } from 'src/framework/resource/resource.decorator';
 export {
   InjectResourceService,
@@ -42,6 +44,7 @@ export {
   type ResourceFeatureOptions,
 } from 'src/framework/resource/resource.module';
 export { ResourceService, type ListRequest, type ListResult } from 'src/framework/resource/resource.service';
+export { asMoney } from 'src/framework/resource/resource-versions';
 export {
   AdminAction,
   type AdminActionContext,

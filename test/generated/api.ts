@@ -1102,12 +1102,14 @@ export interface paths {
         };
         /**
          * List Product rows
+         * @deprecated
          * @description Filter, search, sort and paginate (page/limit or keyset `after`); embed relations with include. With `fields=` the answer is `application/vnd.nestor.sparse+json`, whose rows hold only the fields asked for.
          */
         get: operations["products.list"];
         put?: never;
         /**
          * Create a Product
+         * @deprecated
          * @description Validated against the field rules (422 names every field at fault, nothing is written); the answer is the stored row, with its Location and ETag.
          */
         post: operations["products.create"];
@@ -1126,6 +1128,7 @@ export interface paths {
         };
         /**
          * Get one Product
+         * @deprecated
          * @description The row with its ETag (send it back as If-None-Match for a 304, or as If-Match to change it). With `fields=` the answer is `application/vnd.nestor.sparse+json`.
          */
         get: operations["products.get"];
@@ -1133,6 +1136,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a Product (soft; restorable)
+         * @deprecated
          * @description Moves the row to the trash (restore brings it back); 409 while other rows still need it.
          */
         delete: operations["products.delete"];
@@ -1140,6 +1144,7 @@ export interface paths {
         head?: never;
         /**
          * Update a Product (partial)
+         * @deprecated
          * @description Changes only the fields sent. With If-Match, a row changed since that ETag is refused (412).
          */
         patch: operations["products.update"];
@@ -1156,6 +1161,7 @@ export interface paths {
         put?: never;
         /**
          * Restore a soft-deleted Product
+         * @deprecated
          * @description Takes the row out of the trash (404 when it is not there).
          */
         post: operations["products.restore"];
@@ -6438,6 +6444,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6477,6 +6489,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -6529,6 +6547,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6543,6 +6567,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -6579,6 +6609,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -6630,6 +6666,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -6677,6 +6719,12 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     /** @description "true" when this is the stored response to an earlier request with the same Idempotency-Key */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;

@@ -4,6 +4,9 @@
 // eslint-disable-next-line no-restricted-imports -- also run by a plain Node script: no path alias there
 export { launchChromium } from '../support/chromium.mjs';
 
+/** An operation's path in its summary line (Swagger UI names it differently on a deprecated operation). */
+const PATH_SELECTOR = '.opblock-summary-path, .opblock-summary-path__deprecated';
+
 /** Opens `/docs` and pastes `token` under the `bearer` scheme of the Authorize dialog. */
 export async function openAuthorized(page, baseUrl, token) {
   await page.goto(`${baseUrl}/docs`);
@@ -18,11 +21,14 @@ export async function openAuthorized(page, baseUrl, token) {
 
 /** Every operation the page shows, as `{ method, path }` (path as documented, e.g. `/api/products/{id}`). */
 export function listedOperations(page) {
-  return page.$$eval('.opblock', (blocks) =>
-    blocks.map((block) => ({
-      method: block.querySelector('.opblock-summary-method').textContent.trim().toLowerCase(),
-      path: block.querySelector('.opblock-summary-path').getAttribute('data-path'),
-    })),
+  return page.$$eval(
+    '.opblock',
+    (blocks, pathSelector) =>
+      blocks.map((block) => ({
+        method: block.querySelector('.opblock-summary-method').textContent.trim().toLowerCase(),
+        path: block.querySelector(pathSelector).getAttribute('data-path'),
+      })),
+    PATH_SELECTOR,
   );
 }
 
@@ -34,7 +40,7 @@ export function listedOperations(page) {
 export async function executeWithDefaults(page, { method, path }) {
   const block = page
     .locator('.opblock')
-    .filter({ has: page.locator(`.opblock-summary-path[data-path="${path}"]`) })
+    .filter({ has: page.locator(PATH_SELECTOR.replace(/,|$/g, `[data-path="${path}"]$&`)) })
     .filter({ has: page.locator('.opblock-summary-method', { hasText: new RegExp(`^${method}$`, 'i') }) });
   await block.locator('.opblock-summary-control').click();
   // The request this operation sends: its method, and its path with any value in place of {param}.

@@ -1,7 +1,10 @@
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
-import { AdminAction, AdminActionContext, Resource } from 'nestor';
+import { AdminAction, AdminActionContext, Resource, asMoney } from 'nestor';
 
-/** `/api/products`: the catalogue. Public to read; soft-deleted products can be restored. */
+/**
+ * `/api/products`: the catalogue. Public to read; soft-deleted products can be restored. Version 2
+ * (`/api/v2/products`) shows `price` as `{ amount, currency }`; version 1, the default, is deprecated.
+ */
 @Resource(Product, {
   search: ['name', 'sku', 'description'],
   filter: {
@@ -26,6 +29,10 @@ import { AdminAction, AdminActionContext, Resource } from 'nestor';
     listDisplay: ['name', 'sku', 'price', 'stock', 'status', 'categoryId'],
     helpText: { price: 'Decimal with two places, e.g. "12.50"', stock: 'Units on hand' },
     titleField: 'name',
+  },
+  versions: {
+    1: { deprecated: '2026-12-01', sunset: '2027-06-30' },
+    2: { fields: { price: asMoney('EUR') } },
   },
 })
 export class ProductResource {

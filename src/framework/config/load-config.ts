@@ -203,6 +203,10 @@ class EnvironmentVariables {
   DOCS?: string;
 
   @IsOptional()
+  @Matches(/^[1-9][0-9]{0,2}$/, { message: 'expected a version number such as 1 or 2' })
+  API_DEFAULT_VERSION?: string;
+
+  @IsOptional()
   @IsIn(JOB_BACKENDS, { message: `expected one of ${JOB_BACKENDS.join(', ')}` })
   JOBS_BACKEND?: string;
 
@@ -490,6 +494,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     oauthProviders,
+    apiDefaultVersion: vars.API_DEFAULT_VERSION ?? '1',
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,

@@ -132,6 +132,11 @@ export abstract class NestorConfig {
   abstract readonly docs: 'public' | 'off';
   /** "Sign in with …" providers (OAUTH_PROVIDERS and OAUTH_<NAME>_*); empty → OAuth sign-in is off. */
   abstract readonly oauthProviders: readonly OAuthProviderConfig[];
+  /**
+   * The API version served at the unversioned paths (`/api/products`), API_DEFAULT_VERSION, default `1`; it
+   * is also reachable as `/api/v1/products`.
+   */
+  abstract readonly apiDefaultVersion: string;
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
   /**

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { MAX_LISTED_ERRORS } from 'src/framework/http/validation';
 import { withDtoRules } from 'src/framework/openapi/dto-rules';
-import { addNestedIncludes, addResource } from 'src/framework/openapi/resource-openapi';
+import { addNestedIncludes, addResource, dropResourceRoutes } from 'src/framework/openapi/resource-openapi';
 import { listSchemas } from 'src/framework/openapi/resource-schemas';
 import {
   HEADERS,
@@ -192,9 +192,20 @@ function environmentOf(config: NestorConfig): string {
       : 'local development';
 }
 
-/** Builds the OpenAPI 3.1 document of an initialised app. Example: `const doc = buildOpenApiDocument(app)`. */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+/** The path prefix of a version's resources: the unversioned `/api` for the default, else `/api/v<n>`. */
+function versionPrefix(registry: ResourceRegistry, version: string): string {
+  return version === registry.versions.defaultVersion ? '/api' : `/api/v${version}`;
+}
+
+/**
+ * Builds the OpenAPI 3.1 document of an initialised app, for one API version (default: the default
+ * version, whose resources are at the unversioned `/api/<path>`; another's are at `/api/v<n>/<path>`).
+ * Routes that are not resources are the same in every version. Example: `buildOpenApiDocument(app, '2')`.
+ */
+export function buildOpenApiDocument(app: INestApplication, version?: string): OpenAPIObject {
   const config = app.get(NestorConfig, { strict: false });
+  const registry = app.get(ResourceRegistry, { strict: false });
+  const documented = version ?? registry.versions.defaultVersion;
   const builder = new DocumentBuilder()
     .setOpenAPIVersion('3.1.0')
     .setTitle('Nestor API')
@@ -203,7 +214,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '(`application/problem+json`); every route but the probes counts against a request budget ' +
         '(X-RateLimit-* headers, 429 with Retry-After).',
     )
-    .setVersion('1.0')
+    .setVersion(`${documented}.0`)
     .setLicense('MIT', 'https://opensource.org/license/mit')
     .addServer(config.publicUrl, `This deployment (PUBLIC_URL), ${environmentOf(config)} environment`)
     .addBearerAuth({ ...BEARER_SECURITY_SCHEME }, BEARER_SCHEME)
@@ -213,11 +224,25 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   document.servers = document.servers?.map((server) => ({ ...server, 'x-internal': false }));
   document.security = signedInSecurity();
   withDtoRules(document);
-  const registry = app.get(ResourceRegistry, { strict: false });
   const definitions = [...registry.all()].sort((a, b) => a.path.localeCompare(b.path));
+  // Nest documented every version's copy of each resource route; this document keeps its own version's.
+  for (const path of Object.keys(document.paths)) {
+    if (/^\/api\/v\d+\//.test(path)) {
+      delete document.paths[path];
+    }
+  }
+  const prefix = versionPrefix(registry, documented);
+  if (prefix !== '/api') {
+    for (const definition of definitions) {
+      dropResourceRoutes(document as never, definition, '/api');
+    }
+  }
   const resourceOf = (target: unknown) => registry.forEntity(target);
   for (const definition of definitions) {
-    addResource(document as never, definition, resourceOf);
+    addResource(document as never, definition, resourceOf, {
+      prefix,
+      view: registry.versions.view(definition, documented),
+    });
   }
   addNestedIncludes(document as never, definitions, resourceOf);
   const components = (document.components ??= {});
@@ -254,14 +279,43 @@ function forRequest(document: OpenAPIObject, request: FastifyRequest): OpenAPIOb
   };
 }
 
-/** Serves Swagger UI at `/docs` and the document at `/docs-json`, built once on first request. */
+/**
+ * Serves Swagger UI at `/docs` with a selector of API versions, the default version's document at
+ * `/docs-json` (and `/docs-yaml`), and every version's at `/docs/v<n>-json`; each built once on first request.
+ */
 export function setupOpenApi(app: INestApplication): void {
-  let document: OpenAPIObject | undefined;
-  SwaggerModule.setup('docs', app, () => (document ??= buildOpenApiDocument(app)), {
+  const versions = app.get(ResourceRegistry, { strict: false }).versions;
+  const documents = new Map<string, OpenAPIObject>();
+  const documentOf = (version: string) => (): OpenAPIObject => {
+    const built = documents.get(version) ?? buildOpenApiDocument(app, version);
+    documents.set(version, built);
+    return built;
+  };
+  const patchDocumentOnRequest = (request: unknown, _reply: unknown, built: OpenAPIObject) =>
+    forRequest(built, request as FastifyRequest);
+  const label = (version: string): string =>
+    `v${version}${version === versions.defaultVersion ? ' (default)' : ''}`;
+  const urls = versions.all.map((version) => ({ url: `/docs/v${version}-json`, name: label(version) }));
+  SwaggerModule.setup('docs', app, documentOf(versions.defaultVersion), {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
     customSiteTitle: 'Nestor API',
-    patchDocumentOnRequest: (request, _reply, built) => forRequest(built, request as FastifyRequest),
-    swaggerOptions: { persistAuthorization: true, displayOperationId: true, tryItOutEnabled: false },
+    explorer: versions.all.length > 1,
+    patchDocumentOnRequest,
+    swaggerOptions: {
+      persistAuthorization: true,
+      displayOperationId: true,
+      tryItOutEnabled: false,
+      // Swagger UI's selector (StandaloneLayout's top bar) loads the chosen version's document.
+      ...(versions.all.length > 1 ? { urls, 'urls.primaryName': label(versions.defaultVersion) } : {}),
+    },
   });
+  for (const version of versions.all) {
+    SwaggerModule.setup(`docs/v${version}`, app, documentOf(version), {
+      ui: false,
+      jsonDocumentUrl: `docs/v${version}-json`,
+      yamlDocumentUrl: `docs/v${version}-yaml`,
+      patchDocumentOnRequest,
+    });
+  }
 }

@@ -12,6 +12,7 @@ import { optionalSecurity, signedInSecurity } from 'src/framework/openapi/securi
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { SPARSE_MEDIA_TYPE, operationId } from 'src/framework/resource/resource.controller';
 import type { ResourceAction } from 'src/framework/resource/resource.decorator';
+import type { ResourceVersionView } from 'src/framework/resource/resource-versions';
 
 type Schema = Record<string, unknown>;
 type Operation = Record<string, unknown>;
@@ -206,28 +207,128 @@ const OPERATIONS: readonly {
   { action: 'restore', path: '/{id}/restore', method: 'post', build: restoreOperation },
 ];
 
+/** Where a resource's operations live in one version's document (`/api`, `/api/v2`) and how it looks there. */
+export interface DocumentVersion {
+  prefix: string;
+  view: ResourceVersionView;
+}
+
+const DEPRECATION_HEADERS: Record<string, [header: string, description: string, pattern: string]> = {
+  deprecation: [
+    'Deprecation',
+    'RFC 9745: this API version is deprecated since this date (`@` Unix seconds)',
+    '^@[0-9]+$',
+  ],
+  sunset: [
+    'Sunset',
+    'RFC 8594: this API version may stop answering after this HTTP-date',
+    '^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
+  ],
+  link: [
+    'Link',
+    'The same resource in the version that succeeds this one (`rel="successor-version"`)',
+    '^<[^>]+>; rel="successor-version"$',
+  ],
+};
+
+/** A deprecated version's operation: marked deprecated, its answers documenting the headers it sends. */
+function withDeprecation(operation: Operation, headers: Readonly<Record<string, string>>): Operation {
+  if (!headers.deprecation) {
+    return operation;
+  }
+  const documented = Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      const [header, description, pattern] = DEPRECATION_HEADERS[name];
+      return [header, { description, schema: { type: 'string', maxLength: 1024, pattern, example: value } }];
+    }),
+  );
+  for (const [status, response] of Object.entries(operation.responses as Record<string, Schema>)) {
+    if (/^[23]\d\d$/.test(status)) {
+      response.headers = { ...(response.headers as Schema), ...documented };
+    }
+  }
+  return { ...operation, deprecated: true };
+}
+
+/** The version's field representations in the row and body schemas (each properties object once). */
+function representFields(schemas: Record<string, unknown>, name: string, view: ResourceVersionView): void {
+  const seen = new Set<unknown>();
+  for (const schemaName of [name, `${name}Sparse`, `${name}Create`, `${name}Update`]) {
+    const schema = schemas[schemaName] as { properties?: Schema; example?: Schema } | undefined;
+    for (const [field, representation] of view.fields) {
+      if (schema?.example && field in schema.example) {
+        schema.example = { ...schema.example, [field]: representation.read(schema.example[field]) };
+      }
+    }
+    if (!schema?.properties || seen.has(schema.properties)) {
+      continue;
+    }
+    seen.add(schema.properties);
+    for (const [field, representation] of view.fields) {
+      const own = schema.properties[field] as Schema | undefined;
+      if (own) {
+        const { description, readOnly, ...rules } = own;
+        schema.properties[field] = {
+          ...representation.schema(rules),
+          ...(description === undefined ? {} : { description }),
+          ...(readOnly === undefined ? {} : { readOnly }),
+        };
+      }
+    }
+  }
+}
+
 /**
  * Adds one resource's schemas and operations to an OpenAPI document, replacing what Nest generated for
  * its routes: one typed query parameter per allowed filter, bounded request/response schemas from the
- * fields' rules, security, and every status each route can answer.
+ * fields' rules, security, and every status each route can answer. In another API version's document,
+ * `version` names its path prefix and how the resource looks there.
  * Example: `addResource(document, registry.get(ProductResource), (target) => registry.forEntity(target))`.
  */
 export function addResource(
   document: OpenApiDocument,
   definition: ResourceDefinition,
   resourceOf: (target: unknown) => ResourceDefinition | undefined,
+  version?: DocumentVersion,
 ): void {
   const schemas = ((document.components ??= {}).schemas ??= {});
   addResourceSchemas(schemas, definition, resourceOf);
+  if (version) {
+    representFields(schemas, definition.name, version.view);
+  }
+  const base = `${version?.prefix ?? '/api'}/${definition.path}`;
   // The collection and item paths exist even when no action is generated on them, replacing Nest's.
-  document.paths[`/api/${definition.path}`] ??= {};
-  document.paths[`/api/${definition.path}/{id}`] ??= {};
+  document.paths[base] ??= {};
+  document.paths[`${base}/{id}`] ??= {};
   for (const { action, path, method, build } of OPERATIONS) {
     if (definition.actions.has(action)) {
-      (document.paths[`/api/${definition.path}${path}`] ??= {})[method] = build(definition);
+      (document.paths[`${base}${path}`] ??= {})[method] = withDeprecation(
+        build(definition),
+        version?.view.headers ?? {},
+      );
     }
   }
   addIdempotencyKeys(document, definition);
+}
+
+/**
+ * Drops the generated routes Nest documented for a resource under `prefix` (another version's document
+ * has them elsewhere); hand-written routes on the same paths (`POST /api/orders`) stay.
+ */
+export function dropResourceRoutes(
+  document: OpenApiDocument,
+  definition: ResourceDefinition,
+  prefix: string,
+): void {
+  for (const { action, path, method } of OPERATIONS) {
+    const item = document.paths[`${prefix}/${definition.path}${path}`];
+    if (item && definition.actions.has(action)) {
+      delete item[method];
+      if (Object.keys(item).length === 0) {
+        delete document.paths[`${prefix}/${definition.path}${path}`];
+      }
+    }
+  }
 }
 
 /**

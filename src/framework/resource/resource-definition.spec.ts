@@ -24,6 +24,7 @@ import {
 } from 'src/framework/resource/resource-definition';
 import { Resource, ResourceOptions, defaultResourcePath } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import { asMoney } from 'src/framework/resource/resource-versions';
 
 enum BookStatus {
   Draft = 'draft',
@@ -406,6 +407,37 @@ describe('resolveResource boot checks', () => {
     );
   });
 
+  it.each<[string, ResourceOptions, string]>([
+    [
+      'a version that is not a number',
+      { versions: { v2: {} } },
+      'option "versions.v2": a version is a number',
+    ],
+    ['a version 0', { versions: { 0: {} } }, '"versions.0"'],
+    [
+      'a representation of an unknown field',
+      { versions: { 2: { fields: { prise: asMoney('EUR') } } } },
+      '"versions.2.fields": "prise" is not a field',
+    ],
+    [
+      'something that is not a representation',
+      { versions: { 2: { fields: { price: {} as never } } } },
+      '"versions.2.fields.price": expected a field representation',
+    ],
+    ['a date that is not one', { versions: { 1: { deprecated: 'soon' } } }, '"versions.1.deprecated"'],
+    ['a sunset without deprecation', { versions: { 1: { sunset: '2027-06-30' } } }, 'needs an earlier'],
+    [
+      'a sunset before the deprecation',
+      { versions: { 1: { deprecated: '2027-06-30', sunset: '2027-01-01' } } },
+      'needs an earlier',
+    ],
+  ])('NST-R012: %s', (_title, options, message) => {
+    const error = declarationError(options);
+    expect(error.code).toBe('NST-R012');
+    expect(error.message).toMatch(/^NST-R012 BookResource: /);
+    expect(error.message).toContain(message);
+  });
+
   it('refuses an unknown action', () => {
     const error = declarationError({ actions: ['list', 'purge' as 'list'] });
     expect(error.code).toBe('NST-R001');
@@ -678,6 +710,15 @@ describe('ResourceRegistry cross-resource checks', () => {
 
     expect(() => registryOf(PublisherResource, LeakyBookResource).resolveAll()).toThrow(
       'NST-R001 LeakyBookResource: "publisher.name" reaches name, which PublisherResource hides',
+    );
+  });
+
+  it('NST-R012: refuses a deprecated version with no newer one to move to', () => {
+    @Resource(Book, { versions: { 1: { deprecated: '2026-12-01' } } })
+    class OldBookResource {}
+
+    expect(() => registryOf(OldBookResource).resolveAll()).toThrow(
+      'NST-R012 OldBookResource: option "versions.1.deprecated": no newer version to move to (versions served: 1)',
     );
   });
 

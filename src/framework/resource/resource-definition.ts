@@ -9,6 +9,7 @@ import { resolveActions, resolveSoftDelete } from 'src/framework/resource/defini
 import { resolveFields, resolveOwner } from 'src/framework/resource/definition/resolve-fields';
 import { pathResolver } from 'src/framework/resource/definition/resolve-paths';
 import { resolveLimits, resolveQueryOptions } from 'src/framework/resource/definition/resolve-query';
+import { resolveVersions } from 'src/framework/resource/definition/resolve-versions';
 import {
   ResourceDeclaration,
   ResourceHooks,
@@ -21,6 +22,7 @@ export {
   type FieldPath,
   type ResourceDefinition,
   type ResourceField,
+  type ResourceVersion,
 } from 'src/framework/resource/definition/definition-types';
 
 const PATH_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -39,7 +41,7 @@ function resolvePath(context: DefinitionContext): string {
 }
 
 /**
- * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R007).
+ * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R012).
  * Each step resolves one option, in the order the checks report: the first bad option stops boot.
  * Example: `resolveResource(ProductResource, declaration, dataSource.getMetadata(Product), hooks)`.
  */
@@ -64,6 +66,7 @@ export function resolveResource(
   const { actions, publicActions } = resolveActions(context, softDelete);
   const { defaultLimit, maxLimit } = resolveLimits(context);
   checkAdminOptions(context, { fields, ...queryOptions });
+  const versions = resolveVersions(context, fields);
 
   const readable = [...fields.values()].filter((f) => f.readable);
   return {
@@ -85,6 +88,7 @@ export function resolveResource(
     versionColumn: metadata.versionColumn,
     actions,
     publicActions,
+    versions,
     query: {
       name: metadata.name,
       selectable: new Map(

@@ -12,6 +12,7 @@ import {
   SetMetadata,
   Type,
 } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AUTH_REQUIREMENT } from 'src/framework/access/auth.decorators';
 import type { Principal } from 'src/framework/access/principal';
@@ -20,7 +21,25 @@ import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
 import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import { type ApiVersions, versionInPath } from 'src/framework/resource/resource-versions';
 import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
+
+const RESOURCE_PATH = Symbol('nestor:resource-controller-path');
+
+/**
+ * Serves a generated controller under every API version: `api/<path>` (the default version) and
+ * `api/v<n>/<path>` for each version served. Runs before Nest registers routes (ResourceCoreModule.configure),
+ * once the versions are known; Nest's router then serves each path as usual. Nest's own URI versioning would
+ * put the version before the controller's path (`/v2/api/products`).
+ */
+export function serveVersions(controller: unknown, versions: ApiVersions): void {
+  const path = Reflect.getMetadata(RESOURCE_PATH, controller as object) as string | undefined;
+  if (path !== undefined) {
+    const paths = [`api/${path}`, ...versions.all.map((v) => `api/v${v}/${path}`)];
+    Reflect.defineMetadata(PATH_METADATA, paths, controller as object);
+  }
+}
 
 /**
  * Query parameters `GET /:id` accepts (`trashed` with soft delete); the list language's others make no
@@ -81,16 +100,54 @@ export function createResourceController(
   actions: ReadonlySet<ResourceAction>,
 ): Type {
   class GeneratedResourceController {
-    constructor(@Inject(serviceToken) readonly service: ResourceService) {}
+    constructor(
+      @Inject(serviceToken) readonly service: ResourceService,
+      @Inject(ResourceRegistry) readonly registry: ResourceRegistry,
+    ) {}
 
-    list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
+    /** The API version the request reached; its answer carries the version's deprecation headers. */
+    private version(request: FastifyRequest, reply: FastifyReply): string {
+      const versions = this.registry.versions;
+      const version = versionInPath(request.routeOptions.url ?? '') ?? versions.defaultVersion;
+      void reply.headers(versions.view(this.service.definition, version).headers);
+      return version;
+    }
+
+    private present(row: ResourceRow, version: string): ResourceRow {
+      return this.registry.versions.present(row, this.service.definition, version);
+    }
+
+    /** Runs a write with the body as the field rules read it, its 422 pointing where the version's body does. */
+    private async write(
+      request: FastifyRequest,
+      version: string,
+      run: (body: unknown) => Promise<{ row: ResourceRow; etag: string }>,
+    ): Promise<{ row: ResourceRow; etag: string }> {
+      const { versions } = this.registry;
+      const definition = this.service.definition;
+      const body = versions.parse(request.body, definition, version);
+      try {
+        return await run(body);
+      } catch (error) {
+        throw versions.relocate(error, definition, version);
+      }
+    }
+
+    async list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
+      const version = this.version(request, reply);
       const raw = query(request);
       const parsed = parseListQuery(raw, this.service.definition.query);
       sparse(reply, parsed.fields);
-      return this.service.list(parsed, { path: request.url.split('?')[0], query: raw }, principalOf(request));
+      const page = await this.service.list(
+        parsed,
+        { path: request.url.split('?')[0], query: raw },
+        principalOf(request),
+      );
+      return { ...page, data: page.data.map((row) => this.present(row, version)) };
     }
 
     async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+      const version = this.version(request, reply);
       const raw = query(request);
       const accepted = this.service.definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS;
       const unknown = Object.keys(raw).filter((key) => !accepted.includes(key));
@@ -124,36 +181,44 @@ export function createResourceController(
         void reply.status(304);
         return undefined;
       }
-      return row;
+      return this.present(row, version);
     }
 
     async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-      const { row, etag } = await this.service.create(request.body, principalOf(request));
+      const version = this.version(request, reply);
+      const { row, etag } = await this.write(request, version, (body) =>
+        this.service.create(body, principalOf(request)),
+      );
       const id = row[this.service.definition.id.name];
       void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
       void reply.header('etag', etag);
-      return row;
+      return this.present(row, version);
     }
 
     async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-      const { row, etag } = await this.service.update(
-        this.service.parseId(id),
-        request.body,
-        header(request, 'if-match'),
-        principalOf(request),
+      const version = this.version(request, reply);
+      const { row, etag } = await this.write(request, version, (body) =>
+        this.service.update(
+          this.service.parseId(id),
+          body,
+          header(request, 'if-match'),
+          principalOf(request),
+        ),
       );
       void reply.header('etag', etag);
-      return row;
+      return this.present(row, version);
     }
 
-    async delete(id: string, request: FastifyRequest): Promise<void> {
+    async delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      this.version(request, reply);
       await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
     }
 
     async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+      const version = this.version(request, reply);
       const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
       void reply.header('etag', etag);
-      return row;
+      return this.present(row, version);
     }
   }
 
@@ -191,7 +256,7 @@ export function createResourceController(
     get: () => decorate('get', [Get(':id')], [idParam, Req(), reply]),
     create: () => decorate('create', [Post(), HttpCode(201)], [Req(), reply]),
     update: () => decorate('update', [Patch(':id')], [idParam, Req(), reply]),
-    delete: () => decorate('delete', [Delete(':id'), HttpCode(204)], [idParam, Req()]),
+    delete: () => decorate('delete', [Delete(':id'), HttpCode(204)], [idParam, Req(), reply]),
     restore: () => decorate('restore', [Post(':id/restore'), HttpCode(200)], [idParam, Req(), reply]),
   };
   for (const action of actions) {
@@ -200,5 +265,6 @@ export function createResourceController(
   Object.defineProperty(GeneratedResourceController, 'name', { value: `${entityName}ResourceController` });
   ApiTags(path)(GeneratedResourceController);
   Controller(`api/${path}`)(GeneratedResourceController);
+  Reflect.defineMetadata(RESOURCE_PATH, path, GeneratedResourceController);
   return GeneratedResourceController;
 }

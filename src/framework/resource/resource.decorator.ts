@@ -145,6 +145,42 @@ export interface ResourceOptions {
    */
   service?: Type;
   admin?: ResourceAdminOptions;
+  /**
+   * How the resource differs in each API version (`/api/v2/products`), by version number; a version not
+   * named here looks like the closest older one. Checked at boot (NST-R012).
+   * Example: `versions: { 1: { deprecated: '2026-12-01', sunset: '2027-06-30' }, 2: { fields: { price: asMoney('EUR') } } }`.
+   */
+  versions?: Record<string, ResourceVersionOptions>;
+}
+
+/**
+ * A field as one API version shows it: its own value (with its rules) mapped to and from another shape.
+ * Example: `asMoney('EUR')` shows a decimal `price` as `{ amount, currency }`.
+ */
+export interface FieldRepresentation {
+  /** The version's JSON Schema, built from the field's own schema (which carries its rules). */
+  schema(field: Record<string, unknown>): Record<string, unknown>;
+  /** The stored value (as version 1 shows it) → this version's value. */
+  read(value: unknown): unknown;
+  /**
+   * A body's value → the field's own value, validated afterwards by the field's rules; problems found here
+   * are named by their JSON pointer under the field (`/currency`).
+   */
+  write(
+    value: unknown,
+  ): { value: unknown } | { errors: { pointer: string; code: string; message: string }[] };
+  /** Where the field's own value sits inside this version's value (`/amount`), for error pointers. */
+  pointer: string;
+}
+
+/** One API version of a resource (option `versions`). */
+export interface ResourceVersionOptions {
+  /** Fields shown differently from the version before (others are unchanged). */
+  fields?: Record<string, FieldRepresentation>;
+  /** ISO date since which the version is deprecated: answers carry `Deprecation` and a successor `Link`. */
+  deprecated?: string;
+  /** ISO date after which the version may be gone: answers carry `Sunset` (needs `deprecated`). */
+  sunset?: string;
 }
 
 /** What `@Resource` records: the entity and its options. Example: `resourceDeclaration(NoteResource)?.entity`. */

@@ -8,11 +8,11 @@ import {
   Provider,
   Type,
 } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
 import { ApiRootController } from 'src/framework/resource/api-root.controller';
-import { createResourceController } from 'src/framework/resource/resource.controller';
+import { createResourceController, serveVersions } from 'src/framework/resource/resource.controller';
 import { ResourceDeclarationError } from 'src/framework/resource/resource-definition';
 import {
   RESOURCE_ACTIONS,
@@ -62,14 +62,21 @@ function hasDeleteDateColumn(entity: Type): boolean {
   exports: [ResourceRegistry],
 })
 export class ResourceCoreModule implements NestModule {
-  constructor(private readonly registry: ResourceRegistry) {}
+  constructor(
+    private readonly registry: ResourceRegistry,
+    private readonly discovery: DiscoveryService,
+  ) {}
 
   /**
    * Nest configures middleware before it registers routes and long before `onModuleInit`: checking the
-   * declarations here makes a path clash fail with NST-R002, not Fastify's "Method 'GET' already declared".
+   * declarations here makes a path clash fail with NST-R002, not Fastify's "Method 'GET' already declared",
+   * and the API versions, known now, can still be given to the generated controllers as paths.
    */
   configure(): void {
     this.registry.resolveAll();
+    for (const wrapper of this.discovery.getControllers()) {
+      serveVersions(wrapper.metatype, this.registry.versions);
+    }
   }
 }
 

@@ -1,12 +1,14 @@
-import { Injectable, OnModuleInit, Type } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional, Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { DataSource } from 'typeorm';
+import { NestorConfig } from 'src/framework/config/nestor-config';
 import {
   ResourceDeclarationError,
   ResourceDefinition,
   resolveResource,
 } from 'src/framework/resource/resource-definition';
 import { ResourceHooks, resourceDeclaration } from 'src/framework/resource/resource.decorator';
+import { ApiVersions } from 'src/framework/resource/resource-versions';
 
 /**
  * Collects every `@Resource` provider at boot, resolves it against TypeORM's metadata and checks the
@@ -19,10 +21,12 @@ export class ResourceRegistry implements OnModuleInit {
   /** Looked up by the auth guard on every resource request. */
   private readonly byPathMap = new Map<string, ResourceDefinition>();
   private resolved = false;
+  private apiVersions?: ApiVersions;
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly dataSource: DataSource,
+    @Optional() private readonly config?: NestorConfig,
   ) {}
 
   /**
@@ -75,6 +79,30 @@ export class ResourceRegistry implements OnModuleInit {
     for (const definition of this.byClass.values()) {
       this.checkRelatedFields(definition);
     }
+    this.apiVersions = new ApiVersions(this.all(), this.config?.apiDefaultVersion ?? '1', (target) =>
+      this.forEntity(target),
+    );
+    for (const definition of this.byClass.values()) {
+      this.checkSuccessors(definition, this.apiVersions);
+    }
+  }
+
+  /** A deprecated version points its clients at the next one, so one must exist. */
+  private checkSuccessors(definition: ResourceDefinition, versions: ApiVersions): void {
+    for (const [version, spec] of definition.versions) {
+      if (spec.deprecated && !versions.successor(version)) {
+        throw new ResourceDeclarationError(
+          'NST-R012',
+          `${definition.className}: option "versions.${version}.deprecated": no newer version to move to (versions served: ${versions.all.join(', ')})`,
+        );
+      }
+    }
+  }
+
+  /** The API versions served and how each resource looks in each (after boot). */
+  get versions(): ApiVersions {
+    this.resolveAll();
+    return this.apiVersions!;
   }
 
   /**

@@ -4,6 +4,7 @@ import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
 import type { FieldRules, FieldType } from 'src/framework/fields/field-rules';
 import type { FieldSpec, ResourceQuerySpec } from 'src/framework/resource/query-types';
 import type {
+  FieldRepresentation,
   ResourceAction,
   ResourceHooks,
   ResourceOptions,
@@ -75,6 +76,16 @@ export interface ResourceDefinition {
   actions: ReadonlySet<ResourceAction>;
   publicActions: ReadonlySet<ResourceAction>;
   query: ResourceQuerySpec;
+  /** Option `versions`, checked: what each declared API version changes. */
+  versions: ReadonlyMap<string, ResourceVersion>;
+}
+
+/** One declared API version of a resource (option `versions`). */
+export interface ResourceVersion {
+  /** Fields shown differently from the version before. */
+  fields: ReadonlyMap<string, FieldRepresentation>;
+  deprecated?: Date;
+  sunset?: Date;
 }
 
 /** Most ids one `<relation>Ids` list may hold. */
