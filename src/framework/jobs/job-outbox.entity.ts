@@ -81,6 +81,8 @@ export class JobEffect {
   @Column({ type: 'varchar', length: 300, primary: true })
   key!: string;
 
+  // Searched by job when a job reaches the stall limit (did one of its effects commit?).
+  @Index('IDX_job_effect_jobId')
   @Column({ type: 'varchar', length: 100 })
   jobId!: string;
 
