@@ -112,6 +112,7 @@ export interface CreateAppOptions {
  * serveHttp drains (drainHttp) then closes the app on SIGTERM/SIGINT.
  * Example: `const app = await createNestorApp(AppModule.forRoot(config), config); await app.listen(config.port)`.
  */
+// eslint-disable-next-line max-lines-per-function -- 85 lines, to be split (issue 19 item 5)
 export async function createNestorApp(
   module: DynamicModule,
   config: NestorConfig,

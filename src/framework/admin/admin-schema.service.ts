@@ -120,6 +120,62 @@ function inputFields(input: Type<object>): AdminField[] {
   });
 }
 
+type AdminOptions = NonNullable<ResourceDefinition['options']['admin']>;
+
+/** A resource's readable or writable fields as the admin shows them; relations name their target's path. */
+function adminFields(
+  definition: ResourceDefinition,
+  all: ResourceDefinition[],
+  admin: AdminOptions,
+): AdminField[] {
+  const pathOf = (field: ResourceField): string | undefined =>
+    all.find((d) => d.metadata.target === field.relation?.inverseEntityMetadata.target)?.path;
+  return [...definition.fields.values()]
+    .filter((field) => field.readable || field.writable)
+    .map((field) => {
+      const target = field.kind === 'column' ? undefined : pathOf(field);
+      const type: AdminFieldType = target
+        ? 'relation'
+        : field.type === 'bigint'
+          ? 'integer'
+          : field.kind === 'toManyIds'
+            ? 'json'
+            : field.type;
+      return {
+        ...baseField(field.name, admin.labels?.[field.name] ?? humanize(field.name)),
+        type,
+        required: field.required,
+        readOnly: !field.writable || (admin.readonlyFields ?? []).includes(field.name),
+        writeOnly: field.writable && !field.readable,
+        nullable: field.nullable,
+        enum: field.enumValues ? [...field.enumValues] : null,
+        helpText: admin.helpText?.[field.name] ?? null,
+        relation: target
+          ? { resource: target, cardinality: field.kind === 'toManyIds' ? 'toMany' : 'toOne' }
+          : null,
+        ...(field.kind === 'toManyIds' ? {} : adminLimits(field.rules)),
+      } satisfies AdminField;
+    });
+}
+
+/** The list page's filters: the declared ones, else every filterable enum, boolean, date or relation. */
+function listFilters(definition: ResourceDefinition, fields: AdminField[], admin: AdminOptions) {
+  const typeOf = (name: string): AdminFieldType => {
+    const type =
+      fields.find((f) => f.name === name)?.type ?? definition.query.filterable.get(name)?.field.type;
+    return type === 'bigint' ? 'integer' : (type ?? 'string');
+  };
+  const defaultFilters = [...definition.query.filterable.keys()].filter((name) =>
+    ['enum', 'boolean', 'date', 'datetime', 'relation'].includes(typeOf(name)),
+  );
+  return (admin.listFilter ?? defaultFilters).map((name) => ({
+    field: name,
+    label: fields.find((f) => f.name === name)?.label ?? humanize(name),
+    type: typeOf(name),
+    operators: [...(definition.query.filterable.get(name)?.operators ?? [])],
+  }));
+}
+
 /**
  * The admin schema (`GET /admin/api/schema`): every resource's fields, list, filters, form layout and
  * actions, derived from the `@Resource` declarations (and their `admin` options) at boot; per request
@@ -198,49 +254,13 @@ export class AdminSchemaService implements OnModuleInit {
   }
 
   private resolve(definition: ResourceDefinition, all: ResourceDefinition[]): ResolvedResource {
-    const admin = definition.options.admin ?? {};
-    const pathOf = (field: ResourceField): string | undefined =>
-      all.find((d) => d.metadata.target === field.relation?.inverseEntityMetadata.target)?.path;
-    const fields: AdminField[] = [...definition.fields.values()]
-      .filter((field) => field.readable || field.writable)
-      .map((field) => {
-        const target = field.kind === 'column' ? undefined : pathOf(field);
-        const type: AdminFieldType = target
-          ? 'relation'
-          : field.type === 'bigint'
-            ? 'integer'
-            : field.kind === 'toManyIds'
-              ? 'json'
-              : field.type;
-        return {
-          ...baseField(field.name, admin.labels?.[field.name] ?? humanize(field.name)),
-          type,
-          required: field.required,
-          readOnly: !field.writable || (admin.readonlyFields ?? []).includes(field.name),
-          writeOnly: field.writable && !field.readable,
-          nullable: field.nullable,
-          enum: field.enumValues ? [...field.enumValues] : null,
-          helpText: admin.helpText?.[field.name] ?? null,
-          relation: target
-            ? { resource: target, cardinality: field.kind === 'toManyIds' ? 'toMany' : 'toOne' }
-            : null,
-          ...(field.kind === 'toManyIds' ? {} : adminLimits(field.rules)),
-        } satisfies AdminField;
-      });
+    const admin: AdminOptions = definition.options.admin ?? {};
+    const fields = adminFields(definition, all, admin);
     const readable = fields.filter((f) => !f.writeOnly);
     const titleField =
       admin.titleField ??
       TITLE_CANDIDATES.find((name) => readable.some((f) => f.name === name)) ??
       definition.id.name;
-    const typeOf = (name: string): AdminFieldType => {
-      const type =
-        fields.find((f) => f.name === name)?.type ?? definition.query.filterable.get(name)?.field.type;
-      return type === 'bigint' ? 'integer' : (type ?? 'string');
-    };
-
-    const defaultFilters = [...definition.query.filterable.keys()].filter((name) =>
-      ['enum', 'boolean', 'date', 'datetime', 'relation'].includes(typeOf(name)),
-    );
     const label = humanize(definition.path);
     const schema: ResolvedResource['schema'] = {
       name: definition.name,
@@ -258,12 +278,7 @@ export class AdminSchemaService implements OnModuleInit {
           .slice(0, LIST_COLUMNS)
           .map((f) => f.name),
       searchFields: admin.searchFields ?? definition.search.map((s) => s.spec.path),
-      listFilter: (admin.listFilter ?? defaultFilters).map((name) => ({
-        field: name,
-        label: fields.find((f) => f.name === name)?.label ?? humanize(name),
-        type: typeOf(name),
-        operators: [...(definition.query.filterable.get(name)?.operators ?? [])],
-      })),
+      listFilter: listFilters(definition, fields, admin),
       sortable: [...definition.query.sortable.keys()],
       ordering: admin.ordering ?? definition.options.defaultSort ?? null,
       fieldsets: (

@@ -35,11 +35,34 @@ import { createInspector, JobsInspector } from 'src/framework/jobs/jobs-inspecto
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 import { ApiInvalidBody, ApiPathParam } from 'src/framework/openapi/route-docs';
 import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
+import type { ListQuery } from 'src/framework/resource/query-types';
+import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
+import type { ResourceService } from 'src/framework/resource/resource.service';
 import { visibleAuditResources } from 'src/framework/admin/audit-entry.service';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** Rows fetched per page while exporting (the whole list is streamed page after page). */
 const EXPORT_PAGE = 500;
+
+/** Every row of a list query, page after page by cursor, for the CSV export. */
+async function* exportRows(
+  service: ResourceService,
+  first: ListQuery,
+  raw: Record<string, unknown>,
+  definition: ResourceDefinition,
+  principal: Principal,
+): AsyncGenerator<Record<string, unknown>> {
+  let query = first;
+  for (;;) {
+    const page = await service.list(query, { path: `/api/${definition.path}`, query: raw }, principal);
+    yield* page.data;
+    const next = page.meta.nextCursor;
+    if (!next || page.data.length === 0) {
+      return;
+    }
+    query = parseListQuery({ ...raw, limit: String(EXPORT_PAGE), after: next }, definition.query);
+  }
+}
 
 function notFound(detail: string): ProblemException {
   return new ProblemException({ type: PROBLEM_TYPES.notFound, title: 'Not found', status: 404, detail });
@@ -169,19 +192,6 @@ export class AdminController {
     delete raw.page; // the export walks every page itself, by cursor
     const first = parseListQuery({ ...raw, limit: String(EXPORT_PAGE) }, definition.query); // 400s now, not mid-stream
     const columns = first.fields ?? definition.readable.map((field) => field.name);
-    const spec = definition.query;
-    async function* rows(): AsyncGenerator<Record<string, unknown>> {
-      let query = first;
-      for (;;) {
-        const page = await service.list(query, { path: `/api/${path}`, query: raw }, principal);
-        yield* page.data;
-        const next = page.meta.nextCursor;
-        if (!next || page.data.length === 0) {
-          return;
-        }
-        query = parseListQuery({ ...raw, limit: String(EXPORT_PAGE), after: next }, spec);
-      }
-    }
     // Staff open these files in spreadsheet programs: text that could run as a formula is made inert.
     const types = new Map([...definition.fields.values()].map((field) => [field.name, field.type] as const));
     const csv = stringify(spreadsheetCsvOptions(columns, types));
@@ -190,7 +200,7 @@ export class AdminController {
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="${path}-${date}.csv"`)
       .header('cache-control', 'no-store');
-    await reply.send(Readable.from(rows()).pipe(csv));
+    await reply.send(Readable.from(exportRows(service, first, raw, definition, principal)).pipe(csv));
   }
 
   @Get('dashboard')

@@ -80,30 +80,7 @@ export class ApiKeysController {
     @Req() request: FastifyRequest,
   ): Promise<CreatedApiKeyDto> {
     const requested = [...new Set(body.permissions)];
-    const existing = new Set(
-      (
-        await this.permissionRows.find({ select: { codename: true }, where: { codename: In(requested) } })
-      ).map((p) => p.codename),
-    );
-    const errors: ProblemFieldError[] = [];
-    body.permissions.forEach((codename, index) => {
-      if (!existing.has(codename)) {
-        errors.push({
-          pointer: `/permissions/${index}`,
-          code: 'unknown',
-          message: `${codename} is not a permission`,
-        });
-      } else if (!can(principal, codename)) {
-        errors.push({
-          pointer: `/permissions/${index}`,
-          code: 'notHeld',
-          message: `You do not hold ${codename}, so a key of yours cannot have it`,
-        });
-      }
-    });
-    if (errors.length) {
-      throw validationProblem(errors);
-    }
+    await this.assertGrantable(body.permissions, principal);
     const { key, prefix, secretHash } = ApiKeyService.mint();
     const saved = await this.keys.save(
       this.keys.create({
@@ -125,6 +102,37 @@ export class ApiKeysController {
       request,
     );
     return { ...toDto(saved), key };
+  }
+
+  /** 422 naming each permission that does not exist or that the caller does not hold (a key never exceeds its user). */
+  private async assertGrantable(permissions: string[], principal: Principal): Promise<void> {
+    const existing = new Set(
+      (
+        await this.permissionRows.find({
+          select: { codename: true },
+          where: { codename: In([...new Set(permissions)]) },
+        })
+      ).map((p) => p.codename),
+    );
+    const errors: ProblemFieldError[] = [];
+    permissions.forEach((codename, index) => {
+      if (!existing.has(codename)) {
+        errors.push({
+          pointer: `/permissions/${index}`,
+          code: 'unknown',
+          message: `${codename} is not a permission`,
+        });
+      } else if (!can(principal, codename)) {
+        errors.push({
+          pointer: `/permissions/${index}`,
+          code: 'notHeld',
+          message: `You do not hold ${codename}, so a key of yours cannot have it`,
+        });
+      }
+    });
+    if (errors.length) {
+      throw validationProblem(errors);
+    }
   }
 
   @Get()

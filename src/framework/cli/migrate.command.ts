@@ -13,6 +13,7 @@ const AS_IS: AppContextOptions = { overrides: { migrateOnBoot: false } };
 const FRAMEWORK_MIGRATIONS_SOURCE = join('src', 'framework', 'database', 'migrations');
 
 /** `migrate`, `makemigrations`, `showmigrations`: Django's names. */
+// eslint-disable-next-line max-lines-per-function -- 67 lines, to be split (issue 19 item 5)
 export function registerMigrationCommands(program: Command, rootModule: RootModuleFactory): void {
   program
     .command('migrate')

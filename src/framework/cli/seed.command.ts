@@ -95,6 +95,73 @@ function summary({ created, existing = {} }: SeedResult): string {
   return `Seeded ${list(created)}${already}`;
 }
 
+/** A bar on a terminal (logs and pipes get the summary line alone), fed by what the seeder reports. */
+function seedProgress(): { progress: SeedProgress; finish: () => void; stop: () => void } {
+  const bar = process.stderr.isTTY
+    ? new SingleBar({
+        format: `Seeding |{bar}| {percentage}% {value}/{total} rows`,
+        hideCursor: true,
+        clearOnComplete: true,
+      })
+    : undefined;
+  let total = 0;
+  const progress: SeedProgress = {
+    start: (n) => {
+      total = n;
+      bar?.start(n, 0);
+    },
+    advance: (n = 1) => bar?.increment(n),
+  };
+  return {
+    progress,
+    finish: () => {
+      bar?.update(total);
+      bar?.stop();
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+interface SeedOptions {
+  count: number;
+  seed: number;
+  force?: boolean;
+}
+
+async function runSeed(
+  seeder: Seeder,
+  rootModule: RootModuleFactory,
+  { count, seed, force }: SeedOptions,
+): Promise<void> {
+  if (commandConfig().nodeEnv === 'production' && !force) {
+    // Demo data may come with known logins: not into a production database by accident (Laravel asks too).
+    throw new CliError(
+      'NST-S002 NODE_ENV=production: `nestor seed` writes demo data; pass --force if this database is for that',
+    );
+  }
+  const started = performance.now();
+  const { progress, finish, stop } = seedProgress();
+  try {
+    const result = await withAppContext(
+      rootModule,
+      async (app) => {
+        const dataSource = app.get(DataSource);
+        await assertMigrated(dataSource);
+        return seeder.run({ dataSource, app, count, seed, progress });
+      },
+      // Seeding never migrates on its own, even where a development server would.
+      { overrides: { migrateOnBoot: false } },
+    );
+    finish();
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    ui.ok(`${summary(result)} (seed ${seed}) in ${seconds} s`);
+    result.notes?.forEach((line) => ui.out(line));
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
 /**
  * `nestor seed [--count N] [--seed S]`: runs the project's seeder on the configured (migrated) database,
  * with a progress bar on a terminal and a summary line. Register it through `buildCli`:
@@ -120,50 +187,6 @@ export function registerSeedCommand(
         1,
       )
       .option('--force', 'seed even with NODE_ENV=production')
-      .action(async ({ count, seed, force }: { count: number; seed: number; force?: boolean }) => {
-        if (commandConfig().nodeEnv === 'production' && !force) {
-          // Demo data may come with known logins: not into a production database by accident (Laravel asks too).
-          throw new CliError(
-            'NST-S002 NODE_ENV=production: `nestor seed` writes demo data; pass --force if this database is for that',
-          );
-        }
-        const started = performance.now();
-        // Only a person at a terminal sees a bar; logs and pipes get the summary line alone.
-        const bar = process.stderr.isTTY
-          ? new SingleBar({
-              format: `Seeding |{bar}| {percentage}% {value}/{total} rows`,
-              hideCursor: true,
-              clearOnComplete: true,
-            })
-          : undefined;
-        let total = 0;
-        const progress: SeedProgress = {
-          start: (n) => {
-            total = n;
-            bar?.start(n, 0);
-          },
-          advance: (n = 1) => bar?.increment(n),
-        };
-        try {
-          const result = await withAppContext(
-            rootModule,
-            async (app) => {
-              const dataSource = app.get(DataSource);
-              await assertMigrated(dataSource);
-              return seeder.run({ dataSource, app, count, seed, progress });
-            },
-            // Seeding never migrates on its own, even where a development server would.
-            { overrides: { migrateOnBoot: false } },
-          );
-          bar?.update(total);
-          bar?.stop();
-          const seconds = ((performance.now() - started) / 1000).toFixed(1);
-          ui.ok(`${summary(result)} (seed ${seed}) in ${seconds} s`);
-          result.notes?.forEach((line) => ui.out(line));
-        } catch (error) {
-          bar?.stop();
-          throw error;
-        }
-      });
+      .action((options: SeedOptions) => runSeed(seeder, rootModule, options));
   };
 }

@@ -44,6 +44,75 @@ async function checkedPassword(password: string): Promise<string> {
   return password;
 }
 
+/** `createsuperuser`: prompts (or reads the environment with --no-input), then creates the user. */
+async function createSuperuser(
+  rootModule: RootModuleFactory,
+  options: { email?: string; input: boolean },
+): Promise<void> {
+  let email = options.email ?? (options.input ? undefined : process.env.NESTOR_SUPERUSER_EMAIL);
+  let password: string | undefined;
+  if (options.input) {
+    requireTerminal('createsuperuser');
+    email ??= await input({
+      message: 'Email address:',
+      validate: (value) => isEmail(value.trim()) || 'Enter a valid email address.',
+    });
+    password = await promptPassword();
+  } else {
+    password = process.env.NESTOR_SUPERUSER_PASSWORD;
+    if (!email || !password) {
+      throw new CliError(
+        'NST-U001 --no-input needs NESTOR_SUPERUSER_EMAIL and NESTOR_SUPERUSER_PASSWORD in the environment.',
+      );
+    }
+    await checkedPassword(password);
+  }
+  if (!isEmail(email.trim())) {
+    throw new CliError(`NST-U001 "${email}" is not a valid email address.`);
+  }
+  const address = normalizeEmail(email);
+  const id = await withAppContext(rootModule, (app) =>
+    app.get(AuthService).createSuperuser(address, password),
+  );
+  if (id === undefined) {
+    throw new CliError(`NST-U004 A user with the email ${address} already exists.`);
+  }
+  ui.ok(`Superuser ${address} created (id ${id}).`);
+}
+
+/** `changepassword <email>`: a prompted (or NESTOR_PASSWORD) password, set and every session ended. */
+async function changePassword(
+  rootModule: RootModuleFactory,
+  email: string,
+  options: { input: boolean },
+): Promise<void> {
+  const address = normalizeEmail(email);
+  await withAppContext(rootModule, async (app) => {
+    const [user] = await app
+      .get(DataSource)
+      .query<{ id: number }[]>('SELECT id FROM "user" WHERE email = $1', [address]);
+    if (!user) {
+      throw new CliError(`NST-U005 No user has the email ${address}.`);
+    }
+    let password: string;
+    if (options.input) {
+      requireTerminal('changepassword');
+      ui.out(`Changing password for user ${address}`);
+      password = await promptPassword();
+    } else {
+      const given = process.env.NESTOR_PASSWORD;
+      if (!given) {
+        throw new CliError('NST-U001 --no-input needs NESTOR_PASSWORD in the environment.');
+      }
+      password = await checkedPassword(given);
+    }
+    await app
+      .get(DataSource)
+      .transaction((manager) => app.get(AccountService).setPassword(user.id, password, manager));
+  });
+  ui.ok(`Password changed for ${address}; their sessions have ended.`);
+}
+
 /** `createsuperuser` and `changepassword`, as in Django. */
 export function registerUserCommands(program: Command, rootModule: RootModuleFactory): void {
   program
@@ -54,68 +123,12 @@ export function registerUserCommands(program: Command, rootModule: RootModuleFac
     )
     .option('--email <email>', 'the email address (skips that prompt)')
     .option('--no-input', 'never prompt: read the environment variables instead')
-    .action(async (options: { email?: string; input: boolean }) => {
-      let email = options.email ?? (options.input ? undefined : process.env.NESTOR_SUPERUSER_EMAIL);
-      let password: string | undefined;
-      if (options.input) {
-        requireTerminal('createsuperuser');
-        email ??= await input({
-          message: 'Email address:',
-          validate: (value) => isEmail(value.trim()) || 'Enter a valid email address.',
-        });
-        password = await promptPassword();
-      } else {
-        password = process.env.NESTOR_SUPERUSER_PASSWORD;
-        if (!email || !password) {
-          throw new CliError(
-            'NST-U001 --no-input needs NESTOR_SUPERUSER_EMAIL and NESTOR_SUPERUSER_PASSWORD in the environment.',
-          );
-        }
-        await checkedPassword(password);
-      }
-      if (!isEmail(email.trim())) {
-        throw new CliError(`NST-U001 "${email}" is not a valid email address.`);
-      }
-      const address = normalizeEmail(email);
-      const id = await withAppContext(rootModule, (app) =>
-        app.get(AuthService).createSuperuser(address, password),
-      );
-      if (id === undefined) {
-        throw new CliError(`NST-U004 A user with the email ${address} already exists.`);
-      }
-      ui.ok(`Superuser ${address} created (id ${id}).`);
-    });
+    .action((options: { email?: string; input: boolean }) => createSuperuser(rootModule, options));
 
   program
     .command('changepassword')
     .description("Set a user's password (prompted twice, hidden) and end all of their sessions")
     .argument('<email>', 'the user whose password changes')
     .option('--no-input', 'never prompt: read NESTOR_PASSWORD from the environment')
-    .action(async (email: string, options: { input: boolean }) => {
-      const address = normalizeEmail(email);
-      await withAppContext(rootModule, async (app) => {
-        const [user] = await app
-          .get(DataSource)
-          .query<{ id: number }[]>('SELECT id FROM "user" WHERE email = $1', [address]);
-        if (!user) {
-          throw new CliError(`NST-U005 No user has the email ${address}.`);
-        }
-        let password: string;
-        if (options.input) {
-          requireTerminal('changepassword');
-          ui.out(`Changing password for user ${address}`);
-          password = await promptPassword();
-        } else {
-          const given = process.env.NESTOR_PASSWORD;
-          if (!given) {
-            throw new CliError('NST-U001 --no-input needs NESTOR_PASSWORD in the environment.');
-          }
-          password = await checkedPassword(given);
-        }
-        await app
-          .get(DataSource)
-          .transaction((manager) => app.get(AccountService).setPassword(user.id, password, manager));
-      });
-      ui.ok(`Password changed for ${address}; their sessions have ended.`);
-    });
+    .action((email: string, options: { input: boolean }) => changePassword(rootModule, email, options));
 }

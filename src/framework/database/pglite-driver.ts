@@ -117,6 +117,130 @@ export interface PGliteDriverOptions {
   share?: boolean;
 }
 
+/** The one PGlite connection, lent to one query runner at a time (see `createPGliteDriver`). */
+class EmbeddedPool extends EventEmitter {
+  private readonly ready: Promise<PGlite>;
+  private sharing?: EmbeddedShare;
+  /** Whether a lease is out (or reserved for the next waiter). */
+  private held = false;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly dataDir: string | undefined,
+    share: boolean,
+  ) {
+    super();
+    this.ready = this.open(share);
+    // Surface creation errors through connect(); avoid an unhandled rejection meanwhile.
+    this.ready.catch(() => undefined);
+  }
+
+  private async open(share: boolean): Promise<PGlite> {
+    const { dataDir } = this;
+    if (dataDir) {
+      mkdirSync(dataDir, { recursive: true });
+      takeLock(dataDir);
+    }
+    const db = await PGlite.create({
+      dataDir,
+      // Match node-postgres: int8 as string (no precision loss), booleans sent as SQL literals.
+      parsers: { [types.INT8]: (value: string) => value },
+      serializers: {
+        [types.BOOL]: (value: unknown) => (value === true || value === 'true' ? 'TRUE' : 'FALSE'),
+      },
+    });
+    if (dataDir && share) {
+      await this.share(db, dataDir);
+    }
+    return db;
+  }
+
+  /** Commands still run without the socket (they stop with NST-D002 instead), so a failure only warns. */
+  private async share(db: PGlite, dataDir: string): Promise<void> {
+    try {
+      this.sharing = await shareEmbedded(db, () => this.lease(db), createSocketDir(dataDir));
+      writeLock(dataDir, { pid: process.pid, socketDir: this.sharing.socketDir });
+    } catch (error) {
+      new Logger('Database').warn(
+        `The embedded database is not shared with \`nestor\` commands: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  connect(callback: ConnectCallback): void {
+    this.ready
+      .then(async (db) => [db, await this.lease(db)] as const)
+      .then(
+        ([db, release]) => {
+          const client = new PGliteClient(db);
+          callback(null, client, () => {
+            client.released = true;
+            release();
+          });
+        },
+        (err: Error) => callback(err, null, () => undefined),
+      );
+  }
+
+  /** Exclusive use of the single connection until the returned function is called. */
+  private async lease(db: PGlite): Promise<Release> {
+    if (this.held) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(grant), 1);
+          reject(
+            new Error(
+              'NST-D001 The embedded database connection stayed busy for 30 s. A query probably ran outside ' +
+                'the current transaction (use the transaction’s EntityManager), or a transaction was left open.',
+            ),
+          );
+        }, ACQUIRE_TIMEOUT_MS);
+        const grant = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.waiting.push(grant);
+      });
+    }
+    this.held = true;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        void this.handOver(db);
+      }
+    };
+  }
+
+  private async handOver(db: PGlite): Promise<void> {
+    // A lease given back mid-transaction must not leak its transaction into the next holder.
+    if (!db.closed && db.isInTransaction()) {
+      await db.exec('ROLLBACK').catch(() => undefined);
+    }
+    const next = this.waiting.shift();
+    if (next) {
+      next(); // still held: reserved for the next waiter before anyone else can take it
+    } else {
+      this.held = false;
+    }
+  }
+
+  end(callback?: (err?: Error) => void): void {
+    this.ready
+      .then(async (db) => {
+        await this.sharing?.close();
+        await db.close();
+        if (this.dataDir) {
+          rmSync(lockPath(this.dataDir), { force: true });
+        }
+      })
+      .then(
+        () => callback?.(),
+        (err: Error) => callback?.(err),
+      );
+  }
+}
+
 /**
  * A `pg`-compatible driver for TypeORM over embedded PGlite. PGlite has one connection, so `connect()`
  * hands it to one query runner at a time: a transaction holds it from BEGIN to COMMIT and concurrent
@@ -128,121 +252,11 @@ export function createPGliteDriver(
   dataDir?: string,
   { share = false }: PGliteDriverOptions = {},
 ): { Pool: new () => EventEmitter } {
-  class Pool extends EventEmitter {
-    private readonly ready: Promise<PGlite>;
-    private sharing?: EmbeddedShare;
-    /** Whether a lease is out (or reserved for the next waiter). */
-    private held = false;
-    private readonly waiting: Array<() => void> = [];
-
-    constructor() {
-      super();
-      this.ready = (async () => {
-        if (dataDir) {
-          mkdirSync(dataDir, { recursive: true });
-          takeLock(dataDir);
-        }
-        const db = await PGlite.create({
-          dataDir,
-          // Match node-postgres: int8 as string (no precision loss), booleans sent as SQL literals.
-          parsers: { [types.INT8]: (value: string) => value },
-          serializers: {
-            [types.BOOL]: (value: unknown) => (value === true || value === 'true' ? 'TRUE' : 'FALSE'),
-          },
-        });
-        if (dataDir && share) {
-          await this.share(db, dataDir);
-        }
-        return db;
-      })();
-      // Surface creation errors through connect(); avoid an unhandled rejection meanwhile.
-      this.ready.catch(() => undefined);
-    }
-
-    /** Commands still run without the socket (they stop with NST-D002 instead), so a failure only warns. */
-    private async share(db: PGlite, dataDir: string): Promise<void> {
-      try {
-        this.sharing = await shareEmbedded(db, () => this.lease(db), createSocketDir(dataDir));
-        writeLock(dataDir, { pid: process.pid, socketDir: this.sharing.socketDir });
-      } catch (error) {
-        new Logger('Database').warn(
-          `The embedded database is not shared with \`nestor\` commands: ${(error as Error).message}`,
-        );
+  return {
+    Pool: class Pool extends EmbeddedPool {
+      constructor() {
+        super(dataDir, share);
       }
-    }
-
-    connect(callback: ConnectCallback): void {
-      this.ready
-        .then(async (db) => [db, await this.lease(db)] as const)
-        .then(
-          ([db, release]) => {
-            const client = new PGliteClient(db);
-            callback(null, client, () => {
-              client.released = true;
-              release();
-            });
-          },
-          (err: Error) => callback(err, null, () => undefined),
-        );
-    }
-
-    /** Exclusive use of the single connection until the returned function is called. */
-    private async lease(db: PGlite): Promise<Release> {
-      if (this.held) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            this.waiting.splice(this.waiting.indexOf(grant), 1);
-            reject(
-              new Error(
-                'NST-D001 The embedded database connection stayed busy for 30 s. A query probably ran outside ' +
-                  'the current transaction (use the transaction’s EntityManager), or a transaction was left open.',
-              ),
-            );
-          }, ACQUIRE_TIMEOUT_MS);
-          const grant = (): void => {
-            clearTimeout(timer);
-            resolve();
-          };
-          this.waiting.push(grant);
-        });
-      }
-      this.held = true;
-      let released = false;
-      return () => {
-        if (!released) {
-          released = true;
-          void this.handOver(db);
-        }
-      };
-    }
-
-    private async handOver(db: PGlite): Promise<void> {
-      // A lease given back mid-transaction must not leak its transaction into the next holder.
-      if (!db.closed && db.isInTransaction()) {
-        await db.exec('ROLLBACK').catch(() => undefined);
-      }
-      const next = this.waiting.shift();
-      if (next) {
-        next(); // still held: reserved for the next waiter before anyone else can take it
-      } else {
-        this.held = false;
-      }
-    }
-
-    end(callback?: (err?: Error) => void): void {
-      this.ready
-        .then(async (db) => {
-          await this.sharing?.close();
-          await db.close();
-          if (dataDir) {
-            rmSync(lockPath(dataDir), { force: true });
-          }
-        })
-        .then(
-          () => callback?.(),
-          (err: Error) => callback?.(err),
-        );
-    }
-  }
-  return { Pool };
+    },
+  };
 }

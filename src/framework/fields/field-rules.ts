@@ -254,114 +254,121 @@ function patternSource(rule: ValidationMetadata): string {
   return source;
 }
 
-/**
- * A field's complete rules: the column's, tightened by the class-validator rules on the property of
- * `target` (the entity, or a DTO class). Throws FieldRuleError for a rule that cannot be stated honestly
- * (a pattern with flags, `@Min` on a decimal string).
- * Example: `fieldRules(columnRules(column), Product, 'price')`.
- */
-export function fieldRules(base: FieldRules, target: unknown, property: string): FieldRules {
-  const rules: FieldRules = { ...base, custom: [...base.custom] };
-  const patterns: string[] = rules.pattern ? [rules.pattern] : [];
-  const messages: string[] = [];
-  for (const rule of validatorMetadata(target, property)) {
-    if (rule.each || rule.type === 'conditionalValidation') {
-      continue;
-    }
-    const [a, b] = (rule.constraints ?? []) as unknown[];
-    const message = ruleMessage(rule, property);
-    switch (rule.name) {
-      case 'min':
-      case 'max':
-        if (rules.type === 'decimal') {
-          throw new FieldRuleError(
-            `@${rule.name === 'min' ? 'Min' : 'Max'}(${String(a)}) on a decimal string always fails: use @Decimal${rule.name === 'min' ? 'Min' : 'Max'}('${String(a)}')`,
-          );
-        }
-        if (rule.name === 'min') {
-          rules.minimum = tighter(rules.minimum, Number(a), Math.max);
-        } else {
-          rules.maximum = tighter(rules.maximum, Number(a), Math.min);
-        }
-        break;
-      case 'isPositive':
-        rules.exclusiveMinimum = tighter(rules.exclusiveMinimum, 0, Math.max);
-        break;
-      case 'isNegative':
-        rules.exclusiveMaximum = tighter(rules.exclusiveMaximum, 0, Math.min);
-        break;
-      case 'minLength':
-        rules.minLength = tighter(rules.minLength, Number(a), Math.max);
-        break;
-      case 'maxLength':
-        rules.maxLength = tighter(rules.maxLength, Number(a), Math.min);
-        break;
-      case 'isLength':
-        rules.minLength = tighter(rules.minLength, Number(a), Math.max);
-        if (b !== undefined) {
-          rules.maxLength = tighter(rules.maxLength, Number(b), Math.min);
-        }
-        break;
-      case 'isNotEmpty':
-        rules.nullable = false;
-        if (rules.type === 'string' || rules.type === 'text') {
-          rules.minLength = tighter(rules.minLength, 1, Math.max);
-        }
-        break;
-      case 'matches': {
-        const source = patternSource(rule);
-        patterns.push(source);
-        messages.push(message ?? `${property} must match /${source}/`);
-        break;
-      }
-      case IS_SLUG:
-        patterns.push(SLUG_PATTERN);
-        messages.push(
-          message ?? `${property} must be lower-case words joined by hyphens, e.g. "garden-tools"`,
-        );
-        break;
-      case 'isEmail':
-        rules.format = 'email';
-        patterns.push(EMAIL_PATTERN);
-        break;
-      case 'isUrl':
-        rules.format = 'uri';
-        break;
-      case 'isUUID':
-        rules.format = 'uuid';
-        patterns.push(UUID_PATTERN);
-        break;
-      case 'isIn':
-      case 'isEnum': {
-        const values = (rule.name === 'isIn' ? a : b) as unknown[];
-        const allowed = values.map(String);
-        rules.enum = rules.enum ? rules.enum.filter((v) => allowed.includes(v)) : allowed;
-        break;
-      }
-      case 'arrayMinSize':
-        rules.minItems = tighter(rules.minItems, Number(a), Math.max);
-        break;
-      case 'arrayMaxSize':
-        rules.maxItems = tighter(rules.maxItems, Number(a), Math.min);
-        break;
-      case DECIMAL_MIN:
-        rules.decimalMinimum =
-          rules.decimalMinimum === undefined || compareDecimals(String(a), rules.decimalMinimum) > 0
-            ? String(a)
-            : rules.decimalMinimum;
-        break;
-      case DECIMAL_MAX:
-        rules.decimalMaximum =
-          rules.decimalMaximum === undefined || compareDecimals(String(a), rules.decimalMaximum) < 0
-            ? String(a)
-            : rules.decimalMaximum;
-        break;
-      default:
-        if (!TYPE_ONLY.has(rule.name ?? '') && rule.type !== 'whitelistValidation') {
-          rules.custom.push(rule.name ?? rule.type);
-        }
-    }
+/** A field's rules while its class-validator rules are read, with the patterns and messages met so far. */
+interface RulesInProgress {
+  rules: FieldRules;
+  patterns: string[];
+  messages: string[];
+  property: string;
+}
+
+/** What one class-validator rule does to the field's rules; `a` and `b` are its constraints. */
+type RuleStep = (p: RulesInProgress, rule: ValidationMetadata, a: unknown, b: unknown) => void;
+
+function minMax({ rules }: RulesInProgress, rule: ValidationMetadata, a: unknown): void {
+  if (rules.type === 'decimal') {
+    throw new FieldRuleError(
+      `@${rule.name === 'min' ? 'Min' : 'Max'}(${String(a)}) on a decimal string always fails: use @Decimal${rule.name === 'min' ? 'Min' : 'Max'}('${String(a)}')`,
+    );
   }
+  if (rule.name === 'min') {
+    rules.minimum = tighter(rules.minimum, Number(a), Math.max);
+  } else {
+    rules.maximum = tighter(rules.maximum, Number(a), Math.min);
+  }
+}
+
+function oneOf({ rules }: RulesInProgress, rule: ValidationMetadata, a: unknown, b: unknown): void {
+  const values = (rule.name === 'isIn' ? a : b) as unknown[];
+  const allowed = values.map(String);
+  rules.enum = rules.enum ? rules.enum.filter((v) => allowed.includes(v)) : allowed;
+}
+
+/** The class-validator rules that say something a schema can state; every other rule is custom or type-only. */
+const RULE_STEPS = new Map<string, RuleStep>([
+  ['min', minMax],
+  ['max', minMax],
+  ['isPositive', ({ rules }) => void (rules.exclusiveMinimum = tighter(rules.exclusiveMinimum, 0, Math.max))],
+  ['isNegative', ({ rules }) => void (rules.exclusiveMaximum = tighter(rules.exclusiveMaximum, 0, Math.min))],
+  ['minLength', ({ rules }, _, a) => void (rules.minLength = tighter(rules.minLength, Number(a), Math.max))],
+  ['maxLength', ({ rules }, _, a) => void (rules.maxLength = tighter(rules.maxLength, Number(a), Math.min))],
+  [
+    'isLength',
+    ({ rules }, _, a, b) => {
+      rules.minLength = tighter(rules.minLength, Number(a), Math.max);
+      if (b !== undefined) {
+        rules.maxLength = tighter(rules.maxLength, Number(b), Math.min);
+      }
+    },
+  ],
+  [
+    'isNotEmpty',
+    ({ rules }) => {
+      rules.nullable = false;
+      if (rules.type === 'string' || rules.type === 'text') {
+        rules.minLength = tighter(rules.minLength, 1, Math.max);
+      }
+    },
+  ],
+  [
+    'matches',
+    ({ patterns, messages, property }, rule) => {
+      const source = patternSource(rule);
+      patterns.push(source);
+      messages.push(ruleMessage(rule, property) ?? `${property} must match /${source}/`);
+    },
+  ],
+  [
+    IS_SLUG,
+    ({ patterns, messages, property }, rule) => {
+      patterns.push(SLUG_PATTERN);
+      messages.push(
+        ruleMessage(rule, property) ??
+          `${property} must be lower-case words joined by hyphens, e.g. "garden-tools"`,
+      );
+    },
+  ],
+  [
+    'isEmail',
+    ({ rules, patterns }) => {
+      rules.format = 'email';
+      patterns.push(EMAIL_PATTERN);
+    },
+  ],
+  ['isUrl', ({ rules }) => void (rules.format = 'uri')],
+  [
+    'isUUID',
+    ({ rules, patterns }) => {
+      rules.format = 'uuid';
+      patterns.push(UUID_PATTERN);
+    },
+  ],
+  ['isIn', oneOf],
+  ['isEnum', oneOf],
+  ['arrayMinSize', ({ rules }, _, a) => void (rules.minItems = tighter(rules.minItems, Number(a), Math.max))],
+  ['arrayMaxSize', ({ rules }, _, a) => void (rules.maxItems = tighter(rules.maxItems, Number(a), Math.min))],
+  [
+    DECIMAL_MIN,
+    ({ rules }, _, a) => {
+      rules.decimalMinimum =
+        rules.decimalMinimum === undefined || compareDecimals(String(a), rules.decimalMinimum) > 0
+          ? String(a)
+          : rules.decimalMinimum;
+    },
+  ],
+  [
+    DECIMAL_MAX,
+    ({ rules }, _, a) => {
+      rules.decimalMaximum =
+        rules.decimalMaximum === undefined || compareDecimals(String(a), rules.decimalMaximum) < 0
+          ? String(a)
+          : rules.decimalMaximum;
+    },
+  ],
+]);
+
+/** A decimal's own pattern first, then every pattern met, as one `pattern` with its messages. */
+function finishPatterns({ rules, patterns, messages, property }: RulesInProgress): void {
   if (rules.type === 'decimal') {
     const nonNegative = rules.decimalMinimum !== undefined && !rules.decimalMinimum.startsWith('-');
     patterns.unshift(decimalPattern(rules.precision, rules.scale, nonNegative));
@@ -373,5 +380,34 @@ export function fieldRules(base: FieldRules, target: unknown, property: string):
   if (messages.length > 0) {
     rules.patternMessage = messages.join('; ');
   }
+}
+
+/**
+ * A field's complete rules: the column's, tightened by the class-validator rules on the property of
+ * `target` (the entity, or a DTO class). Throws FieldRuleError for a rule that cannot be stated honestly
+ * (a pattern with flags, `@Min` on a decimal string).
+ * Example: `fieldRules(columnRules(column), Product, 'price')`.
+ */
+export function fieldRules(base: FieldRules, target: unknown, property: string): FieldRules {
+  const rules: FieldRules = { ...base, custom: [...base.custom] };
+  const progress: RulesInProgress = {
+    rules,
+    patterns: rules.pattern ? [rules.pattern] : [],
+    messages: [],
+    property,
+  };
+  for (const rule of validatorMetadata(target, property)) {
+    if (rule.each || rule.type === 'conditionalValidation') {
+      continue;
+    }
+    const [a, b] = (rule.constraints ?? []) as unknown[];
+    const step = RULE_STEPS.get(rule.name ?? '');
+    if (step) {
+      step(progress, rule, a, b);
+    } else if (!TYPE_ONLY.has(rule.name ?? '') && rule.type !== 'whitelistValidation') {
+      rules.custom.push(rule.name ?? rule.type);
+    }
+  }
+  finishPatterns(progress);
   return rules;
 }

@@ -76,90 +76,103 @@ interface PgError {
   message?: string;
 }
 
-/** Maps a PostgreSQL error (SQLSTATE) to a client problem; undefined for server-side faults. */
-function fromPostgres(err: PgError): ProblemResponse | undefined {
-  const code = err.code ?? '';
-  const table = err.table ? `"${err.table}"` : 'row';
-  const field = (column: string, c: string, message: string): ProblemFieldError => ({
-    pointer: `/${column}`,
-    code: c,
-    message,
-  });
-  const conflict = (type: string, detail: string, errors: ProblemFieldError[]): ProblemResponse => ({
+function fieldError(column: string, code: string, message: string): ProblemFieldError {
+  return { pointer: `/${column}`, code, message };
+}
+
+function conflict(type: string, detail: string, errors: ProblemFieldError[]): ProblemResponse {
+  return {
     problem: { type, title: 'Conflict', status: 409, detail, ...(errors.length ? { errors } : {}) },
     headers: {},
     unexpected: false,
-  });
+  };
+}
+
+function badQuery(detail: string): ProblemResponse {
+  return {
+    problem: { type: PROBLEM_TYPES.badQuery, title: 'Bad Request', status: 400, detail },
+    headers: {},
+    unexpected: false,
+  };
+}
+
+/** 23505 unique, 23503 foreign key, 23001 restrict → 409 naming the key's columns. */
+function keyConflict(err: PgError, code: string): ProblemResponse {
+  const table = err.table ? `"${err.table}"` : 'row';
+  const columns = keyColumns(err.detail);
+  if (code === '23505') {
+    return conflict(
+      PROBLEM_TYPES.unique,
+      `A ${table} with the same ${columns.join(', ') || 'value'} already exists.`,
+      columns.map((c) => fieldError(c, 'unique', `${c} must be unique`)),
+    );
+  }
+  const stillReferenced = code === '23001' || /still referenced/.test(err.detail ?? '');
+  return conflict(
+    PROBLEM_TYPES.foreignKey,
+    stillReferenced
+      ? `This ${table} is still referenced by other rows and cannot be removed.`
+      : `${columns.join(', ') || 'A reference'} points to a row that does not exist.`,
+    stillReferenced ? [] : columns.map((c) => fieldError(c, 'exists', `${c} refers to a missing row`)),
+  );
+}
+
+/** 23502 not null, 23514 check, 22001 too long → 422 naming the column when PostgreSQL gives it. */
+function columnViolation(err: PgError, code: '23502' | '23514' | '22001'): ProblemResponse {
+  const column = err.column;
+  const what = { '23502': 'required', '23514': 'check', '22001': 'maxLength' }[code];
+  const message =
+    code === '23502'
+      ? `${column ?? 'a field'} is required`
+      : code === '23514'
+        ? `violates the rule ${err.constraint ?? ''}`.trim()
+        : 'value is too long';
+  return {
+    problem: {
+      type: PROBLEM_TYPES.validation,
+      title: 'Validation failed',
+      status: 422,
+      detail: message,
+      ...(column ? { errors: [fieldError(column, what, message)] } : {}),
+    },
+    headers: {},
+    unexpected: false,
+  };
+}
+
+/** The database is unreachable: a connection class SQLSTATE, a socket error code, or pg's own words for it. */
+function connectionLost(err: PgError, code: string): boolean {
+  return (
+    code.startsWith('08') ||
+    CONNECTION_CODES.has(code) ||
+    // pg's own words for a dropped socket, a connect/acquire timeout, a client that lost its connection
+    // (e.g. the rollback after a dropped query) and a query_timeout.
+    /Connection terminated|timeout exceeded when trying to connect|Connection refused|is not queryable|Query read timeout/i.test(
+      err.message ?? '',
+    )
+  );
+}
+
+/** Maps a PostgreSQL error (SQLSTATE) to a client problem; undefined for server-side faults. */
+function fromPostgres(err: PgError): ProblemResponse | undefined {
+  const code = err.code ?? '';
   switch (code) {
-    case '23505': {
-      const columns = keyColumns(err.detail);
-      return conflict(
-        PROBLEM_TYPES.unique,
-        `A ${table} with the same ${columns.join(', ') || 'value'} already exists.`,
-        columns.map((c) => field(c, 'unique', `${c} must be unique`)),
-      );
-    }
+    case '23505':
     case '23001': // restrict_violation: ON DELETE RESTRICT refuses at once, rather than at the end of the statement
-    case '23503': {
-      const columns = keyColumns(err.detail);
-      const stillReferenced = code === '23001' || /still referenced/.test(err.detail ?? '');
-      return conflict(
-        PROBLEM_TYPES.foreignKey,
-        stillReferenced
-          ? `This ${table} is still referenced by other rows and cannot be removed.`
-          : `${columns.join(', ') || 'A reference'} points to a row that does not exist.`,
-        stillReferenced ? [] : columns.map((c) => field(c, 'exists', `${c} refers to a missing row`)),
-      );
-    }
+    case '23503':
+      return keyConflict(err, code);
     case '23502':
     case '23514':
-    case '22001': {
-      const column = err.column;
-      const what = { '23502': 'required', '23514': 'check', '22001': 'maxLength' }[code];
-      const message =
-        code === '23502'
-          ? `${column ?? 'a field'} is required`
-          : code === '23514'
-            ? `violates the rule ${err.constraint ?? ''}`.trim()
-            : 'value is too long';
-      return {
-        problem: {
-          type: PROBLEM_TYPES.validation,
-          title: 'Validation failed',
-          status: 422,
-          detail: message,
-          ...(column ? { errors: [field(column, what, message)] } : {}),
-        },
-        headers: {},
-        unexpected: false,
-      };
-    }
+    case '22001':
+      return columnViolation(err, code);
     case '22021': // character_not_in_repertoire: a NUL (\u0000) in a text value or parameter
     case '22P05': // untranslatable_character: \u0000 inside jsonb
-      return {
-        problem: {
-          type: PROBLEM_TYPES.badQuery,
-          title: 'Bad Request',
-          status: 400,
-          detail: 'A value contains a character that cannot be stored, such as NUL (\\u0000).',
-        },
-        headers: {},
-        unexpected: false,
-      };
+      return badQuery('A value contains a character that cannot be stored, such as NUL (\\u0000).');
     case '22P02':
     case '22003':
     case '22007':
     case '22008':
-      return {
-        problem: {
-          type: PROBLEM_TYPES.badQuery,
-          title: 'Bad Request',
-          status: 400,
-          detail: 'A value has the wrong format.',
-        },
-        headers: {},
-        unexpected: false,
-      };
+      return badQuery('A value has the wrong format.');
     case '40001':
     case '40P01':
       return conflict('about:blank', 'The row was changed by a concurrent request. Retry.', []);
@@ -170,19 +183,7 @@ function fromPostgres(err: PgError): ProblemResponse | undefined {
     case '53300':
       return dependencyDown('database');
     default:
-      if (code.startsWith('08') || CONNECTION_CODES.has(code)) {
-        return dependencyDown('database');
-      }
-      if (
-        // pg's own words for a dropped socket, a connect/acquire timeout, a client that lost its connection
-        // (e.g. the rollback after a dropped query) and a query_timeout.
-        /Connection terminated|timeout exceeded when trying to connect|Connection refused|is not queryable|Query read timeout/i.test(
-          err.message ?? '',
-        )
-      ) {
-        return dependencyDown('database');
-      }
-      return undefined;
+      return connectionLost(err, code) ? dependencyDown('database') : undefined;
   }
 }
 

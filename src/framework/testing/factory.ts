@@ -303,97 +303,93 @@ export class Factory<T extends ObjectLiteral> {
 
   /** A value for a required column, from its type, length, precision and uniqueness. */
   private fake(column: ColumnMetadata, sequence: number): unknown {
-    const faker = this.faker;
     const type = this.manager.connection.driver.normalizeType(column);
-    const unique = isUnique(this.metadata, column);
-    const name = column.propertyName.toLowerCase();
     if (column.isArray || type === 'simple-array') {
       return [];
     }
     if (column.enum?.length) {
       return column.enum[0];
     }
-    switch (type) {
-      case 'character varying':
-      case 'varchar':
-      case 'character':
-      case 'char':
-      case 'text':
-      case 'citext':
-      case 'string':
-        return fakeString(
-          faker,
-          name,
-          type,
-          unique ? sequence : undefined,
-          Number(column.length) || undefined,
-        );
-      case 'smallint':
-      case 'int2':
-      case 'integer':
-      case 'int':
-      case 'int4':
-      case 'bigint':
-      case 'int8':
-        return unique || column.isPrimary ? sequence : faker.number.int({ min: 1, max: 1000 });
-      case 'numeric':
-      case 'decimal': {
-        const scale = column.scale ?? (column.precision ? 0 : 2);
-        const whole = (column.precision ?? 10) - scale;
-        const max = Math.min(10 ** Math.max(whole, 0) - 1, 1000);
-        if (unique && sequence <= max) {
-          return sequence.toFixed(scale);
-        }
-        return faker.number.float({ min: 0, max: Math.max(max, 0.9), fractionDigits: scale }).toFixed(scale);
-      }
-      case 'real':
-      case 'float4':
-      case 'double precision':
-      case 'float8':
-      case 'float':
-        return faker.number.float({ min: 0, max: 1000, fractionDigits: 2 });
-      case 'money':
-        return faker.commerce.price();
-      case 'boolean':
-      case 'bool':
-        return faker.datatype.boolean();
-      case 'date':
-        // Unique dates: one day per sequence number from 2000-01-01.
-        return (unique ? new Date(Date.UTC(2000, 0, sequence)) : faker.date.recent())
-          .toISOString()
-          .slice(0, 10);
-      case 'time':
-      case 'time without time zone':
-      case 'time with time zone':
-        return faker.date.recent().toISOString().slice(11, 19);
-      case 'timestamp':
-      case 'timestamp without time zone':
-      case 'timestamp with time zone':
-      case 'timestamptz':
-        return unique ? new Date(Date.UTC(2000, 0, 1, 0, 0, sequence)) : faker.date.recent();
-      case 'interval':
-        return `${faker.number.int({ min: 1, max: 30 })} days`;
-      case 'json':
-      case 'jsonb':
-      case 'simple-json':
-        return {};
-      case 'uuid':
-        return faker.string.uuid();
-      case 'bytea':
-        return Buffer.from(faker.string.alphanumeric(16));
-      case 'inet':
-      case 'cidr':
-        return faker.internet.ipv4();
-      case 'macaddr':
-        return faker.internet.mac();
-      default:
-        throw new FactoryError(
-          `NST-F002 Factory for "${this.metadata.name}": cannot make up a value for the required column ` +
-            `"${column.propertyName}" (type ${type}); give it in defineFactory(${this.metadata.name}, …) or in the overrides`,
-        );
+    const fake = FAKES.get(type);
+    if (!fake) {
+      throw new FactoryError(
+        `NST-F002 Factory for "${this.metadata.name}": cannot make up a value for the required column ` +
+          `"${column.propertyName}" (type ${type}); give it in defineFactory(${this.metadata.name}, …) or in the overrides`,
+      );
     }
+    const unique = isUnique(this.metadata, column);
+    return fake({ faker: this.faker, column, type, unique, sequence });
   }
 }
+
+/** What a column's faker gets: the column, its normalised type, and the row's sequence number when unique. */
+interface FakeContext {
+  faker: Faker;
+  column: ColumnMetadata;
+  type: string;
+  unique: boolean;
+  sequence: number;
+}
+
+function fakeDecimal({ faker, column, unique, sequence }: FakeContext): string {
+  const scale = column.scale ?? (column.precision ? 0 : 2);
+  const whole = (column.precision ?? 10) - scale;
+  const max = Math.min(10 ** Math.max(whole, 0) - 1, 1000);
+  if (unique && sequence <= max) {
+    return sequence.toFixed(scale);
+  }
+  return faker.number.float({ min: 0, max: Math.max(max, 0.9), fractionDigits: scale }).toFixed(scale);
+}
+
+/** One faker per group of PostgreSQL type names (as the driver normalises them). */
+const FAKE_GROUPS: [string[], (c: FakeContext) => unknown][] = [
+  [
+    ['character varying', 'varchar', 'character', 'char', 'text', 'citext', 'string'],
+    ({ faker, column, type, unique, sequence }) =>
+      fakeString(
+        faker,
+        column.propertyName.toLowerCase(),
+        type,
+        unique ? sequence : undefined,
+        Number(column.length) || undefined,
+      ),
+  ],
+  [
+    ['smallint', 'int2', 'integer', 'int', 'int4', 'bigint', 'int8'],
+    ({ faker, column, unique, sequence }) =>
+      unique || column.isPrimary ? sequence : faker.number.int({ min: 1, max: 1000 }),
+  ],
+  [['numeric', 'decimal'], fakeDecimal],
+  [
+    ['real', 'float4', 'double precision', 'float8', 'float'],
+    ({ faker }) => faker.number.float({ min: 0, max: 1000, fractionDigits: 2 }),
+  ],
+  [['money'], ({ faker }) => faker.commerce.price()],
+  [['boolean', 'bool'], ({ faker }) => faker.datatype.boolean()],
+  [
+    ['date'],
+    // Unique dates: one day per sequence number from 2000-01-01.
+    ({ faker, unique, sequence }) =>
+      (unique ? new Date(Date.UTC(2000, 0, sequence)) : faker.date.recent()).toISOString().slice(0, 10),
+  ],
+  [
+    ['time', 'time without time zone', 'time with time zone'],
+    ({ faker }) => faker.date.recent().toISOString().slice(11, 19),
+  ],
+  [
+    ['timestamp', 'timestamp without time zone', 'timestamp with time zone', 'timestamptz'],
+    ({ faker, unique, sequence }) =>
+      unique ? new Date(Date.UTC(2000, 0, 1, 0, 0, sequence)) : faker.date.recent(),
+  ],
+  [['interval'], ({ faker }) => `${faker.number.int({ min: 1, max: 30 })} days`],
+  [['json', 'jsonb', 'simple-json'], () => ({})],
+  [['uuid'], ({ faker }) => faker.string.uuid()],
+  [['bytea'], ({ faker }) => Buffer.from(faker.string.alphanumeric(16))],
+  [['inet', 'cidr'], ({ faker }) => faker.internet.ipv4()],
+  [['macaddr'], ({ faker }) => faker.internet.mac()],
+];
+
+const FAKES = new Map(FAKE_GROUPS.flatMap(([types, fake]) => types.map((type) => [type, fake] as const)));
 
 /** Not null, no default, not generated or maintained by TypeORM. */
 function required(column: ColumnMetadata): boolean {

@@ -78,22 +78,8 @@ export interface ActionPlan {
   routePath: string;
 }
 
-/**
- * Adds an `@AdminAction` method to an existing resource class (found by its entity, `Product`, or class,
- * `ProductResource`): inserted before the class's closing brace, with the import added when missing. The
- * one generator that edits a user's file, since an action belongs in its resource class.
- */
-export async function planAdminAction(
-  root: string,
-  resourceName: string,
-  actionName: string,
-): Promise<ActionPlan> {
-  if (!/^[A-Za-z][A-Za-z0-9-_]*$/.test(actionName) || words(actionName).length === 0) {
-    throw new CliError(`NST-G001 Action name "${actionName}" must be words like "feature" or "mark-shipped"`);
-  }
-  const action = kebabCase(actionName);
-  const method = camelCase(actionName);
-  const ts = await loadTypeScript();
+/** The one resource class `resourceName` (entity or class name) names; NST-G014 when none or several. */
+function findResource(ts: typeof TS, root: string, resourceName: string): FoundResource {
   const resources = findResources(ts, root);
   const matches = resources.filter((r) => r.entity === resourceName || r.className === resourceName);
   if (matches.length !== 1) {
@@ -108,8 +94,12 @@ export async function planAdminAction(
         : `NST-G014 "${resourceName}" names several resource classes (${matches.map((m) => m.path).join(', ')}): give the class name`,
     );
   }
-  const [resource] = matches;
-  const { node, source, text } = resource;
+  return matches[0];
+}
+
+/** NST-G015 when the class already has a member `method` or declares the admin action `action`. */
+function assertFree(ts: typeof TS, resource: FoundResource, method: string, action: string): void {
+  const { node, source } = resource;
   const taken = node.members.find((m) => m.name && m.name.getText(source) === method);
   if (taken) {
     throw new CliError(
@@ -130,13 +120,15 @@ export async function planAdminAction(
       }
     }
   }
+}
 
-  const routePath = resource.routePath ?? defaultResourcePath(resource.entity);
+/** The `@AdminAction` method's source, inserted as is before the class's closing brace. */
+function actionMethodSource(actionName: string, action: string, method: string, routePath: string): string {
   const plural = routePath.replace(/-/g, ' ');
   const verb = words(actionName)
     .join(' ')
     .replace(/^./, (c) => c.toUpperCase());
-  const methodSource = `
+  return `
   /** Admin action "${action}": runs on the selected ${plural} in one transaction; each gets an audit entry. */
   @AdminAction('${action}', { confirm: '${verb} the selected ${plural}?' })
   ${method}({ ids }: AdminActionContext): Promise<string> {
@@ -145,10 +137,14 @@ export async function planAdminAction(
     return Promise.resolve(\`\${ids.length} ${plural}: ${action} done\`);
   }
 `;
-  // Insert before the class's closing brace (the last character of the declaration).
-  const closing = node.getEnd() - 1;
-  let next = text.slice(0, closing).replace(/\s*$/, '\n') + methodSource + text.slice(closing);
+}
 
+/**
+ * `text` with `AdminAction` and `AdminActionContext` imported: added to the file's import of the decorator
+ * module when there is one (not type-only), else as a new import. Positions come from `source`, which must
+ * match `text` up to the imports.
+ */
+function withActionImports(ts: typeof TS, source: TS.SourceFile, text: string): string {
   const importDeclaration = source.statements.find(
     (s): s is TS.ImportDeclaration =>
       ts.isImportDeclaration(s) && (s.moduleSpecifier as TS.StringLiteral).text === ADMIN_ACTION_MODULE,
@@ -158,22 +154,51 @@ export async function planAdminAction(
     bindings && ts.isNamedImports(bindings) ? bindings.elements.map((e) => e.name.text) : [],
   );
   const missing = ['AdminAction', 'AdminActionContext'].filter((name) => !imported.has(name));
-  if (missing.length > 0) {
-    if (
-      importDeclaration &&
-      bindings &&
-      ts.isNamedImports(bindings) &&
-      !importDeclaration.importClause?.isTypeOnly
-    ) {
-      const at = bindings.elements[bindings.elements.length - 1].getEnd();
-      next = next.slice(0, at) + `, ${missing.join(', ')}` + next.slice(at);
-    } else {
-      const at = importPosition(ts, source, ADMIN_ACTION_MODULE);
-      next = `${next.slice(0, at)}import { ${missing.join(', ')} } from '${ADMIN_ACTION_MODULE}';\n${next.slice(at)}`;
-    }
+  if (missing.length === 0) {
+    return text;
   }
+  if (
+    importDeclaration &&
+    bindings &&
+    ts.isNamedImports(bindings) &&
+    !importDeclaration.importClause?.isTypeOnly
+  ) {
+    const at = bindings.elements[bindings.elements.length - 1].getEnd();
+    return text.slice(0, at) + `, ${missing.join(', ')}` + text.slice(at);
+  }
+  const at = importPosition(ts, source, ADMIN_ACTION_MODULE);
+  return `${text.slice(0, at)}import { ${missing.join(', ')} } from '${ADMIN_ACTION_MODULE}';\n${text.slice(at)}`;
+}
+
+/**
+ * Adds an `@AdminAction` method to an existing resource class (found by its entity, `Product`, or class,
+ * `ProductResource`): inserted before the class's closing brace, with the import added when missing. The
+ * one generator that edits a user's file, since an action belongs in its resource class.
+ */
+export async function planAdminAction(
+  root: string,
+  resourceName: string,
+  actionName: string,
+): Promise<ActionPlan> {
+  if (!/^[A-Za-z][A-Za-z0-9-_]*$/.test(actionName) || words(actionName).length === 0) {
+    throw new CliError(`NST-G001 Action name "${actionName}" must be words like "feature" or "mark-shipped"`);
+  }
+  const action = kebabCase(actionName);
+  const method = camelCase(actionName);
+  const ts = await loadTypeScript();
+  const resource = findResource(ts, root, resourceName);
+  assertFree(ts, resource, method, action);
+  const { node, source, text } = resource;
+  const routePath = resource.routePath ?? defaultResourcePath(resource.entity);
+  // Insert before the class's closing brace (the last character of the declaration); the imports sit above
+  // the class, so their positions in `source` still hold in the longer text.
+  const closing = node.getEnd() - 1;
+  const withMethod =
+    text.slice(0, closing).replace(/\s*$/, '\n') +
+    actionMethodSource(actionName, action, method, routePath) +
+    text.slice(closing);
   return {
-    file: { path: resource.path, content: next, change: true }, // formatted by the caller
+    file: { path: resource.path, content: withActionImports(ts, source, withMethod), change: true }, // formatted by the caller
     resource: resource.className,
     entity: resource.entity,
     method,

@@ -131,17 +131,8 @@ function positiveInt(text: string, spec: string, what: string): number {
   return Number(text.trim());
 }
 
-function parseOne(token: string, options: ParseFieldsOptions): FieldDef {
-  const match = TOKEN_RE.exec(token);
-  if (!match) {
-    fail(`NST-G002 Field "${token}" is not name:type (e.g. price:decimal).\n${FIELDS_HELP}`);
-  }
-  const [, name, rawType, args, suffix] = match;
-  const type: FieldType | undefined = (SCALAR_TYPES as readonly string[]).includes(rawType)
-    ? (rawType as ScalarType)
-    : rawType === 'belongsTo' || rawType === 'manyToMany'
-      ? rawType
-      : ALIASES[rawType.toLowerCase()];
+/** NST-G004 unless camelCase, NST-G006 when the entity or TypeScript already uses the name. */
+function checkName(name: string): void {
   if (!FIELD_NAME_RE.test(name)) {
     const hint = /^[A-Za-z][A-Za-z0-9_-]*$/.test(name)
       ? ` (e.g. "${pascalCase(name)[0].toLowerCase()}${pascalCase(name).slice(1)}")`
@@ -155,6 +146,88 @@ function parseOne(token: string, options: ParseFieldsOptions): FieldDef {
       `NST-G006 Field name "${name}" is reserved (every entity gets ${RESERVED_FIELDS.slice(0, 3).join(', ')}; ${RESERVED_FIELDS.slice(3).join(', ')} and TypeScript keywords are taken)`,
     );
   }
+}
+
+/** What the arguments of a type (`string(80)`, `decimal(12,4)`, `enum(a,b)`, `belongsTo(User)`) set on the field. */
+type ArgumentsStep = (field: FieldDef, args: string | undefined, options: ParseFieldsOptions) => void;
+
+function relationArguments(field: FieldDef, args: string | undefined, options: ParseFieldsOptions): void {
+  const { name, type, optional, spec: token } = field;
+  const target = (args ?? '').trim();
+  if (type === 'manyToMany' && optional) {
+    fail(`NST-G009 Field "${token}": a manyToMany is always optional (an empty list); drop the ?`);
+  }
+  if (target !== options.entity && !options.entities.has(target)) {
+    const known = [...options.entities.keys()].sort().join(', ');
+    fail(
+      `NST-G007 Field "${token}": no entity class "${target}" in src/app/**/*.entity.ts or the framework's User (entities: ${known})`,
+    );
+  }
+  if (type === 'belongsTo' && target === options.entity && !optional) {
+    fail(
+      `NST-G009 Field "${token}": a belongsTo to ${target} itself must be optional (${name}:belongsTo(${target})?): the first row has no parent`,
+    );
+  }
+  if (name.endsWith('Id') || name.endsWith('Ids')) {
+    fail(
+      `NST-G004 Field "${token}": name the relation, not its key ("${name.replace(/Ids?$/, '')}"); the id field is added`,
+    );
+  }
+  field.target = target;
+}
+
+/** The types that take arguments; the others refuse any (NST-G008). */
+const typeArguments: Partial<Record<FieldType, ArgumentsStep>> = {
+  string(field, args) {
+    const token = field.spec;
+    field.length = args === undefined ? 200 : positiveInt(args, token, 'the length');
+    if (field.length < 1 || field.length > MAX_VARCHAR) {
+      fail(`NST-G008 Field "${token}": the length must be between 1 and ${MAX_VARCHAR}`);
+    }
+  },
+  decimal(field, args) {
+    const token = field.spec;
+    const parts = args === undefined ? ['10', '2'] : args.split(',');
+    if (parts.length !== 2) {
+      fail(`NST-G008 Field "${token}": write decimal(precision,scale), e.g. decimal(12,4)`);
+    }
+    field.precision = positiveInt(parts[0], token, 'the precision');
+    field.scale = positiveInt(parts[1], token, 'the scale');
+    if (field.precision < 1 || field.precision > 1000 || field.scale >= field.precision) {
+      fail(`NST-G008 Field "${token}": need 1 ≤ precision ≤ 1000 and scale < precision`);
+    }
+  },
+  enum(field, args) {
+    const token = field.spec;
+    const values = (args ?? '').split(',').map((v) => v.trim());
+    if (values.length === 0 || values.some((v) => !ENUM_VALUE_RE.test(v))) {
+      fail(
+        `NST-G008 Field "${token}": enum values are lowercase words (a-z, 0-9, - or _), e.g. enum(draft,active)`,
+      );
+    }
+    const members = values.map(pascalCase);
+    const duplicate = members.find((m, i) => members.indexOf(m) !== i);
+    if (duplicate) {
+      fail(`NST-G005 Field "${token}": the enum value "${values[members.indexOf(duplicate)]}" appears twice`);
+    }
+    field.enumValues = values;
+  },
+  belongsTo: relationArguments,
+  manyToMany: relationArguments,
+};
+
+function parseOne(token: string, options: ParseFieldsOptions): FieldDef {
+  const match = TOKEN_RE.exec(token);
+  if (!match) {
+    fail(`NST-G002 Field "${token}" is not name:type (e.g. price:decimal).\n${FIELDS_HELP}`);
+  }
+  const [, name, rawType, args, suffix] = match;
+  const type: FieldType | undefined = (SCALAR_TYPES as readonly string[]).includes(rawType)
+    ? (rawType as ScalarType)
+    : rawType === 'belongsTo' || rawType === 'manyToMany'
+      ? rawType
+      : ALIASES[rawType.toLowerCase()];
+  checkName(name);
   if (!type) {
     fail(
       `NST-G003 Field "${token}": unknown type "${rawType}" (types: ${[...SCALAR_TYPES, 'belongsTo', 'manyToMany'].join(', ')})`,
@@ -163,77 +236,14 @@ function parseOne(token: string, options: ParseFieldsOptions): FieldDef {
   const optional = suffix.includes('?');
   const unique = suffix.includes('!');
   const field: FieldDef = { name, type, optional, unique, spec: token };
-  const takesArgs = ['string', 'decimal', 'enum', 'belongsTo', 'manyToMany'].includes(type);
-  if (args !== undefined && !takesArgs) {
+  const step = typeArguments[type];
+  if (args !== undefined && !step) {
     fail(`NST-G008 Field "${token}": type ${type} takes no arguments`);
   }
   if (unique && !UNIQUE_TYPES.includes(type)) {
     fail(`NST-G009 Field "${token}": ! (unique) applies to ${UNIQUE_TYPES.join(', ')}, not ${type}`);
   }
-  switch (type) {
-    case 'string':
-      field.length = args === undefined ? 200 : positiveInt(args, token, 'the length');
-      if (field.length < 1 || field.length > MAX_VARCHAR) {
-        fail(`NST-G008 Field "${token}": the length must be between 1 and ${MAX_VARCHAR}`);
-      }
-      break;
-    case 'decimal': {
-      const parts = args === undefined ? ['10', '2'] : args.split(',');
-      if (parts.length !== 2) {
-        fail(`NST-G008 Field "${token}": write decimal(precision,scale), e.g. decimal(12,4)`);
-      }
-      field.precision = positiveInt(parts[0], token, 'the precision');
-      field.scale = positiveInt(parts[1], token, 'the scale');
-      if (field.precision < 1 || field.precision > 1000 || field.scale >= field.precision) {
-        fail(`NST-G008 Field "${token}": need 1 ≤ precision ≤ 1000 and scale < precision`);
-      }
-      break;
-    }
-    case 'enum': {
-      const values = (args ?? '').split(',').map((v) => v.trim());
-      if (values.length === 0 || values.some((v) => !ENUM_VALUE_RE.test(v))) {
-        fail(
-          `NST-G008 Field "${token}": enum values are lowercase words (a-z, 0-9, - or _), e.g. enum(draft,active)`,
-        );
-      }
-      const members = values.map(pascalCase);
-      const duplicate = members.find((m, i) => members.indexOf(m) !== i);
-      if (duplicate) {
-        fail(
-          `NST-G005 Field "${token}": the enum value "${values[members.indexOf(duplicate)]}" appears twice`,
-        );
-      }
-      field.enumValues = values;
-      break;
-    }
-    case 'belongsTo':
-    case 'manyToMany': {
-      const target = (args ?? '').trim();
-      if (type === 'manyToMany' && optional) {
-        fail(`NST-G009 Field "${token}": a manyToMany is always optional (an empty list); drop the ?`);
-      }
-      if (target !== options.entity && !options.entities.has(target)) {
-        const known = [...options.entities.keys()].sort().join(', ');
-        fail(
-          `NST-G007 Field "${token}": no entity class "${target}" in src/app/**/*.entity.ts or the framework's User (entities: ${known})`,
-        );
-      }
-      if (type === 'belongsTo' && target === options.entity && !optional) {
-        fail(
-          `NST-G009 Field "${token}": a belongsTo to ${target} itself must be optional (${name}:belongsTo(${target})?): the first row has no parent`,
-        );
-      }
-      if (name.endsWith('Id') || name.endsWith('Ids')) {
-        fail(
-          `NST-G004 Field "${token}": name the relation, not its key ("${name.replace(/Ids?$/, '')}"); the id field is added`,
-        );
-      }
-      field.target = target;
-      break;
-    }
-    default:
-      break;
-  }
+  step?.(field, args, options);
   return field;
 }
 

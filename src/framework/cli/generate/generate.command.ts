@@ -26,14 +26,12 @@ import {
   reportNext,
   writeAll,
 } from 'src/framework/cli/generate/project';
+import { resourceFiles, resourceModel } from 'src/framework/cli/generate/resource.model';
+import { e2eSpecTemplate, unitSpecTemplate } from 'src/framework/cli/generate/resource-spec.templates';
 import {
-  e2eSpecTemplate,
   entityTemplate,
   moduleTemplate,
-  resourceFiles,
-  resourceModel,
   resourceTemplate,
-  unitSpecTemplate,
 } from 'src/framework/cli/generate/resource.templates';
 
 /** The project the generators write into: the current directory, like every other `nestor` command. */
