@@ -16,16 +16,17 @@ import {
   NODE_ENVS,
   NodeEnv,
   NestorConfig,
-  RateLimit,
 } from 'src/framework/config/nestor-config';
+import {
+  RATE,
+  RATE_MESSAGE,
+  TTL,
+  parseRate,
+  parseSize,
+  parseTrustProxy,
+  parseTtl,
+} from 'src/framework/config/config-values';
 import { readTlsCredentials } from 'src/framework/config/tls';
-
-const TTL_UNITS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
-const TTL = /^([1-9]\d{0,7})(s|m|h|d)?$/;
-
-const RATE_PERIOD_MS = { second: 1_000, minute: 60_000, hour: 3_600_000 } as const;
-const RATE = /^(?:off|([1-9]\d{0,6})\/(second|minute|hour))$/;
-const RATE_MESSAGE = 'expected off or requests per second, minute or hour, e.g. 300/minute';
 
 /** The environment variables Nestor reads; each message says what the variable expects. */
 class EnvironmentVariables {
@@ -235,24 +236,6 @@ class EnvironmentVariables {
   IDEMPOTENCY_STORE?: string;
 }
 
-/** IDEMPOTENCY_TTL in seconds: `86400`, `24h`, `30m`. Example: `parseTtl('24h')` → 86400. */
-export function parseTtl(value: string): number {
-  const [, amount, unit] = TTL.exec(value)!;
-  return Number(amount) * TTL_UNITS[(unit ?? 's') as keyof typeof TTL_UNITS];
-}
-
-/**
- * A request budget (`300/minute`), or `off`. Parses what RATE_LIMIT_ANON / RATE_LIMIT_USER accept.
- * Example: `parseRate('300/minute')` → `{ limit: 300, ttlMs: 60000 }`.
- */
-export function parseRate(value: string): RateLimit | undefined {
-  const match = RATE.exec(value);
-  if (!match || value === 'off') {
-    return undefined;
-  }
-  return { limit: Number(match[1]), ttlMs: RATE_PERIOD_MS[match[2] as keyof typeof RATE_PERIOD_MS] };
-}
-
 /** A configuration that cannot start the process; the message lists every offending variable. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -279,26 +262,6 @@ export type LoadedConfig = NestorConfig & {
   readonly bootWarnings: readonly string[];
   readonly explicitlySet: ReadonlySet<string>;
 };
-
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-function parseSize(value: string): number {
-  const [, digits, unit] = /^(\d+)\s*([a-z]*)$/i.exec(value.trim())!;
-  return Number(digits) * UNITS[(unit || 'b').toLowerCase()];
-}
-
-function parseTrustProxy(value: string | undefined): boolean | number | string[] {
-  if (value === undefined || value === 'false') {
-    return false;
-  }
-  if (value === 'true') {
-    return true;
-  }
-  if (/^\d+$/.test(value)) {
-    return Number(value);
-  }
-  return value.split(',').map((s) => s.trim());
-}
 
 /**
  * In development a missing SECRET_KEY is generated once and kept in DATA_DIR, so sessions and tokens
