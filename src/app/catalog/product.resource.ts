@@ -22,6 +22,8 @@ import { Resource } from 'src/framework/resource/resource.decorator';
   defaultSort: '-createdAt',
   include: ['category', 'category.parent', 'tags'],
   public: ['list', 'get'],
+  // Answers cached for a minute, invalidated by every write; browsers revalidate with the ETag.
+  cache: { ttl: 60 },
   admin: {
     icon: 'Inventory2',
     listDisplay: ['name', 'sku', 'price', 'stock', 'status', 'categoryId'],

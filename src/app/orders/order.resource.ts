@@ -4,6 +4,7 @@ import { OrderJobs } from 'src/app/orders/order.jobs';
 import { OrderService } from 'src/app/orders/order.service';
 import { AdminAction, AdminActionContext } from 'src/framework/resource/admin-action.decorator';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
+import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { HookContext, Resource, ResourceHooks, ResourceRow } from 'src/framework/resource/resource.decorator';
 
 /** Statuses an order can no longer leave. */
@@ -22,6 +23,8 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
   defaultSort: '-createdAt',
   include: ['items', 'items.product'],
   service: OrderService,
+  // Cached per customer (orders are owned): one customer's answers never reach another.
+  cache: { ttl: 30 },
   admin: {
     icon: 'ShoppingCart',
     listDisplay: ['id', 'customerId', 'status', 'total', 'createdAt'],
@@ -30,7 +33,10 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
   },
 })
 export class OrderResource implements ResourceHooks {
-  constructor(private readonly orderJobs: OrderJobs) {}
+  constructor(
+    private readonly orderJobs: OrderJobs,
+    private readonly cache: ResourceCache,
+  ) {}
   /** Admin action: ship paid or pending orders; a shipped or cancelled one in the selection refuses the lot. */
   @AdminAction('mark-shipped', {
     label: 'Mark as shipped',
@@ -91,6 +97,7 @@ export class OrderResource implements ResourceHooks {
         'UPDATE product p SET stock = p.stock + i.quantity FROM order_item i WHERE i."orderId" = $1 AND p.id = i."productId"',
         [id],
       );
+      this.cache.touch(manager, 'products'); // cached product answers show the stock: invalidated on COMMIT
     }
   }
 }

@@ -6,6 +6,7 @@ import {
   ResourceDefinition,
 } from 'src/framework/resource/definition/definition-types';
 import { resolveActions, resolveSoftDelete } from 'src/framework/resource/definition/resolve-actions';
+import { resolveCache } from 'src/framework/resource/definition/resolve-cache';
 import { resolveFields, resolveOwner } from 'src/framework/resource/definition/resolve-fields';
 import { pathResolver } from 'src/framework/resource/definition/resolve-paths';
 import { resolveLimits, resolveQueryOptions } from 'src/framework/resource/definition/resolve-query';
@@ -39,7 +40,7 @@ function resolvePath(context: DefinitionContext): string {
 }
 
 /**
- * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R007).
+ * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R007, R012…R014).
  * Each step resolves one option, in the order the checks report: the first bad option stops boot.
  * Example: `resolveResource(ProductResource, declaration, dataSource.getMetadata(Product), hooks)`.
  */
@@ -64,6 +65,7 @@ export function resolveResource(
   const { actions, publicActions } = resolveActions(context, softDelete);
   const { defaultLimit, maxLimit } = resolveLimits(context);
   checkAdminOptions(context, { fields, ...queryOptions });
+  const cache = resolveCache(context, actions);
 
   const readable = [...fields.values()].filter((f) => f.readable);
   return {
@@ -85,6 +87,7 @@ export function resolveResource(
     versionColumn: metadata.versionColumn,
     actions,
     publicActions,
+    cache,
     query: {
       name: metadata.name,
       selectable: new Map(

@@ -19,6 +19,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
 import { parseListQuery } from 'src/framework/resource/query-parser';
+import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
 
@@ -81,13 +82,30 @@ export function createResourceController(
   actions: ReadonlySet<ResourceAction>,
 ): Type {
   class GeneratedResourceController {
-    constructor(@Inject(serviceToken) readonly service: ResourceService) {}
+    constructor(
+      @Inject(serviceToken) readonly service: ResourceService,
+      @Inject(ResourceCache) readonly cache: ResourceCache,
+    ) {}
 
-    list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
+    /** `Cache-Control` as the resource's `cache` option declares it (none without one). */
+    cacheControl(request: FastifyRequest, reply: FastifyReply): void {
+      const value = this.cache.cacheControl(this.service.definition, principalOf(request));
+      if (value) {
+        void reply.header('cache-control', value);
+      }
+    }
+
+    async list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
       const raw = query(request);
       const parsed = parseListQuery(raw, this.service.definition.query);
       sparse(reply, parsed.fields);
-      return this.service.list(parsed, { path: request.url.split('?')[0], query: raw }, principalOf(request));
+      const page = await this.service.list(
+        parsed,
+        { path: request.url.split('?')[0], query: raw },
+        principalOf(request),
+      );
+      this.cacheControl(request, reply);
+      return page;
     }
 
     async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
@@ -116,6 +134,7 @@ export function createResourceController(
       });
       void reply.header('etag', etag);
       sparse(reply, parsed.fields);
+      this.cacheControl(request, reply);
       const noneMatch = header(request, 'if-none-match');
       if (
         noneMatch &&

@@ -75,6 +75,8 @@ export interface ResourceDefinition {
   actions: ReadonlySet<ResourceAction>;
   publicActions: ReadonlySet<ResourceAction>;
   query: ResourceQuerySpec;
+  /** Option `cache`, checked: absent when the resource's answers are not cached. */
+  cache?: { ttlSeconds: number; maxAge: number };
 }
 
 /** Most ids one `<relation>Ids` list may hold. */
