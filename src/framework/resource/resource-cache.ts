@@ -151,6 +151,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   private readonly logger = new Logger('ResourceCache');
   private readonly store: CacheStore;
   private readonly prefix: string;
+  private readonly enabled: boolean;
   private readonly hits: Counter<'resource'>;
   private readonly misses: Counter<'resource'>;
   /** Per resource path: the stamps its answers depend on (its own and those of related resources). */
@@ -170,6 +171,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   ) {
     this.store = config.redisUrl ? new RedisCacheStore(config.redisUrl) : new MemoryCacheStore();
     this.prefix = `${config.jobsPrefix}:cache`;
+    this.enabled = config.resourceCache;
     const counter = (name: string, help: string): Counter<'resource'> =>
       new Counter({ name, help, labelNames: ['resource'] as const, registers: [metrics.registry] });
     this.hits = counter('nestor_resource_cache_hits_total', 'Resource answers served from the cache');
@@ -191,7 +193,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     load: () => Promise<T>,
   ): Promise<T> {
     const options = definition.cache;
-    if (!options) {
+    if (!options || !this.enabled) {
       return load();
     }
     const stamps = this.stampsOf(definition);
