@@ -27,12 +27,29 @@ import {
 } from 'test/bench/report';
 import { execute, queryValue, removeCreated, seedCatalog } from 'test/bench/seed';
 
-const HTTP_SCENARIOS = ['get-by-id', 'list', 'list-include', 'create', 'admin-schema', 'deep-page'] as const;
+const HTTP_SCENARIOS = [
+  'get-by-id',
+  'list',
+  'list-include',
+  'create',
+  'admin-schema',
+  'deep-page',
+  'cached-get-by-id',
+  'cached-list',
+] as const;
+/** Scenarios of the resource cache: `nestor` (RESOURCE_CACHE=off) against `nestor-cached` (on). */
+const CACHED_SCENARIOS: readonly Scenario[] = ['cached-get-by-id', 'cached-list'];
+/** Ids the cached get-by-id cycles through: a hot set, as real catalogues have. */
+const HOT_IDS = 100;
 const ALL_SCENARIOS = [...HTTP_SCENARIOS, 'jobs', 'cold-start'] as const;
 type Scenario = (typeof ALL_SCENARIOS)[number];
 const CONTENDERS = ['raw', 'nest-handwritten', 'peer', 'nestor'] as const;
-/** `nestor-before` is another build of Nestor (`--before DIR`), for before/after numbers in one run. */
-type ContenderName = (typeof CONTENDERS)[number] | 'nestor-before';
+/**
+ * `nestor-before` is another build of Nestor (`--before DIR`), for before/after numbers in one run;
+ * `nestor-cached` is Nestor with its resource cache on (`nestor` runs with RESOURCE_CACHE=off, so the
+ * other scenarios measure the database path).
+ */
+type ContenderName = (typeof CONTENDERS)[number] | 'nestor-before' | 'nestor-cached';
 
 const HELP = `npm run bench -- [options]
   --rows N          products to seed (default 10000; the deep-page scenario needs --rows 1000000 or --deep)
@@ -208,7 +225,8 @@ function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
       return [...profileFlags(setup.options, name), ...script('peer')];
     case 'bare-nest':
       return script('bare-nest');
-    case 'nestor': {
+    case 'nestor':
+    case 'nestor-cached': {
       return [...profileFlags(setup.options, name), join(DIST, 'src', 'main.js')];
     }
     case 'nestor-before':
@@ -223,8 +241,10 @@ async function startContender(
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...(name === 'nestor' || name === 'nestor-before'
-      ? setup.nestorEnv
-      : { ...process.env, DATABASE_URL: setup.db.url, NODE_ENV: 'production' }),
+      ? { ...setup.nestorEnv, RESOURCE_CACHE: 'off' }
+      : name === 'nestor-cached'
+        ? setup.nestorEnv
+        : { ...process.env, DATABASE_URL: setup.db.url, NODE_ENV: 'production' }),
     PORT: String(port),
   };
   const child = new BenchProcess(name, commandOf(setup, name), env);
@@ -248,7 +268,17 @@ function requestFor(
   const native = contender === 'raw' || nestorLike;
   const base = native ? '/api/products' : '/products';
   const rows = setup.options.rows;
+  if (CACHED_SCENARIOS.includes(scenario) !== (contender === 'nestor-cached') && contender !== 'nestor') {
+    return undefined; // the cached scenarios compare nestor with nestor-cached, and only them
+  }
   switch (scenario) {
+    case 'cached-get-by-id': {
+      let i = 0;
+      const next = () => ({ path: `/api/products/${1 + ((i++ * 7919) % Math.min(rows, HOT_IDS))}` });
+      return { method: 'GET', path: '/api/products/1', next };
+    }
+    case 'cached-list':
+      return { method: 'GET', path: '/api/products?limit=20&filter[price][gte]=10&sort=-price' };
     case 'get-by-id': {
       let i = 0;
       // Every contender reads the same id sequence, spread over the whole table.
@@ -262,6 +292,7 @@ function requestFor(
         raw: `limit=20&filter[price][gte]=10&sort=-price${include ? '&include=category' : ''}`,
         nestor: `limit=20&filter[price][gte]=10&sort=-price${include ? '&include=category' : ''}`,
         'nestor-before': `limit=20&filter[price][gte]=10&sort=-price${include ? '&include=category' : ''}`,
+        'nestor-cached': '', // not in these scenarios
         'nest-handwritten': `limit=20&minPrice=10&sort=-price${include ? '&include=category' : ''}`,
         peer: `limit=20&filter=price||$gte||10&sort=price,DESC&sort=id,DESC${include ? '&join=category' : ''}`,
       }[contender];
@@ -629,7 +660,12 @@ async function main(): Promise<void> {
 
     const httpWanted = HTTP_SCENARIOS.filter((s) => wants(s) && (s !== 'deep-page' || deep));
     if (httpWanted.length > 0) {
-      for (const name of [...CONTENDERS, ...(options.before ? (['nestor-before'] as const) : [])]) {
+      const cached = httpWanted.some((s) => CACHED_SCENARIOS.includes(s));
+      for (const name of [
+        ...CONTENDERS,
+        ...(options.before ? (['nestor-before'] as const) : []),
+        ...(cached ? (['nestor-cached'] as const) : []),
+      ]) {
         const started = await startContender(setup, name);
         contenders.push({ name, port: started.port, process: started.process });
       }
@@ -679,7 +715,11 @@ async function main(): Promise<void> {
                   ? 'list + include=category'
                   : scenario === 'create'
                     ? 'POST /api/products (validated)'
-                    : 'GET /admin/api/schema',
+                    : scenario === 'cached-get-by-id'
+                      ? `cached GET /api/products/:id (${HOT_IDS} ids)`
+                      : scenario === 'cached-list'
+                        ? 'cached list filtered+sorted+counted'
+                        : 'GET /admin/api/schema',
             participants.map((contender) => ({
               contender,
               spec: (tag: string) => requestFor(setup, scenario, contender.name, tag)!,
@@ -689,6 +729,22 @@ async function main(): Promise<void> {
         if (scenario === 'create') {
           await removeCreated(db.url);
         }
+      }
+
+      if (cached) {
+        // The cache's own count of what the load above hit (probes and warm-up included).
+        const text = (await http(byName('nestor-cached').port, 'GET', '/metrics')).body;
+        const count = (kind: string) =>
+          Number(
+            new RegExp(`nestor_resource_cache_${kind}_total\\{resource="products"\\} (\\d+)`).exec(
+              text,
+            )?.[1] ?? 0,
+          );
+        const hits = count('hits');
+        const misses = count('misses');
+        log(
+          `cache (nestor-cached, products): ${hits} hits, ${misses} misses, hit ratio ${((100 * hits) / Math.max(1, hits + misses)).toFixed(1)} %`,
+        );
       }
 
       if (deep) {

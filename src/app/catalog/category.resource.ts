@@ -9,6 +9,7 @@ import { Resource } from 'nestor';
   defaultSort: 'name',
   include: ['parent'],
   public: ['list', 'get'],
+  cache: { ttl: 300, maxAge: 30 },
   admin: { icon: 'Category', listDisplay: ['name', 'slug', 'parentId'], titleField: 'name' },
 })
 export class CategoryResource {}

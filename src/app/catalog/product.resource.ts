@@ -24,6 +24,8 @@ import { AdminAction, AdminActionContext, Resource, asMoney } from 'nestor';
   defaultSort: '-createdAt',
   include: ['category', 'category.parent', 'tags'],
   public: ['list', 'get'],
+  // Answers cached for a minute, invalidated by every write; browsers revalidate with the ETag.
+  cache: { ttl: 60 },
   admin: {
     icon: 'Inventory2',
     listDisplay: ['name', 'sku', 'price', 'stock', 'status', 'categoryId'],

@@ -10,6 +10,7 @@ import {
   ProblemException,
   Resource,
   ResourceHooks,
+  ResourceCache,
   ResourceRow,
 } from 'nestor';
 
@@ -29,6 +30,8 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
   defaultSort: '-createdAt',
   include: ['items', 'items.product'],
   service: OrderService,
+  // Cached per customer (orders are owned): one customer's answers never reach another.
+  cache: { ttl: 30 },
   admin: {
     icon: 'ShoppingCart',
     listDisplay: ['id', 'customerId', 'status', 'total', 'createdAt'],
@@ -37,7 +40,10 @@ const FINAL: readonly unknown[] = [OrderStatus.Shipped, OrderStatus.Cancelled];
   },
 })
 export class OrderResource implements ResourceHooks {
-  constructor(private readonly orderJobs: OrderJobs) {}
+  constructor(
+    private readonly orderJobs: OrderJobs,
+    private readonly cache: ResourceCache,
+  ) {}
   /** Admin action: ship paid or pending orders; a shipped or cancelled one in the selection refuses the lot. */
   @AdminAction('mark-shipped', {
     label: 'Mark as shipped',
@@ -98,6 +104,7 @@ export class OrderResource implements ResourceHooks {
         'UPDATE product p SET stock = p.stock + i.quantity FROM order_item i WHERE i."orderId" = $1 AND p.id = i."productId"',
         [id],
       );
+      this.cache.touch(manager, 'products'); // cached product answers show the stock: invalidated on COMMIT
     }
   }
 }

@@ -6,6 +6,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AdminActionContext } from 'src/framework/resource/admin-action.decorator';
 import { AdminSchemaService, ResolvedAdminAction } from 'src/framework/admin/admin-schema.service';
 import { diff } from 'src/framework/audit/audit-diff';
+import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { AuditService } from 'src/framework/audit/audit.service';
 import { can, loadPrincipal, Principal } from 'src/framework/access/principal';
 import { forbidden } from 'src/framework/access/problems';
@@ -50,6 +51,7 @@ export class AdminActionsService {
     private readonly moduleRef: ModuleRef,
     private readonly jobs: JobsService,
     private readonly audit: AuditService,
+    private readonly cache: ResourceCache,
   ) {}
 
   /** Validates and runs (or enqueues) an action for `principal`. */
@@ -111,7 +113,8 @@ export class AdminActionsService {
       object,
       Record<string, (context: AdminActionContext<unknown>) => Promise<string | void> | string | void>
     >(action.resourceClass, { strict: false });
-    const message = await this.dataSource.transaction(async (manager) => {
+    // Invalidated after COMMIT, like every write of ResourceService; an action writing other tables `touch`es them.
+    const message = await this.cache.afterCommit(this.dataSource, definition, async (manager) => {
       const before = await this.snapshot(manager, definition, ids);
       const result = await instance[action.declaration.method]({ ids, input, manager, principal });
       // One history entry per selected record, with what the action changed in it.

@@ -150,6 +150,10 @@ class EnvironmentVariables {
   METRICS?: string;
 
   @IsOptional()
+  @IsIn(['on', 'off'], { message: 'expected on or off' })
+  RESOURCE_CACHE?: string;
+
+  @IsOptional()
   @Matches(RATE, { message: RATE_MESSAGE })
   RATE_LIMIT_ANON?: string;
 
@@ -435,6 +439,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       ? vars.ALLOWED_HOSTS.split(',').map((h) => h.trim())
       : defaultAllowedHosts(publicUrl),
     metrics: (vars.METRICS ?? 'public') as 'public' | 'protected',
+    resourceCache: vars.RESOURCE_CACHE !== 'off',
     // Tests run unthrottled unless they set a budget (as Laravel's tests skip ThrottleRequests).
     rateLimits: {
       anonymous: parseRate(vars.RATE_LIMIT_ANON ?? (nodeEnv === 'test' ? 'off' : '300/minute')),

@@ -98,6 +98,11 @@ export abstract class NestorConfig {
    */
   abstract readonly metrics: 'public' | 'protected';
   /**
+   * Whether resources declared with `cache` are cached (RESOURCE_CACHE, `on` by default; `off` reads every
+   * answer from the database, e.g. to compare with and without it).
+   */
+  abstract readonly resourceCache: boolean;
+  /**
    * Request budgets per client address (anonymous) and per user (RATE_LIMIT_ANON, default 300/minute;
    * RATE_LIMIT_USER, default 1200/minute; off in NODE_ENV=test); undefined → not limited.
    */

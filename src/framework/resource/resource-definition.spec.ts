@@ -381,6 +381,27 @@ describe('resolveResource boot checks', () => {
     expect(error.message).toBe('NST-R006 PairResource: entity Pair must have exactly one primary column');
   });
 
+  it.each<[string, ResourceOptions, string, string]>([
+    ['ttl 0', { cache: { ttl: 0 } }, 'NST-R013', '"cache.ttl"'],
+    ['a negative ttl', { cache: { ttl: -5 } }, 'NST-R013', '"cache.ttl"'],
+    ['a fractional ttl', { cache: { ttl: 1.5 } }, 'NST-R013', '"cache.ttl"'],
+    ['an unknown key', { cache: { ttl: 10, tll: 5 } as never }, 'NST-R013', 'tll'],
+    ['maxAge above ttl', { cache: { ttl: 10, maxAge: 11 } }, 'NST-R014', '"cache.maxAge"'],
+    ['a negative maxAge', { cache: { ttl: 10, maxAge: -1 } }, 'NST-R014', '"cache.maxAge"'],
+    ['no get or list to cache', { cache: { ttl: 10 }, actions: ['create'] }, 'NST-R015', '"get" or "list"'],
+  ])('cache: %s fails at boot', (_title, options, code, text) => {
+    const error = declarationError(options);
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(new RegExp(`^${code} BookResource: `));
+    expect(error.message).toContain(text);
+  });
+
+  it('cache: resolves ttl and maxAge (default 0), and nothing without the option', () => {
+    expect(resolve({ cache: { ttl: 60 } }).cache).toEqual({ ttlSeconds: 60, maxAge: 0 });
+    expect(resolve({ cache: { ttl: 60, maxAge: 60 } }).cache).toEqual({ ttlSeconds: 60, maxAge: 60 });
+    expect(resolve({}).cache).toBeUndefined();
+  });
+
   it.each<[string, ResourceOptions, new () => object, string]>([
     ['a path with capitals', { path: 'Books' }, Book, '"path"'],
     ['a path with underscores', { path: 'book_items' }, Book, '"path"'],

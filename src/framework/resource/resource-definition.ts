@@ -1,11 +1,14 @@
 import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata.js';
 import { checkAdminOptions } from 'src/framework/resource/definition/check-admin-options';
+import type { ResourceQuerySpec } from 'src/framework/resource/query-types';
 import {
   DefinitionContext,
   ResourceDeclarationError,
   ResourceDefinition,
+  ResourceField,
 } from 'src/framework/resource/definition/definition-types';
 import { resolveActions, resolveSoftDelete } from 'src/framework/resource/definition/resolve-actions';
+import { resolveCache } from 'src/framework/resource/definition/resolve-cache';
 import { resolveFields, resolveOwner } from 'src/framework/resource/definition/resolve-fields';
 import { pathResolver } from 'src/framework/resource/definition/resolve-paths';
 import { resolveLimits, resolveQueryOptions } from 'src/framework/resource/definition/resolve-query';
@@ -41,7 +44,7 @@ function resolvePath(context: DefinitionContext): string {
 }
 
 /**
- * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R012).
+ * Resolves one declaration against the entity's metadata and checks every option (NST-R001…R015).
  * Each step resolves one option, in the order the checks report: the first bad option stops boot.
  * Example: `resolveResource(ProductResource, declaration, dataSource.getMetadata(Product), hooks)`.
  */
@@ -67,6 +70,7 @@ export function resolveResource(
   const { defaultLimit, maxLimit } = resolveLimits(context);
   checkAdminOptions(context, { fields, ...queryOptions });
   const versions = resolveVersions(context, fields);
+  const cache = resolveCache(context, actions);
 
   const readable = [...fields.values()].filter((f) => f.readable);
   return {
@@ -89,21 +93,31 @@ export function resolveResource(
     actions,
     publicActions,
     versions,
-    query: {
-      name: metadata.name,
-      selectable: new Map(
-        readable.map((f) => [f.name, { path: f.name, type: f.type, nullable: f.nullable }]),
-      ),
-      filterable: queryOptions.filterable,
-      sortable: queryOptions.sortable,
-      defaultSort: queryOptions.defaultSort,
-      includable: queryOptions.includable,
-      searchable: queryOptions.search.length > 0,
-      softDelete,
-      idPath: id.name,
-      idField: queryOptions.sortable.get(id.name)!,
-      defaultLimit,
-      maxLimit,
-    },
+    cache,
+    query: querySpec(metadata, readable, id, queryOptions, { softDelete, defaultLimit, maxLimit }),
+  };
+}
+
+/** What the query language may select, filter, sort and include on this resource, with its page limits. */
+function querySpec(
+  metadata: EntityMetadata,
+  readable: ResourceField[],
+  id: ResourceField,
+  queryOptions: ReturnType<typeof resolveQueryOptions>,
+  limits: { softDelete: boolean; defaultLimit: number; maxLimit: number },
+): ResourceQuerySpec {
+  return {
+    name: metadata.name,
+    selectable: new Map(readable.map((f) => [f.name, { path: f.name, type: f.type, nullable: f.nullable }])),
+    filterable: queryOptions.filterable,
+    sortable: queryOptions.sortable,
+    defaultSort: queryOptions.defaultSort,
+    includable: queryOptions.includable,
+    searchable: queryOptions.search.length > 0,
+    softDelete: limits.softDelete,
+    idPath: id.name,
+    idField: queryOptions.sortable.get(id.name)!,
+    defaultLimit: limits.defaultLimit,
+    maxLimit: limits.maxLimit,
   };
 }

@@ -20,6 +20,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
 import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
+import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 import { type ApiVersions, versionInPath } from 'src/framework/resource/resource-versions';
@@ -104,7 +105,16 @@ export function createResourceController(
     constructor(
       @Inject(serviceToken) readonly service: ResourceService,
       @Inject(ResourceRegistry) readonly registry: ResourceRegistry,
+      @Inject(ResourceCache) readonly cache: ResourceCache,
     ) {}
+
+    /** `Cache-Control` as the resource's `cache` option declares it (none without one). */
+    private cacheControl(request: FastifyRequest, reply: FastifyReply): void {
+      const value = this.cache.cacheControl(this.service.definition, principalOf(request));
+      if (value) {
+        void reply.header('cache-control', value);
+      }
+    }
 
     /** The API version the request reached; its answer carries the version's deprecation headers. */
     private version(request: FastifyRequest, reply: FastifyReply): string {
@@ -144,6 +154,7 @@ export function createResourceController(
         { path: request.url.split('?')[0], query: raw },
         principalOf(request),
       );
+      this.cacheControl(request, reply);
       return { ...page, data: page.data.map((row) => this.present(row, version)) };
     }
 
@@ -174,6 +185,7 @@ export function createResourceController(
       });
       void reply.header('etag', etag);
       sparse(reply, parsed.fields);
+      this.cacheControl(request, reply);
       const noneMatch = header(request, 'if-none-match');
       if (
         noneMatch &&

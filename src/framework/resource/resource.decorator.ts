@@ -151,6 +151,23 @@ export interface ResourceOptions {
    * Example: `versions: { 1: { deprecated: '2026-12-01', sunset: '2027-06-30' }, 2: { fields: { price: asMoney('EUR') } } }`.
    */
   versions?: Record<string, ResourceVersionOptions>;
+  /**
+   * Caches get-by-id and list answers (Redis with REDIS_URL, else an in-process LRU) for `ttl` seconds;
+   * every write through the framework invalidates them at once. See {@link ResourceCacheOptions}.
+   */
+  cache?: ResourceCacheOptions;
+}
+
+/**
+ * Option `cache` of `@Resource`: how long answers stay cached, and what `Cache-Control` tells clients.
+ * Example: `@Resource(Product, { cache: { ttl: 60, maxAge: 10 } })` caches for a minute and lets browsers
+ * and proxies reuse an answer for 10 s (`Cache-Control: public, max-age=10`; `private` for scoped answers).
+ */
+export interface ResourceCacheOptions {
+  /** Seconds an answer stays in the server's cache (a whole number ≥ 1); writes invalidate it sooner. */
+  ttl: number;
+  /** Seconds clients may reuse an answer without asking (`max-age`, 0…ttl). Default 0: revalidate with the ETag. */
+  maxAge?: number;
 }
 
 /**

@@ -11,7 +11,9 @@ import {
 import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { getMetadataArgsStorage } from 'typeorm';
+import { MetricsModule } from 'src/framework/metrics/metrics.module';
 import { ApiRootController } from 'src/framework/resource/api-root.controller';
+import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { createResourceController, serveVersions } from 'src/framework/resource/resource.controller';
 import { ResourceDeclarationError } from 'src/framework/resource/resource-definition';
 import {
@@ -53,13 +55,13 @@ function hasDeleteDateColumn(entity: Type): boolean {
   );
 }
 
-/** The framework side: the registry that resolves and checks every resource at boot (global). */
+/** The framework side: the registry that resolves and checks every resource at boot, and the cache (global). */
 @Global()
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, MetricsModule],
   controllers: [ApiRootController],
-  providers: [ResourceRegistry],
-  exports: [ResourceRegistry],
+  providers: [ResourceRegistry, ResourceCache],
+  exports: [ResourceRegistry, ResourceCache],
 })
 export class ResourceCoreModule implements NestModule {
   constructor(

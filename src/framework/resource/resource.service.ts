@@ -6,6 +6,7 @@ import { Principal, can } from 'src/framework/access/principal';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
 import { encodeCursor } from 'src/framework/resource/query/cursors';
+import { ResourceCache } from 'src/framework/resource/resource-cache';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { IncludeScope, includeOwners, loadIncludes } from 'src/framework/resource/include-loader';
@@ -60,6 +61,8 @@ export class ResourceService {
   @Inject(DataSource) protected readonly dataSource!: DataSource;
   @Inject(ResourceRegistry) protected readonly registry!: ResourceRegistry;
   @Inject(AuditService) protected readonly audit!: AuditService;
+  /** The answer cache of resources declared with `cache`; invalidate it after writing tables directly. */
+  @Inject(ResourceCache) protected readonly cache!: ResourceCache;
   private cached?: ResourceDefinition;
   private preparedReads?: PreparedReads;
   private rowReader?: RowReader;
@@ -108,11 +111,24 @@ export class ResourceService {
     return raw;
   }
 
+  /** A page of rows as `principal` may see them (from the cache when the resource declares one). */
   async list(query: ListQuery, request: ListRequest, principal?: Principal): Promise<ListResult> {
-    const definition = this.definition;
     if (query.trashed) {
       this.checkTrashed(principal);
     }
+    // The raw query decides the parsed one and the page links: the path and it identify the answer.
+    return this.cache.read(this.definition, principal, ['list', request.path, request.query], () =>
+      this.readList(query, request, principal),
+    );
+  }
+
+  /** `list` without the cache. */
+  protected async readList(
+    query: ListQuery,
+    request: ListRequest,
+    principal?: Principal,
+  ): Promise<ListResult> {
+    const definition = this.definition;
     const params = new Params();
     const where = whereClause(definition, query.filters, query.q, params, query.trashed);
     const owner = this.ownerScope(definition, principal, 'view');
@@ -172,6 +188,17 @@ export class ResourceService {
     if (options.trashed) {
       this.checkTrashed(options.principal);
     }
+    const { fields, include, trashed } = options;
+    return this.cache.read(this.definition, options.principal, ['get', id, fields, include, trashed], () =>
+      this.readOne(id, options),
+    );
+  }
+
+  /** `get` without the cache. */
+  protected async readOne(
+    id: unknown,
+    options: { fields?: string[]; include?: string[]; principal?: Principal; trashed?: Trashed },
+  ): Promise<{ row: ResourceRow; etag: string }> {
     const row = await this.rowReads.readOne(this.reads, id, {
       helpers: options.include ?? [],
       ownerId: this.ownerScope(this.definition, options.principal, 'view'),
@@ -280,7 +307,7 @@ export class ResourceService {
   /** Deletes (soft-deletes when enabled) under a row lock, honouring `ifMatch`. */
   async remove(id: unknown, ifMatch?: string, principal?: Principal): Promise<void> {
     const definition = this.definition;
-    await this.dataSource.transaction(async (manager) => {
+    await this.committed(async (manager) => {
       const owner = this.ownerScope(definition, principal, 'delete');
       const current = await this.rowReads.lockCurrent(manager, id, ifMatch, owner);
       await definition.hooks.beforeDelete?.({ manager, principal, id, current });
@@ -305,7 +332,7 @@ export class ResourceService {
   /** Brings back a soft-deleted row (a row that is not deleted is returned unchanged). */
   async restore(id: unknown, principal?: Principal): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
-    return this.dataSource.transaction(async (manager) => {
+    return this.committed(async (manager) => {
       const existing = await this.rowReads.readOne(manager, id, {
         lock: true,
         trashed: 'with',
@@ -383,7 +410,7 @@ export class ResourceService {
   ): Promise<T> {
     const definition = this.definition;
     const byDatabase = !hooked && referencesEnforcedByDatabase(definition, input);
-    const written = this.dataSource.transaction((manager) =>
+    const written = this.committed((manager) =>
       write(manager, async () => {
         if (!byDatabase) {
           await checkReferences(manager, definition, input);
@@ -393,5 +420,10 @@ export class ResourceService {
     return byDatabase
       ? written.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
       : written;
+  }
+
+  /** One write transaction; the cache is invalidated once it has committed (ResourceCache.afterCommit). */
+  private committed<T>(write: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.cache.afterCommit(this.dataSource, this.definition, write);
   }
 }

@@ -78,6 +78,8 @@ export interface ResourceDefinition {
   query: ResourceQuerySpec;
   /** Option `versions`, checked: what each declared API version changes. */
   versions: ReadonlyMap<string, ResourceVersion>;
+  /** Option `cache`, checked: absent when the resource's answers are not cached. */
+  cache?: { ttlSeconds: number; maxAge: number };
 }
 
 /** One declared API version of a resource (option `versions`). */

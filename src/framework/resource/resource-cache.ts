@@ -1,0 +1,410 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit, Type } from '@nestjs/common';
+import type * as IORedis from 'ioredis';
+import {
+  DataSource,
+  EntityManager,
+  EntitySubscriberInterface,
+  InsertEvent,
+  QueryRunner,
+  RecoverEvent,
+  RemoveEvent,
+  SoftRemoveEvent,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  UpdateEvent,
+} from 'typeorm';
+import { LRUCache } from 'lru-cache';
+import { Counter } from 'prom-client';
+import { Principal, can } from 'src/framework/access/principal';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { lazyModule } from 'src/framework/lazy-module';
+import { MetricsService } from 'src/framework/metrics/metrics.service';
+import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+
+const ioredis = lazyModule<typeof IORedis>('ioredis');
+
+/** Most answers the in-process store keeps (least recently used go first). */
+const MEMORY_MAX_ENTRIES = 10_000;
+
+/**
+ * Where answers and version stamps live. A stamp is an opaque token per resource that every write replaces;
+ * an answer is stored under the stamps read before its query, so a write makes every older answer
+ * unreachable, in every process at once, without finding or deleting it.
+ */
+interface CacheStore {
+  /** The current stamps (joined) and the answer stored under `key` + those stamps, in one round trip. */
+  lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }>;
+  save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Replaces the stamps: answers stored under the old ones are never read again. */
+  bump(stamps: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A fresh stamp: random, so a stamp lost to eviction or a restart can never come back with old answers. */
+function freshStamp(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/**
+ * Reads the stamps (setting a fresh one where Redis has none, e.g. after eviction) and the answer stored
+ * under them: one script, one round trip per cached request.
+ */
+const LOOKUP = `local vs = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if not v then
+    redis.call('SET', k, ARGV[2], 'NX')
+    v = redis.call('GET', k)
+  end
+  vs[i] = v
+end
+local versions = table.concat(vs, '.')
+return {versions, redis.call('GET', ARGV[1] .. '|' .. versions)}`;
+
+type ScriptedRedis = IORedis.Redis & {
+  cacheLookup(...args: (string | number)[]): Promise<[string, string | null]>;
+};
+
+/**
+ * Redis through ioredis directly (already a dependency): a cached read needs the stamps and the answer in
+ * one round trip, which a Lua script gives and a key-value facade (cache-manager, Keyv) does not.
+ */
+class RedisCacheStore implements CacheStore {
+  private readonly redis: ScriptedRedis;
+
+  constructor(url: string) {
+    // A cached read waits at most about two seconds for Redis, then reads the database instead.
+    const redis = new (ioredis().Redis)(url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+      lazyConnect: true,
+    });
+    redis.on('error', () => undefined); // reported through the failing commands
+    redis.defineCommand('cacheLookup', { lua: LOOKUP });
+    this.redis = redis as ScriptedRedis;
+  }
+
+  async lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }> {
+    const [versions, value] = await this.redis.cacheLookup(stamps.length, ...stamps, key, freshStamp());
+    return { versions, value: value ?? undefined };
+  }
+
+  async save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.redis.set(`${key}|${versions}`, value, 'EX', ttlSeconds);
+  }
+
+  async bump(stamps: string[]): Promise<void> {
+    const multi = this.redis.multi();
+    for (const stamp of stamps) {
+      multi.set(stamp, freshStamp());
+    }
+    await multi.exec();
+  }
+
+  async close(): Promise<void> {
+    if (this.redis.status !== 'wait' && this.redis.status !== 'end') {
+      await this.redis.quit().catch(() => undefined);
+    }
+  }
+}
+
+/** The embedded default: one process, so stamps are counters in memory and answers sit in an LRU. */
+class MemoryCacheStore implements CacheStore {
+  private readonly stamps = new Map<string, number>();
+  private readonly entries = new LRUCache<string, string>({ max: MEMORY_MAX_ENTRIES, ttlAutopurge: false });
+
+  lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }> {
+    const versions = stamps.map((stamp) => this.stamps.get(stamp) ?? 0).join('.');
+    return Promise.resolve({ versions, value: this.entries.get(`${key}|${versions}`) });
+  }
+
+  save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
+    this.entries.set(`${key}|${versions}`, value, { ttl: ttlSeconds * 1000 });
+    return Promise.resolve();
+  }
+
+  bump(stamps: string[]): Promise<void> {
+    for (const stamp of stamps) {
+      this.stamps.set(stamp, (this.stamps.get(stamp) ?? 0) + 1);
+    }
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.entries.clear();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The cache of get-by-id and list answers of resources declared with `cache: { ttl }`: Redis when
+ * REDIS_URL is set (shared by every process), else an in-process LRU. Writes through `ResourceService` and
+ * admin actions invalidate it after COMMIT, and so does any TypeORM entity write (repositories, query
+ * builders, factories: a subscriber). Raw SQL is invisible: a hook or action that runs some `touch`es the
+ * resource; other code calls `invalidate` after its transaction commits.
+ * Example: `await this.cache.invalidate(ProductResource)` after an order decrements stock.
+ */
+@Injectable()
+export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubscriberInterface {
+  private readonly logger = new Logger('ResourceCache');
+  private readonly store: CacheStore;
+  private readonly prefix: string;
+  private readonly enabled: boolean;
+  private readonly hits: Counter<'resource'>;
+  private readonly misses: Counter<'resource'>;
+  /** Per resource path: the stamps its answers depend on (its own and those of related resources). */
+  private dependencies?: Map<string, string[]>;
+  /** Stamps some cached resource reads: writes to other resources need no round trip. */
+  private watched?: Set<string>;
+  /** Resources a framework write transaction (by its manager) wrote besides its own, from hooks and actions. */
+  private readonly pending = new WeakMap<EntityManager, Set<Type | string>>();
+  /** Resources written by TypeORM entity operations, per open transaction. */
+  private readonly written = new WeakMap<QueryRunner, Set<string>>();
+
+  constructor(
+    config: NestorConfig,
+    private readonly registry: ResourceRegistry,
+    private readonly dataSource: DataSource,
+    metrics: MetricsService,
+  ) {
+    this.store = config.redisUrl ? new RedisCacheStore(config.redisUrl) : new MemoryCacheStore();
+    this.prefix = `${config.jobsPrefix}:cache`;
+    this.enabled = config.resourceCache;
+    const counter = (name: string, help: string): Counter<'resource'> =>
+      new Counter({ name, help, labelNames: ['resource'] as const, registers: [metrics.registry] });
+    this.hits = counter('nestor_resource_cache_hits_total', 'Resource answers served from the cache');
+    this.misses = counter(
+      'nestor_resource_cache_misses_total',
+      'Cached resource answers read from the database',
+    );
+  }
+
+  /**
+   * The answer for `parts` (what identifies the request) as the caller may see it: from the cache, or from
+   * `load`, stored under the stamps read before it ran, so an answer racing a write is never stored as new.
+   * Uncached resources just `load`. Redis down: the database answers (logged), nothing is stored.
+   */
+  async read<T>(
+    definition: ResourceDefinition,
+    principal: Principal | undefined,
+    parts: unknown[],
+    load: () => Promise<T>,
+  ): Promise<T> {
+    const options = definition.cache;
+    if (!options || !this.enabled) {
+      return load();
+    }
+    const stamps = this.stampsOf(definition);
+    const digest = createHash('sha1')
+      .update(JSON.stringify([this.scopeOf(stamps, principal), parts]))
+      .digest('base64url');
+    const key = `${this.prefix}:a:${definition.path}:${digest}`;
+    let found: { versions: string; value: string | undefined };
+    try {
+      found = await this.store.lookup(stamps, key);
+    } catch (error) {
+      this.logger.warn(`Cache lookup failed, reading the database: ${(error as Error).message}`);
+      return load();
+    }
+    if (found.value !== undefined) {
+      this.hits.inc({ resource: definition.path });
+      return JSON.parse(found.value) as T;
+    }
+    this.misses.inc({ resource: definition.path });
+    const answer = await load();
+    await this.store
+      .save(key, found.versions, JSON.stringify(answer), options.ttlSeconds)
+      .catch((error: Error) => this.logger.warn(`Cache store failed: ${error.message}`));
+    return answer;
+  }
+
+  /**
+   * Invalidates every cached answer that reads `resource` (a `@Resource` class, its definition or its
+   * path), in every process. Call it after the writing transaction commits.
+   * Example: `await cache.invalidate(ProductResource)`.
+   */
+  async invalidate(resource: Type | ResourceDefinition | string): Promise<void> {
+    const path =
+      typeof resource === 'string'
+        ? resource
+        : 'path' in resource && typeof resource.path === 'string'
+          ? resource.path
+          : this.registry.get(resource).path;
+    const stamp = this.stampKey(path);
+    this.index();
+    if (!this.watched!.has(stamp)) {
+      return;
+    }
+    try {
+      await this.store.bump([stamp]);
+    } catch (error) {
+      // The write is committed: answers cached before it may be served until their ttl ends.
+      this.logger.error(`Cache invalidation of ${path} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Marks `resource` as written by the framework transaction of `manager` (a hook's or an admin action's):
+   * it is invalidated with the transaction's own resource once that commits.
+   * Example: in `beforeUpdate({ manager })` of orders, after restocking: `cache.touch(manager, 'products')`.
+   */
+  touch(manager: EntityManager, resource: Type | string): void {
+    const set = this.pending.get(manager) ?? new Set();
+    set.add(resource);
+    this.pending.set(manager, set);
+  }
+
+  /**
+   * Runs a framework write transaction, then invalidates `resource` and what its hooks `touch`ed, once it
+   * has committed: an answer read before the COMMIT is stored under the old stamps, never read again.
+   */
+  async afterCommit<T>(
+    dataSource: DataSource,
+    resource: ResourceDefinition,
+    write: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    let used: EntityManager | undefined;
+    const result = await dataSource.transaction((manager) => {
+      used = manager;
+      return write(manager);
+    });
+    const touched = this.pending.get(used!) ?? new Set();
+    await Promise.all([resource, ...touched].map((target) => this.invalidate(target)));
+    return result;
+  }
+
+  /** `Cache-Control` of a cached resource's answer: `public` only when every anonymous caller gets it. */
+  cacheControl(definition: ResourceDefinition, principal: Principal | undefined): string | undefined {
+    const options = definition.cache;
+    if (!options) {
+      return undefined;
+    }
+    const audience = principal ? 'private' : 'public';
+    return options.maxAge > 0 ? `${audience}, max-age=${options.maxAge}` : `${audience}, no-cache`;
+  }
+
+  onModuleInit(): void {
+    this.dataSource.subscribers.push(this);
+  }
+
+  afterInsert(event: InsertEvent<unknown>): Promise<void> {
+    return this.entityWritten(event);
+  }
+
+  afterUpdate(event: UpdateEvent<unknown>): Promise<void> {
+    return this.entityWritten(event);
+  }
+
+  afterRemove(event: RemoveEvent<unknown>): Promise<void> {
+    return this.entityWritten(event);
+  }
+
+  afterSoftRemove(event: SoftRemoveEvent<unknown>): Promise<void> {
+    return this.entityWritten(event);
+  }
+
+  afterRecover(event: RecoverEvent<unknown>): Promise<void> {
+    return this.entityWritten(event);
+  }
+
+  /** TypeORM awaits this before `commit` returns: the writer's answer leaves after the invalidation. */
+  async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
+    if (event.queryRunner.isTransactionActive) {
+      return; // a savepoint released: the outer transaction has not committed yet
+    }
+    const paths = this.written.get(event.queryRunner);
+    this.written.delete(event.queryRunner);
+    await Promise.all([...(paths ?? [])].map((path) => this.invalidate(path)));
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    // After a savepoint's rollback the outer transaction may still commit: keep the set (over-invalidating is safe).
+    if (!event.queryRunner.isTransactionActive) {
+      this.written.delete(event.queryRunner);
+    }
+  }
+
+  /** A write in a transaction invalidates at its COMMIT; one outside any, at once. */
+  private async entityWritten(event: {
+    queryRunner: QueryRunner;
+    metadata: { target: unknown };
+  }): Promise<void> {
+    const definition = this.registry.forEntity(event.metadata.target);
+    if (!definition) {
+      return;
+    }
+    if (!event.queryRunner.isTransactionActive) {
+      return this.invalidate(definition);
+    }
+    const paths = this.written.get(event.queryRunner) ?? new Set();
+    paths.add(definition.path);
+    this.written.set(event.queryRunner, paths);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.store.close();
+  }
+
+  private stampKey(path: string): string {
+    return `${this.prefix}:v:${path}`;
+  }
+
+  /**
+   * Who may share an answer. On an owned resource (its own rows or included ones) a caller without the
+   * view permission sees only their rows: such answers are keyed by the user. Staff and non-staff are
+   * always apart, so a staff-only field or row never reaches a customer through the cache.
+   */
+  private scopeOf(stamps: string[], principal: Principal | undefined): string {
+    const staff = principal?.isStaff ? 's' : 'p';
+    for (const stamp of stamps) {
+      const definition = this.registry.byPath(stamp.slice(this.stampKey('').length));
+      if (definition.owner && !can(principal, `${definition.path}.view`)) {
+        return `${staff}:u${principal?.userId ?? '-'}`;
+      }
+    }
+    return `${staff}:all`;
+  }
+
+  private stampsOf(definition: ResourceDefinition): string[] {
+    this.index();
+    return this.dependencies!.get(definition.path)!;
+  }
+
+  /**
+   * An answer reads its own table and, through `<relation>Id(s)`, includes (two levels deep) and cascades,
+   * those of related resources: each cached resource depends on the stamps of every resource within two
+   * relations of it.
+   */
+  private index(): void {
+    if (this.dependencies) {
+      return;
+    }
+    this.dependencies = new Map();
+    this.watched = new Set();
+    for (const definition of this.registry.all()) {
+      if (!definition.cache) {
+        continue;
+      }
+      const paths = new Set([definition.path]);
+      let frontier = [definition];
+      for (let depth = 0; depth < 2; depth++) {
+        const next: ResourceDefinition[] = [];
+        for (const from of frontier) {
+          for (const relation of from.metadata.relations) {
+            const related = this.registry.forEntity(relation.inverseEntityMetadata.target);
+            if (related && !paths.has(related.path)) {
+              paths.add(related.path);
+              next.push(related);
+            }
+          }
+        }
+        frontier = next;
+      }
+      const stamps = [...paths].map((path) => this.stampKey(path));
+      this.dependencies.set(definition.path, stamps);
+      stamps.forEach((stamp) => this.watched!.add(stamp));
+    }
+  }
+}
