@@ -166,6 +166,17 @@ export class OAuthController {
       this.events.record('login.succeeded', { userId, email, via: 'oauth', provider }, request);
       return this.tokens.issue(userId);
     }
+    await this.adminCallback(flow, query, request, reply);
+    return undefined;
+  }
+
+  /** A sign-in started for the admin: back to /admin/, or to its login page saying what went wrong. */
+  private async adminCallback(
+    flow: Awaited<ReturnType<OAuthService['takeFlow']>>,
+    query: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
     try {
       await this.signInToAdmin(flow, query, request, reply);
       void reply.redirect('/admin/', 302);
@@ -177,7 +188,6 @@ export class OAuthController {
       const type = String(error.problem.type).replace('urn:nestor:problem:', '');
       void reply.redirect(`${ADMIN_LOGIN}?oauth_error=${encodeURIComponent(type)}`, 302);
     }
-    return undefined;
   }
 
   /** An admin session for staff; others are refused before any session exists. */

@@ -116,55 +116,20 @@ export function parseOAuthProviders(
   return providers;
 }
 
+type Getter = (suffix: Suffix) => string | undefined;
+const EXPLICIT = ['AUTHORIZATION_URL', 'TOKEN_URL', 'USERINFO_URL'] as const;
+
 function parseProvider(
   name: string,
   env: Record<string, string | undefined>,
   problems: string[],
 ): OAuthProviderConfig | undefined {
   const prefix = `OAUTH_${name.toUpperCase()}_`;
-  const get = (suffix: Suffix): string | undefined => env[prefix + suffix]?.trim() || undefined;
+  const get: Getter = (suffix) => env[prefix + suffix]?.trim() || undefined;
   const before = problems.length;
   const preset = PRESETS[name] as Preset | undefined;
-  for (const suffix of ['CLIENT_ID', 'CLIENT_SECRET'] as const) {
-    if (!get(suffix)) {
-      problems.push(`${prefix}${suffix}: required for the OAuth provider "${name}"`);
-    }
-  }
-  const urlSuffixes = SUFFIXES.filter((suffix) => suffix.endsWith('_URL') || suffix === 'ISSUER');
-  for (const suffix of urlSuffixes) {
-    const value = get(suffix);
-    const problem = value && urlProblem(prefix + suffix, value);
-    if (problem) {
-      problems.push(problem);
-    }
-  }
-  const oidc = get('ISSUER') ?? get('DISCOVERY_URL');
-  const explicit = ['AUTHORIZATION_URL', 'TOKEN_URL', 'USERINFO_URL'] as const;
-  const given = explicit.filter((suffix) => get(suffix));
-  if (get('ISSUER') && get('DISCOVERY_URL')) {
-    problems.push(`${prefix}ISSUER and ${prefix}DISCOVERY_URL: set one of them, not both`);
-  }
-  if (oidc && given.length > 0) {
-    problems.push(
-      `${prefix}${given[0]}: an OpenID Connect provider (${prefix}ISSUER or DISCOVERY_URL) finds its endpoints by discovery; remove one`,
-    );
-  }
-  if (!oidc && given.length > 0 && given.length < explicit.length) {
-    const missing = explicit.filter((suffix) => !get(suffix)).map((suffix) => prefix + suffix);
-    problems.push(`${missing.join(', ')}: a plain OAuth 2 provider needs all three endpoint URLs`);
-  }
-  const kind: 'oidc' | 'oauth2' | undefined =
-    oidc || (given.length === 0 && preset?.issuer)
-      ? 'oidc'
-      : given.length === explicit.length || (given.length === 0 && preset?.endpoints)
-        ? 'oauth2'
-        : undefined;
-  if (!kind && given.length === 0) {
-    problems.push(
-      `${prefix}ISSUER: set the issuer (or ${prefix}DISCOVERY_URL) of an OpenID Connect provider, or ` +
-        `${prefix}AUTHORIZATION_URL, TOKEN_URL and USERINFO_URL of a plain OAuth 2 provider`,
-    );
-  }
+  checkVariables(name, prefix, get, problems);
+  const { kind, oidc, given } = providerKind(prefix, get, preset, problems);
   const scopes = (get('SCOPES') ?? (kind === 'oidc' ? 'openid email profile' : (preset?.scopes ?? 'email')))
     .split(/[\s,]+/)
     .filter((scope) => scope !== '');
@@ -182,19 +147,83 @@ function parseProvider(
     clientSecret: get('CLIENT_SECRET')!,
     scopes,
     kind,
-    ...(kind === 'oidc'
-      ? get('DISCOVERY_URL')
-        ? { discoveryUrl: get('DISCOVERY_URL') }
-        : { issuer: get('ISSUER') ?? preset!.issuer }
+    ...providerServer(kind, get, preset, usePreset),
+  };
+}
+
+/** The client id and secret are there; every URL is HTTPS (or loopback HTTP). */
+function checkVariables(name: string, prefix: string, get: Getter, problems: string[]): void {
+  for (const suffix of ['CLIENT_ID', 'CLIENT_SECRET'] as const) {
+    if (!get(suffix)) {
+      problems.push(`${prefix}${suffix}: required for the OAuth provider "${name}"`);
+    }
+  }
+  const urlSuffixes = SUFFIXES.filter((suffix) => suffix.endsWith('_URL') || suffix === 'ISSUER');
+  for (const suffix of urlSuffixes) {
+    const value = get(suffix);
+    const problem = value && urlProblem(prefix + suffix, value);
+    if (problem) {
+      problems.push(problem);
+    }
+  }
+}
+
+/** OIDC (an issuer or discovery URL, or a preset's issuer) or plain OAuth 2 (three endpoints, or a preset's). */
+function providerKind(
+  prefix: string,
+  get: Getter,
+  preset: Preset | undefined,
+  problems: string[],
+): { kind: 'oidc' | 'oauth2' | undefined; oidc: string | undefined; given: (typeof EXPLICIT)[number][] } {
+  const oidc = get('ISSUER') ?? get('DISCOVERY_URL');
+  const given = EXPLICIT.filter((suffix) => get(suffix));
+  if (get('ISSUER') && get('DISCOVERY_URL')) {
+    problems.push(`${prefix}ISSUER and ${prefix}DISCOVERY_URL: set one of them, not both`);
+  }
+  if (oidc && given.length > 0) {
+    problems.push(
+      `${prefix}${given[0]}: an OpenID Connect provider (${prefix}ISSUER or DISCOVERY_URL) finds its endpoints by discovery; remove one`,
+    );
+  }
+  if (!oidc && given.length > 0 && given.length < EXPLICIT.length) {
+    const missing = EXPLICIT.filter((suffix) => !get(suffix)).map((suffix) => prefix + suffix);
+    problems.push(`${missing.join(', ')}: a plain OAuth 2 provider needs all three endpoint URLs`);
+  }
+  const kind: 'oidc' | 'oauth2' | undefined =
+    oidc || (given.length === 0 && preset?.issuer)
+      ? 'oidc'
+      : given.length === EXPLICIT.length || (given.length === 0 && preset?.endpoints)
+        ? 'oauth2'
+        : undefined;
+  if (!kind && given.length === 0) {
+    problems.push(
+      `${prefix}ISSUER: set the issuer (or ${prefix}DISCOVERY_URL) of an OpenID Connect provider, or ` +
+        `${prefix}AUTHORIZATION_URL, TOKEN_URL and USERINFO_URL of a plain OAuth 2 provider`,
+    );
+  }
+  return { kind, oidc, given };
+}
+
+/** Where the provider is: its discovery URL or issuer (OIDC), or its endpoints (OAuth 2). */
+function providerServer(
+  kind: 'oidc' | 'oauth2',
+  get: Getter,
+  preset: Preset | undefined,
+  usePreset: boolean,
+): Pick<OAuthProviderConfig, 'discoveryUrl' | 'issuer' | 'endpoints'> {
+  if (kind === 'oidc') {
+    return get('DISCOVERY_URL')
+      ? { discoveryUrl: get('DISCOVERY_URL') }
+      : { issuer: get('ISSUER') ?? preset!.issuer };
+  }
+  return {
+    endpoints: usePreset
+      ? { ...preset!.endpoints!, ...(get('EMAILS_URL') ? { emails: get('EMAILS_URL') } : {}) }
       : {
-          endpoints: usePreset
-            ? { ...preset!.endpoints!, ...(get('EMAILS_URL') ? { emails: get('EMAILS_URL') } : {}) }
-            : {
-                authorization: get('AUTHORIZATION_URL')!,
-                token: get('TOKEN_URL')!,
-                userinfo: get('USERINFO_URL')!,
-                ...(get('EMAILS_URL') ? { emails: get('EMAILS_URL') } : {}),
-              },
-        }),
+          authorization: get('AUTHORIZATION_URL')!,
+          token: get('TOKEN_URL')!,
+          userinfo: get('USERINFO_URL')!,
+          ...(get('EMAILS_URL') ? { emails: get('EMAILS_URL') } : {}),
+        },
   };
 }
