@@ -45,6 +45,7 @@ export {
 } from 'src/framework/resource/resource.module';
 export { ResourceService, type ListRequest, type ListResult } from 'src/framework/resource/resource.service';
 export { asMoney } from 'src/framework/resource/resource-versions';
+export { ApiVersion, type ApiVersionOptions } from 'src/framework/resource/api-version.decorator';
 export {
   AdminAction,
   type AdminActionContext,
