@@ -5,6 +5,10 @@ import type { components as V2 } from 'test/generated/api-v2';
 import 'src/app/catalog/catalog.factories';
 import { Product } from 'src/app/catalog/product.entity';
 import { TestApp, createTestApp } from 'src/framework/testing';
+import { Controller, Get, Post } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
+import { ApiVersion } from 'nestor';
+import { serveControllerVersions } from 'src/framework/resource/api-version.decorator';
 
 /**
  * API versions (issue 21 §4) on the shop: products v2 shows `price` as `{ amount, currency }` from the same
@@ -168,6 +172,38 @@ describe('API versions: products v1 and v2 on the same rows', () => {
     }
   });
 
+  it('serves the hand-written POST /api/orders in v2 too, and marks its deprecated v1', async () => {
+    const product = await t.factory(Product).create({ stock: 10 });
+    const order = { items: [{ productId: product.id, quantity: 1 }] };
+    const v2 = await send('POST', '/api/v2/orders', order);
+    const placed = ok<{ id: number }>(v2, 201);
+    expect(v2.headers.location).toBe(`/api/v2/orders/${placed.id}`);
+    expect(v2.headers.deprecation).toBeUndefined();
+    for (const url of ['/api/orders', '/api/v1/orders']) {
+      const v1 = await send('POST', url, order);
+      expect(v1.statusCode).toBe(201);
+      expect(v1.headers).toMatchObject({
+        deprecation: DEPRECATED,
+        sunset: SUNSET,
+        link: '</api/v2/orders>; rel="successor-version"',
+      });
+    }
+    // The generated GET of the same path keeps the resource's own (undeprecated) orders v1.
+    expect((await t.inject('/api/orders')).headers.deprecation).toBeUndefined();
+    expect((await send('POST', '/api/v3/orders', order)).statusCode).toBe(404);
+  });
+
+  it('documents POST orders only in the documents of the versions serving it', async () => {
+    const v1 = ok<{ paths: Record<string, Record<string, { deprecated?: boolean }>> }>(
+      await t.inject('/docs-json'),
+    );
+    const v2 = ok<typeof v1>(await t.inject('/docs/v2-json'));
+    expect(v1.paths['/api/orders'].post.deprecated).toBe(true);
+    expect(v1.paths['/api/v2/orders']).toBeUndefined();
+    expect(v2.paths['/api/v2/orders'].post.deprecated).toBeUndefined();
+    expect(v2.paths['/api/orders']).toBeUndefined();
+  });
+
   it('answers an unknown version with a 404 problem', async () => {
     for (const url of ['/api/v3/products', '/api/v0/products', '/api/vx/products/1']) {
       const res = await t.inject(url);
@@ -192,5 +228,83 @@ describe('API versions: API_DEFAULT_VERSION=2 moves the unversioned paths to v2'
     const v1 = await t.inject(`/api/v1/products/${product.id}`);
     expect(ok<ProductV1>(v1).price).toBe(product.price);
     expect(v1.headers.deprecation).toBe(DEPRECATED);
+  });
+});
+
+describe('@ApiVersion on hand-written controllers: paths per handler, boot errors', () => {
+  it('gives each handler the paths of its own versions, the unversioned one to the default version', () => {
+    @ApiVersion({ 1: {}, 2: {} })
+    @Controller('api/things')
+    class ThingsController {
+      @Get()
+      list(): void {}
+
+      @ApiVersion({ 1: { deprecated: '2026-12-01' }, 2: {} })
+      @Post()
+      createV1(): void {}
+
+      @ApiVersion({ 3: {} })
+      @Post()
+      createV3(): void {}
+    }
+    const paths = (name: keyof ThingsController): unknown =>
+      Reflect.getMetadata(PATH_METADATA, ThingsController.prototype[name]);
+    const routes = serveControllerVersions(ThingsController, '1');
+    expect(paths('list')).toEqual(['api/v1/things', 'api/things', 'api/v2/things']);
+    expect(paths('createV1')).toEqual(['api/v1/things', 'api/things', 'api/v2/things']);
+    expect(paths('createV3')).toEqual(['api/v3/things']);
+    expect(routes.map((r) => [r.method, r.path, r.versions])).toEqual([
+      ['get', '/things', ['1', '2']],
+      ['post', '/things', ['1', '2']],
+      ['post', '/things', ['3']],
+    ]);
+    expect(routes[1].headers.get('1')).toEqual({
+      deprecation: DEPRECATED,
+      link: '</api/v2/things>; rel="successor-version"',
+    });
+    // Served again with another default (a second app in the process): from the declared paths.
+    serveControllerVersions(ThingsController, '3');
+    expect(paths('createV3')).toEqual(['api/v3/things', 'api/things']);
+  });
+
+  it.each([
+    [{ x: {} }, 'a version is a number'],
+    [{ 1: { deprecated: '2026-12-01' } }, 'no newer version'],
+    [{ 1: { sunset: '2027-06-30' }, 2: {} }, 'a sunset needs an earlier "deprecated" date'],
+    [{ 1: { deprecated: 'soon' }, 2: {} }, 'expected an ISO date'],
+    [{}, 'name at least one version'],
+  ])('refuses %j at boot with NST-R016', (versions, message) => {
+    @ApiVersion(versions)
+    @Controller('api/bad')
+    class BadController {
+      @Get()
+      list(): void {}
+    }
+    expect(() => serveControllerVersions(BadController, '1')).toThrow(/^NST-R016 BadController: .*/);
+    expect(() => serveControllerVersions(BadController, '1')).toThrow(message);
+  });
+
+  it('refuses a controller outside api/ and two handlers of one route in one version', () => {
+    @ApiVersion({ 1: {} })
+    @Controller('things')
+    class Outside {
+      @Get()
+      list(): void {}
+    }
+    expect(() => serveControllerVersions(Outside, '1')).toThrow(/NST-R016 Outside: .*under "api\/"/);
+
+    @Controller('api/twice')
+    class Twice {
+      @ApiVersion({ 1: {}, 2: {} })
+      @Get()
+      a(): void {}
+
+      @ApiVersion({ 2: {} })
+      @Get()
+      b(): void {}
+    }
+    expect(() => serveControllerVersions(Twice, '1')).toThrow(
+      'NST-R016 Twice: @ApiVersion on b: GET /api/twice in version 2 is already served by a',
+    );
   });
 });

@@ -46,6 +46,7 @@ export {
 export { ResourceService, type ListRequest, type ListResult } from 'src/framework/resource/resource.service';
 export { asMoney } from 'src/framework/resource/resource-versions';
 export { ResourceCache } from 'src/framework/resource/resource-cache';
+export { ApiVersion, type ApiVersionOptions } from 'src/framework/resource/api-version.decorator';
 export {
   AdminAction,
   type AdminActionContext,

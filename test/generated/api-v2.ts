@@ -5,26 +5,6 @@
  */
 
 export interface paths {
-    "/api/orders": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Place an order: checks and decrements stock atomically
-         * @description For the signed-in customer: each line names an active product and a quantity; prices are taken from the products at this moment. Either every line is in stock and the order is placed, or nothing changes.
-         */
-        post: operations["orders.place"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -54,7 +34,7 @@ export interface paths {
         };
         /**
          * Readiness: database reachable, Redis reachable when configured, no pending migrations
-         * @description For a readiness probe: each check answers within 1000 ms. Never throttled.
+         * @description For a readiness probe: each check answers within 1000 ms. Never throttled. After SIGTERM it answers 503 (check `shutdown`) while the process drains.
          */
         get: operations["healthReady"];
         put?: never;
@@ -484,6 +464,106 @@ export interface paths {
          */
         post: operations["auth.twoFactor.disable"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oauth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The providers you can sign in with
+         * @description From OAUTH_PROVIDERS; empty when none is configured. The admin login shows one button each.
+         */
+        get: operations["auth.oauth.providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oauth/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start signing in with a provider: a redirect to it
+         * @description Open it in the browser (not with fetch): it sets an httpOnly cookie binding the sign-in to this browser for 10 minutes and redirects to the provider with PKCE, state and (OpenID Connect) nonce. The provider sends the browser back to the callback, registered at the provider as PUBLIC_URL/api/auth/oauth/{provider}/callback.
+         */
+        get: operations["auth.oauth.authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's redirect back: access + refresh token (or an admin session)
+         * @description The provider calls it with `code` and `state` (or `error`). It works once, in the browser that started the sign-in. The user is the one linked to the provider account; else the account with the same email, if the provider says it is verified; else a new account. A sign-in started with `mode=admin` opens an admin session for staff and redirects to /admin/ (refusals redirect to /admin/login?oauth_error=<problem>).
+         */
+        get: operations["auth.oauth.callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider accounts linked to yours
+         * @description Oldest first. An identity is linked when you first sign in with its provider.
+         */
+        get: operations["auth.identities.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/identities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a provider account from yours
+         * @description You can no longer sign in with it (signing in with it again would link it again by its verified email). Refused when it is your only way to sign in: set a password first.
+         */
+        delete: operations["auth.identities.unlink"];
         options?: never;
         head?: never;
         patch?: never;
@@ -938,7 +1018,11 @@ export interface paths {
          */
         get: operations["orders.list"];
         put?: never;
-        post?: never;
+        /**
+         * Place an order: checks and decrements stock atomically
+         * @description For the signed-in customer: each line names an active product and a quantity; prices are taken from the products at this moment. Either every line is in stock and the order is placed, or nothing changes.
+         */
+        post: operations["orders.place"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1590,6 +1674,44 @@ export interface components {
              * @example 123456
              */
             code?: string;
+        };
+        OAuthProviderDto: {
+            /**
+             * @description Its name in OAUTH_PROVIDERS and in the URLs
+             * @example google
+             */
+            name: string;
+            /**
+             * @description For the button: "Sign in with <label>"
+             * @example Google
+             */
+            label: string;
+            /**
+             * @description Where a browser starts the sign-in (add `?mode=admin` for the admin)
+             * @example /api/auth/oauth/google/authorize
+             */
+            authorizeUrl: string;
+        };
+        IdentityDto: {
+            /**
+             * Format: int32
+             * @example 1
+             */
+            id: number;
+            /** @example google */
+            provider: string;
+            /**
+             * @description The provider's id for you
+             * @example 110169484474386276334
+             */
+            subject: string;
+            /**
+             * Format: email
+             * @description The verified address the provider reported when it was linked
+             */
+            email: string | null;
+            /** Format: date-time */
+            linkedAt: string;
         };
         JobCountsDto: {
             /** Format: int64 */
@@ -3080,48 +3202,6 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    "orders.place": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
-                "Idempotency-Key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PlaceOrderDto"];
-            };
-        };
-        responses: {
-            /** @description The order, with its items */
-            201: {
-                headers: {
-                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Order"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            /** @description Authentication required, or an invalid credential */
-            401: components["responses"]["Unauthorized"];
-            /** @description Not enough stock for an item (errors[].pointer names it) */
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["PayloadTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid items, or a product that is not on sale */
-            422: components["responses"]["ValidationFailed"];
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["InternalServerError"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
     healthLive: {
         parameters: {
             query?: never;
@@ -3911,6 +3991,185 @@ export interface operations {
             /** @description Neither password nor code sent; `errors[].pointer` names each field at fault */
             422: components["responses"]["ValidationFailed"];
             /** @description Too many failed attempts */
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.oauth.providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthProviderDto"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.oauth.authorize": {
+        parameters: {
+            query?: {
+                /** @description `api`: the callback answers tokens; `admin`: it opens an admin session (staff only) */
+                mode?: "api" | "admin";
+            };
+            header?: never;
+            path: {
+                /** @description A provider of OAUTH_PROVIDERS (GET /api/auth/oauth/providers lists them) */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect to the provider's authorization page */
+            302: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad query parameters */
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such provider */
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            /** @description urn:nestor:problem:oauth-provider-unavailable: its discovery document could not be read */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.oauth.callback": {
+        parameters: {
+            query?: {
+                error?: string;
+                state?: string;
+                code?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A provider of OAUTH_PROVIDERS (GET /api/auth/oauth/providers lists them) */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (a sign-in started for the API) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairDto"];
+                };
+            };
+            /** @description A sign-in started for the admin: back to the admin */
+            302: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description urn:nestor:problem:oauth-state-invalid (no sign-in in progress in this browser, already used, expired, or another state) or urn:nestor:problem:oauth-code-rejected (the provider refused the code) */
+            400: components["responses"]["BadRequest"];
+            /** @description urn:nestor:problem:oauth-denied (the provider answered an error) or urn:nestor:problem:oauth-token-invalid (ID token signature, issuer, audience, expiry or nonce) */
+            401: components["responses"]["Unauthorized"];
+            /** @description urn:nestor:problem:oauth-email-unverified (nothing linked or created), urn:nestor:problem:oauth-sign-in-refused (inactive account, or one with 2FA) or urn:nestor:problem:registration-closed */
+            403: components["responses"]["Forbidden"];
+            /** @description No such provider */
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            /** @description urn:nestor:problem:oauth-provider-unavailable: the provider is down; nothing was created */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.identities.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityDto"][];
+                };
+            };
+            /** @description Not signed in */
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "auth.identities.unlink": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of one of your identities (from the list) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked */
+            204: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Not signed in */
+            401: components["responses"]["Unauthorized"];
+            /** @description Called with an API key */
+            403: components["responses"]["Forbidden"];
+            /** @description No such identity of yours */
+            404: components["responses"]["NotFound"];
+            /** @description urn:nestor:problem:last-sign-in-method: no password and no other identity */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5481,6 +5740,48 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "orders.place": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A unique key for this request (e.g. a UUID), 1-255 printable ASCII characters, as a structured-field string ("…") or bare. Retrying with the same key and the same request returns the first response (with Idempotent-Replayed: true) without running it again; the same key with another request is a 422; a retry while the first is still running is a 409 with Retry-After. Keys belong to the caller and are kept for IDEMPOTENCY_TTL (24 hours by default). Responses with 5xx, and 4xx that changed nothing, are not kept: retrying those runs the request again. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlaceOrderDto"];
+            };
+        };
+        responses: {
+            /** @description The order, with its items */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Authentication required, or an invalid credential */
+            401: components["responses"]["Unauthorized"];
+            /** @description Not enough stock for an item (errors[].pointer names it) */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid items, or a product that is not on sale */
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

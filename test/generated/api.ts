@@ -20,6 +20,7 @@ export interface paths {
         put?: never;
         /**
          * Place an order: checks and decrements stock atomically
+         * @deprecated
          * @description For the signed-in customer: each line names an active product and a quantity; prices are taken from the products at this moment. Either every line is in stock and the order is placed, or nothing changes.
          */
         post: operations["orders.place"];
@@ -3314,6 +3315,12 @@ export interface operations {
             /** @description The order, with its items */
             201: {
                 headers: {
+                    /** @description RFC 9745: this API version is deprecated since this date (`@` Unix seconds) */
+                    Deprecation?: string;
+                    /** @description RFC 8594: this API version may stop answering after this HTTP-date */
+                    Sunset?: string;
+                    /** @description The same resource in the version that succeeds this one (`rel="successor-version"`) */
+                    Link?: string;
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];

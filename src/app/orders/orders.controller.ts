@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nes
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OrderResource } from 'src/app/orders/order.resource';
 import {
+  ApiVersion,
   Authenticated,
   CurrentPrincipal,
   Idempotent,
@@ -13,7 +14,11 @@ import {
 import type { OrderService } from 'src/app/orders/order.service';
 import { PlaceOrderDto } from 'src/app/orders/place-order.dto';
 
-/** Custom routes of the orders resource. */
+/**
+ * Custom routes of the orders resource. Placing an order is served in v1 (the default, deprecated like
+ * products v1) and v2, at `/api/orders`, `/api/v1/orders` and `/api/v2/orders`.
+ */
+@ApiVersion({ 1: { deprecated: '2026-12-01', sunset: '2027-06-30' }, 2: {} })
 @ApiTags('orders')
 @ApiBearerAuth()
 @Controller('api/orders')

@@ -4,7 +4,12 @@ import type { FastifyRequest } from 'fastify';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { MAX_LISTED_ERRORS } from 'src/framework/http/validation';
 import { withDtoRules } from 'src/framework/openapi/dto-rules';
-import { addNestedIncludes, addResource, dropResourceRoutes } from 'src/framework/openapi/resource-openapi';
+import {
+  addNestedIncludes,
+  addResource,
+  dropResourceRoutes,
+  withDeprecation,
+} from 'src/framework/openapi/resource-openapi';
 import { listSchemas } from 'src/framework/openapi/resource-schemas';
 import {
   HEADERS,
@@ -24,6 +29,7 @@ import {
   withSecurity,
 } from 'src/framework/openapi/security-openapi';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import type { VersionedRoute } from 'src/framework/resource/resource-versions';
 
 /** RFC 9457 problem details, as every Nestor error response carries them. */
 export const PROBLEM_SCHEMA = {
@@ -198,6 +204,43 @@ function versionPrefix(registry: ResourceRegistry, version: string): string {
 }
 
 /**
+ * Takes the operations of `@ApiVersion` handlers out of the document Nest built (it documented each of
+ * their paths): the ones serving this version come back, to be placed under the version's prefix and
+ * marked deprecated if it is; the others leave this version's document.
+ */
+function takeVersionedOperations(
+  document: OpenAPIObject,
+  routes: readonly VersionedRoute[],
+  version: string,
+): [path: string, method: string, operation: Operation][] {
+  const kept: [string, string, Operation][] = [];
+  const take = (path: string, method: string): Operation | undefined => {
+    const item = document.paths[path] as Record<string, Operation> | undefined;
+    const operation = item?.[method];
+    if (item && operation) {
+      delete item[method];
+      if (Object.keys(item).length === 0) {
+        delete document.paths[path];
+      }
+    }
+    return operation;
+  };
+  for (const route of routes) {
+    take(`/api${route.path}`, route.method);
+    const operations = route.versions.map((v) => [v, take(`/api/v${v}${route.path}`, route.method)] as const);
+    const operation = operations.find(([v]) => v === version)?.[1];
+    if (operation) {
+      kept.push([
+        route.path,
+        route.method,
+        withDeprecation(operation as never, route.headers.get(version) ?? {}) as never,
+      ]);
+    }
+  }
+  return kept;
+}
+
+/**
  * Builds the OpenAPI 3.1 document of an initialised app, for one API version (default: the default
  * version, whose resources are at the unversioned `/api/<path>`; another's are at `/api/v<n>/<path>`).
  * Routes that are not resources are the same in every version. Example: `buildOpenApiDocument(app, '2')`.
@@ -225,6 +268,7 @@ export function buildOpenApiDocument(app: INestApplication, version?: string): O
   document.security = signedInSecurity();
   withDtoRules(document);
   const definitions = [...registry.all()].sort((a, b) => a.path.localeCompare(b.path));
+  const controllerOperations = takeVersionedOperations(document, registry.versions.routes, documented);
   // Nest documented every version's copy of each resource route; this document keeps its own version's.
   for (const path of Object.keys(document.paths)) {
     if (/^\/api\/v\d+\//.test(path)) {
@@ -245,6 +289,9 @@ export function buildOpenApiDocument(app: INestApplication, version?: string): O
     });
   }
   addNestedIncludes(document as never, definitions, resourceOf);
+  for (const [path, method, operation] of controllerOperations) {
+    (document.paths[`${prefix}${path}`] ??= {})[method as 'post'] = operation;
+  }
   const components = (document.components ??= {});
   components.schemas = { ...components.schemas, ...listSchemas(), Problem: { ...PROBLEM_SCHEMA } as never };
   components.responses = errorResponses() as never;

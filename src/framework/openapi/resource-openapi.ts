@@ -232,7 +232,7 @@ const DEPRECATION_HEADERS: Record<string, [header: string, description: string, 
 };
 
 /** A deprecated version's operation: marked deprecated, its answers documenting the headers it sends. */
-function withDeprecation(operation: Operation, headers: Readonly<Record<string, string>>): Operation {
+export function withDeprecation(operation: Operation, headers: Readonly<Record<string, string>>): Operation {
   if (!headers.deprecation) {
     return operation;
   }

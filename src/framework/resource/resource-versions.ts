@@ -8,6 +8,40 @@ export function versionInPath(path: string): string | undefined {
   return /^\/api\/v([1-9][0-9]*)\//.exec(path)?.[1];
 }
 
+/**
+ * The answer headers of a deprecated API version (empty when it is not): `Deprecation` (RFC 9745, a
+ * Structured Field date, `@` and Unix seconds), `Sunset` (RFC 8594, an HTTP-date) and a `Link` to the
+ * successor's path. Example: `deprecationHeaders({ deprecated, sunset }, '/api/v2/products')`.
+ */
+export function deprecationHeaders(
+  spec: { deprecated?: Date; sunset?: Date } | undefined,
+  successorPath: string | undefined,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (spec?.deprecated) {
+    headers.deprecation = `@${Math.floor(spec.deprecated.getTime() / 1000)}`;
+    if (spec.sunset) {
+      headers.sunset = spec.sunset.toUTCString();
+    }
+    if (successorPath) {
+      headers.link = `<${successorPath}>; rel="successor-version"`;
+    }
+  }
+  return headers;
+}
+
+/** One route of a hand-written controller declared with `@ApiVersion`, resolved at boot. */
+export interface VersionedRoute {
+  /** Lower-case HTTP method, as OpenAPI writes it (`post`). */
+  method: string;
+  /** The route's path after `/api` (and after `/api/v<n>`), in OpenAPI's form: `/orders/{id}`. */
+  path: string;
+  /** The versions this handler serves, ascending. */
+  versions: readonly string[];
+  /** Per version served, the answer headers (a deprecated one's `Deprecation`, `Sunset`, `Link`). */
+  headers: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+
 /** A resource in one API version: its fields' representations (cumulative) and its answers' headers. */
 export interface ResourceVersionView {
   version: string;
@@ -33,8 +67,13 @@ export class ApiVersions {
     definitions: readonly ResourceDefinition[],
     readonly defaultVersion: string,
     private readonly forEntity: (target: unknown) => ResourceDefinition | undefined,
+    /** The routes of hand-written controllers declared with `@ApiVersion`, and so their versions. */
+    readonly routes: readonly VersionedRoute[] = [],
   ) {
-    const declared = definitions.flatMap((d) => [...d.versions.keys()]);
+    const declared = [
+      ...definitions.flatMap((d) => [...d.versions.keys()]),
+      ...routes.flatMap((r) => r.versions),
+    ];
     this.all = [...new Set([defaultVersion, ...declared])].sort((a, b) => +a - +b);
     for (const definition of definitions) {
       const views = new Map<string, ResourceVersionView>();
@@ -62,18 +101,8 @@ export class ApiVersions {
       }
     }
     const own = definition.versions.get(version);
-    const headers: Record<string, string> = {};
-    if (own?.deprecated) {
-      // RFC 9745: a Structured Field date, `@` and Unix seconds; RFC 8594: an HTTP-date.
-      headers.deprecation = `@${Math.floor(own.deprecated.getTime() / 1000)}`;
-      if (own.sunset) {
-        headers.sunset = own.sunset.toUTCString();
-      }
-      const successor = this.successor(version);
-      if (successor) {
-        headers.link = `</api/v${successor}/${definition.path}>; rel="successor-version"`;
-      }
-    }
+    const successor = this.successor(version);
+    const headers = deprecationHeaders(own, successor && `/api/v${successor}/${definition.path}`);
     return { version, fields, headers };
   }
 

@@ -8,6 +8,7 @@ import {
   resolveResource,
 } from 'src/framework/resource/resource-definition';
 import { ResourceHooks, resourceDeclaration } from 'src/framework/resource/resource.decorator';
+import { serveControllerVersions } from 'src/framework/resource/api-version.decorator';
 import { ApiVersions } from 'src/framework/resource/resource-versions';
 
 /**
@@ -79,8 +80,17 @@ export class ResourceRegistry implements OnModuleInit {
     for (const definition of this.byClass.values()) {
       this.checkRelatedFields(definition);
     }
-    this.apiVersions = new ApiVersions(this.all(), this.config?.apiDefaultVersion ?? '1', (target) =>
-      this.forEntity(target),
+    const defaultVersion = this.config?.apiDefaultVersion ?? '1';
+    const routes = this.discovery
+      .getControllers()
+      .flatMap((wrapper) =>
+        wrapper.metatype ? serveControllerVersions(wrapper.metatype as Type, defaultVersion) : [],
+      );
+    this.apiVersions = new ApiVersions(
+      this.all(),
+      defaultVersion,
+      (target) => this.forEntity(target),
+      routes,
     );
     for (const definition of this.byClass.values()) {
       this.checkSuccessors(definition, this.apiVersions);

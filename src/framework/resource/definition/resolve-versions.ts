@@ -21,6 +21,34 @@ function isRepresentation(value: unknown): value is FieldRepresentation {
 }
 
 /**
+ * The `deprecated` and `sunset` dates of a version: real ISO dates, a sunset after its deprecation.
+ * `at(option)` names the option in the message `fail` throws.
+ */
+export function resolveDeprecation(
+  spec: { deprecated?: string; sunset?: string },
+  at: (option: string) => string,
+  fail: (message: string) => never,
+): { deprecated?: Date; sunset?: Date } {
+  const date = (option: 'deprecated' | 'sunset'): Date | undefined => {
+    const value = spec[option];
+    if (value === undefined) {
+      return undefined;
+    }
+    const parsed = new Date(value);
+    if (typeof value !== 'string' || !DATE_RE.test(value) || Number.isNaN(parsed.getTime())) {
+      fail(`${at(`.${option}`)}: expected an ISO date like 2027-06-30, got "${String(value)}"`);
+    }
+    return parsed;
+  };
+  const deprecated = date('deprecated');
+  const sunset = date('sunset');
+  if (sunset && (!deprecated || sunset < deprecated)) {
+    fail(`${at('.sunset')}: a sunset needs an earlier "deprecated" date`);
+  }
+  return { deprecated, sunset };
+}
+
+/**
  * Option `versions`: numbered versions, each field mapping naming a field of the resource, deprecation and
  * sunset real dates in that order (NST-R012). Whether a deprecated version has a successor is the
  * registry's check: it knows every version the app serves.
@@ -53,22 +81,7 @@ export function resolveVersions(
       }
       mapped.set(name, representation);
     }
-    const date = (option: 'deprecated' | 'sunset'): Date | undefined => {
-      const value = spec[option];
-      if (value === undefined) {
-        return undefined;
-      }
-      const parsed = new Date(value);
-      if (!DATE_RE.test(value) || Number.isNaN(parsed.getTime())) {
-        fail('NST-R012', `${at(`.${option}`)}: expected an ISO date like 2027-06-30, got "${value}"`);
-      }
-      return parsed;
-    };
-    const deprecated = date('deprecated');
-    const sunset = date('sunset');
-    if (sunset && (!deprecated || sunset < deprecated)) {
-      fail('NST-R012', `${at('.sunset')}: a sunset needs an earlier "deprecated" date`);
-    }
+    const { deprecated, sunset } = resolveDeprecation(spec, at, (message) => fail('NST-R012', message));
     versions.set(version, { fields: mapped, deprecated, sunset });
   }
   return versions;
