@@ -139,23 +139,8 @@ export function serveControllerVersions(controller: Type, defaultVersion: string
       const path = [rest, relative].filter(Boolean).join('/');
       const headers = new Map<string, Record<string, string>>();
       for (const [index, version] of versions.entries()) {
-        const at = (option = ''): string => `on ${name}: "${version}${option}"`;
-        if (!VERSION_RE.test(version)) {
-          fail(`${at()}: a version is a number like 1 or 2`);
-        }
         const successor = versions[index + 1];
-        const spec = resolveDeprecation(options[version] ?? {}, at, fail);
-        if (spec.deprecated && !successor) {
-          fail(`${at('.deprecated')}: no newer version of this handler to move to`);
-        }
-        const key = `${method} /${path} v${version}`;
-        const other = served.get(key);
-        if (other) {
-          fail(
-            `on ${name}: ${method.toUpperCase()} /api/${path} in version ${version} is already served by ${other}`,
-          );
-        }
-        served.set(key, name);
+        const spec = checkHandlerVersion({ name, method, path, version, successor, options, served, fail });
         headers.set(version, deprecationHeaders(spec, successor && `/api/v${successor}/${path}`));
         paths.push(`api/v${version}/${path}`);
         if (version === defaultVersion) {
@@ -169,4 +154,35 @@ export function serveControllerVersions(controller: Type, defaultVersion: string
   }
   Reflect.defineMetadata(PATH_METADATA, '/', controller);
   return routes;
+}
+
+/** Checks one version of one handler's route and records it as served; returns its deprecation settings. */
+function checkHandlerVersion(route: {
+  name: string;
+  method: string;
+  path: string;
+  version: string;
+  successor: string | undefined;
+  options: Record<string, ApiVersionOptions>;
+  served: Map<string, string>;
+  fail: (message: string) => never;
+}): ReturnType<typeof resolveDeprecation> {
+  const { name, method, path, version, successor, options, served, fail } = route;
+  const at = (option = ''): string => `on ${name}: "${version}${option}"`;
+  if (!VERSION_RE.test(version)) {
+    fail(`${at()}: a version is a number like 1 or 2`);
+  }
+  const spec = resolveDeprecation(options[version] ?? {}, at, fail);
+  if (spec.deprecated && !successor) {
+    fail(`${at('.deprecated')}: no newer version of this handler to move to`);
+  }
+  const key = `${method} /${path} v${version}`;
+  const other = served.get(key);
+  if (other) {
+    fail(
+      `on ${name}: ${method.toUpperCase()} /api/${path} in version ${version} is already served by ${other}`,
+    );
+  }
+  served.set(key, name);
+  return spec;
 }

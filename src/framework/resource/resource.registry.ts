@@ -80,6 +80,11 @@ export class ResourceRegistry implements OnModuleInit {
     for (const definition of this.byClass.values()) {
       this.checkRelatedFields(definition);
     }
+    this.resolveVersions();
+  }
+
+  /** Serves the controllers' declared versions and checks every resource's deprecations against them. */
+  private resolveVersions(): void {
     const defaultVersion = this.config?.apiDefaultVersion ?? '1';
     const routes = this.discovery
       .getControllers()
