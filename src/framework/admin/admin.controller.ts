@@ -53,14 +53,17 @@ async function* exportRows(
   principal: Principal,
 ): AsyncGenerator<Record<string, unknown>> {
   let query = first;
+  // The raw query of each page, as sent: the resource cache keys a page by it, so each page needs its own.
+  let pageRaw: Record<string, unknown> = { ...raw, limit: String(EXPORT_PAGE) };
   for (;;) {
-    const page = await service.list(query, { path: `/api/${definition.path}`, query: raw }, principal);
+    const page = await service.list(query, { path: `/api/${definition.path}`, query: pageRaw }, principal);
     yield* page.data;
     const next = page.meta.nextCursor;
     if (!next || page.data.length === 0) {
       return;
     }
-    query = parseListQuery({ ...raw, limit: String(EXPORT_PAGE), after: next }, definition.query);
+    pageRaw = { ...raw, limit: String(EXPORT_PAGE), after: next };
+    query = parseListQuery(pageRaw, definition.query);
   }
 }
 
