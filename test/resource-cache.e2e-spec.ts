@@ -88,12 +88,12 @@ function cacheCases(kind: 'redis' | 'memory', env: Record<string, string>): void
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
     expect((await cacheCounts(h.t, 'products')).hits).toBe(before.hits + 1);
-    // categories: { ttl: 300, maxAge: 30 }; signed-in answers are private.
+    // categories: { ttl: 300, maxAge: 30 }; signed-in answers are never kept by browsers or proxies.
     expect((await h.t.anonymous().inject('/api/categories')).headers['cache-control']).toBe(
       'public, max-age=30',
     );
     expect((await h.t.actingAs(h.customer).inject('/api/categories')).headers['cache-control']).toBe(
-      'private, max-age=30',
+      'no-store',
     );
     // An uncached resource says nothing.
     expect((await h.t.inject('/api/tags')).headers['cache-control']).toBe('no-store');

@@ -726,7 +726,8 @@ describe('ASVS 4.0.3 level 2: the gaps closed', () => {
         'x-content-type-options': 'nosniff',
         'referrer-policy': 'no-referrer',
       });
-      expect(anonymous.headers['cache-control']).toBeUndefined();
+      // Products declare a server-side cache: anonymous answers are public and revalidated by their ETag.
+      expect(anonymous.headers['cache-control']).toBe('public, no-cache');
       const user = await t.createUser();
       for (const url of ['/api/auth/me', '/api/products', '/api/orders', '/api/nowhere']) {
         expect((await t.actingAs(user).inject(url)).headers['cache-control']).toBe('no-store');

@@ -275,14 +275,16 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     return result;
   }
 
-  /** `Cache-Control` of a cached resource's answer: `public` only when every anonymous caller gets it. */
+  /**
+   * `Cache-Control` of a cached resource's answer to an anonymous caller (`public`). Signed-in answers keep
+   * the API's `no-store` (ASVS V8.2.1: a browser or proxy never keeps what a signed-in user was shown).
+   */
   cacheControl(definition: ResourceDefinition, principal: Principal | undefined): string | undefined {
     const options = definition.cache;
-    if (!options) {
+    if (!options || principal) {
       return undefined;
     }
-    const audience = principal ? 'private' : 'public';
-    return options.maxAge > 0 ? `${audience}, max-age=${options.maxAge}` : `${audience}, no-cache`;
+    return options.maxAge > 0 ? `public, max-age=${options.maxAge}` : 'public, no-cache';
   }
 
   onModuleInit(): void {

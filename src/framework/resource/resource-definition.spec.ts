@@ -719,7 +719,10 @@ describe('resolveResource on a valid declaration', () => {
 describe('ResourceRegistry cross-resource checks', () => {
   const registryOf = (...classes: (new () => object)[]): ResourceRegistry =>
     new ResourceRegistry(
-      { getProviders: () => classes.map((metatype) => ({ metatype, instance: new metatype() })) } as never,
+      {
+        getProviders: () => classes.map((metatype) => ({ metatype, instance: new metatype() })),
+        getControllers: () => [],
+      } as never,
       dataSource,
     );
 

@@ -161,7 +161,7 @@ export interface ResourceOptions {
 /**
  * Option `cache` of `@Resource`: how long answers stay cached, and what `Cache-Control` tells clients.
  * Example: `@Resource(Product, { cache: { ttl: 60, maxAge: 10 } })` caches for a minute and lets browsers
- * and proxies reuse an answer for 10 s (`Cache-Control: public, max-age=10`; `private` for scoped answers).
+ * and proxies reuse an answer for 10 s (`Cache-Control: public, max-age=10` to anonymous callers; signed-in answers stay `no-store`).
  */
 export interface ResourceCacheOptions {
   /** Seconds an answer stays in the server's cache (a whole number ≥ 1); writes invalidate it sooner. */
