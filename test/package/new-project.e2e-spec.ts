@@ -115,13 +115,13 @@ describe('nestor new (from the packed framework)', () => {
         'admin/dist/index.html',
         'scripts/nestor.mjs',
         'jest/preset.js',
-        'src/framework/cli/new/templates/package.json.tmpl',
+        'templates/new/package.json.tmpl',
       ]),
     );
     const shipped = [
       'dist/src/framework/',
       'admin/dist/',
-      'src/framework/cli/new/templates/',
+      'templates/new/',
       'jest/',
       'scripts/',
     ];

@@ -5,7 +5,7 @@ import { CliError, failureReport, ui } from 'src/framework/cli/context';
 import { packageRoot } from 'src/framework/package-root';
 
 /** The new project's files, shipped with the package: `<path>.tmpl`, a leading `dot-` standing for `.`. */
-export const TEMPLATES_DIR = join(packageRoot(), 'src', 'framework', 'cli', 'new', 'templates');
+export const TEMPLATES_DIR = join(packageRoot(), 'templates', 'new');
 
 /** An npm package name a folder name can become (lowercase, no spaces or leading dot/underscore). */
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
