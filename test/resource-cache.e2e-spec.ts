@@ -4,8 +4,11 @@ import { AppModule } from 'src/app.module';
 import 'src/app/catalog/catalog.factories';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
+import { RedisCacheStore } from 'src/framework/resource/cache-stores';
 import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
+import { FrozenProxy } from 'test/support/frozen-proxy';
 import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
+import { waitFor } from 'test/support/wait';
 
 /** `nestor_resource_cache_{hits,misses}_total{resource="…"}` as /metrics reports it. */
 async function cacheCounts(t: TestApp, resource: string): Promise<{ hits: number; misses: number }> {
@@ -267,4 +270,53 @@ describe('Resource cache, Redis (two processes sharing it)', () => {
 
 describe('Resource cache, in-process LRU (no REDIS_URL)', () => {
   cacheCases('memory', {});
+});
+
+describe('Resource cache store, Redis out of reach', () => {
+  const prefix = `cache-reach-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const stamp = `${prefix}:v:products`;
+  afterAll(() => deleteRedisKeys(TEST_REDIS_URL, prefix));
+
+  /** How long `n` invalidations take, each failing as Redis is out of reach. */
+  async function failingBumps(store: RedisCacheStore, n: number): Promise<number> {
+    const started = performance.now();
+    for (let i = 0; i < n; i++) {
+      await expect(store.bump([stamp])).rejects.toThrow(/Redis unreachable/);
+    }
+    return performance.now() - started;
+  }
+
+  // An invalidation runs at COMMIT: waiting on Redis there holds the database connection (on the embedded
+  // default, the only one) for seconds per write.
+  it('fails at once while Redis is hung or down, and recovers once it answers again', async () => {
+    const proxy = await FrozenProxy.start(6379);
+    const store = new RedisCacheStore(`redis://127.0.0.1:${proxy.port}`);
+    try {
+      await store.bump([stamp]);
+      const { versions } = await store.lookup([stamp], `${prefix}:a:x`);
+      expect(versions).toHaveLength(12); // one fresh stamp
+
+      proxy.freeze(); // hung: the first command times out (2 s), the next ones fail at once for a second
+      await expect(store.bump([stamp])).rejects.toThrow(/timed out/);
+      expect(await failingBumps(store, 20)).toBeLessThan(200);
+      proxy.thaw();
+      await waitFor('the store to use Redis again after the hang', () =>
+        store.bump([stamp]).then(
+          () => true,
+          () => false,
+        ),
+      );
+
+      await proxy.close(); // down: once the reconnect is refused, every command fails at once
+      await waitFor('the store to see Redis down', () =>
+        store.bump([stamp]).then(
+          () => false,
+          (error: Error) => error.message.startsWith('Redis unreachable'),
+        ),
+      );
+      expect(await failingBumps(store, 20)).toBeLessThan(200);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
 });

@@ -118,13 +118,7 @@ describe('nestor new (from the packed framework)', () => {
         'templates/new/package.json.tmpl',
       ]),
     );
-    const shipped = [
-      'dist/src/framework/',
-      'admin/dist/',
-      'templates/new/',
-      'jest/',
-      'scripts/',
-    ];
+    const shipped = ['dist/src/framework/', 'admin/dist/', 'templates/new/', 'jest/', 'scripts/'];
     const others = paths.filter((path) => !shipped.some((folder) => path.startsWith(folder)));
     expect(others.sort()).toEqual(['README.md', 'package.json']);
     expect(paths.filter((path) => path.startsWith('dist/') && /\.spec\.|e2e-spec/.test(path))).toEqual([]);

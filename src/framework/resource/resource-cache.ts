@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit, Type } from '@nestjs/common';
-import type * as IORedis from 'ioredis';
 import {
   DataSource,
   EntityManager,
@@ -14,129 +13,13 @@ import {
   TransactionRollbackEvent,
   UpdateEvent,
 } from 'typeorm';
-import { LRUCache } from 'lru-cache';
 import { Counter } from 'prom-client';
+import { CacheStore, MemoryCacheStore, RedisCacheStore } from 'src/framework/resource/cache-stores';
 import { Principal, can } from 'src/framework/access/principal';
 import { NestorConfig } from 'src/framework/config/nestor-config';
-import { lazyModule } from 'src/framework/lazy-module';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
-
-const ioredis = lazyModule<typeof IORedis>('ioredis');
-
-/** Most answers the in-process store keeps (least recently used go first). */
-const MEMORY_MAX_ENTRIES = 10_000;
-
-/**
- * Where answers and version stamps live. A stamp is an opaque token per resource that every write replaces;
- * an answer is stored under the stamps read before its query, so a write makes every older answer
- * unreachable, in every process at once, without finding or deleting it.
- */
-interface CacheStore {
-  /** The current stamps (joined) and the answer stored under `key` + those stamps, in one round trip. */
-  lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }>;
-  save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void>;
-  /** Replaces the stamps: answers stored under the old ones are never read again. */
-  bump(stamps: string[]): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A fresh stamp: random, so a stamp lost to eviction or a restart can never come back with old answers. */
-function freshStamp(): string {
-  return randomBytes(9).toString('base64url');
-}
-
-/**
- * Reads the stamps (setting a fresh one where Redis has none, e.g. after eviction) and the answer stored
- * under them: one script, one round trip per cached request.
- */
-const LOOKUP = `local vs = {}
-for i, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if not v then
-    redis.call('SET', k, ARGV[2], 'NX')
-    v = redis.call('GET', k)
-  end
-  vs[i] = v
-end
-local versions = table.concat(vs, '.')
-return {versions, redis.call('GET', ARGV[1] .. '|' .. versions)}`;
-
-type ScriptedRedis = IORedis.Redis & {
-  cacheLookup(...args: (string | number)[]): Promise<[string, string | null]>;
-};
-
-/**
- * Redis through ioredis directly (already a dependency): a cached read needs the stamps and the answer in
- * one round trip, which a Lua script gives and a key-value facade (cache-manager, Keyv) does not.
- */
-class RedisCacheStore implements CacheStore {
-  private readonly redis: ScriptedRedis;
-
-  constructor(url: string) {
-    // A cached read waits at most about two seconds for Redis, then reads the database instead.
-    const redis = new (ioredis().Redis)(url, {
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2_000,
-      lazyConnect: true,
-    });
-    redis.on('error', () => undefined); // reported through the failing commands
-    redis.defineCommand('cacheLookup', { lua: LOOKUP });
-    this.redis = redis as ScriptedRedis;
-  }
-
-  async lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }> {
-    const [versions, value] = await this.redis.cacheLookup(stamps.length, ...stamps, key, freshStamp());
-    return { versions, value: value ?? undefined };
-  }
-
-  async save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
-    await this.redis.set(`${key}|${versions}`, value, 'EX', ttlSeconds);
-  }
-
-  async bump(stamps: string[]): Promise<void> {
-    const multi = this.redis.multi();
-    for (const stamp of stamps) {
-      multi.set(stamp, freshStamp());
-    }
-    await multi.exec();
-  }
-
-  async close(): Promise<void> {
-    if (this.redis.status !== 'wait' && this.redis.status !== 'end') {
-      await this.redis.quit().catch(() => undefined);
-    }
-  }
-}
-
-/** The embedded default: one process, so stamps are counters in memory and answers sit in an LRU. */
-class MemoryCacheStore implements CacheStore {
-  private readonly stamps = new Map<string, number>();
-  private readonly entries = new LRUCache<string, string>({ max: MEMORY_MAX_ENTRIES, ttlAutopurge: false });
-
-  lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }> {
-    const versions = stamps.map((stamp) => this.stamps.get(stamp) ?? 0).join('.');
-    return Promise.resolve({ versions, value: this.entries.get(`${key}|${versions}`) });
-  }
-
-  save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
-    this.entries.set(`${key}|${versions}`, value, { ttl: ttlSeconds * 1000 });
-    return Promise.resolve();
-  }
-
-  bump(stamps: string[]): Promise<void> {
-    for (const stamp of stamps) {
-      this.stamps.set(stamp, (this.stamps.get(stamp) ?? 0) + 1);
-    }
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    this.entries.clear();
-    return Promise.resolve();
-  }
-}
 
 /**
  * The cache of get-by-id and list answers of resources declared with `cache: { ttl }`: Redis when
@@ -162,6 +45,8 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   private readonly pending = new WeakMap<EntityManager, Set<Type | string>>();
   /** Resources written by TypeORM entity operations, per open transaction. */
   private readonly written = new WeakMap<QueryRunner, Set<string>>();
+  /** Transactions run by `afterCommit`, which invalidates what they wrote itself. */
+  private readonly deferred = new WeakSet<QueryRunner>();
 
   constructor(
     config: NestorConfig,
@@ -226,12 +111,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
    * Example: `await cache.invalidate(ProductResource)`.
    */
   async invalidate(resource: Type | ResourceDefinition | string): Promise<void> {
-    const path =
-      typeof resource === 'string'
-        ? resource
-        : 'path' in resource && typeof resource.path === 'string'
-          ? resource.path
-          : this.registry.get(resource).path;
+    const path = this.pathOf(resource);
     const stamp = this.stampKey(path);
     this.index();
     if (!this.watched!.has(stamp)) {
@@ -268,10 +148,13 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     let used: EntityManager | undefined;
     const result = await dataSource.transaction((manager) => {
       used = manager;
+      this.deferred.add(manager.queryRunner!);
       return write(manager);
     });
-    const touched = this.pending.get(used!) ?? new Set();
-    await Promise.all([resource, ...touched].map((target) => this.invalidate(target)));
+    // After the connection went back to the pool: a slow Redis never holds it.
+    const touched = [...(this.pending.get(used!) ?? [])].map((target) => this.pathOf(target));
+    const paths = new Set([resource.path, ...touched, ...(this.written.get(used!.queryRunner!) ?? [])]);
+    await Promise.all([...paths].map((path) => this.invalidate(path)));
     return result;
   }
 
@@ -288,7 +171,9 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   }
 
   onModuleInit(): void {
-    this.dataSource.subscribers.push(this);
+    if (this.enabled) {
+      this.dataSource.subscribers.push(this);
+    }
   }
 
   afterInsert(event: InsertEvent<unknown>): Promise<void> {
@@ -311,10 +196,13 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     return this.entityWritten(event);
   }
 
-  /** TypeORM awaits this before `commit` returns: the writer's answer leaves after the invalidation. */
+  /**
+   * TypeORM awaits this before `commit` returns: the writer's answer leaves after the invalidation. A
+   * framework transaction (`afterCommit`) invalidates after releasing its connection instead.
+   */
   async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
-    if (event.queryRunner.isTransactionActive) {
-      return; // a savepoint released: the outer transaction has not committed yet
+    if (event.queryRunner.isTransactionActive || this.deferred.has(event.queryRunner)) {
+      return; // a savepoint released (the outer transaction has not committed yet), or left to afterCommit
     }
     const paths = this.written.get(event.queryRunner);
     this.written.delete(event.queryRunner);
@@ -347,6 +235,15 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
 
   async onModuleDestroy(): Promise<void> {
     await this.store.close();
+  }
+
+  private pathOf(resource: Type | ResourceDefinition | string): string {
+    if (typeof resource === 'string') {
+      return resource;
+    }
+    return 'path' in resource && typeof resource.path === 'string'
+      ? resource.path
+      : this.registry.get(resource).path;
   }
 
   private stampKey(path: string): string {

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type * as IORedis from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { lazyModule } from 'src/framework/lazy-module';
+
+const ioredis = lazyModule<typeof IORedis>('ioredis');
+
+/** Most answers the in-process store keeps (least recently used go first). */
+const MEMORY_MAX_ENTRIES = 10_000;
+
+/**
+ * Where answers and version stamps live. A stamp is an opaque token per resource that every write replaces;
+ * an answer is stored under the stamps read before its query, so a write makes every older answer
+ * unreachable, in every process at once, without finding or deleting it.
+ */
+export interface CacheStore {
+  /** The current stamps (joined) and the answer stored under `key` + those stamps, in one round trip. */
+  lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }>;
+  save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Replaces the stamps: answers stored under the old ones are never read again. */
+  bump(stamps: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A fresh stamp: random, so a stamp lost to eviction or a restart can never come back with old answers. */
+function freshStamp(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/**
+ * Reads the stamps (setting a fresh one where Redis has none, e.g. after eviction) and the answer stored
+ * under them: one script, one round trip per cached request.
+ */
+const LOOKUP = `local vs = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if not v then
+    redis.call('SET', k, ARGV[2], 'NX')
+    v = redis.call('GET', k)
+  end
+  vs[i] = v
+end
+local versions = table.concat(vs, '.')
+return {versions, redis.call('GET', ARGV[1] .. '|' .. versions)}`;
+
+type ScriptedRedis = IORedis.Redis & {
+  cacheLookup(...args: (string | number)[]): Promise<[string, string | null]>;
+};
+
+/**
+ * Redis through ioredis directly (already a dependency): a cached read needs the stamps and the answer in
+ * one round trip, which a Lua script gives and a key-value facade (cache-manager, Keyv) does not.
+ */
+export class RedisCacheStore implements CacheStore {
+  private readonly redis: ScriptedRedis;
+  /**
+   * Why Redis counts as out of reach: a connection error (until ioredis, reconnecting in the background,
+   * is ready again) or a command timeout (for a second). Meanwhile commands fail at once instead of
+   * queueing: an invalidation may run at COMMIT, and waiting there would hold the database connection.
+   */
+  private unreachable?: Error;
+  private unreachableUntil = Infinity;
+
+  constructor(url: string) {
+    // A cached read waits at most about two seconds for Redis, then reads the database instead.
+    const redis = new (ioredis().Redis)(url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+      commandTimeout: 2_000,
+      lazyConnect: true,
+    });
+    redis.on('error', (error: Error) => this.outOfReach(error)); // reported by the next commands
+    redis.on('ready', () => (this.unreachable = undefined));
+    redis.defineCommand('cacheLookup', { lua: LOOKUP });
+    this.redis = redis as ScriptedRedis;
+  }
+
+  async lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }> {
+    const [versions, value] = await this.run((redis) =>
+      redis.cacheLookup(stamps.length, ...stamps, key, freshStamp()),
+    );
+    return { versions, value: value ?? undefined };
+  }
+
+  async save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.run((redis) => redis.set(`${key}|${versions}`, value, 'EX', ttlSeconds));
+  }
+
+  async bump(stamps: string[]): Promise<void> {
+    await this.run((redis) => {
+      const multi = redis.multi();
+      for (const stamp of stamps) {
+        multi.set(stamp, freshStamp());
+      }
+      return multi.exec();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.redis.status !== 'wait' && this.redis.status !== 'end') {
+      await this.redis.quit().catch(() => undefined);
+    }
+  }
+
+  private async run<T>(command: (redis: ScriptedRedis) => Promise<T>): Promise<T> {
+    if (this.unreachable && Date.now() < this.unreachableUntil) {
+      throw new Error(`Redis unreachable: ${this.unreachable.message}`);
+    }
+    try {
+      return await command(this.redis);
+    } catch (error) {
+      if ((error as Error).message.includes('timed out')) {
+        this.outOfReach(error as Error, 1_000);
+      }
+      throw error;
+    }
+  }
+
+  private outOfReach(error: Error, forMs = Infinity): void {
+    this.unreachable = error;
+    this.unreachableUntil = Date.now() + forMs;
+  }
+}
+
+/** The embedded default: one process, so stamps are counters in memory and answers sit in an LRU. */
+export class MemoryCacheStore implements CacheStore {
+  private readonly stamps = new Map<string, number>();
+  private readonly entries = new LRUCache<string, string>({ max: MEMORY_MAX_ENTRIES, ttlAutopurge: false });
+
+  lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }> {
+    const versions = stamps.map((stamp) => this.stamps.get(stamp) ?? 0).join('.');
+    return Promise.resolve({ versions, value: this.entries.get(`${key}|${versions}`) });
+  }
+
+  save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
+    this.entries.set(`${key}|${versions}`, value, { ttl: ttlSeconds * 1000 });
+    return Promise.resolve();
+  }
+
+  bump(stamps: string[]): Promise<void> {
+    for (const stamp of stamps) {
+      this.stamps.set(stamp, (this.stamps.get(stamp) ?? 0) + 1);
+    }
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.entries.clear();
+    return Promise.resolve();
+  }
+}
