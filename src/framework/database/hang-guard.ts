@@ -17,6 +17,10 @@ type GuardedClient = PoolClient & {
   connection?: { stream?: { destroy(error?: Error): void } };
 };
 
+function activeQuery(client: GuardedClient): object | null | undefined {
+  return client._getActiveQuery ? client._getActiveQuery() : client._activeQuery;
+}
+
 /**
  * A PostgreSQL server that stops answering (SIGSTOPped, a network partition, a frozen VM) leaves queries
  * waiting forever on connections that still look open: pg has no deadline and TCP keeps the socket. When a
@@ -77,16 +81,18 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
     const now = Date.now();
     // pg-pool keeps every client it opened, idle or checked out, in _clients (stable since pg-pool 2).
     const clients = (pool as unknown as { _clients?: GuardedClient[] })._clients ?? [];
-    const waiting = clients.filter((client) => {
-      const query = client._getActiveQuery ? client._getActiveQuery() : client._activeQuery;
-      if (!query) {
-        return false;
+    const waiting = new Map<GuardedClient, object>();
+    for (const client of clients) {
+      const query = activeQuery(client);
+      if (query) {
+        const since = this.seen.get(query) ?? now;
+        this.seen.set(query, since);
+        if (now - since >= PROBE_AFTER_MS) {
+          waiting.set(client, query);
+        }
       }
-      const since = this.seen.get(query) ?? now;
-      this.seen.set(query, since);
-      return now - since >= PROBE_AFTER_MS;
-    });
-    if (waiting.length === 0) {
+    }
+    if (waiting.size === 0) {
       return;
     }
     this.probing.add(pool);
@@ -94,11 +100,17 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
       if (await this.alive(pool)) {
         return;
       }
+      // Only those still waiting on the same query: an answer that came in during the probe (a loaded
+      // machine, not a hung server) is not cut short.
+      const stuck = [...waiting].filter(([client, query]) => activeQuery(client) === query);
+      if (stuck.length === 0) {
+        return;
+      }
       this.logger.error(
         `The database did not answer a fresh connection within ${PROBE_TIMEOUT_MS} ms: closing ` +
-          `${waiting.length} connection(s) waiting on it`,
+          `${stuck.length} connection(s) waiting on it`,
       );
-      for (const client of waiting) {
+      for (const [client] of stuck) {
         // pg then fails the pending and queued queries ("Connection terminated"), and the pool drops the client.
         client.connection?.stream?.destroy();
       }
