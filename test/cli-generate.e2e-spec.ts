@@ -174,6 +174,8 @@ describe('nestor generate', () => {
       expect(existsSync(join(copy, path))).toBe(true);
     }
     expect(result.stdout).toContain('changed  src/app/modules.ts');
+    // This project keeps OpenAPI snapshots (an openapi:update script): the hint says to refresh them.
+    expect(result.stdout).toContain('npm run openapi:update');
     expect(result.stdout).toContain('nestor migrate');
     expect(result.stderr).not.toContain('also changes'); // the migration holds this resource only
 

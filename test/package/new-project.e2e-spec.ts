@@ -192,6 +192,7 @@ describe('nestor new (from the packed framework)', () => {
     );
     expect(generated.output).toContain('created  src/app/books/book.entity.ts');
     expect(generated.status).toBe(0);
+    expect(generated.output).not.toContain('openapi:update'); // a new project keeps no snapshots
     expect(readFileSync(join(project, 'src', 'app', 'modules.ts'), 'utf8')).toContain('BooksModule');
 
     const checked = run('npm', ['run', 'check'], project);

@@ -109,7 +109,7 @@ async function generateResource(name: string, options: ResourceCommandOptions): 
   next.push(
     `npx jest ${paths.unitSpec} ${paths.e2eSpec}`,
     `npm start → /api/${names.plural}, /docs and /admin (needs the ${names.plural}.* permissions or a superuser)`,
-    'npm run openapi:update         when the committed OpenAPI/admin snapshots should include it',
+    ...snapshotHint(root, 'OpenAPI/admin snapshots'),
   );
   reportNext(next);
 }
@@ -215,8 +215,18 @@ async function generateAction(resource: string, action: string): Promise<void> {
     `Write ${plan.resource}.${plan.method}: its work goes through the context's \`manager\`.`,
     `It is offered on the admin's ${plan.routePath} list for callers with ${plan.routePath}.change`,
     `(or set \`permission\`); run it over HTTP with POST /admin/api/actions/${plan.routePath}/${plan.action} { "ids": [...] }.`,
-    'npm run openapi:update         when the committed admin schema snapshot should include it',
+    ...snapshotHint(root, 'admin schema snapshot'),
   ]);
+}
+
+/** The snapshot hint, for projects that keep snapshots (an `openapi:update` script); a new project has none. */
+function snapshotHint(root: string, what: string): string[] {
+  const { scripts = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  return 'openapi:update' in scripts
+    ? [`npm run openapi:update         when the committed ${what} should include it`]
+    : [];
 }
 
 /**
