@@ -3,6 +3,9 @@
 // code; decorators are applied by hand. Usage: `node test/support/fault-app.js worker|http`.
 // Lines on stdin `enqueue <key> <ms> [<hold>]` enqueue `faults.slow` inside a transaction (the outbox path).
 'use strict';
+// As the shipped entry points do (src/framework/compile-cache.ts), before anything heavy loads: a start
+// reuses V8's compiled code of the last one, which the scale test's many process starts feel.
+require('node:module').enableCompileCache?.();
 require('reflect-metadata');
 const { join } = require('node:path');
 const { createInterface } = require('node:readline');
