@@ -5,7 +5,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
 import { passwordProblem } from 'src/framework/fields/password-policy';
-import { parseOAuthProviders } from 'src/framework/config/oauth-providers';
+import { type OAuthProviderConfig, parseOAuthProviders } from 'src/framework/config/oauth-providers';
 import {
   IdempotencyStoreKind,
   JobBackendName,
@@ -103,31 +103,61 @@ function tlsProblems(vars: EnvironmentVariables): string[] {
   return problems;
 }
 
-/**
- * Reads and validates Nestor's settings from the environment and an optional `.env`.
- * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
- */
-// eslint-disable-next-line max-lines-per-function -- 118 lines, to be split (issue 19 item 5)
-export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+/** The variables to read: the given ones over the `.env` file's, or process.env once dotenv filled it in. */
+function readEnvironment(options: LoadConfigOptions): Record<string, string | undefined> {
   const envFile = options.envFile ?? '.env';
-  let env = options.env;
-  if (!env) {
+  if (!options.env) {
+    // dotenv sets only what process.env lacks, so real variables win here too.
     if (envFile && existsSync(envFile)) {
       dotenv.config({ path: envFile, quiet: true });
     }
-    env = process.env;
-  } else if (envFile && existsSync(envFile)) {
-    env = { ...dotenv.parse(readFileSync(envFile)), ...env };
+    return process.env;
   }
-  // An empty value in a .env file means "not set", as in Django's and Laravel's env helpers.
-  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+  if (envFile && existsSync(envFile)) {
+    return { ...dotenv.parse(readFileSync(envFile)), ...options.env };
+  }
+  return options.env;
+}
 
-  const problems = validateSync(vars).map((error) => {
+/** An empty value in a .env file means "not set", as in Django's and Laravel's env helpers. */
+function setVariables(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/**
+ * Every problem at once, so one NST-C001 names them all: each variable's format, then the ones that only
+ * fail together, then the OAuth providers' variables. Returns the providers when nothing is wrong.
+ */
+function validateVariables(
+  vars: EnvironmentVariables,
+  raw: Record<string, string | undefined>,
+  nodeEnv: NodeEnv,
+): OAuthProviderConfig[] {
+  const problems = [
+    ...formatProblems(vars),
+    ...secretAndAdminProblems(vars, nodeEnv),
+    ...backendProblems(vars),
+    ...publicationProblems(vars),
+    ...tlsProblems(vars),
+  ];
+  const oauthProviders = parseOAuthProviders(raw, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return oauthProviders;
+}
+
+/** One line per variable that breaks its own rule (the decorators of EnvironmentVariables). */
+function formatProblems(vars: EnvironmentVariables): string[] {
+  return validateSync(vars).map((error) => {
     const message = Object.values(error.constraints ?? {}).join('; ');
     return `${error.property}=${JSON.stringify(error.value)}: ${message}`;
   });
-  const nodeEnv = (vars.NODE_ENV ?? 'development') as NodeEnv;
+}
+
+/** Production needs its own key; the first superuser needs both halves and a password the policy accepts. */
+function secretAndAdminProblems(vars: EnvironmentVariables, nodeEnv: NodeEnv): string[] {
+  const problems: string[] = [];
   if (nodeEnv === 'production' && !vars.SECRET_KEY) {
     problems.push('SECRET_KEY: required when NODE_ENV=production (at least 32 characters)');
   }
@@ -138,6 +168,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first superuser, or neither');
   }
+  return problems;
+}
+
+/** A backend chosen by name needs the server it runs on. */
+function backendProblems(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
   if (vars.JOBS_BACKEND === 'redis' && !vars.REDIS_URL) {
     problems.push('JOBS_BACKEND=redis: set REDIS_URL too');
   }
@@ -147,6 +183,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.IDEMPOTENCY_STORE === 'redis' && !vars.REDIS_URL) {
     problems.push('IDEMPOTENCY_STORE=redis: set REDIS_URL too');
   }
+  return problems;
+}
+
+/** What the process publishes about itself: security.txt's pair and dates, the public URL. */
+function publicationProblems(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
   if ((vars.SECURITY_CONTACT === undefined) !== (vars.SECURITY_EXPIRES === undefined)) {
     problems.push(
       'SECURITY_CONTACT and SECURITY_EXPIRES: security.txt needs both (RFC 9116), or neither to serve none',
@@ -158,27 +200,43 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
   }
-  problems.push(...tlsProblems(vars));
-  const oauthProviders = parseOAuthProviders(raw, problems);
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
+  return problems;
+}
 
-  const warnings: string[] = [];
-  const dataDir = resolve(vars.DATA_DIR ?? './data');
-  const secretKey = vars.SECRET_KEY ?? resolveSecretKey(dataDir, warnings);
+/** PUBLIC_URL without its trailing slash, else the address the process listens on. */
+function publicUrlOf(vars: EnvironmentVariables): string {
   const host = vars.HOST ?? '127.0.0.1';
   // An IPv6 bind address (`::`) needs brackets in a URL.
-  const publicUrl = (
+  return (
     vars.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${vars.PORT ?? 3000}`
   ).replace(/\/$/, '');
-  const config: LoadedConfig = {
+}
+
+/** Where the process listens, what it connects to, and the keys it signs with. */
+function serverSettings(
+  vars: EnvironmentVariables,
+  warnings: string[],
+): Pick<
+  NestorConfig,
+  | 'port'
+  | 'host'
+  | 'databaseUrl'
+  | 'dataDir'
+  | 'redisUrl'
+  | 'secretKey'
+  | 'secretKeyFallbacks'
+  | 'tls'
+  | 'httpsRedirect'
+  | 'httpPort'
+> {
+  const dataDir = resolve(vars.DATA_DIR ?? './data');
+  return {
     port: Number(vars.PORT ?? 3000),
-    host,
+    host: vars.HOST ?? '127.0.0.1',
     databaseUrl: vars.DATABASE_URL,
     dataDir,
     redisUrl: vars.REDIS_URL,
-    secretKey,
+    secretKey: vars.SECRET_KEY ?? resolveSecretKey(dataDir, warnings),
     secretKeyFallbacks: vars.SECRET_KEY_FALLBACKS?.split(',').map((k) => k.trim()) ?? [],
     tls:
       vars.TLS_CERT_FILE && vars.TLS_KEY_FILE
@@ -186,6 +244,18 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
         : undefined,
     httpsRedirect: vars.HTTPS_REDIRECT === 'true',
     httpPort: vars.HTTP_PORT ? Number(vars.HTTP_PORT) : undefined,
+  };
+}
+
+/** How requests are taken in and logged, and where mail goes. */
+function requestSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+): Pick<
+  NestorConfig,
+  'nodeEnv' | 'logLevel' | 'corsOrigins' | 'bodyLimit' | 'trustProxy' | 'smtpUrl' | 'mailFrom'
+> {
+  return {
     nodeEnv,
     logLevel: (vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel,
     corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()) : [],
@@ -193,6 +263,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     smtpUrl: vars.SMTP_URL,
     mailFrom: vars.MAIL_FROM ?? 'Nestor <no-reply@nestor.local>',
+  };
+}
+
+/** The first superuser, sign-up, and how long tokens and admin sessions last. */
+function accountSettings(
+  vars: EnvironmentVariables,
+): Pick<
+  NestorConfig,
+  'admin' | 'registrationOpen' | 'accessTokenTtl' | 'refreshTokenTtl' | 'adminSession' | 'adminRequire2fa'
+> {
+  return {
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
     registrationOpen: vars.AUTH_REGISTRATION !== 'false',
     accessTokenTtl: Number(vars.ACCESS_TOKEN_TTL ?? 900),
@@ -203,6 +284,19 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       maxAge: Number(vars.ADMIN_SESSION_MAX_AGE ?? 12 * 3600),
     },
     adminRequire2fa: vars.ADMIN_REQUIRE_2FA === 'true',
+  };
+}
+
+/** What the process shows the world: security.txt, its public name, metrics, caching and request budgets. */
+function exposureSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+  publicUrl: string,
+): Pick<
+  NestorConfig,
+  'securityTxt' | 'publicUrl' | 'allowedHosts' | 'metrics' | 'resourceCache' | 'rateLimits'
+> {
+  return {
     securityTxt: vars.SECURITY_CONTACT
       ? {
           contact: vars.SECURITY_CONTACT.split(',').map((c) => c.trim()),
@@ -222,6 +316,24 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       anonymous: parseRate(vars.RATE_LIMIT_ANON ?? (nodeEnv === 'test' ? 'off' : '300/minute')),
       user: parseRate(vars.RATE_LIMIT_USER ?? (nodeEnv === 'test' ? 'off' : '1200/minute')),
     },
+  };
+}
+
+/** Who runs jobs and on what, how shutdown drains, and how long idempotency keys are kept. */
+function jobSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+): Pick<
+  NestorConfig,
+  | 'workers'
+  | 'jobsBackend'
+  | 'jobsPrefix'
+  | 'jobsShutdownTimeout'
+  | 'jobsLockDuration'
+  | 'shutdownDrainMs'
+  | 'idempotency'
+> {
+  return {
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
     // docs/architecture.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
     jobsBackend: (vars.JOBS_BACKEND ??
@@ -235,12 +347,46 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       ttlSeconds: parseTtl(vars.IDEMPOTENCY_TTL ?? '24h'),
       store: (vars.IDEMPOTENCY_STORE ?? (vars.REDIS_URL ? 'redis' : 'database')) as IdempotencyStoreKind,
     },
+  };
+}
+
+/** How the process boots (migrations, database, docs, sign-in providers, API version). */
+function bootSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+  oauthProviders: OAuthProviderConfig[],
+): Pick<
+  NestorConfig,
+  'migrateOnBoot' | 'inMemoryDatabase' | 'embeddedSharing' | 'docs' | 'oauthProviders' | 'apiDefaultVersion'
+> {
+  return {
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
     embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     oauthProviders,
     apiDefaultVersion: vars.API_DEFAULT_VERSION ?? '1',
+  };
+}
+
+/**
+ * Reads and validates Nestor's settings from the environment and an optional `.env`.
+ * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const raw = setVariables(readEnvironment(options));
+  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+  const nodeEnv = (vars.NODE_ENV ?? 'development') as NodeEnv;
+  const oauthProviders = validateVariables(vars, raw, nodeEnv);
+  const warnings: string[] = [];
+  const publicUrl = publicUrlOf(vars);
+  const config: LoadedConfig = {
+    ...serverSettings(vars, warnings),
+    ...requestSettings(vars, nodeEnv),
+    ...accountSettings(vars),
+    ...exposureSettings(vars, nodeEnv, publicUrl),
+    ...jobSettings(vars, nodeEnv),
+    ...bootSettings(vars, nodeEnv, oauthProviders),
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,
