@@ -25,87 +25,100 @@ export interface ResourceInput {
   many: Map<ResourceField, unknown[]>;
 }
 
-/** Checks one JSON value against the field's type and column rules; returns the value to store, or an error. */
-// eslint-disable-next-line max-lines-per-function -- 78 lines, to be split (issue 19 item 5)
-function coerceValue(
-  field: ResourceField,
-  value: unknown,
-): { value: unknown } | { error: string; code: string } {
-  const { name, rules } = field;
-  switch (field.type) {
-    case 'string':
-    case 'text':
-      if (typeof value !== 'string') {
-        return { error: `${name} must be a string`, code: 'type' };
-      }
-      // Counted in characters, as varchar(n) and OpenAPI's maxLength count (an emoji is one).
-      if (
-        rules.maxLength !== undefined &&
-        value.length > rules.maxLength &&
-        textLength(value) > rules.maxLength
-      ) {
-        return { error: `${name} must be at most ${rules.maxLength} characters`, code: 'maxLength' };
-      }
-      return { value };
-    case 'integer':
-      // The column type's range; @Min/@Max are the entity's rules, checked (and coded) by class-validator.
-      return Number.isSafeInteger(value) && inColumnRange(rules, value as number)
-        ? { value }
-        : { error: `${name} must be an integer${rangeText(rules)}`, code: 'type' };
-    case 'bigint': {
-      const text = Number.isSafeInteger(value) ? String(value) : value;
-      return typeof text === 'string' && INTEGER_RE.test(text) && bigintFits(text)
-        ? { value: text }
-        : { error: `${name} must be a 64-bit integer (as a number or a string of digits)`, code: 'type' };
-    }
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value)
-        ? { value }
-        : { error: `${name} must be a number`, code: 'type' };
-    case 'decimal': {
-      const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
-      if (typeof text !== 'string' || !DECIMAL_RE.test(text)) {
-        return { error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`, code: 'type' };
-      }
-      const [whole, fraction = ''] = text.replace('-', '').split('.');
-      const scale = rules.scale ?? 0;
-      if (
-        rules.precision !== undefined &&
-        (fraction.length > scale || whole.replace(/^0+/, '').length > rules.precision - scale)
-      ) {
-        return {
-          error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`,
-          code: 'maxDigits',
-        };
-      }
-      return { value: text };
-    }
-    case 'boolean':
-      return typeof value === 'boolean'
-        ? { value }
-        : { error: `${name} must be true or false`, code: 'type' };
-    case 'enum':
-      return typeof value === 'string' && field.enumValues?.includes(value)
-        ? { value }
-        : { error: `${name} must be one of: ${field.enumValues?.join(', ')}`, code: 'enum' };
-    case 'date':
-      return typeof value === 'string' && DATE_RE.test(value) && validDateText(value)
-        ? { value }
-        : { error: `${name} must be a date like "2024-05-01"`, code: 'type' };
-    case 'datetime':
-      return typeof value === 'string' && DATETIME_RE.test(value) && validDateText(value)
-        ? { value: new Date(value) }
-        : {
-            error: `${name} must be an ISO 8601 timestamp with a time zone, like "2024-05-01T12:00:00Z"`,
-            code: 'type',
-          };
-    case 'uuid':
-      return typeof value === 'string' && UUID_RE.test(value)
-        ? { value: value.toLowerCase() }
-        : { error: `${name} must be a UUID`, code: 'type' };
-    case 'json':
-      return { value };
+/** A checked body value: the value to store, or why it is refused (`code` as in problem+json `errors`). */
+type Coerced = { value: unknown } | { error: string; code: string };
+
+function coerceText({ name, rules }: ResourceField, value: unknown): Coerced {
+  if (typeof value !== 'string') {
+    return { error: `${name} must be a string`, code: 'type' };
   }
+  // Counted in characters, as varchar(n) and OpenAPI's maxLength count (an emoji is one).
+  if (
+    rules.maxLength !== undefined &&
+    value.length > rules.maxLength &&
+    textLength(value) > rules.maxLength
+  ) {
+    return { error: `${name} must be at most ${rules.maxLength} characters`, code: 'maxLength' };
+  }
+  return { value };
+}
+
+/** The column type's range; @Min/@Max are the entity's rules, checked (and coded) by class-validator. */
+function coerceInteger({ name, rules }: ResourceField, value: unknown): Coerced {
+  return Number.isSafeInteger(value) && inColumnRange(rules, value as number)
+    ? { value }
+    : { error: `${name} must be an integer${rangeText(rules)}`, code: 'type' };
+}
+
+/** Stored as a string of digits: a 64-bit integer does not fit a JSON number exactly. */
+function coerceBigint({ name }: ResourceField, value: unknown): Coerced {
+  const text = Number.isSafeInteger(value) ? String(value) : value;
+  return typeof text === 'string' && INTEGER_RE.test(text) && bigintFits(text)
+    ? { value: text }
+    : { error: `${name} must be a 64-bit integer (as a number or a string of digits)`, code: 'type' };
+}
+
+/** Stored as text, as decimals are written; precision and scale as the column declares them. */
+function coerceDecimal({ name, rules }: ResourceField, value: unknown): Coerced {
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+  if (typeof text !== 'string' || !DECIMAL_RE.test(text)) {
+    return { error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`, code: 'type' };
+  }
+  const [whole, fraction = ''] = text.replace('-', '').split('.');
+  const scale = rules.scale ?? 0;
+  if (
+    rules.precision !== undefined &&
+    (fraction.length > scale || whole.replace(/^0+/, '').length > rules.precision - scale)
+  ) {
+    return {
+      error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`,
+      code: 'maxDigits',
+    };
+  }
+  return { value: text };
+}
+
+function coerceDatetime({ name }: ResourceField, value: unknown): Coerced {
+  return typeof value === 'string' && DATETIME_RE.test(value) && validDateText(value)
+    ? { value: new Date(value) }
+    : {
+        error: `${name} must be an ISO 8601 timestamp with a time zone, like "2024-05-01T12:00:00Z"`,
+        code: 'type',
+      };
+}
+
+/** One check per field type: the value to store (normalised where the type has one spelling), or the error. */
+const COERCERS: Record<ResourceField['type'], (field: ResourceField, value: unknown) => Coerced> = {
+  string: coerceText,
+  text: coerceText,
+  integer: coerceInteger,
+  bigint: coerceBigint,
+  number: ({ name }, value) =>
+    typeof value === 'number' && Number.isFinite(value)
+      ? { value }
+      : { error: `${name} must be a number`, code: 'type' },
+  decimal: coerceDecimal,
+  boolean: ({ name }, value) =>
+    typeof value === 'boolean' ? { value } : { error: `${name} must be true or false`, code: 'type' },
+  enum: ({ name, enumValues }, value) =>
+    typeof value === 'string' && enumValues?.includes(value)
+      ? { value }
+      : { error: `${name} must be one of: ${enumValues?.join(', ')}`, code: 'enum' },
+  date: ({ name }, value) =>
+    typeof value === 'string' && DATE_RE.test(value) && validDateText(value)
+      ? { value }
+      : { error: `${name} must be a date like "2024-05-01"`, code: 'type' },
+  datetime: coerceDatetime,
+  uuid: ({ name }, value) =>
+    typeof value === 'string' && UUID_RE.test(value)
+      ? { value: value.toLowerCase() }
+      : { error: `${name} must be a UUID`, code: 'type' },
+  json: (_field, value) => ({ value }),
+};
+
+/** Checks one JSON value against the field's type and column rules; returns the value to store, or an error. */
+function coerceValue(field: ResourceField, value: unknown): Coerced {
+  return COERCERS[field.type](field, value);
 }
 
 function columnRange(rules: FieldRules): { minimum: number; maximum: number } {
