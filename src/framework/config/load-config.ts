@@ -2,243 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsOptional, IsPort, Matches, MinLength, validateSync } from 'class-validator';
+import { validateSync } from 'class-validator';
 import * as dotenv from 'dotenv';
 import { passwordProblem } from 'src/framework/fields/password-policy';
-import { parseOAuthProviders } from 'src/framework/config/oauth-providers';
+import { type OAuthProviderConfig, parseOAuthProviders } from 'src/framework/config/oauth-providers';
 import {
-  IDEMPOTENCY_STORES,
   IdempotencyStoreKind,
-  JOB_BACKENDS,
   JobBackendName,
-  LOG_LEVELS,
   LogLevel,
-  NODE_ENVS,
   NodeEnv,
   NestorConfig,
 } from 'src/framework/config/nestor-config';
-import {
-  RATE,
-  RATE_MESSAGE,
-  TTL,
-  parseRate,
-  parseSize,
-  parseTrustProxy,
-  parseTtl,
-} from 'src/framework/config/config-values';
+import { parseRate, parseSize, parseTrustProxy, parseTtl } from 'src/framework/config/config-values';
+import { EnvironmentVariables } from 'src/framework/config/environment-variables';
 import { readTlsCredentials } from 'src/framework/config/tls';
-
-/** The environment variables Nestor reads; each message says what the variable expects. */
-class EnvironmentVariables {
-  @IsOptional()
-  @IsPort({ message: 'expected a TCP port number (1-65535)' })
-  PORT?: string;
-
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9.:[\]-]+$/, {
-    message: 'expected a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0',
-  })
-  HOST?: string;
-
-  @IsOptional()
-  @Matches(/^postgres(ql)?:\/\/\S+$/, {
-    message: 'expected a PostgreSQL URL, e.g. postgres://user:password@127.0.0.1:5432/nestor',
-  })
-  DATABASE_URL?: string;
-
-  @IsOptional()
-  DATA_DIR?: string;
-
-  @IsOptional()
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'expected a Redis URL, e.g. redis://127.0.0.1:6379/0' })
-  REDIS_URL?: string;
-
-  @IsOptional()
-  @MinLength(32, { message: 'expected at least 32 characters (e.g. `openssl rand -base64 48`)' })
-  SECRET_KEY?: string;
-
-  /** Earlier SECRET_KEYs, newest first: still accepted to open what they sealed, never used to seal. */
-  @IsOptional()
-  @Matches(/^[^,\s]{32,}(\s*,\s*[^,\s]{32,})*$/, {
-    message: 'expected comma-separated earlier keys of at least 32 characters each, newest first',
-  })
-  SECRET_KEY_FALLBACKS?: string;
-
-  @IsOptional()
-  TLS_CERT_FILE?: string;
-
-  @IsOptional()
-  TLS_KEY_FILE?: string;
-
-  @IsOptional()
-  @IsIn(['true', 'false'], { message: 'expected true or false' })
-  HTTPS_REDIRECT?: string;
-
-  @IsOptional()
-  @IsPort({ message: 'expected a TCP port number (1-65535)' })
-  HTTP_PORT?: string;
-
-  @IsOptional()
-  @IsIn(NODE_ENVS, { message: `expected one of ${NODE_ENVS.join(', ')}` })
-  NODE_ENV?: string;
-
-  @IsOptional()
-  @IsIn(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` })
-  LOG_LEVEL?: string;
-
-  @IsOptional()
-  @Matches(/^(\*|https?:\/\/[^\s/,]+(\s*,\s*https?:\/\/[^\s/,]+)*)$/, {
-    message:
-      'expected * or a comma-separated list of origins, e.g. https://shop.example.com,http://localhost:5173',
-  })
-  CORS_ORIGINS?: string;
-
-  @IsOptional()
-  @Matches(/^\d+\s*(b|kb|mb|gb)?$/i, {
-    message: 'expected a size in bytes or with a unit, e.g. 1048576, 512kb, 1mb',
-  })
-  BODY_LIMIT?: string;
-
-  @IsOptional()
-  @Matches(/^(true|false|\d+|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, {
-    message: 'expected true, false, a number of proxy hops, or a comma-separated list of proxy IPs/CIDRs',
-  })
-  TRUST_PROXY?: string;
-
-  @IsOptional()
-  @Matches(/^smtps?:\/\/\S+$/, {
-    message: 'expected an SMTP URL, e.g. smtp://user:pass@mail.example.com:587',
-  })
-  SMTP_URL?: string;
-
-  @IsOptional()
-  @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'expected an email address' })
-  MAIL_FROM?: string;
-
-  @IsOptional()
-  @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'expected an email address' })
-  ADMIN_EMAIL?: string;
-
-  /** Checked against the password policy below (length, common passwords). */
-  @IsOptional()
-  ADMIN_PASSWORD?: string;
-
-  @IsOptional()
-  @IsIn(['true', 'false'], { message: 'expected true or false' })
-  AUTH_REGISTRATION?: string;
-
-  @IsOptional()
-  @Matches(/^\d+$/, { message: 'expected a number of seconds, e.g. 900' })
-  ACCESS_TOKEN_TTL?: string;
-
-  @IsOptional()
-  @Matches(/^https?:\/\/\S+$/, { message: 'expected the public base URL, e.g. https://shop.example.com' })
-  PUBLIC_URL?: string;
-
-  @IsOptional()
-  @Matches(
-    /^\s*(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9a-fA-F:.]+\])(\s*,\s*(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9a-fA-F:.]+\]))*\s*$/,
-    {
-      message:
-        'expected comma-separated host names without ports: shop.example.com, .example.com (and subdomains), [::1], or *',
-    },
-  )
-  ALLOWED_HOSTS?: string;
-
-  @IsOptional()
-  @IsIn(['public', 'protected'], { message: 'expected public or protected' })
-  METRICS?: string;
-
-  @IsOptional()
-  @IsIn(['on', 'off'], { message: 'expected on or off' })
-  RESOURCE_CACHE?: string;
-
-  @IsOptional()
-  @Matches(RATE, { message: RATE_MESSAGE })
-  RATE_LIMIT_ANON?: string;
-
-  @IsOptional()
-  @Matches(RATE, { message: RATE_MESSAGE })
-  RATE_LIMIT_USER?: string;
-
-  @IsOptional()
-  @Matches(/^[1-9]\d*$/, { message: 'expected a number of seconds, e.g. 2592000 (30 days)' })
-  REFRESH_TOKEN_TTL?: string;
-
-  @IsOptional()
-  @Matches(/^[1-9]\d*$/, { message: 'expected a number of seconds, e.g. 1800 (30 minutes)' })
-  ADMIN_SESSION_IDLE_TIMEOUT?: string;
-
-  @IsOptional()
-  @Matches(/^[1-9]\d*$/, { message: 'expected a number of seconds, e.g. 43200 (12 hours)' })
-  ADMIN_SESSION_MAX_AGE?: string;
-
-  @IsOptional()
-  @IsIn(['true', 'false'], { message: 'expected true or false' })
-  ADMIN_REQUIRE_2FA?: string;
-
-  @IsOptional()
-  @Matches(/^(mailto:|https:\/\/|tel:)\S+(\s*,\s*(mailto:|https:\/\/|tel:)\S+)*$/, {
-    message: 'expected comma-separated mailto:, https:// or tel: URIs, e.g. mailto:security@example.com',
-  })
-  SECURITY_CONTACT?: string;
-
-  @IsOptional()
-  @Matches(/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/, {
-    message: 'expected an RFC 3339 date-time, e.g. 2027-12-31T23:59:59Z',
-  })
-  SECURITY_EXPIRES?: string;
-
-  @IsOptional()
-  @Matches(/^https:\/\/\S+$/, { message: 'expected an https:// URL of your disclosure policy' })
-  SECURITY_POLICY?: string;
-
-  @IsOptional()
-  @Matches(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*(\s*,\s*[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)*$/, {
-    message: 'expected comma-separated language tags, e.g. en, fr',
-  })
-  SECURITY_LANGUAGES?: string;
-
-  @IsOptional()
-  @IsIn(['inline', 'off'], { message: 'expected inline or off' })
-  WORKERS?: string;
-
-  @IsOptional()
-  @IsIn(['public', 'off'], { message: 'expected public or off' })
-  DOCS?: string;
-
-  @IsOptional()
-  @Matches(/^[1-9][0-9]{0,2}$/, { message: 'expected a version number such as 1 or 2' })
-  API_DEFAULT_VERSION?: string;
-
-  @IsOptional()
-  @IsIn(JOB_BACKENDS, { message: `expected one of ${JOB_BACKENDS.join(', ')}` })
-  JOBS_BACKEND?: string;
-
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,40}$/, { message: 'expected up to 40 letters, digits, _ or -' })
-  JOBS_PREFIX?: string;
-
-  @IsOptional()
-  @Matches(/^\d+$/, { message: 'expected milliseconds, e.g. 30000' })
-  JOBS_SHUTDOWN_TIMEOUT?: string;
-
-  @IsOptional()
-  @Matches(/^[1-9]\d{3,}$/, { message: 'expected milliseconds (at least 1000), e.g. 30000' })
-  JOBS_LOCK_DURATION?: string;
-
-  @IsOptional()
-  @Matches(/^\d{1,6}$/, { message: 'expected milliseconds, e.g. 5000' })
-  SHUTDOWN_DRAIN_MS?: string;
-
-  @IsOptional()
-  @Matches(TTL, { message: 'expected seconds, or a number with s, m, h or d, e.g. 86400 or 24h' })
-  IDEMPOTENCY_TTL?: string;
-
-  @IsOptional()
-  @IsIn(IDEMPOTENCY_STORES, { message: `expected one of ${IDEMPOTENCY_STORES.join(', ')}` })
-  IDEMPOTENCY_STORE?: string;
-}
 
 /** A configuration that cannot start the process; the message lists every offending variable. */
 export class ConfigError extends Error {
@@ -326,31 +103,61 @@ function tlsProblems(vars: EnvironmentVariables): string[] {
   return problems;
 }
 
-/**
- * Reads and validates Nestor's settings from the environment and an optional `.env`.
- * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
- */
-// eslint-disable-next-line max-lines-per-function -- 118 lines, to be split (issue 19 item 5)
-export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+/** The variables to read: the given ones over the `.env` file's, or process.env once dotenv filled it in. */
+function readEnvironment(options: LoadConfigOptions): Record<string, string | undefined> {
   const envFile = options.envFile ?? '.env';
-  let env = options.env;
-  if (!env) {
+  if (!options.env) {
+    // dotenv sets only what process.env lacks, so real variables win here too.
     if (envFile && existsSync(envFile)) {
       dotenv.config({ path: envFile, quiet: true });
     }
-    env = process.env;
-  } else if (envFile && existsSync(envFile)) {
-    env = { ...dotenv.parse(readFileSync(envFile)), ...env };
+    return process.env;
   }
-  // An empty value in a .env file means "not set", as in Django's and Laravel's env helpers.
-  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+  if (envFile && existsSync(envFile)) {
+    return { ...dotenv.parse(readFileSync(envFile)), ...options.env };
+  }
+  return options.env;
+}
 
-  const problems = validateSync(vars).map((error) => {
+/** An empty value in a .env file means "not set", as in Django's and Laravel's env helpers. */
+function setVariables(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/**
+ * Every problem at once, so one NST-C001 names them all: each variable's format, then the ones that only
+ * fail together, then the OAuth providers' variables. Returns the providers when nothing is wrong.
+ */
+function validateVariables(
+  vars: EnvironmentVariables,
+  raw: Record<string, string | undefined>,
+  nodeEnv: NodeEnv,
+): OAuthProviderConfig[] {
+  const problems = [
+    ...formatProblems(vars),
+    ...secretAndAdminProblems(vars, nodeEnv),
+    ...backendProblems(vars),
+    ...publicationProblems(vars),
+    ...tlsProblems(vars),
+  ];
+  const oauthProviders = parseOAuthProviders(raw, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return oauthProviders;
+}
+
+/** One line per variable that breaks its own rule (the decorators of EnvironmentVariables). */
+function formatProblems(vars: EnvironmentVariables): string[] {
+  return validateSync(vars).map((error) => {
     const message = Object.values(error.constraints ?? {}).join('; ');
     return `${error.property}=${JSON.stringify(error.value)}: ${message}`;
   });
-  const nodeEnv = (vars.NODE_ENV ?? 'development') as NodeEnv;
+}
+
+/** Production needs its own key; the first superuser needs both halves and a password the policy accepts. */
+function secretAndAdminProblems(vars: EnvironmentVariables, nodeEnv: NodeEnv): string[] {
+  const problems: string[] = [];
   if (nodeEnv === 'production' && !vars.SECRET_KEY) {
     problems.push('SECRET_KEY: required when NODE_ENV=production (at least 32 characters)');
   }
@@ -361,6 +168,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first superuser, or neither');
   }
+  return problems;
+}
+
+/** A backend chosen by name needs the server it runs on. */
+function backendProblems(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
   if (vars.JOBS_BACKEND === 'redis' && !vars.REDIS_URL) {
     problems.push('JOBS_BACKEND=redis: set REDIS_URL too');
   }
@@ -370,6 +183,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.IDEMPOTENCY_STORE === 'redis' && !vars.REDIS_URL) {
     problems.push('IDEMPOTENCY_STORE=redis: set REDIS_URL too');
   }
+  return problems;
+}
+
+/** What the process publishes about itself: security.txt's pair and dates, the public URL. */
+function publicationProblems(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
   if ((vars.SECURITY_CONTACT === undefined) !== (vars.SECURITY_EXPIRES === undefined)) {
     problems.push(
       'SECURITY_CONTACT and SECURITY_EXPIRES: security.txt needs both (RFC 9116), or neither to serve none',
@@ -381,27 +200,43 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (vars.PUBLIC_URL && !URL.canParse(vars.PUBLIC_URL)) {
     problems.push(`PUBLIC_URL=${JSON.stringify(vars.PUBLIC_URL)}: not a URL`);
   }
-  problems.push(...tlsProblems(vars));
-  const oauthProviders = parseOAuthProviders(raw, problems);
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
+  return problems;
+}
 
-  const warnings: string[] = [];
-  const dataDir = resolve(vars.DATA_DIR ?? './data');
-  const secretKey = vars.SECRET_KEY ?? resolveSecretKey(dataDir, warnings);
+/** PUBLIC_URL without its trailing slash, else the address the process listens on. */
+function publicUrlOf(vars: EnvironmentVariables): string {
   const host = vars.HOST ?? '127.0.0.1';
   // An IPv6 bind address (`::`) needs brackets in a URL.
-  const publicUrl = (
+  return (
     vars.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${vars.PORT ?? 3000}`
   ).replace(/\/$/, '');
-  const config: LoadedConfig = {
+}
+
+/** Where the process listens, what it connects to, and the keys it signs with. */
+function serverSettings(
+  vars: EnvironmentVariables,
+  warnings: string[],
+): Pick<
+  NestorConfig,
+  | 'port'
+  | 'host'
+  | 'databaseUrl'
+  | 'dataDir'
+  | 'redisUrl'
+  | 'secretKey'
+  | 'secretKeyFallbacks'
+  | 'tls'
+  | 'httpsRedirect'
+  | 'httpPort'
+> {
+  const dataDir = resolve(vars.DATA_DIR ?? './data');
+  return {
     port: Number(vars.PORT ?? 3000),
-    host,
+    host: vars.HOST ?? '127.0.0.1',
     databaseUrl: vars.DATABASE_URL,
     dataDir,
     redisUrl: vars.REDIS_URL,
-    secretKey,
+    secretKey: vars.SECRET_KEY ?? resolveSecretKey(dataDir, warnings),
     secretKeyFallbacks: vars.SECRET_KEY_FALLBACKS?.split(',').map((k) => k.trim()) ?? [],
     tls:
       vars.TLS_CERT_FILE && vars.TLS_KEY_FILE
@@ -409,6 +244,18 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
         : undefined,
     httpsRedirect: vars.HTTPS_REDIRECT === 'true',
     httpPort: vars.HTTP_PORT ? Number(vars.HTTP_PORT) : undefined,
+  };
+}
+
+/** How requests are taken in and logged, and where mail goes. */
+function requestSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+): Pick<
+  NestorConfig,
+  'nodeEnv' | 'logLevel' | 'corsOrigins' | 'bodyLimit' | 'trustProxy' | 'smtpUrl' | 'mailFrom'
+> {
+  return {
     nodeEnv,
     logLevel: (vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel,
     corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()) : [],
@@ -416,6 +263,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     smtpUrl: vars.SMTP_URL,
     mailFrom: vars.MAIL_FROM ?? 'Nestor <no-reply@nestor.local>',
+  };
+}
+
+/** The first superuser, sign-up, and how long tokens and admin sessions last. */
+function accountSettings(
+  vars: EnvironmentVariables,
+): Pick<
+  NestorConfig,
+  'admin' | 'registrationOpen' | 'accessTokenTtl' | 'refreshTokenTtl' | 'adminSession' | 'adminRequire2fa'
+> {
+  return {
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
     registrationOpen: vars.AUTH_REGISTRATION !== 'false',
     accessTokenTtl: Number(vars.ACCESS_TOKEN_TTL ?? 900),
@@ -426,6 +284,19 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       maxAge: Number(vars.ADMIN_SESSION_MAX_AGE ?? 12 * 3600),
     },
     adminRequire2fa: vars.ADMIN_REQUIRE_2FA === 'true',
+  };
+}
+
+/** What the process shows the world: security.txt, its public name, metrics, caching and request budgets. */
+function exposureSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+  publicUrl: string,
+): Pick<
+  NestorConfig,
+  'securityTxt' | 'publicUrl' | 'allowedHosts' | 'metrics' | 'resourceCache' | 'rateLimits'
+> {
+  return {
     securityTxt: vars.SECURITY_CONTACT
       ? {
           contact: vars.SECURITY_CONTACT.split(',').map((c) => c.trim()),
@@ -445,6 +316,24 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       anonymous: parseRate(vars.RATE_LIMIT_ANON ?? (nodeEnv === 'test' ? 'off' : '300/minute')),
       user: parseRate(vars.RATE_LIMIT_USER ?? (nodeEnv === 'test' ? 'off' : '1200/minute')),
     },
+  };
+}
+
+/** Who runs jobs and on what, how shutdown drains, and how long idempotency keys are kept. */
+function jobSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+): Pick<
+  NestorConfig,
+  | 'workers'
+  | 'jobsBackend'
+  | 'jobsPrefix'
+  | 'jobsShutdownTimeout'
+  | 'jobsLockDuration'
+  | 'shutdownDrainMs'
+  | 'idempotency'
+> {
+  return {
     workers: (vars.WORKERS ?? (vars.REDIS_URL ? 'off' : 'inline')) as 'inline' | 'off',
     // docs/architecture.md §1: Redis when configured, else bullmq's PostgreSQL backend on a server, else in-process.
     jobsBackend: (vars.JOBS_BACKEND ??
@@ -458,12 +347,46 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       ttlSeconds: parseTtl(vars.IDEMPOTENCY_TTL ?? '24h'),
       store: (vars.IDEMPOTENCY_STORE ?? (vars.REDIS_URL ? 'redis' : 'database')) as IdempotencyStoreKind,
     },
+  };
+}
+
+/** How the process boots (migrations, database, docs, sign-in providers, API version). */
+function bootSettings(
+  vars: EnvironmentVariables,
+  nodeEnv: NodeEnv,
+  oauthProviders: OAuthProviderConfig[],
+): Pick<
+  NestorConfig,
+  'migrateOnBoot' | 'inMemoryDatabase' | 'embeddedSharing' | 'docs' | 'oauthProviders' | 'apiDefaultVersion'
+> {
+  return {
     migrateOnBoot: nodeEnv !== 'production',
     inMemoryDatabase: false,
     embeddedSharing: 'serve',
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     oauthProviders,
     apiDefaultVersion: vars.API_DEFAULT_VERSION ?? '1',
+  };
+}
+
+/**
+ * Reads and validates Nestor's settings from the environment and an optional `.env`.
+ * Throws {@link ConfigError} naming every bad variable. Example: `const config = loadConfig();`
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const raw = setVariables(readEnvironment(options));
+  const vars = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+  const nodeEnv = (vars.NODE_ENV ?? 'development') as NodeEnv;
+  const oauthProviders = validateVariables(vars, raw, nodeEnv);
+  const warnings: string[] = [];
+  const publicUrl = publicUrlOf(vars);
+  const config: LoadedConfig = {
+    ...serverSettings(vars, warnings),
+    ...requestSettings(vars, nodeEnv),
+    ...accountSettings(vars),
+    ...exposureSettings(vars, nodeEnv, publicUrl),
+    ...jobSettings(vars, nodeEnv),
+    ...bootSettings(vars, nodeEnv, oauthProviders),
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,

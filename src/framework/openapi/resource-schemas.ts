@@ -117,20 +117,12 @@ export function relatedRef(
   return ref(metadata.name);
 }
 
-/**
- * Adds a resource's schemas: `<Name>` (a row as read, every property present), `<Name>Sparse` (the same
- * with `fields=`: only `id` is sure), their `…List` pages, and `<Name>Create`/`<Name>Update` (request bodies).
- * `resourceOf` finds the resource of a related entity (its schema is referenced, not repeated).
- */
-// eslint-disable-next-line max-lines-per-function -- 77 lines, to be split (issue 19 item 5)
-export function addResourceSchemas(
+/** A row's properties as read: every readable field (read-only where not writable), then each include. */
+function readProperties(
   schemas: Record<string, unknown>,
   definition: ResourceDefinition,
   resourceOf: (target: unknown) => ResourceDefinition | undefined,
-): void {
-  const { name } = definition;
-  const related = (metadata: EntityMetadata): JsonSchema => relatedRef(schemas, metadata, resourceOf);
-
+): Record<string, JsonSchema> {
   const properties: Record<string, JsonSchema> = Object.fromEntries(
     definition.readable.map((field) => [
       field.name,
@@ -145,12 +137,37 @@ export function addResourceSchemas(
       continue; // nested includes live inside the related schema
     }
     const relation = definition.relations.get(include)!;
-    const target = related(relation.inverseEntityMetadata);
+    // Referenced, not repeated: the related resource's schema, or an embedded one added on first use.
+    const target = relatedRef(schemas, relation.inverseEntityMetadata, resourceOf);
     const many = relation.isOneToMany || relation.isManyToMany;
     properties[include] = many
       ? { type: 'array', items: target, maxItems: 1000, description: `Present with include=${include}` }
       : { anyOf: [target, { type: 'null' }], description: `Present with include=${include}` };
   }
+  return properties;
+}
+
+/** A page of `item`s, as the list route answers. */
+function listSchema(item: string, maxLimit: number): JsonSchema {
+  return {
+    type: 'object',
+    required: ['data', 'meta', 'links'],
+    properties: {
+      data: { type: 'array', items: ref(item), maxItems: maxLimit },
+      meta: ref('ListMeta'),
+      links: ref('ListLinks'),
+    },
+    additionalProperties: false,
+  };
+}
+
+/** `<Name>`, `<Name>Sparse` and their lists: the same properties, but `fields=` only promises `id`. */
+function addReadSchemas(
+  schemas: Record<string, unknown>,
+  definition: ResourceDefinition,
+  properties: Record<string, JsonSchema>,
+): void {
+  const { name } = definition;
   const row = (required: string[]): JsonSchema => ({
     type: 'object',
     required,
@@ -162,19 +179,13 @@ export function addResourceSchemas(
     ...row([definition.id.name]),
     description: `A ${name} as \`fields=\` returns it: the fields asked for, and id`,
   };
-  const list = (item: string): JsonSchema => ({
-    type: 'object',
-    required: ['data', 'meta', 'links'],
-    properties: {
-      data: { type: 'array', items: ref(item), maxItems: definition.query.maxLimit },
-      meta: ref('ListMeta'),
-      links: ref('ListLinks'),
-    },
-    additionalProperties: false,
-  });
-  schemas[`${name}List`] = list(name);
-  schemas[`${name}SparseList`] = list(`${name}Sparse`);
+  schemas[`${name}List`] = listSchema(name, definition.query.maxLimit);
+  schemas[`${name}SparseList`] = listSchema(`${name}Sparse`, definition.query.maxLimit);
+}
 
+/** `<Name>Create` and `<Name>Update`, for the actions the resource has: the writable fields as inputs. */
+function addWriteSchemas(schemas: Record<string, unknown>, definition: ResourceDefinition): void {
+  const { name } = definition;
   if (!definition.actions.has('create') && !definition.actions.has('update')) {
     return; // nothing takes a body
   }
@@ -202,6 +213,21 @@ export function addResourceSchemas(
       example: updateExample(definition, writeProperties),
     };
   }
+}
+
+/**
+ * Adds a resource's schemas: `<Name>` (a row as read, every property present), `<Name>Sparse` (the same
+ * with `fields=`: only `id` is sure), their `…List` pages, and `<Name>Create`/`<Name>Update` (request bodies).
+ * `resourceOf` finds the resource of a related entity (its schema is referenced, not repeated).
+ */
+export function addResourceSchemas(
+  schemas: Record<string, unknown>,
+  definition: ResourceDefinition,
+  resourceOf: (target: unknown) => ResourceDefinition | undefined,
+): void {
+  // Read first: embedded schemas of included entities are added before the resource's own, as before.
+  addReadSchemas(schemas, definition, readProperties(schemas, definition, resourceOf));
+  addWriteSchemas(schemas, definition);
 }
 
 const COUNT = { type: 'integer', format: 'int64', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };

@@ -25,87 +25,100 @@ export interface ResourceInput {
   many: Map<ResourceField, unknown[]>;
 }
 
-/** Checks one JSON value against the field's type and column rules; returns the value to store, or an error. */
-// eslint-disable-next-line max-lines-per-function -- 78 lines, to be split (issue 19 item 5)
-function coerceValue(
-  field: ResourceField,
-  value: unknown,
-): { value: unknown } | { error: string; code: string } {
-  const { name, rules } = field;
-  switch (field.type) {
-    case 'string':
-    case 'text':
-      if (typeof value !== 'string') {
-        return { error: `${name} must be a string`, code: 'type' };
-      }
-      // Counted in characters, as varchar(n) and OpenAPI's maxLength count (an emoji is one).
-      if (
-        rules.maxLength !== undefined &&
-        value.length > rules.maxLength &&
-        textLength(value) > rules.maxLength
-      ) {
-        return { error: `${name} must be at most ${rules.maxLength} characters`, code: 'maxLength' };
-      }
-      return { value };
-    case 'integer':
-      // The column type's range; @Min/@Max are the entity's rules, checked (and coded) by class-validator.
-      return Number.isSafeInteger(value) && inColumnRange(rules, value as number)
-        ? { value }
-        : { error: `${name} must be an integer${rangeText(rules)}`, code: 'type' };
-    case 'bigint': {
-      const text = Number.isSafeInteger(value) ? String(value) : value;
-      return typeof text === 'string' && INTEGER_RE.test(text) && bigintFits(text)
-        ? { value: text }
-        : { error: `${name} must be a 64-bit integer (as a number or a string of digits)`, code: 'type' };
-    }
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value)
-        ? { value }
-        : { error: `${name} must be a number`, code: 'type' };
-    case 'decimal': {
-      const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
-      if (typeof text !== 'string' || !DECIMAL_RE.test(text)) {
-        return { error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`, code: 'type' };
-      }
-      const [whole, fraction = ''] = text.replace('-', '').split('.');
-      const scale = rules.scale ?? 0;
-      if (
-        rules.precision !== undefined &&
-        (fraction.length > scale || whole.replace(/^0+/, '').length > rules.precision - scale)
-      ) {
-        return {
-          error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`,
-          code: 'maxDigits',
-        };
-      }
-      return { value: text };
-    }
-    case 'boolean':
-      return typeof value === 'boolean'
-        ? { value }
-        : { error: `${name} must be true or false`, code: 'type' };
-    case 'enum':
-      return typeof value === 'string' && field.enumValues?.includes(value)
-        ? { value }
-        : { error: `${name} must be one of: ${field.enumValues?.join(', ')}`, code: 'enum' };
-    case 'date':
-      return typeof value === 'string' && DATE_RE.test(value) && validDateText(value)
-        ? { value }
-        : { error: `${name} must be a date like "2024-05-01"`, code: 'type' };
-    case 'datetime':
-      return typeof value === 'string' && DATETIME_RE.test(value) && validDateText(value)
-        ? { value: new Date(value) }
-        : {
-            error: `${name} must be an ISO 8601 timestamp with a time zone, like "2024-05-01T12:00:00Z"`,
-            code: 'type',
-          };
-    case 'uuid':
-      return typeof value === 'string' && UUID_RE.test(value)
-        ? { value: value.toLowerCase() }
-        : { error: `${name} must be a UUID`, code: 'type' };
-    case 'json':
-      return { value };
+/** A checked body value: the value to store, or why it is refused (`code` as in problem+json `errors`). */
+type Coerced = { value: unknown } | { error: string; code: string };
+
+function coerceText({ name, rules }: ResourceField, value: unknown): Coerced {
+  if (typeof value !== 'string') {
+    return { error: `${name} must be a string`, code: 'type' };
   }
+  // Counted in characters, as varchar(n) and OpenAPI's maxLength count (an emoji is one).
+  if (
+    rules.maxLength !== undefined &&
+    value.length > rules.maxLength &&
+    textLength(value) > rules.maxLength
+  ) {
+    return { error: `${name} must be at most ${rules.maxLength} characters`, code: 'maxLength' };
+  }
+  return { value };
+}
+
+/** The column type's range; @Min/@Max are the entity's rules, checked (and coded) by class-validator. */
+function coerceInteger({ name, rules }: ResourceField, value: unknown): Coerced {
+  return Number.isSafeInteger(value) && inColumnRange(rules, value as number)
+    ? { value }
+    : { error: `${name} must be an integer${rangeText(rules)}`, code: 'type' };
+}
+
+/** Stored as a string of digits: a 64-bit integer does not fit a JSON number exactly. */
+function coerceBigint({ name }: ResourceField, value: unknown): Coerced {
+  const text = Number.isSafeInteger(value) ? String(value) : value;
+  return typeof text === 'string' && INTEGER_RE.test(text) && bigintFits(text)
+    ? { value: text }
+    : { error: `${name} must be a 64-bit integer (as a number or a string of digits)`, code: 'type' };
+}
+
+/** Stored as text, as decimals are written; precision and scale as the column declares them. */
+function coerceDecimal({ name, rules }: ResourceField, value: unknown): Coerced {
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+  if (typeof text !== 'string' || !DECIMAL_RE.test(text)) {
+    return { error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`, code: 'type' };
+  }
+  const [whole, fraction = ''] = text.replace('-', '').split('.');
+  const scale = rules.scale ?? 0;
+  if (
+    rules.precision !== undefined &&
+    (fraction.length > scale || whole.replace(/^0+/, '').length > rules.precision - scale)
+  ) {
+    return {
+      error: `${name} must be ${decimalDescription(rules.precision, rules.scale)}`,
+      code: 'maxDigits',
+    };
+  }
+  return { value: text };
+}
+
+function coerceDatetime({ name }: ResourceField, value: unknown): Coerced {
+  return typeof value === 'string' && DATETIME_RE.test(value) && validDateText(value)
+    ? { value: new Date(value) }
+    : {
+        error: `${name} must be an ISO 8601 timestamp with a time zone, like "2024-05-01T12:00:00Z"`,
+        code: 'type',
+      };
+}
+
+/** One check per field type: the value to store (normalised where the type has one spelling), or the error. */
+const COERCERS: Record<ResourceField['type'], (field: ResourceField, value: unknown) => Coerced> = {
+  string: coerceText,
+  text: coerceText,
+  integer: coerceInteger,
+  bigint: coerceBigint,
+  number: ({ name }, value) =>
+    typeof value === 'number' && Number.isFinite(value)
+      ? { value }
+      : { error: `${name} must be a number`, code: 'type' },
+  decimal: coerceDecimal,
+  boolean: ({ name }, value) =>
+    typeof value === 'boolean' ? { value } : { error: `${name} must be true or false`, code: 'type' },
+  enum: ({ name, enumValues }, value) =>
+    typeof value === 'string' && enumValues?.includes(value)
+      ? { value }
+      : { error: `${name} must be one of: ${enumValues?.join(', ')}`, code: 'enum' },
+  date: ({ name }, value) =>
+    typeof value === 'string' && DATE_RE.test(value) && validDateText(value)
+      ? { value }
+      : { error: `${name} must be a date like "2024-05-01"`, code: 'type' },
+  datetime: coerceDatetime,
+  uuid: ({ name }, value) =>
+    typeof value === 'string' && UUID_RE.test(value)
+      ? { value: value.toLowerCase() }
+      : { error: `${name} must be a UUID`, code: 'type' },
+  json: (_field, value) => ({ value }),
+};
+
+/** Checks one JSON value against the field's type and column rules; returns the value to store, or an error. */
+function coerceValue(field: ResourceField, value: unknown): Coerced {
+  return COERCERS[field.type](field, value);
 }
 
 function columnRange(rules: FieldRules): { minimum: number; maximum: number } {
@@ -133,81 +146,92 @@ function elementField(field: ResourceField): ResourceField {
   return { ...field, kind: 'column', nullable: false };
 }
 
-/**
- * Validates a create (`partial: false`) or update body against the resource's writable fields: unknown
- * and read-only properties, types, nullability, required fields, then the entity's class-validator rules.
- * Throws a 422 listing every problem; nothing is written.
- */
-// eslint-disable-next-line max-lines-per-function -- 80 lines, to be split (issue 19 item 5)
-export async function parseInput(
-  definition: ResourceDefinition,
-  body: unknown,
-  partial: boolean,
-): Promise<ResourceInput> {
+/** The body must be a JSON object of a shape no validator should choke on. */
+function bodyObject(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw validationProblem([{ pointer: '', code: 'type', message: 'the body must be a JSON object' }]);
   }
   // The same 400 as hand-written routes for bodies no validator should see (lone surrogates, deep nesting).
   checkBodyShape(body);
+  return body as Record<string, unknown>;
+}
+
+/** A `<relation>Ids` list: at most MAX_IDS ids, each typed like the target's key; repeats count once. */
+function readIds(
+  field: ResourceField,
+  key: string,
+  pointer: string,
+  value: unknown,
+  many: ResourceInput['many'],
+): ProblemFieldError[] {
+  if (!Array.isArray(value) || value.length > MAX_IDS) {
+    return [{ pointer, code: 'type', message: `${key} must be an array of at most ${MAX_IDS} ids` }];
+  }
   const errors: ProblemFieldError[] = [];
-  const values: Record<string, unknown> = {};
-  const many = new Map<ResourceField, unknown[]>();
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    const pointer = `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-    const field = definition.fields.get(key);
-    if (!field || (!field.readable && !field.writable)) {
-      errors.push({ pointer, code: 'unknown', message: `${key} is not a field of ${definition.name}` });
-      continue;
-    }
-    if (!field.writable) {
-      errors.push({ pointer, code: 'readOnly', message: `${key} is read-only` });
-      continue;
-    }
-    if (field.kind === 'toManyIds') {
-      if (!Array.isArray(value) || value.length > MAX_IDS) {
-        errors.push({ pointer, code: 'type', message: `${key} must be an array of at most ${MAX_IDS} ids` });
-        continue;
-      }
-      const ids: unknown[] = [];
-      value.forEach((item, i) => {
-        const result = coerceValue(elementField(field), item);
-        if ('error' in result) {
-          errors.push({
-            pointer: `${pointer}/${i}`,
-            code: result.code,
-            message: `${key}/${i}: ${result.error}`,
-          });
-        } else if (!ids.includes(result.value)) {
-          ids.push(result.value);
-        }
-      });
-      many.set(field, ids);
-      continue;
-    }
-    if (value === null) {
-      if (!field.nullable) {
-        errors.push({ pointer, code: 'required', message: `${key} must not be null` });
-      } else {
-        values[field.column!.propertyName] = null;
-      }
-      continue;
-    }
-    const result = coerceValue(field, value);
+  const ids: unknown[] = [];
+  value.forEach((item, i) => {
+    const result = coerceValue(elementField(field), item);
     if ('error' in result) {
-      errors.push({ pointer, code: result.code, message: result.error });
-    } else {
-      values[field.column!.propertyName] = result.value;
+      errors.push({ pointer: `${pointer}/${i}`, code: result.code, message: `${key}/${i}: ${result.error}` });
+    } else if (!ids.includes(result.value)) {
+      ids.push(result.value);
     }
+  });
+  many.set(field, ids);
+  return errors;
+}
+
+/** One body property: a writable field of the resource, with a value its type (and nullability) accepts. */
+function readProperty(
+  definition: ResourceDefinition,
+  input: ResourceInput,
+  key: string,
+  value: unknown,
+): ProblemFieldError[] {
+  // A JSON Pointer (RFC 6901) escapes `~` and `/` in a property name.
+  const pointer = `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const field = definition.fields.get(key);
+  if (!field || (!field.readable && !field.writable)) {
+    return [{ pointer, code: 'unknown', message: `${key} is not a field of ${definition.name}` }];
   }
-  if (!partial) {
-    for (const field of definition.writable.values()) {
-      if (field.required && !(field.name in (body as Record<string, unknown>))) {
-        errors.push({ pointer: `/${field.name}`, code: 'required', message: `${field.name} is required` });
-      }
+  if (!field.writable) {
+    return [{ pointer, code: 'readOnly', message: `${key} is read-only` }];
+  }
+  if (field.kind === 'toManyIds') {
+    return readIds(field, key, pointer, value, input.many);
+  }
+  if (value === null) {
+    if (!field.nullable) {
+      return [{ pointer, code: 'required', message: `${key} must not be null` }];
     }
+    input.values[field.column!.propertyName] = null;
+    return [];
   }
-  // The entity's own class-validator rules, on the values that passed the type checks.
-  const failed = new Set(errors.map((e) => e.pointer));
+  const result = coerceValue(field, value);
+  if ('error' in result) {
+    return [{ pointer, code: result.code, message: result.error }];
+  }
+  input.values[field.column!.propertyName] = result.value;
+  return [];
+}
+
+/** A create must name every required writable field. */
+function missingRequired(definition: ResourceDefinition, body: Record<string, unknown>): ProblemFieldError[] {
+  return [...definition.writable.values()]
+    .filter((field) => field.required && !(field.name in body))
+    .map((field) => ({ pointer: `/${field.name}`, code: 'required', message: `${field.name} is required` }));
+}
+
+/**
+ * The entity's own class-validator rules, on the values that passed the type checks. A field already
+ * refused is not reported twice.
+ */
+async function entityRuleErrors(
+  definition: ResourceDefinition,
+  values: Record<string, unknown>,
+  earlier: ProblemFieldError[],
+): Promise<ProblemFieldError[]> {
+  const failed = new Set(earlier.map((e) => e.pointer));
   const entity = definition.metadata.target as { prototype: object };
   const instance = Object.assign(Object.create(entity.prototype) as object, values);
   const ruleErrors = await validate(instance, {
@@ -215,11 +239,33 @@ export async function parseInput(
     forbidUnknownValues: false,
     validationError: { target: false, value: false },
   });
-  errors.push(...fieldErrors(ruleErrors).filter((e) => !failed.has(e.pointer)));
+  return fieldErrors(ruleErrors).filter((e) => !failed.has(e.pointer));
+}
+
+/**
+ * Validates a create (`partial: false`) or update body against the resource's writable fields: unknown
+ * and read-only properties, types, nullability, required fields, then the entity's class-validator rules.
+ * Throws a 422 listing every problem; nothing is written.
+ */
+export async function parseInput(
+  definition: ResourceDefinition,
+  body: unknown,
+  partial: boolean,
+): Promise<ResourceInput> {
+  const object = bodyObject(body);
+  const input: ResourceInput = { values: {}, many: new Map() };
+  const errors: ProblemFieldError[] = [];
+  for (const [key, value] of Object.entries(object)) {
+    errors.push(...readProperty(definition, input, key, value));
+  }
+  if (!partial) {
+    errors.push(...missingRequired(definition, object));
+  }
+  errors.push(...(await entityRuleErrors(definition, input.values, errors)));
   if (errors.length > 0) {
     throw validationProblem(errors);
   }
-  return { values, many };
+  return input;
 }
 
 /** 422 for every `<relation>Id(s)` that names a row that does not exist (or is soft-deleted). */
