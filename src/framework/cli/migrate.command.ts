@@ -13,8 +13,13 @@ const AS_IS: AppContextOptions = { overrides: { migrateOnBoot: false } };
 const FRAMEWORK_MIGRATIONS_SOURCE = join('src', 'framework', 'database', 'migrations');
 
 /** `migrate`, `makemigrations`, `showmigrations`: Django's names. */
-// eslint-disable-next-line max-lines-per-function -- 67 lines, to be split (issue 19 item 5)
 export function registerMigrationCommands(program: Command, rootModule: RootModuleFactory): void {
+  registerMigrate(program, rootModule);
+  registerShowMigrations(program, rootModule);
+  registerMakeMigrations(program, rootModule);
+}
+
+function registerMigrate(program: Command, rootModule: RootModuleFactory): void {
   program
     .command('migrate')
     .description("Apply pending migrations to the configured database (the framework's, then the app's)")
@@ -38,7 +43,9 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
       framework.forEach((name) => ui.ok(`Applied nestor.${name}`));
       app.forEach((name) => ui.ok(`Applied ${name}`));
     });
+}
 
+function registerShowMigrations(program: Command, rootModule: RootModuleFactory): void {
   program
     .command('showmigrations')
     .description("List migrations, the framework's (nestor.*) first: [X] applied, [ ] pending")
@@ -54,7 +61,9 @@ export function registerMigrationCommands(program: Command, rootModule: RootModu
         AS_IS,
       );
     });
+}
 
+function registerMakeMigrations(program: Command, rootModule: RootModuleFactory): void {
   program
     .command('makemigrations')
     .description(
