@@ -48,6 +48,17 @@ const COLUMNS = [
 /** PostgreSQL allows 65535 parameters per statement; bulk writes are split below that. */
 const ROWS_PER_STATEMENT = Math.floor(65535 / COLUMNS.length);
 
+/** JSON with object keys sorted, so two values compare as jsonb compares them (key order aside). */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(
+          Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
+        )
+      : item,
+  );
+}
+
 /** `api` for tokens and API keys, `admin` for the admin panel's session, `system` without a caller. */
 function viaOf(principal: Principal | undefined): string {
   if (!principal) {
@@ -118,6 +129,54 @@ export class AuditService {
       operation: write.operation,
       changes: diff(write.before, write.after, this.omittedFields(definition)),
     });
+  }
+
+  /**
+   * The `INSERT … SELECT` of a created record's entry, for a statement that inserts the record and its
+   * entry at once (`WITH created AS (INSERT … RETURNING …)`): `source` names that CTE, `recordId` and
+   * `changes` are SQL over it (`changes` must equal `diff(null, row)`; `correctChanges` mends it otherwise).
+   * Values go into `params`. Returns the SQL, which answers the entry's `id` and `changes`.
+   */
+  createdEntrySql(
+    manager: Pick<EntityManager, 'connection'>,
+    definition: AuditedResource,
+    principal: Principal | undefined,
+    params: unknown[],
+    sql: { source: string; recordId: string; changes: string },
+  ): string {
+    const add = (value: unknown): string => `$${params.push(value)}`;
+    const values = [
+      `${add(principal?.userId ?? null)}::int`,
+      `${add(principal?.email ?? null)}::varchar`,
+      `${add(viaOf(principal))}::varchar`,
+      `${add(definition.path)}::varchar`,
+      sql.recordId,
+      `${add('create')}::varchar`,
+      'NULL',
+      sql.changes,
+    ];
+    return `${this.prefix(manager)} SELECT ${values.join(', ')} FROM ${sql.source} RETURNING id, changes`;
+  }
+
+  /**
+   * Rewrites a created record's entry when the database's `changes` (createdEntrySql) differ from
+   * `diff(null, row)` as JavaScript renders the row (a float or timestamp printed otherwise): the history
+   * always reads as `recordWrite` would have written it.
+   */
+  async correctChanges(
+    manager: Pick<EntityManager, 'query' | 'connection'>,
+    definition: AuditedResource,
+    entry: { id: string; changes: unknown },
+    row: AuditedRow,
+  ): Promise<void> {
+    const expected = diff(null, row, this.omittedFields(definition));
+    if (canonicalJson(expected) !== canonicalJson(entry.changes)) {
+      const table = tableOf(manager.connection.getMetadata(AuditEntry));
+      await manager.query(`UPDATE ${table} SET changes = $2::jsonb WHERE id = $1`, [
+        entry.id,
+        JSON.stringify(expected),
+      ]);
+    }
   }
 
   /**

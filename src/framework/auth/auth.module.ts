@@ -41,6 +41,7 @@ import { UserResource } from 'src/framework/auth/user.resource';
 import { VerifyEmailPageController } from 'src/framework/auth/verify-email-page.controller';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { ResourceModule } from 'src/framework/resource/resource.module';
+import { PrincipalCache } from 'src/framework/auth/principal-cache';
 
 export const AUTH_ENTITIES = [
   User,
@@ -102,12 +103,14 @@ export const AUTH_ENTITIES = [
     SecurityEvents,
     OAuthService,
     JwtStrategy,
+    PrincipalCache,
     // Global guards run in this order: who is calling, then their request budget.
     { provide: APP_GUARD, useClass: NestorAuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
   exports: [
     TypeOrmModule,
+    PrincipalCache,
     AccountService,
     AuthService,
     TokenService,

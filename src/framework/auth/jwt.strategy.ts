@@ -2,9 +2,9 @@ import { createSecretKey } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { DataSource } from 'typeorm';
 import { deriveKey } from 'src/framework/crypto/keys';
-import { Principal, loadPrincipal } from 'src/framework/access/principal';
+import type { Principal } from 'src/framework/access/principal';
+import { PrincipalCache } from 'src/framework/auth/principal-cache';
 import { unauthorized } from 'src/framework/access/problems';
 import { JWT_AUDIENCE, JWT_ISSUER } from 'src/framework/auth/token.service';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -20,13 +20,14 @@ export interface AccessClaims {
 /**
  * Verifies access JWTs: HS256 only (no `none`, no RS/HS confusion), issuer and audience checked, `exp`
  * required. The user must still exist and be active, and the token's session (refresh family) must not
- * be revoked; permissions are read fresh on every request.
+ * be revoked. The principal comes from PrincipalCache, which every change to users, groups, permissions or
+ * sessions invalidates at once.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
     config: NestorConfig,
-    private readonly dataSource: DataSource,
+    private readonly principals: PrincipalCache,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -45,7 +46,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       throw unauthorized('The access token is invalid.');
     }
     const family = typeof claims.fam === 'string' && UUID.test(claims.fam) ? claims.fam : undefined;
-    const principal = await loadPrincipal(this.dataSource, Number(claims.sub), 'jwt', family);
+    const principal = await this.principals.load(Number(claims.sub), family);
     if (!principal) {
       throw unauthorized('The access token is invalid.');
     }

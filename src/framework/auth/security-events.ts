@@ -7,6 +7,7 @@ import {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
+import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
 
 /**
  * What happened. Failures and refusals are logged at `warn`, everything else at `info`:
@@ -71,6 +72,9 @@ const PENDING = 'nestor:pending-security-events';
  */
 @Injectable()
 export class SecurityEvents implements EntitySubscriberInterface, OnModuleInit, OnModuleDestroy {
+  /** Logs only what a transaction queued: a one-statement write queues nothing. */
+  readonly [STATEMENT_SAFE] = true;
+
   private readonly logger = new Logger('security');
   private readonly listeners = new Set<(event: SecurityEvent) => void>();
 

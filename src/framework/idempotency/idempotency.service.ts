@@ -19,6 +19,7 @@ import {
 } from 'src/framework/idempotency/idempotency-key';
 import { ClaimRef, IdempotencyStore, StoredResponse } from 'src/framework/idempotency/idempotency.store';
 import { RedisIdempotencyStore } from 'src/framework/idempotency/redis-idempotency.store';
+import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
 
 /** A running request's hold on its key; renewed while it runs, so only a dead process's claim lapses. */
 const LEASE_MS = 15_000;
@@ -82,6 +83,9 @@ function unavailable(error: unknown): ProblemException {
  */
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnApplicationShutdown, EntitySubscriberInterface {
+  /** Marks keys in transactions: a one-statement write runs only outside a keyed request (activeClaim). */
+  readonly [STATEMENT_SAFE] = true;
+
   private readonly logger = new Logger('Idempotency');
   private readonly context = new AsyncLocalStorage<Claim>();
   readonly store: IdempotencyStore;
@@ -158,6 +162,15 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown, 
       case 'lost':
         throw responseLost();
     }
+  }
+
+  /**
+   * Whether the code running now serves a request under an Idempotency-Key: its writes must be
+   * transactions, which mark the key before their COMMIT. Example: `if (!idempotency.inKeyedRequest()) …`.
+   */
+  inKeyedRequest(): boolean {
+    const claim = this.context.getStore();
+    return claim !== undefined && !claim.settled;
   }
 
   /** Runs the request's handler with its claim in context, so its write transactions record the key. */

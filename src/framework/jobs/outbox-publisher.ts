@@ -4,6 +4,7 @@ import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { withJobMeta } from 'src/framework/jobs/job-runner';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
+import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
 
 /** Outbox rows older than this and still unpublished are republished by the sweeper. */
 const SWEEP_AFTER_MS = 5_000;
@@ -22,6 +23,9 @@ const PENDING = 'nestorOutbox';
  */
 @Injectable()
 export class OutboxPublisher implements EntitySubscriberInterface {
+  /** Publishes only what a transaction enqueued: a one-statement write enqueues nothing. */
+  readonly [STATEMENT_SAFE] = true;
+
   private readonly logger = new Logger('Jobs');
   private sweeper?: NodeJS.Timeout;
 

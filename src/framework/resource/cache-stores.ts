@@ -17,6 +17,8 @@ export interface CacheStore {
   /** The current stamps (joined) and the answer stored under `key` + those stamps, in one round trip. */
   lookup(stamps: string[], key: string): Promise<{ versions: string; value: string | undefined }>;
   save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void>;
+  /** The current stamps (joined), setting a fresh one where there is none, in one round trip mostly. */
+  current(stamps: string[]): Promise<string>;
   /** Replaces the stamps: answers stored under the old ones are never read again. */
   bump(stamps: string[]): Promise<void>;
   close(): Promise<void>;
@@ -86,6 +88,15 @@ export class RedisCacheStore implements CacheStore {
     await this.run((redis) => redis.set(`${key}|${versions}`, value, 'EX', ttlSeconds));
   }
 
+  async current(stamps: string[]): Promise<string> {
+    const found = await this.run((redis) => redis.mget(...stamps));
+    if (found.every((stamp) => stamp !== null)) {
+      return found.join('.');
+    }
+    // Missing (evicted, or never set): set a fresh stamp unless another process just did, then read it.
+    return (await this.lookup(stamps, '')).versions;
+  }
+
   async bump(stamps: string[]): Promise<void> {
     await this.run((redis) => {
       const multi = redis.multi();
@@ -135,6 +146,10 @@ export class MemoryCacheStore implements CacheStore {
   save(key: string, versions: string, value: string, ttlSeconds: number): Promise<void> {
     this.entries.set(`${key}|${versions}`, value, { ttl: ttlSeconds * 1000 });
     return Promise.resolve();
+  }
+
+  current(stamps: string[]): Promise<string> {
+    return Promise.resolve(stamps.map((stamp) => this.stamps.get(stamp) ?? 0).join('.'));
   }
 
   bump(stamps: string[]): Promise<void> {

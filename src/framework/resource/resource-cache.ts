@@ -20,6 +20,7 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
 
 /**
  * The cache of get-by-id and list answers of resources declared with `cache: { ttl }`: Redis when
@@ -31,6 +32,9 @@ import { ResourceRegistry } from 'src/framework/resource/resource.registry';
  */
 @Injectable()
 export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubscriberInterface {
+  /** A one-statement write invalidates its resource itself. */
+  readonly [STATEMENT_SAFE] = true;
+
   private readonly logger = new Logger('ResourceCache');
   private readonly store: CacheStore;
   private readonly prefix: string;

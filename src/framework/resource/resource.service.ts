@@ -1,9 +1,11 @@
-import { Inject, Injectable, Type } from '@nestjs/common';
+import { Inject, Injectable, Optional, Type } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { UUID_RE } from 'src/framework/fields/formats';
 import { AuditService } from 'src/framework/audit/audit.service';
 import { Principal, can } from 'src/framework/access/principal';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
+import { IdempotencyService } from 'src/framework/idempotency/idempotency.service';
+import { OneStatementCreate } from 'src/framework/resource/one-statement-create';
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
 import { encodeCursor } from 'src/framework/resource/query/cursors';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
@@ -63,7 +65,9 @@ export class ResourceService {
   @Inject(AuditService) protected readonly audit!: AuditService;
   /** The answer cache of resources declared with `cache`; invalidate it after writing tables directly. */
   @Inject(ResourceCache) protected readonly cache!: ResourceCache;
+  @Optional() @Inject(IdempotencyService) private readonly idempotency?: IdempotencyService;
   private cached?: ResourceDefinition;
+  private oneStatement?: OneStatementCreate;
   private preparedReads?: PreparedReads;
   private rowReader?: RowReader;
 
@@ -236,6 +240,14 @@ export class ResourceService {
     const input = await parseInput(definition, body, false);
     if (definition.owner && principal) {
       input.values[definition.owner.column!.propertyName] = principal.userId;
+    }
+    this.oneStatement ??= new OneStatementCreate(this.dataSource, definition, this.audit);
+    if (this.oneStatement.applies(input, this.idempotency?.inKeyedRequest() ?? false)) {
+      const row = await this.oneStatement
+        .create(input, principal, this.rowReads.createdRowSql())
+        .catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input));
+      await this.cache.invalidate(definition);
+      return { row, etag: etagOf(row) };
     }
     return this.referencingWrite(input, !!definition.hooks.beforeCreate, async (manager, checkRefs) => {
       await checkRefs();

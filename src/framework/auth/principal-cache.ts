@@ -1,0 +1,155 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import {
+  DataSource,
+  EntitySubscriberInterface,
+  QueryRunner,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+} from 'typeorm';
+import type { AfterQueryEvent } from 'typeorm/subscriber/event/QueryEvent.js';
+import { Principal, loadPrincipal } from 'src/framework/access/principal';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
+import { CacheStore, RedisCacheStore } from 'src/framework/resource/cache-stores';
+
+/** Principals kept per process (least recently used go first). */
+const MAX_ENTRIES = 10_000;
+/**
+ * How long a cached principal is trusted at most: bounds what a change made outside Nestor's data source
+ * (psql, another program) leaves cached. Every change made through Nestor invalidates at once.
+ */
+const TTL_MS = 60_000;
+
+/** A write to a table a principal is read from (loadPrincipal): users, groups, permissions, sessions. */
+const WRITE =
+  /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+(?:ONLY\s+)?(?:"?[A-Za-z_][\w$]*"?\.)?"?(user|user_groups|user_permissions|group|group_permissions|permission|refresh_token)"?(?=[\s(,;]|$)/gi;
+/** A refresh token's write matters only when it revokes (or deletes) a session. */
+const REVOKES = /\bSET\b[\s\S]*"?revokedAt"?\s*=|\bDELETE\b|\bTRUNCATE\b/i;
+
+/**
+ * Whether a statement may change what loadPrincipal reads: a write to the user, group or permission
+ * tables, or one that revokes or deletes refresh tokens. Example: `writesPrincipals('UPDATE "user" SET …')`.
+ */
+export function writesPrincipals(sql: string): boolean {
+  const first = sql.trimStart().charCodeAt(0) | 0x20; // i, u, d, t, w (WITH … UPDATE)
+  if (first !== 105 && first !== 117 && first !== 100 && first !== 116 && first !== 119) {
+    return false;
+  }
+  for (const match of sql.matchAll(WRITE)) {
+    if (match[1].toLowerCase() !== 'refresh_token' || REVOKES.test(sql)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The JWT path's principals (user, flags, permissions), cached per user and session with a version stamp
+ * in Redis (REDIS_URL): every write to the tables they are read from — through any repository, query
+ * builder or raw query of Nestor's data source, in any process — replaces the stamp once it has committed,
+ * before the writer's call returns, so a deactivation, a revoked session or a removed permission counts on
+ * the very next request in every process. Each request reads the stamp (one Redis GET instead of the
+ * principal's query). Without Redis there is no shared stamp that a `nestor` command or another process
+ * could replace, so every request reads the principal from the database, as before.
+ * Example: `const principal = await principals.load(userId, family)`.
+ */
+@Injectable()
+export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, OnModuleDestroy {
+  /** Sees every statement through TypeORM's query runner (afterQuery), one-statement writes included. */
+  readonly [STATEMENT_SAFE] = true;
+  private readonly logger = new Logger('PrincipalCache');
+  private readonly store?: CacheStore;
+  private readonly stamp: string;
+  private readonly entries = new LRUCache<string, { stamp: string; principal: Principal }>({
+    max: MAX_ENTRIES,
+    ttl: TTL_MS,
+  });
+  /** Open transactions that wrote principal tables: the stamp is replaced when they commit. */
+  private readonly dirty = new WeakSet<QueryRunner>();
+
+  constructor(
+    config: NestorConfig,
+    private readonly dataSource: DataSource,
+  ) {
+    this.store = config.redisUrl ? new RedisCacheStore(config.redisUrl) : undefined;
+    this.stamp = `${config.jobsPrefix}:principals:v`;
+  }
+
+  /** The active user's principal for a JWT (`family`: its session), or undefined (see loadPrincipal). */
+  async load(userId: number, family: string | undefined): Promise<Principal | undefined> {
+    if (!this.store) {
+      return loadPrincipal(this.dataSource, userId, 'jwt', family);
+    }
+    let stamp: string;
+    try {
+      stamp = await this.store.current([this.stamp]);
+    } catch (error) {
+      this.logger.warn(`Principal stamp unavailable, reading the database: ${(error as Error).message}`);
+      return loadPrincipal(this.dataSource, userId, 'jwt', family);
+    }
+    const key = `${userId}|${family ?? ''}`;
+    const entry = this.entries.get(key);
+    if (entry?.stamp === stamp) {
+      return entry.principal;
+    }
+    // Stored under the stamp read before the query: a change committing meanwhile makes it stale at once.
+    const principal = await loadPrincipal(this.dataSource, userId, 'jwt', family);
+    if (principal) {
+      this.entries.set(key, { stamp, principal });
+    } else {
+      this.entries.delete(key);
+    }
+    return principal;
+  }
+
+  /** Replaces the stamp: every process reads principals from the database again. */
+  async invalidate(): Promise<void> {
+    this.entries.clear();
+    if (!this.store) {
+      return;
+    }
+    try {
+      await this.store.bump([this.stamp]);
+    } catch (error) {
+      // Committed already: processes that still reach Redis keep their principals until TTL_MS at most.
+      this.logger.error(`Principal cache invalidation failed: ${(error as Error).message}`);
+    }
+  }
+
+  onModuleInit(): void {
+    this.dataSource.subscribers.push(this);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const index = this.dataSource.subscribers.indexOf(this);
+    if (index >= 0) {
+      this.dataSource.subscribers.splice(index, 1);
+    }
+    await this.store?.close();
+  }
+
+  /** TypeORM awaits this before the statement's caller continues. */
+  async afterQuery(event: AfterQueryEvent): Promise<void> {
+    if (!event.success || !writesPrincipals(event.query)) {
+      return;
+    }
+    if (event.queryRunner?.isTransactionActive) {
+      this.dirty.add(event.queryRunner);
+      return;
+    }
+    await this.invalidate();
+  }
+
+  async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
+    if (!event.queryRunner.isTransactionActive && this.dirty.delete(event.queryRunner)) {
+      await this.invalidate();
+    }
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    if (!event.queryRunner.isTransactionActive) {
+      this.dirty.delete(event.queryRunner);
+    }
+  }
+}
