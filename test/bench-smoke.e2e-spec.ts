@@ -68,5 +68,6 @@ describe('npm run bench (smoke)', () => {
     expect(report).toMatch(/`enqueueMany` runs the 200 jobs [\d.]+× as fast as one `enqueue` per job/);
     expect(report).toContain('## GraphQL');
     expect(report).toContain('## Targets (issue 23)');
+    expect(report).toMatch(/\| create req\/s vs equivalent raw\s*\|[^|]*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|/);
   }, 300_000);
 });
