@@ -11,6 +11,9 @@ const shared = {
     '^nestor/cli$': '<rootDir>/src/framework/cli/index.ts',
     ...preset.moduleNameMapper,
   },
+  // Scratch copies of the checkout (`npm run bench`'s snapshot, CLI and process tests) hold package.json files
+  // named `nestor` too: Jest's module map must not see them.
+  modulePathIgnorePatterns: ['<rootDir>/.tmp/'],
 };
 
 /** @type {import('jest').Config} */

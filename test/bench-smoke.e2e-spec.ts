@@ -19,11 +19,12 @@ describe('npm run bench (smoke)', () => {
     rmSync(out, { recursive: true, force: true });
   });
 
-  it('runs every contender on 200 rows and writes the report', async () => {
+  it('runs every contender and scenario kind on 200 rows (--quick) and writes the report', async () => {
     const args = [
       join(ROOT, 'test', 'bench', 'bench.mjs'),
-      ...['--rows', '200', '--duration', '1', '--runs', '1', '--warmup', '0', '--connections', '4'],
-      ...['--only', 'get-by-id,list', '--out', out],
+      '--quick',
+      ...['--rows', '200', '--duration', '1', '--warmup', '0', '--connections', '4', '--jobs', '200'],
+      ...['--only', 'get-by-id,get-by-id-304,list,create,cached-get-by-id,jobs,jobs-each', '--out', out],
     ];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test' } });
     let output = '';
@@ -33,12 +34,24 @@ describe('npm run bench (smoke)', () => {
 
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
     expect(output).toContain('raw and nestor answer byte-identically');
-    // Rows of the Markdown table (Prettier pads the cells).
-    const row = (scenario: string, contender: string) =>
-      new RegExp(`\\|\\s*${scenario.replace(/[/+]/g, '\\$&')}\\s*\\|\\s*${contender}\\s*\\|`);
+    expect(output).toContain('equivalent-raw answers as nestor does');
+    // Rows of the Markdown table (Prettier pads the cells); `failed` is the last cell.
+    const row = (scenario: string, contender: string, failed = '\\d+') =>
+      new RegExp(
+        `\\|\\s*${scenario.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s*\\|\\s*${contender}\\s*\\|[^\\n]*\\|\\s*${failed}\\s*\\|\\n`,
+      );
+    for (const contender of ['raw', 'equivalent-raw', 'nest-handwritten', 'peer', 'nestor']) {
+      expect(output).toMatch(row('GET /api/products/:id', contender, '0'));
+      expect(output).toMatch(row('POST /api/products (validated)', contender, '0'));
+    }
     for (const contender of ['raw', 'nest-handwritten', 'peer', 'nestor']) {
-      expect(output).toMatch(row('GET /api/products/:id', contender));
-      expect(output).toMatch(row('list filtered+sorted+counted', contender));
+      expect(output).toMatch(row('list filtered+sorted+counted', contender, '0'));
+    }
+    for (const contender of ['equivalent-raw', 'nestor']) {
+      expect(output).toMatch(row('GET /api/products/:id, If-None-Match → 304', contender, '0'));
+    }
+    for (const contender of ['raw', 'nestor', 'nestor-cached']) {
+      expect(output).toMatch(row('cached GET /api/products/:id (100 ids)', contender, '0'));
     }
     expect(output).toContain('Deep pages (offset vs cursor at 1M rows) were skipped');
 
@@ -47,6 +60,14 @@ describe('npm run bench (smoke)', () => {
     expect(files.some((f) => /^\d{4}-\d{2}-\d{2}/.test(f))).toBe(true);
     const report = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(report).toContain('## Machine');
-    expect(report).toContain('## Targets (issue 8)');
-  }, 120_000);
+    // Nestor ran with its production logging, and the contender lines say so.
+    expect(report).toContain('LOG_LEVEL=unset (the production default, info): one JSON line per request');
+    for (const jobs of ['raw-bullmq', 'nestor', 'raw-bullmq-each', 'nestor-each']) {
+      expect(report).toMatch(new RegExp(`\\|\\s*${jobs}\\s*\\|\\s*(bulk|one call per job)\\s*\\|`));
+    }
+    expect(report).toMatch(/`enqueueMany` runs the 200 jobs [\d.]+× as fast as one `enqueue` per job/);
+    expect(report).toContain('## GraphQL');
+    expect(report).toContain('## Targets (issue 23)');
+    expect(report).toMatch(/\| create req\/s vs equivalent raw\s*\|[^|]*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|/);
+  }, 300_000);
 });

@@ -3,7 +3,7 @@
 // then runs the harness. Contenders and the harness resolve `src/…` to the snapshot and `test/bench/…` to
 // .tmp/bench/ via NODE_PATH.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 
@@ -40,6 +40,15 @@ try {
 } finally {
   rmSync(lock, { recursive: true, force: true });
 }
+// The app imports the framework as `nestor` (the package's own name), which Node resolves through the nearest
+// package.json named so: without this one, the checkout's, whose exports point into dist/ rather than the
+// snapshot; a contender importing `src/framework/…` (NODE_PATH, the snapshot) would then hold a second copy
+// of the framework, whose classes Nest does not know (jobs-nestor: "Nest could not find JobsService").
+const { name, type, exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+writeFileSync(
+  join(out, 'package.json'),
+  `${JSON.stringify({ name, private: true, type, exports }, null, 2)}\n`,
+);
 
 function* sources(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -1,12 +1,16 @@
 import autocannon from 'autocannon';
 import { cpuSeconds, rssMb } from 'test/bench/processes';
 
-/** One request shape for autocannon: fixed, or varied per request by `next` (a fresh path or body). */
+/** One request shape for autocannon: fixed, or varied per request by `next` (a fresh path, body or headers). */
 export interface LoadRequest {
   method: 'GET' | 'POST';
   path: string;
   headers?: Record<string, string>;
-  next?: () => { path?: string; body?: string };
+  /** A fixed body (a GraphQL query); `next` may give each request its own instead. */
+  body?: string;
+  next?: () => { path?: string; body?: string; headers?: Record<string, string> };
+  /** The status every answer must have (default: any 2xx); others count as failed requests. */
+  expectStatus?: number;
 }
 
 export interface LoadSample {
@@ -16,7 +20,7 @@ export interface LoadSample {
   rss: number;
   /** The server process's CPU time per request, in microseconds: robust to a busy machine where req/s is not. */
   cpuUs: number;
-  /** Responses that were not 2xx, plus socket errors and timeouts. */
+  /** Responses that were not 2xx (not `expectStatus` when set), plus socket errors and timeouts. */
   failures: number;
 }
 
@@ -27,6 +31,10 @@ export async function load(
   options: { connections: number; duration: number; pid?: number },
 ): Promise<LoadSample> {
   const cpuBefore = cpuSeconds(options.pid);
+  const headers = {
+    ...(spec.method === 'POST' ? { 'content-type': 'application/json' } : {}),
+    ...spec.headers,
+  };
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: options.connections,
@@ -36,15 +44,18 @@ export async function load(
       {
         method: spec.method,
         path: spec.path,
-        headers: {
-          ...(spec.method === 'POST' ? { 'content-type': 'application/json' } : {}),
-          ...spec.headers,
-        },
+        headers,
+        ...(spec.body ? { body: spec.body } : {}),
         ...(spec.next
           ? {
               setupRequest: (request: autocannon.Request) => {
-                const { path, body } = spec.next!();
-                return { ...request, ...(path ? { path } : {}), ...(body ? { body } : {}) };
+                const { path, body, headers: more } = spec.next!();
+                return {
+                  ...request,
+                  ...(path ? { path } : {}),
+                  ...(body ? { body } : {}),
+                  ...(more ? { headers: { ...headers, ...more } } : {}),
+                };
               },
             }
           : {}),
@@ -59,7 +70,15 @@ export async function load(
     cpuUs: result.requests.total
       ? ((cpuSeconds(options.pid) - cpuBefore) / result.requests.total) * 1e6
       : NaN,
-    failures: result.non2xx + result.errors + result.timeouts,
+    failures:
+      (spec.expectStatus === undefined
+        ? result.non2xx
+        : Math.max(
+            0,
+            result.requests.total - (result.statusCodeStats?.[`${spec.expectStatus}`]?.count ?? 0),
+          )) +
+      result.errors +
+      result.timeouts,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { LoadSample } from 'test/bench/load';
+import { HTTP_SCENARIOS } from 'test/bench/scenarios';
 
 export interface HttpRow {
   scenario: string;
@@ -12,6 +13,8 @@ export interface TimedRow {
   seconds: number;
   /** Median idle RSS in MB (cold start only). */
   rss?: number;
+  /** Jobs: how they were enqueued (`bulk`, `one call per job`). */
+  enqueue?: string;
   detail?: string;
 }
 
@@ -22,6 +25,11 @@ export interface Target {
   /** `measured` meets the goal when it is at least (`min`) or at most (`max`) this. */
   min?: number;
   max?: number;
+  /**
+   * For a req/s ratio: the same ratio from the server's CPU time per request (the baseline's µs over
+   * nestor's), which a busy machine disturbs far less than req/s.
+   */
+  byCpu?: number;
 }
 
 const fmt = (n: number | undefined, digits = 0): string =>
@@ -33,32 +41,49 @@ const ratio = (a: number | undefined, b: number | undefined): string =>
     ? '–'
     : `${(a / b).toFixed(2)}×`;
 
-/** The HTTP table: one row per scenario and contender, with ratios to raw and to the peer (req/s). */
+/**
+ * The HTTP table: one row per scenario and contender, with req/s ratios to raw (the price of the features and
+ * the framework), to equivalent-raw (the price of the framework alone) and to the peer.
+ */
 export function httpTable(rows: HttpRow[]): string {
   const lines = [
-    '| scenario | contender | req/s | p50 ms | p99 ms | RSS MB | server CPU µs/req | × raw | × peer | failed requests |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | contender | req/s | p50 ms | p99 ms | RSS MB | server CPU µs/req | × raw | × equivalent raw | × peer | failed requests |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
     const same = (name: string) =>
       rows.find((r) => r.scenario === row.scenario && r.contender === name)?.sample.rps;
     const s = row.sample;
     lines.push(
-      `| ${row.scenario} | ${row.contender} | ${fmt(s.rps, s.rps < 10 ? 1 : 0)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.rss)} | ${fmt(s.cpuUs)} | ${ratio(s.rps, same('raw'))} | ${ratio(s.rps, same('peer'))} | ${s.failures} |`,
+      `| ${row.scenario} | ${row.contender} | ${fmt(s.rps, s.rps < 10 ? 1 : 0)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.rss)} | ${fmt(s.cpuUs)} | ${ratio(s.rps, same('raw'))} | ${ratio(s.rps, same('equivalent-raw'))} | ${ratio(s.rps, same('peer'))} | ${s.failures} |`,
     );
   }
   return lines.join('\n');
 }
 
+/**
+ * The jobs table (throughput against raw bullmq enqueueing the same way), and how much faster Nestor's enqueueMany is than
+ * one enqueue per job when both ran.
+ */
 export function jobsTable(rows: TimedRow[], jobs: number): string {
-  const raw = rows.find((r) => r.contender === 'raw-bullmq')?.seconds;
+  const seconds = (name: string) => rows.find((r) => r.contender === name)?.seconds;
+  // Each row against raw bullmq enqueueing the same way (addBulk, or one add per job).
+  const raw = (r: TimedRow) => seconds(r.enqueue === 'bulk' ? 'raw-bullmq' : 'raw-bullmq-each');
+  const bulk = seconds('nestor');
+  const each = seconds('nestor-each');
   return [
-    `| jobs (${jobs.toLocaleString('en-US')} enqueued + processed, concurrency 20) | seconds | jobs/s | × raw bullmq (throughput) |`,
-    '|---|---:|---:|---:|',
+    `| jobs (${jobs.toLocaleString('en-US')} enqueued + processed, concurrency 20, chunks of 1,000) | enqueued | seconds | jobs/s | × raw bullmq enqueueing alike (throughput) |`,
+    '|---|---|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.contender}${r.detail ? ` (${r.detail})` : ''} | ${fmt(r.seconds, 2)} | ${fmt(jobs / r.seconds)} | ${ratio(raw, r.seconds)} |`,
+        `| ${r.contender}${r.detail ? ` (${r.detail})` : ''} | ${r.enqueue ?? ''} | ${fmt(r.seconds, 2)} | ${fmt(jobs / r.seconds)} | ${ratio(raw(r), r.seconds)} |`,
     ),
+    ...(bulk !== undefined && each !== undefined
+      ? [
+          '',
+          `Nestor's \`enqueueMany\` runs the ${jobs.toLocaleString('en-US')} jobs ${ratio(each, bulk)} as fast as one \`enqueue\` per job.`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -76,8 +101,8 @@ export function coldStartTable(rows: TimedRow[]): string {
 
 export function targetsTable(targets: Target[]): string {
   return [
-    '| target | goal | measured | |',
-    '|---|---|---:|---|',
+    '| target | goal | measured | by server CPU µs/req | |',
+    '|---|---|---:|---:|---|',
     ...targets.map((t) => {
       const met =
         t.measured === undefined || Number.isNaN(t.measured)
@@ -85,7 +110,82 @@ export function targetsTable(targets: Target[]): string {
           : (t.min === undefined || t.measured >= t.min) && (t.max === undefined || t.measured <= t.max)
             ? 'met'
             : 'MISSED';
-      return `| ${t.what} | ${t.goal} | ${t.measured === undefined ? '–' : `${t.measured.toFixed(2)}×`} | ${met} |`;
+      const times = (n: number | undefined) =>
+        n === undefined || Number.isNaN(n) ? '–' : `${n.toFixed(2)}×`;
+      return `| ${t.what} | ${t.goal} | ${times(t.measured)} | ${times(t.byCpu)} | ${met} |`;
     }),
   ].join('\n');
+}
+
+const GET = HTTP_SCENARIOS['get-by-id'];
+const LIST = HTTP_SCENARIOS.list;
+const INCLUDE = HTTP_SCENARIOS['list-include'];
+const CREATE = HTTP_SCENARIOS.create;
+
+/** Issue 23's targets (and issue 8's deep-page one), measured on the rows of one run. */
+export function targets(http: HttpRow[], jobs: TimedRow[], cold: TimedRow[]): Target[] {
+  const sample = (scenario: string, contender: string) =>
+    http.find((r) => r.scenario === scenario && r.contender === contender)?.sample;
+  const div = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || !b ? undefined : a / b;
+  const rps = (scenario: string, a: string, b: string) =>
+    div(sample(scenario, a)?.rps, sample(scenario, b)?.rps);
+  const cpu = (scenario: string, a: string, b: string) =>
+    div(sample(scenario, b)?.cpuUs, sample(scenario, a)?.cpuUs);
+  /** A req/s target of nestor against `base`, with its CPU twin. */
+  const versus = (what: string, goal: string, min: number, scenario: string, base: string): Target => ({
+    what,
+    goal,
+    min,
+    measured: rps(scenario, 'nestor', base),
+    byCpu: cpu(scenario, 'nestor', base),
+  });
+  const nestorCold = cold.find((r) => r.contender === 'nestor');
+  const bareCold = cold.find((r) => r.contender === 'bare-nest');
+  const deep = http.filter((r) => r.contender === 'nestor' && r.scenario.startsWith('deep'));
+  return [
+    versus('create req/s vs peer', '≥ 1.5×', 1.5, CREATE, 'peer'),
+    versus('create req/s vs equivalent raw', '≥ 0.75×', 0.75, CREATE, 'equivalent-raw'),
+    versus('get-by-id req/s vs raw', '≥ 0.75×', 0.75, GET, 'raw'),
+    {
+      what: 'get-by-id p99 vs raw',
+      goal: '≤ 1.5×',
+      max: 1.5,
+      measured: div(sample(GET, 'nestor')?.p99, sample(GET, 'raw')?.p99),
+    },
+    versus('get-by-id req/s vs peer', '≥ 3×', 3, GET, 'peer'),
+    versus('list req/s vs raw', '≥ 0.90×', 0.9, LIST, 'raw'),
+    versus('list req/s vs peer', '≥ 1.5×', 1.5, LIST, 'peer'),
+    versus('list + include req/s vs raw', '≥ 0.90×', 0.9, INCLUDE, 'raw'),
+    {
+      what: 'jobs throughput vs raw bullmq',
+      goal: '≥ 0.90×',
+      min: 0.9,
+      measured: div(
+        jobs.find((r) => r.contender === 'raw-bullmq')?.seconds,
+        jobs.find((r) => r.contender === 'nestor')?.seconds,
+      ),
+    },
+    {
+      what: 'cold start vs bare Nest',
+      goal: '≤ 2×',
+      max: 2,
+      measured: div(nestorCold?.seconds, bareCold?.seconds),
+    },
+    {
+      what: 'idle RSS vs bare Nest',
+      goal: '≤ 1.5×',
+      max: 1.5,
+      measured: div(nestorCold?.rss, bareCold?.rss),
+    },
+    {
+      what: 'cursor deep page p50 vs page 1 (1M rows, issue 8)',
+      goal: '≤ 1.2×',
+      max: 1.2,
+      measured: div(
+        deep.find((r) => r.scenario.startsWith('deep: cursor'))?.sample.p50,
+        deep.find((r) => r.scenario === 'deep: page 1')?.sample.p50,
+      ),
+    },
+  ];
 }

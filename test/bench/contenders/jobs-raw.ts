@@ -1,6 +1,7 @@
 /**
- * Jobs baseline: raw bullmq on the same Redis. `JOBS` no-op jobs are bulk-added (chunks of 1,000) and run by
- * one Worker at concurrency 20 in this process; prints `{"elapsedMs":…}` once every job completed.
+ * Jobs baseline: raw bullmq on the same Redis. `JOBS` no-op jobs are bulk-added (chunks of 1,000), or added
+ * with one awaited `queue.add` each with JOBS_ENQUEUE=each, and run by one Worker at concurrency 20 in this
+ * process; prints `{"elapsedMs":…}` once every job completed.
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -25,14 +26,20 @@ async function main(): Promise<void> {
   });
   await worker.waitUntilReady();
   const started = process.hrtime.bigint();
+  const opts = { attempts: 3, removeOnComplete: { age: 3600, count: 10_000 } };
   for (let i = 0; i < total; i += 1000) {
-    await queue.addBulk(
-      Array.from({ length: Math.min(1000, total - i) }, (_, k) => ({
-        name: 'bench.noop',
-        data: { n: i + k },
-        opts: { attempts: 3, removeOnComplete: { age: 3600, count: 10_000 } },
-      })),
-    );
+    const chunk = Array.from({ length: Math.min(1000, total - i) }, (_, k) => ({
+      name: 'bench.noop',
+      data: { n: i + k },
+      opts,
+    }));
+    if (process.env.JOBS_ENQUEUE === 'each') {
+      for (const job of chunk) {
+        await queue.add(job.name, job.data, job.opts);
+      }
+    } else {
+      await queue.addBulk(chunk);
+    }
   }
   await finished;
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;

@@ -4,114 +4,39 @@
  * checks). Only the subset of the query language the scenarios use: limit, page, after, sort, filter[price],
  * include=category. No auth, no audit entry, no ETag: the floor a framework is measured against.
  */
-import Fastify, { FastifyReply } from 'fastify';
-import { Pool, QueryConfig } from 'pg';
+import { FastifyReply } from 'fastify';
 import * as qs from 'qs';
+import {
+  CATEGORY_COLUMNS,
+  COLUMNS,
+  INSERT_SQL,
+  Row,
+  createBodySchema,
+  insertValues,
+  listSchema,
+  notFound,
+  pool,
+  prepared,
+  problem,
+  productSchema,
+  productWithCategorySchema,
+  rawApp,
+  readProduct,
+  serve,
+  writeConflict,
+} from 'test/bench/contenders/raw-common';
 
-const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-const app = Fastify({
-  logger: false,
-  routerOptions: {
-    querystringParser: (s: string) =>
-      qs.parse(s, { depth: 3, arrayLimit: 50, parameterLimit: 200, allowPrototypes: false }),
-  },
-});
+const app = rawApp();
 
-const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
-const productProperties = {
-  id: { type: 'integer' },
-  name: { type: 'string' },
-  sku: { type: 'string' },
-  description: nullable('string'),
-  price: { type: 'string' },
-  stock: { type: 'integer' },
-  status: { type: 'string' },
-  categoryId: { type: 'integer' },
-  createdAt: { type: 'string', format: 'date-time' },
-  updatedAt: { type: 'string', format: 'date-time' },
-  version: { type: 'integer' },
-  deletedAt: nullable('string', { format: 'date-time' }),
-  tagIds: { type: 'array', items: { type: 'integer' } },
-};
-const category = {
-  type: ['object', 'null'],
-  properties: {
-    id: { type: 'integer' },
-    name: { type: 'string' },
-    slug: { type: 'string' },
-    description: nullable('string'),
-    parentId: nullable('integer'),
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-};
-const product = { type: 'object', properties: productProperties };
-const productWithCategory = { type: 'object', properties: { ...productProperties, category } };
-const listSchema = (item: object) => ({
-  type: 'object',
-  properties: {
-    data: { type: 'array', items: item },
-    meta: {
-      type: 'object',
-      properties: {
-        page: nullable('integer'),
-        limit: { type: 'integer' },
-        total: { type: 'integer' },
-        pageCount: { type: 'integer' },
-        nextCursor: nullable('string'),
-      },
-    },
-    links: {
-      type: 'object',
-      properties: { self: { type: 'string' }, next: nullable('string'), prev: nullable('string') },
-    },
-  },
-});
-
-const COLUMNS = `t.id, t.name, t.sku, t.description, t.price, t.stock, t.status, t."categoryId", t."createdAt",
-  t."updatedAt", t.version, t."deletedAt",
-  ARRAY(SELECT pt."tagId" FROM product_tags pt WHERE pt."productId" = t.id ORDER BY pt."tagId") AS "tagIds"`;
-const CATEGORY_COLUMNS = `c.id AS c_id, c.name AS c_name, c.slug AS c_slug, c.description AS c_description,
-  c."parentId" AS c_parent, c."createdAt" AS c_created, c."updatedAt" AS c_updated`;
-
-type Row = Record<string, unknown>;
-const statements = new Map<string, string>();
-/** A named (server-side prepared) statement per distinct SQL text. */
-function prepared(text: string, values: unknown[]): QueryConfig {
-  let name = statements.get(text);
-  if (!name) {
-    name = `raw_${statements.size}`;
-    statements.set(text, name);
-  }
-  return { name, text, values };
-}
-
-function notFound(reply: FastifyReply, detail: string) {
-  return reply
-    .code(404)
-    .type('application/problem+json')
-    .send({ type: 'about:blank', title: 'Not Found', status: 404, detail });
-}
 function badRequest(reply: FastifyReply, detail: string) {
-  return reply
-    .code(400)
-    .type('application/problem+json')
-    .send({ type: 'about:blank', title: 'Bad Request', status: 400, detail });
+  return problem(reply, 400, 'Bad Request', detail);
 }
 
 app.get<{ Params: { id: string } }>(
   '/api/products/:id',
-  { schema: { response: { 200: product } } },
-  async (request, reply) => {
-    const { id } = request.params;
-    if (!/^\d{1,9}$/.test(id)) {
-      return notFound(reply, `No Product with id ${id}.`);
-    }
-    const { rows } = await pool.query(
-      prepared(`SELECT ${COLUMNS} FROM product t WHERE t.id = $1 AND t."deletedAt" IS NULL`, [Number(id)]),
-    );
-    return rows[0] ?? notFound(reply, `No Product with id ${id}.`);
-  },
+  { schema: { response: { 200: productSchema } } },
+  async (request, reply) =>
+    (await readProduct(request.params.id)) ?? notFound(reply, `No Product with id ${request.params.id}.`),
 );
 
 /** Sortable columns; timestamps go into cursors as ISO text with microseconds, as Nestor's do. */
@@ -127,7 +52,7 @@ const CURSOR_KEY: Record<string, string> = {
 
 app.get<{ Querystring: Record<string, unknown> }>(
   '/api/products',
-  { schema: { response: { 200: listSchema(productWithCategory) } } },
+  { schema: { response: { 200: listSchema(productWithCategorySchema) } } },
   async (request, reply) => {
     const query = request.query;
     const limit = Math.min(Number(query.limit ?? 20), 100);
@@ -236,60 +161,24 @@ app.get<{ Querystring: Record<string, unknown> }>(
   },
 );
 
-const createBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'sku', 'price', 'categoryId'],
-  properties: {
-    name: { type: 'string', minLength: 1, maxLength: 200 },
-    sku: { type: 'string', maxLength: 64, pattern: '^[A-Z0-9][A-Z0-9-]*$' },
-    description: { type: ['string', 'null'], maxLength: 10000 },
-    price: { type: 'string', pattern: '^\\d{1,8}(\\.\\d{1,2})?$' },
-    stock: { type: 'integer', minimum: 0 },
-    status: { type: 'string', enum: ['draft', 'active', 'archived'] },
-    categoryId: { type: 'integer', minimum: 1 },
-  },
-};
-
 app.post<{ Body: Row }>(
   '/api/products',
-  { schema: { body: createBody, response: { 201: product } } },
+  { schema: { body: createBodySchema, response: { 201: productSchema } } },
   async (request, reply) => {
-    const b = request.body;
     try {
-      const { rows } = await pool.query(
-        prepared(
-          `WITH t AS (INSERT INTO product (name, sku, description, price, stock, status, "categoryId", version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1) RETURNING *) SELECT ${COLUMNS} FROM t`,
-          [b.name, b.sku, b.description ?? null, b.price, b.stock ?? 0, b.status ?? 'draft', b.categoryId],
-        ),
-      );
+      const { rows } = await pool.query(prepared(INSERT_SQL, insertValues(request.body)));
       return reply
         .code(201)
         .header('location', `/api/products/${String((rows[0] as Row).id)}`)
         .send(rows[0]);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === '23505' || code === '23503') {
-        return reply
-          .code(code === '23505' ? 409 : 422)
-          .type('application/problem+json')
-          .send({ type: 'about:blank', title: 'Conflict', status: 409 });
+      const answered = writeConflict(reply, error);
+      if (answered) {
+        return answered;
       }
       throw error;
     }
   },
 );
 
-app.get('/health/live', () => Promise.resolve({ status: 'ok' }));
-
-app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' }).then(
-  () => process.stdout.write(`raw listening on ${process.env.PORT}\n`),
-  (error: unknown) => {
-    process.stderr.write(`${String(error)}\n`);
-    process.exit(1);
-  },
-);
-const stop = () => void app.close().then(() => pool.end().then(() => process.exit(0)));
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+serve(app, 'raw');

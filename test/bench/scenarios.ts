@@ -1,0 +1,141 @@
+/**
+ * The HTTP scenarios of `npm run bench`: what each contender is asked, in its own query syntax, and under which
+ * label the report shows it. A scenario a contender does not take part in has no request for it.
+ *
+ * Adding a scenario (the GraphQL one of issue 22 goes here): add its name to HTTP_SCENARIOS with a label, and a
+ * case to `requestFor` returning a request for each contender that answers it (a GraphQL query is a POST
+ * with a fixed `body`: `{ method: 'POST', path: '/graphql', body: JSON.stringify({ query }) }`); `--only`,
+ * the warm-up, the alternating runs and the report's table then take it in. GRAPHQL_SCENARIOS names the
+ * ones the report's GraphQL section lists.
+ */
+import type { LoadRequest } from 'test/bench/load';
+
+/** Scenario name → the label of its rows in the report. The order is the order they run and are reported in. */
+export const HTTP_SCENARIOS = {
+  'get-by-id': 'GET /api/products/:id',
+  'get-by-id-304': 'GET /api/products/:id, If-None-Match → 304',
+  list: 'list filtered+sorted+counted',
+  'list-include': 'list + include=category',
+  create: 'POST /api/products (validated)',
+  'admin-schema': 'GET /admin/api/schema',
+  'deep-page': 'deep pages (offset vs cursor)',
+  'cached-get-by-id': 'cached GET /api/products/:id (100 ids)',
+  'cached-list': 'cached list filtered+sorted+counted',
+} as const;
+export type HttpScenario = keyof typeof HTTP_SCENARIOS;
+
+/** GraphQL scenarios (issue 22: a list with relations beside REST's `list-include`); none exists yet. */
+export const GRAPHQL_SCENARIOS: readonly HttpScenario[] = [];
+
+/** Scenarios of the resource cache: `nestor` (RESOURCE_CACHE=off) and `raw` against `nestor-cached` (on). */
+export const CACHED_SCENARIOS: readonly HttpScenario[] = ['cached-get-by-id', 'cached-list'];
+
+/** Ids the cached and the conditional get-by-id cycle through: a hot set, as real catalogues have. */
+export const HOT_IDS = 100;
+
+export const CONTENDERS = ['raw', 'equivalent-raw', 'nest-handwritten', 'peer', 'nestor'] as const;
+/**
+ * `nestor-before` is another build of Nestor (`--before DIR`), for before/after numbers in one run;
+ * `nestor-cached` is Nestor with its resource cache on (`nestor` runs with RESOURCE_CACHE=off, so the
+ * other scenarios measure the database path).
+ */
+export type ContenderName = (typeof CONTENDERS)[number] | 'nestor-before' | 'nestor-cached';
+
+/** What the requests depend on, besides the contender. */
+export interface ScenarioContext {
+  rows: number;
+  /** A superuser's access token (Nestor and equivalent-raw check it on writes). */
+  token?: string;
+  /** The ETag of each hot product (ids 1…HOT_IDS), for the conditional get. */
+  etags: ReadonlyMap<number, string>;
+}
+
+const LIST_QUERY = 'limit=20&filter[price][gte]=10&sort=-price';
+
+/** The request of a scenario for a contender, or undefined when the contender does not take part. */
+export function requestFor(
+  context: ScenarioContext,
+  scenario: HttpScenario,
+  contender: ContenderName,
+  tag: string,
+): LoadRequest | undefined {
+  const nestorLike = contender === 'nestor' || contender === 'nestor-before';
+  const native = contender === 'raw' || contender === 'equivalent-raw' || nestorLike;
+  const base = native ? '/api/products' : '/products';
+  const { rows } = context;
+  const hot = Math.min(rows, HOT_IDS);
+  const cachedContender = contender === 'nestor-cached' || contender === 'nestor' || contender === 'raw';
+  if (CACHED_SCENARIOS.includes(scenario) ? !cachedContender : contender === 'nestor-cached') {
+    return undefined; // the cached scenarios compare nestor-cached with nestor (cache off) and raw, and only them
+  }
+  switch (scenario) {
+    case 'cached-get-by-id': {
+      let i = 0;
+      const next = () => ({ path: `/api/products/${1 + ((i++ * 7919) % hot)}` });
+      return { method: 'GET', path: '/api/products/1', next };
+    }
+    case 'cached-list':
+      return { method: 'GET', path: `/api/products?${LIST_QUERY}` };
+    case 'get-by-id': {
+      let i = 0;
+      // Every contender reads the same id sequence, spread over the whole table.
+      const next = () => ({ path: `${base}/${1 + ((i++ * 7919) % rows)}` });
+      return { method: 'GET', path: `${base}/1`, next };
+    }
+    case 'get-by-id-304': {
+      if (!nestorLike && contender !== 'equivalent-raw') {
+        return undefined; // the others send no ETag
+      }
+      let i = 0;
+      const next = () => {
+        const id = 1 + ((i++ * 7919) % hot);
+        return { path: `/api/products/${id}`, headers: { 'if-none-match': context.etags.get(id) ?? '' } };
+      };
+      return { method: 'GET', path: '/api/products/1', next, expectStatus: 304 };
+    }
+    case 'list':
+    case 'list-include': {
+      const include = scenario === 'list-include';
+      const query = {
+        raw: `${LIST_QUERY}${include ? '&include=category' : ''}`,
+        nestor: `${LIST_QUERY}${include ? '&include=category' : ''}`,
+        'nestor-before': `${LIST_QUERY}${include ? '&include=category' : ''}`,
+        'nestor-cached': undefined, // not in these scenarios
+        'equivalent-raw': undefined, // create and get only
+        'nest-handwritten': `limit=20&minPrice=10&sort=-price${include ? '&include=category' : ''}`,
+        peer: `limit=20&filter=price||$gte||10&sort=price,DESC&sort=id,DESC${include ? '&join=category' : ''}`,
+      }[contender];
+      return query === undefined ? undefined : { method: 'GET', path: `${base}?${query}` };
+    }
+    case 'create': {
+      let i = 0;
+      const next = () => {
+        i++;
+        return {
+          body: JSON.stringify({
+            name: `Bench product ${i}`,
+            sku: `BENCH-${tag}-${i}`,
+            description: 'Made by the benchmark',
+            price: '5.00', // below every list filter, so lists stay identical
+            stock: 7,
+            status: 'active',
+            categoryId: 1 + (i % 50),
+          }),
+        };
+      };
+      const signed = nestorLike || contender === 'equivalent-raw';
+      return {
+        method: 'POST',
+        path: base,
+        headers: signed ? { authorization: `Bearer ${context.token}` } : {},
+        next,
+      };
+    }
+    case 'admin-schema':
+      return nestorLike
+        ? { method: 'GET', path: '/admin/api/schema', headers: { authorization: `Bearer ${context.token}` } }
+        : undefined;
+    default:
+      return undefined; // deep-page is measured on its own (several depths per contender)
+  }
+}
