@@ -4,7 +4,7 @@ import cookie from '@fastify/cookie';
 import type { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import * as qs from 'qs';
 import { serveAdminUi } from 'src/framework/admin/admin-ui';
@@ -112,23 +112,53 @@ export interface CreateAppOptions {
  * serveHttp drains (drainHttp) then closes the app on SIGTERM/SIGINT.
  * Example: `const app = await createNestorApp(AppModule.forRoot(config), config); await app.listen(config.port)`.
  */
-// eslint-disable-next-line max-lines-per-function -- 85 lines, to be split (issue 19 item 5)
 export async function createNestorApp(
   module: DynamicModule,
   config: NestorConfig,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
-  // Security headers per surface (JSON API, admin SPA, docs), computed once: response-policy.ts.
+  const { security, hsts } = surfaceHeaders(config);
+  // No Nest body parsers: they add application/x-www-form-urlencoded, which no route of a JSON API takes
+  // (415, as for multipart); Fastify's own JSON parser, with its prototype-poisoning checks, stays.
+  const app = await NestFactory.create<NestFastifyApplication>(module, fastifyAdapter(config, security), {
+    bufferLogs: true,
+    bodyParser: false,
+    abortOnError: options.abortOnError,
+  });
+  app.useLogger(options.logger ?? new NestorLogger(app.get(Logger)));
+  app.flushLogs();
+  const fastify = app.getHttpAdapter().getInstance();
+  observeRequests(app, fastify);
+  await app.register(cookie); // the admin session cookie (SessionService)
+  applyResponsePolicy(app, fastify, config, security, hsts);
+  if (config.docs === 'public') {
+    setupOpenApi(app);
+  }
+  await serveAdminUi(app);
+  // No app.enableShutdownHooks(): the entry points own the signals (bootstrap.ts closeOnSignals). Nest's
+  // handler would start app.close() at once, before the HTTP drain, and end with process.kill(pid, signal).
+  return app;
+}
+
+type SurfaceHeaders = Record<'api' | 'admin' | 'docs', Record<string, string>>;
+
+/** Security headers per surface (JSON API, admin SPA, docs), computed once (response-policy.ts), and HSTS. */
+function surfaceHeaders(config: NestorConfig): { security: SurfaceHeaders; hsts: string | undefined } {
   const security = Object.fromEntries(
     (['api', 'admin', 'docs'] as const).map((surface) => [
       surface,
       securityHeaders(helmetOptionsFor(surface, config)),
     ]),
-  );
+  ) as SurfaceHeaders;
   // HSTS only on responses that travelled over HTTPS (RFC 6797 §7.2: a browser ignores it over HTTP, and a
   // plain-HTTP answer cannot be trusted to set it anyway); the value is helmet's, the same for each surface.
   const hsts = security.api['strict-transport-security'];
   Object.values(security).forEach((headers) => delete headers['strict-transport-security']);
+  return { security, hsts };
+}
+
+/** Fastify with Nestor's body limit, query parser, request ids, TLS and its own answers to bad requests. */
+function fastifyAdapter(config: NestorConfig, security: SurfaceHeaders): FastifyAdapter {
   // The router's own errors (bad percent-encoding, a path parameter over 100 characters) leave before any
   // hook or handler runs, and would otherwise be Fastify's JSON echoing the whole path.
   const frameworkErrors: FastifyServerOptions['frameworkErrors'] = (error, request, reply) => {
@@ -157,17 +187,11 @@ export async function createNestorApp(
   });
   // A JSON API: a text/plain body is refused with 415 rather than validated as a string.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  // No Nest body parsers: they add application/x-www-form-urlencoded, which no route of a JSON API takes
-  // (415, as for multipart); Fastify's own JSON parser, with its prototype-poisoning checks, stays.
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
-    bufferLogs: true,
-    bodyParser: false,
-    abortOnError: options.abortOnError,
-  });
-  app.useLogger(options.logger ?? new NestorLogger(app.get(Logger)));
-  app.flushLogs();
+  return adapter;
+}
 
-  const fastify = app.getHttpAdapter().getInstance();
+/** Request ids, metrics, request logs, security events and the `Connection: close` of a draining server. */
+function observeRequests(app: NestFastifyApplication, fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();
@@ -190,8 +214,16 @@ export async function createNestorApp(
     }
     done(null, payload);
   });
+}
 
-  await app.register(cookie); // the admin session cookie (SessionService)
+/** Security headers, no-store, security.txt, URL and Host checks, the HTTPS redirect and CORS. */
+function applyResponsePolicy(
+  app: NestFastifyApplication,
+  fastify: FastifyInstance,
+  config: NestorConfig,
+  security: SurfaceHeaders,
+  hsts: string | undefined,
+): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.headers(security[surfaceOf(request.url)]);
     if (hsts && request.protocol === 'https') {
@@ -222,11 +254,4 @@ export async function createNestorApp(
       ],
     });
   }
-  if (config.docs === 'public') {
-    setupOpenApi(app);
-  }
-  await serveAdminUi(app);
-  // No app.enableShutdownHooks(): the entry points own the signals (bootstrap.ts closeOnSignals). Nest's
-  // handler would start app.close() at once, before the HTTP drain, and end with process.kill(pid, signal).
-  return app;
 }

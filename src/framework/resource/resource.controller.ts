@@ -90,180 +90,213 @@ function sparse(reply: FastifyReply, fields: readonly string[] | undefined): voi
   }
 }
 
+/** 400 for a query parameter a single row does not take. */
+function refuseUnknownParameters(raw: Record<string, unknown>, accepted: string[], entityName: string): void {
+  const unknown = Object.keys(raw).filter((key) => !accepted.includes(key));
+  if (unknown.length > 0) {
+    throw new ProblemException({
+      type: PROBLEM_TYPES.badQuery,
+      title: 'Bad request parameters',
+      status: 400,
+      detail: `Unknown query parameter ${unknown.join(', ')}; a single ${entityName} accepts ${accepted.join(', ')}.`,
+      errors: unknown.map((parameter) => ({
+        parameter,
+        code: 'unknown',
+        message: `${parameter} is not accepted here (accepted: ${accepted.join(', ')})`,
+      })),
+    });
+  }
+}
+
+/** Whether `If-None-Match` names `etag` (weak or strong) or is `*`. */
+function noneMatches(noneMatch: string | undefined, etag: string): boolean {
+  return (
+    !!noneMatch &&
+    noneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')
+  );
+}
+
+/** The handlers every resource's generated controller calls (each through a function of its own). */
+class ResourceRoutes {
+  constructor(
+    readonly service: ResourceService,
+    readonly registry: ResourceRegistry,
+    readonly cache: ResourceCache,
+    private readonly entityName: string,
+  ) {}
+
+  /** `Cache-Control` as the resource's `cache` option declares it (none without one). */
+  private cacheControl(request: FastifyRequest, reply: FastifyReply): void {
+    const value = this.cache.cacheControl(this.service.definition, principalOf(request));
+    if (value) {
+      void reply.header('cache-control', value);
+    }
+  }
+
+  /** The API version the request reached; its answer carries the version's deprecation headers. */
+  private version(request: FastifyRequest, reply: FastifyReply): string {
+    const versions = this.registry.versions;
+    const version = versionInPath(request.routeOptions.url ?? '') ?? versions.defaultVersion;
+    void reply.headers(versions.view(this.service.definition, version).headers);
+    return version;
+  }
+
+  private present(row: ResourceRow, version: string): ResourceRow {
+    return this.registry.versions.present(row, this.service.definition, version);
+  }
+
+  /** Runs a write with the body as the field rules read it, its 422 pointing where the version's body does. */
+  private async write(
+    request: FastifyRequest,
+    version: string,
+    run: (body: unknown) => Promise<{ row: ResourceRow; etag: string }>,
+  ): Promise<{ row: ResourceRow; etag: string }> {
+    const { versions } = this.registry;
+    const definition = this.service.definition;
+    const body = versions.parse(request.body, definition, version);
+    try {
+      return await run(body);
+    } catch (error) {
+      throw versions.relocate(error, definition, version);
+    }
+  }
+
+  async list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
+    const version = this.version(request, reply);
+    const raw = query(request);
+    const parsed = parseListQuery(raw, this.service.definition.query);
+    sparse(reply, parsed.fields);
+    const page = await this.service.list(
+      parsed,
+      { path: request.url.split('?')[0], query: raw },
+      principalOf(request),
+    );
+    this.cacheControl(request, reply);
+    return { ...page, data: page.data.map((row) => this.present(row, version)) };
+  }
+
+  async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+    const version = this.version(request, reply);
+    const raw = query(request);
+    const accepted = this.service.definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS;
+    refuseUnknownParameters(raw, accepted, this.entityName);
+    const parsed = parseListQuery(raw, this.service.definition.query);
+    const { row, etag } = await this.service.get(this.service.parseId(id), {
+      fields: parsed.fields,
+      include: parsed.include,
+      principal: principalOf(request),
+      trashed: parsed.trashed,
+    });
+    void reply.header('etag', etag);
+    sparse(reply, parsed.fields);
+    this.cacheControl(request, reply);
+    if (noneMatches(header(request, 'if-none-match'), etag)) {
+      void reply.status(304);
+      return undefined;
+    }
+    return this.present(row, version);
+  }
+
+  async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+    const version = this.version(request, reply);
+    const { row, etag } = await this.write(request, version, (body) =>
+      this.service.create(body, principalOf(request)),
+    );
+    const id = row[this.service.definition.id.name];
+    void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
+    void reply.header('etag', etag);
+    return this.present(row, version);
+  }
+
+  async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+    const version = this.version(request, reply);
+    const { row, etag } = await this.write(request, version, (body) =>
+      this.service.update(this.service.parseId(id), body, header(request, 'if-match'), principalOf(request)),
+    );
+    void reply.header('etag', etag);
+    return this.present(row, version);
+  }
+
+  async delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    this.version(request, reply);
+    await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
+  }
+
+  async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+    const version = this.version(request, reply);
+    const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
+    void reply.header('etag', etag);
+    return this.present(row, version);
+  }
+}
+
+const idParam = Param('id');
+
+/**
+ * Gives the controller of one resource its own handler for `method` (route metadata lives on the function,
+ * so resources never share one) and applies its route, parameter, auth and OpenAPI decorators.
+ */
+function decorateRoute(
+  controller: Type,
+  route: { path: string; entityName: string; method: ResourceAction },
+  decorators: MethodDecorator[],
+  params: ParameterDecorator[],
+): void {
+  const { path, entityName, method } = route;
+  const prototype = controller.prototype as Record<string, unknown>;
+  const handlers = ResourceRoutes.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const handler = handlers[method];
+  Object.defineProperty(prototype, method, {
+    value: function (this: ResourceRoutes, ...args: unknown[]) {
+      return handler.apply(this, args);
+    },
+    writable: true,
+    configurable: true,
+  });
+  const descriptor = Object.getOwnPropertyDescriptor(prototype, method)!;
+  params.forEach((decorator, index) => decorator(prototype, method, index));
+  // What a compiler would emit for `(id: string, request, reply)`: without it Nest warns at every boot that
+  // the pipes cannot see the parameter types of these dynamically built handlers.
+  Reflect.defineMetadata(
+    'design:paramtypes',
+    params.map((decorator) => (decorator === idParam ? String : Object)),
+    prototype,
+    method,
+  );
+  if (IDEMPOTENT_ACTIONS.includes(method)) {
+    decorators.push(IdempotentRoute()); // unsafe actions accept an Idempotency-Key
+  }
+  decorators.push(
+    SetMetadata(AUTH_REQUIREMENT, { kind: 'resource', path, action: method }),
+    ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
+  );
+  for (const decorator of decorators) {
+    decorator(prototype, method, descriptor);
+  }
+}
+
 /**
  * Builds the controller class of one resource: the routes of its enabled actions under `/api/<path>`.
  * Routes read the raw request (the service validates it against the resource's allow-lists).
  */
-// eslint-disable-next-line max-lines-per-function -- 119 lines, to be split (issue 19 item 5)
 export function createResourceController(
   serviceToken: symbol,
   entityName: string,
   path: string,
   actions: ReadonlySet<ResourceAction>,
 ): Type {
-  class GeneratedResourceController {
+  class GeneratedResourceController extends ResourceRoutes {
     constructor(
-      @Inject(serviceToken) readonly service: ResourceService,
-      @Inject(ResourceRegistry) readonly registry: ResourceRegistry,
-      @Inject(ResourceCache) readonly cache: ResourceCache,
-    ) {}
-
-    /** `Cache-Control` as the resource's `cache` option declares it (none without one). */
-    private cacheControl(request: FastifyRequest, reply: FastifyReply): void {
-      const value = this.cache.cacheControl(this.service.definition, principalOf(request));
-      if (value) {
-        void reply.header('cache-control', value);
-      }
-    }
-
-    /** The API version the request reached; its answer carries the version's deprecation headers. */
-    private version(request: FastifyRequest, reply: FastifyReply): string {
-      const versions = this.registry.versions;
-      const version = versionInPath(request.routeOptions.url ?? '') ?? versions.defaultVersion;
-      void reply.headers(versions.view(this.service.definition, version).headers);
-      return version;
-    }
-
-    private present(row: ResourceRow, version: string): ResourceRow {
-      return this.registry.versions.present(row, this.service.definition, version);
-    }
-
-    /** Runs a write with the body as the field rules read it, its 422 pointing where the version's body does. */
-    private async write(
-      request: FastifyRequest,
-      version: string,
-      run: (body: unknown) => Promise<{ row: ResourceRow; etag: string }>,
-    ): Promise<{ row: ResourceRow; etag: string }> {
-      const { versions } = this.registry;
-      const definition = this.service.definition;
-      const body = versions.parse(request.body, definition, version);
-      try {
-        return await run(body);
-      } catch (error) {
-        throw versions.relocate(error, definition, version);
-      }
-    }
-
-    async list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
-      const version = this.version(request, reply);
-      const raw = query(request);
-      const parsed = parseListQuery(raw, this.service.definition.query);
-      sparse(reply, parsed.fields);
-      const page = await this.service.list(
-        parsed,
-        { path: request.url.split('?')[0], query: raw },
-        principalOf(request),
-      );
-      this.cacheControl(request, reply);
-      return { ...page, data: page.data.map((row) => this.present(row, version)) };
-    }
-
-    async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
-      const version = this.version(request, reply);
-      const raw = query(request);
-      const accepted = this.service.definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS;
-      const unknown = Object.keys(raw).filter((key) => !accepted.includes(key));
-      if (unknown.length > 0) {
-        throw new ProblemException({
-          type: PROBLEM_TYPES.badQuery,
-          title: 'Bad request parameters',
-          status: 400,
-          detail: `Unknown query parameter ${unknown.join(', ')}; a single ${entityName} accepts ${accepted.join(', ')}.`,
-          errors: unknown.map((parameter) => ({
-            parameter,
-            code: 'unknown',
-            message: `${parameter} is not accepted here (accepted: ${accepted.join(', ')})`,
-          })),
-        });
-      }
-      const parsed = parseListQuery(raw, this.service.definition.query);
-      const { row, etag } = await this.service.get(this.service.parseId(id), {
-        fields: parsed.fields,
-        include: parsed.include,
-        principal: principalOf(request),
-        trashed: parsed.trashed,
-      });
-      void reply.header('etag', etag);
-      sparse(reply, parsed.fields);
-      this.cacheControl(request, reply);
-      const noneMatch = header(request, 'if-none-match');
-      if (
-        noneMatch &&
-        noneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')
-      ) {
-        void reply.status(304);
-        return undefined;
-      }
-      return this.present(row, version);
-    }
-
-    async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-      const version = this.version(request, reply);
-      const { row, etag } = await this.write(request, version, (body) =>
-        this.service.create(body, principalOf(request)),
-      );
-      const id = row[this.service.definition.id.name];
-      void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
-      void reply.header('etag', etag);
-      return this.present(row, version);
-    }
-
-    async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-      const version = this.version(request, reply);
-      const { row, etag } = await this.write(request, version, (body) =>
-        this.service.update(
-          this.service.parseId(id),
-          body,
-          header(request, 'if-match'),
-          principalOf(request),
-        ),
-      );
-      void reply.header('etag', etag);
-      return this.present(row, version);
-    }
-
-    async delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-      this.version(request, reply);
-      await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
-    }
-
-    async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-      const version = this.version(request, reply);
-      const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
-      void reply.header('etag', etag);
-      return this.present(row, version);
+      @Inject(serviceToken) service: ResourceService,
+      @Inject(ResourceRegistry) registry: ResourceRegistry,
+      @Inject(ResourceCache) cache: ResourceCache,
+    ) {
+      super(service, registry, cache, entityName);
     }
   }
-
-  const prototype = GeneratedResourceController.prototype as unknown as Record<string, unknown>;
-  const decorate = (
-    method: ResourceAction,
-    decorators: MethodDecorator[],
-    params: ParameterDecorator[],
-  ): void => {
-    const descriptor = Object.getOwnPropertyDescriptor(prototype, method)!;
-    params.forEach((decorator, index) => decorator(prototype, method, index));
-    // What a compiler would emit for `(id: string, request, reply)`: without it Nest warns at every boot that
-    // the pipes cannot see the parameter types of these dynamically built handlers.
-    Reflect.defineMetadata(
-      'design:paramtypes',
-      params.map((decorator) => (decorator === idParam ? String : Object)),
-      prototype,
-      method,
-    );
-    if (IDEMPOTENT_ACTIONS.includes(method)) {
-      decorators.push(IdempotentRoute()); // unsafe actions accept an Idempotency-Key
-    }
-    decorators.push(
-      SetMetadata(AUTH_REQUIREMENT, { kind: 'resource', path, action: method }),
-      ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
-    );
-    for (const decorator of decorators) {
-      decorator(prototype, method, descriptor);
-    }
-  };
+  const decorate = (method: ResourceAction, decorators: MethodDecorator[], params: ParameterDecorator[]) =>
+    decorateRoute(GeneratedResourceController, { path, entityName, method }, decorators, params);
   const reply = Res({ passthrough: true });
-  const idParam = Param('id');
   const routes: Record<ResourceAction, () => void> = {
     list: () => decorate('list', [Get()], [Req(), reply]),
     get: () => decorate('get', [Get(':id')], [idParam, Req(), reply]),

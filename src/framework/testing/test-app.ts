@@ -77,7 +77,6 @@ export interface TestApp extends TestClient {
  * Boots the app like `npm start` does, on a database of its own.
  * Example: `const t = await createTestApp(AppModule.forRoot); const res = await t.inject('/health/live');`
  */
-// eslint-disable-next-line max-lines-per-function -- 106 lines, to be split (issue 19 item 5)
 export async function createTestApp(
   rootModule: RootModuleFactory,
   options: TestAppOptions = {},
@@ -95,39 +94,103 @@ export async function createTestApp(
       ...options.env,
     },
   });
+  const booted = await bootTestApp(rootModule, config, database);
+  const superuser =
+    options.as === 'superuser'
+      ? await createTestUser(booted, { isSuperuser: true, isStaff: true })
+      : undefined;
+  const client = clientOf(booted);
+  const drainJobs = jobDrainer(booted, config);
+  const clock = useClock();
+  return {
+    app: booted,
+    config,
+    dataDir,
+    superuser,
+    inject: client({ ...superuser?.headers }).inject,
+    factory: (entity, factoryOptions) => factory(entity, booted.get(DataSource), factoryOptions),
+    createUser: (userOptions) => createTestUser(booted, userOptions),
+    createApiKey: (user, permissions, name) => createTestApiKey(booted, user, permissions, name),
+    actingAs: (user) => client({ authorization: `Bearer ${user.accessToken}` }),
+    withApiKey: (key) => client({ authorization: `Bearer ${key}` }),
+    anonymous: () => client({}),
+    drainJobs,
+    mail: createTestMailbox(booted, () => drainJobs()),
+    clock,
+    close: async ({ keepData = false } = {}) => {
+      clock.restore();
+      await booted.close();
+      await database?.drop();
+      if (!keepData && !options.dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** The app, initialised and ready for `inject`; a failed boot drops the test database it made. */
+async function bootTestApp(
+  rootModule: RootModuleFactory,
+  config: LoadedConfig,
+  database: TestDatabase | undefined,
+): Promise<NestFastifyApplication> {
   let app: NestFastifyApplication | undefined;
   try {
     app = await createNestorApp(rootModule(config), config);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
+    return app;
   } catch (error) {
     await app?.close();
     await database?.drop();
     throw error;
   }
-  const booted = app;
-  const superuser =
-    options.as === 'superuser'
-      ? await createTestUser(booted, { isSuperuser: true, isStaff: true })
-      : undefined;
-  /** A client whose `credentials` headers come first; the request's own headers win. */
-  const client = (credentials: Record<string, string | undefined>): TestClient => ({
+}
+
+/** Clients whose `credentials` headers come first; the request's own headers win. */
+function clientOf(
+  app: NestFastifyApplication,
+): (credentials: Record<string, string | undefined>) => TestClient {
+  return (credentials) => ({
     inject: (request) => {
       const init: InjectOptions = typeof request === 'string' ? { url: request } : request;
       // An explicit `authorization: undefined` sends the request anonymously.
       const headers = Object.fromEntries(
         Object.entries({ ...credentials, ...init.headers }).filter(([, value]) => value !== undefined),
       );
-      return booted
+      return app
         .getHttpAdapter()
         .getInstance()
         .inject({ ...init, headers });
     },
   });
-  const drainJobs = async (timeoutMs = 15_000): Promise<void> => {
-    await booted.get(AccountService, { strict: false }).settled(); // mail queued after a response
+}
+
+async function createTestApiKey(
+  app: NestFastifyApplication,
+  user: { id: number },
+  permissions: string[],
+  name = 'test key',
+): Promise<string> {
+  const { key, prefix, secretHash } = ApiKeyService.mint();
+  await app
+    .get(DataSource)
+    .query(
+      'INSERT INTO api_key (name, prefix, "secretHash", permissions, "userId") VALUES ($1, $2, $3, $4, $5)',
+      [name, prefix, secretHash, JSON.stringify(permissions), user.id],
+    );
+  return key;
+}
+
+/** `t.drainJobs`: waits for queued jobs (and mail queued after a response) to run. */
+function jobDrainer(
+  app: NestFastifyApplication,
+  config: LoadedConfig,
+): (timeoutMs?: number) => Promise<void> {
+  return async (timeoutMs = 15_000) => {
+    await app.get(AccountService, { strict: false }).settled(); // mail queued after a response
     if (config.workers === 'off') {
-      const [{ n }] = await booted
+      const [{ n }] = await app
         .get(DataSource)
         .query<{ n: number }[]>('SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NULL');
       if (n > 0) {
@@ -147,43 +210,9 @@ export async function createTestApp(
       );
     });
     try {
-      await Promise.race([booted.get(JobsService, { strict: false }).drain(timeoutMs), timeout]);
+      await Promise.race([app.get(JobsService, { strict: false }).drain(timeoutMs), timeout]);
     } finally {
       clearTimeout(timer);
     }
-  };
-  const clock = useClock();
-  return {
-    app: booted,
-    config,
-    dataDir,
-    superuser,
-    inject: client({ ...superuser?.headers }).inject,
-    factory: (entity, factoryOptions) => factory(entity, booted.get(DataSource), factoryOptions),
-    createUser: (userOptions) => createTestUser(booted, userOptions),
-    createApiKey: async (user, permissions, name = 'test key') => {
-      const { key, prefix, secretHash } = ApiKeyService.mint();
-      await booted
-        .get(DataSource)
-        .query(
-          'INSERT INTO api_key (name, prefix, "secretHash", permissions, "userId") VALUES ($1, $2, $3, $4, $5)',
-          [name, prefix, secretHash, JSON.stringify(permissions), user.id],
-        );
-      return key;
-    },
-    actingAs: (user) => client({ authorization: `Bearer ${user.accessToken}` }),
-    withApiKey: (key) => client({ authorization: `Bearer ${key}` }),
-    anonymous: () => client({}),
-    drainJobs,
-    mail: createTestMailbox(booted, () => drainJobs()),
-    clock,
-    close: async ({ keepData = false } = {}) => {
-      clock.restore();
-      await booted.close();
-      await database?.drop();
-      if (!keepData && !options.dataDir) {
-        rmSync(dataDir, { recursive: true, force: true });
-      }
-    },
   };
 }
