@@ -26,10 +26,11 @@ import {
   parseTrustProxy,
   parseTtl,
 } from 'src/framework/config/config-values';
+import { GraphqlVariables, graphqlConfig } from 'src/framework/config/graphql-config';
 import { readTlsCredentials } from 'src/framework/config/tls';
 
 /** The environment variables Nestor reads; each message says what the variable expects. */
-class EnvironmentVariables {
+class EnvironmentVariables extends GraphqlVariables {
   @IsOptional()
   @IsPort({ message: 'expected a TCP port number (1-65535)' })
   PORT?: string;
@@ -464,6 +465,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     docs: (vars.DOCS ?? 'public') as 'public' | 'off',
     oauthProviders,
     apiDefaultVersion: vars.API_DEFAULT_VERSION ?? '1',
+    graphql: graphqlConfig(vars, nodeEnv),
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,
