@@ -24,6 +24,15 @@ class GraphqlEndpoint {
   handle(): void {}
 }
 
+const GRAPHIQL_CSP = [
+  "default-src 'self'",
+  "script-src 'self' https://unpkg.com",
+  "style-src 'self' 'unsafe-inline' https://unpkg.com",
+  "img-src 'self' data:",
+  "font-src 'self' data: https://unpkg.com",
+  "frame-ancestors 'none'",
+].join(';');
+
 /**
  * @nestjs/mercurius's driver, with Mercurius registered in a Fastify context of its own: Mercurius sets an
  * error handler, which must answer the GraphQL routes only (REST's errors stay problem+json).
@@ -36,6 +45,13 @@ class NestorMercuriusDriver extends MercuriusDriver {
     // Not awaited: loading a plugin now would make Fastify settle the REST routes' error handler before
     // Nest sets its own (after the init hooks); Fastify loads it with the rest at ready().
     void app.register(async (child) => {
+      // Mercurius's GraphiQL page loads React and GraphiQL from unpkg: only its pages may, and only when on.
+      child.addHook('onSend', (request, reply, payload, done) => {
+        if (request.url === '/graphiql' || request.url.startsWith('/graphiql/')) {
+          void reply.header('content-security-policy', GRAPHIQL_CSP);
+        }
+        done(null, payload);
+      });
       await child.register(mercurius, mercuriusOptions as never);
     });
     return Promise.resolve();

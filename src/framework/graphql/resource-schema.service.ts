@@ -66,6 +66,8 @@ export class ResourceGraphqlSchema {
 
   /** Every resource's types (after boot). */
   get types(): ResourceTypeRegistry {
+    // In an application context without HTTP (worker, CLI), GraphQL may build before the registry's hook.
+    this.registry.resolveAll();
     this.built ??= new ResourceTypeRegistry(
       this.registry.all(),
       (target) => this.registry.forEntity(target),
