@@ -111,7 +111,7 @@ export function mergeSchemas(code: GraphQLSchema, generated: GeneratedSchema): G
   const byName = new Map(generated.types.map((type) => [type.name, type]));
   const rewirer = new Rewirer(byName);
   const root = (
-    name: 'Query' | 'Mutation',
+    name: 'Query' | 'Mutation' | 'Subscription',
     own: GraphQLObjectType | null | undefined,
     extra: GraphQLFieldConfigMap<unknown, unknown>,
   ) => {
@@ -130,9 +130,12 @@ export function mergeSchemas(code: GraphQLSchema, generated: GeneratedSchema): G
   const others = Object.values(code.getTypeMap())
     .filter((type) => !['Query', 'Mutation', 'Subscription'].includes(type.name) && !byName.has(type.name))
     .map((type) => rewirer.named(type));
+  const subscription = code.getSubscriptionType();
   return new GraphQLSchema({
     query: root('Query', code.getQueryType(), generated.query),
     mutation: root('Mutation', code.getMutationType(), generated.mutation),
+    // An app's (or a later live-update layer's) code-first subscriptions, their payloads rewired too.
+    subscription: subscription && root('Subscription', subscription, {}),
     types: [...generated.types, ...others],
   });
 }
