@@ -33,10 +33,10 @@ const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 function nestorPreset(root) {
   return {
     transform: { '^.+\\.(ts|js|mjs|cjs)$': join(__dirname, 'swc-transformer.js') },
-    // PGlite's CommonJS build loads Node built-ins, and @fastify/cookie the ESM `cookie`, with import(), which
-    // Jest's VM refuses without a flag.
+    // PGlite's CommonJS build loads Node built-ins, @fastify/cookie the ESM `cookie` and mercurius (GraphQL)
+    // the ESM `quick-lru`, with import(), which Jest's VM refuses without a flag.
     transformIgnorePatterns: [
-      `/node_modules/(?!(${[...esmPackages(join(root, 'node_modules')), '@electric-sql/pglite', '@fastify/cookie'].map(escapeRegExp).join('|')})/)`,
+      `/node_modules/(?!(${[...esmPackages(join(root, 'node_modules')), '@electric-sql/pglite', '@fastify/cookie', 'mercurius'].map(escapeRegExp).join('|')})/)`,
     ],
     moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
     moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],

@@ -37,6 +37,7 @@ describe('Boot: a quiet log, one banner, the API root', () => {
         `Nestor is listening on ${base} (development)`,
         `  API:        ${base}/api`,
         `  Swagger UI: ${base}/docs  (OpenAPI: ${base}/docs-json)`,
+        `  GraphQL:    ${base}/graphql  (GraphiQL: ${base}/graphiql)`,
         `  Admin:      ${base}/admin/`,
         `  Health:     ${base}/health/live  ${base}/health/ready`,
         `  Metrics:    ${base}/metrics`,
@@ -101,6 +102,7 @@ describe('Boot: a quiet log, one banner, the API root', () => {
       const body = (await (await fetch(`${base}/api`)).json()) as { links: object };
       expect(body.links).toEqual({ self: '/api', admin: '/admin/', health: '/health/ready' });
       expect(banner(server.output)).toContain('  Swagger UI: off (DOCS=off)');
+      expect(banner(server.output)).toContain(`  GraphQL:    ${base}/graphql  (GraphiQL: ${base}/graphiql)`);
     } finally {
       expect(await server.stop()).toBe(0);
     }

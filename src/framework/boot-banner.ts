@@ -48,7 +48,7 @@ async function appDataIsEmpty(app: INestApplication): Promise<boolean> {
 }
 
 /**
- * The one block `npm start` prints once it listens: where the API, Swagger UI, admin, health and metrics
+ * The one block `npm start` prints once it listens: where the API, Swagger UI, GraphQL (and its IDE), admin, health and metrics
  * answer, the database (never its password), the jobs backend, the migrations this boot applied and, on an
  * empty database, the command that loads demo data.
  * Example: `logger.log(await bootBanner(app, config))`.
@@ -56,10 +56,13 @@ async function appDataIsEmpty(app: INestApplication): Promise<boolean> {
 export async function bootBanner(app: INestApplication, config: NestorConfig): Promise<string> {
   const base = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   const docs = config.docs === 'public' ? `${base}/docs  (OpenAPI: ${base}/docs-json)` : 'off (DOCS=off)';
+  const { graphql } = config;
+  const graphiql = graphql.ide ? `  (GraphiQL: ${base}/graphiql)` : '';
   const lines = [
     `Nestor is listening on ${base} (${config.nodeEnv})`,
     `  API:        ${base}/api`,
     `  Swagger UI: ${docs}`,
+    `  GraphQL:    ${graphql.enabled ? `${base}${graphql.path}${graphiql}` : 'off (GRAPHQL=off)'}`,
     `  Admin:      ${base}/admin/`,
     `  Health:     ${base}/health/live  ${base}/health/ready`,
     `  Metrics:    ${base}/metrics`,

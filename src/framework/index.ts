@@ -54,6 +54,14 @@ export {
 } from 'src/framework/resource/admin-action.decorator';
 export { DecimalMax, DecimalMin, IsSlug } from 'src/framework/fields/field.decorators';
 
+// GraphQL: the endpoint built from the resources, and what custom resolvers reuse.
+export {
+  ResourceGraphqlSchema,
+  resourceObjectType,
+  type GraphqlContext,
+} from 'src/framework/graphql/resource-schema.service';
+export type { ResourceTypes } from 'src/framework/graphql/resource-types';
+
 // Auth: who may call what.
 export {
   Authenticated,

@@ -8,6 +8,7 @@ import { NestorConfigModule } from 'src/framework/config/config.module';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { DatabaseModule } from 'src/framework/database/database.module';
 import { Migrations } from 'src/framework/database/data-source-options';
+import { GraphqlModule } from 'src/framework/graphql/graphql.module';
 import { HealthModule } from 'src/framework/health/health.module';
 import { ProblemFilter } from 'src/framework/http/problem.filter';
 import { ProblemValidationPipe } from 'src/framework/http/validation';
@@ -46,6 +47,7 @@ export class NestorModule {
         AuthModule,
         JobsModule,
         AdminModule,
+        ...(config.graphql.enabled ? [GraphqlModule.forRoot()] : []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

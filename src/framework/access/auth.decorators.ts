@@ -22,8 +22,13 @@ export const Authenticated = (): MethodDecorator & ClassDecorator =>
 export const RequirePermission = (permission: string): MethodDecorator & ClassDecorator =>
   SetMetadata(AUTH_REQUIREMENT, { kind: 'permission', permission });
 
-/** The request's principal (undefined when anonymous). Example: `me(@CurrentPrincipal() who: Principal)`. */
+/**
+ * The request's principal (undefined when anonymous), in a route or a GraphQL resolver.
+ * Example: `me(@CurrentPrincipal() who: Principal)`.
+ */
 export const CurrentPrincipal = createParamDecorator(
   (_: unknown, context: ExecutionContext): Principal | undefined =>
-    context.switchToHttp().getRequest<{ principal?: Principal }>().principal,
+    context.getType<string>() === 'graphql'
+      ? context.getArgByIndex<{ req?: { principal?: Principal } } | undefined>(2)?.req?.principal
+      : context.switchToHttp().getRequest<{ principal?: Principal }>().principal,
 );

@@ -7,6 +7,7 @@ import { AUTH_REQUIREMENT, AuthRequirement } from 'src/framework/access/auth.dec
 import { Principal, can } from 'src/framework/access/principal';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { SessionService } from 'src/framework/auth/session.service';
+import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 
 /** The permission each generated route needs (Django's view/add/change/delete). */
@@ -18,6 +19,35 @@ export const ACTION_PERMISSION: Record<string, string> = {
   restore: 'change',
   delete: 'delete',
 };
+
+/**
+ * Whether `principal` may run `action` on a resource, as its generated routes decide (and GraphQL's fields):
+ * public actions, staff-only resources, the action's permission, or an owned resource (the service then
+ * limits the caller to their own rows). Throws the 401 or 403 problem.
+ * Example: `authorizeResource(registry.byPath('orders'), 'list', principal)`.
+ */
+export function authorizeResource(
+  definition: ResourceDefinition,
+  action: string,
+  principal: Principal | undefined,
+  where = `/api/${definition.path}`,
+): void {
+  const staffOnly = definition.options.staffOnly === true;
+  if (!staffOnly && definition.publicActions.has(action as never)) {
+    return;
+  }
+  if (!principal) {
+    throw unauthorized();
+  }
+  if (staffOnly && !principal.isStaff && !principal.isSuperuser) {
+    throw forbidden(`${where} is for staff only.`);
+  }
+  const permission = `${definition.path}.${ACTION_PERMISSION[action]}`;
+  if (can(principal, permission) || definition.owner) {
+    return; // owned resources: the service limits the caller to their own rows
+  }
+  throw forbidden(`This needs the ${permission} permission.`);
+}
 
 type AuthRequest = FastifyRequest & { principal?: Principal; user?: Principal };
 
@@ -41,6 +71,12 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType<string>() === 'graphql') {
+      // A resolver of the GraphQL endpoint: the request was authenticated once, before the document ran
+      // (GraphqlModule's context); its requirement is checked here like a route's.
+      const request = context.getArgByIndex<{ req?: AuthRequest } | undefined>(2)?.req;
+      return this.authorize(this.requirementOf(context), request?.principal);
+    }
     if (context.getType() !== 'http') {
       return true;
     }
@@ -58,10 +94,7 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
         request.principal = request.user;
       }
     }
-    const requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
-      context.getHandler(),
-      context.getClass(),
-    ]) ?? { kind: 'authenticated' };
+    const requirement = this.requirementOf(context);
     if (header === undefined && request.cookies?.[this.sessions.cookieName]) {
       // The admin panel's cookie: a browser sends it on its own, so unsafe requests must prove intent.
       const session = await this.sessions.resolve(request);
@@ -78,6 +111,15 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
       }
     }
     return this.authorize(requirement, request.principal);
+  }
+
+  private requirementOf(context: ExecutionContext): AuthRequirement {
+    return (
+      this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+        context.getHandler(),
+        context.getClass(),
+      ]) ?? { kind: 'authenticated' }
+    );
   }
 
   override handleRequest<T>(error: unknown, user: T): T {
@@ -110,24 +152,9 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
           throw forbidden(`This needs the ${requirement.permission} permission.`);
         }
         return true;
-      case 'resource': {
-        const definition = this.registry.byPath(requirement.path);
-        const staffOnly = definition.options.staffOnly === true;
-        if (!staffOnly && definition.publicActions.has(requirement.action as never)) {
-          return true;
-        }
-        if (!principal) {
-          throw unauthorized();
-        }
-        if (staffOnly && !principal.isStaff && !principal.isSuperuser) {
-          throw forbidden(`/api/${requirement.path} is for staff only.`);
-        }
-        const permission = `${requirement.path}.${ACTION_PERMISSION[requirement.action]}`;
-        if (can(principal, permission) || definition.owner) {
-          return true; // owned resources: the service limits the caller to their own rows
-        }
-        throw forbidden(`This needs the ${permission} permission.`);
-      }
+      case 'resource':
+        authorizeResource(this.registry.byPath(requirement.path), requirement.action, principal);
+        return true;
     }
   }
 }

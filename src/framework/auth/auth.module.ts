@@ -104,9 +104,12 @@ export const AUTH_ENTITIES = [
     OAuthService,
     JwtStrategy,
     PrincipalCache,
-    // Global guards run in this order: who is calling, then their request budget.
-    { provide: APP_GUARD, useClass: NestorAuthGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    // Global guards run in this order: who is calling, then their request budget. Exported: the GraphQL
+    // endpoint runs the same two on its HTTP request before the document executes.
+    NestorAuthGuard,
+    RateLimitGuard,
+    { provide: APP_GUARD, useExisting: NestorAuthGuard },
+    { provide: APP_GUARD, useExisting: RateLimitGuard },
   ],
   exports: [
     TypeOrmModule,
@@ -119,6 +122,8 @@ export const AUTH_ENTITIES = [
     TwoFactorService,
     LoginThrottleService,
     SecurityEvents,
+    NestorAuthGuard,
+    RateLimitGuard,
   ],
 })
 export class AuthModule {}

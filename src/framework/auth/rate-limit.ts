@@ -54,6 +54,9 @@ export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') {
+      return true; // a GraphQL resolver: its HTTP request was counted once, before the document ran
+    }
     try {
       return await super.canActivate(context);
     } catch (error) {

@@ -1,12 +1,13 @@
 import { IsIn, IsOptional, IsPort, Matches, MinLength } from 'class-validator';
 import { IDEMPOTENCY_STORES, JOB_BACKENDS, LOG_LEVELS, NODE_ENVS } from 'src/framework/config/nestor-config';
 import { RATE, RATE_MESSAGE, TTL } from 'src/framework/config/config-values';
+import { GraphqlVariables } from 'src/framework/config/graphql-config';
 
 /**
  * The environment variables Nestor reads; each message says what the variable expects. `loadConfig` checks
  * them with class-validator, then the combinations no single decorator can see.
  */
-export class EnvironmentVariables {
+export class EnvironmentVariables extends GraphqlVariables {
   @IsOptional()
   @IsPort({ message: 'expected a TCP port number (1-65535)' })
   PORT?: string;

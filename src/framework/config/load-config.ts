@@ -15,6 +15,7 @@ import {
 } from 'src/framework/config/nestor-config';
 import { parseRate, parseSize, parseTrustProxy, parseTtl } from 'src/framework/config/config-values';
 import { EnvironmentVariables } from 'src/framework/config/environment-variables';
+import { graphqlConfig } from 'src/framework/config/graphql-config';
 import { readTlsCredentials } from 'src/framework/config/tls';
 
 /** A configuration that cannot start the process; the message lists every offending variable. */
@@ -387,6 +388,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     ...exposureSettings(vars, nodeEnv, publicUrl),
     ...jobSettings(vars, nodeEnv),
     ...bootSettings(vars, nodeEnv, oauthProviders),
+    graphql: graphqlConfig(vars, nodeEnv),
     bootWarnings: warnings,
     explicitlySet: new Set(Object.keys(raw)),
     ...options.overrides,

@@ -142,6 +142,13 @@ export abstract class NestorConfig {
    * is also reachable as `/api/v1/products`.
    */
   abstract readonly apiDefaultVersion: string;
+  /**
+   * The GraphQL endpoint built from the resources (GRAPHQL=on|off, GRAPHQL_PATH, default /graphql): the
+   * GraphiQL IDE (GRAPHQL_IDE) and introspection (GRAPHQL_INTROSPECTION) are on outside production and off
+   * in it unless set; GRAPHQL_MAX_DEPTH (default 10) and GRAPHQL_MAX_COMPLEXITY (default 5000) refuse
+   * abusive documents before they run.
+   */
+  abstract readonly graphql: GraphqlConfig;
   /** Embedded database in memory instead of `dataDir` (scratch databases for tests and schema diffs). */
   abstract readonly inMemoryDatabase: boolean;
   /**
@@ -150,6 +157,16 @@ export abstract class NestorConfig {
    * it, and opens the files only when no process does (`nestor` commands).
    */
   abstract readonly embeddedSharing: 'serve' | 'borrow';
+}
+
+/** The GraphQL endpoint's settings (see NestorConfig.graphql). */
+export interface GraphqlConfig {
+  enabled: boolean;
+  path: string;
+  ide: boolean;
+  introspection: boolean;
+  maxDepth: number;
+  maxComplexity: number;
 }
 
 /** A request budget: at most `limit` requests per `ttlMs` milliseconds. */

@@ -121,7 +121,9 @@ export class ProblemValidationPipe extends ValidationPipe {
     try {
       return (await super.transform(value, metadata)) as unknown;
     } catch (error) {
-      if (error instanceof ProblemException && metadata.type !== 'body' && error.problem.status === 422) {
+      // GraphQL's arguments (@Args) are a body of their own: a 422 with pointers, as REST's bodies.
+      const parameters = metadata.type === 'query' || metadata.type === 'param' || metadata.type === 'custom';
+      if (error instanceof ProblemException && parameters && error.problem.status === 422) {
         // A bad query string or path segment is a malformed request, not a semantic one.
         const errors = (error.problem.errors ?? []).map(({ pointer, ...rest }) => ({
           parameter: toParameter(pointer ?? ''),

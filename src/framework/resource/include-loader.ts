@@ -34,8 +34,12 @@ export function includeOwners(definition: ResourceDefinition, include: readonly 
   });
 }
 
-/** The related rows of one relation for the given owner keys, with the helper columns nested includes need. */
-async function relatedRows(
+/**
+ * The related rows of one relation for the given owner keys, with the helper columns nested includes need;
+ * each row's `__owner` is the key it belongs to. One statement for any number of keys (also GraphQL's
+ * relation loaders). Example: `relatedRows(dataSource, scope, relation, [1, 2], [], principal)`.
+ */
+export async function relatedRows(
   manager: Queryable,
   scope: IncludeScope,
   relation: RelationMetadata,

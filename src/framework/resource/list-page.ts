@@ -19,12 +19,16 @@ export interface ListResult {
     nextCursor: string | null;
   };
   links: { self: string; next: string | null; prev: string | null };
+  /** Each row's keyset cursor, in `data` order, when the request asked for them (GraphQL's edges). */
+  cursors?: string[];
 }
 
 /** Where a list was requested, to build `links`. */
 export interface ListRequest {
   path: string;
   query: Record<string, unknown>;
+  /** Also answer every row's cursor (`ListResult.cursors`), not only the next page's. */
+  cursors?: boolean;
 }
 
 /** Rows skipped before the page: 0 for cursor pages. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Principal, can } from 'src/framework/access/principal';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -47,4 +48,20 @@ export function checkIfMatch(definition: ResourceDefinition, current: ResourceRo
       });
     }
   }
+}
+
+/**
+ * The owner id a caller is limited to on an owned resource, or undefined when unrestricted (not owned,
+ * or the caller holds the permission for all rows). Anonymous callers get null: no row matches.
+ * Example: `ownerScopeOf(orders, principal, 'view')` → the customer's user id.
+ */
+export function ownerScopeOf(
+  definition: ResourceDefinition,
+  principal: Principal | undefined,
+  action: 'view' | 'change' | 'delete',
+): unknown {
+  if (!definition.owner || can(principal, `${definition.path}.${action}`)) {
+    return undefined;
+  }
+  return principal?.userId ?? null;
 }

@@ -166,6 +166,16 @@ export class ResourceRegistry implements OnModuleInit {
     return this.byEntity.get(target);
   }
 
+  /** The `@Resource` class a definition was resolved from. Example: `resourceServiceToken(registry.classOf(d))`. */
+  classOf(definition: ResourceDefinition): Type {
+    for (const [resourceClass, candidate] of this.byClass) {
+      if (candidate === definition) {
+        return resourceClass as Type;
+      }
+    }
+    throw new Error(`${definition.className} is not a registered resource`);
+  }
+
   all(): ResourceDefinition[] {
     return [...this.byClass.values()];
   }

@@ -27,7 +27,7 @@ import {
   parseInput,
   referencesEnforcedByDatabase,
 } from 'src/framework/resource/resource-input';
-import { etagOf, notFound, withoutHelpers } from 'src/framework/resource/resource-rows';
+import { etagOf, notFound, ownerScopeOf, withoutHelpers } from 'src/framework/resource/resource-rows';
 import {
   Params,
   afterCondition,
@@ -164,7 +164,9 @@ export class ResourceService {
       rows.pop();
     }
     const last = rows[rows.length - 1];
-    const nextCursor = more && last ? encodeCursor(query.sort.map((_, i) => last[`__k${i}`])) : null;
+    const cursorOf = (row: ResourceRow): string => encodeCursor(query.sort.map((_, i) => row[`__k${i}`]));
+    const nextCursor = more && last ? cursorOf(last) : null;
+    const cursors = request.cursors ? rows.map(cursorOf) : undefined;
     await loadIncludes(this.reads, this.includeScope, definition, rows, query.include, principal);
     const page = query.page ?? null;
     return {
@@ -178,6 +180,7 @@ export class ResourceService {
         nextCursor,
       },
       links: pageLinks(request, page, more, nextCursor),
+      ...(cursors ? { cursors } : {}),
     };
   }
 
@@ -380,10 +383,7 @@ export class ResourceService {
     principal: Principal | undefined,
     action: 'view' | 'change' | 'delete',
   ): unknown {
-    if (!definition.owner || can(principal, `${definition.path}.${action}`)) {
-      return undefined;
-    }
-    return principal?.userId ?? null;
+    return ownerScopeOf(definition, principal, action);
   }
 
   /**

@@ -1,0 +1,122 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { toProblem } from 'src/framework/http/problem.filter';
+
+/** `extensions.code` by HTTP status: the names GraphQL clients already know (Apollo's), plus Nestor's. */
+const CODES: Record<number, string> = {
+  400: 'BAD_USER_INPUT',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  412: 'PRECONDITION_FAILED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'VALIDATION_FAILED',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** Mercurius's own request errors (a document too deep, a bad body) by its error code. */
+const MERCURIUS_CODES: Record<string, string> = {
+  MER_ERR_GQL_QUERY_DEPTH: 'QUERY_TOO_DEEP',
+  MER_ERR_GQL_VALIDATION: 'GRAPHQL_VALIDATION_FAILED',
+  MER_ERR_METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  MER_ERR_GQL_PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
+};
+
+const logger = new Logger('GraphQL');
+
+interface ErrorContext {
+  reply?: FastifyReply;
+  req?: FastifyRequest;
+}
+
+interface Shaped {
+  error: Record<string, unknown>;
+  status: number;
+}
+
+/**
+ * One GraphQL error as a client sees it: `message`, `locations`, `path` and `extensions` with a stable
+ * `code`, the HTTP `status` REST would answer, the problem `type`, the `requestId` and, for validation, REST's
+ * `errors` ([{ pointer, code, message }]). Anything unexpected is INTERNAL_SERVER_ERROR without its message,
+ * stack or SQL, which go to the log under the same requestId.
+ */
+function shape(error: GraphQLError, context: ErrorContext): Shaped {
+  const original: (Error & { code?: string; statusCode?: number }) | undefined = error.originalError;
+  const requestId = context.req?.id;
+  const base = { message: error.message, locations: error.locations, path: error.path };
+  if (!original || original instanceof GraphQLError) {
+    // The document itself: syntax, unknown fields, wrong argument types, limits (validation rules).
+    const code =
+      (error.extensions?.code as string | undefined) ??
+      (error.path ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED');
+    return {
+      error: { ...base, extensions: { ...error.extensions, code, status: 400, requestId } },
+      status: 400,
+    };
+  }
+  if (original.code && MERCURIUS_CODES[original.code]) {
+    const status = original.statusCode ?? 400;
+    return {
+      error: { ...base, extensions: { code: MERCURIUS_CODES[original.code], status, requestId } },
+      status,
+    };
+  }
+  const { problem, headers, unexpected } = toProblem(original);
+  if (unexpected) {
+    logger.error({ err: original, requestId, path: error.path }, 'Unhandled error in a GraphQL operation');
+  } else if (context.reply && Object.keys(headers).length > 0 && !context.reply.sent) {
+    void context.reply.headers(headers); // Retry-After, WWW-Authenticate: as REST sends them
+  }
+  const { type, title, status, detail, errors } = problem;
+  const extensions = {
+    code:
+      unexpected || status >= 500
+        ? (CODES[status] ?? 'INTERNAL_SERVER_ERROR')
+        : (CODES[status] ?? 'BAD_REQUEST'),
+    status,
+    type,
+    requestId,
+    ...(errors ? { errors } : {}),
+  };
+  if (unexpected) {
+    extensions.code = 'INTERNAL_SERVER_ERROR';
+  }
+  return { error: { ...base, message: detail ?? title, extensions }, status };
+}
+
+/**
+ * Mercurius's `errorFormatter`: every error shaped by `shape`. The HTTP status is 200 when the operation
+ * ran (data present, as GraphQL over HTTP asks), else the status of a lone error (401 bad token, 429 budget
+ * spent, 400 bad document). Example: `errorFormatter: formatGraphqlErrors`.
+ */
+export function formatGraphqlErrors(
+  execution: ExecutionResult & { statusCode?: number },
+  context: ErrorContext,
+): { statusCode: number; response: ExecutionResult } {
+  const flat: GraphQLError[] = [];
+  for (const error of execution.errors ?? []) {
+    // Mercurius wraps a document's validation errors in one error that lists them.
+    const inner = (error.originalError as { errors?: unknown } | undefined)?.errors;
+    if (Array.isArray(inner) && inner.every((e) => e instanceof GraphQLError)) {
+      flat.push(...inner);
+    } else {
+      flat.push(error);
+    }
+  }
+  const shaped = flat.map((error) => shape(error, context));
+  const statuses = new Set(shaped.map((s) => s.status));
+  const statusCode = execution.data ? 200 : statuses.size === 1 ? shaped[0].status : 400;
+  return {
+    statusCode,
+    response: {
+      data: execution.data ?? null,
+      errors: shaped.map((s) => s.error) as unknown as GraphQLError[],
+    },
+  };
+}

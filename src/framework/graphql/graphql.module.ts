@@ -1,0 +1,152 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { GraphQLModule } from '@nestjs/graphql';
+import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
+import mercurius from 'mercurius';
+import { Public } from 'src/framework/access/auth.decorators';
+import { NestorAuthGuard } from 'src/framework/auth/auth.guard';
+import { AuthModule } from 'src/framework/auth/auth.module';
+import { RateLimitGuard } from 'src/framework/auth/rate-limit';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { formatGraphqlErrors } from 'src/framework/graphql/graphql-errors';
+import { complexityLimit, depthLimit, type ListSize } from 'src/framework/graphql/graphql-limits';
+import { GraphqlContext, ResourceGraphqlSchema } from 'src/framework/graphql/resource-schema.service';
+import { ViewerResolver } from 'src/framework/graphql/viewer.resolver';
+
+/**
+ * The GraphQL endpoint's HTTP request, as the guards see it: open to anyone (a bad credential is still a
+ * 401); each field then checks its own resource action, as REST's routes do.
+ */
+@Public()
+class GraphqlEndpoint {
+  handle(): void {}
+}
+
+const GRAPHIQL_CSP = [
+  "default-src 'self'",
+  "script-src 'self' https://unpkg.com",
+  "style-src 'self' 'unsafe-inline' https://unpkg.com",
+  "img-src 'self' data:",
+  "font-src 'self' data: https://unpkg.com",
+  "frame-ancestors 'none'",
+].join(';');
+
+/**
+ * @nestjs/mercurius's driver, with Mercurius registered in a Fastify context of its own: Mercurius sets an
+ * error handler, which must answer the GraphQL routes only (REST's errors stay problem+json).
+ */
+class NestorMercuriusDriver extends MercuriusDriver {
+  override start(options: MercuriusDriverConfig): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Nest's extras, not Mercurius options
+    const { plugins, hooks, ...mercuriusOptions } = options;
+    const app = this.httpAdapterHost.httpAdapter.getInstance<FastifyInstance>();
+    // Not awaited: loading a plugin now would make Fastify settle the REST routes' error handler before
+    // Nest sets its own (after the init hooks); Fastify loads it with the rest at ready().
+    void app.register(async (child) => {
+      // Mercurius's GraphiQL page loads React and GraphiQL from unpkg: only its pages may, and only when on.
+      child.addHook('onSend', (request, reply, payload, done) => {
+        if (request.url === '/graphiql' || request.url.startsWith('/graphiql/')) {
+          void reply.header('content-security-policy', GRAPHIQL_CSP);
+        }
+        done(null, payload);
+      });
+      await child.register(mercurius, mercuriusOptions as never);
+    });
+    return Promise.resolve();
+  }
+}
+
+/** A list field's size for the complexity limit: `first` (its maximum when a variable), else the default. */
+const listSize: ListSize = (field, args) => {
+  const list = field.extensions.nestorList as { size: number; max: number } | undefined;
+  if (!list) {
+    return 1;
+  }
+  if ('first' in args) {
+    const first = args.first;
+    return typeof first === 'number' ? Math.min(Math.max(first, 1), list.max) : list.max;
+  }
+  return list.size;
+};
+
+/** Requests whose credentials or budget were refused (see the context). */
+const refused = new WeakSet<FastifyRequest>();
+
+@Module({ providers: [ResourceGraphqlSchema], exports: [ResourceGraphqlSchema] })
+class ResourceGraphqlSchemaModule {}
+
+/** Mercurius's options from the configuration: path, IDE, introspection, limits, errors and the context. */
+function mercuriusOptions(
+  schema: ResourceGraphqlSchema,
+  auth: NestorAuthGuard,
+  budget: RateLimitGuard,
+  config: NestorConfig,
+): MercuriusDriverConfig {
+  const { path, ide, introspection, maxDepth, maxComplexity } = config.graphql;
+  const rules: ValidationRule[] = [depthLimit(maxDepth), complexityLimit(maxComplexity, listSize)];
+  if (!introspection) {
+    rules.push(NoSchemaIntrospectionCustomRule);
+  }
+  return {
+    path,
+    graphiql: ide,
+    autoSchemaFile: true,
+    sortSchema: true,
+    transformSchema: (code) => schema.merge(code),
+    validationRules: rules,
+    allowBatchedQueries: false,
+    // A document run once is compiled (graphql-jit) from its second run on: lists resolve many fields.
+    jit: 1,
+    errorFormatter: formatGraphqlErrors,
+    // Once per HTTP request, before the document runs: who is calling (the same guard as REST's routes,
+    // so a bad token is a 401) and their request budget (one GraphQL request counts as one request).
+    context: async (request: FastifyRequest, reply: FastifyReply): Promise<GraphqlContext> => {
+      const host = new ExecutionContextHost(
+        [request, reply],
+        GraphqlEndpoint,
+        GraphqlEndpoint.prototype.handle.bind(null),
+      );
+      host.setType('http');
+      const req = request as GraphqlContext['req'];
+      // Mercurius's error handler builds the context again to answer the error: the second time, the
+      // refusal is already being answered (as a GraphQL error with its status and headers).
+      if (!refused.has(request)) {
+        try {
+          await auth.canActivate(host);
+          await budget.canActivate(host);
+        } catch (error) {
+          refused.add(request);
+          throw error;
+        }
+      }
+      return { req, loaders: schema.loadersFor(req.principal) };
+    },
+  };
+}
+
+/**
+ * The GraphQL endpoint built from the resources (docs/architecture.md §10): `@nestjs/graphql` code-first on
+ * Mercurius at GRAPHQL_PATH, each resource's types, queries and mutations generated at boot, joined with
+ * the app's own `@Resolver`s. Example: `NestorModule.forRoot` imports it unless GRAPHQL=off.
+ */
+@Module({})
+export class GraphqlModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: GraphqlModule,
+      imports: [
+        ResourceGraphqlSchemaModule,
+        GraphQLModule.forRootAsync<MercuriusDriverConfig>({
+          driver: NestorMercuriusDriver,
+          imports: [ResourceGraphqlSchemaModule, AuthModule],
+          inject: [ResourceGraphqlSchema, NestorAuthGuard, RateLimitGuard, NestorConfig],
+          useFactory: mercuriusOptions,
+        }),
+      ],
+      providers: [ViewerResolver],
+      exports: [ResourceGraphqlSchemaModule],
+    };
+  }
+}

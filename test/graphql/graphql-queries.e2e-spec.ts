@@ -1,0 +1,240 @@
+import 'src/app/catalog/catalog.factories';
+import { gql } from 'graphql-request';
+import { AppModule } from 'src/app.module';
+import { Category } from 'src/app/catalog/category.entity';
+import { Product, ProductStatus } from 'src/app/catalog/product.entity';
+import { TestApp, createTestApp } from 'src/framework/testing';
+import { client, raw } from 'test/graphql/graphql-client';
+
+/**
+ * The GraphQL endpoint built from the resources (issue 22 item 1): object types with REST's visible fields,
+ * single-row and list queries as Relay connections with REST's keyset cursors, and filter, sort and search
+ * arguments typed from the same allow-lists.
+ */
+
+interface ProductNode {
+  id: number;
+  name: string;
+  price: string;
+  status: string;
+  stock: number;
+}
+interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+  totalCount: number;
+}
+
+const PRODUCTS = gql`
+  query Products(
+    $first: Int
+    $after: String
+    $filter: ProductFilter
+    $sort: [ProductSort!]
+    $search: String
+  ) {
+    products(first: $first, after: $after, filter: $filter, sort: $sort, search: $search) {
+      edges {
+        cursor
+        node {
+          id
+          name
+          price
+          status
+          stock
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      totalCount
+    }
+  }
+`;
+
+describe('GraphQL queries from the resources', () => {
+  let t: TestApp;
+  let products: Product[];
+  let category: Category;
+
+  beforeAll(async () => {
+    t = await createTestApp(AppModule.forRoot, { as: 'superuser' });
+    category = await t.factory(Category).create({ name: 'Games', slug: 'games-gql' });
+    products = [];
+    for (let i = 0; i < 7; i++) {
+      products.push(
+        await t.factory(Product).create({
+          name: i === 3 ? 'Wooden puzzle' : `Board game ${i}`,
+          price: `${10 + i}.50`,
+          stock: i,
+          status: i % 2 === 0 ? ProductStatus.Active : ProductStatus.Draft,
+          category,
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const anonymous = () => client(t.anonymous());
+
+  it('answers a Relay connection with totalCount and REST keyset cursors, page after page', async () => {
+    const seen: number[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const { products: page }: { products: Connection<ProductNode> } = await anonymous().request(PRODUCTS, {
+        first: 3,
+        after,
+        sort: ['price_ASC'],
+      });
+      pages++;
+      expect(page.totalCount).toBe(7);
+      expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
+      expect(page.pageInfo.endCursor).toBe(page.edges[page.edges.length - 1].cursor);
+      seen.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) {
+        break;
+      }
+      after = page.pageInfo.endCursor;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(products.map((p) => p.id));
+  });
+
+  it('uses the same cursors as REST: an edge cursor resumes a REST list, and the REST cursor a GraphQL one', async () => {
+    const { products: page }: { products: Connection<ProductNode> } = await anonymous().request(PRODUCTS, {
+      first: 2,
+      sort: ['price_DESC'],
+    });
+    const rest = await t
+      .anonymous()
+      .inject(`/api/products?limit=2&sort=-price&after=${page.pageInfo.endCursor}`);
+    const restIds = rest.json<{ data: { id: number }[]; meta: { nextCursor: string } }>();
+    expect(restIds.data.map((p) => p.id)).toEqual([products[4].id, products[3].id]);
+    const next: { products: Connection<ProductNode> } = await anonymous().request(PRODUCTS, {
+      first: 2,
+      sort: ['price_DESC'],
+      after: restIds.meta.nextCursor,
+    });
+    expect(next.products.edges.map((e) => e.node.id)).toEqual([products[2].id, products[1].id]);
+  });
+
+  it('filters, sorts and searches with typed arguments from the allow-lists', async () => {
+    const { products: page }: { products: Connection<ProductNode> } = await anonymous().request(PRODUCTS, {
+      filter: { status: { eq: 'active' }, price: { gte: '12' }, category_slug: { in: ['games-gql'] } },
+      sort: ['stock_DESC'],
+    });
+    expect(page.edges.map((e) => e.node.stock)).toEqual([6, 4, 2]);
+    expect(page.totalCount).toBe(3);
+    const found: { products: Connection<ProductNode> } = await anonymous().request(PRODUCTS, {
+      search: 'wooden',
+    });
+    expect(found.products.edges.map((e) => e.node.name)).toEqual(['Wooden puzzle']);
+  });
+
+  it('clamps first at maxLimit and refuses what REST refuses, naming the argument', async () => {
+    const big = await raw(t.anonymous(), '{ products(first: 1000) { edges { node { id } } } }');
+    expect(big.errors).toBeUndefined();
+    const bad = await raw(t.anonymous(), '{ products(first: 0) { totalCount } }');
+    expect(bad.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      status: 400,
+      errors: [expect.objectContaining({ parameter: 'first' })],
+    });
+    const cursor = await raw(t.anonymous(), '{ products(after: "not-a-cursor") { totalCount } }');
+    expect(cursor.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [expect.objectContaining({ parameter: 'after' })],
+    });
+    // A filter or operator off the allow-list is not even in the schema.
+    const unknown = await raw(t.anonymous(), '{ products(filter: { sku: { gt: "A" } }) { totalCount } }');
+    expect(unknown.status).toBe(400);
+    expect(unknown.errors?.[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const description = await raw(
+      t.anonymous(),
+      '{ products(filter: { description: { eq: "x" } }) { totalCount } }',
+    );
+    expect(description.errors?.[0].message).toMatch(/description/);
+  });
+
+  it('reads one row by id, null when there is none', async () => {
+    const { product, missing } = await anonymous().request<{ product: ProductNode; missing: null }>(
+      gql`
+        query One($id: Int!) {
+          product(id: $id) {
+            id
+            name
+            price
+          }
+          missing: product(id: 999999) {
+            id
+          }
+        }
+      `,
+      { id: products[3].id },
+    );
+    expect(product).toEqual({ id: products[3].id, name: 'Wooden puzzle', price: '13.50' });
+    expect(missing).toBeNull();
+  });
+
+  it('shows REST’s fields only: hidden and write-only ones are not in the types', async () => {
+    const schema = await raw(
+      t,
+      '{ user: __type(name: "User") { fields { name } } input: __type(name: "UserCreateInput") { inputFields { name } } }',
+    );
+    const fields = (schema.data!.user as { fields: { name: string }[] }).fields.map((f) => f.name);
+    expect(fields).toEqual(expect.arrayContaining(['id', 'email', 'isStaff']));
+    for (const hidden of ['passwordHash', 'totpSecret', 'totpRecoveryCodes', 'totpLastStep']) {
+      expect(fields).not.toContain(hidden);
+    }
+    const rest = await t.inject('/api/users?limit=1');
+    expect(Object.keys(rest.json<{ data: Record<string, unknown>[] }>().data[0]).sort()).toEqual(
+      // The GraphQL type adds the row's etag and the include-able relations (groups, permissions) as fields.
+      fields.filter((f) => !['etag', 'groups', 'permissions'].includes(f)).sort(),
+    );
+  });
+
+  it('serves GraphiQL and introspection in development and test', async () => {
+    const ide = await t.anonymous().inject('/graphiql');
+    expect(ide.statusCode).toBe(200);
+    // Its page may load GraphiQL's scripts from unpkg; the API's JSON keeps `default-src 'none'`.
+    expect(ide.headers['content-security-policy']).toMatch(/script-src 'self' https:\/\/unpkg\.com/);
+    const json = await t.anonymous().inject('/api/products');
+    expect(json.headers['content-security-policy']).not.toMatch(/unpkg/);
+    const types = await raw(t.anonymous(), '{ __schema { queryType { name } } }');
+    expect(types.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
+
+describe('GraphQL configuration in production', () => {
+  it('turns introspection and the IDE off unless configured, and moves the path', async () => {
+    const t = await createTestApp(AppModule.forRoot, {
+      env: { GRAPHQL_PATH: '/api/graphql', GRAPHQL_INTROSPECTION: 'off', GRAPHQL_IDE: 'off' },
+    });
+    try {
+      const introspect = await raw(t, '{ __schema { types { name } } }', undefined, '/api/graphql');
+      expect(introspect.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/introspection/i),
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      });
+      expect((await t.inject('/graphiql')).statusCode).toBe(404);
+      expect((await raw(t, '{ categories { totalCount } }', undefined, '/api/graphql')).data).toEqual({
+        categories: { totalCount: 0 },
+      });
+      expect((await t.inject({ method: 'POST', url: '/graphql' })).statusCode).toBe(404);
+    } finally {
+      await t.close();
+    }
+  });
+});
