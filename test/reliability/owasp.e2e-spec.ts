@@ -667,10 +667,14 @@ describe('OWASP API Security Top 10 (2023)', () => {
       return routes;
     }
 
-    /** Not part of the API: Swagger UI and the admin SPA's static files, the email verification page, security.txt. */
+    /**
+     * Not part of the API: Swagger UI, GraphiQL and the admin SPA's static files, the email verification page,
+     * security.txt.
+     */
     // Swagger UI and the admin UI's files, including its SPA fallback (`/admin*`, present once admin/dist is built).
     const isStatic = (route: string): boolean =>
       /^GET \/((docs|admin)(\/|\*|-json|-yaml|$)(?!api\/)|auth\/verify-email$)/.test(route) ||
+      /^GET \/graphiql(\/|$)/.test(route) ||
       route === 'GET /.well-known/security.txt' ||
       route === 'GET /'; // a browser's redirect to the documented API root, GET /api
 
@@ -696,6 +700,16 @@ describe('OWASP API Security Top 10 (2023)', () => {
               .map((m) => `${m.toUpperCase()} ${path}`),
           ),
       );
+      // The GraphQL endpoint is inventoried by its own schema (introspection; test/snapshots/schema.graphql).
+      const schema = await t.inject({
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: '{ __schema { queryType { name } mutationType { name } } }' },
+      });
+      expect(schema.json()).toEqual({
+        data: { __schema: { queryType: { name: 'Query' }, mutationType: { name: 'Mutation' } } },
+      });
+      documented.add('GET /graphql').add('POST /graphql');
       const served = new Set(
         [...servedRoutes()].map((route) => route.replace(` /api/v${defaultVersion}/`, ' /api/')),
       );
