@@ -115,6 +115,9 @@ export class OrderService extends ResourceService {
       });
       return order.id;
     });
-    return this.get(id, { include: ['items'], principal: customer });
+    const placed = await this.get(id, { include: ['items'], principal: customer });
+    // Written outside the generated create: tell live updates (GraphQL's orderCreated) it has committed.
+    this.events.committed(this.definition, 'create', id, placed.row);
+    return placed;
   }
 }

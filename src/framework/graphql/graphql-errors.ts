@@ -120,3 +120,16 @@ export function formatGraphqlErrors(
     },
   };
 }
+
+/**
+ * An error as a GraphQLError that already carries the `extensions` `formatGraphqlErrors` would give: for
+ * answers Mercurius sends without the formatter (a subscription refused when it starts, over WebSocket).
+ * Example: `throw graphqlErrorOf(unauthorized())`.
+ */
+export function graphqlErrorOf(error: unknown): GraphQLError {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const { error: shaped } = shape(new GraphQLError(original.message, { originalError: original }), {});
+  return new GraphQLError(shaped.message as string, {
+    extensions: shaped.extensions as Record<string, unknown>,
+  });
+}

@@ -14,6 +14,9 @@ import { formatGraphqlErrors } from 'src/framework/graphql/graphql-errors';
 import { complexityLimit, depthLimit, type ListSize } from 'src/framework/graphql/graphql-limits';
 import { GraphqlContext, ResourceGraphqlSchema } from 'src/framework/graphql/resource-schema.service';
 import { ViewerResolver } from 'src/framework/graphql/viewer.resolver';
+import { LiveUpdates } from 'src/framework/graphql/live-updates';
+import type { LiveContext } from 'src/framework/graphql/resource-subscriptions';
+import { SessionService } from 'src/framework/auth/session.service';
 
 /**
  * The GraphQL endpoint's HTTP request, as the guards see it: open to anyone (a bad credential is still a
@@ -74,8 +77,56 @@ const listSize: ListSize = (field, args) => {
 /** Requests whose credentials or budget were refused (see the context). */
 const refused = new WeakSet<FastifyRequest>();
 
-@Module({ providers: [ResourceGraphqlSchema], exports: [ResourceGraphqlSchema] })
+@Module({ providers: [ResourceGraphqlSchema, LiveUpdates], exports: [ResourceGraphqlSchema, LiveUpdates] })
 class ResourceGraphqlSchemaModule {}
+
+/** Who is calling, as REST's guard decides (a bad token is a 401), and their request budget (one request). */
+async function admit(
+  auth: NestorAuthGuard,
+  budget: RateLimitGuard,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const host = new ExecutionContextHost(
+    [request, reply],
+    GraphqlEndpoint,
+    GraphqlEndpoint.prototype.handle.bind(null),
+  );
+  host.setType('http');
+  await auth.canActivate(host);
+  await budget.canActivate(host);
+}
+
+/** A socket's request has no reply to write headers on: the budget's headers go nowhere. */
+const SOCKET_REPLY = { header: () => SOCKET_REPLY } as unknown as FastifyReply;
+
+/**
+ * Live updates over WebSocket (graphql-ws's protocol, at the endpoint's path): each subscription
+ * authenticates the socket's request with the headers of the upgrade or of `connection_init`'s payload
+ * (`{ authorization: 'Bearer …' }`) and counts against the caller's budget. A browser's session cookie
+ * counts only from this site (Origin), as a cross-site page could open the socket with it.
+ */
+function liveOptions(
+  live: LiveUpdates,
+  auth: NestorAuthGuard,
+  budget: RateLimitGuard,
+  sessions: SessionService,
+): MercuriusDriverConfig['subscription'] {
+  return {
+    emitter: live.emitter,
+    context: (_socket: unknown, request: FastifyRequest): Partial<LiveContext> => ({
+      caller: async () => {
+        const req = request as GraphqlContext['req'];
+        req.principal = undefined;
+        if (req.headers.authorization === undefined && req.cookies?.[sessions.cookieName]) {
+          sessions.checkOrigin(req);
+        }
+        await admit(auth, budget, req, SOCKET_REPLY);
+        return req.principal;
+      },
+    }),
+  };
+}
 
 /** Mercurius's options from the configuration: path, IDE, introspection, limits, errors and the context. */
 function mercuriusOptions(
@@ -83,6 +134,8 @@ function mercuriusOptions(
   auth: NestorAuthGuard,
   budget: RateLimitGuard,
   config: NestorConfig,
+  live: LiveUpdates,
+  sessions: SessionService,
 ): MercuriusDriverConfig {
   const { path, ide, introspection, maxDepth, maxComplexity } = config.graphql;
   const rules: ValidationRule[] = [depthLimit(maxDepth), complexityLimit(maxComplexity, listSize)];
@@ -100,22 +153,16 @@ function mercuriusOptions(
     // A document run once is compiled (graphql-jit) from its second run on: lists resolve many fields.
     jit: 1,
     errorFormatter: formatGraphqlErrors,
+    subscription: liveOptions(live, auth, budget, sessions),
     // Once per HTTP request, before the document runs: who is calling (the same guard as REST's routes,
     // so a bad token is a 401) and their request budget (one GraphQL request counts as one request).
     context: async (request: FastifyRequest, reply: FastifyReply): Promise<GraphqlContext> => {
-      const host = new ExecutionContextHost(
-        [request, reply],
-        GraphqlEndpoint,
-        GraphqlEndpoint.prototype.handle.bind(null),
-      );
-      host.setType('http');
       const req = request as GraphqlContext['req'];
       // Mercurius's error handler builds the context again to answer the error: the second time, the
       // refusal is already being answered (as a GraphQL error with its status and headers).
       if (!refused.has(request)) {
         try {
-          await auth.canActivate(host);
-          await budget.canActivate(host);
+          await admit(auth, budget, request, reply);
         } catch (error) {
           refused.add(request);
           throw error;
@@ -141,7 +188,14 @@ export class GraphqlModule {
         GraphQLModule.forRootAsync<MercuriusDriverConfig>({
           driver: NestorMercuriusDriver,
           imports: [ResourceGraphqlSchemaModule, AuthModule],
-          inject: [ResourceGraphqlSchema, NestorAuthGuard, RateLimitGuard, NestorConfig],
+          inject: [
+            ResourceGraphqlSchema,
+            NestorAuthGuard,
+            RateLimitGuard,
+            NestorConfig,
+            LiveUpdates,
+            SessionService,
+          ],
           useFactory: mercuriusOptions,
         }),
       ],

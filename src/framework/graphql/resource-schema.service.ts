@@ -16,7 +16,9 @@ import { resourceDeclaration } from 'src/framework/resource/resource.decorator';
 import { RelationLoaders } from 'src/framework/graphql/relation-loaders';
 import { OperationDeps, resourceMutations, resourceQueries } from 'src/framework/graphql/resource-operations';
 import { PAGE_INFO, ResourceTypeRegistry, TRASHED_ENUM } from 'src/framework/graphql/resource-types';
-import { mergeSchemas } from 'src/framework/graphql/schema-merge';
+import { LiveUpdates } from 'src/framework/graphql/live-updates';
+import { resourceSubscriptions, type SubscriptionDeps } from 'src/framework/graphql/resource-subscriptions';
+import { mergeSchemas, type GeneratedSchema } from 'src/framework/graphql/schema-merge';
 
 /** What every resolver finds in its context: the HTTP request (with its principal) and the relation loaders. */
 export interface GraphqlContext {
@@ -64,6 +66,7 @@ export class ResourceGraphqlSchema {
     private readonly registry: ResourceRegistry,
     private readonly moduleRef: ModuleRef,
     private readonly dataSource: DataSource,
+    private readonly live: LiveUpdates,
   ) {}
 
   /** Every resource's types (after boot). */
@@ -116,7 +119,21 @@ export class ResourceGraphqlSchema {
     const mutation = Object.assign({}, ...all.map((types) => resourceMutations(types, deps))) as ReturnType<
       typeof resourceMutations
     >;
+    const live: SubscriptionDeps = {
+      authorize: (definition, action, principal) => deps.authorize(definition, action, principal),
+      topic: (definition, kind) => this.live.topic(definition, kind),
+      loadersFor: (principal) => this.loadersFor(principal),
+    };
+    const subscription = Object.assign(
+      {},
+      ...all.map((types) => resourceSubscriptions(types, live)),
+    ) as ReturnType<typeof resourceSubscriptions>;
     const types = all.flatMap((t) => [t.object, t.connection]);
-    return mergeSchemas(code, { types: [...types, PAGE_INFO, TRASHED_ENUM], query, mutation });
+    return mergeSchemas(code, {
+      types: [...types, PAGE_INFO, TRASHED_ENUM],
+      query,
+      mutation,
+      subscription: subscription as GeneratedSchema['subscription'],
+    });
   }
 }

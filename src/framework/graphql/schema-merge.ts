@@ -24,6 +24,7 @@ export interface GeneratedSchema {
   types: GraphQLNamedType[];
   query: GraphQLFieldConfigMap<unknown, unknown>;
   mutation: GraphQLFieldConfigMap<unknown, unknown>;
+  subscription: GraphQLFieldConfigMap<unknown, unknown>;
 }
 
 /**
@@ -130,12 +131,11 @@ export function mergeSchemas(code: GraphQLSchema, generated: GeneratedSchema): G
   const others = Object.values(code.getTypeMap())
     .filter((type) => !['Query', 'Mutation', 'Subscription'].includes(type.name) && !byName.has(type.name))
     .map((type) => rewirer.named(type));
-  const subscription = code.getSubscriptionType();
   return new GraphQLSchema({
     query: root('Query', code.getQueryType(), generated.query),
     mutation: root('Mutation', code.getMutationType(), generated.mutation),
-    // An app's (or a later live-update layer's) code-first subscriptions, their payloads rewired too.
-    subscription: subscription && root('Subscription', subscription, {}),
+    // The resources' live updates beside an app's code-first subscriptions (their payloads rewired too).
+    subscription: root('Subscription', code.getSubscriptionType(), generated.subscription),
     types: [...generated.types, ...others],
   });
 }

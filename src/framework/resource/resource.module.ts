@@ -14,6 +14,7 @@ import { getMetadataArgsStorage } from 'typeorm';
 import { MetricsModule } from 'src/framework/metrics/metrics.module';
 import { ApiRootController } from 'src/framework/resource/api-root.controller';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
+import { ResourceEvents } from 'src/framework/resource/resource-events';
 import { createResourceController, serveVersions } from 'src/framework/resource/resource.controller';
 import { ResourceDeclarationError } from 'src/framework/resource/resource-definition';
 import {
@@ -60,8 +61,8 @@ function hasDeleteDateColumn(entity: Type): boolean {
 @Module({
   imports: [DiscoveryModule, MetricsModule],
   controllers: [ApiRootController],
-  providers: [ResourceRegistry, ResourceCache],
-  exports: [ResourceRegistry, ResourceCache],
+  providers: [ResourceRegistry, ResourceCache, ResourceEvents],
+  exports: [ResourceRegistry, ResourceCache, ResourceEvents],
 })
 export class ResourceCoreModule implements NestModule {
   constructor(

@@ -9,6 +9,7 @@ import { OneStatementCreate } from 'src/framework/resource/one-statement-create'
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
 import { encodeCursor } from 'src/framework/resource/query/cursors';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
+import { ResourceEvents } from 'src/framework/resource/resource-events';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { IncludeScope, includeOwners, loadIncludes } from 'src/framework/resource/include-loader';
@@ -65,6 +66,8 @@ export class ResourceService {
   @Inject(AuditService) protected readonly audit!: AuditService;
   /** The answer cache of resources declared with `cache`; invalidate it after writing tables directly. */
   @Inject(ResourceCache) protected readonly cache!: ResourceCache;
+  /** Committed writes, told to listeners (GraphQL's live updates) after COMMIT. */
+  @Inject(ResourceEvents) protected readonly events!: ResourceEvents;
   @Optional() @Inject(IdempotencyService) private readonly idempotency?: IdempotencyService;
   private cached?: ResourceDefinition;
   private oneStatement?: OneStatementCreate;
@@ -250,37 +253,37 @@ export class ResourceService {
         .create(input, principal, this.rowReads.createdRowSql())
         .catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input));
       await this.cache.invalidate(definition);
+      this.events.committed(definition, 'create', row[definition.id.name], row);
       return { row, etag: etagOf(row) };
     }
-    return this.referencingWrite(input, !!definition.hooks.beforeCreate, async (manager, checkRefs) => {
-      await checkRefs();
-      await definition.hooks.beforeCreate?.({ manager, principal, input: input.values });
-      // Without to-many links to write, the INSERT returns the row as readOne would read it: one round
-      // trip fewer per create. With links, the row is read after they are written.
-      const linked = [...input.many.values()].some((ids) => ids.length > 0);
-      const idColumn = definition.id.column!.databaseName;
-      const result = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(definition.metadata.target)
-        .values(input.values)
-        .returning(linked ? ident(idColumn) : this.rowReads.createdRowSql())
-        .updateEntity(false)
-        .execute();
-      const inserted = (result.raw as ResourceRow[])[0];
-      const id = linked ? inserted[idColumn] : inserted[definition.id.name];
-      await writeMany(manager, definition, id, input, false);
-      const row = linked ? (await this.rowReads.readOne(manager, id))! : inserted;
-      await definition.hooks.afterCreate?.({ manager, principal, row });
-      await this.audit.recordWrite(manager, definition, {
-        principal,
-        operation: 'create',
-        recordId: id,
-        before: null,
-        after: row,
-      });
-      return { row, etag: etagOf(row) };
-    });
+    const created = await this.referencingWrite(
+      input,
+      !!definition.hooks.beforeCreate,
+      async (manager, checkRefs) => {
+        await checkRefs();
+        await definition.hooks.beforeCreate?.({ manager, principal, input: input.values });
+        // Without to-many links to write, the INSERT returns the row as readOne would read it: one round
+        // trip fewer per create. With links, the row is read after they are written.
+        const linked = [...input.many.values()].some((ids) => ids.length > 0);
+        const idColumn = definition.id.column!.databaseName;
+        const result = await manager
+          .createQueryBuilder()
+          .insert()
+          .into(definition.metadata.target)
+          .values(input.values)
+          .returning(linked ? ident(idColumn) : this.rowReads.createdRowSql())
+          .updateEntity(false)
+          .execute();
+        const inserted = (result.raw as ResourceRow[])[0];
+        const id = linked ? inserted[idColumn] : inserted[definition.id.name];
+        await writeMany(manager, definition, id, input, false);
+        const row = linked ? (await this.rowReads.readOne(manager, id))! : inserted;
+        await definition.hooks.afterCreate?.({ manager, principal, row });
+        return this.recorded(manager, principal, 'create', id, null, row);
+      },
+    );
+    this.events.committed(definition, 'create', created.row[definition.id.name], created.row);
+    return created;
   }
 
   /** Applies a partial update under a row lock; `ifMatch` (an ETag) must match the current row. */
@@ -292,37 +295,36 @@ export class ResourceService {
   ): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
     const input = await parseInput(definition, body, true);
-    return this.referencingWrite(input, !!definition.hooks.beforeUpdate, async (manager, checkRefs) => {
-      const owner = this.ownerScope(definition, principal, 'change');
-      const current = await this.rowReads.lockCurrent(manager, id, ifMatch, owner);
-      await checkRefs();
-      await definition.hooks.beforeUpdate?.({ manager, principal, id, input: input.values, current });
-      if (Object.keys(input.values).length > 0) {
-        await manager
-          .createQueryBuilder()
-          .update(definition.metadata.target)
-          .set(input.values)
-          .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
-          .execute();
-      }
-      await writeMany(manager, definition, id, input, true);
-      const row = (await this.rowReads.readOne(manager, id))!;
-      await definition.hooks.afterUpdate?.({ manager, principal, row, previous: current });
-      await this.audit.recordWrite(manager, definition, {
-        principal,
-        operation: 'update',
-        recordId: id,
-        before: current,
-        after: row,
-      });
-      return { row, etag: etagOf(row) };
-    });
+    const updated = await this.referencingWrite(
+      input,
+      !!definition.hooks.beforeUpdate,
+      async (manager, checkRefs) => {
+        const owner = this.ownerScope(definition, principal, 'change');
+        const current = await this.rowReads.lockCurrent(manager, id, ifMatch, owner);
+        await checkRefs();
+        await definition.hooks.beforeUpdate?.({ manager, principal, id, input: input.values, current });
+        if (Object.keys(input.values).length > 0) {
+          await manager
+            .createQueryBuilder()
+            .update(definition.metadata.target)
+            .set(input.values)
+            .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
+            .execute();
+        }
+        await writeMany(manager, definition, id, input, true);
+        const row = (await this.rowReads.readOne(manager, id))!;
+        await definition.hooks.afterUpdate?.({ manager, principal, row, previous: current });
+        return this.recorded(manager, principal, 'update', id, current, row);
+      },
+    );
+    this.events.committed(definition, 'update', id, updated.row);
+    return updated;
   }
 
   /** Deletes (soft-deletes when enabled) under a row lock, honouring `ifMatch`. */
   async remove(id: unknown, ifMatch?: string, principal?: Principal): Promise<void> {
     const definition = this.definition;
-    await this.committed(async (manager) => {
+    const previous = await this.committed(async (manager) => {
       const owner = this.ownerScope(definition, principal, 'delete');
       const current = await this.rowReads.lockCurrent(manager, id, ifMatch, owner);
       await definition.hooks.beforeDelete?.({ manager, principal, id, current });
@@ -341,13 +343,15 @@ export class ResourceService {
         before: current,
         after: null,
       });
+      return current;
     });
+    this.events.committed(definition, 'delete', id, previous);
   }
 
   /** Brings back a soft-deleted row (a row that is not deleted is returned unchanged). */
   async restore(id: unknown, principal?: Principal): Promise<{ row: ResourceRow; etag: string }> {
     const definition = this.definition;
-    return this.committed(async (manager) => {
+    const restored = await this.committed(async (manager) => {
       const existing = await this.rowReads.readOne(manager, id, {
         lock: true,
         trashed: 'with',
@@ -363,15 +367,10 @@ export class ResourceService {
         .where(`${ident(definition.id.column!.databaseName)} = :id`, { id })
         .execute();
       const row = (await this.rowReads.readOne(manager, id))!;
-      await this.audit.recordWrite(manager, definition, {
-        principal,
-        operation: 'restore',
-        recordId: id,
-        before: existing,
-        after: row,
-      });
-      return { row, etag: etagOf(row) };
+      return this.recorded(manager, principal, 'restore', id, existing, row);
     });
+    this.events.committed(definition, 'restore', id, restored.row);
+    return restored;
   }
 
   /**
@@ -432,6 +431,25 @@ export class ResourceService {
     return byDatabase
       ? written.catch((error) => answerMissingReferences(error, this.dataSource.manager, definition, input))
       : written;
+  }
+
+  /** The audit entry of a write that answers its row, inside its transaction; then the row and its ETag. */
+  private async recorded(
+    manager: EntityManager,
+    principal: Principal | undefined,
+    operation: 'create' | 'update' | 'restore',
+    id: unknown,
+    before: ResourceRow | null,
+    row: ResourceRow,
+  ): Promise<{ row: ResourceRow; etag: string }> {
+    await this.audit.recordWrite(manager, this.definition, {
+      principal,
+      operation,
+      recordId: id,
+      before,
+      after: row,
+    });
+    return { row, etag: etagOf(row) };
   }
 
   /** One write transaction; the cache is invalidated once it has committed (ResourceCache.afterCommit). */
