@@ -24,7 +24,9 @@ describe('npm run bench (smoke)', () => {
       join(ROOT, 'test', 'bench', 'bench.mjs'),
       '--quick',
       ...['--rows', '200', '--duration', '1', '--warmup', '0', '--connections', '4', '--jobs', '200'],
-      ...['--only', 'get-by-id,get-by-id-304,list,create,cached-get-by-id,jobs,jobs-each', '--out', out],
+      '--only',
+      'get-by-id,get-by-id-304,list,list-include,graphql-list-include,create,cached-get-by-id,jobs,jobs-each',
+      ...['--out', out],
     ];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test' } });
     let output = '';
@@ -35,6 +37,7 @@ describe('npm run bench (smoke)', () => {
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
     expect(output).toContain('raw and nestor answer byte-identically');
     expect(output).toContain('equivalent-raw answers as nestor does');
+    expect(output).toContain("nestor's GraphQL list answers its REST list + include");
     // Rows of the Markdown table (Prettier pads the cells); `failed` is the last cell.
     const row = (scenario: string, contender: string, failed = '\\d+') =>
       new RegExp(
@@ -47,6 +50,7 @@ describe('npm run bench (smoke)', () => {
     for (const contender of ['raw', 'nest-handwritten', 'peer', 'nestor']) {
       expect(output).toMatch(row('list filtered+sorted+counted', contender, '0'));
     }
+    expect(output).toMatch(row('GraphQL list + category', 'nestor', '0'));
     for (const contender of ['equivalent-raw', 'nestor']) {
       expect(output).toMatch(row('GET /api/products/:id, If-None-Match → 304', contender, '0'));
     }
@@ -66,7 +70,10 @@ describe('npm run bench (smoke)', () => {
       expect(report).toMatch(new RegExp(`\\|\\s*${jobs}\\s*\\|\\s*(bulk|one call per job)\\s*\\|`));
     }
     expect(report).toMatch(/`enqueueMany` runs the 200 jobs [\d.]+× as fast as one `enqueue` per job/);
-    expect(report).toContain('## GraphQL');
+    // GraphQL beside REST for nestor: req/s over REST's, by CPU, and over raw's REST.
+    expect(report).toMatch(
+      /\| GraphQL list \+ category\s*\| list \+ include=category\s*\| nestor\s*\|([^|]*\|){4}(\s*[\d.]+×\s*\|){3}\n/,
+    );
     expect(report).toContain('## Targets (issue 23)');
     expect(report).toMatch(/\| create req\/s vs equivalent raw\s*\|[^|]*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|/);
   }, 300_000);

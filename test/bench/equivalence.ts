@@ -104,3 +104,63 @@ export async function verifyEquivalent(
     fail('audit entry of POST /api/products', a.audit, b.audit);
   }
 }
+
+interface RestList {
+  data: Record<string, unknown>[];
+  meta: { total: number; nextCursor: string | null };
+}
+interface GraphqlList {
+  data?: {
+    products: {
+      totalCount: number;
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      edges: { node: Record<string, unknown> }[];
+    };
+  };
+  errors?: unknown[];
+}
+
+/**
+ * Fails unless a contender's GraphQL list answers REST's list with include: the same rows in the same order,
+ * each with the same fields, values and related row (the nodes' JSON is REST's rows' JSON), the same count,
+ * and the same next cursor. A page without rows or without related rows would prove nothing, so fails too.
+ */
+export async function verifyGraphqlList(contender: Port, restPath: string, query: string): Promise<number> {
+  const [rest, graphql] = await Promise.all([
+    http(contender.port, 'GET', restPath),
+    http(contender.port, 'POST', '/graphql', { body: { query } }),
+  ]);
+  const names = [`${contender.name} REST`, `${contender.name} GraphQL`];
+  const fail = (what: string, a: string, b: string) => {
+    throw new Error(`NOT EQUIVALENT: ${what} ${firstDifference(a, b, names)}`);
+  };
+  const list = JSON.parse(rest.body) as RestList;
+  const answer = JSON.parse(graphql.body) as GraphqlList;
+  const products = answer.data?.products;
+  if (rest.status !== 200 || graphql.status !== 200 || !products || answer.errors) {
+    fail(
+      `GET ${restPath} and POST /graphql`,
+      `${rest.status} ${rest.body}`,
+      `${graphql.status} ${graphql.body}`,
+    );
+  }
+  const nodes = products!.edges.map((edge) => edge.node);
+  if (list.data.length === 0 || list.data.some((row) => !row.category)) {
+    fail(`GET ${restPath}: an empty page, or rows without their relation`, rest.body, graphql.body);
+  }
+  const rows = JSON.stringify(list.data);
+  if (rows !== JSON.stringify(nodes)) {
+    fail(`rows of GET ${restPath} and POST /graphql`, rows, JSON.stringify(nodes));
+  }
+  const page = (total: number, next: string | null) => `totalCount ${total}, next cursor ${next}`;
+  const { totalCount, pageInfo } = products!;
+  const restPage = page(list.meta.total, list.meta.nextCursor);
+  if (restPage !== page(totalCount, pageInfo.hasNextPage ? pageInfo.endCursor : null)) {
+    fail(
+      `count and cursor of GET ${restPath} and POST /graphql`,
+      restPage,
+      page(totalCount, pageInfo.endCursor),
+    );
+  }
+  return nodes.length;
+}

@@ -15,12 +15,19 @@ import { Redis } from 'ioredis';
 import { format, resolveConfig } from 'prettier';
 import { createTestDatabase, TestDatabase } from 'src/framework/testing/test-database';
 import { LoadRequest, LoadSample, load, median, summarise } from 'test/bench/load';
-import { IDENTITY_BODY, firstDifference, normaliseCreated, verifyEquivalent } from 'test/bench/equivalence';
+import {
+  IDENTITY_BODY,
+  firstDifference,
+  normaliseCreated,
+  verifyEquivalent,
+  verifyGraphqlList,
+} from 'test/bench/equivalence';
 import { BENCH_OUT, BenchProcess, DIST, ROOT, freePort, http, nestorCli, rssMb } from 'test/bench/processes';
 import {
   HttpRow,
   TimedRow,
   coldStartTable,
+  graphqlTable,
   httpTable,
   jobsTable,
   targets,
@@ -30,10 +37,11 @@ import {
   CACHED_SCENARIOS,
   CONTENDERS,
   ContenderName,
-  GRAPHQL_SCENARIOS,
   HOT_IDS,
   HTTP_SCENARIOS,
+  GRAPHQL_LIST_INCLUDE,
   HttpScenario,
+  REST_LIST_INCLUDE,
   ScenarioContext,
   requestFor,
 } from 'test/bench/scenarios';
@@ -579,15 +587,6 @@ function contenderLines(setup: Setup): string {
   ].join('\n');
 }
 
-/** The GraphQL section: its scenarios' rows once they exist (issue 22), else what will go there. */
-function graphqlNote(rows: HttpRow[]): string {
-  const labels = GRAPHQL_SCENARIOS.map((scenario) => HTTP_SCENARIOS[scenario] as string);
-  const measured = rows.filter((row) => labels.includes(row.scenario));
-  return measured.length
-    ? `The GraphQL scenarios are in the HTTP table: ${labels.join(', ')}.`
-    : "Not measured: no GraphQL scenario in this build. Issue 22 adds a list-with-relations query beside REST's `list + include=category` (see test/bench/scenarios.ts).";
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const loads = [
@@ -691,7 +690,7 @@ async function main(): Promise<void> {
         `/api/products/${Math.ceil(options.rows / 2)}`,
         `/api/products/${options.rows}`,
         '/api/products?limit=20&filter[price][gte]=10&sort=-price',
-        '/api/products?limit=20&filter[price][gte]=10&sort=-price&include=category',
+        REST_LIST_INCLUDE,
         '/api/products?limit=20&filter[price][gte]=10&sort=-price&page=3',
         '/api/products?limit=20',
         ...(deep ? [`/api/products?limit=20&page=${deepPage}`] : []),
@@ -701,6 +700,17 @@ async function main(): Promise<void> {
       log(
         `  equivalent-raw answers as nestor does (${ids.length} GETs with their ETags and 304s, a POST and its audit entry)`,
       );
+      if (wants('graphql-list-include')) {
+        const speakers = contenders.filter((c) =>
+          requestFor(contextOf(setup), 'graphql-list-include', c.name, 'P'),
+        );
+        for (const speaker of speakers) {
+          const rows = await verifyGraphqlList(speaker, REST_LIST_INCLUDE, GRAPHQL_LIST_INCLUDE);
+          log(
+            `  ${speaker.name}'s GraphQL list answers its REST list + include (${rows} rows, each with its category)`,
+          );
+        }
+      }
       if (wants('get-by-id-304')) {
         for (let id = 1; id <= Math.min(options.rows, HOT_IDS); id++) {
           const answer = await http(byName('nestor').port, 'GET', `/api/products/${id}`);
@@ -821,7 +831,7 @@ async function main(): Promise<void> {
       ...(cacheNote ? [cacheNote] : []),
       ...(deepNote ? [deepNote] : []),
       '## GraphQL',
-      graphqlNote(httpRows),
+      graphqlTable(httpRows),
       ...(jobRows.length ? ['## Jobs', jobsTable(jobRows, options.jobs)] : []),
       ...(coldRows.length ? ['## Cold start and idle memory', coldStartTable(coldRows)] : []),
       '## Targets (issue 23)',

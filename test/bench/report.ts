@@ -1,5 +1,5 @@
 import type { LoadSample } from 'test/bench/load';
-import { HTTP_SCENARIOS } from 'test/bench/scenarios';
+import { GRAPHQL_SCENARIOS, HTTP_SCENARIOS } from 'test/bench/scenarios';
 
 export interface HttpRow {
   scenario: string;
@@ -59,6 +59,38 @@ export function httpTable(rows: HttpRow[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * The GraphQL section: each GraphQL scenario beside the REST scenario answering the same data (checked before
+ * the run), per contender that ran both: GraphQL's req/s over REST's, the same from the server's CPU µs per
+ * request, and GraphQL's req/s over raw's hand-written REST (the floor).
+ */
+export function graphqlTable(rows: HttpRow[]): string {
+  const find = (scenario: string, contender: string) =>
+    rows.find((r) => r.scenario === scenario && r.contender === contender)?.sample;
+  const lines: string[] = [];
+  for (const pair of GRAPHQL_SCENARIOS) {
+    const [graphql, rest] = [HTTP_SCENARIOS[pair.graphql], HTTP_SCENARIOS[pair.rest]];
+    const raw = find(rest, 'raw');
+    for (const row of rows.filter((r) => r.scenario === graphql)) {
+      const g = row.sample;
+      const r = find(rest, row.contender);
+      const cpu = r && g.cpuUs ? ratio(r.cpuUs, g.cpuUs) : '–';
+      lines.push(
+        `| ${graphql} | ${rest} | ${row.contender} | ${fmt(g.rps)} | ${fmt(g.p50, 1)} / ${fmt(g.p99, 1)} | ${fmt(r?.rps)} | ${r ? `${fmt(r.p50, 1)} / ${fmt(r.p99, 1)}` : '–'} | ${ratio(g.rps, r?.rps)} | ${cpu} | ${ratio(g.rps, raw?.rps)} |`,
+      );
+    }
+  }
+  return lines.length
+    ? [
+        'Nestor is the only contender that speaks GraphQL; each query asks for the same page, fields and relation as the REST scenario beside it (the harness checks both answer the same rows, count and cursor).',
+        '',
+        '| GraphQL scenario | REST scenario | contender | GraphQL req/s | GraphQL p50 / p99 ms | REST req/s | REST p50 / p99 ms | GraphQL ÷ REST req/s | ÷ REST by CPU µs/req | GraphQL ÷ raw REST req/s |',
+        '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
+        ...lines,
+      ].join('\n')
+    : `Not measured in this run: ${GRAPHQL_SCENARIOS.map((p) => p.graphql).join(', ')} (left out by \`--only\`).`;
 }
 
 /**

@@ -2,11 +2,12 @@
  * The HTTP scenarios of `npm run bench`: what each contender is asked, in its own query syntax, and under which
  * label the report shows it. A scenario a contender does not take part in has no request for it.
  *
- * Adding a scenario (the GraphQL one of issue 22 goes here): add its name to HTTP_SCENARIOS with a label, and a
- * case to `requestFor` returning a request for each contender that answers it (a GraphQL query is a POST
- * with a fixed `body`: `{ method: 'POST', path: '/graphql', body: JSON.stringify({ query }) }`); `--only`,
- * the warm-up, the alternating runs and the report's table then take it in. GRAPHQL_SCENARIOS names the
- * ones the report's GraphQL section lists.
+ * Adding a scenario: add its name to HTTP_SCENARIOS with a label, and a case to `requestFor` returning a
+ * request for each contender that answers it (a GraphQL query is a POST with a fixed `body`:
+ * `{ method: 'POST', path: '/graphql', body: JSON.stringify({ query }) }`); `--only`, the warm-up, the
+ * alternating runs and the report's table then take it in. GRAPHQL_SCENARIOS pairs each GraphQL scenario
+ * with the REST scenario it asks the same data as, for the report's GraphQL section (the harness checks
+ * that both answer the same rows).
  */
 import type { LoadRequest } from 'test/bench/load';
 
@@ -16,6 +17,7 @@ export const HTTP_SCENARIOS = {
   'get-by-id-304': 'GET /api/products/:id, If-None-Match → 304',
   list: 'list filtered+sorted+counted',
   'list-include': 'list + include=category',
+  'graphql-list-include': 'GraphQL list + category',
   create: 'POST /api/products (validated)',
   'admin-schema': 'GET /admin/api/schema',
   'deep-page': 'deep pages (offset vs cursor)',
@@ -24,8 +26,10 @@ export const HTTP_SCENARIOS = {
 } as const;
 export type HttpScenario = keyof typeof HTTP_SCENARIOS;
 
-/** GraphQL scenarios (issue 22: a list with relations beside REST's `list-include`); none exists yet. */
-export const GRAPHQL_SCENARIOS: readonly HttpScenario[] = [];
+/** GraphQL scenarios, each shown in the report beside the REST scenario that asks for the same data. */
+export const GRAPHQL_SCENARIOS: readonly { graphql: HttpScenario; rest: HttpScenario }[] = [
+  { graphql: 'graphql-list-include', rest: 'list-include' },
+];
 
 /** Scenarios of the resource cache: `nestor` (RESOURCE_CACHE=off) and `raw` against `nestor-cached` (on). */
 export const CACHED_SCENARIOS: readonly HttpScenario[] = ['cached-get-by-id', 'cached-list'];
@@ -51,6 +55,27 @@ export interface ScenarioContext {
 }
 
 const LIST_QUERY = 'limit=20&filter[price][gte]=10&sort=-price';
+
+/** REST's `list-include` request, which `GRAPHQL_LIST_INCLUDE` asks for in GraphQL. */
+export const REST_LIST_INCLUDE = `/api/products?${LIST_QUERY}&include=category`;
+
+/**
+ * `list-include`'s page in GraphQL: the same filter, sort and page size, every field REST answers with in
+ * REST's order (so the nodes' JSON can be compared with REST's rows byte for byte), the category, the count
+ * and the next cursor (REST's `meta.total` and `meta.nextCursor`).
+ */
+export const GRAPHQL_LIST_INCLUDE = `{
+  products(first: 20, filter: { price: { gte: "10" } }, sort: [price_DESC]) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      node {
+        id name sku description price stock status categoryId createdAt updatedAt version deletedAt tagIds
+        category { id name slug description parentId createdAt updatedAt }
+      }
+    }
+  }
+}`;
 
 /** The request of a scenario for a contender, or undefined when the contender does not take part. */
 export function requestFor(
@@ -107,6 +132,10 @@ export function requestFor(
       }[contender];
       return query === undefined ? undefined : { method: 'GET', path: `${base}?${query}` };
     }
+    case 'graphql-list-include':
+      return nestorLike
+        ? { method: 'POST', path: '/graphql', body: JSON.stringify({ query: GRAPHQL_LIST_INCLUDE }) }
+        : undefined; // the only contender that speaks GraphQL
     case 'create': {
       let i = 0;
       const next = () => {

@@ -188,6 +188,20 @@ describe('GraphQL queries from the resources', () => {
     expect(missing).toBeNull();
   });
 
+  it('answers each field with REST’s value: timestamps as REST’s ISO text, the relation’s too', async () => {
+    const fields =
+      'id name sku description price stock status categoryId createdAt updatedAt version deletedAt tagIds';
+    const categoryFields = 'id name slug description parentId createdAt updatedAt';
+    const answer = await raw(
+      t.anonymous(),
+      `{ product(id: ${products[3].id}) { ${fields} category { ${categoryFields} } } }`,
+    );
+    const rest = await t.anonymous().inject(`/api/products/${products[3].id}?include=category`);
+    expect(rest.statusCode).toBe(200);
+    expect(answer.data!.product).toEqual(rest.json());
+    expect(answer.data!.product).toMatchObject({ createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/) });
+  });
+
   it('shows REST’s fields only: hidden and write-only ones are not in the types', async () => {
     const schema = await raw(
       t,

@@ -81,6 +81,9 @@ export const TRASHED_ENUM = new GraphQLEnumType({
   values: { only: { value: 'only' }, with: { value: 'with' } },
 });
 
+/** A timestamp as REST's JSON spells it (`Date#toJSON`: ISO 8601 in UTC); other values as they are. */
+const isoOf = (value: unknown): unknown => (value instanceof Date ? value.toJSON() : value);
+
 const nonNull = <T extends GraphQLOutputType>(type: T, nullable: boolean) =>
   nullable ? type : new GraphQLNonNull(type);
 
@@ -194,7 +197,11 @@ export class ResourceTypeRegistry {
     const fields: GraphQLFieldConfigMap<ResourceRow, unknown> = {};
     for (const field of definition.readable) {
       this.checkName(definition, field.name);
-      fields[field.name] = { type: this.valueType(definition, field) };
+      fields[field.name] = {
+        type: this.valueType(definition, field),
+        // GraphQL's String would serialise a Date by valueOf (epoch milliseconds); REST's JSON has its ISO text.
+        ...(field.type === 'datetime' ? { resolve: (row: ResourceRow) => isoOf(row[field.name]) } : {}),
+      };
     }
     if (fields.etag) {
       throw new GraphqlSchemaError(
