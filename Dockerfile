@@ -5,7 +5,8 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Everything needed to build: dev dependencies, the server (dist/) and the admin SPA (admin/dist).
+# Everything needed to build: dev dependencies, the server (dist/), the admin SPA (admin/dist) and
+# the GraphiQL page (graphiql/dist, served when GRAPHQL_IDE=on).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -29,6 +30,7 @@ WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --from=build --chown=root:root /app/admin/dist ./admin/dist
+COPY --from=build --chown=root:root /app/graphiql/dist ./graphiql/dist
 COPY --chown=root:root package.json ./
 COPY --chown=root:root deploy/docker/entrypoint.mjs ./deploy/docker/entrypoint.mjs
 # The code belongs to root and is read-only to the app; it runs as the image's unprivileged `node` user and

@@ -13,6 +13,7 @@ export default tseslint.config(
       'data/**',
       'coverage/**',
       'admin/dist/**',
+      'graphiql/dist/**',
       'eslint.config.mjs',
       'test/generated/**',
     ],

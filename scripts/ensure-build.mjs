@@ -1,6 +1,6 @@
-// Builds dist/ (the server) and admin/dist (the admin UI) when missing or older than their sources, so
-// `npm start` works on a fresh checkout and after a `git pull` without a separate build step. Never runs
-// while the server is starting. `ensure-build.mjs [server] [root]`: `root` is the project to build (an app
+// Builds dist/ (the server), admin/dist (the admin UI) and graphiql/dist (the GraphiQL page) when missing or
+// older than their sources, so `npm start` works on a fresh checkout and after a `git pull` without a
+// separate build step. Never runs while the server is starting. `ensure-build.mjs [server] [root]`: `root` is the project to build (an app
 // that installed Nestor builds with the package's scripts); by default this repository.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -27,17 +27,18 @@ const builds = [
     sources: ['src', 'migrations', 'package.json'],
     command: [join(scripts, 'build-server.mjs'), root],
   },
-  {
-    what: 'admin/dist/',
-    marker: join('admin', 'dist', 'index.html'),
-    sources: ['admin/src', 'admin/index.html', 'admin/vite.config.ts', 'admin/package.json', 'package.json'],
+  ...['admin', 'graphiql'].map((ui) => ({
+    what: `${ui}/dist/`,
+    marker: join(ui, 'dist', 'index.html'),
+    config: join(ui, 'vite.config.ts'),
+    sources: [`${ui}/src`, `${ui}/index.html`, `${ui}/vite.config.ts`, `${ui}/package.json`, 'package.json'],
     command: [
       join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
       'build',
       '--config',
-      join('admin', 'vite.config.ts'),
+      join(ui, 'vite.config.ts'),
     ],
-  },
+  })),
 ];
 
 function isStale({ marker, sources }) {
@@ -46,10 +47,11 @@ function isStale({ marker, sources }) {
   const changed = [...sources.map((s) => join(root, s)), join(scripts, 'build-server.mjs')];
   return builtAt === 0 || changed.some((s) => newest(s) > builtAt);
 }
-// `ensure-build.mjs server` builds only dist/: the CLI needs no admin UI. An app has no admin sources: it
-// serves the admin UI the package ships.
-const hasAdmin = existsSync(join(root, 'admin', 'vite.config.ts'));
-const wanted = process.argv[2] === 'server' || !hasAdmin ? builds.slice(0, 1) : builds;
+// `ensure-build.mjs server` builds only dist/: the CLI needs no web UI. An app has no admin or GraphiQL
+// sources: it serves the UIs the package ships.
+const wanted = builds.filter(
+  ({ config }) => !config || (process.argv[2] !== 'server' && existsSync(join(root, config))),
+);
 const stale = () => wanted.filter(isStale);
 
 // One build at a time: the server build empties dist/ first, so two concurrent builds (parallel tests, two

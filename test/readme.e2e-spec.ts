@@ -25,7 +25,12 @@ const docs = new Map<string, MarkdownDoc>(
 /** The README's examples talk to `npm start` on its default address; curl is pointed at the test's app. */
 const EXAMPLE_ORIGINS = ['localhost:3000', '127.0.0.1:3000'];
 /** Paths the README names that exist only once a command made them (`nestor generate`, the build). */
-const MADE_BY_COMMANDS = new Set(['src/app/coupons', 'test/coupons.e2e-spec.ts', 'admin/dist']);
+const MADE_BY_COMMANDS = new Set([
+  'src/app/coupons',
+  'test/coupons.e2e-spec.ts',
+  'admin/dist',
+  'graphiql/dist',
+]);
 
 interface CurlExample extends ShellCommand {
   file: string;
@@ -122,7 +127,9 @@ describe('README and docs', () => {
               ? [`${file}:${line}: \`${text}\` is outside the repository`]
               : [];
           }
-          const path = /^((?:src|test|scripts|docs|admin|migrations|\.ci)\/[\w./-]*)$/.exec(text)?.[1];
+          const path = /^((?:src|test|scripts|docs|admin|graphiql|migrations|\.ci)\/[\w./-]*)$/.exec(
+            text,
+          )?.[1];
           return path && !MADE_BY_COMMANDS.has(path.replace(/\/$/, '')) && !existsSync(join(ROOT, path))
             ? [`${file}:${line}: \`${path}\` does not exist`]
             : [];

@@ -97,7 +97,7 @@ describe('nestor new (from the packed framework)', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('packs the framework: compiled code, typings, admin UI, bin and templates; no shop, no tests', () => {
+  it('packs the framework: compiled code, typings, admin UI, GraphiQL, bin and templates; no shop, no tests', () => {
     const packed = run('npm', ['pack', '--pack-destination', work, '--json'], ROOT, 400_000);
     expect({ status: packed.status, output: packed.stderr }).toMatchObject({ status: 0 });
     const [{ filename, files: entries }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as {
@@ -113,12 +113,20 @@ describe('nestor new (from the packed framework)', () => {
         'dist/src/framework/testing/index.js',
         'dist/src/framework/testing/index.d.ts',
         'admin/dist/index.html',
+        'graphiql/dist/index.html',
         'scripts/nestor.mjs',
         'jest/preset.js',
         'templates/new/package.json.tmpl',
       ]),
     );
-    const shipped = ['dist/src/framework/', 'admin/dist/', 'templates/new/', 'jest/', 'scripts/'];
+    const shipped = [
+      'dist/src/framework/',
+      'admin/dist/',
+      'graphiql/dist/',
+      'templates/new/',
+      'jest/',
+      'scripts/',
+    ];
     const others = paths.filter((path) => !shipped.some((folder) => path.startsWith(folder)));
     expect(others.sort()).toEqual(['README.md', 'package.json']);
     expect(paths.filter((path) => path.startsWith('dist/') && /\.spec\.|e2e-spec/.test(path))).toEqual([]);

@@ -10,6 +10,7 @@ import { NestorAuthGuard } from 'src/framework/auth/auth.guard';
 import { AuthModule } from 'src/framework/auth/auth.module';
 import { RateLimitGuard } from 'src/framework/auth/rate-limit';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { serveGraphiql } from 'src/framework/graphql/graphiql';
 import { formatGraphqlErrors } from 'src/framework/graphql/graphql-errors';
 import { complexityLimit, depthLimit, type ListSize } from 'src/framework/graphql/graphql-limits';
 import { GraphqlContext, ResourceGraphqlSchema } from 'src/framework/graphql/resource-schema.service';
@@ -27,15 +28,6 @@ class GraphqlEndpoint {
   handle(): void {}
 }
 
-const GRAPHIQL_CSP = [
-  "default-src 'self'",
-  "script-src 'self' https://unpkg.com",
-  "style-src 'self' 'unsafe-inline' https://unpkg.com",
-  "img-src 'self' data:",
-  "font-src 'self' data: https://unpkg.com",
-  "frame-ancestors 'none'",
-].join(';');
-
 /**
  * @nestjs/mercurius's driver, with Mercurius registered in a Fastify context of its own: Mercurius sets an
  * error handler, which must answer the GraphQL routes only (REST's errors stay problem+json).
@@ -43,19 +35,16 @@ const GRAPHIQL_CSP = [
 class NestorMercuriusDriver extends MercuriusDriver {
   override start(options: MercuriusDriverConfig): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Nest's extras, not Mercurius options
-    const { plugins, hooks, ...mercuriusOptions } = options;
+    const { plugins, hooks, graphiql, ...mercuriusOptions } = options;
     const app = this.httpAdapterHost.httpAdapter.getInstance<FastifyInstance>();
     // Not awaited: loading a plugin now would make Fastify settle the REST routes' error handler before
     // Nest sets its own (after the init hooks); Fastify loads it with the rest at ready().
     void app.register(async (child) => {
-      // Mercurius's GraphiQL page loads React and GraphiQL from unpkg: only its pages may, and only when on.
-      child.addHook('onSend', (request, reply, payload, done) => {
-        if (request.url === '/graphiql' || request.url.startsWith('/graphiql/')) {
-          void reply.header('content-security-policy', GRAPHIQL_CSP);
-        }
-        done(null, payload);
-      });
-      await child.register(mercurius, mercuriusOptions as never);
+      // Mercurius's own GraphiQL page loads React and GraphiQL from a CDN: ours is served from the app.
+      if (graphiql) {
+        await child.register((ide) => serveGraphiql(ide, options.path ?? '/graphql'));
+      }
+      await child.register(mercurius, { ...mercuriusOptions, graphiql: false } as never);
     });
     return Promise.resolve();
   }
