@@ -10,8 +10,11 @@ import { createRoot } from 'react-dom/client';
 
 const root = document.getElementById('graphiql')!;
 // Same origin: the browser sends the admin's session cookie; a token goes in the Headers tab
-// (`{"Authorization": "Bearer …"}`).
-const fetcher = createGraphiQLFetcher({ url: root.dataset.endpoint ?? '/graphql' });
+// (`{"Authorization": "Bearer …"}`), over HTTP and, for subscriptions, in the socket's connection_init.
+const endpoint = new URL(root.dataset.endpoint ?? '/graphql', location.href);
+const socket = new URL(endpoint);
+socket.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+const fetcher = createGraphiQLFetcher({ url: endpoint.href, subscriptionUrl: socket.href });
 
 createRoot(root).render(
   <StrictMode>

@@ -98,6 +98,32 @@ describe('GraphiQL in Chromium, offline', () => {
     await page.context().close();
   }, 120_000);
 
+  it('runs a subscription over its WebSocket with the Headers tab token: a REST write shows up', async () => {
+    // Groups are staff-only: the socket is signed in with the token from the Headers tab.
+    const page = await offlinePage({
+      'graphiql:query': 'subscription { groupCreated { name } }',
+      'graphiql:headers': JSON.stringify({ Authorization: `Bearer ${t.superuser!.accessToken}` }),
+      'graphiql:shouldPersistHeaders': 'true',
+    });
+    await page.goto(`${base}/graphiql`);
+    await page.locator('.graphiql-query-editor .monaco-editor').waitFor({ timeout: 60_000 });
+    const socket = page.waitForEvent('websocket');
+    await page.locator('.graphiql-execute-button').click();
+    await (await socket).waitForEvent('framereceived'); // connection_ack
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const created = await t.inject({
+      method: 'POST',
+      url: '/api/groups',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'Live in GraphiQL' }),
+    });
+    expect(created.statusCode).toBe(201);
+    await page.locator('.result-window').getByText('Live in GraphiQL').waitFor({ timeout: 10_000 });
+    expect(elsewhere).toEqual([]);
+    expect(refused).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
   it('serves the page with a CSP of its own host only, and its hashed assets cached for good', async () => {
     const ide = await t.anonymous().inject('/graphiql');
     expect(ide.statusCode).toBe(200);

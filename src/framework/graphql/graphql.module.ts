@@ -107,6 +107,10 @@ function liveOptions(
       caller: async () => {
         const req = request as GraphqlContext['req'];
         req.principal = undefined;
+        // connection_init's headers arrive as the client spelled them (GraphiQL: `Authorization`).
+        for (const [name, value] of Object.entries(req.headers)) {
+          req.headers[name.toLowerCase()] ??= value;
+        }
         if (req.headers.authorization === undefined && req.cookies?.[sessions.cookieName]) {
           sessions.checkOrigin(req);
         }
