@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import 'src/app/catalog/catalog.factories';
 import { gql } from 'graphql-request';
 import { AppModule } from 'src/app.module';
@@ -224,6 +225,64 @@ describe('GraphQL queries from the resources', () => {
     expect((await t.anonymous().inject('/graphiql')).statusCode).not.toBe(404);
     const types = await raw(t.anonymous(), '{ __schema { queryType { name } } }');
     expect(types.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
+
+/** One POST of Apollo's automatic persisted queries: the document's hash, with or without the document. */
+async function persisted(t: TestApp, query: string, withDocument: boolean) {
+  const sha256Hash = createHash('sha256').update(query).digest('hex');
+  const res = await t.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({
+      ...(withDocument ? { query } : {}),
+      extensions: { persistedQuery: { version: 1, sha256Hash } },
+    }),
+  });
+  return res.json<{ data?: unknown; errors?: { extensions: { code: string } }[] }>();
+}
+
+describe('GraphQL automatic persisted queries', () => {
+  const query = '{ categories { totalCount } }';
+
+  it('answers a known hash without its document, and asks once for an unknown one', async () => {
+    const t = await createTestApp(AppModule.forRoot);
+    try {
+      expect((await persisted(t, query, false)).errors?.[0].extensions.code).toBe(
+        'PERSISTED_QUERY_NOT_FOUND',
+      );
+      expect((await persisted(t, query, true)).data).toEqual({ categories: { totalCount: 0 } });
+      expect((await persisted(t, query, false)).data).toEqual({ categories: { totalCount: 0 } });
+      // A hash that is not the document's is refused, not stored under the wrong name.
+      const lie = await t.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          query: '{ users { totalCount } }',
+          extensions: {
+            persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') },
+          },
+        }),
+      });
+      expect(lie.json<{ errors?: unknown[] }>().errors).toHaveLength(1);
+      expect(lie.json<{ data?: unknown }>().data ?? null).toBeNull();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is off with GRAPHQL_PERSISTED_QUERIES=off: a hash alone is not a document', async () => {
+    const t = await createTestApp(AppModule.forRoot, { env: { GRAPHQL_PERSISTED_QUERIES: 'off' } });
+    try {
+      await persisted(t, query, true);
+      const answer = await persisted(t, query, false);
+      expect(answer.data ?? null).toBeNull();
+      expect(answer.errors?.[0].extensions.code).not.toBe('INTERNAL_SERVER_ERROR');
+    } finally {
+      await t.close();
+    }
   });
 });
 

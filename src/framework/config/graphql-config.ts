@@ -20,6 +20,10 @@ export class GraphqlVariables {
   GRAPHQL_INTROSPECTION?: string;
 
   @IsOptional()
+  @IsIn(['automatic', 'off'], { message: 'expected automatic or off' })
+  GRAPHQL_PERSISTED_QUERIES?: string;
+
+  @IsOptional()
   @Matches(/^[1-9][0-9]?$/, { message: 'expected a depth from 1 to 99, e.g. 10' })
   GRAPHQL_MAX_DEPTH?: string;
 
@@ -41,5 +45,6 @@ export function graphqlConfig(vars: GraphqlVariables, nodeEnv: NodeEnv): Graphql
     introspection: (vars.GRAPHQL_INTROSPECTION ?? development) === 'on',
     maxDepth: Number(vars.GRAPHQL_MAX_DEPTH ?? 10),
     maxComplexity: Number(vars.GRAPHQL_MAX_COMPLEXITY ?? 5000),
+    persistedQueries: vars.GRAPHQL_PERSISTED_QUERIES === 'off' ? 'off' : 'automatic',
   };
 }

@@ -167,6 +167,8 @@ export interface GraphqlConfig {
   introspection: boolean;
   maxDepth: number;
   maxComplexity: number;
+  /** Apollo's automatic persisted queries (a client sends a document's sha256, the document once). */
+  persistedQueries: 'automatic' | 'off';
 }
 
 /** A request budget: at most `limit` requests per `ttlMs` milliseconds. */

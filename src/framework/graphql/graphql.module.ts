@@ -63,6 +63,9 @@ const listSize: ListSize = (field, args) => {
   return list.size;
 };
 
+/** Documents a process keeps by hash for automatic persisted queries (least recently used go first). */
+const PERSISTED_QUERIES_KEPT = 1000;
+
 /** Requests whose credentials or budget were refused (see the context). */
 const refused = new WeakSet<FastifyRequest>();
 
@@ -130,7 +133,7 @@ function mercuriusOptions(
   live: LiveUpdates,
   sessions: SessionService,
 ): MercuriusDriverConfig {
-  const { path, ide, introspection, maxDepth, maxComplexity } = config.graphql;
+  const { path, ide, introspection, maxDepth, maxComplexity, persistedQueries } = config.graphql;
   const rules: ValidationRule[] = [depthLimit(maxDepth), complexityLimit(maxComplexity, listSize)];
   if (!introspection) {
     rules.push(NoSchemaIntrospectionCustomRule);
@@ -143,6 +146,11 @@ function mercuriusOptions(
     transformSchema: (code) => schema.merge(code),
     validationRules: rules,
     allowBatchedQueries: false,
+    // Apollo's automatic persisted queries: a repeated document travels as its hash (an LRU per process;
+    // a process that has not seen it answers PERSISTED_QUERY_NOT_FOUND and the client sends it once).
+    ...(persistedQueries === 'automatic'
+      ? { persistedQueryProvider: mercurius.persistedQueryDefaults.automatic(PERSISTED_QUERIES_KEPT) }
+      : {}),
     // A document run once is compiled (graphql-jit) from its second run on: lists resolve many fields.
     jit: 1,
     errorFormatter: formatGraphqlErrors,
