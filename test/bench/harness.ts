@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { format, resolveConfig } from 'prettier';
@@ -98,6 +99,24 @@ interface Options {
 /** `--quick`: enough to see every scenario run end to end, in a minute or two; no numbers to trust. */
 const QUICK: Partial<Options> = { rows: 1000, duration: 2, runs: 1, warmup: 1, connections: 8, jobs: 2000 };
 
+/**
+ * The app imports the framework as `nestor`, which Node resolves through the nearest package.json named so:
+ * for a bare `dist/` copy, the checkout's, whose exports point into the current dist/. nestor-before would
+ * then run the old app on the new framework, and a before/after of a framework change would compare the new
+ * code with itself.
+ */
+function checkBeforeFramework(before: string): void {
+  const dir = resolve(before);
+  const framework = createRequire(join(dir, 'src', 'main.js')).resolve('nestor');
+  if (!framework.startsWith(`${dir}/`)) {
+    throw new Error(
+      `--before: ${before}/src/main.js would load the framework from ${framework}. Put the copy in a ` +
+        'directory of its own with a package.json named nestor beside it, e.g. `mkdir -p .tmp/before && ' +
+        'cp -r dist .tmp/before/dist && cp .tmp/bench/package.json .tmp/before/` and pass .tmp/before/dist.',
+    );
+  }
+}
+
 function parseOptions(argv: string[]): Options {
   const options: Options = {
     rows: 10_000,
@@ -169,6 +188,7 @@ function parseOptions(argv: string[]): Options {
         if (!existsSync(join(options.before, 'src', 'main.js'))) {
           throw new Error(`--before: ${options.before}/src/main.js does not exist`);
         }
+        checkBeforeFramework(options.before);
         break;
       case '--before-label':
         options.beforeLabel = argv[++i];

@@ -10,6 +10,7 @@ describe('logRequests', () => {
   const lines: Record<string, unknown>[] = [];
   let app: FastifyInstance;
   let logger: BaseLogger;
+  let seenHeaders: Record<string, unknown> | undefined;
 
   beforeAll(async () => {
     const sink = new Writable({
@@ -27,6 +28,11 @@ describe('logRequests', () => {
       throw new Error('boom');
     });
     app.get('/health/live', () => ({ status: 'ok' }));
+    app.get('/signed-in', (request, reply) => {
+      seenHeaders = request.headers;
+      void reply.header('set-cookie', 'sid=sekrit; HttpOnly');
+      return { ok: true };
+    });
     await app.ready();
   });
 
@@ -52,6 +58,26 @@ describe('logRequests', () => {
     });
     expect(typeof lines[0].responseTime).toBe('number');
     expect(JSON.stringify(lines)).not.toContain('sekrit');
+  });
+
+  it('redacts API keys, CSRF tokens and Set-Cookie, leaving the request itself as it was sent', async () => {
+    await app.inject({
+      url: '/signed-in',
+      headers: {
+        'x-request-id': 'trace-2',
+        'x-api-key': 'nst_sekrit',
+        'x-csrf-token': 'sekrit',
+        accept: 'a/b',
+      },
+    });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      req: { headers: { 'x-api-key': '[redacted]', 'x-csrf-token': '[redacted]', accept: 'a/b' } },
+      res: { statusCode: 200, headers: { 'set-cookie': '[redacted]' } },
+    });
+    expect(JSON.stringify(lines)).not.toContain('sekrit');
+    expect(seenHeaders).toMatchObject({ 'x-api-key': 'nst_sekrit', 'x-csrf-token': 'sekrit' });
   });
 
   it('redacts secrets sent in the query string, keeping the rest of the URL', async () => {

@@ -24,9 +24,23 @@ export interface CacheStore {
   close(): Promise<void>;
 }
 
-/** A fresh stamp: random, so a stamp lost to eviction or a restart can never come back with old answers. */
+/** Random bytes drawn at a time for stamps (9 each): one call into OpenSSL per 128 stamps, not per stamp. */
+const STAMP_BYTES = 9;
+let stampPool = Buffer.alloc(0);
+let stampOffset = 0;
+
+/**
+ * A fresh stamp: random, so a stamp lost to eviction or a restart can never come back with old answers.
+ * Drawn from a pool, as Node does for randomUUID: `randomBytes(9)` on every write cost about 17 µs of a
+ * create's CPU in `npm run bench`.
+ */
 function freshStamp(): string {
-  return randomBytes(9).toString('base64url');
+  if (stampOffset + STAMP_BYTES > stampPool.length) {
+    stampPool = randomBytes(STAMP_BYTES * 128);
+    stampOffset = 0;
+  }
+  stampOffset += STAMP_BYTES;
+  return stampPool.toString('base64url', stampOffset - STAMP_BYTES, stampOffset);
 }
 
 /**
@@ -98,7 +112,10 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async bump(stamps: string[]): Promise<void> {
-    await this.run((redis) => {
+    await this.run<unknown>((redis) => {
+      if (stamps.length === 1) {
+        return redis.set(stamps[0], freshStamp()); // atomic alone: MULTI/EXEC would add two commands to a write
+      }
       const multi = redis.multi();
       for (const stamp of stamps) {
         multi.set(stamp, freshStamp());
