@@ -11,6 +11,7 @@ import { createNestorApp, drainHttp } from 'src/framework/create-app';
 import { ReadinessGate } from 'src/framework/health/readiness-gate';
 import { createRedirectServer } from 'src/framework/http/https-redirect';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
+import { releaseBootMemory } from 'src/framework/release-boot-memory';
 
 /**
  * Builds the root module for a configuration; every entry point shares it.
@@ -23,6 +24,9 @@ export type RootModuleFactory = (config: LoadedConfig) => DynamicModule;
  * running jobs get JOBS_SHUTDOWN_TIMEOUT on top (JobsService waits that long before closing them anyway).
  */
 const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+/** How long after listening the server hands boot's memory back (releaseBootMemory). */
+const RELEASE_BOOT_MEMORY_AFTER_MS = 500;
 
 /** After SIGTERM, how long an idle keep-alive connection may still bring one last request (drainHttp). */
 const DRAIN_GRACE_MS = 2_000;
@@ -139,6 +143,8 @@ export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
     });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
     logger.log(await bootBanner(app, config));
+    // Once serving, not before: the pause does not delay the first response.
+    setTimeout(releaseBootMemory, RELEASE_BOOT_MEMORY_AFTER_MS).unref();
   } catch (error) {
     fail(error);
   }
@@ -155,6 +161,7 @@ export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
     const app = await NestFactory.createApplicationContext(rootModule(config), { bufferLogs: true });
     const logger = app.get(Logger);
     app.useLogger(new NestorLogger(logger));
+    releaseBootMemory();
     // An application context has no server socket; this handle keeps the worker alive until a signal.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     closeOnSignals(app, logger, {
