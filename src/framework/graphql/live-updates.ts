@@ -82,7 +82,12 @@ export class LiveUpdates implements OnModuleDestroy {
   private redis(url: string): MQEmitter {
     const Redis = ioredis().Redis;
     // Publishing fails at once while Redis is away (no queue growing behind a write); subscribing waits.
-    const pubConn = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // Auto-pipelining: the publishes of concurrent writes share one write to the socket.
+    const pubConn = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      enableAutoPipelining: true,
+    });
     const subConn = new Redis(url);
     this.connections = [pubConn, subConn];
     const emitter = redisEmitter()({ pubConn, subConn } as never) as unknown as MQEmitter & {
