@@ -471,6 +471,7 @@ async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
 async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise<TimedRow[]> {
   const { options } = setup;
   const times = new Map<string, number[]>();
+  const cpuPerJob = new Map<string, number[]>();
   const unfinished = new Map<string, number>();
   const kinds = [
     ...(bulk
@@ -510,7 +511,7 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
       if (!line) {
         throw new Error(`${kind.name} printed no result:\n${output}`);
       }
-      const result = JSON.parse(line) as { elapsedMs: number; unfinished?: number };
+      const result = JSON.parse(line) as { elapsedMs: number; unfinished?: number; cpuMs: number };
       const seconds = result.elapsedMs / 1000;
       if (result.unfinished) {
         unfinished.set(kind.name, Math.max(unfinished.get(kind.name) ?? 0, result.unfinished));
@@ -519,8 +520,10 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
         );
       }
       times.set(kind.name, [...(times.get(kind.name) ?? []), seconds]);
+      const cpuUs = (result.cpuMs * 1000) / options.jobs;
+      cpuPerJob.set(kind.name, [...(cpuPerJob.get(kind.name) ?? []), cpuUs]);
       log(
-        `  jobs ${kind.name.padEnd(16)} run ${run + 1}: ${seconds.toFixed(2)} s (${(options.jobs / seconds).toFixed(0)} jobs/s)`,
+        `  jobs ${kind.name.padEnd(16)} run ${run + 1}: ${seconds.toFixed(2)} s (${(options.jobs / seconds).toFixed(0)} jobs/s, ${cpuUs.toFixed(0)} CPU µs/job)`,
       );
       await deleteRedisKeys(setup.redisUrl, prefix);
       // Every run starts from an empty outbox (Nestor keeps finished rows for a week).
@@ -531,6 +534,7 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
   return kinds.map((k) => ({
     contender: k.name,
     seconds: median(times.get(k.name)!),
+    cpuUs: median(cpuPerJob.get(k.name)!),
     enqueue: k.each ? 'one call per job' : 'bulk',
     detail: unfinished.get(k.name)
       ? `up to ${unfinished.get(k.name)} outbox rows never marked finished; time is until the last handler ran`

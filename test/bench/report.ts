@@ -13,6 +13,8 @@ export interface TimedRow {
   seconds: number;
   /** Median idle RSS in MB (cold start only). */
   rss?: number;
+  /** Jobs: median CPU µs per job of the contender's process (not Redis's or PostgreSQL's). */
+  cpuUs?: number;
   /** Jobs: how they were enqueued (`bulk`, `one call per job`). */
   enqueue?: string;
   detail?: string;
@@ -104,12 +106,14 @@ export function jobsTable(rows: TimedRow[], jobs: number): string {
   const bulk = seconds('nestor');
   const each = seconds('nestor-each');
   return [
-    `| jobs (${jobs.toLocaleString('en-US')} enqueued + processed, concurrency 20, chunks of 1,000) | enqueued | seconds | jobs/s | × raw bullmq enqueueing alike (throughput) |`,
-    '|---|---|---:|---:|---:|',
+    `| jobs (${jobs.toLocaleString('en-US')} enqueued + processed, concurrency 20, chunks of 1,000) | enqueued | seconds | jobs/s | × raw bullmq enqueueing alike (throughput) | process CPU µs/job |`,
+    '|---|---|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.contender}${r.detail ? ` (${r.detail})` : ''} | ${r.enqueue ?? ''} | ${fmt(r.seconds, 2)} | ${fmt(jobs / r.seconds)} | ${ratio(raw(r), r.seconds)} |`,
+        `| ${r.contender}${r.detail ? ` (${r.detail})` : ''} | ${r.enqueue ?? ''} | ${fmt(r.seconds, 2)} | ${fmt(jobs / r.seconds)} | ${ratio(raw(r), r.seconds)} | ${fmt(r.cpuUs)} |`,
     ),
+    '',
+    "Process CPU: the contender's own from its first enqueue to its last job done (each enqueues and runs its jobs in one process); Redis's and PostgreSQL's are not in it.",
     ...(bulk !== undefined && each !== undefined
       ? [
           '',

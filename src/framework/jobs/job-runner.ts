@@ -87,9 +87,11 @@ export class JobRunner {
     this.logger.log({ msg: `Job ${job.name} ${jobId} started (attempt ${attempt})`, ...fields });
     const started = performance.now();
     try {
-      await this.metrics.track(job.name, () => this.process(job, bull));
+      await this.process(job, bull);
     } catch (error) {
-      const durationMs = Math.round(performance.now() - started);
+      const elapsed = performance.now() - started;
+      this.metrics.observe(job.name, 'failed', elapsed / 1000);
+      const durationMs = Math.round(elapsed);
       const message = (error as Error).message;
       const final = isFinal(job, attempt, error);
       const line = {
@@ -108,7 +110,9 @@ export class JobRunner {
       }
       throw error;
     }
-    const durationMs = Math.round(performance.now() - started);
+    const elapsed = performance.now() - started;
+    this.metrics.observe(job.name, 'completed', elapsed / 1000);
+    const durationMs = Math.round(elapsed);
     this.logger.log({ msg: `Job ${job.name} ${jobId} completed in ${durationMs} ms`, ...fields, durationMs });
   }
 

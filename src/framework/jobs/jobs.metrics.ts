@@ -18,7 +18,7 @@ const DEPTH_TIMEOUT_MS = 500;
  * `nestor_jobs_completed_total{name}` and `nestor_jobs_failed_total{name}` count runs in this process (every
  * failed attempt counts, retried or not), `nestor_job_duration_seconds{name}` times them, and
  * `nestor_job_queue_depth{name,state}` is read from Redis at scrape time (shared by all processes).
- * The worker calls `track` (or `observe`) around every run. Example: `metrics.observe('mail.send', 'completed', 0.2)`.
+ * The runner calls `observe` after every run. Example: `metrics.observe('mail.send', 'completed', 0.2)`.
  */
 @Injectable()
 export class JobsMetrics {
@@ -81,20 +81,6 @@ export class JobsMetrics {
     }
     series[outcome].inc();
     series.duration.observe(seconds);
-  }
-
-  /** Runs `run` and records its outcome and duration; the result or error passes through unchanged. */
-  async track<T>(name: string, run: () => Promise<T>): Promise<T> {
-    const started = process.hrtime.bigint();
-    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-    try {
-      const result = await run();
-      this.observe(name, 'completed', seconds());
-      return result;
-    } catch (error) {
-      this.observe(name, 'failed', seconds());
-      throw error;
-    }
   }
 
   /** Where the depth gauge reads the queues from at scrape time. */

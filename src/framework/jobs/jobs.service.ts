@@ -74,11 +74,12 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     await this.registry.validatePayload(job, payload);
     const runner = manager ?? this.dataSource.manager;
     const { delay, priority, runAt, requestId } = outboxColumns(job, options);
+    const json = JSON.stringify(payload);
     const [inserted] = await runner.query<{ id: string }[]>(
       `INSERT INTO job_outbox (name, payload, delay, priority, "runAt", "dedupeKey", "requestId")
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT ("dedupeKey") WHERE "finishedAt" IS NULL DO NOTHING RETURNING id`,
-      [name, JSON.stringify(payload), delay, priority, runAt, options.dedupeKey ?? null, requestId],
+      [name, json, delay, priority, runAt, options.dedupeKey ?? null, requestId],
     );
     if (!inserted) {
       // The unique index let the insert wait for a concurrent one with the same key, so this sees it.
@@ -91,7 +92,10 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
       }
       return this.enqueue(name, payload, options, manager); // it finished in between: this is a new job
     }
-    this.publisher.publishAfterCommit([inserted.id], manager);
+    this.publisher.publishAfterCommit(
+      [{ id: inserted.id, name, payload: json, delay, priority, requestId }],
+      manager,
+    );
     return inserted.id;
   }
 
@@ -125,12 +129,16 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     // Ids made here, so they come back in payload order without relying on RETURNING's order.
     const ids = payloads.map(() => randomUUID());
     const { delay, priority, runAt, requestId } = outboxColumns(job, options);
+    const json = payloads.map((payload) => JSON.stringify(payload));
     await runner.query(
       `INSERT INTO job_outbox (id, name, payload, delay, priority, "runAt", "requestId")
        SELECT p.id, $1, p.payload, $4, $5, $6, $7 FROM unnest($2::uuid[], $3::jsonb[]) AS p(id, payload)`,
-      [name, ids, payloads.map((payload) => JSON.stringify(payload)), delay, priority, runAt, requestId],
+      [name, ids, json, delay, priority, runAt, requestId],
     );
-    this.publisher.publishAfterCommit(ids, manager);
+    this.publisher.publishAfterCommit(
+      ids.map((id, i) => ({ id, name, payload: json[i], delay, priority, requestId })),
+      manager,
+    );
     return ids;
   }
 

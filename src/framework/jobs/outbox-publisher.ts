@@ -15,6 +15,16 @@ const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
 const SWEEP_EVERY_MS = 2_000;
 const PENDING = 'nestorOutbox';
 
+/** An outbox row as the publisher reads it (`payload` as the JSON text written to the row, or parsed). */
+export interface OutboxRow {
+  id: string;
+  name: string;
+  payload: object | string;
+  delay: number | null;
+  priority: number | null;
+  requestId: string | null;
+}
+
 /**
  * Moves outbox rows onto the backend's queues: after the enqueueing transaction commits (a rollback means
  * the job never existed), and from a sweeper that republishes what a crash left unpublished and what the
@@ -53,16 +63,22 @@ export class OutboxPublisher implements EntitySubscriberInterface {
     }
   }
 
-  /** Publishes new outbox rows after `manager`'s transaction commits, or now (in the background). */
-  publishAfterCommit(ids: string[], manager?: EntityManager): void {
+  /**
+   * Publishes new outbox rows (as just inserted, payloads as their JSON text) after `manager`'s transaction
+   * commits, or now (in the background). They are not read back: the caller wrote them, nothing else has.
+   */
+  publishAfterCommit(rows: OutboxRow[], manager?: EntityManager): void {
+    if (!this.backend.publishes) {
+      return; // development mode: the runner takes the rows from the outbox itself
+    }
     const queryRunner = manager?.queryRunner;
     if (queryRunner?.isTransactionActive) {
-      const data = queryRunner.data as Record<string, string[] | undefined>;
-      data[PENDING] = [...(data[PENDING] ?? []), ...ids];
+      const data = queryRunner.data as Record<string, OutboxRow[] | undefined>;
+      (data[PENDING] ??= []).push(...rows);
     } else {
       // The rows are durable already: publish in the background so a Redis outage never holds the caller
       // (commands wait for Redis to come back); the sweeper covers a publish that does not complete.
-      this.publish(ids).catch((error: Error) =>
+      this.publishRows(rows).catch((error: Error) =>
         this.logger.warn(`Publish deferred to the sweeper: ${error.message}`),
       );
     }
@@ -70,52 +86,56 @@ export class OutboxPublisher implements EntitySubscriberInterface {
 
   /** TypeORM calls this after every commit: publish what that transaction enqueued. */
   afterTransactionCommit(event: TransactionCommitEvent): void {
-    const data = event.queryRunner.data as Record<string, string[] | undefined>;
-    const ids = data[PENDING];
-    if (ids?.length) {
+    const data = event.queryRunner.data as Record<string, OutboxRow[] | undefined>;
+    const rows = data[PENDING];
+    if (rows?.length) {
       data[PENDING] = [];
       // Publication failures leave the rows for the sweeper; the request that committed is not failed.
-      this.publish(ids).catch((error: Error) =>
+      this.publishRows(rows).catch((error: Error) =>
         this.logger.warn(`Publish deferred to the sweeper: ${error.message}`),
       );
     }
   }
 
   afterTransactionRollback(event: TransactionCommitEvent): void {
-    (event.queryRunner.data as Record<string, string[] | undefined>)[PENDING] = [];
+    (event.queryRunner.data as Record<string, OutboxRow[] | undefined>)[PENDING] = [];
   }
 
-  /** Publishes outbox rows (idempotent: the job id is the row id) and marks them published. */
+  /** Publishes the outbox rows of these ids not published yet (idempotent: the job id is the row id). */
   async publish(ids: string[]): Promise<void> {
     if (!this.backend.publishes) {
       return; // development mode: the runner takes the rows from the outbox itself
     }
-    await this.backend.ready();
-    const rows = await this.dataSource.query<
-      {
-        id: string;
-        name: string;
-        payload: object;
-        delay: number | null;
-        priority: number | null;
-        requestId: string | null;
-      }[]
-    >(
+    const rows = await this.dataSource.query<OutboxRow[]>(
       `SELECT id, name, payload, delay, priority, "requestId" FROM job_outbox
         WHERE id = ANY($1) AND "publishedAt" IS NULL`,
       [ids],
     );
+    await this.publishRows(rows);
+  }
+
+  /** Adds committed outbox rows to their queues and marks them published. */
+  private async publishRows(rows: OutboxRow[]): Promise<void> {
+    await this.backend.ready();
     // One bulk add per queue (a single round trip for a whole sweep), then one UPDATE for the batch.
-    const byName = new Map<string, typeof rows>();
+    const byName = new Map<string, OutboxRow[]>();
     for (const row of rows) {
-      byName.set(row.name, [...(byName.get(row.name) ?? []), row]);
+      const batch = byName.get(row.name);
+      if (batch) {
+        batch.push(row);
+      } else {
+        byName.set(row.name, [row]);
+      }
     }
     for (const [name, batch] of byName) {
       const job = this.registry.get(name);
       await this.backend.queue(name).addBulk(
         batch.map((row) => ({
           name,
-          data: withJobMeta(row.payload, { requestId: row.requestId ?? undefined }),
+          data: withJobMeta(
+            typeof row.payload === 'string' ? (JSON.parse(row.payload) as object) : row.payload,
+            { requestId: row.requestId ?? undefined },
+          ),
           opts: {
             jobId: row.id,
             attempts: job.options.attempts,

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   await app.init();
   const jobs = app.get(JobsService);
   const dataSource = app.get(DataSource);
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (let i = 0; i < total; i += 1000) {
     await dataSource.transaction(async (manager) => {
@@ -73,11 +74,12 @@ async function main(): Promise<void> {
     () => false,
   );
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const { user, system } = process.cpuUsage(cpu);
   const [{ n }] = await dataSource.query<{ n: number }[]>(
     'SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NULL',
   );
   process.stdout.write(
-    `${JSON.stringify({ elapsedMs: drained ? elapsedMs : handledMs, handledMs, unfinished: n })}\n`,
+    `${JSON.stringify({ elapsedMs: drained ? elapsedMs : handledMs, handledMs, unfinished: n, cpuMs: (user + system) / 1000 })}\n`,
   );
   await app.get(JobBackend).queue('bench.noop').obliterate({ force: true });
   await app.close();

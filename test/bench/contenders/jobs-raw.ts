@@ -1,7 +1,7 @@
 /**
  * Jobs baseline: raw bullmq on the same Redis. `JOBS` no-op jobs are bulk-added (chunks of 1,000), or added
  * with one awaited `queue.add` each with JOBS_ENQUEUE=each, and run by one Worker at concurrency 20 in this
- * process; prints `{"elapsedMs":…}` once every job completed.
+ * process; prints `{"elapsedMs":…,"cpuMs":…}` once every job completed (cpuMs: this process's CPU time meanwhile).
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     }
   });
   await worker.waitUntilReady();
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const opts = { attempts: 3, removeOnComplete: { age: 3600, count: 10_000 } };
   for (let i = 0; i < total; i += 1000) {
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
   }
   await finished;
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-  process.stdout.write(`${JSON.stringify({ elapsedMs })}\n`);
+  const { user, system } = process.cpuUsage(cpu);
+  process.stdout.write(`${JSON.stringify({ elapsedMs, cpuMs: (user + system) / 1000 })}\n`);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
