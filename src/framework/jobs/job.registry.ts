@@ -3,7 +3,6 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { CronExpressionParser } from 'cron-parser';
-import { cacheValidationMetadata } from 'src/framework/fields/validation-metadata-cache';
 import { JOB_METADATA, JobContext, JobDeclaration, JobOptions } from 'src/framework/jobs/job.decorator';
 
 /** A bad job declaration: boot stops with this coded message. */
@@ -47,9 +46,7 @@ export class JobRegistry implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
-  ) {
-    cacheValidationMetadata(); // every payload is validated twice (enqueue, run): the rule lookup dominated
-  }
+  ) {}
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) {
