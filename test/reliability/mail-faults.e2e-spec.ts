@@ -40,10 +40,18 @@ describe('confirmation mail under worker SIGKILLs (real processes, Redis, Postgr
     return proc;
   }
 
-  /** SIGKILLs the workers (all, or one slot) and starts their replacements at once. */
-  async function kill(slots: number[]): Promise<void> {
-    await Promise.all(slots.map((slot) => workers[slot]!.stop('SIGKILL')));
-    slots.forEach(spawnWorker);
+  /**
+   * SIGKILLs the workers (all, or one slot) and starts their replacements at once. Kills run one after
+   * another: a window kill overlapping a random one would otherwise stop the same dying process twice and
+   * spawn two replacements for one slot, leaving one untracked worker that no later kill reaches.
+   */
+  let kills = Promise.resolve();
+  function kill(slots: number[]): Promise<void> {
+    kills = kills.then(async () => {
+      await Promise.all(slots.map((slot) => workers[slot]!.stop('SIGKILL')));
+      slots.forEach(spawnWorker);
+    });
+    return kills;
   }
 
   async function beforeAccept(mail: ReceivedMail): Promise<void> {

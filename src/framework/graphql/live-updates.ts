@@ -90,7 +90,7 @@ export class LiveUpdates implements OnModuleDestroy {
     });
     const subConn = new Redis(url);
     this.connections = [pubConn, subConn];
-    const emitter = redisEmitter()({ pubConn, subConn } as never) as unknown as MQEmitter & {
+    const emitter = redisEmitter()({ pubConn, subConn }) as unknown as MQEmitter & {
       state: { on(event: 'error', listener: (error: Error) => void): void };
     };
     // Without a listener, a connection error would be thrown from the emitter's event.
