@@ -6,8 +6,9 @@ import type { Options as PinoHttpOptions } from 'pino-http';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { REDACTED, redactUrl } from 'src/framework/logging/redact-url';
 
-/** Request headers that carry credentials (the `req.headers…` entries of REDACTED_PATHS). */
+/** Headers that carry credentials: replaced by the serializers, and by REDACTED_PATHS in other lines. */
 const SECRET_REQUEST_HEADERS = ['authorization', 'cookie', 'x-api-key', 'x-csrf-token'];
+const SECRET_RESPONSE_HEADERS = ['set-cookie'];
 
 type Headers = Record<string, unknown>;
 
@@ -40,17 +41,14 @@ function redactedRequest(req: { url?: string; headers?: Headers }): object {
 
 /** pino-std-serializers' response (its `headers` a fresh copy), with Set-Cookie replaced. */
 function redactedResponse(res: { headers?: Headers }): object {
-  res.headers = censorHeaders(res.headers, ['set-cookie']);
+  res.headers = censorHeaders(res.headers, SECRET_RESPONSE_HEADERS);
   return res;
 }
 
 /** Paths pino replaces with `[redacted]` wherever they appear in a log line. */
 export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  'req.headers["x-csrf-token"]',
-  'res.headers["set-cookie"]',
+  ...SECRET_REQUEST_HEADERS.map((name) => `req.headers["${name}"]`),
+  ...SECRET_RESPONSE_HEADERS.map((name) => `res.headers["${name}"]`),
   'password',
   '*.password',
   '*.newPassword',
@@ -80,9 +78,8 @@ const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
  * Example: `logRequests(fastify, PinoLogger.root)`.
  */
 export function logRequests(fastify: FastifyInstance, logger: PinoBaseLogger): void {
-  const lines = requestLines(logger);
   fastify.addHook('onResponse', (request, reply, done) => {
-    logRequest(lines, request, reply);
+    logRequest(logger, request, reply);
     done();
   });
 }
