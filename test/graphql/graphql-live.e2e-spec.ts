@@ -1,18 +1,24 @@
 import 'src/app/catalog/catalog.factories';
 import { randomBytes } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import WebSocket from 'ws';
 import { AppModule } from 'src/app.module';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product } from 'src/app/catalog/product.entity';
+import { NestorConfig } from 'src/framework/config/nestor-config';
+import { LiveUpdates } from 'src/framework/graphql/live-updates';
+import { ResourceRegistry } from 'src/framework/resource/resource.registry';
+import { ResourceEvents } from 'src/framework/resource/resource-events';
 import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
 import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
 
 /**
  * Live updates (issue 22 item 4) through graphql-ws, the third-party client, over a real WebSocket:
  * per-resource created/updated/deleted subscriptions, after COMMIT only, with REST's permissions and
- * ownership, and across processes through Redis pub/sub.
+ * ownership, and across processes through Redis pub/sub, published only while some process subscribes
+ * (issue 23).
  */
 
 interface Received {
@@ -93,6 +99,17 @@ function wsClient(t: TestApp, user?: TestUser, headers?: Record<string, string>)
 
 /** Waits until the server has registered the subscription (a write before that would not be seen). */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+/** Resolves once `check` holds (polled every 10 ms), or fails after `ms`. */
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) {
+      throw new Error('not within the time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 async function rest(
   t: TestApp,
@@ -265,9 +282,43 @@ describe('GraphQL live updates', () => {
 
 describe('GraphQL live updates across processes (Redis pub/sub)', () => {
   const prefix = `live-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const created = `nestor/${prefix}/categories/created`;
   let a: TestApp;
   let b: TestApp;
   let client: Client | undefined;
+  /** Every live update Redis carries for this prefix (a subscriber outside the apps: no presence). */
+  let tap: Redis;
+  const published: string[] = [];
+  const feeds: Feed[] = [];
+  const live = (app: TestApp) => app.app.get(LiveUpdates);
+  /** Past its boot, a process counts a topic nobody subscribes to as not live. */
+  const booted = (updates: LiveUpdates) =>
+    until(() => !updates.presence.listened(`nestor/${prefix}/none/created`));
+  const category = async (name: string) => {
+    const res = await rest(a, a.superuser, 'POST', '/api/categories', {
+      name,
+      slug: `${name.toLowerCase()}-${prefix}`,
+    });
+    expect(res.statusCode).toBe(201);
+    return res.json<{ id: number }>().id;
+  };
+  /** Subscribes in B; resolves with the feed once B has confirmed the subscription (Mercurius's `on`). */
+  const subscribed = async (query: string) => {
+    const emitter = live(b).emitter;
+    const on = emitter.on.bind(emitter);
+    const confirmed = new Promise<void>((resolve) =>
+      jest.spyOn(emitter, 'on').mockImplementationOnce((topic, listener, done) =>
+        on(topic, listener, () => {
+          done?.();
+          resolve();
+        }),
+      ),
+    );
+    const feed = new Feed(client!, query);
+    feeds.push(feed);
+    await confirmed;
+    return feed;
+  };
 
   beforeAll(async () => {
     const env = {
@@ -280,28 +331,70 @@ describe('GraphQL live updates across processes (Redis pub/sub)', () => {
     const url = (a.app.get(DataSource).options as { url: string }).url;
     b = await createTestApp(AppModule.forRoot, { env: { ...env, DATABASE_URL: url } });
     await b.app.listen(0, '127.0.0.1');
+    client = wsClient(b, a.superuser);
+    tap = new Redis(TEST_REDIS_URL);
+    tap.on('pmessage', (_pattern, channel) => {
+      if (!channel.endsWith('/_presence')) {
+        published.push(channel);
+      }
+    });
+    await tap.psubscribe(`nestor/${prefix}/*`);
+    await Promise.all([booted(live(a)), booted(live(b))]);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+    feeds.splice(0).forEach((feed) => feed.close());
   });
 
   afterAll(async () => {
     await client?.dispose();
+    tap?.disconnect();
     await b?.close();
     await a?.close();
     await deleteRedisKeys(TEST_REDIS_URL, prefix);
   });
 
-  it('sends a write committed in one process to a subscriber of another', async () => {
-    client = wsClient(b, a.superuser);
-    const feed = new Feed(client, 'subscription { categoryCreated { id name } }');
+  it('publishes nothing while no process has a subscriber', async () => {
+    await category('Unheard');
     await settle();
-    const res = await rest(a, a.superuser, 'POST', '/api/categories', {
-      name: 'Remote',
-      slug: `remote-${prefix}`,
-    });
-    expect(res.statusCode).toBe(201);
-    expect((await feed.next()).data?.categoryCreated).toEqual({
-      id: res.json<{ id: number }>().id,
-      name: 'Remote',
-    });
+    expect(published).toEqual([]);
+  });
+
+  it('sends a write committed in one process to a subscriber of another, from the first write on', async () => {
+    const feed = await subscribed('subscription { categoryCreated { id name } }');
+    const before = published.length;
+    // At once: by the time B confirms the subscription, Redis has written B's announcement to A's socket.
+    const id = await category('Remote');
+    expect((await feed.next()).data?.categoryCreated).toEqual({ id, name: 'Remote' });
+    expect(published.slice(before)).toEqual([created]);
+  });
+
+  it('publishes to the subscribers of others from a process that booted after them', async () => {
+    const feed = await subscribed('subscription { categoryCreated { id name } }');
+    // Process C: its own LiveUpdates, on its own Redis connections, with the same prefix.
+    const events = new ResourceEvents();
+    const c = new LiveUpdates(a.app.get(NestorConfig), events);
+    try {
+      await booted(c);
+      expect(c.presence.listened(created)).toBe(true);
+      const definition = a.app.get(ResourceRegistry).byPath('categories');
+      events.committed(definition, 'create', 1e9, { id: 1e9, name: 'From C' });
+      expect((await feed.next()).data?.categoryCreated).toEqual({ id: 1e9, name: 'From C' });
+    } finally {
+      await c.onModuleDestroy();
+    }
+  });
+
+  it('stops publishing once the last subscriber has left', async () => {
+    const feed = await subscribed('subscription { categoryCreated { id } }');
+    await category('Heard');
+    await feed.next();
+    const before = published.length;
     feed.close();
+    await until(() => !live(a).presence.listened(created));
+    await category('Silent');
+    await settle();
+    expect(published.length).toBe(before);
   });
 });

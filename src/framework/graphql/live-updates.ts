@@ -3,6 +3,7 @@ import type * as IORedis from 'ioredis';
 import mqemitter, { type MQEmitter } from 'mqemitter';
 import type MQEmitterRedis from 'mqemitter-redis';
 import { NestorConfig } from 'src/framework/config/nestor-config';
+import { LivePresence, type PresenceTiming } from 'src/framework/graphql/live-presence';
 import { lazyModule } from 'src/framework/lazy-module';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
@@ -30,25 +31,36 @@ const KIND: Record<ResourceEvent['operation'], LiveKind> = {
   delete: 'deleted',
 };
 
+/** Announce every 10 s; a subscription waits up to 500 ms for its announcement to come back. */
+const PRESENCE: PresenceTiming = { interval: 10_000, wait: 500 };
+
 /**
  * The bus of GraphQL's live updates (Mercurius's subscription emitter): every committed write of a
- * resource's service is published on `nestor/<prefix>/<resource>/<kind>`. With REDIS_URL set it is Redis
- * pub/sub (mqemitter-redis), so a write in one process reaches subscribers connected to any other; on
- * the embedded default, in-process. Publishing never waits: a write's answer does not depend on Redis.
- * Example: `live.topic(registry.get(ProductResource), 'created')` → `nestor/nestor/products/created`.
+ * resource's service is published on `nestor/<prefix>/<resource>/<kind>` when some process has a
+ * subscriber on that topic (`LivePresence`: a Map lookup; a write nobody follows costs no PUBLISH). With
+ * REDIS_URL set it is Redis pub/sub (mqemitter-redis), so a write in one process reaches subscribers
+ * connected to any other; on the embedded default, in-process. Publishing never waits: a write's answer
+ * does not depend on Redis. Example: `live.topic(registry.get(ProductResource), 'created')` →
+ * `nestor/nestor/products/created`.
  */
 @Injectable()
 export class LiveUpdates implements OnModuleDestroy {
+  /** Mercurius's emitter: its subscriptions start once every process knows of them. */
   readonly emitter: MQEmitter;
+  /** Which topics some process listens on. */
+  readonly presence: LivePresence;
   private readonly logger = new Logger('LiveUpdates');
   private readonly prefix: string;
   private readonly remote: boolean;
+  private readonly bus: MQEmitter;
   private connections?: IORedis.Redis[];
 
   constructor(config: NestorConfig, events: ResourceEvents) {
     this.prefix = `nestor/${config.jobsPrefix}`;
     this.remote = !!config.redisUrl;
-    this.emitter = config.redisUrl ? this.redis(config.redisUrl) : mqemitter();
+    this.bus = config.redisUrl ? this.redis(config.redisUrl) : mqemitter();
+    this.presence = new LivePresence(this.bus, this.prefix, this.logger, PRESENCE);
+    this.emitter = this.presence.wrap(this.bus);
     events.listen((event) => this.publish(event));
   }
 
@@ -57,20 +69,25 @@ export class LiveUpdates implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.presence.close();
     if (this.connections) {
       // Not the emitter's close (QUIT): it would wait on, or throw for, a Redis that is out of reach.
       this.connections.forEach((connection) => connection.disconnect());
       return;
     }
-    await new Promise<void>((resolve) => this.emitter.close(() => resolve()));
+    await new Promise<void>((resolve) => this.bus.close(() => resolve()));
   }
 
   private publish({ definition, operation, id, row }: ResourceEvent): void {
+    const topic = this.topic(definition, KIND[operation]);
+    if (!this.presence.listened(topic)) {
+      return;
+    }
     const ownerField = definition.owner?.column?.propertyName;
     const payload: LivePayload = { id, row, owner: ownerField ? row[ownerField] : undefined };
-    this.emitter.emit(
+    this.bus.emit(
       // Through Redis as JSON values (timestamps as REST's strings), as the process itself would answer.
-      { topic: this.topic(definition, KIND[operation]), payload: this.remote ? jsonSafe(payload) : payload },
+      { topic, payload: this.remote ? jsonSafe(payload) : payload },
       (error?: Error) => {
         if (error) {
           this.logger.warn(`A live update of ${definition.path} was not published: ${error.message}`);
@@ -90,6 +107,15 @@ export class LiveUpdates implements OnModuleDestroy {
     });
     const subConn = new Redis(url);
     this.connections = [pubConn, subConn];
+    // What was announced while Redis was away is lost: publish everything until learnt again.
+    let connected = false;
+    subConn.on('close', () => this.presence.blind());
+    subConn.on('ready', () => {
+      if (connected) {
+        this.presence.rejoin();
+      }
+      connected = true;
+    });
     const emitter = redisEmitter()({ pubConn, subConn }) as unknown as MQEmitter & {
       state: { on(event: 'error', listener: (error: Error) => void): void };
     };
