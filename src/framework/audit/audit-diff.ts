@@ -17,16 +17,27 @@ const SECRET_WORDS: ReadonlySet<string> = new Set([
   'credentials',
 ]);
 
+/** Names seen (fields, a record's keys): every audited write asks again for the same few. Bounded. */
+const secretNames = new Map<string, boolean>();
+const MAX_REMEMBERED_NAMES = 4096;
+
 /**
  * Whether a field name looks like it holds a secret: one of its camelCase or snake_case words is
  * password, secret, token, hash, salt, otp… Example: `isSecretField('passwordHash') === true`.
  */
 export function isSecretField(name: string): boolean {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .some((word) => SECRET_WORDS.has(word));
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    secret = name
+      .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .some((word) => SECRET_WORDS.has(word));
+    if (secretNames.size < MAX_REMEMBERED_NAMES) {
+      secretNames.set(name, secret);
+    }
+  }
+  return secret;
 }
 
 /**

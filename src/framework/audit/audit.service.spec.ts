@@ -7,7 +7,7 @@ describe(AuditService.name, () => {
     id: { name: 'id' },
     metadata: { columns: [] } as unknown as EntityMetadata,
     fields: new Map(
-      ['id', 'value', 'takenAt', 'note'].map((name) => [name, { name, readable: true }] as const),
+      ['id', 'value', 'takenAt', 'note', 'extra'].map((name) => [name, { name, readable: true }] as const),
     ),
   };
   const manager = () => ({
@@ -24,10 +24,10 @@ describe(AuditService.name, () => {
     };
 
     /** correctChanges on an entry the database wrote with `changes`; returns the manager's query mock. */
-    const correct = async (changes: unknown): Promise<jest.Mock> => {
+    const correct = async (changes: unknown, created: Record<string, unknown> = row): Promise<jest.Mock> => {
       const sut = new AuditService();
       const m = manager();
-      await sut.correctChanges(m as never, definition, { id: '1', changes }, row);
+      await sut.correctChanges(m as never, definition, { id: '1', changes }, created);
       return m.query;
     };
 
@@ -45,6 +45,30 @@ describe(AuditService.name, () => {
         '1',
         JSON.stringify({ value: [null, 0.30000000000000004], takenAt: [null, '2026-01-02T03:04:05.678Z'] }),
       ]);
+    });
+
+    describe('on a JSON column', () => {
+      const withJson = { id: 8, extra: { b: [1, { d: 2, c: 'x' }], a: null } };
+
+      it('leaves an entry equal but for the order of nested keys', async () => {
+        const query = await correct({ extra: [null, { a: null, b: [1, { c: 'x', d: 2 }] }] }, withJson);
+        expect(query).not.toHaveBeenCalled();
+      });
+
+      it.each([
+        ['an array in another order', { extra: [null, { a: null, b: [{ d: 2, c: 'x' }, 1] }] }],
+        ['a nested key more', { extra: [null, { a: null, b: [1, { d: 2, c: 'x', e: 0 }] }] }],
+        ['a nested key fewer', { extra: [null, { a: null, b: [1, { d: 2 }] }] }],
+        ['a field more', { extra: [null, withJson.extra], note: [null, 'n'] }],
+        ['an object for an array', { extra: [null, { a: null, b: { 0: 1, 1: { d: 2, c: 'x' } } }] }],
+        ['a string for a number', { extra: [null, { a: null, b: ['1', { d: 2, c: 'x' }] }] }],
+      ])('rewrites an entry with %s', async (_case, changes) => {
+        const query = await correct(changes, withJson);
+        expect(query).toHaveBeenCalledWith(expect.stringMatching(/^UPDATE /), [
+          '1',
+          JSON.stringify({ extra: [null, withJson.extra] }),
+        ]);
+      });
     });
   });
 });

@@ -48,14 +48,31 @@ const COLUMNS = [
 /** PostgreSQL allows 65535 parameters per statement; bulk writes are split below that. */
 const ROWS_PER_STATEMENT = Math.floor(65535 / COLUMNS.length);
 
-/** JSON with object keys sorted, so two values compare as jsonb compares them (key order aside). */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item && typeof item === 'object' && !Array.isArray(item)
-      ? Object.fromEntries(
-          Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
-        )
-      : item,
+/**
+ * Whether two JSON values are equal as jsonb compares them (object key order aside), without writing either
+ * out: the check of every one-statement create. Values that are not JSON's (a Date) never reach it.
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) {
+    return true;
+  }
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return false;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((item, i) => sameJson(item, b[i]))
+    );
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left);
+  return (
+    keys.length === Object.keys(right).length &&
+    keys.every((key) => Object.hasOwn(right, key) && sameJson(left[key], right[key]))
   );
 }
 
@@ -170,7 +187,7 @@ export class AuditService {
     row: AuditedRow,
   ): Promise<void> {
     const expected = diff(null, row, this.omittedFields(definition));
-    if (canonicalJson(expected) !== canonicalJson(entry.changes)) {
+    if (!sameJson(expected, entry.changes)) {
       const table = tableOf(manager.connection.getMetadata(AuditEntry));
       await manager.query(`UPDATE ${table} SET changes = $2::jsonb WHERE id = $1`, [
         entry.id,

@@ -8,6 +8,7 @@ import { isSecretField } from 'src/framework/audit/audit-diff';
 import { type ResourceInput, referencesEnforcedByDatabase } from 'src/framework/resource/resource-input';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
+import { InsertStatements } from 'src/framework/resource/insert-statements';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
 
 /** jsonb_build_object takes at most 100 arguments: 50 fields per call. */
@@ -35,17 +36,20 @@ function jsonOf(field: ResourceField, column: string): string {
  * between the two inserts: no create hooks, no to-many links, references left to foreign keys, no entity
  * listener or subscriber that watches the INSERT or its transaction, no Idempotency-Key claim (which is
  * marked inside the write's transaction), on a PostgreSQL server. The INSERT is TypeORM's own (defaults,
- * version column, transformers); the entry's `changes` are computed by the database and checked against
+ * version column, transformers), built once per set of columns given (InsertStatements); the entry's `changes` are computed by the database and checked against
  * `diff(null, row)` afterwards (AuditService.correctChanges).
  */
 export class OneStatementCreate {
   private changesSql?: string;
+  private readonly inserts: InsertStatements;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly definition: ResourceDefinition,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.inserts = new InsertStatements(dataSource, definition.metadata);
+  }
 
   /** Whether `input` can be created this way (see the class comment). */
   applies(input: ResourceInput, inKeyedRequest: boolean): boolean {
@@ -70,15 +74,7 @@ export class OneStatementCreate {
     returning: string,
   ): Promise<ResourceRow> {
     const { definition, dataSource } = this;
-    const [insert, insertParams] = dataSource
-      .createQueryBuilder()
-      .insert()
-      .into(definition.metadata.target)
-      .values(input.values)
-      .returning(returning)
-      .updateEntity(false)
-      .getQueryAndParameters();
-    const params: unknown[] = [...(insertParams as unknown[])];
+    const [insert, params] = this.inserts.build(input.values, returning);
     const entry = this.audit.createdEntrySql(dataSource.manager, definition, principal, params, {
       source: 'created',
       recordId: `created.${ident(definition.id.name)}::text`,
