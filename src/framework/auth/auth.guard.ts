@@ -113,13 +113,24 @@ export class NestorAuthGuard extends AuthGuard('jwt') {
     return this.authorize(requirement, request.principal);
   }
 
+  /** Per handler and class: decorators record requirements at boot, so each pair is looked up once. */
+  private readonly requirements = new WeakMap<object, WeakMap<object, AuthRequirement>>();
+
   private requirementOf(context: ExecutionContext): AuthRequirement {
-    return (
-      this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
-        context.getHandler(),
-        context.getClass(),
-      ]) ?? { kind: 'authenticated' }
-    );
+    const handler = context.getHandler();
+    const classRef = context.getClass();
+    let byClass = this.requirements.get(handler);
+    let requirement = byClass?.get(classRef);
+    if (!requirement) {
+      requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+        handler,
+        classRef,
+      ]) ?? { kind: 'authenticated' };
+      byClass ??= new WeakMap();
+      byClass.set(classRef, requirement);
+      this.requirements.set(handler, byClass);
+    }
+    return requirement;
   }
 
   override handleRequest<T>(error: unknown, user: T): T {

@@ -1,12 +1,30 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Principal, can } from 'src/framework/access/principal';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
+/** The row `etagOf` hashed last and its JSON, for `jsonOf` (one slot: a strong reference to one row). */
+let lastRow: ResourceRow | undefined;
+let lastJson = '';
+
 /** `"<27 chars>"`: a strong validator of the full representation (without includes). */
 export function etagOf(row: ResourceRow): string {
-  return `"${createHash('sha1').update(JSON.stringify(row)).digest('base64url')}"`;
+  const json = JSON.stringify(row);
+  lastRow = row;
+  lastJson = json;
+  // The one-shot hash: no Hash object per request (the value is createHash('sha1')…digest's).
+  return `"${hash('sha1', json, 'base64url')}"`;
+}
+
+/**
+ * `JSON.stringify(row)`, without stringifying again the row `etagOf` just hashed: a GET answers the row
+ * it computed the ETag of, usually within the same tick (any other row, or an unchanged one hashed
+ * earlier, is stringified anew). Rows are not changed after they are read, so the identity check is enough.
+ * Example: `reply.type('application/json; charset=utf-8').send(jsonOf(row))`.
+ */
+export function jsonOf(row: ResourceRow): string {
+  return row === lastRow ? lastJson : JSON.stringify(row);
 }
 
 /** The 404 of a row that does not exist, or that the caller may not see. */

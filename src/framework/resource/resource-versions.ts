@@ -111,6 +111,11 @@ export class ApiVersions {
     return this.views.get(definition)!.get(version)!;
   }
 
+  /** Whether `present` changes rows in `version` (else it answers each row itself). */
+  changesRows(version = this.defaultVersion): boolean {
+    return this.mapping.has(version);
+  }
+
   /** A row as a version shows it, included related rows too. The row itself is not changed. */
   present(row: ResourceRow, definition: ResourceDefinition, version = this.defaultVersion): ResourceRow {
     if (!this.mapping.has(version)) {

@@ -24,7 +24,8 @@ import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 import { type ApiVersions, versionInPath } from 'src/framework/resource/resource-versions';
-import type { ListResult, ResourceService } from 'src/framework/resource/resource.service';
+import { jsonOf } from 'src/framework/resource/resource-rows';
+import { type ListResult, ResourceService } from 'src/framework/resource/resource.service';
 
 const RESOURCE_PATH = Symbol('nestor:resource-controller-path');
 
@@ -118,12 +119,24 @@ function noneMatches(noneMatch: string | undefined, etag: string): boolean {
 
 /** The handlers every resource's generated controller calls (each through a function of its own). */
 class ResourceRoutes {
+  /**
+   * Whether `get` answers the very row `etagOf` hashed (the generated service's own `get`/`readOne`): its
+   * JSON is then sent as it was hashed instead of stringified again. A subclass may change the row after.
+   */
+  private readonly plainGet: boolean;
+  /** Per route template: the API version it serves and that version's answer headers. */
+  private readonly routeVersions = new Map<string, { version: string; headers?: Record<string, string> }>();
+
   constructor(
     readonly service: ResourceService,
     readonly registry: ResourceRegistry,
     readonly cache: ResourceCache,
     private readonly entityName: string,
-  ) {}
+  ) {
+    const base = ResourceService.prototype as unknown as Record<string, unknown>;
+    const own = service as unknown as Record<string, unknown>;
+    this.plainGet = own.get === base.get && own.readOne === base.readOne;
+  }
 
   /** `Cache-Control` as the resource's `cache` option declares it (none without one). */
   private cacheControl(request: FastifyRequest, reply: FastifyReply): void {
@@ -135,10 +148,19 @@ class ResourceRoutes {
 
   /** The API version the request reached; its answer carries the version's deprecation headers. */
   private version(request: FastifyRequest, reply: FastifyReply): string {
-    const versions = this.registry.versions;
-    const version = versionInPath(request.routeOptions.url ?? '') ?? versions.defaultVersion;
-    void reply.headers(versions.view(this.service.definition, version).headers);
-    return version;
+    const url = request.routeOptions.url ?? '';
+    let route = this.routeVersions.get(url);
+    if (!route) {
+      const versions = this.registry.versions;
+      const version = versionInPath(url) ?? versions.defaultVersion;
+      const { headers } = versions.view(this.service.definition, version);
+      route = { version, headers: Object.keys(headers).length > 0 ? { ...headers } : undefined };
+      this.routeVersions.set(url, route);
+    }
+    if (route.headers) {
+      void reply.headers(route.headers);
+    }
+    return route.version;
   }
 
   private present(row: ResourceRow, version: string): ResourceRow {
@@ -172,10 +194,17 @@ class ResourceRoutes {
       principalOf(request),
     );
     this.cacheControl(request, reply);
+    if (!this.registry.versions.changesRows(version)) {
+      return page;
+    }
     return { ...page, data: page.data.map((row) => this.present(row, version)) };
   }
 
-  async get(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+  async get(
+    id: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<ResourceRow | string | undefined> {
     const version = this.version(request, reply);
     const raw = query(request);
     const accepted = this.service.definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS;
@@ -194,7 +223,13 @@ class ResourceRoutes {
       void reply.status(304);
       return undefined;
     }
-    return this.present(row, version);
+    const presented = this.present(row, version);
+    if (this.plainGet && presented === row && parsed.fields === undefined) {
+      // The JSON Fastify would send (same content type), as etagOf stringified it.
+      void reply.type('application/json; charset=utf-8');
+      return jsonOf(row);
+    }
+    return presented;
   }
 
   async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
