@@ -11,7 +11,8 @@ import type { AfterQueryEvent } from 'typeorm/subscriber/event/QueryEvent.js';
 import { Principal, loadPrincipal } from 'src/framework/access/principal';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
-import { CacheStore, RedisCacheStore } from 'src/framework/resource/cache-stores';
+import { ECHO_TIMEOUT_MS, PrincipalStampFeed } from 'src/framework/auth/principal-stamp-feed';
+import { RedisCacheStore, freshStamp } from 'src/framework/resource/cache-stores';
 
 /** Principals kept per process (least recently used go first). */
 const MAX_ENTRIES = 10_000;
@@ -45,13 +46,17 @@ export function writesPrincipals(sql: string): boolean {
 }
 
 /**
- * The JWT path's principals (user, flags, permissions), cached per user and session with a version stamp
- * in Redis (REDIS_URL): every write to the tables they are read from — through any repository, query
- * builder or raw query of Nestor's data source, in any process — replaces the stamp once it has committed,
- * before the writer's call returns, so a deactivation, a revoked session or a removed permission counts on
- * the very next request in every process. Each request reads the stamp (one Redis GET instead of the
- * principal's query). Without Redis there is no shared stamp that a `nestor` command or another process
- * could replace, so every request reads the principal from the database, as before.
+ * The JWT path's principals (user, flags, permissions), cached per user and session under a version stamp
+ * (REDIS_URL). Every write to the tables they are read from — through any repository, query builder or raw
+ * query of Nestor's data source, in any process — replaces the stamp once it has committed: one Lua call
+ * sets the stamp key and publishes the new value on `<JOBS_PREFIX>:principals`, and the writer's call
+ * returns only once its own subscriber has the message back (at most ECHO_TIMEOUT_MS): Redis writes a
+ * PUBLISH to every subscriber in the same pass, so every process has it on its socket by then, and a
+ * deactivation, a revoked session or a removed permission counts on the very next request in every process.
+ * Each process keeps the stamp in memory from its subscription (PrincipalStampFeed), so a cached request
+ * costs no Redis round trip; while the subscription is not confirmed (booting, reconnecting) each request
+ * reads the stamp key (one GET), and the database if Redis is out of reach. Without Redis there is no shared
+ * stamp that a `nestor` command or another process could replace, so every request reads the database.
  * Example: `const principal = await principals.load(userId, family)`.
  */
 @Injectable()
@@ -59,7 +64,9 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
   /** Sees every statement through TypeORM's query runner (afterQuery), one-statement writes included. */
   readonly [STATEMENT_SAFE] = true;
   private readonly logger = new Logger('PrincipalCache');
-  private readonly store?: CacheStore;
+  private readonly store?: RedisCacheStore;
+  private readonly feed?: PrincipalStampFeed;
+  private readonly forgetFeed?: () => void;
   private readonly stamp: string;
   private readonly entries = new LRUCache<string, { stamp: string; principal: Principal }>({
     max: MAX_ENTRIES,
@@ -72,8 +79,17 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     config: NestorConfig,
     private readonly dataSource: DataSource,
   ) {
-    this.store = config.redisUrl ? new RedisCacheStore(config.redisUrl) : undefined;
     this.stamp = `${config.jobsPrefix}:principals:v`;
+    if (config.redisUrl) {
+      this.store = new RedisCacheStore(config.redisUrl);
+      this.feed = PrincipalStampFeed.acquire(config.redisUrl, `${config.jobsPrefix}:principals`);
+      this.forgetFeed = this.feed.onReset(() => this.entries.clear());
+    }
+  }
+
+  /** Whether loads compare with the stamp kept in memory (subscribed) rather than reading Redis. */
+  get subscribed(): boolean {
+    return this.feed?.live ?? false;
   }
 
   /** The active user's principal for a JWT (`family`: its session), or undefined (see loadPrincipal). */
@@ -81,12 +97,14 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     if (!this.store) {
       return loadPrincipal(this.dataSource, userId, 'jwt', family);
     }
-    let stamp: string;
-    try {
-      stamp = await this.store.current([this.stamp]);
-    } catch (error) {
-      this.logger.warn(`Principal stamp unavailable, reading the database: ${(error as Error).message}`);
-      return loadPrincipal(this.dataSource, userId, 'jwt', family);
+    let stamp = this.feed?.stamp();
+    if (stamp === undefined) {
+      try {
+        stamp = await this.store.current([this.stamp]);
+      } catch (error) {
+        this.logger.warn(`Principal stamp unavailable, reading the database: ${(error as Error).message}`);
+        return loadPrincipal(this.dataSource, userId, 'jwt', family);
+      }
     }
     const key = `${userId}|${family ?? ''}`;
     const entry = this.entries.get(key);
@@ -106,14 +124,23 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
   /** Replaces the stamp: every process reads principals from the database again. */
   async invalidate(): Promise<void> {
     this.entries.clear();
-    if (!this.store) {
+    if (!this.store || !this.feed) {
       return;
     }
+    const value = freshStamp();
+    const echo = this.feed.expect(value);
     try {
-      await this.store.bump([this.stamp]);
+      await this.store.bumpAndPublish(this.stamp, value, this.feed.channel);
     } catch (error) {
+      echo.cancel();
       // Committed already: processes that still reach Redis keep their principals until TTL_MS at most.
       this.logger.error(`Principal cache invalidation failed: ${(error as Error).message}`);
+      return;
+    }
+    if (!(await echo.arrived)) {
+      // Published, but our subscription did not hear it: it may miss others too, so it starts again.
+      this.logger.warn(`No echo of a principal stamp within ${ECHO_TIMEOUT_MS} ms: resubscribing`);
+      this.feed.reconnect();
     }
   }
 
@@ -126,6 +153,8 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     if (index >= 0) {
       this.dataSource.subscribers.splice(index, 1);
     }
+    this.forgetFeed?.();
+    this.feed?.release();
     await this.store?.close();
   }
 
