@@ -17,4 +17,28 @@ describe('etagOf / jsonOf', () => {
     etagOf(other);
     expect(jsonOf(row)).toBe(JSON.stringify(row));
   });
+
+  it('reuses the hashed JSON even when other rows were hashed in between (concurrent GETs)', () => {
+    const first = { id: 2, name: 'Chair' };
+    const second = { id: 3, name: 'Table' };
+    etagOf(first);
+    etagOf(second);
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      expect(jsonOf(first)).toBe('{"id":2,"name":"Chair"}');
+      expect(jsonOf(second)).toBe('{"id":3,"name":"Table"}');
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
+  });
+
+  it('keeps the JSON off copies of the row and out of its own JSON', () => {
+    const hashed = { id: 4, name: 'Shelf' };
+    etagOf(hashed);
+    const copy: Record<string, unknown> = { ...hashed, name: 'Bench' };
+    expect(jsonOf(copy)).toBe('{"id":4,"name":"Bench"}');
+    expect(JSON.stringify(hashed)).toBe('{"id":4,"name":"Shelf"}');
+    expect(Object.keys(hashed)).toEqual(['id', 'name']);
+  });
 });

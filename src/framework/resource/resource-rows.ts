@@ -4,27 +4,28 @@ import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
-/** The row `etagOf` hashed last and its JSON, for `jsonOf` (one slot: a strong reference to one row). */
-let lastRow: ResourceRow | undefined;
-let lastJson = '';
+/**
+ * The JSON `etagOf` hashed, kept on the row itself under a symbol, non-enumerable: spreads and copies of
+ * the row (which may differ) do not carry it, and JSON.stringify does not see it. A single "last row" slot
+ * missed under load, since other requests hash their rows between a GET's ETag and its answer.
+ */
+const HASHED_JSON = Symbol('nestor:hashed-json');
 
 /** `"<27 chars>"`: a strong validator of the full representation (without includes). */
 export function etagOf(row: ResourceRow): string {
   const json = JSON.stringify(row);
-  lastRow = row;
-  lastJson = json;
+  Object.defineProperty(row, HASHED_JSON, { value: json, configurable: true, writable: true });
   // The one-shot hash: no Hash object per request (the value is createHash('sha1')…digest's).
   return `"${hash('sha1', json, 'base64url')}"`;
 }
 
 /**
- * `JSON.stringify(row)`, without stringifying again the row `etagOf` just hashed: a GET answers the row
- * it computed the ETag of, usually within the same tick (any other row, or an unchanged one hashed
- * earlier, is stringified anew). Rows are not changed after they are read, so the identity check is enough.
+ * `JSON.stringify(row)`, without stringifying again a row `etagOf` hashed: a GET answers the row it
+ * computed the ETag of. Rows are not changed after they are read, so the JSON kept on the row is its JSON.
  * Example: `reply.type('application/json; charset=utf-8').send(jsonOf(row))`.
  */
 export function jsonOf(row: ResourceRow): string {
-  return row === lastRow ? lastJson : JSON.stringify(row);
+  return (row as { [HASHED_JSON]?: string })[HASHED_JSON] ?? JSON.stringify(row);
 }
 
 /** The 404 of a row that does not exist, or that the caller may not see. */

@@ -120,7 +120,7 @@ function noneMatches(noneMatch: string | undefined, etag: string): boolean {
 /** The handlers every resource's generated controller calls (each through a function of its own). */
 class ResourceRoutes {
   /**
-   * Whether `get` answers the very row `etagOf` hashed (the generated service's own `get`/`readOne`): its
+   * Whether `get` answers a row `etagOf` hashed (the generated service's own `get`/`readOne`): its
    * JSON is then sent as it was hashed instead of stringified again. A subclass may change the row after.
    */
   private readonly plainGet: boolean;
