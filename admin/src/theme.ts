@@ -18,6 +18,9 @@ const darkPalette: RaThemeOptions['palette'] = {
 };
 
 /**
+ * react-admin's loading spinners (the app bar's refresh indicator, a list still fetching) are unnamed
+ * progress bars (axe: "aria-progressbar-name"): name them all.
+ *
  * react-admin gives its row checkboxes an `aria-label`, which MUI 9 puts on the checkbox's wrapper span
  * instead of the input: the input ends up unlabelled (axe: "label", "aria-prohibited-attr"). Move it.
  */
@@ -27,7 +30,8 @@ function adjusted(theme: RaThemeOptions, palette: RaThemeOptions['palette']): Ra
     palette,
     components: {
       ...theme.components,
-      // react-admin's themes leave MuiCheckbox alone, so nothing is overwritten here.
+      // react-admin's themes leave MuiCheckbox and MuiCircularProgress alone: nothing is overwritten here.
+      MuiCircularProgress: { defaultProps: { 'aria-label': 'Loading' } },
       MuiCheckbox: {
         defaultProps: {
           slotProps: {
