@@ -18,11 +18,12 @@ const darkPalette: RaThemeOptions['palette'] = {
 };
 
 /**
- * react-admin's loading spinners (the app bar's refresh indicator, a list still fetching) are unnamed
- * progress bars (axe: "aria-progressbar-name"): name them all.
+ * react-admin's loading spinners and bars (the app bar's refresh indicator, a reference field still
+ * fetching) are unnamed progress bars (axe: "aria-progressbar-name"): name them all.
  *
  * react-admin gives its row checkboxes an `aria-label`, which MUI 9 puts on the checkbox's wrapper span
  * instead of the input: the input ends up unlabelled (axe: "label", "aria-prohibited-attr"). Move it.
+ * The placeholder table a slow list shows has unlabelled "select-all" checkboxes: they say it is loading.
  */
 function adjusted(theme: RaThemeOptions, palette: RaThemeOptions['palette']): RaThemeOptions {
   return {
@@ -30,13 +31,18 @@ function adjusted(theme: RaThemeOptions, palette: RaThemeOptions['palette']): Ra
     palette,
     components: {
       ...theme.components,
-      // react-admin's themes leave MuiCheckbox and MuiCircularProgress alone: nothing is overwritten here.
+      // react-admin's themes leave MuiCheckbox and the progress bars alone: nothing is overwritten here.
       MuiCircularProgress: { defaultProps: { 'aria-label': 'Loading' } },
+      MuiLinearProgress: { defaultProps: { 'aria-label': 'Loading' } },
       MuiCheckbox: {
         defaultProps: {
           slotProps: {
             root: { 'aria-label': undefined },
-            input: (ownerState: CheckboxOwnerState) => ({ 'aria-label': ownerState['aria-label'] }),
+            input: (ownerState: CheckboxOwnerState) => ({
+              'aria-label':
+                ownerState['aria-label'] ??
+                (ownerState.className?.split(' ').includes('select-all') ? 'Loading' : undefined),
+            }),
           },
         },
       },
