@@ -214,12 +214,15 @@ describe('Idempotency-Key, database store', () => {
       const browser = await launchChromium();
       try {
         const page = await browser.newPage();
-        await page.goto(`${base}/docs`);
-        await page.getByText('Place an order: checks and decrements stock atomically').click();
-        await page.getByText('Idempotency-Key', { exact: true }).first().waitFor();
+        // Generous waits: Swagger UI renders a large document, slowly on a loaded CI machine.
+        await page.goto(`${base}/docs`, { timeout: 60_000 });
+        await page
+          .getByText('Place an order: checks and decrements stock atomically')
+          .click({ timeout: 60_000 });
+        await page.getByText('Idempotency-Key', { exact: true }).first().waitFor({ timeout: 60_000 });
       } finally {
         await browser.close();
       }
-    });
+    }, 150_000);
   });
 });
