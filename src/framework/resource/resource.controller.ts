@@ -190,7 +190,7 @@ class ResourceRoutes {
     sparse(reply, parsed.fields);
     const page = await this.service.list(
       parsed,
-      { path: request.url.split('?')[0], query: raw },
+      { path: request.url.split('?')[0], query: raw, url: request.url },
       principalOf(request),
     );
     this.cacheControl(request, reply);
