@@ -171,7 +171,9 @@ export class ResourceService {
     const cursorOf = (row: ResourceRow): string => encodeCursor(query.sort.map((_, i) => row[`__k${i}`]));
     const nextCursor = more && last ? cursorOf(last) : null;
     const cursors = request.cursors ? rows.map(cursorOf) : undefined;
-    await loadIncludes(this.reads, this.includeScope, definition, rows, query.include, principal);
+    if (query.include.length > 0) {
+      await loadIncludes(this.reads, this.includeScope, definition, rows, query.include, principal);
+    }
     const page = query.page ?? null;
     return {
       data: rows.map(withoutHelpers),
@@ -219,15 +221,18 @@ export class ResourceService {
       throw notFound(this.definition, id);
     }
     // Helper columns exist only with includes; without them the row is its own full representation.
-    const etag = etagOf(options.include?.length ? withoutHelpers(row) : row);
-    await loadIncludes(
-      this.reads,
-      this.includeScope,
-      this.definition,
-      [row],
-      options.include ?? [],
-      options.principal,
-    );
+    const included = options.include !== undefined && options.include.length > 0;
+    const etag = etagOf(included ? withoutHelpers(row) : row);
+    if (included) {
+      await loadIncludes(
+        this.reads,
+        this.includeScope,
+        this.definition,
+        [row],
+        options.include!,
+        options.principal,
+      );
+    }
     if (options.fields) {
       const keep = new Set([...options.fields, ...(options.include ?? []).map((p) => p.split('.')[0])]);
       const projected: ResourceRow = {};
@@ -238,7 +243,7 @@ export class ResourceService {
       }
       return { row: projected, etag };
     }
-    return { row: options.include?.length ? withoutHelpers(row) : row, etag };
+    return { row: included ? withoutHelpers(row) : row, etag };
   }
 
   /** Validates and inserts in one transaction (hooks included); returns the stored row. */
