@@ -4,12 +4,7 @@ import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
 import type { Principal } from 'src/framework/access/principal';
 import { ident } from 'src/framework/database/sql';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import {
-  notDeleted,
-  relationLink,
-  selectEntityColumns,
-  selectFields,
-} from 'src/framework/resource/resource-sql';
+import { entityColumnList, notDeleted, relationLink, selectList } from 'src/framework/resource/resource-sql';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
@@ -58,8 +53,8 @@ export async function relatedRows(
     return `${link.alias}.${ident(inner.ownerColumn.databaseName)} AS ${ident(`__o_${n}`)}`;
   });
   const columns = targetDefinition
-    ? selectFields(targetDefinition.readable, link.alias)
-    : selectEntityColumns(target, link.alias);
+    ? selectList(targetDefinition.readable, link.alias)
+    : entityColumnList(target, link.alias);
   // An owned target is limited to the caller's rows, as its own routes would be.
   const targetOwner = targetDefinition && scope.ownerScope(targetDefinition, principal);
   const ownedOnly =
@@ -70,7 +65,7 @@ export async function relatedRows(
     return [];
   }
   return manager.query<ResourceRow[]>(
-    `SELECT ${[...columns, ...nestedOwners, `${link.key} AS "__owner"`].join(', ')} FROM ${link.from} WHERE ${
+    `SELECT ${[columns, ...nestedOwners, `${link.key} AS "__owner"`].join(', ')} FROM ${link.from} WHERE ${
       link.key
     } = ANY($1)${link.many ? notDeleted(target, link.alias) : ''}${ownedOnly} ORDER BY ${link.alias}.${ident(
       target.primaryColumns[0].databaseName,

@@ -27,6 +27,11 @@ export interface ListResult {
 export interface ListRequest {
   path: string;
   query: Record<string, unknown>;
+  /**
+   * The request's URL, when `query` is its query string exactly as parsed: the links of a URL seen before
+   * are then not encoded again.
+   */
+  url?: string;
   /** Also answer every row's cursor (`ListResult.cursors`), not only the next page's. */
   cursors?: boolean;
 }
@@ -85,6 +90,93 @@ export async function countRows(
   return { total: rows[0].n, estimated: false };
 }
 
+/** The query of one list request as its links write it: each parameter percent-encoded once. */
+interface LinkTemplate {
+  path: string;
+  /** The `self` link. */
+  self: string;
+  /** A page link without its `page=<n>`: the link up to it (`?` or `&` included), and after it. */
+  page: readonly [string, string];
+  /** The same for a cursor link's `after=<cursor>`. */
+  after: readonly [string, string];
+}
+
+/** The options every link is encoded with (`qs`'s, parameter by parameter). */
+const ENCODING = { arrayFormat: 'comma' } as const;
+/** Text `qs` leaves as it is (RFC 3986's unreserved characters). */
+const UNRESERVED = /^[A-Za-z0-9_.~-]*$/;
+/** Links of the request URLs seen last: a client paging through a list asks the same URLs again. */
+const templates = new Map<string, LinkTemplate>();
+const MAX_TEMPLATES = 500;
+/** Longer URLs are not kept: 500 of them could hold megabytes. */
+const MAX_CACHED_URL = 2048;
+
+/** How many request URLs' links are kept (for tests of the bound). */
+export function cachedLinkTemplates(): number {
+  return templates.size;
+}
+
+/**
+ * `<parts before>&<slot>&<parts after>` split around `slot`'s place in the query (at the end when the query
+ * has none), with `drop` left out: the parameters the links of one kind replace.
+ */
+function around(
+  path: string,
+  parts: readonly (readonly [string, string])[],
+  slot: string,
+  drop: string,
+): readonly [string, string] {
+  const at = parts.findIndex(([key]) => key === slot);
+  const text = (from: number, to: number): string =>
+    parts
+      .slice(from, to)
+      .filter(([key, encoded]) => key !== drop && encoded !== '')
+      .map(([, encoded]) => encoded)
+      .join('&');
+  const head = text(0, at < 0 ? parts.length : at);
+  const tail = at < 0 ? '' : text(at + 1, parts.length);
+  return [`${path}?${head}${head ? '&' : ''}`, tail ? `&${tail}` : ''];
+}
+
+/**
+ * The links' template of a request. `qs.stringify` of a whole object is its keys' encodings joined by `&`
+ * in key order (skipping empty ones), so encoding each parameter alone gives the same text; a link then
+ * only writes its `page` or `after`, where `{ ...query, page }` would have put it.
+ */
+function linkTemplate(request: ListRequest): LinkTemplate {
+  const cacheable = request.url !== undefined && request.url.length <= MAX_CACHED_URL;
+  const cached = cacheable ? templates.get(request.url!) : undefined;
+  if (cached && cached.path === request.path) {
+    return cached;
+  }
+  const { path, query } = request;
+  const parts = Object.keys(query).map(
+    (key) => [key, qs.stringify({ [key]: query[key] }, ENCODING)] as const,
+  );
+  const search = parts
+    .map(([, encoded]) => encoded)
+    .filter((encoded) => encoded !== '')
+    .join('&');
+  const template: LinkTemplate = {
+    path,
+    self: search ? `${path}?${search}` : path,
+    page: around(path, parts, 'page', 'after'),
+    after: around(path, parts, 'after', 'page'),
+  };
+  if (cacheable) {
+    if (templates.size >= MAX_TEMPLATES) {
+      templates.clear();
+    }
+    templates.set(request.url!, template);
+  }
+  return template;
+}
+
+/** `key=value` as `qs` encodes it. */
+function parameter(key: string, value: string): string {
+  return UNRESERVED.test(value) ? `${key}=${value}` : qs.stringify({ [key]: value }, ENCODING);
+}
+
 /** `self`, `next` and `prev` of a page: by page number with `page=`, by cursor otherwise. */
 export function pageLinks(
   request: ListRequest,
@@ -92,28 +184,20 @@ export function pageLinks(
   more: boolean,
   nextCursor: string | null,
 ): ListResult['links'] {
-  const link = (changes: Record<string, unknown>): string => {
-    const merged: Record<string, unknown> = { ...request.query, ...changes };
-    for (const key of Object.keys(merged)) {
-      if (merged[key] === undefined) {
-        delete merged[key];
-      }
-    }
-    // Fully percent-encoded (brackets too), so each link is a valid URI reference; repeated list
-    // parameters come back in the documented comma form.
-    const search = qs.stringify(merged, { arrayFormat: 'comma' });
-    return search ? `${request.path}?${search}` : request.path;
-  };
+  // Fully percent-encoded (brackets too), so each link is a valid URI reference; repeated list
+  // parameters come back in the documented comma form (qs's `arrayFormat: 'comma'`).
+  const template = linkTemplate(request);
+  const pageLink = (n: number): string => template.page[0] + parameter('page', String(n)) + template.page[1];
   return {
-    self: link({}),
+    self: template.self,
     next:
       page !== null
         ? more
-          ? link({ page: page + 1, after: undefined })
+          ? pageLink(page + 1)
           : null
         : nextCursor
-          ? link({ after: nextCursor, page: undefined })
+          ? template.after[0] + parameter('after', nextCursor) + template.after[1]
           : null,
-    prev: page !== null && page > 1 ? link({ page: page - 1, after: undefined }) : null,
+    prev: page !== null && page > 1 ? pageLink(page - 1) : null,
   };
 }

@@ -286,7 +286,7 @@ export function afterCondition(
 }
 
 /** SELECT list items for fields of the API representation (`t."col" AS "name"`). */
-export function selectFields(fields: readonly ResourceField[], alias = 't'): string[] {
+function selectFields(fields: readonly ResourceField[], alias = 't'): string[] {
   return fields.map((field) => {
     if (field.kind === 'toManyIds') {
       const link = relationLink(field.relation!, 0);
@@ -303,8 +303,42 @@ export function selectFields(fields: readonly ResourceField[], alias = 't'): str
 }
 
 /** Columns of an entity that is not itself a resource, for includes: every column by property name. */
-export function selectEntityColumns(metadata: EntityMetadata, alias: string): string[] {
+function selectEntityColumns(metadata: EntityMetadata, alias: string): string[] {
   return metadata.columns
     .filter((c) => !c.isVirtualProperty) // a @VirtualColumn is a subquery, not a column of the table
     .map((c) => `${alias}.${ident(c.databaseName)} AS ${ident(c.propertyName)}`);
+}
+
+/**
+ * Joined select lists by what they select (a definition's `readable` array, an entity's metadata), then
+ * alias: lists and includes would otherwise build the same text on every request.
+ */
+const selectLists = new WeakMap<object, Map<string, string>>();
+
+function remembered(owner: object, alias: string, build: () => string[]): string {
+  let byAlias = selectLists.get(owner);
+  if (!byAlias) {
+    byAlias = new Map();
+    selectLists.set(owner, byAlias);
+  }
+  let list = byAlias.get(alias);
+  if (list === undefined) {
+    list = build().join(', ');
+    byAlias.set(alias, list);
+  }
+  return list;
+}
+
+/**
+ * `selectFields(fields, alias)` joined with `, `, built once per fields array and alias: pass an array kept
+ * for the process (a definition's `readable`), or a per-request array the list then dies with.
+ * Example: `SELECT ${selectList(definition.readable)} FROM …`.
+ */
+export function selectList(fields: readonly ResourceField[], alias = 't'): string {
+  return remembered(fields, alias, () => selectFields(fields, alias));
+}
+
+/** `selectEntityColumns(metadata, alias)` joined with `, `, built once per entity and alias. */
+export function entityColumnList(metadata: EntityMetadata, alias: string): string {
+  return remembered(metadata, alias, () => selectEntityColumns(metadata, alias));
 }

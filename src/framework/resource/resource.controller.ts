@@ -20,6 +20,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
 import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
 import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
+import type { ListQuery } from 'src/framework/resource/query-types';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
@@ -109,6 +110,29 @@ function refuseUnknownParameters(raw: Record<string, unknown>, accepted: string[
   }
 }
 
+/** Whether a query has no parameter (as `Object.keys(raw).length === 0`, without the array). */
+function isEmpty(raw: Record<string, unknown>): boolean {
+  for (const key in raw) {
+    if (Object.hasOwn(raw, key)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** A parsed query whose object and arrays cannot change, so one parse can serve many requests. */
+function frozen(parsed: ListQuery): ListQuery {
+  for (const value of Object.values(parsed) as unknown[]) {
+    if (Array.isArray(value)) {
+      for (const item of value as unknown[]) {
+        Object.freeze(item);
+      }
+      Object.freeze(value);
+    }
+  }
+  return Object.freeze(parsed);
+}
+
 /** Whether `If-None-Match` names `etag` (weak or strong) or is `*`. */
 function noneMatches(noneMatch: string | undefined, etag: string): boolean {
   return (
@@ -124,6 +148,8 @@ class ResourceRoutes {
    * JSON is then sent as it was hashed instead of stringified again. A subclass may change the row after.
    */
   private readonly plainGet: boolean;
+  /** The parse of an empty query, which every `GET /:id` without one shares (frozen: nothing may change it). */
+  private emptyQuery?: ListQuery;
   /** Per route template: the API version it serves and that version's answer headers. */
   private readonly routeVersions = new Map<string, { version: string; headers?: Record<string, string> }>();
 
@@ -190,7 +216,7 @@ class ResourceRoutes {
     sparse(reply, parsed.fields);
     const page = await this.service.list(
       parsed,
-      { path: request.url.split('?')[0], query: raw },
+      { path: request.url.split('?')[0], query: raw, url: request.url },
       principalOf(request),
     );
     this.cacheControl(request, reply);
@@ -200,16 +226,28 @@ class ResourceRoutes {
     return { ...page, data: page.data.map((row) => this.present(row, version)) };
   }
 
+  /** `GET /:id`'s query: its few parameters only, parsed once for the many requests without any. */
+  private getQuery(raw: Record<string, unknown>): ListQuery {
+    const definition = this.service.definition;
+    if (isEmpty(raw)) {
+      this.emptyQuery ??= frozen(parseListQuery(raw, definition.query));
+      return this.emptyQuery;
+    }
+    refuseUnknownParameters(
+      raw,
+      definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS,
+      this.entityName,
+    );
+    return parseListQuery(raw, definition.query);
+  }
+
   async get(
     id: string,
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<ResourceRow | string | undefined> {
     const version = this.version(request, reply);
-    const raw = query(request);
-    const accepted = this.service.definition.deleteDateColumn ? GET_PARAMETERS_TRASHED : GET_PARAMETERS;
-    refuseUnknownParameters(raw, accepted, this.entityName);
-    const parsed = parseListQuery(raw, this.service.definition.query);
+    const parsed = this.getQuery(query(request));
     const { row, etag } = await this.service.get(this.service.parseId(id), {
       fields: parsed.fields,
       include: parsed.include,

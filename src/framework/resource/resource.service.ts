@@ -34,7 +34,7 @@ import {
   afterCondition,
   cursorColumns,
   orderBy,
-  selectFields,
+  selectList,
   whereClause,
 } from 'src/framework/resource/resource-sql';
 import { RowReader } from 'src/framework/resource/row-reader';
@@ -147,11 +147,12 @@ export class ResourceService {
     if (query.after) {
       where.push(afterCondition(definition, query.sort, query.after, params));
     }
-    const fields = this.selected(query.fields);
     const helpers = includeOwners(definition, query.include);
-    const columns = [...selectFields(fields), ...cursorColumns(definition, query.sort), ...helpers].join(
-      ', ',
-    );
+    const columns = [
+      selectList(this.selected(query.fields)),
+      ...cursorColumns(definition, query.sort),
+      ...helpers,
+    ].join(', ');
     const sql = pageStatement(definition, query, columns, where, orderBy(definition, query.sort));
     // Prepared (PreparedReads) only where a generic plan cannot hurt: no filter or search values, which can
     // be skewed enough to need plans of their own (and `npm run bench` showed no clear gain for a filtered
@@ -170,7 +171,9 @@ export class ResourceService {
     const cursorOf = (row: ResourceRow): string => encodeCursor(query.sort.map((_, i) => row[`__k${i}`]));
     const nextCursor = more && last ? cursorOf(last) : null;
     const cursors = request.cursors ? rows.map(cursorOf) : undefined;
-    await loadIncludes(this.reads, this.includeScope, definition, rows, query.include, principal);
+    if (query.include.length > 0) {
+      await loadIncludes(this.reads, this.includeScope, definition, rows, query.include, principal);
+    }
     const page = query.page ?? null;
     return {
       data: rows.map(withoutHelpers),
@@ -218,15 +221,18 @@ export class ResourceService {
       throw notFound(this.definition, id);
     }
     // Helper columns exist only with includes; without them the row is its own full representation.
-    const etag = etagOf(options.include?.length ? withoutHelpers(row) : row);
-    await loadIncludes(
-      this.reads,
-      this.includeScope,
-      this.definition,
-      [row],
-      options.include ?? [],
-      options.principal,
-    );
+    const included = options.include !== undefined && options.include.length > 0;
+    const etag = etagOf(included ? withoutHelpers(row) : row);
+    if (included) {
+      await loadIncludes(
+        this.reads,
+        this.includeScope,
+        this.definition,
+        [row],
+        options.include!,
+        options.principal,
+      );
+    }
     if (options.fields) {
       const keep = new Set([...options.fields, ...(options.include ?? []).map((p) => p.split('.')[0])]);
       const projected: ResourceRow = {};
@@ -237,7 +243,7 @@ export class ResourceService {
       }
       return { row: projected, etag };
     }
-    return { row: options.include?.length ? withoutHelpers(row) : row, etag };
+    return { row: included ? withoutHelpers(row) : row, etag };
   }
 
   /** Validates and inserts in one transaction (hooks included); returns the stored row. */
@@ -399,11 +405,14 @@ export class ResourceService {
     }
   }
 
-  /** The readable fields for `fields=` (all when absent; the id always). */
-  protected selected(names: string[] | undefined): ResourceField[] {
+  /**
+   * The readable fields for `fields=` (all when absent: the definition's own array, whose select list is
+   * then built once; the id always).
+   */
+  protected selected(names: string[] | undefined): readonly ResourceField[] {
     const { readable, id } = this.definition;
     if (!names) {
-      return [...readable];
+      return readable;
     }
     const wanted = new Set([id.name, ...names]);
     return readable.filter((f) => wanted.has(f.name));

@@ -6,7 +6,7 @@ import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { includeOwners } from 'src/framework/resource/include-loader';
 import type { Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import { selectFields, trashedCondition } from 'src/framework/resource/resource-sql';
+import { selectList, trashedCondition } from 'src/framework/resource/resource-sql';
 
 /**
  * Reads one row of a resource, with the statements built once per shape: the same string object each time
@@ -29,7 +29,7 @@ export class RowReader {
     let sql = this.readOneStatements.get(key);
     if (sql === undefined) {
       const definition = this.definition;
-      const select = [...selectFields(definition.readable), ...includeOwners(definition, helpers)];
+      const select = [selectList(definition.readable), ...includeOwners(definition, helpers)];
       const condition = trashedCondition(definition, trashed);
       const deleted = condition ? ` AND ${condition}` : '';
       const ownedBy = owned ? ` AND t.${ident(definition.owner!.column!.databaseName)} = $2` : '';
@@ -46,9 +46,7 @@ export class RowReader {
 
   /** The RETURNING list of a create: readOne's columns, on the table INSERT names (it takes no alias). */
   createdRowSql(): string {
-    this.created ??= selectFields(this.definition.readable, ident(this.definition.metadata.tableName)).join(
-      ', ',
-    );
+    this.created ??= selectList(this.definition.readable, ident(this.definition.metadata.tableName));
     return this.created;
   }
 
