@@ -5,12 +5,13 @@
 // and the built app see the same decorators and metadata. `src/…` imports become relative paths; `nestor`
 // imports stay as written (Node finds the package: installed in an app, itself in this repository).
 // `build-server.mjs [root]` builds the project at `root` (an app that installed Nestor); by default this one.
+// This repository's example app is then also bundled (bundle-server.mjs, dist/bundle/); an app's is not.
 import { transformFile } from '@swc/core';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
-const root = process.argv[2] ?? join(import.meta.dirname, '..');
+const root = resolve(process.argv[2] ?? join(import.meta.dirname, '..'));
 const outDir = join(root, 'dist');
 
 /** The TypeScript files under `dir`, specs left out. */
@@ -52,3 +53,6 @@ const workers = Array.from({ length: availableParallelism() * 2 }, async () => {
   }
 });
 await Promise.all(workers);
+if (root === resolve(import.meta.dirname, '..')) {
+  await import('./bundle-server.mjs');
+}

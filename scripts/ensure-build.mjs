@@ -4,10 +4,10 @@
 // that installed Nestor builds with the package's scripts); by default this repository.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const scripts = import.meta.dirname;
-const root = process.argv[3] ?? join(scripts, '..');
+const root = resolve(process.argv[3] ?? join(scripts, '..'));
 
 function newest(path) {
   if (!existsSync(path)) {
@@ -20,10 +20,12 @@ function newest(path) {
   return readdirSync(path).reduce((max, name) => Math.max(max, newest(join(path, name))), stat.mtimeMs);
 }
 
+// This repository's build ends with the bundle of its example app (bundle-server.mjs); an app's has none.
+const bundled = root === resolve(scripts, '..');
 const builds = [
   {
     what: 'dist/',
-    marker: join('dist', 'src', 'main.js'),
+    marker: join('dist', ...(bundled ? ['bundle', 'launch.js'] : ['src', 'main.js'])),
     sources: ['src', 'migrations', 'package.json'],
     command: [join(scripts, 'build-server.mjs'), root],
   },
@@ -45,6 +47,9 @@ function isStale({ marker, sources }) {
   const path = join(root, marker);
   const builtAt = existsSync(path) ? statSync(path).mtimeMs : 0;
   const changed = [...sources.map((s) => join(root, s)), join(scripts, 'build-server.mjs')];
+  if (bundled) {
+    changed.push(join(scripts, 'bundle-server.mjs'));
+  }
   return builtAt === 0 || changed.some((s) => newest(s) > builtAt);
 }
 // `ensure-build.mjs server` builds only dist/: the CLI needs no web UI. An app has no admin or GraphiQL

@@ -27,7 +27,7 @@ execFileSync('openssl', [
 ], { stdio: 'pipe' }); // prettier-ignore
 
 const port = await freePort();
-const server = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], {
+const server = spawn(process.execPath, [join(root, 'dist', 'bundle', 'launch.js'), 'main'], {
   cwd: root,
   env: embeddedEnv({
     PORT: String(port),

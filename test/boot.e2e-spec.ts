@@ -1,12 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { NestorProcess, ensureBuild, freePort } from 'test/support/processes';
+import { dirname, join } from 'node:path';
+import { NestorProcess, ROOT, childEnv, ensureBuild, freePort } from 'test/support/processes';
 
 /** The banner's message: the JSON log line that carries it (output off a terminal is JSON). */
 function banner(output: string): string {
   const line = output.split('\n').find((l) => l.includes('Nestor is listening'));
   return line ? (JSON.parse(line) as { msg: string }).msg : '';
+}
+
+/** The command lines of `pid`'s descendants. */
+function descendants(pid: number): string[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/)!);
+  const below = (p: number): string[][] =>
+    rows.filter((row) => Number(row[2]) === p).flatMap((row) => [row, ...below(Number(row[1]))]);
+  return below(pid).map((row) => row[3]);
 }
 
 /** `npm start`'s process on the embedded default, as a new user first meets it. */
@@ -107,4 +119,35 @@ describe('Boot: a quiet log, one banner, the API root', () => {
       expect(await server.stop()).toBe(0);
     }
   });
+
+  it('`npm start` runs the bundle through its launcher, which answers /health/live and /health/ready', async () => {
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts.start).toBe('node dist/bundle/launch.js main');
+    const port = await freePort();
+    const env = childEnv({ PORT: String(port), DATA_DIR: dataDir });
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { ...env, PATH: `${dirname(process.execPath)}:${env.PATH}` },
+      detached: true, // its own process group: npm, its shell and the app stop together
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => npm.once('exit', resolve));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 90_000;
+      while ((await fetch(`${base}/health/live`).catch(() => undefined))?.status !== 200) {
+        expect(npm.exitCode === null && Date.now() < deadline).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+      expect(descendants(npm.pid!)).toContainEqual(
+        expect.stringMatching(/^\S*node dist\/bundle\/launch\.js main$/),
+      );
+    } finally {
+      process.kill(-npm.pid!, 'SIGTERM');
+      await exited;
+    }
+  }, 120_000);
 });

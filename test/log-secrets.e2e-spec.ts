@@ -22,7 +22,7 @@ interface Pair {
 }
 
 /**
- * The account flows against the built server (`dist/src/main.js`, a real port, logging at `trace`), with
+ * The account flows against the built server (the bundle `npm start` runs, a real port, logging at `trace`), with
  * every line it writes collected: no password, token, code or key a client sends or receives appears in
  * any of them, also when a client puts one in a query string. The verification link is followed in
  * Chromium, as a user would.

@@ -23,7 +23,17 @@ import {
   verifyEquivalent,
   verifyGraphqlList,
 } from 'test/bench/equivalence';
-import { BENCH_OUT, BenchProcess, DIST, ROOT, freePort, http, nestorCli, rssMb } from 'test/bench/processes';
+import {
+  BENCH_OUT,
+  BenchProcess,
+  DIST,
+  ROOT,
+  cpuSeconds,
+  freePort,
+  http,
+  nestorCli,
+  rssMb,
+} from 'test/bench/processes';
 import {
   HttpRow,
   TimedRow,
@@ -272,7 +282,10 @@ function profileFlags(options: Options, name: string): string[] {
   ];
 }
 
-function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
+/** Started only by the cold-start scenario: the same build's unbundled server, against the bundle. */
+type ColdOnly = 'bare-nest' | 'nestor-unbundled';
+
+function commandOf(setup: Setup, name: ContenderName | ColdOnly): string[] {
   switch (name) {
     case 'raw':
       return [...profileFlags(setup.options, name), ...script('raw')];
@@ -286,8 +299,11 @@ function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
       return script('bare-nest');
     case 'nestor':
     case 'nestor-cached': {
-      return [...profileFlags(setup.options, name), join(DIST, 'src', 'main.js')];
+      // As `npm start` runs it: the bundle, through the launcher that turns the compile cache on.
+      return [...profileFlags(setup.options, name), join(DIST, 'bundle', 'launch.js'), 'main'];
     }
+    case 'nestor-unbundled':
+      return [...profileFlags(setup.options, name), join(DIST, 'src', 'main.js')];
     case 'nestor-before':
       return [...profileFlags(setup.options, name), join(setup.options.before!, 'src', 'main.js')];
   }
@@ -295,12 +311,12 @@ function commandOf(setup: Setup, name: ContenderName | 'bare-nest'): string[] {
 
 async function startContender(
   setup: Setup,
-  name: ContenderName | 'bare-nest',
-): Promise<{ port: number; process: BenchProcess; seconds: number }> {
+  name: ContenderName | ColdOnly,
+): Promise<{ port: number; process: BenchProcess; seconds: number; cpu: number }> {
   const port = await freePort();
   const plain = { ...process.env, DATABASE_URL: setup.db.url, NODE_ENV: 'production' };
   const env: NodeJS.ProcessEnv = {
-    ...(name === 'nestor' || name === 'nestor-before'
+    ...(name === 'nestor' || name === 'nestor-before' || name === 'nestor-unbundled'
       ? { ...setup.nestorEnv, RESOURCE_CACHE: 'off' }
       : name === 'nestor-cached'
         ? setup.nestorEnv
@@ -313,7 +329,7 @@ async function startContender(
   const child = new BenchProcess(name, commandOf(setup, name), env);
   try {
     const seconds = await child.waitReady(port, '/health/live');
-    return { port, process: child, seconds };
+    return { port, process: child, seconds, cpu: cpuSeconds(child.pid) };
   } catch (error) {
     await child.stop();
     throw error;
@@ -542,28 +558,39 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
   }));
 }
 
+/**
+ * Each app started `runs` times, in rotating order: wall and CPU time (user + system of its process, from
+ * /proc) until /health/live first answers 200, and RSS after 2 s idle. Nestor runs as `npm start` does (the
+ * bundle); `nestor-unbundled` is the same build's dist/src/main.js, and `--before` adds that build's.
+ */
 async function coldStartScenario(setup: Setup): Promise<TimedRow[]> {
-  const apps = ['bare-nest', 'raw', 'nest-handwritten', 'peer', 'nestor'] as const;
-  const seconds = new Map<string, number[]>();
-  const rss = new Map<string, number[]>();
+  const apps: (ColdOnly | ContenderName)[] = ['bare-nest', 'raw', 'nest-handwritten', 'peer', 'nestor'];
+  apps.push('nestor-unbundled', ...(setup.options.before ? (['nestor-before'] as const) : []));
+  const runs = new Map<string, { seconds: number; cpu: number; rss: number }[]>();
   for (let run = 0; run < setup.options.runs; run++) {
     for (const app of rotate(apps, run)) {
       const started = await startContender({ ...setup, options: { ...setup.options, cpuProf: false } }, app);
       await new Promise((resolve) => setTimeout(resolve, 2000)); // idle: let boot-time garbage settle
       const idle = rssMb(started.process.pid);
       await started.process.stop();
-      seconds.set(app, [...(seconds.get(app) ?? []), started.seconds]);
-      rss.set(app, [...(rss.get(app) ?? []), idle]);
+      runs.set(app, [...(runs.get(app) ?? []), { seconds: started.seconds, cpu: started.cpu, rss: idle }]);
       log(
-        `  cold start ${app.padEnd(17)} run ${run + 1}: ${started.seconds.toFixed(2)} s, idle RSS ${idle.toFixed(0)} MB`,
+        `  cold start ${app.padEnd(17)} run ${run + 1}: ${started.seconds.toFixed(2)} s, CPU ${started.cpu.toFixed(2)} s, idle RSS ${idle.toFixed(0)} MB`,
       );
     }
   }
+  const medianOf = (app: string, key: 'seconds' | 'cpu' | 'rss') => median(runs.get(app)!.map((r) => r[key]));
   return apps.map((app) => ({
-    contender: app,
-    seconds: median(seconds.get(app)!),
-    rss: median(rss.get(app)!),
-    detail: app === 'nestor' ? 'the shop: 9 resources + auth, admin, jobs, docs' : undefined,
+    contender: app === 'nestor-before' ? labelOf(setup, app) : app,
+    seconds: medianOf(app, 'seconds'),
+    cpuSeconds: medianOf(app, 'cpu'),
+    rss: medianOf(app, 'rss'),
+    detail:
+      app === 'nestor'
+        ? 'the shop: 9 resources + auth, admin, jobs, docs; bundled, as `npm start`'
+        : app === 'nestor-unbundled'
+          ? 'the same build, dist/src/main.js'
+          : undefined,
   }));
 }
 

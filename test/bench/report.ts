@@ -13,6 +13,8 @@ export interface TimedRow {
   seconds: number;
   /** Median idle RSS in MB (cold start only). */
   rss?: number;
+  /** Cold start: median CPU seconds (user + system) of the process until its first 200. */
+  cpuSeconds?: number;
   /** Jobs: median CPU µs per job of the contender's process (not Redis's or PostgreSQL's). */
   cpuUs?: number;
   /** Jobs: how they were enqueued (`bulk`, `one call per job`). */
@@ -126,11 +128,11 @@ export function jobsTable(rows: TimedRow[], jobs: number): string {
 export function coldStartTable(rows: TimedRow[]): string {
   const bare = rows.find((r) => r.contender === 'bare-nest');
   return [
-    '| app | cold start to first 200 (s) | idle RSS MB | start × bare Nest | RSS × bare Nest |',
-    '|---|---:|---:|---:|---:|',
+    '| app | cold start to first 200 (s) | CPU to first 200 (s) | idle RSS MB | start × bare Nest | CPU × bare Nest | RSS × bare Nest |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.contender}${r.detail ? ` (${r.detail})` : ''} | ${fmt(r.seconds, 2)} | ${fmt(r.rss)} | ${ratio(r.seconds, bare?.seconds)} | ${ratio(r.rss, bare?.rss)} |`,
+        `| ${r.contender}${r.detail ? ` (${r.detail})` : ''} | ${fmt(r.seconds, 2)} | ${fmt(r.cpuSeconds, 2)} | ${fmt(r.rss)} | ${ratio(r.seconds, bare?.seconds)} | ${ratio(r.cpuSeconds, bare?.cpuSeconds)} | ${ratio(r.rss, bare?.rss)} |`,
     ),
   ].join('\n');
 }

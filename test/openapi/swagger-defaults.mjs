@@ -6,7 +6,7 @@
  *   node test/openapi/swagger-defaults.mjs [--url http://127.0.0.1:3000 --email … --password …] [--json]
  *
  * Without `--url` it builds if needed, migrates and seeds a fresh embedded database in a temporary DATA_DIR
- * (`nestor seed --count 20`, two superusers), starts `dist/src/main.js` on a free port and stops it at the
+ * (`nestor seed --count 20`, two superusers), starts the bundled server (`dist/bundle/launch.js main`) on a free port and stops it at the
  * end. It logs in as a superuser (staff), opens /docs, Authorizes with the token, and on every operation
  * clicks "Try it out" → "Execute" without typing anything. Writes come after reads and deletes last, so an operation does not
  * remove what a later one reads. Each operation is judged:

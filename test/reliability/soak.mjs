@@ -6,7 +6,7 @@
  *   node test/reliability/soak.mjs [--minutes 5] [--rate 100] [--connections 10] [--url http://127.0.0.1:3000]
  *                                  [--no-build]
  *
- * Without `--url` it builds if needed, seeds and starts `dist/src/main.js` itself on a free port: on the
+ * Without `--url` it builds if needed, seeds and starts the bundled server (`dist/bundle/launch.js main`, as `npm start`) itself on a free port: on the
  * PostgreSQL database of DATABASE_URL if set (migrated and seeded first), else on a fresh embedded database
  * in a temporary DATA_DIR; it stops the server with SIGTERM at the end and checks the exit code.
  * Exit code: 0 when every request got 2xx, 1 otherwise (memory growth is reported, never judged).

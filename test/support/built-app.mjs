@@ -20,8 +20,8 @@ function run(script, argv, env) {
 /**
  * Builds the server if stale (unless `build: false`), migrates the database — DATABASE_URL's if set, else a
  * fresh embedded one in a temporary DATA_DIR; `embedded: true` ignores DATABASE_URL and REDIS_URL —, runs
- * the `nestor` CLI `commands` on it (e.g. `[['seed', '--count', '20']]`), then starts `dist/src/main.js` on
- * a free port with `env` added and waits until it answers.
+ * the `nestor` CLI `commands` on it (e.g. `[['seed', '--count', '20']]`), then starts the bundle as `npm start`
+ * does (`dist/bundle/launch.js main`) on a free port with `env` added and waits until it answers.
  * Example: `const app = await startBuiltApp({ commands: [['seed']] }); …; await app.stop();`
  */
 export async function startBuiltApp({ env: extra = {}, commands = [], build = true, embedded = false } = {}) {
@@ -48,7 +48,10 @@ export async function startBuiltApp({ env: extra = {}, commands = [], build = tr
   for (const command of [['migrate'], ...commands]) {
     run(cli, command, env);
   }
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bundle', 'launch.js'), 'main'], {
+    cwd: ROOT,
+    env,
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));

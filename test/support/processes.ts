@@ -27,14 +27,17 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...rest, NODE_ENV: 'development', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env };
 }
 
-/** A Nestor process (`dist/src/<entry>.js`, or a script path and its arguments) with its output collected. */
+/**
+ * A Nestor process (`<entry>` run as `npm start` / `npm run worker` run it: the bundle's launcher
+ * `dist/bundle/launch.js <entry>`; or a script path and its arguments) with its output collected.
+ */
 export class NestorProcess {
   readonly child: ChildProcess;
   output = '';
   readonly exited: Promise<number | null>;
 
   constructor(entry: 'main' | 'worker' | string[], env: Record<string, string>) {
-    const args = Array.isArray(entry) ? entry : [join(ROOT, 'dist', 'src', `${entry}.js`)];
+    const args = Array.isArray(entry) ? entry : [join(ROOT, 'dist', 'bundle', 'launch.js'), entry];
     this.child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: childEnv(env),
