@@ -5,7 +5,7 @@
 // this repository. `dist/bundle/launch.js <main|worker> [args…]` turns on Node's compile cache before it
 // loads the bundle (inside the bundle it would come too late: the whole file is compiled at once).
 // `bundle-server.mjs [root]`, by default this repository.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { rolldown } from 'rolldown';
 
@@ -110,8 +110,17 @@ const LAZY_CALL = /\(0, _lazymodule\.lazyModule\)\('([^']+)'\)/g;
  * Packages loaded by a computed name that the bundle must share, not load again from node_modules:
  * TypeORM's driver (`PlatformTools.load('pg')`) and @nestjs/terminus's TypeORM peers
  * (`loadPackage('@nestjs/typeorm')`: a second copy has no DataSource, so /health/ready answered 503).
+ * These edit third-party text, so each counts where it applied: a release that changes the text fails the
+ * build instead of silently loading a second copy.
  */
-function sharedDynamicLoads() {
+function sharedDynamicLoads(applied) {
+  const edit = (name, code, out) => {
+    if (out !== code) {
+      applied.add(name);
+    }
+    return out;
+  };
+  const changed = (code, out) => (out === code ? null : out);
   return {
     name: 'nestor-shared-dynamic-loads',
     transform(code, id) {
@@ -119,27 +128,36 @@ function sharedDynamicLoads() {
         return code.replace(LAZY_CALL, "((loaded) => () => (loaded ??= require('$1')))()");
       }
       if (id.includes(`${sep}typeorm${sep}platform${sep}PlatformTools.js`)) {
-        return code.replace('return require(name);', 'if (name === "pg") { return require("pg"); }\n$&');
+        const out = code.replace('return require(name);', 'if (name === "pg") { return require("pg"); }\n$&');
+        return changed(code, edit('TypeORM PlatformTools.load(pg)', code, out));
       }
       if (LOCAL_REQUIRE.test(code) && !code.includes('require.resolve(')) {
         return code.replace(LOCAL_REQUIRE, '');
       }
       if (id.includes(`${sep}@nestjs${sep}terminus${sep}`)) {
-        let out = code.replace(/\bloadPackage\('(@nestjs\/typeorm|typeorm)'\)/g, "import('$1')");
-        out = out.replace('import.meta.resolve(packageName);', 'require.resolve(packageName);');
-        return out === code ? null : out;
+        const loads = code.replace(/\bloadPackage\('(@nestjs\/typeorm|typeorm)'\)/g, "import('$1')");
+        edit("terminus loadPackage('@nestjs/typeorm')", code, loads);
+        const out = loads.replace('import.meta.resolve(packageName);', 'require.resolve(packageName);');
+        return changed(code, edit('terminus import.meta.resolve', loads, out));
       }
       return null;
     },
   };
 }
 
+const SHARED_LOADS = [
+  'TypeORM PlatformTools.load(pg)',
+  "terminus loadPackage('@nestjs/typeorm')",
+  'terminus import.meta.resolve',
+];
+
 async function bundle(entry) {
+  const applied = new Set();
   const build = await rolldown({
     input: join(root, 'dist', 'src', `${entry}.js`),
     platform: 'node',
     external: externals(),
-    plugins: [sharedDynamicLoads(), originalLocation()],
+    plugins: [sharedDynamicLoads(applied), originalLocation()],
     logLevel: 'warn',
     experimental: { attachDebugInfo: 'none' },
     onLog(level, log) {
@@ -149,8 +167,9 @@ async function bundle(entry) {
       }
     },
   });
+  const file = join(outDir, `${entry}.js`);
   await build.write({
-    file: join(outDir, `${entry}.js`),
+    file,
     format: 'cjs',
     banner: BANNER,
     codeSplitting: false,
@@ -160,6 +179,14 @@ async function bundle(entry) {
     sourcemap: false,
   });
   await build.close();
+  // The transforms run during write(); a bundle they missed is not left for a start to pick up.
+  const missed = SHARED_LOADS.filter((name) => !applied.has(name));
+  if (missed.length > 0) {
+    rmSync(file);
+    throw new Error(
+      `bundle-server: ${entry}: no longer applies (did a package change?): ${missed.join('; ')}`,
+    );
+  }
 }
 
 await Promise.all(['main', 'worker'].map(bundle));
