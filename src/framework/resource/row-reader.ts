@@ -14,7 +14,6 @@ import { selectList, trashedCondition } from 'src/framework/resource/resource-sq
  */
 export class RowReader {
   private readonly readOneStatements = new Map<string, string>();
-  private created?: string;
 
   constructor(private readonly definition: ResourceDefinition) {}
 
@@ -46,8 +45,7 @@ export class RowReader {
 
   /** The RETURNING list of a create: readOne's columns, on the table INSERT names (it takes no alias). */
   createdRowSql(): string {
-    this.created ??= selectList(this.definition.readable, ident(this.definition.metadata.tableName));
-    return this.created;
+    return selectList(this.definition.readable, ident(this.definition.metadata.tableName));
   }
 
   /** The row locked FOR UPDATE for a change: 404 when not found (or not the caller's), 412 on a stale If-Match. */
