@@ -189,7 +189,15 @@ async function bundle(entry) {
   }
 }
 
-await Promise.all(['main', 'worker'].map(bundle));
+// Both bundles finish (or remove what they wrote) before a failure ends the build, and a failed build leaves
+// no launcher: ensure-build then builds again instead of starting a half-written bundle.
+const failed = (await Promise.allSettled(['main', 'worker'].map(bundle))).find(
+  (r) => r.status === 'rejected',
+);
+if (failed) {
+  rmSync(join(outDir, 'launch.js'), { force: true });
+  throw failed.reason;
+}
 // `launch.js [main|worker] [args…]`: the entry then sees `args` in process.argv, as when run directly.
 writeFileSync(
   join(outDir, 'launch.js'),
