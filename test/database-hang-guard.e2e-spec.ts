@@ -1,5 +1,5 @@
 import { runMigrations } from 'bullmq';
-import { Pool } from 'pg';
+import { Pool, PoolConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { serverPool } from 'src/framework/database/data-source-options';
 import { DatabaseHangGuard, PROBE_AFTER_MS, PROBE_TIMEOUT_MS } from 'src/framework/database/hang-guard';
@@ -33,6 +33,27 @@ describe('DatabaseHangGuard on a live server', () => {
     await db.drop();
   });
 
+  /** A `pg` pool reaching the test database through a proxy that can freeze, watched by the guard. */
+  async function guardedPool(options: PoolConfig) {
+    const proxy = await FrozenProxy.start(Number(new URL(db.url).port || 5432));
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const pool = new Pool({ ...options, connectionString: url.toString() });
+    pool.on('error', () => undefined);
+    return { proxy, pool, unwatch: guard.watch(pool) };
+  }
+
+  /** Freezes the proxy and runs `SELECT 1`: how it ended (an error message, or 'answered') and after how long. */
+  async function queryWhileFrozen(proxy: FrozenProxy, pool: Pool) {
+    proxy.freeze();
+    const frozenAt = Date.now();
+    const hung = await pool.query('SELECT 1').then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+    return { hung, frozenAt, closedMs: Date.now() - frozenAt };
+  }
+
   it('lets queries that outlast probe + timeout finish, in and out of transactions', async () => {
     const seconds = (PROBE_AFTER_MS + PROBE_TIMEOUT_MS + 1_000) / 1000;
     const started = Date.now();
@@ -49,18 +70,32 @@ describe('DatabaseHangGuard on a live server', () => {
     expect(serverPool(dataSource)?.totalCount).toBeGreaterThanOrEqual(2);
   });
 
+  it('fails a new connection to the hung server within the probe window, instead of waiting forever', async () => {
+    // No idle connection: the query must open one, and the server never sends its greeting.
+    const { proxy, pool, unwatch } = await guardedPool({ max: 2 });
+    try {
+      const { hung, closedMs } = await queryWhileFrozen(proxy, pool);
+      expect(hung).not.toBe('answered');
+      expect(closedMs).toBeGreaterThanOrEqual(PROBE_AFTER_MS);
+      expect(closedMs).toBeLessThan(PROBE_AFTER_MS + PROBE_TIMEOUT_MS + 2_000);
+
+      // The server back, the pool connects again.
+      proxy.thaw();
+      expect(await pool.query<{ ok: number }>('SELECT 1 AS ok')).toMatchObject({ rows: [{ ok: 1 }] });
+    } finally {
+      unwatch();
+      proxy.thaw();
+      await pool.end();
+      await proxy.close();
+    }
+  }, 30_000);
+
   it("closes a hung query on bullmq's pool within the probe window; the worker then recovers", async () => {
-    const proxy = await FrozenProxy.start(Number(new URL(db.url).port || 5432));
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${proxy.port}`;
     // As PostgresJobBackend opens it, and registers it with the guard.
-    const pool = new Pool({
-      connectionString: url.toString(),
+    const { proxy, pool, unwatch } = await guardedPool({
       options: `-c search_path="${BULLMQ_SCHEMA}"`,
       max: 6,
     });
-    pool.on('error', () => undefined);
-    const unwatch = guard.watch(pool);
     const client = await pool.connect();
     await runMigrations(client, BULLMQ_SCHEMA);
     client.release();
@@ -76,13 +111,7 @@ describe('DatabaseHangGuard on a live server', () => {
       await queue.add('before', {});
       await waitFor('the job before the hang', () => ran.includes('before'));
 
-      proxy.freeze();
-      const frozenAt = Date.now();
-      const hung = await pool.query('SELECT 1').then(
-        () => 'answered',
-        (error: Error) => error.message,
-      );
-      const closedMs = Date.now() - frozenAt;
+      const { hung, frozenAt, closedMs } = await queryWhileFrozen(proxy, pool);
       proxy.thaw();
       await queue.add('after', {});
       await waitFor('the job after the hang', () => ran.includes('after'), 20_000);

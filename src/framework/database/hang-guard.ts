@@ -14,17 +14,27 @@ type GuardedClient = PoolClient & {
   /** pg 8.x internals (the public `activeQuery` getter is deprecated and warns). */
   _getActiveQuery?: () => object | null | undefined;
   _activeQuery?: object | null;
+  /** pg 8.x: set from `connect()` until the server is ready for queries. */
+  _connecting?: boolean;
+  _connected?: boolean;
   connection?: { stream?: { destroy(error?: Error): void } };
 };
 
-function activeQuery(client: GuardedClient): object | null | undefined {
+/**
+ * What a client is waiting on: its running query, or the client itself while its connection is being opened
+ * (a new connection to a hung server waits for the server's greeting forever: pg has no default deadline).
+ */
+function waitingOn(client: GuardedClient): object | null | undefined {
+  if (client._connecting && !client._connected) {
+    return client;
+  }
   return client._getActiveQuery ? client._getActiveQuery() : client._activeQuery;
 }
 
 /**
  * A PostgreSQL server that stops answering (SIGSTOPped, a network partition, a frozen VM) leaves queries
  * waiting forever on connections that still look open: pg has no deadline and TCP keeps the socket. When a
- * query has had no answer for PROBE_AFTER_MS, the guard opens a fresh connection and runs `SELECT 1` with a
+ * query (or a new connection) has had no answer for PROBE_AFTER_MS, the guard opens a fresh connection and runs `SELECT 1` with a
  * short deadline; if that fails too, the server is hung, and the guard closes the waiting connections: their
  * queries fail at once (503 problem+json), the server rolls back their transactions when it wakes, and the
  * pool opens new connections. A slow query on a live server is left alone. Nothing to configure: it runs
@@ -83,7 +93,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
     const clients = (pool as unknown as { _clients?: GuardedClient[] })._clients ?? [];
     const waiting = new Map<GuardedClient, object>();
     for (const client of clients) {
-      const query = activeQuery(client);
+      const query = waitingOn(client);
       if (query) {
         const since = this.seen.get(query) ?? now;
         this.seen.set(query, since);
@@ -102,7 +112,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
       }
       // Only those still waiting on the same query: an answer that came in during the probe (a loaded
       // machine, not a hung server) is not cut short.
-      const stuck = [...waiting].filter(([client, query]) => activeQuery(client) === query);
+      const stuck = [...waiting].filter(([client, query]) => waitingOn(client) === query);
       if (stuck.length === 0) {
         return;
       }
