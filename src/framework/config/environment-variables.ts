@@ -206,6 +206,10 @@ export class EnvironmentVariables extends GraphqlVariables {
   JOBS_LOCK_DURATION?: string;
 
   @IsOptional()
+  @Matches(/^(\d|[1-9]\d|100)$/, { message: 'expected a whole number from 0 to 100, e.g. 2' })
+  JOBS_MAX_STALLS?: string;
+
+  @IsOptional()
   @Matches(/^\d{1,6}$/, { message: 'expected milliseconds, e.g. 5000' })
   SHUTDOWN_DRAIN_MS?: string;
 

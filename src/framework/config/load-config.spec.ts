@@ -271,6 +271,18 @@ describe(loadConfig.name, () => {
     });
   });
 
+  describe('JOBS_MAX_STALLS', () => {
+    it('lets a job outlive two worker deaths by default, and takes a whole number up to 100', () => {
+      expect(load().jobsMaxStalls).toBe(2);
+      expect(load({ JOBS_MAX_STALLS: '0' }).jobsMaxStalls).toBe(0);
+      expect(load({ JOBS_MAX_STALLS: '100' }).jobsMaxStalls).toBe(100);
+    });
+
+    it.each(['-1', '101', '2.5', 'many', '02'])('rejects JOBS_MAX_STALLS=%j', (value) => {
+      expect(configError({ JOBS_MAX_STALLS: value }).message).toContain('JOBS_MAX_STALLS');
+    });
+  });
+
   describe('TRUST_PROXY', () => {
     it.each([
       ['true', true],

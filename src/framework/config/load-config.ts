@@ -331,6 +331,7 @@ function jobSettings(
   | 'jobsPrefix'
   | 'jobsShutdownTimeout'
   | 'jobsLockDuration'
+  | 'jobsMaxStalls'
   | 'shutdownDrainMs'
   | 'idempotency'
 > {
@@ -342,6 +343,7 @@ function jobSettings(
     jobsPrefix: vars.JOBS_PREFIX ?? 'nestor',
     jobsShutdownTimeout: Number(vars.JOBS_SHUTDOWN_TIMEOUT ?? 30_000),
     jobsLockDuration: Number(vars.JOBS_LOCK_DURATION ?? 30_000),
+    jobsMaxStalls: Number(vars.JOBS_MAX_STALLS ?? 2),
     // Behind a load balancer: longer than its health check takes to mark the process down (deploy/haproxy).
     shutdownDrainMs: Number(vars.SHUTDOWN_DRAIN_MS ?? (nodeEnv === 'production' ? 5_000 : 0)),
     idempotency: {

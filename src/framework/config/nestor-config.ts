@@ -121,6 +121,11 @@ export abstract class NestorConfig {
    */
   abstract readonly jobsLockDuration: number;
   /**
+   * How many times a job's worker may die under it before the job counts as a poison pill (JOBS_MAX_STALLS,
+   * default 2): on the next delivery it completes if its effects committed, and fails for good otherwise.
+   */
+  abstract readonly jobsMaxStalls: number;
+  /**
    * After SIGTERM, how long the HTTP process keeps serving normally while `/health/ready` answers 503, so a
    * load balancer stops sending it requests before it closes (SHUTDOWN_DRAIN_MS, default 5000 in
    * production, 0 otherwise).

@@ -42,13 +42,6 @@ export function isFinal(job: JobDefinition, attempt: number, error: unknown): bo
   return error instanceof UnrecoverableError || attempt >= job.options.attempts;
 }
 
-/**
- * How many times a job's worker may die under it before the job counts as a poison pill. bullmq's own limit
- * (maxStalledCount) fails such a job on its next delivery without running anything, even when the job's
- * effects had all committed; the runner applies this limit itself instead (bullmq's is set out of reach), so
- * that it can look at what the job did first (see `run`).
- */
-export const MAX_STALLS = 2;
 /** The `job_effect` key recording that a job's handler returned on a delivery that bullmq may not see end. */
 const RETURNED = '$returned:';
 
@@ -118,7 +111,10 @@ export class JobRunner {
 
   private async process(job: JobDefinition, bull: JobDelivery): Promise<void> {
     const stalls = bull.stalledCounter ?? 0;
-    if (stalls > MAX_STALLS) {
+    // bullmq's own limit (maxStalledCount) would fail such a job without running anything, even when its
+    // effects had all committed; the runner applies the limit itself (bullmq's is set out of reach), so that
+    // it can look at what the job did first.
+    if (stalls > this.config.jobsMaxStalls) {
       await this.settleStalled(job, bull, stalls);
       return;
     }
@@ -170,7 +166,7 @@ export class JobRunner {
   }
 
   /**
-   * A job whose worker died under it more than MAX_STALLS times. If its handler returned on some delivery,
+   * A job whose worker died under it more than JOBS_MAX_STALLS times. If its handler returned on some delivery,
    * or its `once` effects committed (a `job_effect` row carries its id), the work is done and only its
    * completion was lost with the workers: it completes now, without running again. Otherwise nothing of it
    * ever committed and it keeps killing its workers (a poison pill): it fails for good, without running.

@@ -177,7 +177,7 @@ export class OutboxPublisher implements EntitySubscriberInterface {
       // or drain() would wait for it forever and the dedupe key would stay taken.
       const state = await job.getState();
       if (state === 'completed' || state === 'failed') {
-        await this.settler.markFinished(row.id, state);
+        await this.settler.markFinished(row.id, state, state === 'failed' ? job.failedReason : undefined);
       }
     }
     if (lost.length > 0) {

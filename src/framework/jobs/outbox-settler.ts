@@ -24,20 +24,23 @@ export class OutboxSettler {
 
   /**
    * Records that a job ended (completed, failed for good, or removed by staff): its outbox row is no longer
-   * watched, and its dedupe key is free again. `reopen` undoes it for a job retried from the jobs API.
+   * watched, and its dedupe key is free again. `reopen` undoes it for a job retried from the jobs API. A job
+   * that failed for good keeps its `error` in the row, so the outbox says why without the queue's copy.
    */
   async markFinished(
     id: string | undefined,
     how: 'completed' | 'failed' | 'reopen' = 'completed',
+    error?: string,
   ): Promise<void> {
     // Only outbox jobs have a row (their id is its uuid); a cron run's id is the scheduler's own.
     if (id && UUID.test(id)) {
       await this.dataSource
         .query(
           `UPDATE job_outbox SET "finishedAt" = CASE WHEN $2 = 'reopen' THEN NULL ELSE now() END,
-             "failedAt" = CASE WHEN $2 = 'failed' THEN now() END
+             "failedAt" = CASE WHEN $2 = 'failed' THEN now() END,
+             "lastError" = COALESCE($3, "lastError")
            WHERE id = $1::uuid`,
-          [id, how],
+          [id, how, error ?? null],
         )
         .catch((error: Error) => this.logger.warn(`Could not mark job ${id} ${how}: ${error.message}`));
     }

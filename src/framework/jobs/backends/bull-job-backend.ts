@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Job as BullJob, Worker, WorkerOptions } from 'bullmq';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { JobBackend, JobQueue, OnPostgres } from 'src/framework/jobs/backends/job-backend';
-import { JobRunner, MAX_STALLS, jobMeta } from 'src/framework/jobs/job-runner';
+import { JobRunner, jobMeta } from 'src/framework/jobs/job-runner';
 import { JobDefinition, JobRegistry } from 'src/framework/jobs/job.registry';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
@@ -82,9 +82,9 @@ export abstract class BullJobBackend extends JobBackend {
       // A crashed worker's job is picked up again once its lock expires.
       lockDuration: this.config.jobsLockDuration,
       stalledInterval: this.config.jobsLockDuration,
-      // bullmq would fail a job past MAX_STALLS without running anything; the runner decides instead (it
+      // bullmq would fail a job past JOBS_MAX_STALLS without running anything; the runner decides instead (it
       // completes a job whose effects committed). Stored as a PostgreSQL integer by the PostgreSQL backend.
-      maxStalledCount: MAX_STALLS * 1000,
+      maxStalledCount: (this.config.jobsMaxStalls + 1) * 1000,
     };
     const worker = this.newWorker(job.name, (bull: BullJob) => this.runner.run(job, bull), options);
     worker.on('failed', (failed, error) => {
@@ -99,7 +99,7 @@ export abstract class BullJobBackend extends JobBackend {
         });
       }
       if (failed?.finishedOn) {
-        void this.settler.markFinished(failed.id, 'failed'); // no retry left: it stays failed (and retryable)
+        void this.settler.markFinished(failed.id, 'failed', error.message); // no retry left: it stays failed (and retryable)
       }
     });
     worker.on('completed', (completed) => this.settler.finishLater(completed.id));
