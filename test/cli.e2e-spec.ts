@@ -294,7 +294,7 @@ describe('nestor CLI', () => {
     expect(wildcard.output).toContain('NST-W005');
   });
 
-  it('shell evaluates against the app: repositories and services by name', async () => {
+  it('shell evaluates against the app: repositories and services by name, the last line finished before it exits', async () => {
     await t.app.get(DataSource).query(`INSERT INTO tag (name) VALUES ('from-shell-test')`);
     const child = spawn(process.execPath, [CLI, 'shell'], {
       cwd: ROOT,
@@ -307,7 +307,8 @@ describe('nestor CLI', () => {
       [
         `await Tag.findOneBy({ name: 'from-shell-test' }).then((tag) => 'found:' + tag.name)`,
         `typeof AuthService.createSuperuser`,
-        `await dataSource.query('SELECT 41 + 1 AS answer').then(([row]) => row.answer)`,
+        // The last line is still running when the input ends: the shell waits for it before closing the app.
+        `await dataSource.query('SELECT pg_sleep(0.5), 41 + 1 AS answer').then(([row]) => row.answer)`,
       ].join('\n') + '\n',
     );
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

@@ -1,3 +1,4 @@
+import type { REPLEval } from 'node:repl';
 import type { INestApplicationContext } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { Command } from 'commander';
@@ -35,7 +36,26 @@ async function runShell(app: INestApplicationContext): Promise<void> {
   const server = start({ prompt: ui.colors.green('nestor> '), ignoreUndefined: true, useGlobal: false });
   // Filled before the first input line is read (that happens on a later tick).
   Object.assign(server.context, scope);
+  // The REPL exits at the end of piped input without waiting for a pending top-level await, and the app
+  // (its database pool) closes under it: count the evaluations in flight and let them finish first.
+  let pending = 0;
+  let settled: (() => void) | undefined;
+  const evaluate = server.eval;
+  // REPLServer declares eval read-only; the instance property is what the REPL calls for every input.
+  (server as { eval: REPLEval }).eval = (code, context, file, callback) => {
+    pending += 1;
+    evaluate.call(server, code, context, file, (error, result) => {
+      pending -= 1;
+      callback(error, result);
+      if (pending === 0) {
+        setImmediate(() => settled?.());
+      }
+    });
+  };
   await new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  if (pending > 0) {
+    await new Promise<void>((resolve) => (settled = resolve));
+  }
 }
 
 /** `check`, `shell` and `worker`: running the project rather than changing it. */
