@@ -450,6 +450,8 @@ describe.each<Backend>(['redis', 'postgres'])(
         jobs.enqueue('test.slow', { key: 'dedupe', ms: 300 }, options, manager),
       );
       expect(again).toBe(first);
+      // drain() with too short a deadline says how many jobs are still unfinished (at least this one).
+      await expect(jobs.drain(50)).rejects.toThrow(/^[1-9]\d* job\(s\) still unfinished after 50 ms$/);
       await jobs.drain();
       expect(runsOf('test.slow', 'dedupe').map((r) => r.jobId)).toEqual([first]);
       // Finished: the key is free again.
