@@ -169,6 +169,50 @@ describe('GraphQL queries from the resources', () => {
     expect(description.errors?.[0].message).toMatch(/description/);
   });
 
+  it('answers a malformed request 400 with a GraphQL error, never a 500', async () => {
+    const cases: { method: 'POST' | 'GET'; url: string; payload?: unknown }[] = [
+      { method: 'POST', url: '/graphql', payload: { query: 5 } },
+      { method: 'POST', url: '/graphql', payload: { query: 'null' } },
+      { method: 'POST', url: '/graphql', payload: { query: '{"kind":"Document"}' } },
+      { method: 'POST', url: '/graphql', payload: { query: '{"kind":"Document","definitions":[5]}' } },
+      { method: 'POST', url: '/graphql', payload: { query: '{ __typename }', variables: 'x' } },
+      { method: 'POST', url: '/graphql', payload: {} },
+      { method: 'POST', url: '/graphql', payload: [] },
+      { method: 'POST', url: '/graphql', payload: '{"query":' },
+      { method: 'GET', url: '/graphql?query=5' },
+      { method: 'GET', url: '/graphql?query=%7B__typename%7D&variables=not-json' },
+    ];
+    const answers = [];
+    for (const { method, url, payload } of cases) {
+      const res = await t.anonymous().inject({
+        method,
+        url,
+        ...(typeof payload === 'string'
+          ? { payload, headers: { 'content-type': 'application/json' } }
+          : payload === undefined
+            ? {}
+            : { payload: payload as object }),
+      });
+      const body = res.json<{ data: unknown; errors: { message: string; extensions: { code: string } }[] }>();
+      answers.push({
+        method,
+        url,
+        payload,
+        status: res.statusCode,
+        data: body.data,
+        code: body.errors[0].extensions.code,
+      });
+    }
+    expect(answers).toEqual(
+      cases.map((c) => ({ ...c, status: 400, data: null, code: expect.not.stringMatching(/INTERNAL/) })),
+    );
+    const notText = await raw(t.anonymous(), '5');
+    expect(notText.errors?.[0]).toMatchObject({
+      message: 'Syntax Error: the query is not a GraphQL document',
+      extensions: { code: 'GRAPHQL_PARSE_FAILED', status: 400 },
+    });
+  });
+
   it('reads one row by id, null when there is none', async () => {
     const { product, missing } = await anonymous().request<{ product: ProductNode; missing: null }>(
       gql`

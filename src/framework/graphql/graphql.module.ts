@@ -3,7 +3,14 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  Location,
+  NoSchemaIntrospectionCustomRule,
+  type DocumentNode,
+  type ValidationRule,
+} from 'graphql';
 import mercurius from 'mercurius';
 import { Public } from 'src/framework/access/auth.decorators';
 import { NestorAuthGuard } from 'src/framework/auth/auth.guard';
@@ -45,8 +52,23 @@ class NestorMercuriusDriver extends MercuriusDriver {
         await child.register((ide) => serveGraphiql(ide, options.path ?? '/graphql'));
       }
       await child.register(mercurius, { ...mercuriusOptions, graphiql: false } as never);
+      child.graphql.addHook('preValidation', refuseNonDocument);
     });
     return Promise.resolve();
+  }
+}
+
+/**
+ * GraphQL over HTTP sends a query as GraphQL text. Mercurius also takes a query that fails to parse but
+ * parses as JSON (`{"query": 5}`, `"null"`, a hand-made AST) for a document's AST, which graphql-js then
+ * fails on with a TypeError (a 500). Only a document parsed from text carries graphql-js's Location.
+ */
+function refuseNonDocument(_schema: unknown, document: DocumentNode): void {
+  const node = document as Partial<DocumentNode> | null;
+  if (node?.kind !== Kind.DOCUMENT || !(node.loc instanceof Location)) {
+    throw new GraphQLError('Syntax Error: the query is not a GraphQL document', {
+      extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+    });
   }
 }
 
