@@ -3,9 +3,16 @@ import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata.js';
 import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
 import type { Principal } from 'src/framework/access/principal';
 import { ident } from 'src/framework/database/sql';
-import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
-import { entityColumnList, notDeleted, relationLink, selectList } from 'src/framework/resource/resource-sql';
+import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
+import {
+  entityColumnList,
+  notDeleted,
+  plainField,
+  relationLink,
+  selectList,
+} from 'src/framework/resource/resource-sql';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
+import { ShapeCache } from 'src/framework/resource/shape-cache';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
 export type Queryable = Pick<EntityManager, 'query'>;
@@ -21,12 +28,117 @@ function topLevel(include: readonly string[]): string[] {
   return [...new Set(include.map((path) => path.split('.')[0]))];
 }
 
-/** Helper columns carrying each included relation's owner key (`__o_<relation>`). */
-export function includeOwners(definition: ResourceDefinition, include: readonly string[]): string[] {
-  return topLevel(include).map((name) => {
-    const link = relationLink(definition.relations.get(name)!, 0);
-    return `t.${ident(link.ownerColumn.databaseName)} AS ${ident(`__o_${name}`)}`;
-  });
+/**
+ * Where a row read with `fields` (undefined: helper columns only) holds `relation`'s owner key: the field
+ * that reads the key column as it is, or the helper column `__o_<relation>` (`includeOwners`) when none does.
+ */
+function ownerKey(relation: RelationMetadata, fields: readonly ResourceField[] | undefined): string {
+  return (
+    (fields && plainField(fields, relationLink(relation, 0).ownerColumn)) ?? `__o_${relation.propertyName}`
+  );
+}
+
+/**
+ * Helper columns carrying each included relation's owner key (`__o_<relation>`), for the relations whose
+ * key no field of `fields` (the columns read with them) already carries.
+ */
+export function includeOwners(
+  definition: ResourceDefinition,
+  include: readonly string[],
+  fields: readonly ResourceField[] = definition.readable,
+): string[] {
+  const helpers: string[] = [];
+  for (const name of topLevel(include)) {
+    const relation = definition.relations.get(name)!;
+    const key = ownerKey(relation, fields);
+    if (key.startsWith('__')) {
+      helpers.push(`t.${ident(relationLink(relation, 0).ownerColumn.databaseName)} AS ${ident(key)}`);
+    }
+  }
+  return helpers;
+}
+
+/** The statement of one relation's related rows, by shape, and where its rows hold what attaching reads. */
+interface RelatedStatement {
+  target: ResourceDefinition | undefined;
+  sql: string;
+  /** The property holding the owner key each row belongs to: a field, or the helper `__owner`. */
+  owner: string;
+  /** Whether the rows hold helper columns (`__…`), to drop before answering. */
+  helpers: boolean;
+}
+
+/** Related-row statements by relation, then shape: the text was built again on every request. */
+const statements = new ShapeCache<RelationMetadata, RelatedStatement>();
+
+/**
+ * The SELECT of `relation`'s related rows for `$1` (the owner keys) and, when `owned`, the caller's id
+ * (`$2`), with the helper columns `nested` includes need. `always` selects every helper column (`__owner`,
+ * each `__o_<nested>`), as `relatedRows` answers; otherwise only those no readable field of the target holds.
+ */
+function relatedStatement(
+  relation: RelationMetadata,
+  target: ResourceDefinition | undefined,
+  nested: readonly string[],
+  owned: boolean,
+  always: boolean,
+): RelatedStatement {
+  const shape = `${owned ? 'o' : ''}${always ? 'a' : ''}|${nested.join(',')}`;
+  return statements.get(
+    relation,
+    shape,
+    () => {
+      const metadata = relation.inverseEntityMetadata;
+      const link = relationLink(relation, 1);
+      const fields = always ? undefined : target?.readable;
+      const helpers: string[] = [];
+      for (const n of topLevel(nested)) {
+        const inner = metadata.relations.find((r) => r.propertyName === n)!;
+        const key = ownerKey(inner, fields);
+        if (key.startsWith('__')) {
+          helpers.push(
+            `${link.alias}.${ident(relationLink(inner, 0).ownerColumn.databaseName)} AS ${ident(key)}`,
+          );
+        }
+      }
+      const owner = (fields && link.keyColumn && plainField(fields, link.keyColumn)) ?? '__owner';
+      if (owner === '__owner') {
+        helpers.push(`${link.key} AS "__owner"`);
+      }
+      const columns = target
+        ? selectList(target.readable, link.alias)
+        : entityColumnList(metadata, link.alias);
+      const ownedOnly = owned ? ` AND ${link.alias}.${ident(target!.owner!.column!.databaseName)} = $2` : '';
+      return {
+        target,
+        sql: `SELECT ${[columns, ...helpers].join(', ')} FROM ${link.from} WHERE ${link.key} = ANY($1)${
+          link.many ? notDeleted(metadata, link.alias) : ''
+        }${ownedOnly} ORDER BY ${link.alias}.${ident(metadata.primaryColumns[0].databaseName)}`,
+        owner,
+        helpers: helpers.length > 0,
+      };
+    },
+    // Another app in the process (tests) may map the same relation's target to another definition.
+    (known) => known.target === target,
+  );
+}
+
+/** The statement for `relation`'s related rows as the caller may see them, and its `$2` when owned. */
+function statementFor(
+  scope: IncludeScope,
+  relation: RelationMetadata,
+  nested: readonly string[],
+  principal: Principal | undefined,
+  always: boolean,
+): { statement: RelatedStatement; values: (keys: unknown[]) => unknown[] } {
+  const target = scope.forEntity(relation.inverseEntityMetadata.target);
+  // An owned target is limited to the caller's rows, as its own routes would be.
+  const targetOwner = target && scope.ownerScope(target, principal);
+  const owned = targetOwner !== undefined;
+  return {
+    statement: relatedStatement(relation, target, nested, owned, always),
+    values: (keys) => (owned ? [keys, targetOwner] : [keys]),
+  };
 }
 
 /**
@@ -42,59 +154,43 @@ export async function relatedRows(
   nested: readonly string[],
   principal: Principal | undefined,
 ): Promise<ResourceRow[]> {
-  const target = relation.inverseEntityMetadata;
-  const targetDefinition = scope.forEntity(target.target);
-  const link = relationLink(relation, 1);
-  const nestedOwners = topLevel(nested).map((n) => {
-    const inner = relationLink(
-      target.relations.find((r) => r.propertyName === n)!,
-      0,
-    );
-    return `${link.alias}.${ident(inner.ownerColumn.databaseName)} AS ${ident(`__o_${n}`)}`;
-  });
-  const columns = targetDefinition
-    ? selectList(targetDefinition.readable, link.alias)
-    : entityColumnList(target, link.alias);
-  // An owned target is limited to the caller's rows, as its own routes would be.
-  const targetOwner = targetDefinition && scope.ownerScope(targetDefinition, principal);
-  const ownedOnly =
-    targetOwner !== undefined
-      ? ` AND ${link.alias}.${ident(targetDefinition!.owner!.column!.databaseName)} = $2`
-      : '';
-  if (keys.length === 0) {
-    return [];
-  }
-  return manager.query<ResourceRow[]>(
-    `SELECT ${[columns, ...nestedOwners, `${link.key} AS "__owner"`].join(', ')} FROM ${link.from} WHERE ${
-      link.key
-    } = ANY($1)${link.many ? notDeleted(target, link.alias) : ''}${ownedOnly} ORDER BY ${link.alias}.${ident(
-      target.primaryColumns[0].databaseName,
-    )}`,
-    targetOwner !== undefined ? [keys, targetOwner] : [keys],
-  );
+  const { statement, values } = statementFor(scope, relation, nested, principal, true);
+  return keys.length === 0 ? [] : manager.query<ResourceRow[]>(statement.sql, values(keys));
 }
 
-/** Sets `row[name]` on each row: its related rows (to-many) or the one related row or null (to-one). */
-function attach(rows: ResourceRow[], name: string, related: ResourceRow[], many: boolean): void {
+/**
+ * Sets `row[name]` on each row (its owner key at `rows`' `ownerKey`): its related rows (to-many) or the one
+ * related row or null (to-one); related rows are matched by their `statement.owner`.
+ */
+function attach(
+  rows: ResourceRow[],
+  name: string,
+  ownerKey: string,
+  related: ResourceRow[],
+  statement: RelatedStatement,
+  many: boolean,
+): void {
   const byOwner = new Map<string, ResourceRow[]>();
   for (const item of related) {
-    const owner = String(item.__owner);
+    const owner = String(item[statement.owner]);
+    const answered = statement.helpers ? withoutHelpers(item) : item;
     const found = byOwner.get(owner);
     if (found) {
-      found.push(withoutHelpers(item));
+      found.push(answered);
     } else {
-      byOwner.set(owner, [withoutHelpers(item)]);
+      byOwner.set(owner, [answered]);
     }
   }
   for (const row of rows) {
-    const found = byOwner.get(String(row[`__o_${name}`])) ?? [];
+    const found = byOwner.get(String(row[ownerKey])) ?? [];
     row[name] = many ? found : (found[0] ?? null);
   }
 }
 
 /**
  * Loads included relations for a page of rows: one batched query per relation path, never one per row,
- * so the statement count is constant whatever the page size.
+ * so the statement count is constant whatever the page size. `fields` are the fields the rows were read
+ * with (`includeOwners` chose the helper columns by them).
  */
 export async function loadIncludes(
   manager: Queryable,
@@ -104,6 +200,7 @@ export async function loadIncludes(
   include: readonly string[],
   principal: Principal | undefined,
   metadata: EntityMetadata | undefined = definition?.metadata,
+  fields: readonly ResourceField[] | undefined = definition?.readable,
 ): Promise<void> {
   if (rows.length === 0 || include.length === 0 || !metadata) {
     return;
@@ -111,12 +208,12 @@ export async function loadIncludes(
   for (const name of topLevel(include)) {
     const relation = metadata.relations.find((r) => r.propertyName === name)!;
     const nested = include.filter((p) => p.startsWith(`${name}.`)).map((p) => p.slice(name.length + 1));
-    const keys = [
-      ...new Set(rows.map((row) => row[`__o_${name}`]).filter((k) => k !== null && k !== undefined)),
-    ];
-    const related = await relatedRows(manager, scope, relation, keys, nested, principal);
+    const key = ownerKey(relation, fields);
+    const keys = [...new Set(rows.map((row) => row[key]).filter((k) => k !== null && k !== undefined))];
+    const { statement, values } = statementFor(scope, relation, nested, principal, false);
+    const related = keys.length === 0 ? [] : await manager.query<ResourceRow[]>(statement.sql, values(keys));
     const target = relation.inverseEntityMetadata;
-    await loadIncludes(manager, scope, scope.forEntity(target.target), related, nested, principal, target);
-    attach(rows, name, related, relationLink(relation, 1).many);
+    await loadIncludes(manager, scope, statement.target, related, nested, principal, target);
+    attach(rows, name, key, related, statement, relationLink(relation, 1).many);
   }
 }

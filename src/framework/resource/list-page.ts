@@ -1,9 +1,14 @@
 import * as qs from 'qs';
 import type { DataSource } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
+import { includeOwners } from 'src/framework/resource/include-loader';
 import type { PreparedReads } from 'src/framework/resource/prepared-reads';
+import { encodeCursor } from 'src/framework/resource/query/cursors';
 import type { ListQuery } from 'src/framework/resource/query-types';
-import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
+import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
+import { withoutHelpers } from 'src/framework/resource/resource-rows';
+import { cursorColumn, orderBy, selectList, sortKeyField } from 'src/framework/resource/resource-sql';
+import { ShapeCache } from 'src/framework/resource/shape-cache';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
 /** The list response of docs/architecture.md §4. */
@@ -34,6 +39,95 @@ export interface ListRequest {
   url?: string;
   /** Also answer every row's cursor (`ListResult.cursors`), not only the next page's. */
   cursors?: boolean;
+}
+
+/** What a list selects for a set of fields, a sort and includes, and where its rows hold their keys. */
+export interface PageShape {
+  /** The select list: the fields, then helper columns for the keys no selected field holds. */
+  columns: string;
+  order: string;
+  /** The property holding each sort term's cursor value: a field, or the helper `__k<i>`. */
+  cursorKeys: readonly string[];
+  /** Whether rows hold helper columns (`__…`), to drop before answering. */
+  helpers: boolean;
+}
+
+/** Shapes by selected fields (a definition's `readable` for most lists), then sort and includes. */
+const shapes = new ShapeCache<readonly ResourceField[], PageShape>();
+
+/**
+ * The shape of a list reading `fields` (the fields it answers) in `query`'s sort with its includes: sort
+ * and include keys are read from the selected fields when one holds them (the rows then need no copy
+ * without helper columns), from helper columns otherwise. Built once per shape for a kept fields array.
+ */
+export function pageShape(
+  definition: ResourceDefinition,
+  fields: readonly ResourceField[],
+  query: ListQuery,
+): PageShape {
+  let key = '';
+  for (const term of query.sort) {
+    key += `${term.direction === 'desc' ? '-' : ''}${term.path},`;
+  }
+  key += `|${query.include.join(',')}`;
+  return shapes.get(fields, key, () => {
+    const helpers: string[] = [];
+    const cursorKeys = query.sort.map((term, i) => {
+      const field = sortKeyField(fields, definition.paths.get(term.path)!);
+      if (field === undefined) {
+        helpers.push(cursorColumn(definition, term, i));
+      }
+      return field ?? `__k${i}`;
+    });
+    helpers.push(...includeOwners(definition, query.include, fields));
+    return {
+      columns: [selectList(fields), ...helpers].join(', '),
+      order: orderBy(definition, query.sort),
+      cursorKeys,
+      helpers: helpers.length > 0,
+    };
+  });
+}
+
+/**
+ * The answer of a list: `rows` are the page (without the row past the limit, `more` says there was one), as
+ * read in `shape`, includes attached.
+ */
+export function listResult(
+  query: ListQuery,
+  request: ListRequest,
+  shape: PageShape,
+  rows: ResourceRow[],
+  more: boolean,
+  counted: { total: number; estimated: boolean },
+): ListResult {
+  const keys = shape.cursorKeys;
+  const cursorOf = (row: ResourceRow): string => {
+    const values = new Array<unknown>(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      values[i] = row[keys[i]];
+    }
+    return encodeCursor(values);
+  };
+  const last = rows[rows.length - 1];
+  const nextCursor = more && last ? cursorOf(last) : null;
+  const page = query.page ?? null;
+  const result: ListResult = {
+    data: shape.helpers ? rows.map(withoutHelpers) : rows,
+    meta: {
+      page,
+      limit: query.limit,
+      total: counted.total,
+      ...(counted.estimated ? { totalEstimated: true } : {}),
+      pageCount: Math.ceil(counted.total / query.limit),
+      nextCursor,
+    },
+    links: pageLinks(request, page, more, nextCursor),
+  };
+  if (request.cursors) {
+    result.cursors = rows.map(cursorOf);
+  }
+  return result;
 }
 
 /** Rows skipped before the page: 0 for cursor pages. */

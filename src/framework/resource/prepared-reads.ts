@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { QueryResult } from 'pg';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { serverPool } from 'src/framework/database/data-source-options';
+import { READ_TYPES } from 'src/framework/database/read-types';
 
 /** Distinct statement texts prepared per process; beyond this, reads run unprepared (as before). */
 const MAX_STATEMENTS = 1000;
@@ -37,7 +38,10 @@ export class PreparedReads {
     logger.logQuery(text, values);
     const started = Date.now();
     try {
-      const result: QueryResult = await pool.query(name ? { name, text, values } : { text, values });
+      // Fast parsers for timestamps and integer arrays (the product rows' dates and id lists), pg's for the rest.
+      const result: QueryResult = await pool.query(
+        name ? { name, text, values, types: READ_TYPES } : { text, values, types: READ_TYPES },
+      );
       const took = Date.now() - started;
       if (options.maxQueryExecutionTime && took > options.maxQueryExecutionTime) {
         logger.logQuerySlow(took, text, values);

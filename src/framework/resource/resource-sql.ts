@@ -25,13 +25,30 @@ export class Params {
 export interface RelationLink {
   from: string;
   key: string;
+  /** The target's column `key` reads (`r<n>."col"`); undefined when it is the junction's. */
+  keyColumn?: ColumnMetadata;
   ownerColumn: ColumnMetadata;
   alias: string;
   many: boolean;
 }
 
-/** The join between a relation's owner and its target, for EXISTS filters and batched include loading. */
+/** Links already built, by relation then alias number: lists and includes ask for the same ones per request. */
+const links = new WeakMap<RelationMetadata, RelationLink[]>();
+
+/**
+ * The join between a relation's owner and its target, for EXISTS filters and batched include loading.
+ * Built once per relation and alias number: treat it as read-only.
+ */
 export function relationLink(relation: RelationMetadata, n: number): RelationLink {
+  let byAlias = links.get(relation);
+  if (!byAlias) {
+    byAlias = [];
+    links.set(relation, byAlias);
+  }
+  return (byAlias[n] ??= buildLink(relation, n));
+}
+
+function buildLink(relation: RelationMetadata, n: number): RelationLink {
   const target = relation.inverseEntityMetadata;
   const alias = `r${n}`;
   const from = `${tableOf(target)} ${alias}`;
@@ -40,6 +57,7 @@ export function relationLink(relation: RelationMetadata, n: number): RelationLin
     return {
       from,
       key: `${alias}.${ident(join.referencedColumn!.databaseName)}`,
+      keyColumn: join.referencedColumn!,
       ownerColumn: join,
       alias,
       many: false,
@@ -65,6 +83,7 @@ export function relationLink(relation: RelationMetadata, n: number): RelationLin
   return {
     from,
     key: `${alias}.${ident(inverse.databaseName)}`,
+    keyColumn: inverse,
     ownerColumn: inverse.referencedColumn!,
     alias,
     many: relation.isOneToMany,
@@ -230,12 +249,13 @@ export function orderBy(definition: ResourceDefinition, sort: readonly SortTerm[
     .join(', ');
 }
 
-/** The sort keys selected as `__k0…` so the last row of a page can become `meta.nextCursor`. */
-export function cursorColumns(definition: ResourceDefinition, sort: readonly SortTerm[]): string[] {
-  return sort.map((term, i) => {
-    const path = definition.paths.get(term.path)!;
-    return `${cursorExpression(`t.${ident(path.column.databaseName)}`, path.spec.type)} AS "__k${i}"`;
-  });
+/**
+ * The `i`th sort key selected as `__k<i>`, so the last row of a page can become `meta.nextCursor` (when no
+ * selected field holds it: `sortKeyField`).
+ */
+export function cursorColumn(definition: ResourceDefinition, term: SortTerm, i: number): string {
+  const path = definition.paths.get(term.path)!;
+  return `${cursorExpression(`t.${ident(path.column.databaseName)}`, path.spec.type)} AS "__k${i}"`;
 }
 
 /**
@@ -283,6 +303,49 @@ export function afterCondition(
     return `(${expr} <= ${params.add(values[0])} AND ${condition})`;
   }
   return first.spec.nullable ? condition : `(${expr} >= ${params.add(values[0])} AND ${condition})`;
+}
+
+/**
+ * The field of `fields` that `selectFields` writes as `column` itself (`t."col" AS "name"`, not `::text`), so a
+ * row read with them holds the column's own value under that name: what a helper column (`t."col" AS "__…"`)
+ * would hold. Example: `plainField(definition.readable, categoryColumn)` → `'categoryId'`.
+ */
+export function plainField(fields: readonly ResourceField[], column: ColumnMetadata): string | undefined {
+  for (const field of fields) {
+    if (
+      field.kind !== 'toManyIds' &&
+      field.type !== 'date' &&
+      field.column?.databaseName === column.databaseName
+    ) {
+      return field.name;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The field of `fields` holding a sort path's cursor value as `cursorColumn` would select it, or undefined
+ * (then a helper column carries it): timestamps never (the cursor keeps microseconds, a row's Date only
+ * milliseconds), dates when the field reads them as text too, other own columns when selected.
+ */
+export function sortKeyField(fields: readonly ResourceField[], path: FieldPath): string | undefined {
+  const type = path.spec.type;
+  if (type === 'datetime' || path.relations.length > 0) {
+    return undefined;
+  }
+  if (type !== 'date') {
+    return plainField(fields, path.column);
+  }
+  for (const field of fields) {
+    if (
+      field.kind !== 'toManyIds' &&
+      field.type === 'date' &&
+      field.column?.databaseName === path.column.databaseName
+    ) {
+      return field.name;
+    }
+  }
+  return undefined;
 }
 
 /** SELECT list items for fields of the API representation (`t."col" AS "name"`). */

@@ -7,18 +7,18 @@ import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { IdempotencyService } from 'src/framework/idempotency/idempotency.service';
 import { OneStatementCreate } from 'src/framework/resource/one-statement-create';
 import { PreparedReads } from 'src/framework/resource/prepared-reads';
-import { encodeCursor } from 'src/framework/resource/query/cursors';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { ResourceEvents } from 'src/framework/resource/resource-events';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
-import { IncludeScope, includeOwners, loadIncludes } from 'src/framework/resource/include-loader';
+import { IncludeScope, loadIncludes } from 'src/framework/resource/include-loader';
 import {
   ListRequest,
   ListResult,
   countRows,
-  pageLinks,
+  listResult,
   pageOffset,
+  pageShape,
   pageStatement,
 } from 'src/framework/resource/list-page';
 import {
@@ -29,14 +29,7 @@ import {
   referencesEnforcedByDatabase,
 } from 'src/framework/resource/resource-input';
 import { etagOf, notFound, ownerScopeOf, withoutHelpers } from 'src/framework/resource/resource-rows';
-import {
-  Params,
-  afterCondition,
-  cursorColumns,
-  orderBy,
-  selectList,
-  whereClause,
-} from 'src/framework/resource/resource-sql';
+import { Params, afterCondition, whereClause } from 'src/framework/resource/resource-sql';
 import { RowReader } from 'src/framework/resource/row-reader';
 import { writeMany } from 'src/framework/resource/to-many-links';
 import { ident } from 'src/framework/database/sql';
@@ -147,13 +140,9 @@ export class ResourceService {
     if (query.after) {
       where.push(afterCondition(definition, query.sort, query.after, params));
     }
-    const helpers = includeOwners(definition, query.include);
-    const columns = [
-      selectList(this.selected(query.fields)),
-      ...cursorColumns(definition, query.sort),
-      ...helpers,
-    ].join(', ');
-    const sql = pageStatement(definition, query, columns, where, orderBy(definition, query.sort));
+    const fields = this.selected(query.fields);
+    const shape = pageShape(definition, fields, query);
+    const sql = pageStatement(definition, query, shape.columns, where, shape.order);
     // Prepared (PreparedReads) only where a generic plan cannot hurt: no filter or search values, which can
     // be skewed enough to need plans of their own (and `npm run bench` showed no clear gain for a filtered
     // list), and no inlined OFFSET, which would make one statement per page.
@@ -167,27 +156,19 @@ export class ResourceService {
     if (more) {
       rows.pop();
     }
-    const last = rows[rows.length - 1];
-    const cursorOf = (row: ResourceRow): string => encodeCursor(query.sort.map((_, i) => row[`__k${i}`]));
-    const nextCursor = more && last ? cursorOf(last) : null;
-    const cursors = request.cursors ? rows.map(cursorOf) : undefined;
     if (query.include.length > 0) {
-      await loadIncludes(this.reads, this.includeScope, definition, rows, query.include, principal);
+      await loadIncludes(
+        this.reads,
+        this.includeScope,
+        definition,
+        rows,
+        query.include,
+        principal,
+        definition.metadata,
+        fields,
+      );
     }
-    const page = query.page ?? null;
-    return {
-      data: rows.map(withoutHelpers),
-      meta: {
-        page,
-        limit: query.limit,
-        total: counted.total,
-        ...(counted.estimated ? { totalEstimated: true } : {}),
-        pageCount: Math.ceil(counted.total / query.limit),
-        nextCursor,
-      },
-      links: pageLinks(request, page, more, nextCursor),
-      ...(cursors ? { cursors } : {}),
-    };
+    return listResult(query, request, shape, rows, more, counted);
   }
 
   /**

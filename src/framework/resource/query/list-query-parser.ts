@@ -61,18 +61,25 @@ export function parseListQuery(query: Record<string, unknown>, spec: ResourceQue
   if (errors.length > 0) {
     throw badQuery(errors);
   }
-  // Absent options stay absent (not `undefined`): callers and tests compare whole queries.
-  return {
-    limit,
-    sort,
-    filters,
-    include,
-    ...(page === undefined ? {} : { page }),
-    ...(after === undefined ? {} : { after }),
-    ...(q === undefined ? {} : { q }),
-    ...(fields === undefined ? {} : { fields }),
-    ...(trashed === undefined ? {} : { trashed }),
-  };
+  // Absent options stay absent (not `undefined`): callers and tests compare whole queries. Set one by one
+  // on the one object (spreading `{ page }`-style parts made an object per option and copied them).
+  const parsed: ListQuery = { limit, sort, filters, include };
+  if (page !== undefined) {
+    parsed.page = page;
+  }
+  if (after !== undefined) {
+    parsed.after = after;
+  }
+  if (q !== undefined) {
+    parsed.q = q;
+  }
+  if (fields !== undefined) {
+    parsed.fields = fields;
+  }
+  if (trashed !== undefined) {
+    parsed.trashed = trashed;
+  }
+  return parsed;
 }
 
 /** The known parameters by name; each unknown one given a value is an error. */

@@ -1,0 +1,135 @@
+import { types } from 'pg';
+import type { CustomTypesConfig } from 'pg';
+
+/** PostgreSQL's type oids with a fast text parser here. */
+const INT2_ARRAY = 1005;
+const INT4_ARRAY = 1007;
+const TIMESTAMPTZ = 1184;
+
+type Parser = (value: string) => unknown;
+
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10000, 100000, 1000000];
+
+const fallback = (oid: number): Parser => types.getTypeParser(oid, 'text') as Parser;
+
+/** A digit's value, or -1. */
+function digit(text: string, at: number): number {
+  const code = text.charCodeAt(at) - 48;
+  return code >= 0 && code <= 9 ? code : -1;
+}
+
+/** The number written by the `length` digits at `at`, or -1 when one is not a digit. */
+function digits(text: string, at: number, length: number): number {
+  let value = 0;
+  for (let i = at; i < at + length; i++) {
+    const d = digit(text, i);
+    if (d < 0) {
+      return -1;
+    }
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * A `timestamptz` in the form PostgreSQL writes it in a UTC session (`2026-12-04 10:00:00.123456+00`, the
+ * fraction optional, 1 to 6 digits), as node-postgres's parser (postgres-date) reads it: the same
+ * `Date.UTC` of the same numbers, the fraction as `1000 * parseFloat('.123456')` (computed without the text). Anything else (another
+ * offset, BC, infinity, years before 1000 or after 9999) is left to postgres-date.
+ */
+export function parseUtcTimestamp(value: string): unknown {
+  const length = value.length;
+  const fraction = length - 3 - 19; // characters between the seconds and `+00`, point included
+  if (
+    (fraction !== 0 && (fraction < 2 || fraction > 7 || value.charCodeAt(19) !== 46)) || // '.'
+    value.charCodeAt(length - 3) !== 43 || // '+'
+    value.charCodeAt(length - 2) !== 48 ||
+    value.charCodeAt(length - 1) !== 48 ||
+    value.charCodeAt(4) !== 45 || // '-'
+    value.charCodeAt(7) !== 45 ||
+    value.charCodeAt(10) !== 32 || // ' '
+    value.charCodeAt(13) !== 58 || // ':'
+    value.charCodeAt(16) !== 58
+  ) {
+    return parseTimestamp(value);
+  }
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 2);
+  const day = digits(value, 8, 2);
+  const hour = digits(value, 11, 2);
+  const minute = digits(value, 14, 2);
+  const second = digits(value, 17, 2);
+  if (year < 1000 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) {
+    return parseTimestamp(value);
+  }
+  let ms = 0;
+  if (fraction !== 0) {
+    const decimals = digits(value, 20, fraction - 1);
+    if (decimals < 0) {
+      return parseTimestamp(value);
+    }
+    // parseFloat('.123456') is the double nearest 123456 / 10^6, which is what dividing gives (both exact).
+    ms = 1000 * (decimals / POWERS_OF_TEN[fraction - 1]);
+  }
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+}
+
+const parseTimestamp = fallback(TIMESTAMPTZ);
+const parseIntArray = fallback(INT4_ARRAY);
+
+/**
+ * An `int2[]`/`int4[]` of one dimension without NULLs (`{1,-2,3}`, `{}`), as node-postgres reads it (numbers
+ * by `parseInt(entry, 10)`: exact for these types); anything else is left to its parser.
+ */
+export function parseIntegerArray(value: string): unknown {
+  const length = value.length;
+  if (length < 2 || value.charCodeAt(0) !== 123 || value.charCodeAt(length - 1) !== 125) {
+    return parseIntArray(value); // '{' … '}'
+  }
+  const entries: number[] = [];
+  if (length === 2) {
+    return entries;
+  }
+  let n = 0;
+  let negative = false;
+  let count = 0; // digits in the current entry
+  for (let i = 1; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 48 && code <= 57) {
+      n = n * 10 + (code - 48);
+      count++;
+    } else if (code === 45 && count === 0 && !negative) {
+      negative = true;
+    } else if ((code === 44 || i === length - 1) && count > 0 && count <= 10) {
+      entries.push(negative ? -n : n); // ',' or the closing '}'
+      n = 0;
+      count = 0;
+      negative = false;
+    } else {
+      return parseIntArray(value);
+    }
+  }
+  return entries;
+}
+
+/**
+ * The `types` of a node-postgres query config (`{ text, values, types: READ_TYPES }`): the fast parsers
+ * above for `timestamptz`, `int2[]` and `int4[]`, node-postgres's own parsers (pg-types, the global ones a
+ * pooled client uses when nothing overrides them) for every other type and for the binary format.
+ */
+export const READ_TYPES: CustomTypesConfig = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
+    if (format === undefined || format === 'text') {
+      switch (oid) {
+        case TIMESTAMPTZ:
+          return parseUtcTimestamp;
+        case INT2_ARRAY:
+        case INT4_ARRAY:
+          return parseIntegerArray;
+        default:
+          break;
+      }
+    }
+    return types.getTypeParser(oid, format ?? 'text');
+  },
+};

@@ -1,0 +1,58 @@
+import { ShapeCache } from 'src/framework/resource/shape-cache';
+
+describe('ShapeCache', () => {
+  it('builds a value once per owner and shape', () => {
+    const cache = new ShapeCache<object, string[]>();
+    const a = {};
+    const b = {};
+    let builds = 0;
+    const build = (text: string) => () => {
+      builds++;
+      return [text];
+    };
+    const first = cache.get(a, 'x', build('ax'));
+    expect(cache.get(a, 'x', build('again'))).toBe(first);
+    expect(cache.get(a, 'y', build('ay'))).toEqual(['ay']);
+    expect(cache.get(b, 'x', build('bx'))).toEqual(['bx']);
+    expect(builds).toBe(3);
+  });
+
+  it('builds again a value that is no longer fresh, and keeps the new one', () => {
+    const cache = new ShapeCache<object, { target: number }>();
+    const owner = {};
+    expect(
+      cache.get(
+        owner,
+        's',
+        () => ({ target: 1 }),
+        (v) => v.target === 1,
+      ).target,
+    ).toBe(1);
+    expect(
+      cache.get(
+        owner,
+        's',
+        () => ({ target: 2 }),
+        (v) => v.target === 2,
+      ).target,
+    ).toBe(2);
+    expect(
+      cache.get(
+        owner,
+        's',
+        () => ({ target: 3 }),
+        (v) => v.target === 2,
+      ).target,
+    ).toBe(2);
+  });
+
+  it('keeps at most its bound of shapes per owner, and builds the others each time', () => {
+    const cache = new ShapeCache<object, object>(2);
+    const owner = {};
+    const kept = [cache.get(owner, '1', () => ({})), cache.get(owner, '2', () => ({}))];
+    expect(cache.get(owner, '1', () => ({}))).toBe(kept[0]);
+    expect(cache.get(owner, '2', () => ({}))).toBe(kept[1]);
+    const third = cache.get(owner, '3', () => ({}));
+    expect(cache.get(owner, '3', () => ({}))).not.toBe(third);
+  });
+});
