@@ -74,6 +74,8 @@ describe('GraphQL queries from the resources', () => {
       products.push(
         await t.factory(Product).create({
           name: i === 3 ? 'Wooden puzzle' : `Board game ${i}`,
+          // Search reads descriptions too: the factory's random ones say "wood" about once in 80.
+          description: `Game number ${i}`,
           price: `${10 + i}.50`,
           stock: i,
           status: i % 2 === 0 ? ProductStatus.Active : ProductStatus.Draft,
