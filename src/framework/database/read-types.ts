@@ -11,6 +11,9 @@ type Parser = (value: string) => unknown;
 const POWERS_OF_TEN = [1, 10, 100, 1000, 10000, 100000, 1000000];
 
 const fallback = (oid: number): Parser => types.getTypeParser(oid, 'text') as Parser;
+const parseTimestamp = fallback(TIMESTAMPTZ);
+/** node-postgres reads int2[] and int4[] with the same parser. */
+const parseIntArray = fallback(INT4_ARRAY);
 
 /** A digit's value, or -1. */
 function digit(text: string, at: number): number {
@@ -73,9 +76,6 @@ export function parseUtcTimestamp(value: string): unknown {
   }
   return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
 }
-
-const parseTimestamp = fallback(TIMESTAMPTZ);
-const parseIntArray = fallback(INT4_ARRAY);
 
 /**
  * An `int2[]`/`int4[]` of one dimension without NULLs (`{1,-2,3}`, `{}`), as node-postgres reads it (numbers

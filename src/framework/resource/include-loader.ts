@@ -39,23 +39,35 @@ function ownerKey(relation: RelationMetadata, fields: readonly ResourceField[] |
 }
 
 /**
- * Helper columns carrying each included relation's owner key (`__o_<relation>`), for the relations whose
- * key no field of `fields` (the columns read with them) already carries.
+ * Helper columns (`<alias>."col" AS "__o_<relation>"`) carrying the owner key of each of `relations` that no
+ * field of `fields` (the columns read with them) already carries.
  */
+function ownerHelpers(
+  relations: readonly RelationMetadata[],
+  fields: readonly ResourceField[] | undefined,
+  alias: string,
+): string[] {
+  const helpers: string[] = [];
+  for (const relation of relations) {
+    const key = ownerKey(relation, fields);
+    if (key.startsWith('__')) {
+      helpers.push(`${alias}.${ident(relationLink(relation, 0).ownerColumn.databaseName)} AS ${ident(key)}`);
+    }
+  }
+  return helpers;
+}
+
+/** The helper columns a page read with `fields` needs to load `include` (`ownerHelpers`). */
 export function includeOwners(
   definition: ResourceDefinition,
   include: readonly string[],
   fields: readonly ResourceField[] = definition.readable,
 ): string[] {
-  const helpers: string[] = [];
-  for (const name of topLevel(include)) {
-    const relation = definition.relations.get(name)!;
-    const key = ownerKey(relation, fields);
-    if (key.startsWith('__')) {
-      helpers.push(`t.${ident(relationLink(relation, 0).ownerColumn.databaseName)} AS ${ident(key)}`);
-    }
-  }
-  return helpers;
+  return ownerHelpers(
+    topLevel(include).map((name) => definition.relations.get(name)!),
+    fields,
+    't',
+  );
 }
 
 /** The statement of one relation's related rows, by shape, and where its rows hold what attaching reads. */
@@ -91,16 +103,11 @@ function relatedStatement(
       const metadata = relation.inverseEntityMetadata;
       const link = relationLink(relation, 1);
       const fields = always ? undefined : target?.readable;
-      const helpers: string[] = [];
-      for (const n of topLevel(nested)) {
-        const inner = metadata.relations.find((r) => r.propertyName === n)!;
-        const key = ownerKey(inner, fields);
-        if (key.startsWith('__')) {
-          helpers.push(
-            `${link.alias}.${ident(relationLink(inner, 0).ownerColumn.databaseName)} AS ${ident(key)}`,
-          );
-        }
-      }
+      const helpers = ownerHelpers(
+        topLevel(nested).map((n) => metadata.relations.find((r) => r.propertyName === n)!),
+        fields,
+        link.alias,
+      );
       const owner = (fields && link.keyColumn && plainField(fields, link.keyColumn)) ?? '__owner';
       if (owner === '__owner') {
         helpers.push(`${link.key} AS "__owner"`);

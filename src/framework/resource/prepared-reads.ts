@@ -39,9 +39,8 @@ export class PreparedReads {
     const started = Date.now();
     try {
       // Fast parsers for timestamps and integer arrays (the product rows' dates and id lists), pg's for the rest.
-      const result: QueryResult = await pool.query(
-        name ? { name, text, values, types: READ_TYPES } : { text, values, types: READ_TYPES },
-      );
+      // Without a name (undefined) pg runs the text unprepared.
+      const result: QueryResult = await pool.query({ name, text, values, types: READ_TYPES });
       const took = Date.now() - started;
       if (options.maxQueryExecutionTime && took > options.maxQueryExecutionTime) {
         logger.logQuerySlow(took, text, values);

@@ -305,22 +305,31 @@ export function afterCondition(
   return first.spec.nullable ? condition : `(${expr} >= ${params.add(values[0])} AND ${condition})`;
 }
 
-/**
- * The field of `fields` that `selectFields` writes as `column` itself (`t."col" AS "name"`, not `::text`), so a
- * row read with them holds the column's own value under that name: what a helper column (`t."col" AS "__…"`)
- * would hold. Example: `plainField(definition.readable, categoryColumn)` → `'categoryId'`.
- */
-export function plainField(fields: readonly ResourceField[], column: ColumnMetadata): string | undefined {
+/** The first field of `fields` reading `column` as a plain value (not a to-many id list), dates or not. */
+function fieldReading(
+  fields: readonly ResourceField[],
+  column: ColumnMetadata,
+  date: boolean,
+): string | undefined {
   for (const field of fields) {
     if (
       field.kind !== 'toManyIds' &&
-      field.type !== 'date' &&
+      (field.type === 'date') === date &&
       field.column?.databaseName === column.databaseName
     ) {
       return field.name;
     }
   }
   return undefined;
+}
+
+/**
+ * The field of `fields` that `selectFields` writes as `column` itself (`t."col" AS "name"`, not `::text`), so a
+ * row read with them holds the column's own value under that name: what a helper column (`t."col" AS "__…"`)
+ * would hold. Example: `plainField(definition.readable, categoryColumn)` → `'categoryId'`.
+ */
+export function plainField(fields: readonly ResourceField[], column: ColumnMetadata): string | undefined {
+  return fieldReading(fields, column, false);
 }
 
 /**
@@ -333,19 +342,7 @@ export function sortKeyField(fields: readonly ResourceField[], path: FieldPath):
   if (type === 'datetime' || path.relations.length > 0) {
     return undefined;
   }
-  if (type !== 'date') {
-    return plainField(fields, path.column);
-  }
-  for (const field of fields) {
-    if (
-      field.kind !== 'toManyIds' &&
-      field.type === 'date' &&
-      field.column?.databaseName === path.column.databaseName
-    ) {
-      return field.name;
-    }
-  }
-  return undefined;
+  return fieldReading(fields, path.column, type === 'date');
 }
 
 /** SELECT list items for fields of the API representation (`t."col" AS "name"`). */

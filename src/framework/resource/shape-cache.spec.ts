@@ -20,30 +20,17 @@ describe('ShapeCache', () => {
   it('builds again a value that is no longer fresh, and keeps the new one', () => {
     const cache = new ShapeCache<object, { target: number }>();
     const owner = {};
-    expect(
+    // The target of the value kept (or built) for shape 's', when a kept value is fresh if its target is `fresh`.
+    const read = (built: number, fresh: number): number =>
       cache.get(
         owner,
         's',
-        () => ({ target: 1 }),
-        (v) => v.target === 1,
-      ).target,
-    ).toBe(1);
-    expect(
-      cache.get(
-        owner,
-        's',
-        () => ({ target: 2 }),
-        (v) => v.target === 2,
-      ).target,
-    ).toBe(2);
-    expect(
-      cache.get(
-        owner,
-        's',
-        () => ({ target: 3 }),
-        (v) => v.target === 2,
-      ).target,
-    ).toBe(2);
+        () => ({ target: built }),
+        (v) => v.target === fresh,
+      ).target;
+    expect(read(1, 1)).toBe(1);
+    expect(read(2, 2)).toBe(2);
+    expect(read(3, 2)).toBe(2);
   });
 
   it('keeps at most its bound of shapes per owner, and builds the others each time', () => {
