@@ -171,18 +171,90 @@ describe('GraphQL queries from the resources', () => {
     expect(description.errors?.[0].message).toMatch(/description/);
   });
 
-  it('answers a malformed request 400 with a GraphQL error, never a 500', async () => {
-    const cases: { method: 'POST' | 'GET'; url: string; payload?: unknown }[] = [
-      { method: 'POST', url: '/graphql', payload: { query: 5 } },
-      { method: 'POST', url: '/graphql', payload: { query: 'null' } },
-      { method: 'POST', url: '/graphql', payload: { query: '{"kind":"Document"}' } },
-      { method: 'POST', url: '/graphql', payload: { query: '{"kind":"Document","definitions":[5]}' } },
-      { method: 'POST', url: '/graphql', payload: { query: '{ __typename }', variables: 'x' } },
-      { method: 'POST', url: '/graphql', payload: {} },
-      { method: 'POST', url: '/graphql', payload: [] },
-      { method: 'POST', url: '/graphql', payload: '{"query":' },
-      { method: 'GET', url: '/graphql?query=5' },
-      { method: 'GET', url: '/graphql?query=%7B__typename%7D&variables=not-json' },
+  it('answers a malformed request 400 with a GraphQL error that names the problem, never a 500', async () => {
+    const notJsonObject = /^The request body must be a JSON object/;
+    const noDocument = /^The request has no GraphQL document: send it as `query`/;
+    const cases: {
+      method: 'POST' | 'GET';
+      url: string;
+      payload?: unknown;
+      code: string;
+      message: RegExp;
+    }[] = [
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: 5 },
+        code: 'GRAPHQL_PARSE_FAILED',
+        message: /document/,
+      },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: 'null' },
+        code: 'GRAPHQL_PARSE_FAILED',
+        message: /document/,
+      },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: '{"kind":"Document"}' },
+        code: 'GRAPHQL_PARSE_FAILED',
+        message: /document/,
+      },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: '{"kind":"Document","definitions":[5]}' },
+        code: 'GRAPHQL_PARSE_FAILED',
+        message: /document/,
+      },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: '{ __typename }', variables: 'x' },
+        code: 'BAD_REQUEST',
+        message: /^`variables` must be a JSON object/,
+      },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: '{ __typename }', extensions: 5 },
+        code: 'BAD_REQUEST',
+        message: /^`extensions` must be a JSON object/,
+      },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: { text: '{ __typename }' } },
+        code: 'BAD_REQUEST',
+        message: /^`query` must be a string/,
+      },
+      { method: 'POST', url: '/graphql', payload: {}, code: 'BAD_REQUEST', message: noDocument },
+      { method: 'POST', url: '/graphql', payload: { query: '' }, code: 'BAD_REQUEST', message: noDocument },
+      { method: 'POST', url: '/graphql', payload: [], code: 'BAD_REQUEST', message: notJsonObject },
+      { method: 'POST', url: '/graphql', payload: '5', code: 'BAD_REQUEST', message: notJsonObject },
+      {
+        method: 'POST',
+        url: '/graphql',
+        payload: '{"query":',
+        code: 'BAD_USER_INPUT',
+        message: /Malformed JSON/,
+      },
+      { method: 'GET', url: '/graphql?query=5', code: 'GRAPHQL_PARSE_FAILED', message: /document/ },
+      { method: 'GET', url: '/graphql', code: 'BAD_REQUEST', message: noDocument },
+      {
+        method: 'GET',
+        url: '/graphql?query=%7B__typename%7D&variables=not-json',
+        code: 'BAD_REQUEST',
+        message: /^`variables` in the query string is not valid JSON/,
+      },
+      {
+        method: 'GET',
+        url: '/graphql?query=%7B__typename%7D&extensions=not-json',
+        code: 'BAD_REQUEST',
+        message: /^`extensions` in the query string is not valid JSON/,
+      },
     ];
     const answers = [];
     for (const { method, url, payload } of cases) {
@@ -203,10 +275,16 @@ describe('GraphQL queries from the resources', () => {
         status: res.statusCode,
         data: body.data,
         code: body.errors[0].extensions.code,
+        message: body.errors[0].message,
       });
     }
     expect(answers).toEqual(
-      cases.map((c) => ({ ...c, status: 400, data: null, code: expect.not.stringMatching(/INTERNAL/) })),
+      cases.map(({ message, ...c }) => ({
+        ...c,
+        status: 400,
+        data: null,
+        message: expect.stringMatching(message),
+      })),
     );
     const notText = await raw(t.anonymous(), '5');
     expect(notText.errors?.[0]).toMatchObject({
@@ -286,7 +364,7 @@ async function persisted(t: TestApp, query: string, withDocument: boolean) {
       extensions: { persistedQuery: { version: 1, sha256Hash } },
     }),
   });
-  return res.json<{ data?: unknown; errors?: { extensions: { code: string } }[] }>();
+  return res.json<{ data?: unknown; errors?: { message: string; extensions: { code: string } }[] }>();
 }
 
 describe('GraphQL automatic persisted queries', () => {
@@ -325,7 +403,9 @@ describe('GraphQL automatic persisted queries', () => {
       await persisted(t, query, true);
       const answer = await persisted(t, query, false);
       expect(answer.data ?? null).toBeNull();
-      expect(answer.errors?.[0].extensions.code).not.toBe('INTERNAL_SERVER_ERROR');
+      // Apollo's clients stop sending hashes when told persisted queries are not supported.
+      expect(answer.errors?.[0].extensions.code).toBe('PERSISTED_QUERY_NOT_SUPPORTED');
+      expect(answer.errors?.[0].message).toMatch(/GRAPHQL_PERSISTED_QUERIES=off/);
     } finally {
       await t.close();
     }

@@ -22,13 +22,82 @@ const CODES: Record<number, string> = {
 /** Mercurius's own request errors (a document too deep, a bad body) by its error code. */
 const MERCURIUS_CODES: Record<string, string> = {
   MER_ERR_GQL_QUERY_DEPTH: 'QUERY_TOO_DEEP',
-  MER_ERR_GQL_VALIDATION: 'GRAPHQL_VALIDATION_FAILED',
   MER_ERR_METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   MER_ERR_GQL_PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
 };
 
 const logger = new Logger('GraphQL');
+
+/** What each field of a GraphQL-over-HTTP request must hold, for a request whose field has the wrong type. */
+const REQUEST_FIELDS: Record<string, string> = {
+  query: '`query` must be a string holding a GraphQL document',
+  variables: "`variables` must be a JSON object of the operation's variables, or null",
+  extensions: '`extensions` must be a JSON object',
+  operationName: '`operationName` must be a string or null',
+};
+
+/** Fastify's failed schema check of a request, which Mercurius wraps as MER_ERR_GQL_VALIDATION. */
+interface RequestValidation {
+  validation?: { instancePath?: string }[];
+}
+
+/**
+ * The message for a GraphQL request that is not one (Mercurius says only "Graphql validation error"): the
+ * body is not a JSON object, a field has the wrong type, or a GET's `variables`/`extensions` is not JSON.
+ */
+function malformedRequest(original: Error & { errors?: unknown }, req?: FastifyRequest): string {
+  const [failed] = Array.isArray(original.errors) ? (original.errors as RequestValidation[]) : [];
+  if (!failed) {
+    // A GET whose `variables` or `extensions` failed JSON.parse (Mercurius keeps only the SyntaxError).
+    const query = (req?.query ?? {}) as Record<string, unknown>;
+    const field = ['variables', 'extensions'].find((name) => !parsesAsJson(query[name])) ?? 'variables';
+    return `\`${field}\` in the query string is not valid JSON: ${original.message}`;
+  }
+  const field = (failed.validation?.[0]?.instancePath ?? '').split('/')[1] ?? '';
+  return (
+    REQUEST_FIELDS[field] ??
+    'The request body must be a JSON object such as {"query": "{ … }", "variables": {…}}'
+  );
+}
+
+function parsesAsJson(value: unknown): boolean {
+  try {
+    JSON.parse(typeof value === 'string' ? value : 'null');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Has the request, POST or GET, sent a persisted query's hash (Apollo's `extensions.persistedQuery`)? */
+function sentPersistedHash(req?: FastifyRequest): boolean {
+  const body = req?.body as { extensions?: { persistedQuery?: unknown } } | null | undefined;
+  const query = req?.query as { extensions?: unknown } | undefined;
+  return (
+    body?.extensions?.persistedQuery !== undefined ||
+    (typeof query?.extensions === 'string' && query.extensions.includes('persistedQuery'))
+  );
+}
+
+/**
+ * Mercurius answers "Unknown query" (PERSISTED_QUERY_NOT_FOUND) to any request without a document, a hash
+ * it does not know being "PersistedQueryNotFound". Apollo's clients stop sending hashes on
+ * PERSISTED_QUERY_NOT_SUPPORTED, so that is the answer to a hash while persisted queries are off.
+ */
+function missingQuery(req?: FastifyRequest): { code: string; message: string } {
+  return sentPersistedHash(req)
+    ? {
+        code: 'PERSISTED_QUERY_NOT_SUPPORTED',
+        message:
+          'Persisted queries are off on this server (GRAPHQL_PERSISTED_QUERIES=off): send the document as `query`',
+      }
+    : {
+        code: 'BAD_REQUEST',
+        message:
+          'The request has no GraphQL document: send it as `query`, in the JSON body or the query string',
+      };
+}
 
 interface ErrorContext {
   reply?: FastifyReply;
@@ -59,6 +128,14 @@ function shape(error: GraphQLError, context: ErrorContext): Shaped {
       error: { ...base, extensions: { ...error.extensions, code, status: 400, requestId } },
       status: 400,
     };
+  }
+  if (original.code === 'MER_ERR_GQL_VALIDATION') {
+    const message = malformedRequest(original, context.req);
+    return { error: { message, extensions: { code: 'BAD_REQUEST', status: 400, requestId } }, status: 400 };
+  }
+  if (original.code === 'MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND' && original.message === 'Unknown query') {
+    const { code, message } = missingQuery(context.req);
+    return { error: { message, extensions: { code, status: 400, requestId } }, status: 400 };
   }
   if (original.code && MERCURIUS_CODES[original.code]) {
     const status = original.statusCode ?? 400;
