@@ -1,5 +1,6 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { PROBLEM_TYPES, ProblemException, ProblemFieldError } from 'src/framework/http/problem';
+import { cacheValidationMetadata } from 'src/framework/http/validation-metadata-cache';
 
 /** class-validator constraint names → the short codes clients see; others pass through unchanged. */
 const CODES: Record<string, string> = {
@@ -103,6 +104,7 @@ export function checkBodyShape(value: unknown, limit = MAX_BODY_DEPTH): void {
  */
 export class ProblemValidationPipe extends ValidationPipe {
   constructor() {
+    cacheValidationMetadata();
     super({
       whitelist: true,
       forbidNonWhitelisted: true,

@@ -3,6 +3,7 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { CronExpressionParser } from 'cron-parser';
+import { cacheValidationMetadata } from 'src/framework/http/validation-metadata-cache';
 import { JOB_METADATA, JobContext, JobDeclaration, JobOptions } from 'src/framework/jobs/job.decorator';
 
 /** A bad job declaration: boot stops with this coded message. */
@@ -49,6 +50,7 @@ export class JobRegistry implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
+    cacheValidationMetadata(); // every job's payload is validated twice: at enqueue and when it runs
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) {
