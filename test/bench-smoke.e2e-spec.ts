@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from 'test/support/processes';
@@ -10,13 +10,23 @@ import { ROOT } from 'test/support/processes';
  */
 describe('npm run bench (smoke)', () => {
   let out: string;
+  let before: string;
 
   beforeAll(() => {
     out = mkdtempSync(join(tmpdir(), 'nestor-bench-'));
+    // A second build for --before, as a contributor makes one: a copy of dist/ inside the checkout.
+    expect(
+      spawnSync(process.execPath, [join(ROOT, 'scripts', 'ensure-build.mjs'), 'server'], { cwd: ROOT })
+        .status,
+    ).toBe(0);
+    mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+    before = mkdtempSync(join(ROOT, '.tmp', 'bench-smoke-before-'));
+    cpSync(join(ROOT, 'dist'), join(before, 'dist'), { recursive: true });
   });
 
   afterAll(() => {
     rmSync(out, { recursive: true, force: true });
+    rmSync(before, { recursive: true, force: true });
   });
 
   it('runs every contender and scenario kind on 200 rows (--quick) and writes the report', async () => {
@@ -26,7 +36,7 @@ describe('npm run bench (smoke)', () => {
       ...['--rows', '200', '--duration', '1', '--warmup', '0', '--connections', '4', '--jobs', '200'],
       '--only',
       'get-by-id,get-by-id-304,list,list-include,graphql-list-include,create,cached-get-by-id,jobs,jobs-each',
-      ...['--out', out],
+      ...['--out', out, '--before', join(before, 'dist')],
     ];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test' } });
     let output = '';
@@ -43,7 +53,14 @@ describe('npm run bench (smoke)', () => {
       new RegExp(
         `\\|\\s*${scenario.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s*\\|\\s*${contender}\\s*\\|[^\\n]*\\|\\s*${failed}\\s*\\|\\n`,
       );
-    for (const contender of ['raw', 'equivalent-raw', 'nest-handwritten', 'peer', 'nestor']) {
+    for (const contender of [
+      'raw',
+      'equivalent-raw',
+      'nest-handwritten',
+      'peer',
+      'nestor',
+      'nestor-before',
+    ]) {
       expect(output).toMatch(row('GET /api/products/:id', contender, '0'));
       expect(output).toMatch(row('POST /api/products (validated)', contender, '0'));
     }
@@ -64,6 +81,11 @@ describe('npm run bench (smoke)', () => {
     expect(files.some((f) => /^\d{4}-\d{2}-\d{2}/.test(f))).toBe(true);
     const report = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(report).toContain('## Machine');
+    // Both builds run as `npm start` runs them: bundled.
+    expect(report).toContain('- **nestor**: `node dist/bundle/launch.js main`');
+    expect(report).toContain(
+      `- **nestor-before**: another build of Nestor (\`${join(before, 'dist', 'bundle', 'launch.js')} main\`)`,
+    );
     // Nestor ran with its production logging, and the contender lines say so.
     expect(report).toContain('LOG_LEVEL=unset (the production default, info): one JSON line per request');
     for (const jobs of ['raw-bullmq', 'nestor', 'raw-bullmq-each', 'nestor-each']) {

@@ -116,6 +116,9 @@ const QUICK: Partial<Options> = { rows: 1000, duration: 2, runs: 1, warmup: 1, c
  * code with itself.
  */
 function checkBeforeFramework(before: string): void {
+  if (existsSync(join(before, 'bundle', 'launch.js'))) {
+    return; // the bundle holds its own framework
+  }
   const dir = resolve(before);
   const framework = createRequire(join(dir, 'src', 'main.js')).resolve('nestor');
   if (!framework.startsWith(`${dir}/`)) {
@@ -125,6 +128,12 @@ function checkBeforeFramework(before: string): void {
         'cp -r dist .tmp/before/dist && cp .tmp/bench/package.json .tmp/before/` and pass .tmp/before/dist.',
     );
   }
+}
+
+/** How `--before DIR` starts: its bundle as `npm start` does, or `src/main.js` for a build without one. */
+function beforeEntry(before: string): string[] {
+  const launcher = join(before, 'bundle', 'launch.js');
+  return existsSync(launcher) ? [launcher, 'main'] : [join(before, 'src', 'main.js')];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -305,7 +314,8 @@ function commandOf(setup: Setup, name: ContenderName | ColdOnly): string[] {
     case 'nestor-unbundled':
       return [...profileFlags(setup.options, name), join(DIST, 'src', 'main.js')];
     case 'nestor-before':
-      return [...profileFlags(setup.options, name), join(setup.options.before!, 'src', 'main.js')];
+      // As nestor: the other build's bundle when it has one (builds before the bundle have only main.js).
+      return [...profileFlags(setup.options, name), ...beforeEntry(setup.options.before!)];
   }
 }
 
@@ -624,10 +634,10 @@ function contenderLines(setup: Setup): string {
     `- **equivalent-raw**: raw doing Nestor's work, on get-by-id and create only: ETag, Cache-Control and If-None-Match → 304 on reads; on creates the JWT verified as Nestor does (HS256, HKDF-derived key, issuer, audience, exp), the user and its permissions loaded per request with Nestor's query (session not revoked), \`products.add\` checked, one transaction with the INSERT … RETURNING and the same audit entry (answers, ETags, 304s and audit rows checked against nestor every run); pino request log, ${logging}. Not done: security headers, request-id header, metrics, rate limits, API-version headers: the price of the framework.`,
     '- **nest-handwritten**: NestJS + TypeORM the way the NestJS docs teach (repository service, DTOs, global ValidationPipe); Fastify adapter, since @nestjs/platform-express is not installed; Nest logger error and warn only (no request log).',
     '- **peer**: `@dataui/crud` + `@dataui/crud-typeorm` 5.3.4 on the same entity (Fastify adapter); Nest logger error and warn only (no request log).',
-    `- **nestor**: \`node dist/src/main.js\`, NODE_ENV=production, the real shop; public reads anonymous, writes with a superuser token (JWT check, principal load, transaction, audit entry). ${logging}. Off in every run, and why: RESOURCE_CACHE=off (the cache would answer the database-path scenarios; nestor-cached has it on), RATE_LIMIT_ANON=off and RATE_LIMIT_USER=off (one load generator from one address would be answered 429; no baseline has a budget). ACCESS_TOKEN_TTL=86400 so the token outlives the run (checking it costs the same).`,
+    `- **nestor**: \`node dist/bundle/launch.js main\` (the bundle, as \`npm start\` runs it), NODE_ENV=production, the real shop; public reads anonymous, writes with a superuser token (JWT check, principal load, transaction, audit entry). ${logging}. Off in every run, and why: RESOURCE_CACHE=off (the cache would answer the database-path scenarios; nestor-cached has it on), RATE_LIMIT_ANON=off and RATE_LIMIT_USER=off (one load generator from one address would be answered 429; no baseline has a budget). ACCESS_TOKEN_TTL=86400 so the token outlives the run (checking it costs the same).`,
     ...(setup.options.before
       ? [
-          `- **${labelOf(setup, 'nestor-before')}**: another build of Nestor (\`${setup.options.before}\`), with nestor's settings.`,
+          `- **${labelOf(setup, 'nestor-before')}**: another build of Nestor (\`${beforeEntry(setup.options.before).join(' ')}\`), with nestor's settings.`,
         ]
       : []),
     ...(CACHED_SCENARIOS.some((s) => setup.options.only.has(s))
