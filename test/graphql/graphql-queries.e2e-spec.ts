@@ -406,6 +406,14 @@ describe('GraphQL automatic persisted queries', () => {
       // Apollo's clients stop sending hashes when told persisted queries are not supported.
       expect(answer.errors?.[0].extensions.code).toBe('PERSISTED_QUERY_NOT_SUPPORTED');
       expect(answer.errors?.[0].message).toMatch(/GRAPHQL_PERSISTED_QUERIES=off/);
+      // The same over GET, where `extensions` is JSON in the query string.
+      const sha256Hash = createHash('sha256').update(query).digest('hex');
+      const extensions = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash } }));
+      const overGet = await t.inject({ method: 'GET', url: `/graphql?extensions=${extensions}` });
+      expect(overGet.statusCode).toBe(400);
+      expect(overGet.json<{ errors: { extensions: { code: string } }[] }>().errors[0].extensions.code).toBe(
+        'PERSISTED_QUERY_NOT_SUPPORTED',
+      );
     } finally {
       await t.close();
     }

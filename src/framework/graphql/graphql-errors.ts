@@ -42,6 +42,15 @@ interface RequestValidation {
   validation?: { instancePath?: string }[];
 }
 
+/** A query-string value read as JSON (as Mercurius reads `variables` and `extensions`), or `undefined`. */
+function readJson(value: unknown): unknown {
+  try {
+    return typeof value === 'string' ? (JSON.parse(value) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The message for a GraphQL request that is not one (Mercurius says only "Graphql validation error"): the
  * body is not a JSON object, a field has the wrong type, or a GET's `variables`/`extensions` is not JSON.
@@ -51,7 +60,10 @@ function malformedRequest(original: Error & { errors?: unknown }, req?: FastifyR
   if (!failed) {
     // A GET whose `variables` or `extensions` failed JSON.parse (Mercurius keeps only the SyntaxError).
     const query = (req?.query ?? {}) as Record<string, unknown>;
-    const field = ['variables', 'extensions'].find((name) => !parsesAsJson(query[name])) ?? 'variables';
+    const field =
+      ['variables', 'extensions'].find(
+        (name) => query[name] !== undefined && readJson(query[name]) === undefined,
+      ) ?? 'variables';
     return `\`${field}\` in the query string is not valid JSON: ${original.message}`;
   }
   const field = (failed.validation?.[0]?.instancePath ?? '').split('/')[1] ?? '';
@@ -61,31 +73,32 @@ function malformedRequest(original: Error & { errors?: unknown }, req?: FastifyR
   );
 }
 
-function parsesAsJson(value: unknown): boolean {
-  try {
-    JSON.parse(typeof value === 'string' ? value : 'null');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Has the request, POST or GET, sent a persisted query's hash (Apollo's `extensions.persistedQuery`)? */
 function sentPersistedHash(req?: FastifyRequest): boolean {
-  const body = req?.body as { extensions?: { persistedQuery?: unknown } } | null | undefined;
-  const query = req?.query as { extensions?: unknown } | undefined;
-  return (
-    body?.extensions?.persistedQuery !== undefined ||
-    (typeof query?.extensions === 'string' && query.extensions.includes('persistedQuery'))
-  );
+  const body = req?.body as { extensions?: unknown } | null | undefined;
+  const extensions = (body?.extensions ??
+    readJson((req?.query as { extensions?: unknown } | undefined)?.extensions)) as
+    { persistedQuery?: unknown } | null | undefined;
+  return extensions?.persistedQuery !== undefined;
 }
 
 /**
- * Mercurius answers "Unknown query" (PERSISTED_QUERY_NOT_FOUND) to any request without a document, a hash
- * it does not know being "PersistedQueryNotFound". Apollo's clients stop sending hashes on
- * PERSISTED_QUERY_NOT_SUPPORTED, so that is the answer to a hash while persisted queries are off.
+ * What a client is told of a request Mercurius refused before it ran a document, where Mercurius's own words
+ * would mislead: a malformed request ("Graphql validation error"), and one without a document, which
+ * Mercurius answers "Unknown query" (PERSISTED_QUERY_NOT_FOUND, which tells an Apollo client to resend a
+ * document it never sent; a hash it does not know is "PersistedQueryNotFound"). A hash sent while persisted
+ * queries are off is PERSISTED_QUERY_NOT_SUPPORTED: Apollo's clients stop sending hashes on it.
  */
-function missingQuery(req?: FastifyRequest): { code: string; message: string } {
+function refusedRequest(
+  original: Error & { code?: string; errors?: unknown },
+  req?: FastifyRequest,
+): { code: string; message: string } | undefined {
+  if (original.code === 'MER_ERR_GQL_VALIDATION') {
+    return { code: 'BAD_REQUEST', message: malformedRequest(original, req) };
+  }
+  if (original.code !== 'MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND' || original.message !== 'Unknown query') {
+    return undefined;
+  }
   return sentPersistedHash(req)
     ? {
         code: 'PERSISTED_QUERY_NOT_SUPPORTED',
@@ -129,13 +142,16 @@ function shape(error: GraphQLError, context: ErrorContext): Shaped {
       status: 400,
     };
   }
-  if (original.code === 'MER_ERR_GQL_VALIDATION') {
-    const message = malformedRequest(original, context.req);
-    return { error: { message, extensions: { code: 'BAD_REQUEST', status: 400, requestId } }, status: 400 };
-  }
-  if (original.code === 'MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND' && original.message === 'Unknown query') {
-    const { code, message } = missingQuery(context.req);
-    return { error: { message, extensions: { code, status: 400, requestId } }, status: 400 };
+  const refused = refusedRequest(original, context.req);
+  if (refused) {
+    return {
+      error: {
+        ...base,
+        message: refused.message,
+        extensions: { code: refused.code, status: 400, requestId },
+      },
+      status: 400,
+    };
   }
   if (original.code && MERCURIUS_CODES[original.code]) {
     const status = original.statusCode ?? 400;
