@@ -88,7 +88,14 @@ describe('npm run bench (smoke)', () => {
     );
     // Nestor ran with its production logging, and the contender lines say so.
     expect(report).toContain('LOG_LEVEL=unset (the production default, info): one JSON line per request');
-    for (const jobs of ['raw-bullmq', 'nestor', 'raw-bullmq-each', 'nestor-each']) {
+    for (const jobs of [
+      'raw-bullmq',
+      'nestor',
+      'nestor-before',
+      'raw-bullmq-each',
+      'nestor-each',
+      'nestor-before-each',
+    ]) {
       expect(report).toMatch(new RegExp(`\\|\\s*${jobs}\\s*\\|\\s*(bulk|one call per job)\\s*\\|`));
     }
     expect(report).toMatch(/`enqueueMany` runs the 200 jobs [\d.]+× as fast as one `enqueue` per job/);

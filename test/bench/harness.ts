@@ -7,7 +7,7 @@
  * Options: see `--help`.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -83,7 +83,9 @@ const HELP = `npm run bench -- [options]
   --deep-connections N  connections for deep-page (default 1: a latency measure; each request counts
                     1M rows), which loads for at least 10 s per run
   --before DIR      also run another build of Nestor (a copy of dist/ inside this checkout, e.g. .tmp/dist-before)
-                    as contender "nestor-before", for before/after numbers in the same run
+                    as contender "nestor-before", for before/after numbers in the same run (the HTTP and
+                    cold-start scenarios run its bundle; jobs and jobs-each, this checkout's jobs contender
+                    on its src/, as nestor-before and nestor-before-each)
   --before-label L  report that build as L instead of nestor-before
   --cpu-prof        write V8 CPU profiles of every contender to <out>/profiles/<contender>-<n>.cpuprofile
   --keep-db         do not drop the benchmark database at the end`;
@@ -128,6 +130,29 @@ function checkBeforeFramework(before: string): void {
         'cp -r dist .tmp/before/dist && cp .tmp/bench/package.json .tmp/before/` and pass .tmp/before/dist.',
     );
   }
+}
+
+/**
+ * The jobs contender of `--before`: this checkout's `jobs-nestor` on the other build's framework and app
+ * (`src/…` unbundled, since a job worker is not an HTTP server), from a copy beside a package.json named
+ * nestor (bench.mjs's), so `nestor` resolves inside that build whatever directory DIR sits in. Made once per
+ * run, and safe from rebuilds of DIR as the measured build's snapshot is. Returns its NODE_PATH.
+ */
+const BEFORE_JOBS = join(ROOT, '.tmp', 'bench', 'before');
+let beforeJobsPath: string | undefined;
+function beforeJobsNodePath(before: string): string {
+  if (!beforeJobsPath) {
+    const snapshot = BEFORE_JOBS;
+    rmSync(snapshot, { recursive: true, force: true });
+    cpSync(before, join(snapshot, 'dist'), { recursive: true });
+    copyFileSync(join(DIST, '..', 'package.json'), join(snapshot, 'package.json'));
+    const framework = createRequire(join(snapshot, 'dist', 'src', 'main.js')).resolve('nestor');
+    if (!framework.startsWith(`${snapshot}/`)) {
+      throw new Error(`--before: the jobs contender would load the framework from ${framework}`);
+    }
+    beforeJobsPath = [join(ROOT, '.tmp', 'bench'), join(snapshot, 'dist')].join(':');
+  }
+  return beforeJobsPath;
 }
 
 /** How `--before DIR` starts: its bundle as `npm start` does, or `src/main.js` for a build without one. */
@@ -499,28 +524,34 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
   const times = new Map<string, number[]>();
   const cpuPerJob = new Map<string, number[]>();
   const unfinished = new Map<string, number>();
+  // With --before, the other build's framework runs the same jobs contender (nestor-before, -each).
+  const builds = [
+    { name: 'nestor', before: false },
+    ...(options.before ? [{ name: labelOf(setup, 'nestor-before'), before: true }] : []),
+  ];
   const kinds = [
     ...(bulk
       ? [
-          { name: 'raw-bullmq', script: 'jobs-raw', each: false },
-          { name: 'nestor', script: 'jobs-nestor', each: false },
+          { name: 'raw-bullmq', script: 'jobs-raw', each: false, before: false },
+          ...builds.map((b) => ({ ...b, script: 'jobs-nestor', each: false })),
         ]
       : []),
     ...(each
       ? [
-          { name: 'raw-bullmq-each', script: 'jobs-raw', each: true },
-          { name: 'nestor-each', script: 'jobs-nestor', each: true },
+          { name: 'raw-bullmq-each', script: 'jobs-raw', each: true, before: false },
+          ...builds.map((b) => ({ ...b, name: `${b.name}-each`, script: 'jobs-nestor', each: true })),
         ]
       : []),
   ];
   for (let run = 0; run < options.runs; run++) {
     for (const kind of rotate(kinds, run)) {
-      const prefix = `${setup.prefix}j${run}${kind.name[0]}${kind.each ? 'e' : 'b'}`;
+      const prefix = `${setup.prefix}j${run}k${kinds.indexOf(kind)}`;
       const child = new BenchProcess(
         kind.name,
         [...profileFlags(options, kind.name), ...script(kind.script)],
         {
           ...setup.nestorEnv,
+          ...(kind.before ? { NODE_PATH: beforeJobsNodePath(options.before!) } : {}),
           JOBS_PREFIX: prefix,
           JOBS: String(options.jobs),
           WORKERS: 'inline',
@@ -537,7 +568,16 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
       if (!line) {
         throw new Error(`${kind.name} printed no result:\n${output}`);
       }
-      const result = JSON.parse(line) as { elapsedMs: number; unfinished?: number; cpuMs: number };
+      const result = JSON.parse(line) as {
+        elapsedMs: number;
+        unfinished?: number;
+        cpuMs: number;
+        framework: string;
+      };
+      const build = kind.before ? join(BEFORE_JOBS, 'dist') : DIST;
+      if (kind.script === 'jobs-nestor' && !result.framework.startsWith(`${build}/`)) {
+        throw new Error(`${kind.name} ran the framework in ${result.framework}, not the build in ${build}`);
+      }
       const seconds = result.elapsedMs / 1000;
       if (result.unfinished) {
         unfinished.set(kind.name, Math.max(unfinished.get(kind.name) ?? 0, result.unfinished));
@@ -637,7 +677,7 @@ function contenderLines(setup: Setup): string {
     `- **nestor**: \`node dist/bundle/launch.js main\` (the bundle, as \`npm start\` runs it), NODE_ENV=production, the real shop; public reads anonymous, writes with a superuser token (JWT check, principal load, transaction, audit entry). ${logging}. Off in every run, and why: RESOURCE_CACHE=off (the cache would answer the database-path scenarios; nestor-cached has it on), RATE_LIMIT_ANON=off and RATE_LIMIT_USER=off (one load generator from one address would be answered 429; no baseline has a budget). ACCESS_TOKEN_TTL=86400 so the token outlives the run (checking it costs the same).`,
     ...(setup.options.before
       ? [
-          `- **${labelOf(setup, 'nestor-before')}**: another build of Nestor (\`${beforeEntry(setup.options.before).join(' ')}\`), with nestor's settings.`,
+          `- **${labelOf(setup, 'nestor-before')}**: another build of Nestor (\`${beforeEntry(setup.options.before).join(' ')}\`), with nestor's settings; in the jobs scenarios, this checkout's jobs contender on that build's \`src/\` (the framework and the shop), with this checkout's node_modules.`,
         ]
       : []),
     ...(CACHED_SCENARIOS.some((s) => setup.options.only.has(s))
