@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from 'test/support/processes';
@@ -14,6 +14,11 @@ describe('npm run bench (smoke)', () => {
 
   beforeAll(() => {
     out = mkdtempSync(join(tmpdir(), 'nestor-bench-'));
+    // Results from another machine, which this run replaces as latest.md.
+    writeFileSync(
+      join(out, 'latest.md'),
+      '# Nestor benchmark\n\n## Machine\n\n- CPU: Z80 × 1; memory 0.1 GiB\n',
+    );
     // A second build for --before, as a contributor makes one: a copy of dist/ inside the checkout.
     expect(
       spawnSync(process.execPath, [join(ROOT, 'scripts', 'ensure-build.mjs'), 'server'], { cwd: ROOT })
@@ -81,6 +86,9 @@ describe('npm run bench (smoke)', () => {
     expect(files.some((f) => /^\d{4}-\d{2}-\d{2}/.test(f))).toBe(true);
     const report = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(report).toContain('## Machine');
+    expect(report).toContain(
+      '- **Another CPU than the results this run replaces** (Z80 × 1): compare its ratios with theirs',
+    );
     // Both builds run as `npm start` runs them: bundled.
     expect(report).toContain('- **nestor**: `node dist/bundle/launch.js main`');
     expect(report).toContain(

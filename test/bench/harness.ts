@@ -7,7 +7,7 @@
  * Options: see `--help`.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -288,6 +288,8 @@ interface Setup {
   token?: string;
   /** ETags of the hot products, read from nestor before the conditional-get scenario. */
   etags: Map<number, string>;
+  /** The CPU of the results in <out>/latest.md, when another than this machine's (see previousCpu). */
+  previousCpu?: string;
 }
 
 function contextOf(setup: Setup): ScenarioContext {
@@ -644,6 +646,24 @@ async function coldStartScenario(setup: Setup): Promise<TimedRow[]> {
   }));
 }
 
+const cpuOfThisMachine = `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`;
+
+/**
+ * The CPU the results this run replaces as latest.md were measured on, when it is not this one: req/s and
+ * µs differ between CPUs for reasons that are not Nestor's (raw's reads ran 9.6k req/s on one 2-core
+ * machine here and 13.5k on another), so only ratios compare across them.
+ */
+function previousCpu(out: string): string | undefined {
+  const latest = join(out, 'latest.md');
+  const line = existsSync(latest)
+    ? readFileSync(latest, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('- CPU: '))
+    : undefined;
+  const cpu = line?.slice('- CPU: '.length).split(';')[0];
+  return cpu !== undefined && cpu !== cpuOfThisMachine ? cpu : undefined;
+}
+
 function machine(setup: Setup, versions: { postgres: string; redis: string }, loads: string[]): string {
   let commit = 'unknown';
   try {
@@ -655,7 +675,12 @@ function machine(setup: Setup, versions: { postgres: string; redis: string }, lo
   }
   const o = setup.options;
   return [
-    `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- CPU: ${cpuOfThisMachine}; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    ...(setup.previousCpu
+      ? [
+          `- **Another CPU than the results this run replaces** (${setup.previousCpu}): compare its ratios with theirs, not its req/s, seconds or µs`,
+        ]
+      : []),
     `- Node ${process.version}; ${versions.postgres}; Redis ${versions.redis}; commit ${commit}`,
     `- Load average (1/5/15 min): ${loads.join(' → ')}${
       loads.some((l) => Number(l.split(' ')[0]) > 1.5) ? ' — **above 1.5: numbers are noisy**' : ''
@@ -712,6 +737,7 @@ async function main(): Promise<void> {
     redisUrl,
     prefix,
     etags: new Map(),
+    previousCpu: previousCpu(options.out),
     nestorEnv: {
       ...process.env,
       DATABASE_URL: db.url,
