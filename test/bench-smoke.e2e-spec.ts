@@ -1,5 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from 'test/support/processes';
@@ -107,6 +116,8 @@ describe('npm run bench (smoke)', () => {
       expect(report).toMatch(new RegExp(`\\|\\s*${jobs}\\s*\\|\\s*(bulk|one call per job)\\s*\\|`));
     }
     expect(report).toMatch(/`enqueueMany` runs the 200 jobs [\d.]+× as fast as one `enqueue` per job/);
+    // The copy of the --before build the jobs ran on goes with the run.
+    expect(existsSync(join(ROOT, '.tmp', 'bench', 'before'))).toBe(false);
     // GraphQL beside REST for nestor: req/s over REST's, by CPU, and over raw's REST.
     expect(report).toMatch(
       /\| GraphQL list \+ category\s*\| list \+ include=category\s*\| nestor\s*\|([^|]*\|){4}(\s*[\d.]+×\s*\|){3}\n/,

@@ -136,21 +136,21 @@ function checkBeforeFramework(before: string): void {
  * The jobs contender of `--before`: this checkout's `jobs-nestor` on the other build's framework and app
  * (`src/…` unbundled, since a job worker is not an HTTP server), from a copy beside a package.json named
  * nestor (bench.mjs's), so `nestor` resolves inside that build whatever directory DIR sits in. Made once per
- * run, and safe from rebuilds of DIR as the measured build's snapshot is. Returns its NODE_PATH.
+ * run (and removed at its end), safe from rebuilds of DIR as the measured build's snapshot is. Returns its
+ * NODE_PATH.
  */
 const BEFORE_JOBS = join(ROOT, '.tmp', 'bench', 'before');
 let beforeJobsPath: string | undefined;
 function beforeJobsNodePath(before: string): string {
   if (!beforeJobsPath) {
-    const snapshot = BEFORE_JOBS;
-    rmSync(snapshot, { recursive: true, force: true });
-    cpSync(before, join(snapshot, 'dist'), { recursive: true });
-    copyFileSync(join(DIST, '..', 'package.json'), join(snapshot, 'package.json'));
-    const framework = createRequire(join(snapshot, 'dist', 'src', 'main.js')).resolve('nestor');
-    if (!framework.startsWith(`${snapshot}/`)) {
+    rmSync(BEFORE_JOBS, { recursive: true, force: true });
+    cpSync(before, join(BEFORE_JOBS, 'dist'), { recursive: true });
+    copyFileSync(join(DIST, '..', 'package.json'), join(BEFORE_JOBS, 'package.json'));
+    const framework = createRequire(join(BEFORE_JOBS, 'dist', 'src', 'main.js')).resolve('nestor');
+    if (!framework.startsWith(`${BEFORE_JOBS}/`)) {
       throw new Error(`--before: the jobs contender would load the framework from ${framework}`);
     }
-    beforeJobsPath = [join(ROOT, '.tmp', 'bench'), join(snapshot, 'dist')].join(':');
+    beforeJobsPath = [join(DIST, '..'), join(BEFORE_JOBS, 'dist')].join(':');
   }
   return beforeJobsPath;
 }
@@ -982,6 +982,7 @@ async function main(): Promise<void> {
       await c.process.stop();
     }
     await deleteRedisKeys(redisUrl, prefix).catch(() => undefined);
+    rmSync(BEFORE_JOBS, { recursive: true, force: true });
     if (!options.keepDb) {
       await db.drop();
     } else {
