@@ -117,23 +117,28 @@ describe('orders on PostgreSQL', () => {
     const holder = dataSource.createQueryRunner();
     await holder.connect();
     await holder.startTransaction();
-    await holder.query('SELECT id FROM product WHERE id = $1 FOR UPDATE', [productId]);
     const logged = jest.spyOn(dataSource.logger, 'logQuery');
     const started = Date.now();
-    const pending = Promise.all(Array.from({ length: 50 }, () => place([{ productId, quantity: 1 }])));
-    // Asked on the holder's own connection: the pool's others are all taken by the waiting orders.
-    const waitingOnLocks = async () => {
-      await holder.query('SELECT pg_stat_clear_snapshot()'); // a transaction sees one snapshot otherwise
-      const [{ n }] = (await holder.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      )) as { n: number }[];
-      return n;
-    };
-    while ((await waitingOnLocks()) < 2 && Date.now() - started < 20_000) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    let pending: Promise<LightMyRequestResponse[]>;
+    try {
+      await holder.query('SELECT id FROM product WHERE id = $1 FOR UPDATE', [productId]);
+      pending = Promise.all(Array.from({ length: 50 }, () => place([{ productId, quantity: 1 }])));
+      // Asked on the holder's own connection: the pool's others are all taken by the waiting orders.
+      const waitingOnLocks = async () => {
+        await holder.query('SELECT pg_stat_clear_snapshot()'); // a transaction sees one snapshot otherwise
+        const [{ n }] = (await holder.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )) as { n: number }[];
+        return n;
+      };
+      while ((await waitingOnLocks()) < 2 && Date.now() - started < 20_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      // Released whatever happened: a connection left in a transaction would keep the orders waiting.
+      await holder.commitTransaction();
+      await holder.release();
     }
-    await holder.commitTransaction();
-    await holder.release();
     const responses = await pending;
     const elapsed = Date.now() - started;
     const statements = logged.mock.calls.map(([query]) => query);

@@ -111,6 +111,13 @@ interface Options {
 /** `--quick`: enough to see every scenario run end to end, in a minute or two; no numbers to trust. */
 const QUICK: Partial<Options> = { rows: 1000, duration: 2, runs: 1, warmup: 1, connections: 8, jobs: 2000 };
 
+/** Where a build's app would load `nestor` from, when that is not inside the build: else undefined. */
+function frameworkOutside(build: string): string | undefined {
+  const dir = resolve(build);
+  const framework = createRequire(join(dir, 'src', 'main.js')).resolve('nestor');
+  return framework.startsWith(`${dir}/`) ? undefined : framework;
+}
+
 /**
  * The app imports the framework as `nestor`, which Node resolves through the nearest package.json named so:
  * for a bare `dist/` copy, the checkout's, whose exports point into the current dist/. nestor-before would
@@ -121,9 +128,8 @@ function checkBeforeFramework(before: string): void {
   if (existsSync(join(before, 'bundle', 'launch.js'))) {
     return; // the bundle holds its own framework
   }
-  const dir = resolve(before);
-  const framework = createRequire(join(dir, 'src', 'main.js')).resolve('nestor');
-  if (!framework.startsWith(`${dir}/`)) {
+  const framework = frameworkOutside(before);
+  if (framework) {
     throw new Error(
       `--before: ${before}/src/main.js would load the framework from ${framework}. Put the copy in a ` +
         'directory of its own with a package.json named nestor beside it, e.g. `mkdir -p .tmp/before && ' +
@@ -146,8 +152,8 @@ function beforeJobsNodePath(before: string): string {
     rmSync(BEFORE_JOBS, { recursive: true, force: true });
     cpSync(before, join(BEFORE_JOBS, 'dist'), { recursive: true });
     copyFileSync(join(DIST, '..', 'package.json'), join(BEFORE_JOBS, 'package.json'));
-    const framework = createRequire(join(BEFORE_JOBS, 'dist', 'src', 'main.js')).resolve('nestor');
-    if (!framework.startsWith(`${BEFORE_JOBS}/`)) {
+    const framework = frameworkOutside(join(BEFORE_JOBS, 'dist'));
+    if (framework) {
       throw new Error(`--before: the jobs contender would load the framework from ${framework}`);
     }
     beforeJobsPath = [join(DIST, '..'), join(BEFORE_JOBS, 'dist')].join(':');

@@ -2,10 +2,11 @@
  * Jobs through Nestor: the real app composition plus one no-op `@Job` (concurrency 20), booted as a worker
  * (WORKERS=inline, Redis backend). `JOBS` jobs are enqueued with `JobsService.enqueueMany` inside
  * transactions of 1,000 (the outbox path: one INSERT per 1,000 jobs, published after commit; as the raw
- * baseline's addBulk of 1,000), or one `enqueue` each with JOBS_ENQUEUE=each; then `drain()` waits until the outbox
- * shows every job finished. Prints `{"elapsedMs":…,"handledMs":…,"unfinished":…,"cpuMs":…,"framework":…}`: when the outbox still has
- * unfinished rows a minute after the last handler ran, elapsedMs is the handlers' time and `unfinished` says
- * how many rows were never marked finished.
+ * baseline's addBulk of 1,000), or one `enqueue` each with JOBS_ENQUEUE=each; then `drain()` waits until the
+ * outbox shows every job finished. Prints `{"elapsedMs":…,"handledMs":…,"unfinished":…,"cpuMs":…,
+ * "framework":…}`: when the outbox still has unfinished rows a minute after the last handler ran, elapsedMs is
+ * the handlers' time and `unfinished` says how many rows were never marked finished; `framework` is the file
+ * the JobsService came from, so the harness can check which build ran.
  */
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
