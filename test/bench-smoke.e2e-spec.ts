@@ -49,7 +49,7 @@ describe('npm run bench (smoke)', () => {
       '--quick',
       ...['--rows', '200', '--duration', '1', '--warmup', '0', '--connections', '4', '--jobs', '200'],
       '--only',
-      'get-by-id,get-by-id-304,list,list-include,graphql-list-include,create,cached-get-by-id,jobs,jobs-each',
+      'get-by-id,get-by-id-304,list,list-include,graphql-list-include,create,cached-get-by-id,limited-get-by-id,jobs,jobs-each',
       ...['--out', out, '--before', join(before, 'dist')],
     ];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test' } });
@@ -88,6 +88,12 @@ describe('npm run bench (smoke)', () => {
     for (const contender of ['raw', 'nestor', 'nestor-cached']) {
       expect(output).toMatch(row('cached GET /api/products/:id (100 ids)', contender, '0'));
     }
+    for (const contender of ['raw', 'nestor', 'nestor-limited']) {
+      expect(output).toMatch(row('GET /api/products/:id, request budgets on', contender, '0'));
+    }
+    expect(output).toMatch(
+      /Request budgets \(limited-get-by-id\): nestor-limited made [\d,]+ req\/s at \d+ server CPU µs\/req, nestor \(budgets off\) [\d,]+ at \d+: counting in Redis costs -?\d+ µs/,
+    );
     expect(output).toContain('Deep pages (offset vs cursor at 1M rows) were skipped');
 
     const files = readdirSync(out).filter((f) => f.endsWith('.md'));
@@ -103,6 +109,7 @@ describe('npm run bench (smoke)', () => {
     expect(report).toContain(
       `- **nestor-before**: another build of Nestor (\`${join(before, 'dist', 'bundle', 'launch.js')} main\`)`,
     );
+    expect(report).toContain('- **nestor-limited** (limited-get-by-id only): nestor with production');
     // Nestor ran with its production logging, and the contender lines say so.
     expect(report).toContain('LOG_LEVEL=unset (the production default, info): one JSON line per request');
     for (const jobs of [

@@ -45,7 +45,6 @@ import {
   targetsTable,
 } from 'test/bench/report';
 import {
-  CACHED_SCENARIOS,
   CONTENDERS,
   ContenderName,
   HOT_IDS,
@@ -55,6 +54,7 @@ import {
   REST_LIST_INCLUDE,
   ScenarioContext,
   requestFor,
+  variantsOf,
 } from 'test/bench/scenarios';
 import { execute, queryValue, removeCreated, seedCatalog } from 'test/bench/seed';
 
@@ -324,6 +324,13 @@ function profileFlags(options: Options, name: string): string[] {
   ];
 }
 
+/**
+ * nestor-limited's request budgets: counted in Redis on every request, as production's are, but too large for
+ * one load generator from one address to use up (production's 300/minute would answer it 429 within a second).
+ * Counting costs the same whatever the budget.
+ */
+const PRODUCTION_BUDGETS = { RATE_LIMIT_ANON: '9999999/second', RATE_LIMIT_USER: '9999999/second' };
+
 /** Started only by the cold-start scenario: the same build's unbundled server, against the bundle. */
 type ColdOnly = 'bare-nest' | 'nestor-unbundled';
 
@@ -340,7 +347,8 @@ function commandOf(setup: Setup, name: ContenderName | ColdOnly): string[] {
     case 'bare-nest':
       return script('bare-nest');
     case 'nestor':
-    case 'nestor-cached': {
+    case 'nestor-cached':
+    case 'nestor-limited': {
       // As `npm start` runs it: the bundle, through the launcher that turns the compile cache on.
       return [...profileFlags(setup.options, name), join(DIST, 'bundle', 'launch.js'), 'main'];
     }
@@ -363,10 +371,12 @@ async function startContender(
       ? { ...setup.nestorEnv, RESOURCE_CACHE: 'off' }
       : name === 'nestor-cached'
         ? setup.nestorEnv
-        : name === 'equivalent-raw'
-          ? // Nestor's signing secret (to verify its tokens) and log level.
-            { ...plain, SECRET_KEY: setup.nestorEnv.SECRET_KEY, LOG_LEVEL: setup.nestorEnv.LOG_LEVEL }
-          : plain),
+        : name === 'nestor-limited'
+          ? { ...setup.nestorEnv, RESOURCE_CACHE: 'off', ...PRODUCTION_BUDGETS }
+          : name === 'equivalent-raw'
+            ? // Nestor's signing secret (to verify its tokens) and log level.
+              { ...plain, SECRET_KEY: setup.nestorEnv.SECRET_KEY, LOG_LEVEL: setup.nestorEnv.LOG_LEVEL }
+            : plain),
     PORT: String(port),
   };
   const child = new BenchProcess(name, commandOf(setup, name), env);
@@ -463,6 +473,19 @@ function labelOf(setup: Setup, name: ContenderName): string {
 function rotate<T>(items: readonly T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** What the request budgets cost, from limited-get-by-id's medians: nestor-limited against nestor. */
+function budgetCost(rows: readonly HttpRow[]): string {
+  const of = (contender: string) =>
+    rows.find((r) => r.scenario === HTTP_SCENARIOS['limited-get-by-id'] && r.contender === contender)?.sample;
+  const off = of('nestor');
+  const on = of('nestor-limited');
+  if (!off || !on) {
+    return '';
+  }
+  const fewer = (100 * (off.rps - on.rps)) / off.rps;
+  return `Request budgets (limited-get-by-id): nestor-limited made ${Math.round(on.rps).toLocaleString('en-US')} req/s at ${Math.round(on.cpuUs)} server CPU µs/req, nestor (budgets off) ${Math.round(off.rps).toLocaleString('en-US')} at ${Math.round(off.cpuUs)}: counting in Redis costs ${Math.round(on.cpuUs - off.cpuUs)} µs of CPU per request and ${fewer.toFixed(0)} % of the req/s.`;
 }
 
 /** Warm-up, then `runs` alternating measured runs of each contender; the median per contender. */
@@ -705,15 +728,20 @@ function contenderLines(setup: Setup): string {
     `- **equivalent-raw**: raw doing Nestor's work, on get-by-id and create only: ETag, Cache-Control and If-None-Match → 304 on reads; on creates the JWT verified as Nestor does (HS256, HKDF-derived key, issuer, audience, exp), the user and its permissions loaded per request with Nestor's query (session not revoked), \`products.add\` checked, one transaction with the INSERT … RETURNING and the same audit entry (answers, ETags, 304s and audit rows checked against nestor every run); pino request log, ${logging}. Not done: security headers, request-id header, metrics, rate limits, API-version headers: the price of the framework.`,
     '- **nest-handwritten**: NestJS + TypeORM the way the NestJS docs teach (repository service, DTOs, global ValidationPipe); Fastify adapter, since @nestjs/platform-express is not installed; Nest logger error and warn only (no request log).',
     '- **peer**: `@dataui/crud` + `@dataui/crud-typeorm` 5.3.4 on the same entity (Fastify adapter); Nest logger error and warn only (no request log).',
-    `- **nestor**: \`node dist/bundle/launch.js main\` (the bundle, as \`npm start\` runs it), NODE_ENV=production, the real shop; public reads anonymous, writes with a superuser token (JWT check, principal load, transaction, audit entry). ${logging}. Off in every run, and why: RESOURCE_CACHE=off (the cache would answer the database-path scenarios; nestor-cached has it on), RATE_LIMIT_ANON=off and RATE_LIMIT_USER=off (one load generator from one address would be answered 429; no baseline has a budget). ACCESS_TOKEN_TTL=86400 so the token outlives the run (checking it costs the same).`,
+    `- **nestor**: \`node dist/bundle/launch.js main\` (the bundle, as \`npm start\` runs it), NODE_ENV=production, the real shop; public reads anonymous, writes with a superuser token (JWT check, principal load, transaction, audit entry). ${logging}. Off in every run, and why: RESOURCE_CACHE=off (the cache would answer the database-path scenarios; nestor-cached has it on), RATE_LIMIT_ANON=off and RATE_LIMIT_USER=off (one load generator from one address would be answered 429; no baseline has a budget; nestor-limited measures what they cost). ACCESS_TOKEN_TTL=86400 so the token outlives the run (checking it costs the same).`,
     ...(setup.options.before
       ? [
           `- **${labelOf(setup, 'nestor-before')}**: another build of Nestor (\`${beforeEntry(setup.options.before).join(' ')}\`), with nestor's settings; in the jobs scenarios, this checkout's jobs contender on that build's \`src/\` (the framework and the shop), with this checkout's node_modules.`,
         ]
       : []),
-    ...(CACHED_SCENARIOS.some((s) => setup.options.only.has(s))
+    ...(variantsOf(setup.options.only).includes('nestor-cached')
       ? [
           "- **nestor-cached** (cached scenarios only): nestor with its resource cache on (Redis; products declare `cache: { ttl: 60 }`), otherwise nestor's settings.",
+        ]
+      : []),
+    ...(variantsOf(setup.options.only).includes('nestor-limited')
+      ? [
+          `- **nestor-limited** (limited-get-by-id only): nestor with production's request budgets on, counted in Redis (one script per request), as with several processes behind a load balancer; RATE_LIMIT_ANON and RATE_LIMIT_USER=${PRODUCTION_BUDGETS.RATE_LIMIT_ANON}, so that one load generator from one address is never refused. Otherwise nestor's settings.`,
         ]
       : []),
   ].join('\n');
@@ -778,6 +806,7 @@ async function main(): Promise<void> {
   let coldRows: TimedRow[] = [];
   let deepNote = '';
   let cacheNote = '';
+  let budgetNote = '';
   try {
     log(`Seeding ${db.name}…`);
     nestorCli(['migrate'], setup.nestorEnv);
@@ -797,11 +826,11 @@ async function main(): Promise<void> {
       (s) => wants(s) && (s !== 'deep-page' || deep),
     );
     if (httpWanted.length > 0) {
-      const cached = httpWanted.some((s) => CACHED_SCENARIOS.includes(s));
+      const variants = variantsOf(httpWanted);
       for (const name of [
         ...CONTENDERS,
         ...(options.before ? (['nestor-before'] as const) : []),
-        ...(cached ? (['nestor-cached'] as const) : []),
+        ...variants,
       ]) {
         const started = await startContender(setup, name);
         contenders.push({ name, port: started.port, process: started.process });
@@ -816,6 +845,17 @@ async function main(): Promise<void> {
       setup.token = (JSON.parse(login.body) as { accessToken: string }).accessToken;
       if (!setup.token) {
         throw new Error(`Login failed: ${login.status} ${login.body}`);
+      }
+      if (variants.includes('nestor-limited')) {
+        // The budgets must really be counted, or the scenario would measure nestor twice.
+        const limit = (await http(byName('nestor-limited').port, 'GET', '/api/products/1')).headers[
+          'x-ratelimit-limit'
+        ];
+        if (limit !== PRODUCTION_BUDGETS.RATE_LIMIT_ANON.split('/')[0]) {
+          throw new Error(
+            `nestor-limited answered without its request budget (X-RateLimit-Limit: ${String(limit)})`,
+          );
+        }
       }
       const deepPage = Math.floor((options.rows * 0.8) / 20);
       await verifyIdentical(setup, byName('raw'), byName('nestor'), [
@@ -882,7 +922,7 @@ async function main(): Promise<void> {
         }
       }
 
-      if (cached) {
+      if (variants.includes('nestor-cached')) {
         // The cache's own count of what the load above hit (probes and warm-up included).
         const text = (await http(byName('nestor-cached').port, 'GET', '/metrics')).body;
         const count = (kind: string) =>
@@ -895,6 +935,10 @@ async function main(): Promise<void> {
         const misses = count('misses');
         cacheNote = `Resource cache of nestor-cached (products), over the cached scenarios' probes, warm-up and runs: ${hits.toLocaleString('en-US')} hits, ${misses.toLocaleString('en-US')} misses, hit ratio ${((100 * hits) / Math.max(1, hits + misses)).toFixed(1)} %.`;
         log(cacheNote);
+      }
+      if (variants.includes('nestor-limited')) {
+        budgetNote = budgetCost(httpRows);
+        log(budgetNote);
       }
 
       if (deep) {
@@ -962,6 +1006,7 @@ async function main(): Promise<void> {
       contenderLines(setup),
       ...(httpRows.length ? ['## HTTP (medians)', httpTable(httpRows)] : []),
       ...(cacheNote ? [cacheNote] : []),
+      ...(budgetNote ? [budgetNote] : []),
       ...(deepNote ? [deepNote] : []),
       '## GraphQL',
       graphqlTable(httpRows),

@@ -23,6 +23,7 @@ export const HTTP_SCENARIOS = {
   'deep-page': 'deep pages (offset vs cursor)',
   'cached-get-by-id': 'cached GET /api/products/:id (100 ids)',
   'cached-list': 'cached list filtered+sorted+counted',
+  'limited-get-by-id': 'GET /api/products/:id, request budgets on',
 } as const;
 export type HttpScenario = keyof typeof HTTP_SCENARIOS;
 
@@ -31,19 +32,39 @@ export const GRAPHQL_SCENARIOS: readonly { graphql: HttpScenario; rest: HttpScen
   { graphql: 'graphql-list-include', rest: 'list-include' },
 ];
 
-/** Scenarios of the resource cache: `nestor` (RESOURCE_CACHE=off) and `raw` against `nestor-cached` (on). */
-export const CACHED_SCENARIOS: readonly HttpScenario[] = ['cached-get-by-id', 'cached-list'];
+/**
+ * Scenarios that turn on one setting the others run without: `raw` and `nestor` against the variant of nestor
+ * that has it on, which takes part in nothing else. The resource cache (`nestor` runs with
+ * RESOURCE_CACHE=off) and the production request budgets (`nestor` runs with RATE_LIMIT_*=off).
+ */
+export const VARIANT_SCENARIOS: Readonly<Partial<Record<HttpScenario, Variant>>> = {
+  'cached-get-by-id': 'nestor-cached',
+  'cached-list': 'nestor-cached',
+  'limited-get-by-id': 'nestor-limited',
+};
+export type Variant = 'nestor-cached' | 'nestor-limited';
+
+/** The variants the scenarios in `wanted` run. */
+export function variantsOf(wanted: Iterable<string>): Variant[] {
+  const variants = new Set<Variant>();
+  for (const scenario of wanted) {
+    const variant = VARIANT_SCENARIOS[scenario as HttpScenario];
+    if (variant) {
+      variants.add(variant);
+    }
+  }
+  return [...variants];
+}
 
 /** Ids the cached and the conditional get-by-id cycle through: a hot set, as real catalogues have. */
 export const HOT_IDS = 100;
 
 export const CONTENDERS = ['raw', 'equivalent-raw', 'nest-handwritten', 'peer', 'nestor'] as const;
 /**
- * `nestor-before` is another build of Nestor (`--before DIR`), for before/after numbers in one run;
- * `nestor-cached` is Nestor with its resource cache on (`nestor` runs with RESOURCE_CACHE=off, so the
- * other scenarios measure the database path).
+ * `nestor-before` is another build of Nestor (`--before DIR`), for before/after numbers in one run; the
+ * variants (VARIANT_SCENARIOS) are Nestor with one setting on that `nestor` runs without.
  */
-export type ContenderName = (typeof CONTENDERS)[number] | 'nestor-before' | 'nestor-cached';
+export type ContenderName = (typeof CONTENDERS)[number] | 'nestor-before' | Variant;
 
 /** What the requests depend on, besides the contender. */
 export interface ScenarioContext {
@@ -85,13 +106,21 @@ export function requestFor(
   tag: string,
 ): LoadRequest | undefined {
   const nestorLike = contender === 'nestor' || contender === 'nestor-before';
-  const native = contender === 'raw' || contender === 'equivalent-raw' || nestorLike;
+  const native =
+    contender === 'raw' ||
+    contender === 'equivalent-raw' ||
+    nestorLike ||
+    VARIANT_SCENARIOS[scenario] === contender;
   const base = native ? '/api/products' : '/products';
   const { rows } = context;
   const hot = Math.min(rows, HOT_IDS);
-  const cachedContender = contender === 'nestor-cached' || contender === 'nestor' || contender === 'raw';
-  if (CACHED_SCENARIOS.includes(scenario) ? !cachedContender : contender === 'nestor-cached') {
-    return undefined; // the cached scenarios compare nestor-cached with nestor (cache off) and raw, and only them
+  const variant = VARIANT_SCENARIOS[scenario];
+  if (
+    variant
+      ? contender !== variant && contender !== 'nestor' && contender !== 'raw'
+      : contender === 'nestor-cached' || contender === 'nestor-limited'
+  ) {
+    return undefined; // a variant's scenarios compare it with nestor (setting off) and raw, and only them
   }
   switch (scenario) {
     case 'cached-get-by-id': {
@@ -101,7 +130,8 @@ export function requestFor(
     }
     case 'cached-list':
       return { method: 'GET', path: `/api/products?${LIST_QUERY}` };
-    case 'get-by-id': {
+    case 'get-by-id':
+    case 'limited-get-by-id': {
       let i = 0;
       // Every contender reads the same id sequence, spread over the whole table.
       const next = () => ({ path: `${base}/${1 + ((i++ * 7919) % rows)}` });
@@ -126,6 +156,7 @@ export function requestFor(
         nestor: `${LIST_QUERY}${include ? '&include=category' : ''}`,
         'nestor-before': `${LIST_QUERY}${include ? '&include=category' : ''}`,
         'nestor-cached': undefined, // not in these scenarios
+        'nestor-limited': undefined,
         'equivalent-raw': undefined, // create and get only
         'nest-handwritten': `limit=20&minPrice=10&sort=-price${include ? '&include=category' : ''}`,
         peer: `limit=20&filter=price||$gte||10&sort=price,DESC&sort=id,DESC${include ? '&join=category' : ''}`,
