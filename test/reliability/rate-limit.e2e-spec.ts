@@ -112,17 +112,21 @@ describe('API request budget shared in Redis (REDIS_URL)', () => {
     RATE_LIMIT_USER: `${USER}/minute`,
   };
   const apps: TestApp[] = [];
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      createTestApp(AppModule.forRoot, { env: redisEnv }),
+      createTestApp(AppModule.forRoot, { env: redisEnv }),
+    ]);
+    apps.push(a, b);
+  });
   afterAll(async () => {
     await Promise.all(apps.map((app) => app.close()));
     await deleteRedisKeys(TEST_REDIS_URL, prefix);
   });
 
   it('two apps on one Redis allow an address its budget once between them, under their own key prefix', async () => {
-    const [a, b] = await Promise.all([
-      createTestApp(AppModule.forRoot, { env: redisEnv }),
-      createTestApp(AppModule.forRoot, { env: redisEnv }),
-    ]);
-    apps.push(a, b);
     const remoteAddress = '198.51.100.7';
     const statuses: number[] = [];
     for (let i = 0; i < 2 * ANON; i++) {
@@ -138,6 +142,26 @@ describe('API request budget shared in Redis (REDIS_URL)', () => {
     } finally {
       await redis.quit();
     }
+  });
+
+  it('a burst of concurrent requests is counted exactly: the budget once between both apps, the rest 429', async () => {
+    // Sent at once, the counts travel to Redis together (one pipelined write per app and turn of the event
+    // loop); each is still one atomic script, so no request is lost or counted twice.
+    const remoteAddress = '198.51.100.9';
+    const answers = await Promise.all(
+      Array.from({ length: 3 * ANON }, (_, i) =>
+        (i % 2 ? b : a).anonymous().inject({ url: '/api/products', remoteAddress }),
+      ),
+    );
+    const statuses = answers.map((res) => res.statusCode);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(ANON);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(2 * ANON);
+    // Each answer's remaining budget is its own count: ANON - 1 down to 0, each once.
+    const remaining = answers
+      .filter((res) => res.statusCode === 200)
+      .map((res) => Number(res.headers['x-ratelimit-remaining']))
+      .sort((x, y) => x - y);
+    expect(remaining).toEqual(Array.from({ length: ANON }, (_, i) => i));
   });
 
   it('Redis unreachable: 503 problem+json with Retry-After, not an unlimited request', async () => {

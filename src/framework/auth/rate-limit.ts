@@ -29,11 +29,14 @@ export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
   return {
     storage: config.redisUrl
       ? // The storage owns this client (it disconnects it when the app closes). A request waits about two
-        // seconds at most for Redis, then answers 503 (RateLimitGuard) instead of hanging.
+        // seconds at most for Redis, then answers 503 (RateLimitGuard) instead of hanging. Auto-pipelining
+        // sends the counts of every request that arrived in one turn of the event loop in one write: a
+        // write to Redis costs about 40 µs of CPU, as much as the rest of the budget's work.
         new (throttlerRedis().ThrottlerStorageRedisService)(config.redisUrl, {
           keyPrefix: `${config.jobsPrefix}:rate-limit:`,
           maxRetriesPerRequest: 1,
           connectTimeout: 2_000,
+          enableAutoPipelining: true,
         })
       : undefined,
     throttlers: [
