@@ -5,8 +5,9 @@ import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { verifyPassword } from 'src/framework/auth/passwords';
-import { TestApp, createTestApp, createTestUser } from 'src/framework/testing';
+import { TestApp, createTestApp, createTestUser, deleteRedisKeys } from 'src/framework/testing';
 import { NestorProcess, ROOT, childEnv, cli, ensureBuild } from 'test/support/processes';
+import { TEST_REDIS_URL } from 'test/support/redis';
 
 const execFileAsync = promisify(execFile);
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -42,6 +43,8 @@ describe('nestor CLI', () => {
   afterAll(async () => {
     await t?.close();
     rmSync(tmp, { recursive: true, force: true });
+    // `check --deploy` with REDIS_URL boots the app on Redis, under this prefix.
+    await deleteRedisKeys(TEST_REDIS_URL, `cli-${process.pid}`);
   });
 
   const userRow = async (email: string) =>

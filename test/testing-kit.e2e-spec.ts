@@ -1,4 +1,6 @@
 import { validate } from 'class-validator';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import 'src/app/catalog/catalog.factories';
@@ -9,7 +11,16 @@ import { OrderItem } from 'src/app/orders/order.entity';
 import { DailySalesReport } from 'src/app/reports/daily-sales-report.entity';
 import { ApiKey } from 'src/framework/auth/api-key.entity';
 import { MailService } from 'src/framework/mail/mail.service';
-import { FactoryError, TestApp, TestUser, createTestApp, useClock } from 'src/framework/testing';
+import {
+  FactoryError,
+  TestApp,
+  TestUser,
+  createTestApp,
+  deleteRedisKeys,
+  testServerUrl,
+  useClock,
+} from 'src/framework/testing';
+import { TEST_REDIS_URL } from 'test/support/redis';
 
 describe('The test kit: factories, clients, mail, jobs and clock', () => {
   let t: TestApp;
@@ -304,5 +315,59 @@ describe('The test kit: factories, clients, mail, jobs and clock', () => {
       expect(clock.frozen).toBe(false);
       expect(new Date().getFullYear()).toBeLessThan(2030);
     });
+  });
+});
+
+describe('What a test app leaves behind', () => {
+  const ownDatabases = async (): Promise<string[]> => {
+    const pg = new Client({ connectionString: testServerUrl() });
+    await pg.connect();
+    try {
+      const rows = await pg.query<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname`,
+        [`nestor\\_test\\_${process.pid}\\_%`],
+      );
+      return rows.rows.map((row) => row.datname);
+    } finally {
+      await pg.end();
+    }
+  };
+
+  it('a refused configuration drops the database it made for the app', async () => {
+    const before = await ownDatabases();
+    await expect(createTestApp(AppModule.forRoot, { env: { RATE_LIMIT_ANON: 'lots' } })).rejects.toThrow(
+      /NST-C001[\s\S]*RATE_LIMIT_ANON/,
+    );
+    expect(await ownDatabases()).toEqual(before);
+  });
+
+  it('an app on Redis gets a key prefix of its own unless the test names one; close() deletes its keys', async () => {
+    const env = { REDIS_URL: TEST_REDIS_URL, RATE_LIMIT_ANON: '100/minute' };
+    const [a, b] = await Promise.all([
+      createTestApp(AppModule.forRoot, { env }),
+      createTestApp(AppModule.forRoot, { env }),
+    ]);
+    const named = `kit-${process.pid}`;
+    const c = await createTestApp(AppModule.forRoot, { env: { ...env, JOBS_PREFIX: named } });
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      expect(a.config.jobsPrefix).toMatch(new RegExp(`^nestor-test-${process.pid}-[0-9a-f]{8}$`));
+      expect(b.config.jobsPrefix).not.toBe(a.config.jobsPrefix);
+      expect(c.config.jobsPrefix).toBe(named);
+      // A counted request writes the app's budget key under its prefix.
+      for (const t of [a, c]) {
+        expect((await t.anonymous().inject('/api/products')).statusCode).toBe(200);
+      }
+      expect(await redis.keys(`${a.config.jobsPrefix}:rate-limit:*`)).not.toEqual([]);
+      await a.close();
+      expect(await redis.keys(`${a.config.jobsPrefix}:*`)).toEqual([]);
+      // A prefix the test named is the test's to clean up (it may share it between apps).
+      await c.close();
+      expect(await redis.keys(`${named}:*`)).not.toEqual([]);
+    } finally {
+      await deleteRedisKeys(TEST_REDIS_URL, named);
+      await b.close();
+      await redis.quit();
+    }
   });
 });

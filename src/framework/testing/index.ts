@@ -26,5 +26,6 @@ export {
   type TestClient,
 } from 'src/framework/testing/test-app';
 export { createTestDatabase, testServerUrl, type TestDatabase } from 'src/framework/testing/test-database';
+export { deleteRedisKeys } from 'src/framework/testing/test-redis';
 export { createTestMailbox, type MailQuery, type TestMailbox } from 'src/framework/testing/test-mail';
 export { createTestUser, type TestUser, type TestUserOptions } from 'src/framework/testing/test-users';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +15,16 @@ import { TestClock, useClock } from 'src/framework/testing/clock';
 import { EntityClass, Factory, FactoryOptions, factory } from 'src/framework/testing/factory';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing/test-database';
 import { TestMailbox, createTestMailbox } from 'src/framework/testing/test-mail';
+import { deleteRedisKeys } from 'src/framework/testing/test-redis';
 import { TestUser, TestUserOptions, createTestUser } from 'src/framework/testing/test-users';
 
 export interface TestAppOptions {
   /** `postgres` (default): a fresh database on the test server; `embedded`: PGlite in a temp dir. */
   database?: 'postgres' | 'embedded';
-  /** Extra environment variables, e.g. `{ BODY_LIMIT: '1kb' }`. */
+  /**
+   * Extra environment variables, e.g. `{ BODY_LIMIT: '1kb' }`. With REDIS_URL and no JOBS_PREFIX, the app's
+   * Redis keys go under a prefix of its own, deleted by `close()`; name one to share it between apps.
+   */
   env?: Record<string, string>;
   /** Reuse this data directory (to test restarts of the embedded default). */
   dataDir?: string;
@@ -81,46 +86,83 @@ export async function createTestApp(
   rootModule: RootModuleFactory,
   options: TestAppOptions = {},
 ): Promise<TestApp> {
+  const { env, dataDir, cleanUp } = await ownResources(options);
+  let booted: NestFastifyApplication | undefined;
+  let config: LoadedConfig;
+  let superuser: TestUser | undefined;
+  try {
+    config = loadConfig({ envFile: false, env: { ...env, ...options.env } });
+    booted = await bootTestApp(rootModule, config);
+    superuser =
+      options.as === 'superuser'
+        ? await createTestUser(booted, { isSuperuser: true, isStaff: true })
+        : undefined;
+  } catch (error) {
+    // A refused configuration or boot leaves nothing behind: no database, keys or directory.
+    await booted?.close();
+    await cleanUp(false);
+    throw error;
+  }
+  const app = booted;
+  const client = clientOf(app);
+  const drainJobs = jobDrainer(app, config);
+  const clock = useClock();
+  return {
+    app,
+    config,
+    dataDir,
+    superuser,
+    inject: client({ ...superuser?.headers }).inject,
+    factory: (entity, factoryOptions) => factory(entity, app.get(DataSource), factoryOptions),
+    createUser: (userOptions) => createTestUser(app, userOptions),
+    createApiKey: (user, permissions, name) => createTestApiKey(app, user, permissions, name),
+    actingAs: (user) => client({ authorization: `Bearer ${user.accessToken}` }),
+    withApiKey: (key) => client({ authorization: `Bearer ${key}` }),
+    anonymous: () => client({}),
+    drainJobs,
+    mail: createTestMailbox(app, () => drainJobs()),
+    clock,
+    close: async ({ keepData = false } = {}) => {
+      clock.restore();
+      await app.close();
+      await cleanUp(keepData);
+    },
+  };
+}
+
+/**
+ * What an app under test gets of its own besides the app: a database (unless embedded), a data directory
+ * (unless given) and, on Redis, a key prefix unless the test names one (to share it between apps), so tests
+ * never meet each other's rows, files, jobs, caches or budgets. `cleanUp` removes them.
+ */
+async function ownResources(options: TestAppOptions): Promise<{
+  env: Record<string, string>;
+  dataDir: string;
+  cleanUp: (keepData: boolean) => Promise<void>;
+}> {
   const database: TestDatabase | undefined =
     options.database === 'embedded' ? undefined : await createTestDatabase();
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'nestor-test-'));
-  const config = loadConfig({
-    envFile: false,
+  const redisUrl = options.env?.REDIS_URL;
+  const prefix =
+    redisUrl && !options.env?.JOBS_PREFIX
+      ? `nestor-test-${process.pid}-${randomBytes(4).toString('hex')}`
+      : undefined;
+  return {
     env: {
       NODE_ENV: 'test',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       DATA_DIR: dataDir,
       ...(database ? { DATABASE_URL: database.url } : {}),
-      ...options.env,
+      ...(prefix ? { JOBS_PREFIX: prefix } : {}),
     },
-  });
-  const booted = await bootTestApp(rootModule, config, database);
-  const superuser =
-    options.as === 'superuser'
-      ? await createTestUser(booted, { isSuperuser: true, isStaff: true })
-      : undefined;
-  const client = clientOf(booted);
-  const drainJobs = jobDrainer(booted, config);
-  const clock = useClock();
-  return {
-    app: booted,
-    config,
     dataDir,
-    superuser,
-    inject: client({ ...superuser?.headers }).inject,
-    factory: (entity, factoryOptions) => factory(entity, booted.get(DataSource), factoryOptions),
-    createUser: (userOptions) => createTestUser(booted, userOptions),
-    createApiKey: (user, permissions, name) => createTestApiKey(booted, user, permissions, name),
-    actingAs: (user) => client({ authorization: `Bearer ${user.accessToken}` }),
-    withApiKey: (key) => client({ authorization: `Bearer ${key}` }),
-    anonymous: () => client({}),
-    drainJobs,
-    mail: createTestMailbox(booted, () => drainJobs()),
-    clock,
-    close: async ({ keepData = false } = {}) => {
-      clock.restore();
-      await booted.close();
+    cleanUp: async (keepData) => {
       await database?.drop();
+      if (prefix) {
+        // A test may point an app at a Redis that is not there (to see the errors): it holds no keys.
+        await deleteRedisKeys(redisUrl!, prefix).catch(() => undefined);
+      }
       if (!keepData && !options.dataDir) {
         rmSync(dataDir, { recursive: true, force: true });
       }
@@ -128,11 +170,10 @@ export async function createTestApp(
   };
 }
 
-/** The app, initialised and ready for `inject`; a failed boot drops the test database it made. */
+/** The app, initialised and ready for `inject`; a failed boot closes what it opened. */
 async function bootTestApp(
   rootModule: RootModuleFactory,
   config: LoadedConfig,
-  database: TestDatabase | undefined,
 ): Promise<NestFastifyApplication> {
   let app: NestFastifyApplication | undefined;
   try {
@@ -142,7 +183,6 @@ async function bootTestApp(
     return app;
   } catch (error) {
     await app?.close();
-    await database?.drop();
     throw error;
   }
 }
