@@ -109,6 +109,10 @@ describe('npm run bench (smoke)', () => {
     expect(report).toContain(
       `- **nestor-before**: another build of Nestor (\`${join(before, 'dist', 'bundle', 'launch.js')} main\`)`,
     );
+    // Each variant that ran has its contender line.
+    expect(report).toContain(
+      '- **nestor-cached** (cached scenarios only): nestor with its resource cache on',
+    );
     expect(report).toContain('- **nestor-limited** (limited-get-by-id only): nestor with production');
     // Nestor ran with its production logging, and the contender lines say so.
     expect(report).toContain('LOG_LEVEL=unset (the production default, info): one JSON line per request');

@@ -53,6 +53,7 @@ import {
   HttpScenario,
   REST_LIST_INCLUDE,
   ScenarioContext,
+  Variant,
   requestFor,
   variantsOf,
 } from 'test/bench/scenarios';
@@ -718,6 +719,13 @@ function machine(setup: Setup, versions: { postgres: string; redis: string }, lo
   ].join('\n');
 }
 
+/** The contender line of each variant, in the report when one of its scenarios ran. */
+const VARIANT_LINES: Record<Variant, string> = {
+  'nestor-cached':
+    "- **nestor-cached** (cached scenarios only): nestor with its resource cache on (Redis; products declare `cache: { ttl: 60 }`), otherwise nestor's settings.",
+  'nestor-limited': `- **nestor-limited** (limited-get-by-id only): nestor with production's request budgets on, counted in Redis (one script per request), as with several processes behind a load balancer; RATE_LIMIT_ANON and RATE_LIMIT_USER=${PRODUCTION_BUDGETS.RATE_LIMIT_ANON}, so that one load generator from one address is never refused. Otherwise nestor's settings.`,
+};
+
 /** The report's contender lines: what each does, and every setting that differs from its defaults, with why. */
 function contenderLines(setup: Setup): string {
   const level = setup.options.logLevel;
@@ -734,16 +742,7 @@ function contenderLines(setup: Setup): string {
           `- **${labelOf(setup, 'nestor-before')}**: another build of Nestor (\`${beforeEntry(setup.options.before).join(' ')}\`), with nestor's settings; in the jobs scenarios, this checkout's jobs contender on that build's \`src/\` (the framework and the shop), with this checkout's node_modules.`,
         ]
       : []),
-    ...(variantsOf(setup.options.only).includes('nestor-cached')
-      ? [
-          "- **nestor-cached** (cached scenarios only): nestor with its resource cache on (Redis; products declare `cache: { ttl: 60 }`), otherwise nestor's settings.",
-        ]
-      : []),
-    ...(variantsOf(setup.options.only).includes('nestor-limited')
-      ? [
-          `- **nestor-limited** (limited-get-by-id only): nestor with production's request budgets on, counted in Redis (one script per request), as with several processes behind a load balancer; RATE_LIMIT_ANON and RATE_LIMIT_USER=${PRODUCTION_BUDGETS.RATE_LIMIT_ANON}, so that one load generator from one address is never refused. Otherwise nestor's settings.`,
-        ]
-      : []),
+    ...variantsOf(setup.options.only).map((variant) => VARIANT_LINES[variant]),
   ].join('\n');
 }
 

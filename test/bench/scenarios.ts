@@ -42,18 +42,15 @@ export const VARIANT_SCENARIOS: Readonly<Partial<Record<HttpScenario, Variant>>>
   'cached-list': 'nestor-cached',
   'limited-get-by-id': 'nestor-limited',
 };
-export type Variant = 'nestor-cached' | 'nestor-limited';
+export const VARIANTS = ['nestor-cached', 'nestor-limited'] as const;
+export type Variant = (typeof VARIANTS)[number];
 
-/** The variants the scenarios in `wanted` run. */
+/** The variants the scenarios in `wanted` run, in VARIANTS' order. */
 export function variantsOf(wanted: Iterable<string>): Variant[] {
-  const variants = new Set<Variant>();
-  for (const scenario of wanted) {
-    const variant = VARIANT_SCENARIOS[scenario as HttpScenario];
-    if (variant) {
-      variants.add(variant);
-    }
-  }
-  return [...variants];
+  const scenarios = new Set(wanted);
+  return VARIANTS.filter((variant) =>
+    Object.entries(VARIANT_SCENARIOS).some(([scenario, of]) => of === variant && scenarios.has(scenario)),
+  );
 }
 
 /** Ids the cached and the conditional get-by-id cycle through: a hot set, as real catalogues have. */
@@ -118,7 +115,7 @@ export function requestFor(
   if (
     variant
       ? contender !== variant && contender !== 'nestor' && contender !== 'raw'
-      : contender === 'nestor-cached' || contender === 'nestor-limited'
+      : (VARIANTS as readonly string[]).includes(contender)
   ) {
     return undefined; // a variant's scenarios compare it with nestor (setting off) and raw, and only them
   }
