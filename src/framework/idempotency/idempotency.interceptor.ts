@@ -48,7 +48,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 }
 
-/** The behaviour of `@Idempotent()` alone, for generated routes (resource-openapi writes their docs). */
+/** The behaviour of `@Idempotent()` without its OpenAPI header (generated routes call runKeyed instead). */
 export function IdempotentRoute(options: IdempotentOptions = {}): MethodDecorator {
   return applyDecorators(SetMetadata(IDEMPOTENT, options), UseInterceptors(IdempotencyInterceptor));
 }

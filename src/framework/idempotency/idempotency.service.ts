@@ -12,6 +12,7 @@ import {
   IDEMPOTENCY_PROBLEMS,
   IDEMPOTENT_REPLAYED_HEADER,
   callerScope,
+  idempotencyKeyOf,
   keyInProgress,
   keyReused,
   requestFingerprint,
@@ -176,6 +177,22 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown, 
   /** Runs the request's handler with its claim in context, so its write transactions record the key. */
   run<T>(claim: Claim, handler: () => T): T {
     return this.context.run(claim, handler);
+  }
+
+  /**
+   * What IdempotencyInterceptor does, for a handler that calls it itself (generated resources' unsafe
+   * routes): without a key, runs `handler`; with one, claims it (begin) and runs `handler` under the claim,
+   * or answers undefined when the stored response is replayed instead. A Nest interceptor builds an rxjs
+   * pipeline for every request, key or not: about 16 µs of CPU per request in a Nest 12 microbenchmark.
+   * Example: `return idempotency.runKeyed(request, () => service.create(body, principal))`.
+   */
+  async runKeyed<T>(request: KeyedRequest, handler: () => Promise<T>): Promise<T | undefined> {
+    const key = idempotencyKeyOf(request.raw.rawHeaders);
+    if (key === undefined) {
+      return handler();
+    }
+    const claim = await this.begin(request, key);
+    return claim ? this.run(claim, handler) : undefined;
   }
 
   /**

@@ -18,11 +18,11 @@ import { AUTH_REQUIREMENT } from 'src/framework/access/auth.decorators';
 import type { Principal } from 'src/framework/access/principal';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
-import { IdempotentRoute } from 'src/framework/idempotency/idempotency.interceptor';
+import { IdempotencyService } from 'src/framework/idempotency/idempotency.service';
 import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import type { ListQuery } from 'src/framework/resource/query-types';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
-import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
+import { ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 import { type ApiVersions, versionInPath } from 'src/framework/resource/resource-versions';
 import { jsonOf } from 'src/framework/resource/resource-rows';
@@ -157,6 +157,7 @@ class ResourceRoutes {
     readonly service: ResourceService,
     readonly registry: ResourceRegistry,
     readonly cache: ResourceCache,
+    readonly idempotency: IdempotencyService,
     private readonly entityName: string,
   ) {
     const base = ResourceService.prototype as unknown as Record<string, unknown>;
@@ -270,36 +271,52 @@ class ResourceRoutes {
     return presented;
   }
 
-  async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-    const version = this.version(request, reply);
-    const { row, etag } = await this.write(request, version, (body) =>
-      this.service.create(body, principalOf(request)),
-    );
-    const id = row[this.service.definition.id.name];
-    void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
-    void reply.header('etag', etag);
-    return this.present(row, version);
+  // The unsafe actions accept an Idempotency-Key (runKeyed): undefined is a replay, which the idempotency
+  // service's onSend hook answers with the stored response.
+
+  create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+    return this.idempotency.runKeyed(request, async () => {
+      const version = this.version(request, reply);
+      const { row, etag } = await this.write(request, version, (body) =>
+        this.service.create(body, principalOf(request)),
+      );
+      const id = row[this.service.definition.id.name];
+      void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
+      void reply.header('etag', etag);
+      return this.present(row, version);
+    });
   }
 
-  async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-    const version = this.version(request, reply);
-    const { row, etag } = await this.write(request, version, (body) =>
-      this.service.update(this.service.parseId(id), body, header(request, 'if-match'), principalOf(request)),
-    );
-    void reply.header('etag', etag);
-    return this.present(row, version);
+  update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+    return this.idempotency.runKeyed(request, async () => {
+      const version = this.version(request, reply);
+      const { row, etag } = await this.write(request, version, (body) =>
+        this.service.update(
+          this.service.parseId(id),
+          body,
+          header(request, 'if-match'),
+          principalOf(request),
+        ),
+      );
+      void reply.header('etag', etag);
+      return this.present(row, version);
+    });
   }
 
-  async delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    this.version(request, reply);
-    await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
+  delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    return this.idempotency.runKeyed(request, async () => {
+      this.version(request, reply);
+      await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
+    });
   }
 
-  async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-    const version = this.version(request, reply);
-    const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
-    void reply.header('etag', etag);
-    return this.present(row, version);
+  restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
+    return this.idempotency.runKeyed(request, async () => {
+      const version = this.version(request, reply);
+      const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
+      void reply.header('etag', etag);
+      return this.present(row, version);
+    });
   }
 }
 
@@ -336,9 +353,6 @@ function decorateRoute(
     prototype,
     method,
   );
-  if (IDEMPOTENT_ACTIONS.includes(method)) {
-    decorators.push(IdempotentRoute()); // unsafe actions accept an Idempotency-Key
-  }
   decorators.push(
     SetMetadata(AUTH_REQUIREMENT, { kind: 'resource', path, action: method }),
     ApiOperation({ operationId: operationId(path, method), summary: SUMMARIES[method](entityName) }),
@@ -363,8 +377,9 @@ export function createResourceController(
       @Inject(serviceToken) service: ResourceService,
       @Inject(ResourceRegistry) registry: ResourceRegistry,
       @Inject(ResourceCache) cache: ResourceCache,
+      @Inject(IdempotencyService) idempotency: IdempotencyService,
     ) {
-      super(service, registry, cache, entityName);
+      super(service, registry, cache, idempotency, entityName);
     }
   }
   const decorate = (method: ResourceAction, decorators: MethodDecorator[], params: ParameterDecorator[]) =>
