@@ -10,7 +10,12 @@ import {
   validateSync,
 } from 'class-validator';
 import { PROBLEM_TYPES, ProblemException } from 'src/framework/http/problem';
-import { fieldErrors, ProblemValidationPipe } from 'src/framework/http/validation';
+import {
+  checkBodyShape,
+  fieldErrors,
+  MAX_BODY_DEPTH,
+  ProblemValidationPipe,
+} from 'src/framework/http/validation';
 
 class ItemDto {
   @IsInt()
@@ -210,5 +215,56 @@ describe(ProblemValidationPipe.name, () => {
     );
 
     expect(error.problem.errors?.[0].parameter).toBe('items[0][quantity]');
+  });
+});
+
+describe(checkBodyShape.name, () => {
+  const refusal = (value: unknown): ProblemException => {
+    try {
+      checkBodyShape(value);
+    } catch (error) {
+      return error as ProblemException;
+    }
+    throw new Error('checkBodyShape accepted the body');
+  };
+
+  it('accepts bodies of any ordinary shape, surrogate pairs included', () => {
+    expect(() =>
+      checkBodyShape({ name: 'Kettle 𝕏', tags: [1, 'two', null, { deep: [true] }], empty: {}, 'a/b~c': 1 }),
+    ).not.toThrow();
+    expect(() => checkBodyShape('plain')).not.toThrow();
+    expect(() => checkBodyShape(undefined)).not.toThrow();
+  });
+
+  it('refuses a lone surrogate with 400 malformed-body, naming where it is as a JSON pointer', () => {
+    const error = refusal({ items: [{ 'a/b~c': 'ok' }, { 'a/b~c': 'x\ud800' }] });
+    expect(error.problem).toMatchObject({ type: PROBLEM_TYPES.malformedBody, status: 400 });
+    expect(error.problem.detail).toBe(
+      '/items/1/a~1b~0c contains a lone UTF-16 surrogate, which is not valid Unicode.',
+    );
+    expect(refusal('\udc00x').problem.detail).toBe(
+      'The body contains a lone UTF-16 surrogate, which is not valid Unicode.',
+    );
+    expect(refusal({ ['k\udbff']: 1 }).problem.detail).toBe(
+      'A property name contains a lone UTF-16 surrogate, which is not valid Unicode.',
+    );
+  });
+
+  it(`refuses a body nested deeper than ${MAX_BODY_DEPTH} levels, however deep, without overflowing the stack`, () => {
+    const nest = (levels: number): unknown => {
+      let value: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) {
+        value = i % 2 === 0 ? { a: value } : [value];
+      }
+      return value;
+    };
+    expect(() => checkBodyShape(nest(MAX_BODY_DEPTH))).not.toThrow();
+    for (const levels of [MAX_BODY_DEPTH + 1, 100_000]) {
+      expect(refusal(nest(levels)).problem).toMatchObject({
+        type: PROBLEM_TYPES.malformedBody,
+        status: 400,
+        detail: `The request body nests deeper than ${MAX_BODY_DEPTH} levels.`,
+      });
+    }
   });
 });

@@ -71,14 +71,15 @@ const malformed = (detail: string) =>
  * it). Iterative, so a 100,000-level body costs a loop, not the stack. Example: `checkBodyShape(req.body)`.
  */
 export function checkBodyShape(value: unknown, limit = MAX_BODY_DEPTH): void {
-  const stack: [unknown, number, string][] = [[value, 0, '']];
+  // Each entry holds its parent's pointer and its own key: the pointer itself is built only for an object
+  // (its children's parent) or an error, not for every field of every body.
+  const stack: [unknown, number, string, string | undefined][] = [[value, 0, '', undefined]];
   while (stack.length > 0) {
-    const [current, depth, pointer] = stack.pop()!;
+    const [current, depth, parent, key] = stack.pop()!;
     if (typeof current === 'string') {
       if (LONE_SURROGATE.test(current)) {
-        throw malformed(
-          `${pointer || 'The body'} contains a lone UTF-16 surrogate, which is not valid Unicode.`,
-        );
+        const at = key === undefined ? 'The body' : pointerTo(parent, key);
+        throw malformed(`${at} contains a lone UTF-16 surrogate, which is not valid Unicode.`);
       }
       continue;
     }
@@ -88,14 +89,22 @@ export function checkBodyShape(value: unknown, limit = MAX_BODY_DEPTH): void {
     if (depth >= limit) {
       throw malformed(`The request body nests deeper than ${limit} levels.`);
     }
-    for (const [key, child] of Object.entries(current)) {
-      const path = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (LONE_SURROGATE.test(key)) {
+    const pointer = key === undefined ? parent : pointerTo(parent, key);
+    for (const name in current) {
+      if (!Object.hasOwn(current, name)) {
+        continue;
+      }
+      if (LONE_SURROGATE.test(name)) {
         throw malformed('A property name contains a lone UTF-16 surrogate, which is not valid Unicode.');
       }
-      stack.push([child, depth + 1, path]);
+      stack.push([(current as Record<string, unknown>)[name], depth + 1, pointer, name]);
     }
   }
+}
+
+/** RFC 6901: the pointer of `key` below `parent`. */
+function pointerTo(parent: string, key: string): string {
+  return `${parent}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 }
 
 /**
