@@ -357,6 +357,9 @@ describe('orders on PostgreSQL', () => {
     });
 
     /** Runs one request and returns the statements TypeORM sent to PostgreSQL for it. */
+    /** The tables a product page with its categories and tags reads. */
+    const CATALOGUE = /"?\b(product|category|tag|product_tags)\b"?/i;
+
     async function statementsOf(url: string): Promise<{ res: LightMyRequestResponse; sql: string[] }> {
       // Every statement passes the query runner's logger, whether it came from dataSource.query,
       // a manager, a query builder or a transaction.
@@ -367,7 +370,9 @@ describe('orders on PostgreSQL', () => {
         const res = await t.inject({ url, headers: { authorization: undefined } });
         const statements = logged.mock.calls.map(([query]) => query);
         expect(direct.mock.calls.length).toBeLessThanOrEqual(statements.length);
-        return { res, sql: statements };
+        // Only the catalogue's: the job outbox's relay may still be delivering the jobs of the orders placed
+        // above, and its statements would land in this window on a busy machine (CI counted one once).
+        return { res, sql: statements.filter((sql) => CATALOGUE.test(sql)) };
       } finally {
         logged.mockRestore();
         direct.mockRestore();
