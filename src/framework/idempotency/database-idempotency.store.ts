@@ -41,7 +41,7 @@ export class DatabaseIdempotencyStore implements IdempotencyStore {
           fingerprint: string;
           status: number | null;
           headers: Record<string, string> | null;
-          body: Buffer | null;
+          body: Uint8Array | null;
           committed: boolean;
           leased: boolean;
         }[]
@@ -60,7 +60,11 @@ export class DatabaseIdempotencyStore implements IdempotencyStore {
             response:
               existing.status === null
                 ? undefined
-                : { status: existing.status, headers: existing.headers ?? {}, body: existing.body! },
+                : {
+                    status: existing.status,
+                    headers: existing.headers ?? {},
+                    body: asBuffer(existing.body!),
+                  },
           },
           fingerprint,
         );
@@ -131,4 +135,12 @@ export class DatabaseIdempotencyStore implements IdempotencyStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * The stored body as a Buffer: PGlite (the embedded default) reads `bytea` as a plain Uint8Array, which
+ * Fastify refuses to send (FST_ERR_REP_INVALID_PAYLOAD_TYPE); `pg` already gives a Buffer. No copy.
+ */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
