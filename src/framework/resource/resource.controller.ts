@@ -22,7 +22,7 @@ import { IdempotencyService } from 'src/framework/idempotency/idempotency.servic
 import { parseListQuery } from 'src/framework/resource/query/list-query-parser';
 import type { ListQuery } from 'src/framework/resource/query-types';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
-import { ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
+import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 import { type ApiVersions, versionInPath } from 'src/framework/resource/resource-versions';
 import { jsonOf } from 'src/framework/resource/resource-rows';
@@ -271,52 +271,36 @@ class ResourceRoutes {
     return presented;
   }
 
-  // The unsafe actions accept an Idempotency-Key (runKeyed): undefined is a replay, which the idempotency
-  // service's onSend hook answers with the stored response.
-
-  create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
-    return this.idempotency.runKeyed(request, async () => {
-      const version = this.version(request, reply);
-      const { row, etag } = await this.write(request, version, (body) =>
-        this.service.create(body, principalOf(request)),
-      );
-      const id = row[this.service.definition.id.name];
-      void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
-      void reply.header('etag', etag);
-      return this.present(row, version);
-    });
+  async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+    const version = this.version(request, reply);
+    const { row, etag } = await this.write(request, version, (body) =>
+      this.service.create(body, principalOf(request)),
+    );
+    const id = row[this.service.definition.id.name];
+    void reply.header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${String(id)}`);
+    void reply.header('etag', etag);
+    return this.present(row, version);
   }
 
-  update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
-    return this.idempotency.runKeyed(request, async () => {
-      const version = this.version(request, reply);
-      const { row, etag } = await this.write(request, version, (body) =>
-        this.service.update(
-          this.service.parseId(id),
-          body,
-          header(request, 'if-match'),
-          principalOf(request),
-        ),
-      );
-      void reply.header('etag', etag);
-      return this.present(row, version);
-    });
+  async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+    const version = this.version(request, reply);
+    const { row, etag } = await this.write(request, version, (body) =>
+      this.service.update(this.service.parseId(id), body, header(request, 'if-match'), principalOf(request)),
+    );
+    void reply.header('etag', etag);
+    return this.present(row, version);
   }
 
-  delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    return this.idempotency.runKeyed(request, async () => {
-      this.version(request, reply);
-      await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
-    });
+  async delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    this.version(request, reply);
+    await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
   }
 
-  restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow | undefined> {
-    return this.idempotency.runKeyed(request, async () => {
-      const version = this.version(request, reply);
-      const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
-      void reply.header('etag', etag);
-      return this.present(row, version);
-    });
+  async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
+    const version = this.version(request, reply);
+    const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
+    void reply.header('etag', etag);
+    return this.present(row, version);
   }
 }
 
@@ -336,10 +320,21 @@ function decorateRoute(
   const prototype = controller.prototype as Record<string, unknown>;
   const handlers = ResourceRoutes.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
   const handler = handlers[method];
+  // Unsafe actions accept an Idempotency-Key. Every handler ends with (request, reply). runKeyed, not
+  // IdempotencyInterceptor: a Nest interceptor costs an rxjs pipeline on every request, with a key or not.
+  const run = IDEMPOTENT_ACTIONS.includes(method)
+    ? function (this: ResourceRoutes, ...args: unknown[]) {
+        // The handlers are async: each returns a promise.
+        return this.idempotency.runKeyed(
+          args.at(-2) as FastifyRequest,
+          () => handler.apply(this, args) as Promise<unknown>,
+        );
+      }
+    : function (this: ResourceRoutes, ...args: unknown[]) {
+        return handler.apply(this, args);
+      };
   Object.defineProperty(prototype, method, {
-    value: function (this: ResourceRoutes, ...args: unknown[]) {
-      return handler.apply(this, args);
-    },
+    value: run,
     writable: true,
     configurable: true,
   });
