@@ -27,6 +27,7 @@ import { logRequest, logRequests } from 'src/framework/logging/logging.module';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
+import { sendVersionHeaders } from 'src/framework/resource/api-version.decorator';
 
 /** Key segments qs drops silently (`allowPrototypes: false`): kept visible so allow-lists refuse them. */
 const PROTOTYPE_KEY = /(^|\[)(__proto__|constructor|prototype)(\]|\[|$)/;
@@ -129,6 +130,7 @@ export async function createNestorApp(
   app.flushLogs();
   const fastify = app.getHttpAdapter().getInstance();
   observeRequests(app, fastify);
+  sendVersionHeaders(fastify); // before app.init() registers the routes
   await app.register(cookie); // the admin session cookie (SessionService)
   applyResponsePolicy(app, fastify, config, security, hsts);
   if (config.docs === 'public') {
