@@ -149,6 +149,33 @@ describe('Entry points (main, worker, cli)', () => {
     await expect(fetch(`${url}/health/live`)).rejects.toThrow();
   });
 
+  it('with Redis unreachable, serves, says so on /health/ready, logs only JSON lines and exits 0', async () => {
+    const port = Number(await freePort());
+    const url = `http://127.0.0.1:${port}`;
+    const server = new NestorProcess('main', {
+      DATABASE_URL: db.url,
+      REDIS_URL: 'redis://127.0.0.1:1', // nothing listens on port 1
+      PORT: String(port),
+      DATA_DIR: dataDir,
+    });
+    try {
+      await server.waitFor('Nestor is listening');
+      const ready = await fetch(`${url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ checks: { redis: { status: 'down' } } });
+      // The request budget's store is down: refused with a problem, not served unlimited.
+      expect((await fetch(`${url}/api/products`)).status).toBe(503);
+      // Reconnect attempts back off from 50 ms: by now every Redis client has failed more than once.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+    // A log shipper reads one JSON object per line: nothing (ioredis' unheard errors) writes around it.
+    const lines = server.output.split('\n').filter(Boolean);
+    expect(lines.filter((line) => !line.startsWith('{'))).toEqual([]);
+    expect(lines.some((line) => line.includes('ECONNREFUSED 127.0.0.1:1'))).toBe(true); // logged, as JSON
+  });
+
   it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {
     const worker = new NestorProcess('worker', { DATABASE_URL: db.url, DATA_DIR: dataDir });
     await worker.waitFor('Nestor worker ready');

@@ -27,18 +27,7 @@ export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
   const budget = (context: ExecutionContext): RateLimit | undefined =>
     principalOf(context) ? user : anonymous;
   return {
-    storage: config.redisUrl
-      ? // The storage owns this client (it disconnects it when the app closes). A request waits about two
-        // seconds at most for Redis, then answers 503 (RateLimitGuard) instead of hanging. Auto-pipelining
-        // sends the counts of every request that arrived in one turn of the event loop in one write: on a
-        // 2-core test machine a write to Redis cost about 40 µs of CPU, most of what counting one took.
-        new (throttlerRedis().ThrottlerStorageRedisService)(config.redisUrl, {
-          keyPrefix: `${config.jobsPrefix}:rate-limit:`,
-          maxRetriesPerRequest: 1,
-          connectTimeout: 2_000,
-          enableAutoPipelining: true,
-        })
-      : undefined,
+    storage: config.redisUrl ? redisStorage(config.redisUrl, config.jobsPrefix) : undefined,
     throttlers: [
       {
         name: 'default',
@@ -48,6 +37,25 @@ export function rateLimitOptions(config: NestorConfig): ThrottlerModuleOptions {
       },
     ],
   };
+}
+
+/**
+ * The counters' store on Redis. It owns its client (it disconnects it when the app closes). A request waits
+ * about two seconds at most for Redis, then answers 503 (RateLimitGuard) instead of hanging. Auto-pipelining
+ * sends the counts of every request that arrived in one turn of the event loop in one write: on a 2-core
+ * test machine a write to Redis cost about 40 µs of CPU, most of what counting one took.
+ */
+function redisStorage(url: string, prefix: string): ThrottlerRedis.ThrottlerStorageRedisService {
+  const storage = new (throttlerRedis().ThrottlerStorageRedisService)(url, {
+    keyPrefix: `${prefix}:rate-limit:`,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    enableAutoPipelining: true,
+  });
+  // Reported by the requests it refuses (503). Without a listener, ioredis prints every failed reconnect
+  // to stderr, outside the JSON log.
+  storage.redis.on('error', () => undefined);
+  return storage;
 }
 
 /**

@@ -24,18 +24,25 @@ export class RedisHealth implements OnModuleDestroy {
     return this.health
       .check(key)
       .attempt(async () => {
-        this.client ??= new (ioredis().Redis)(this.config.redisUrl!, {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          connectTimeout: timeoutMs,
-        });
+        this.client ??= this.connect(timeoutMs);
         if (this.client.status === 'wait' || this.client.status === 'end') {
           await this.client.connect();
         }
         await this.client.ping();
       })
       .withTimeout(timeoutMs);
+  }
+
+  private connect(timeoutMs: number): IORedis.Redis {
+    const client = new (ioredis().Redis)(this.config.redisUrl!, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: timeoutMs,
+    });
+    // Reported by the failing ping. Unheard, ioredis prints each reconnect's error to stderr.
+    client.on('error', () => undefined);
+    return client;
   }
 
   onModuleDestroy(): void {
