@@ -15,11 +15,14 @@ import { TestApp, createTestApp, createTestDatabase } from 'src/framework/testin
 import { sleep, waitFor } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
 import { FlakyPayload } from 'test/support/flaky-payload';
+import { FrozenProxy } from 'test/support/frozen-proxy';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `jobs-test-${process.pid}-${randomBytes(3).toString('hex')}`;
 /** The graceful-shutdown app has queues of its own: its workers must not take the main app's jobs. */
 const SHUTDOWN_PREFIX = `${PREFIX}-b`;
+/** The app whose Redis goes away. */
+const GONE_PREFIX = `${PREFIX}-c`;
 
 class CountPayload {
   @IsString()
@@ -546,5 +549,28 @@ describe('Job declarations', () => {
     ],
   ])('refuses to boot with %s (%s)', async (_code, _what, providers, message) => {
     await expect(createTestApp(withProviders(...providers))).rejects.toThrow(message);
+  });
+});
+
+describe('Jobs on bullmq (redis) when Redis goes away', () => {
+  it('with Redis gone, shutdown waits for the running job only, not for Redis', async () => {
+    const proxy = await FrozenProxy.start(6379);
+    const other = await createTestApp(withTestJobs, {
+      env: { ...jobsEnv('redis', GONE_PREFIX), REDIS_URL: `redis://127.0.0.1:${proxy.port}` },
+    });
+    try {
+      await other.app.get(JobsService).enqueue('test.slow', { key: 'redis-gone', ms: 1_500 });
+      await waitFor('the slow job to start', () => runsOf('test.slow', 'redis-gone').length > 0);
+      await proxy.close(); // every connection dropped, and nothing listens there any more
+      await sleep(200); // ioredis sees the sockets close
+      const start = Date.now();
+      await other.close();
+      const closeMs = Date.now() - start;
+      expect(slowDone.filter((key) => key === 'redis-gone')).toEqual(['redis-gone']);
+      expect(closeMs).toBeLessThan(4_000); // under JOBS_SHUTDOWN_TIMEOUT (5 s); it waited forever before
+      console.info(`jobs.e2e: with Redis gone, close took ${closeMs} ms`);
+    } finally {
+      await deleteRedisKeys(REDIS_URL, GONE_PREFIX);
+    }
   });
 });

@@ -176,6 +176,25 @@ describe('Entry points (main, worker, cli)', () => {
     expect(lines.some((line) => line.includes('ECONNREFUSED 127.0.0.1:1'))).toBe(true); // logged, as JSON
   });
 
+  it('starts the worker with Redis unreachable, says so, and stops it at once on SIGTERM', async () => {
+    const worker = new NestorProcess('worker', {
+      DATABASE_URL: db.url,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      DATA_DIR: dataDir,
+    });
+    try {
+      // It used to wait for Redis inside the boot, silently (the log is buffered until the boot ends).
+      await worker.waitFor('Nestor worker ready');
+      expect(worker.output).toContain('Schedules not reconciled yet');
+      expect(worker.output).toMatch(/"msg":"Worker [\w.-]+: connect ECONNREFUSED/);
+    } finally {
+      const start = Date.now();
+      expect(await worker.stop()).toBe(0);
+      expect(Date.now() - start).toBeLessThan(5_000); // not JOBS_SHUTDOWN_TIMEOUT waiting for Redis
+    }
+    expect(worker.output.split('\n').filter((line) => line && !line.startsWith('{'))).toEqual([]);
+  });
+
   it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {
     const worker = new NestorProcess('worker', { DATABASE_URL: db.url, DATA_DIR: dataDir });
     await worker.waitFor('Nestor worker ready');

@@ -22,6 +22,7 @@ export type EnqueueIn = (name: string, manager: EntityManager) => Promise<unknow
 export class JobScheduler {
   private readonly logger = new Logger('Jobs');
   private schedulesReconciled = false;
+  private reconciling?: Promise<void>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -35,17 +36,27 @@ export class JobScheduler {
    * and a scheduler whose cron (or whose whole job) was removed from the code disappears. `job_schedule`
    * remembers what was declared, which is how a deleted job's scheduler is found. Until it succeeds once
    * (in production the tables may wait for `nestor migrate`), the sweeper tries again; never in processes
-   * that run no workers.
+   * that run no workers. Waits at most `waitMs` for an attempt (boot must not wait for Redis forever).
    */
-  async reconcileSchedules(): Promise<void> {
+  async reconcileSchedules(waitMs = Infinity): Promise<void> {
     if (this.schedulesReconciled || this.config.workers !== 'inline') {
       return;
     }
-    try {
-      await this.reconcile();
-      this.schedulesReconciled = true;
-    } catch (error) {
-      this.logger.warn(`Schedules not reconciled yet (retrying): ${(error as Error).message}`);
+    // One attempt at a time: with Redis away, bullmq's commands wait for it instead of failing.
+    this.reconciling ??= this.reconcile()
+      .then(
+        () => void (this.schedulesReconciled = true),
+        (error: Error) => this.logger.warn(`Schedules not reconciled yet (retrying): ${error.message}`),
+      )
+      .finally(() => (this.reconciling = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = Number.isFinite(waitMs) ? setTimeout(() => resolve('late'), waitMs) : undefined;
+    });
+    if ((await Promise.race([this.reconciling, late]).finally(() => clearTimeout(timer))) === 'late') {
+      this.logger.warn(
+        `Schedules not reconciled yet: the job backend has not answered in ${waitMs} ms (still trying)`,
+      );
     }
   }
 

@@ -15,6 +15,9 @@ import { JobDefinition, JobPayloadError, JobRegistry } from 'src/framework/jobs/
 import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
+/** How long a process running workers waits at boot for its schedules to reach the backend (then it goes on). */
+const BOOT_RECONCILE_WAIT_MS = 5_000;
+
 export interface EnqueueOptions {
   /** Milliseconds to wait after publication. */
   delay?: number;
@@ -189,7 +192,7 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     this.publisher.startSweeper(() => this.scheduler.reconcileSchedules());
     if (this.config.workers === 'inline') {
       await this.backend.startWorkers(() => Promise.resolve());
-      await this.scheduler.reconcileSchedules();
+      await this.scheduler.reconcileSchedules(BOOT_RECONCILE_WAIT_MS);
     }
   }
 

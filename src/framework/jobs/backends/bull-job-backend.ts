@@ -16,6 +16,7 @@ export abstract class BullJobBackend extends JobBackend {
   protected readonly logger = new Logger('Jobs');
   private readonly queues = new Map<string, JobQueue>();
   private readonly workers: JobWorker[] = [];
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     protected readonly config: NestorConfig,
@@ -86,7 +87,11 @@ export abstract class BullJobBackend extends JobBackend {
       // completes a job whose effects committed). Stored as a PostgreSQL integer by the PostgreSQL backend.
       maxStalledCount: (this.config.jobsMaxStalls + 1) * 1000,
     };
-    const worker = this.newWorker(job.name, (bull: BullJob) => this.runner.run(job, bull), options);
+    const worker = this.newWorker(
+      job.name,
+      (bull: BullJob) => this.track(this.runner.run(job, bull)),
+      options,
+    );
     worker.on('failed', (failed, error) => {
       if (!this.runner.hasLogged(error)) {
         // Not thrown by the handler (run() logged those): a job whose worker kept dying, for instance.
@@ -107,19 +112,45 @@ export abstract class BullJobBackend extends JobBackend {
     return worker;
   }
 
+  /** Remembers a running handler until it settles, for a shutdown without the server (stopWorkers). */
+  private track(run: Promise<void>): Promise<void> {
+    this.running.add(run);
+    const settled = (): void => void this.running.delete(run);
+    run.then(settled, settled);
+    return run;
+  }
+
+  /** Whether the backend's server is connected now (the Redis backend says; PostgreSQL's pool reconnects). */
+  protected reachable(): boolean {
+    return true;
+  }
+
   async stopWorkers(): Promise<void> {
     const timeout = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), this.config.jobsShutdownTimeout).unref(),
     );
+    const late = (): void =>
+      this.logger.warn('Jobs still running at the shutdown timeout: closing anyway (they will be retried)');
+    if (!this.reachable()) {
+      // bullmq's close waits for the server to come back; only the handlers already running are waited for.
+      this.logger.warn('The job backend is unreachable: stopping the workers without it');
+      this.workers.forEach((w) => void w.close(true).catch(() => undefined));
+      if ((await Promise.race([Promise.allSettled(this.running), timeout])) === 'timeout') {
+        late();
+      }
+      return;
+    }
     const closed = Promise.all(this.workers.map((w) => w.close()));
     if ((await Promise.race([closed, timeout])) === 'timeout') {
-      this.logger.warn('Jobs still running at the shutdown timeout: closing anyway (they will be retried)');
+      late();
       await Promise.all(this.workers.map((w) => w.close(true)));
     }
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    if (this.reachable()) {
+      await Promise.all([...this.queues.values()].map((q) => q.close()));
+    }
     await this.closeConnection();
   }
 }

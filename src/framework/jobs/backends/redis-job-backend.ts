@@ -37,8 +37,16 @@ export class RedisJobBackend extends BullJobBackend {
     });
   }
 
+  protected override reachable(): boolean {
+    return this.connection?.status !== 'connecting' && this.connection?.status !== 'reconnecting';
+  }
+
   protected async closeConnection(): Promise<void> {
-    await this.connection?.quit().catch(() => undefined);
+    if (this.reachable()) {
+      await this.connection?.quit().catch(() => undefined);
+    } else {
+      this.connection?.disconnect(); // QUIT would wait in the offline queue for a server that is not there
+    }
   }
 
   private redis(): IORedis.Redis {
