@@ -164,6 +164,17 @@ describe('API versions: products v1 and v2 on the same rows', () => {
         link: '</api/v2/products>; rel="successor-version"',
       });
     }
+    // Every answer: a request the authentication guard refuses, an unknown row, and HEAD too.
+    const refused = await send('POST', '/api/v1/products', {}, { authorization: undefined });
+    const missing = await t.inject('/api/v1/products/999999');
+    const head = await t.inject({ method: 'HEAD', url: '/api/products' });
+    expect([refused.statusCode, missing.statusCode, head.statusCode]).toEqual([401, 404, 200]);
+    for (const res of [refused, missing, head]) {
+      expect(res.headers).toMatchObject({ deprecation: DEPRECATED, sunset: SUNSET });
+    }
+    expect(
+      (await send('POST', '/api/v2/products', {}, { authorization: undefined })).headers.deprecation,
+    ).toBeUndefined();
     // Categories are not deprecated in v1, and v2 products are current.
     for (const url of ['/api/v1/categories', '/api/v2/products']) {
       const res = await t.inject(url);

@@ -27,7 +27,7 @@ import { logRequest, logRequests } from 'src/framework/logging/logging.module';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
 import { setupOpenApi } from 'src/framework/openapi/openapi';
-import { sendVersionHeaders } from 'src/framework/resource/api-version.decorator';
+import { sendVersionHeaders } from 'src/framework/resource/resource-versions';
 
 /** Key segments qs drops silently (`allowPrototypes: false`): kept visible so allow-lists refuse them. */
 const PROTOTYPE_KEY = /(^|\[)(__proto__|constructor|prototype)(\]|\[|$)/;

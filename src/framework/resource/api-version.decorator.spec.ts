@@ -1,13 +1,9 @@
-import { CanActivate, Controller, Get, Injectable, Module, Post, UseGuards } from '@nestjs/common';
+import { CanActivate, Controller, Get, Injectable, Module, Post, Req, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication, RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
-import { Req } from '@nestjs/common';
-import {
-  ApiVersion,
-  sendVersionHeaders,
-  serveControllerVersions,
-} from 'src/framework/resource/api-version.decorator';
+import { ApiVersion, serveControllerVersions } from 'src/framework/resource/api-version.decorator';
+import { sendVersionHeaders } from 'src/framework/resource/resource-versions';
 
 const DEPRECATED = `@${Date.UTC(2026, 11, 1) / 1000}`;
 

@@ -1,10 +1,12 @@
 import { RequestMethod, SetMetadata, type Type } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { ResourceDeclarationError } from 'src/framework/resource/definition/definition-types';
 import { VERSION_RE, resolveDeprecation } from 'src/framework/resource/definition/resolve-versions';
-import { type VersionedRoute, deprecationHeaders } from 'src/framework/resource/resource-versions';
+import {
+  type VersionedRoute,
+  deprecationHeaders,
+  setVersionHeaders,
+} from 'src/framework/resource/resource-versions';
 
 /** One API version of a hand-written controller or handler: whether and when it is deprecated. */
 export interface ApiVersionOptions {
@@ -17,41 +19,6 @@ export interface ApiVersionOptions {
 const API_VERSION = Symbol('nestor:api-version');
 /** The paths a controller and its handlers were declared with, before versions rewrote them. */
 const DECLARED_PATH = Symbol('nestor:declared-path');
-/** In a handler's Fastify route config: the deprecation headers of each of its paths (`/api/v1/orders`). */
-const VERSION_HEADERS = Symbol('nestor:version-headers');
-
-type HeadersByPath = ReadonlyMap<string, Readonly<Record<string, string>>>;
-
-/**
- * Sends the deprecation headers of hand-written `@ApiVersion` routes: a route-level `onRequest` hook on the
- * routes of deprecated versions only, so other routes do no work for it (a Nest interceptor costs about
- * 16 µs on every request). It runs before guards and pipes, so a refused or invalid request carries them too.
- * Must be added before the routes are (createNestorApp does). Example: `sendVersionHeaders(fastify)`.
- */
-export function sendVersionHeaders(fastify: FastifyInstance): void {
-  const hooks = new WeakMap<object, onRequestHookHandler>();
-  fastify.addHook('onRoute', (route) => {
-    const byPath = (route.config as Record<symbol, HeadersByPath | undefined> | undefined)?.[VERSION_HEADERS];
-    const headers = byPath?.get(route.url);
-    if (!headers) {
-      return;
-    }
-    let hook = hooks.get(headers);
-    if (!hook) {
-      hook = (_request, reply, done) => {
-        void reply.headers(headers);
-        done();
-      };
-      hooks.set(headers, hook);
-    }
-    // Fastify routes HEAD with a copy of GET's options, hooks included: add it once.
-    const own = [route.onRequest ?? []].flat();
-    if (!own.includes(hook)) {
-      route.onRequest = [...own, hook];
-    }
-  });
-}
-
 /**
  * Serves a hand-written controller (on the class) or one handler (on the method; it wins over the class)
  * in the API versions named: at `/api/v<n>/…` for each, and at its own unversioned path when it serves the
@@ -169,17 +136,8 @@ function serveHandler(declared: {
     routes.push({ method, path: `/${path}`.replace(/:([A-Za-z0-9_]+)/g, '{$1}'), versions, headers });
   }
   Reflect.defineMetadata(PATH_METADATA, paths, handler);
-  setVersionHeaders(handler, headersByPath);
+  setVersionHeaders(handler, (url) => headersByPath.get(url));
   return routes;
-}
-
-/** Puts a handler's deprecation headers in its Fastify route config, for sendVersionHeaders. */
-function setVersionHeaders(handler: object, headersByPath: HeadersByPath): void {
-  const config = {
-    ...(Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) as object | undefined),
-    [VERSION_HEADERS]: headersByPath.size > 0 ? headersByPath : undefined,
-  };
-  Reflect.defineMetadata(FASTIFY_ROUTE_CONFIG_METADATA, config, handler);
 }
 
 /** Checks one version of one handler's route and records it as served; returns its deprecation settings. */

@@ -12,7 +12,7 @@ import {
   SetMetadata,
   Type,
 } from '@nestjs/common';
-import { PATH_METADATA } from '@nestjs/common/constants';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AUTH_REQUIREMENT } from 'src/framework/access/auth.decorators';
 import type { Principal } from 'src/framework/access/principal';
@@ -24,7 +24,7 @@ import type { ListQuery } from 'src/framework/resource/query-types';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
-import { type ApiVersions, versionInPath } from 'src/framework/resource/resource-versions';
+import { setVersionHeaders, versionInPath } from 'src/framework/resource/resource-versions';
 import { jsonOf } from 'src/framework/resource/resource-rows';
 import { type ListResult, ResourceService } from 'src/framework/resource/resource.service';
 
@@ -36,11 +36,24 @@ const RESOURCE_PATH = Symbol('nestor:resource-controller-path');
  * once the versions are known; Nest's router then serves each path as usual. Nest's own URI versioning would
  * put the version before the controller's path (`/v2/api/products`).
  */
-export function serveVersions(controller: unknown, versions: ApiVersions): void {
+export function serveVersions(controller: unknown, registry: ResourceRegistry): void {
   const path = Reflect.getMetadata(RESOURCE_PATH, controller as object) as string | undefined;
-  if (path !== undefined) {
-    const paths = [`api/${path}`, ...versions.all.map((v) => `api/v${v}/${path}`)];
-    Reflect.defineMetadata(PATH_METADATA, paths, controller as object);
+  if (path === undefined) {
+    return;
+  }
+  const versions = registry.versions;
+  const paths = [`api/${path}`, ...versions.all.map((v) => `api/v${v}/${path}`)];
+  Reflect.defineMetadata(PATH_METADATA, paths, controller as object);
+  // A deprecated version's headers, set before the guards run (sendVersionHeaders).
+  const definition = registry.byPath(path);
+  const headersOf = (url: string) =>
+    versions.view(definition, versionInPath(url) ?? versions.defaultVersion).headers;
+  const prototype = (controller as Type).prototype as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(prototype)) {
+    const handler = prototype[name];
+    if (typeof handler === 'function' && Reflect.hasMetadata(METHOD_METADATA, handler)) {
+      setVersionHeaders(handler, headersOf);
+    }
   }
 }
 
@@ -151,7 +164,7 @@ class ResourceRoutes {
   /** The parse of an empty query, which every `GET /:id` without one shares (frozen: nothing may change it). */
   private emptyQuery?: ListQuery;
   /** Per route template: the API version it serves and that version's answer headers. */
-  private readonly routeVersions = new Map<string, { version: string; headers?: Record<string, string> }>();
+  private readonly routeVersions = new Map<string, string>();
 
   constructor(
     readonly service: ResourceService,
@@ -173,21 +186,15 @@ class ResourceRoutes {
     }
   }
 
-  /** The API version the request reached; its answer carries the version's deprecation headers. */
-  private version(request: FastifyRequest, reply: FastifyReply): string {
+  /** The API version the request reached (its deprecation headers are sent by sendVersionHeaders). */
+  private version(request: FastifyRequest): string {
     const url = request.routeOptions.url ?? '';
-    let route = this.routeVersions.get(url);
-    if (!route) {
-      const versions = this.registry.versions;
-      const version = versionInPath(url) ?? versions.defaultVersion;
-      const { headers } = versions.view(this.service.definition, version);
-      route = { version, headers: Object.keys(headers).length > 0 ? { ...headers } : undefined };
-      this.routeVersions.set(url, route);
+    let version = this.routeVersions.get(url);
+    if (version === undefined) {
+      version = versionInPath(url) ?? this.registry.versions.defaultVersion;
+      this.routeVersions.set(url, version);
     }
-    if (route.headers) {
-      void reply.headers(route.headers);
-    }
-    return route.version;
+    return version;
   }
 
   private present(row: ResourceRow, version: string): ResourceRow {
@@ -211,7 +218,7 @@ class ResourceRoutes {
   }
 
   async list(request: FastifyRequest, reply: FastifyReply): Promise<ListResult> {
-    const version = this.version(request, reply);
+    const version = this.version(request);
     const raw = query(request);
     const parsed = parseListQuery(raw, this.service.definition.query);
     sparse(reply, parsed.fields);
@@ -247,7 +254,7 @@ class ResourceRoutes {
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<ResourceRow | string | undefined> {
-    const version = this.version(request, reply);
+    const version = this.version(request);
     const parsed = this.getQuery(query(request));
     const { row, etag } = await this.service.get(this.service.parseId(id), {
       fields: parsed.fields,
@@ -272,7 +279,7 @@ class ResourceRoutes {
   }
 
   async create(request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-    const version = this.version(request, reply);
+    const version = this.version(request);
     const { row, etag } = await this.write(request, version, (body) =>
       this.service.create(body, principalOf(request)),
     );
@@ -283,7 +290,7 @@ class ResourceRoutes {
   }
 
   async update(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-    const version = this.version(request, reply);
+    const version = this.version(request);
     const { row, etag } = await this.write(request, version, (body) =>
       this.service.update(this.service.parseId(id), body, header(request, 'if-match'), principalOf(request)),
     );
@@ -291,13 +298,12 @@ class ResourceRoutes {
     return this.present(row, version);
   }
 
-  async delete(id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    this.version(request, reply);
+  async delete(id: string, request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     await this.service.remove(this.service.parseId(id), header(request, 'if-match'), principalOf(request));
   }
 
   async restore(id: string, request: FastifyRequest, reply: FastifyReply): Promise<ResourceRow> {
-    const version = this.version(request, reply);
+    const version = this.version(request);
     const { row, etag } = await this.service.restore(this.service.parseId(id), principalOf(request));
     void reply.header('etag', etag);
     return this.present(row, version);

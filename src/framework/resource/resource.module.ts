@@ -78,7 +78,7 @@ export class ResourceCoreModule implements NestModule {
   configure(): void {
     this.registry.resolveAll();
     for (const wrapper of this.discovery.getControllers()) {
-      serveVersions(wrapper.metatype, this.registry.versions);
+      serveVersions(wrapper.metatype, this.registry);
     }
   }
 }
