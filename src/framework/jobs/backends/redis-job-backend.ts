@@ -38,7 +38,7 @@ export class RedisJobBackend extends BullJobBackend {
   }
 
   protected override reachable(): boolean {
-    return this.connection?.status !== 'connecting' && this.connection?.status !== 'reconnecting';
+    return !this.connection || this.connection.status === 'ready';
   }
 
   protected async closeConnection(): Promise<void> {
