@@ -49,11 +49,14 @@ export class JobScheduler {
         (error: Error) => this.logger.warn(`Schedules not reconciled yet (retrying): ${error.message}`),
       )
       .finally(() => (this.reconciling = undefined));
+    if (!Number.isFinite(waitMs)) {
+      return this.reconciling;
+    }
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = Number.isFinite(waitMs) ? setTimeout(() => resolve('late'), waitMs) : undefined;
-    });
-    if ((await Promise.race([this.reconciling, late]).finally(() => clearTimeout(timer))) === 'late') {
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, waitMs, 'late')));
+    const outcome = await Promise.race([this.reconciling, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
       this.logger.warn(
         `Schedules not reconciled yet: the job backend has not answered in ${waitMs} ms (still trying)`,
       );

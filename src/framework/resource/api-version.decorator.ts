@@ -5,6 +5,7 @@ import { VERSION_RE, resolveDeprecation } from 'src/framework/resource/definitio
 import {
   type VersionedRoute,
   deprecationHeaders,
+  routeHandlers,
   setVersionHeaders,
 } from 'src/framework/resource/resource-versions';
 
@@ -61,13 +62,7 @@ function declaredPaths(target: object): string[] {
 export function serveControllerVersions(controller: Type, defaultVersion: string): VersionedRoute[] {
   const onClass = Reflect.getMetadata(API_VERSION, controller) as
     Record<string, ApiVersionOptions> | undefined;
-  const prototype = controller.prototype as Record<string, unknown>;
-  const handlers = Object.getOwnPropertyNames(prototype)
-    .map((name) => ({ name, handler: prototype[name] }))
-    .filter(
-      (h): h is { name: string; handler: object } =>
-        typeof h.handler === 'function' && Reflect.hasMetadata(METHOD_METADATA, h.handler),
-    );
+  const handlers = routeHandlers(controller);
   const declared = handlers.filter(({ handler }) => onClass ?? Reflect.hasMetadata(API_VERSION, handler));
   if (declared.length === 0) {
     return [];
@@ -128,9 +123,7 @@ function serveHandler(declared: {
         version === defaultVersion ? [`api/v${version}/${path}`, `api/${path}`] : [`api/v${version}/${path}`];
       for (const p of at) {
         paths.push(p);
-        if (Object.keys(sent).length > 0) {
-          headersByPath.set(`/${p}`, sent);
-        }
+        headersByPath.set(`/${p}`, sent);
       }
     }
     routes.push({ method, path: `/${path}`.replace(/:([A-Za-z0-9_]+)/g, '{$1}'), versions, headers });

@@ -1,3 +1,5 @@
+import type { Type } from '@nestjs/common';
+import { METHOD_METADATA } from '@nestjs/common/constants';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { ProblemException, ProblemFieldError } from 'src/framework/http/problem';
@@ -37,6 +39,17 @@ export type VersionHeadersOf = (url: string) => Readonly<Record<string, string>>
 
 /** In a handler's Fastify route config (Nest's `@RouteConfig` metadata): its VersionHeadersOf. */
 const VERSION_HEADERS = Symbol('nestor:version-headers');
+
+/** A controller's route handlers (its own methods Nest routes), by method name. */
+export function routeHandlers(controller: Type): { name: string; handler: object }[] {
+  const prototype = controller.prototype as Record<string, unknown>;
+  return Object.getOwnPropertyNames(prototype)
+    .map((name) => ({ name, handler: prototype[name] }))
+    .filter(
+      (h): h is { name: string; handler: object } =>
+        typeof h.handler === 'function' && Reflect.hasMetadata(METHOD_METADATA, h.handler),
+    );
+}
 
 /** Gives a route handler its deprecation headers, for sendVersionHeaders. Other route config is kept. */
 export function setVersionHeaders(handler: object, headersOf: VersionHeadersOf): void {

@@ -12,7 +12,7 @@ import {
   SetMetadata,
   Type,
 } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { PATH_METADATA } from '@nestjs/common/constants';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AUTH_REQUIREMENT } from 'src/framework/access/auth.decorators';
 import type { Principal } from 'src/framework/access/principal';
@@ -24,7 +24,7 @@ import type { ListQuery } from 'src/framework/resource/query-types';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { IDEMPOTENT_ACTIONS, ResourceAction, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
-import { setVersionHeaders, versionInPath } from 'src/framework/resource/resource-versions';
+import { routeHandlers, setVersionHeaders, versionInPath } from 'src/framework/resource/resource-versions';
 import { jsonOf } from 'src/framework/resource/resource-rows';
 import { type ListResult, ResourceService } from 'src/framework/resource/resource.service';
 
@@ -48,12 +48,8 @@ export function serveVersions(controller: unknown, registry: ResourceRegistry): 
   const definition = registry.byPath(path);
   const headersOf = (url: string) =>
     versions.view(definition, versionInPath(url) ?? versions.defaultVersion).headers;
-  const prototype = (controller as Type).prototype as Record<string, unknown>;
-  for (const name of Object.getOwnPropertyNames(prototype)) {
-    const handler = prototype[name];
-    if (typeof handler === 'function' && Reflect.hasMetadata(METHOD_METADATA, handler)) {
-      setVersionHeaders(handler, headersOf);
-    }
+  for (const { handler } of routeHandlers(controller as Type)) {
+    setVersionHeaders(handler, headersOf);
   }
 }
 
