@@ -101,6 +101,14 @@ describe('npm run bench (smoke)', () => {
     expect(files.some((f) => /^\d{4}-\d{2}-\d{2}/.test(f))).toBe(true);
     const report = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(report).toContain('## Machine');
+    // What the machine did during the run: the load sampled throughout, and a speed probe before each of
+    // the 8 HTTP scenarios, before the jobs and at the end.
+    expect(report).toMatch(
+      /- 1-minute load average sampled every 2 s during the run .*: median [\d.]+, highest [\d.]+\n/,
+    );
+    expect(report).toMatch(
+      /- Machine speed: .* \(10 probes\): fastest [\d.]+ ms \([\w -]+\), slowest [\d.]+ ms \([\w -]+\), \d+ % apart/,
+    );
     expect(report).toContain(
       '- **Another CPU than the results this run replaces** (Z80 × 1): compare its ratios with theirs',
     );

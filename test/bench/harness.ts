@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { format, resolveConfig } from 'prettier';
 import { createTestDatabase, TestDatabase } from 'src/framework/testing/test-database';
+import { MachineWatch } from 'test/bench/drift';
 import { LoadRequest, LoadSample, load, median, summarise } from 'test/bench/load';
 import {
   IDENTITY_BODY,
@@ -694,7 +695,12 @@ function previousCpu(out: string): string | undefined {
   return cpu !== undefined && cpu !== cpuOfThisMachine ? cpu : undefined;
 }
 
-function machine(setup: Setup, versions: { postgres: string; redis: string }, loads: string[]): string {
+function machine(
+  setup: Setup,
+  versions: { postgres: string; redis: string },
+  loads: string[],
+  watch: MachineWatch,
+): string {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -715,6 +721,7 @@ function machine(setup: Setup, versions: { postgres: string; redis: string }, lo
     `- Load average (1/5/15 min): ${loads.join(' → ')}${
       loads.some((l) => Number(l.split(' ')[0]) > 1.5) ? ' — **above 1.5: numbers are noisy**' : ''
     }`,
+    ...watch.lines(),
     `- ${o.rows.toLocaleString('en-US')} products; autocannon ${o.connections} connections × ${o.duration} s, ${o.warmup} s warm-up, ${o.runs} alternating runs per contender (medians)`,
   ].join('\n');
 }
@@ -753,6 +760,7 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' '),
   ];
+  const watch = new MachineWatch();
   const wants = (s: Scenario) => options.only.has(s);
   const deep = wants('deep-page') && (options.deep || options.rows >= 1_000_000);
   log(
@@ -894,6 +902,7 @@ async function main(): Promise<void> {
         if (scenario === 'deep-page') {
           continue;
         }
+        log(`${scenario}: machine speed probe ${watch.probe(scenario).toFixed(1)} ms`);
         const context = contextOf(setup);
         const participants = contenders.filter((c) => requestFor(context, scenario, c.name, 'P'));
         for (const c of participants) {
@@ -941,6 +950,7 @@ async function main(): Promise<void> {
       }
 
       if (deep) {
+        watch.probe('deep-page');
         log(`deep pages (${options.deepConnections} connections):`);
         const deepContenders = contenders.filter((c) => ['raw', 'nestor', 'nestor-before'].includes(c.name));
         const cursors = new Map<string, string>();
@@ -983,10 +993,12 @@ async function main(): Promise<void> {
     contenders.length = 0;
 
     if (wants('jobs') || wants('jobs-each')) {
+      watch.probe('jobs');
       log('jobs:');
       jobRows = await jobsScenario(setup, wants('jobs'), wants('jobs-each'));
     }
     if (wants('cold-start')) {
+      watch.probe('cold-start');
       log('cold start:');
       coldRows = await coldStartScenario(setup);
     }
@@ -996,11 +1008,14 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(' '),
     );
+    watch.probe('the end');
+    watch.stop();
+    log(watch.lines().join('\n'));
     const date = new Date().toISOString().slice(0, 10);
     const sections = [
       `# Nestor benchmark — ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC`,
       '## Machine',
-      machine(setup, versions, loads),
+      machine(setup, versions, loads, watch),
       '## Contenders',
       contenderLines(setup),
       ...(httpRows.length ? ['## HTTP (medians)', httpTable(httpRows)] : []),
