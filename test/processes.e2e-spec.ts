@@ -2,7 +2,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } fro
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestDatabase, createTestDatabase } from 'src/framework/testing';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer } from 'node:net';
+import { TestDatabase, createTestDatabase, deleteRedisKeys } from 'src/framework/testing';
 import { NestorProcess, ROOT, cli, ensureBuild, freePort } from 'test/support/processes';
 
 /** The entry points as users run them: built `dist/`, real processes, real ports, real signals. */
@@ -186,13 +188,48 @@ describe('Entry points (main, worker, cli)', () => {
       // It used to wait for Redis inside the boot, silently (the log is buffered until the boot ends).
       await worker.waitFor('Nestor worker ready');
       expect(worker.output).toContain('Schedules not reconciled yet');
-      expect(worker.output).toMatch(/"msg":"Worker [\w.-]+: connect ECONNREFUSED/);
+      expect(worker.output).toMatch(/"msg":"(Worker|Queue) [\w.-]+: connect ECONNREFUSED/);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
     } finally {
       const start = Date.now();
       expect(await worker.stop()).toBe(0);
       expect(Date.now() - start).toBeLessThan(5_000); // not JOBS_SHUTDOWN_TIMEOUT waiting for Redis
     }
     expect(worker.output.split('\n').filter((line) => line && !line.startsWith('{'))).toEqual([]);
+    // Each queue, worker and live-update connection reports every reconnect: said once per outage (one
+    // line for the jobs' connections, one for live updates'). It was 98 lines at the boot alone.
+    expect(worker.output.match(/ECONNREFUSED/g)?.length).toBeLessThanOrEqual(3);
+  });
+
+  it('says once when Redis, away at start, answers again, and runs from then on', async () => {
+    const port = await freePort();
+    const prefix = `nestortest${randomBytes(4).toString('hex')}`;
+    const worker = new NestorProcess('worker', {
+      DATABASE_URL: db.url,
+      REDIS_URL: `redis://127.0.0.1:${port}`, // nothing listens there yet
+      JOBS_PREFIX: prefix,
+      DATA_DIR: dataDir,
+    });
+    // Then Redis appears on that port: a forwarder to the real one.
+    const forwarder = createServer((socket) => {
+      const upstream = connect(6379, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    try {
+      await worker.waitFor('Nestor worker ready');
+      await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+      await worker.waitFor('The job backend is reachable again after', 10_000);
+      await worker.waitFor("Live updates' Redis is reachable again after", 10_000);
+      expect(worker.output).toMatch(
+        /"msg":"The job backend is reachable again after \d+ s \(\d+ errors while it was not\)"/,
+      );
+    } finally {
+      expect(await worker.stop()).toBe(0);
+      forwarder.close();
+      await deleteRedisKeys('redis://127.0.0.1:6379', prefix);
+    }
   });
 
   it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {

@@ -5,6 +5,7 @@ import type MQEmitterRedis from 'mqemitter-redis';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { LivePresence, type PresenceTiming } from 'src/framework/graphql/live-presence';
 import { lazyModule } from 'src/framework/lazy-module';
+import { OutageLog } from 'src/framework/logging/outage-log';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { ResourceEvents, type ResourceEvent } from 'src/framework/resource/resource-events';
@@ -50,6 +51,8 @@ export class LiveUpdates implements OnModuleDestroy {
   /** Which topics some process listens on. */
   readonly presence: LivePresence;
   private readonly logger = new Logger('LiveUpdates');
+  /** Both connections report every reconnect while Redis is away: said once per outage. */
+  private readonly outages = new OutageLog(this.logger, "Live updates' Redis");
   private readonly prefix: string;
   private readonly remote: boolean;
   private readonly bus: MQEmitter;
@@ -120,7 +123,14 @@ export class LiveUpdates implements OnModuleDestroy {
       state: { on(event: 'error', listener: (error: Error) => void): void };
     };
     // Without a listener, a connection error would be thrown from the emitter's event.
-    emitter.state.on('error', (error) => this.logger.warn(`Live updates' Redis: ${error.message}`));
+    emitter.state.on('error', (error) => this.outages.failed("Live updates' Redis", error));
+    for (const connection of [pubConn, subConn]) {
+      connection.on('ready', () => {
+        if (pubConn.status === 'ready' && subConn.status === 'ready') {
+          this.outages.recovered();
+        }
+      });
+    }
     return emitter;
   }
 }

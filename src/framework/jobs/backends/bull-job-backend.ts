@@ -3,6 +3,7 @@ import { Job as BullJob, Worker, WorkerOptions } from 'bullmq';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { JobBackend, JobQueue, OnPostgres } from 'src/framework/jobs/backends/job-backend';
 import { JobRunner, jobMeta } from 'src/framework/jobs/job-runner';
+import { OutageLog } from 'src/framework/logging/outage-log';
 import { JobDefinition, JobRegistry } from 'src/framework/jobs/job.registry';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
@@ -14,6 +15,8 @@ export type JobProcessor = (bull: BullJob) => Promise<void>;
 export abstract class BullJobBackend extends JobBackend {
   readonly publishes = true;
   protected readonly logger = new Logger('Jobs');
+  /** The queues' and workers' connection errors, once per outage: each of them reports every reconnect. */
+  protected readonly outages = new OutageLog(this.logger, 'The job backend');
   private readonly queues = new Map<string, JobQueue>();
   private readonly workers: JobWorker[] = [];
   private readonly running = new Set<Promise<void>>();
@@ -47,7 +50,7 @@ export abstract class BullJobBackend extends JobBackend {
     }
     const queue = this.newQueue(name);
     // An 'error' event without a listener would end the process (e.g. the backend dropping a connection).
-    queue.on('error', (error: Error) => this.logger.warn(`Queue ${name}: ${error.message}`));
+    queue.on('error', (error: Error) => this.outages.failed(`Queue ${name}`, error));
     this.queues.set(name, queue);
     return queue;
   }
@@ -108,7 +111,7 @@ export abstract class BullJobBackend extends JobBackend {
       }
     });
     worker.on('completed', (completed) => this.settler.finishLater(completed.id));
-    worker.on('error', (error) => this.logger.warn(`Worker ${job.name}: ${error.message}`));
+    worker.on('error', (error) => this.outages.failed(`Worker ${job.name}`, error));
     return worker;
   }
 

@@ -72,7 +72,7 @@ export class PostgresJobBackend extends BullJobBackend {
       // Every bullmq queue and worker listens for the pool's errors.
       this.pool.setMaxListeners(this.registry.all().length * 4 + 10);
       // An idle connection the server dropped: the pool replaces it; unhandled, it would end the process.
-      this.pool.on('error', (error) => this.logger.warn(`Job backend connection: ${error.message}`));
+      this.pool.on('error', (error) => this.outages.failed('Job backend connection', error));
       // A hung server would otherwise leave workers waiting forever on bullmq's queries (pg has no deadline).
       this.unwatch = this.hangGuard.watch(this.pool);
     }

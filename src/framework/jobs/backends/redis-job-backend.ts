@@ -56,7 +56,10 @@ export class RedisJobBackend extends BullJobBackend {
         maxRetriesPerRequest: null,
         lazyConnect: false,
       });
-      this.connection.on('ready', () => void this.afterRedisReady());
+      this.connection.on('ready', () => {
+        this.outages.recovered();
+        void this.afterRedisReady();
+      });
     }
     return this.connection;
   }
