@@ -182,7 +182,7 @@ describe('deploy/k8s', () => {
     expect(roles.sort()).toEqual(['api', 'migrate', 'worker']);
   });
 
-  it('the API probes /health/live (startup, liveness) and /health/ready (readiness); a PDB and an HPA cover it', () => {
+  it('the API and the worker probe /health/live (startup, liveness) and /health/ready (readiness); a PDB and an HPA cover the API', () => {
     const apiDeployment = (byKind('Deployment') as unknown as PodOwner[]).find(
       (d) => d.metadata.name === 'nestor-api',
     )!;
@@ -190,6 +190,20 @@ describe('deploy/k8s', () => {
     expect(container.startupProbe?.httpGet.path).toBe('/health/live');
     expect(container.livenessProbe?.httpGet.path).toBe('/health/live');
     expect(container.readinessProbe?.httpGet.path).toBe('/health/ready');
+    // The worker probes the port it is told to answer on (WORKER_HEALTH_PORT).
+    const worker = (byKind('Deployment') as unknown as PodOwner[]).find(
+      (d) => d.metadata.name === 'nestor-worker',
+    )!;
+    const workerContainer = worker.spec.template.spec.containers[0] as unknown as {
+      env: { name: string; value: string }[];
+      ports: { name: string; containerPort: number }[];
+      livenessProbe: { httpGet: { path: string; port: string } };
+      readinessProbe: { httpGet: { path: string; port: string } };
+    };
+    const probePort = workerContainer.ports.find((p) => p.name === 'probes')!.containerPort;
+    expect(workerContainer.env).toContainEqual({ name: 'WORKER_HEALTH_PORT', value: String(probePort) });
+    expect(workerContainer.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'probes' });
+    expect(workerContainer.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'probes' });
     expect(byKind('PodDisruptionBudget')).toHaveLength(1);
     expect(byKind('HorizontalPodAutoscaler')).toMatchObject([
       { spec: { scaleTargetRef: { kind: 'Deployment', name: 'nestor-api' } } },
@@ -268,9 +282,16 @@ describe("the image's roles, run outside a container with production settings", 
     const healthcheck = role(['healthcheck'], env);
     expect(await healthcheck.exited).toBe(0);
 
-    const worker = role(['worker'], env);
+    // Without WORKER_HEALTH_PORT a worker has nothing to probe: its healthcheck says so.
+    const unset = role(['healthcheck', 'worker'], env);
+    expect(await unset.exited).toBe(1);
+    expect(unset.output).toContain('set WORKER_HEALTH_PORT');
+    const workerEnv = { ...env, WORKER_HEALTH_PORT: String(await freePort()) };
+    const worker = role(['worker'], workerEnv);
     await worker.waitFor('Nestor worker ready', 60_000);
+    expect(await role(['healthcheck', 'worker'], workerEnv).exited).toBe(0);
     expect(await Promise.all([api.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([0, 0]);
+    expect(await role(['healthcheck', 'worker'], workerEnv).exited).toBe(1);
     // With the API gone, the healthcheck fails (Docker then reports the container unhealthy).
     expect(await role(['healthcheck'], env).exited).toBe(1);
     const unknown = role(['serve'], env);

@@ -232,6 +232,56 @@ describe('Entry points (main, worker, cli)', () => {
     }
   });
 
+  it('answers the worker probes on WORKER_HEALTH_PORT with the API readiness checks', async () => {
+    expect(cli(['migrate'], { DATABASE_URL: db.url, DATA_DIR: dataDir }).status).toBe(0);
+    const [up, down] = [await freePort(), await freePort()];
+    const worker = new NestorProcess('worker', {
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      WORKER_HEALTH_PORT: String(up),
+    });
+    const away = new NestorProcess('worker', {
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      WORKER_HEALTH_PORT: String(down),
+    });
+    try {
+      await Promise.all([worker.waitFor('Nestor worker ready'), away.waitFor('Nestor worker ready')]);
+      expect(worker.output).toContain(`Probes: http://127.0.0.1:${up}/health/ready`);
+      const live = await fetch(`http://127.0.0.1:${up}/health/live`);
+      expect([live.status, await live.json()]).toEqual([200, { status: 'ok' }]);
+      const ready = await fetch(`http://127.0.0.1:${up}/health/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({
+        status: 'ok',
+        info: { database: { status: 'up' }, migrations: { status: 'up' } },
+      });
+      // Redis away: not ready, as a problem naming it; still alive.
+      const notReady = await fetch(`http://127.0.0.1:${down}/health/ready`);
+      expect(notReady.status).toBe(503);
+      expect(notReady.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+      expect(await notReady.json()).toMatchObject({
+        type: 'urn:nestor:problem:dependency-unavailable',
+        status: 503,
+        detail: 'Not ready: redis',
+        instance: '/health/ready',
+        checks: { redis: { status: 'down' }, database: { status: 'up' } },
+      });
+      expect((await fetch(`http://127.0.0.1:${down}/health/live`)).status).toBe(200);
+      // Nothing else is served there.
+      const other = await fetch(`http://127.0.0.1:${up}/api/products`);
+      expect([other.status, other.headers.get('content-type')]).toEqual([
+        404,
+        'application/problem+json; charset=utf-8',
+      ]);
+      const post = await fetch(`http://127.0.0.1:${up}/health/live`, { method: 'POST' });
+      expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    } finally {
+      expect(await Promise.all([worker.stop(), away.stop()])).toEqual([0, 0]);
+    }
+  });
+
   it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {
     const worker = new NestorProcess('worker', { DATABASE_URL: db.url, DATA_DIR: dataDir });
     await worker.waitFor('Nestor worker ready');

@@ -4,7 +4,8 @@
 //   worker         job processors, no HTTP             (dist/bundle/worker.js, likewise)
 //   migrate        apply pending migrations, then exit (nestor migrate)
 //   nestor …       any other `nestor` command          (dist/src/cli.js)
-//   healthcheck    exit 0 when the API in this container answers /health/live (Docker's HEALTHCHECK)
+//   healthcheck    exit 0 when the API in this container answers /health/live (Docker's HEALTHCHECK);
+//   healthcheck worker   the same for a worker, on WORKER_HEALTH_PORT
 // The role runs in this process (no shell, no child): signals reach it directly, so SIGTERM drains.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,7 +30,14 @@ const ENTRIES = {
 };
 
 if (role === 'healthcheck') {
-  const url = `http://127.0.0.1:${process.env.PORT ?? '3000'}/health/live`;
+  const port = rest[0] === 'worker' ? process.env.WORKER_HEALTH_PORT : (process.env.PORT ?? '3000');
+  if (!port) {
+    process.stderr.write(
+      'healthcheck worker: set WORKER_HEALTH_PORT, where the worker answers its probes.\n',
+    );
+    process.exit(1);
+  }
+  const url = `http://127.0.0.1:${port}/health/live`;
   const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
   process.exit(res?.ok ? 0 : 1);
 } else if (Object.hasOwn(ENTRIES, role)) {

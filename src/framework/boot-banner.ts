@@ -48,13 +48,21 @@ async function appDataIsEmpty(app: INestApplication): Promise<boolean> {
 }
 
 /**
+ * The URL of a listener on `host` and `port`, an IPv6 address in brackets.
+ * Example: `listenerUrl('::1', 9464)` → `http://[::1]:9464`.
+ */
+export function listenerUrl(host: string, port: number | undefined, tls = false): string {
+  return `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
  * The one block `npm start` prints once it listens: where the API, Swagger UI, GraphQL (and its IDE), admin, health and metrics
  * answer, the database (never its password), the jobs backend, the migrations this boot applied and, on an
  * empty database, the command that loads demo data.
  * Example: `logger.log(await bootBanner(app, config))`.
  */
 export async function bootBanner(app: INestApplication, config: NestorConfig): Promise<string> {
-  const base = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const base = listenerUrl(config.host, config.port, config.tls !== undefined);
   const docs = config.docs === 'public' ? `${base}/docs  (OpenAPI: ${base}/docs-json)` : 'off (DOCS=off)';
   const { graphql } = config;
   const graphiql = graphql.ide ? `  (GraphiQL: ${base}/graphiql)` : '';

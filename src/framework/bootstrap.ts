@@ -4,11 +4,12 @@ import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, LoadConfigOptions, LoadedConfig, loadConfig } from 'src/framework/config/load-config';
-import { bootBanner } from 'src/framework/boot-banner';
+import { bootBanner, listenerUrl } from 'src/framework/boot-banner';
 import { describeDatabase, describeJobBackend } from 'src/framework/config/nestor-config';
 import { TlsFiles, readTlsCredentials } from 'src/framework/config/tls';
 import { createNestorApp, drainHttp } from 'src/framework/create-app';
 import { ReadinessGate } from 'src/framework/health/readiness-gate';
+import { createWorkerProbes } from 'src/framework/health/worker-probes';
 import { createRedirectServer } from 'src/framework/http/https-redirect';
 import { NestorLogger } from 'src/framework/logging/nestor-logger';
 import { releaseBootMemory } from 'src/framework/release-boot-memory';
@@ -119,6 +120,21 @@ async function listenForRedirects(config: LoadedConfig): Promise<Server | undefi
   return server;
 }
 
+/** WORKER_HEALTH_PORT: the worker's /health/live and /health/ready (createWorkerProbes). */
+async function listenForWorkerProbes(
+  app: INestApplicationContext,
+  config: LoadedConfig,
+): Promise<Server | undefined> {
+  if (config.workerHealthPort === undefined) {
+    return undefined;
+  }
+  const server = createWorkerProbes(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(config.workerHealthPort, config.host, () => resolve());
+  });
+  return server;
+}
+
 /** `src/main.ts`: serve the HTTP API, docs and operations endpoints. Example: `void serveHttp(AppModule.forRoot)`. */
 export async function serveHttp(rootModule: RootModuleFactory): Promise<void> {
   const config = loadConfigOrExit();
@@ -162,15 +178,22 @@ export async function runWorker(rootModule: RootModuleFactory): Promise<void> {
     const logger = app.get(Logger);
     app.useLogger(new NestorLogger(logger));
     releaseBootMemory();
+    const probes = await listenForWorkerProbes(app, config);
     // An application context has no server socket; this handle keeps the worker alive until a signal.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     closeOnSignals(app, logger, {
       timeoutMs: SHUTDOWN_TIMEOUT_MS + config.jobsShutdownTimeout,
-      onClose: () => clearInterval(keepAlive),
+      // Readiness turns red at once; liveness answers until the process exits, so no probe kills it mid-way.
+      onClose: () => {
+        clearInterval(keepAlive);
+        app.get(ReadinessGate).close('shutting down');
+      },
     });
     config.bootWarnings.forEach((warning) => logger.warn(warning));
     logger.log(
-      `Nestor worker ready. Database: ${describeDatabase(config)}. Jobs: ${describeJobBackend(config)}`,
+      `Nestor worker ready. Database: ${describeDatabase(config)}. Jobs: ${describeJobBackend(config)}${
+        probes ? `. Probes: ${listenerUrl(config.host, config.workerHealthPort)}/health/ready` : ''
+      }`,
     );
   } catch (error) {
     fail(error);

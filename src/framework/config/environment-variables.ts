@@ -56,6 +56,11 @@ export class EnvironmentVariables extends GraphqlVariables {
   @IsPort({ message: 'expected a TCP port number (1-65535)' })
   HTTP_PORT?: string;
 
+  /** `npm run worker`'s probes (/health/live, /health/ready) on this port; unset: none. */
+  @IsOptional()
+  @IsPort({ message: 'expected a TCP port number (1-65535)' })
+  WORKER_HEALTH_PORT?: string;
+
   @IsOptional()
   @IsIn(NODE_ENVS, { message: `expected one of ${NODE_ENVS.join(', ')}` })
   NODE_ENV?: string;

@@ -229,6 +229,7 @@ function serverSettings(
   | 'tls'
   | 'httpsRedirect'
   | 'httpPort'
+  | 'workerHealthPort'
 > {
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   return {
@@ -245,6 +246,7 @@ function serverSettings(
         : undefined,
     httpsRedirect: vars.HTTPS_REDIRECT === 'true',
     httpPort: vars.HTTP_PORT ? Number(vars.HTTP_PORT) : undefined,
+    workerHealthPort: vars.WORKER_HEALTH_PORT ? Number(vars.WORKER_HEALTH_PORT) : undefined,
   };
 }
 

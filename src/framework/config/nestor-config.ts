@@ -50,6 +50,8 @@ export abstract class NestorConfig {
   abstract readonly httpsRedirect: boolean;
   /** With TLS and HTTPS_REDIRECT: a plain-HTTP port that only redirects to HTTPS on PORT (HTTP_PORT). */
   abstract readonly httpPort: number | undefined;
+  /** Where a worker process answers /health/live and /health/ready, on HOST (WORKER_HEALTH_PORT); unset: nowhere. */
+  abstract readonly workerHealthPort: number | undefined;
   abstract readonly nodeEnv: NodeEnv;
   abstract readonly logLevel: LogLevel;
   /** Allowed CORS origins; empty → CORS off. `['*']` allows any origin. */
