@@ -3,7 +3,9 @@ import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { TokenService } from 'src/framework/auth/token.service';
 import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
+import { FrozenProxy } from 'test/support/frozen-proxy';
 import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
+import { sleep, waitFor } from 'test/support/wait';
 
 /**
  * Two processes behind one load balancer share PostgreSQL and Redis. Each caches principals (PrincipalCache);
@@ -21,6 +23,8 @@ describe('Principal cache across two app instances sharing Redis', () => {
   };
   let a: TestApp;
   let b: TestApp;
+  /** A reaches Redis through it, so a test can cut A alone off Redis. */
+  let proxy: FrozenProxy;
   let categoryId: number;
   let n = 0;
 
@@ -44,7 +48,11 @@ describe('Principal cache across two app instances sharing Redis', () => {
   };
 
   beforeAll(async () => {
-    a = await createTestApp(AppModule.forRoot, { as: 'superuser', env });
+    proxy = await FrozenProxy.start(Number(new URL(TEST_REDIS_URL).port));
+    a = await createTestApp(AppModule.forRoot, {
+      as: 'superuser',
+      env: { ...env, REDIS_URL: `redis://127.0.0.1:${proxy.port}` },
+    });
     const url = (a.app.get(DataSource).options as { url: string }).url;
     b = await createTestApp(AppModule.forRoot, { as: 'superuser', env: { ...env, DATABASE_URL: url } });
     const [category] = await a.app
@@ -57,6 +65,7 @@ describe('Principal cache across two app instances sharing Redis', () => {
   afterAll(async () => {
     await b?.close();
     await a?.close();
+    await proxy?.close();
     await deleteRedisKeys(TEST_REDIS_URL, prefix);
   });
   afterEach(() => jest.restoreAllMocks());
@@ -96,6 +105,22 @@ describe('Principal cache across two app instances sharing Redis', () => {
     await warm(user);
     await a.app.get(DataSource).query('DELETE FROM user_permissions WHERE "userId" = $1', [user.id]);
     expect((await create(b, user)).statusCode).toBe(403);
+  });
+
+  it('a change made while its process could not reach Redis counts elsewhere once it can again, not a TTL later', async () => {
+    const user = await a.createUser({ permissions: ['products.add'] });
+    await warm(user);
+    await proxy.cut(); // A alone loses Redis: a network split, a failover
+    await a.app.get(DataSource).query('DELETE FROM user_permissions WHERE "userId" = $1', [user.id]);
+    // B was not told: its cached principal still holds the permission.
+    expect((await create(b, user)).statusCode).toBe(201);
+    await proxy.restore();
+    // A sends its invalidation again once Redis takes it: B refuses within seconds, not the cache's 60 s TTL.
+    await waitFor(
+      'the other process to refuse the removed permission',
+      async () => (await create(b, user)).statusCode === 403 || (await sleep(200), false),
+      10_000,
+    );
   });
 
   it("a permission taken from the user's group counts at once in the other process", async () => {

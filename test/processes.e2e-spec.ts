@@ -3,8 +3,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer } from 'node:net';
 import { TestDatabase, createTestDatabase, deleteRedisKeys } from 'src/framework/testing';
+import { FrozenProxy } from 'test/support/frozen-proxy';
 import { NestorProcess, ROOT, cli, ensureBuild, freePort } from 'test/support/processes';
 
 /** The entry points as users run them: built `dist/`, real processes, real ports, real signals. */
@@ -202,24 +202,19 @@ describe('Entry points (main, worker, cli)', () => {
   });
 
   it('says once when Redis, away at start, answers again, and runs from then on', async () => {
-    const port = await freePort();
+    // Redis behind a proxy that refuses connections until restored.
+    const proxy = await FrozenProxy.start(6379);
+    await proxy.cut();
     const prefix = `nestortest${randomBytes(4).toString('hex')}`;
     const worker = new NestorProcess('worker', {
       DATABASE_URL: db.url,
-      REDIS_URL: `redis://127.0.0.1:${port}`, // nothing listens there yet
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
       JOBS_PREFIX: prefix,
       DATA_DIR: dataDir,
     });
-    // Then Redis appears on that port: a forwarder to the real one.
-    const forwarder = createServer((socket) => {
-      const upstream = connect(6379, '127.0.0.1');
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-    });
     try {
       await worker.waitFor('Nestor worker ready');
-      await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+      await proxy.restore();
       await worker.waitFor('The job backend is reachable again after', 10_000);
       await worker.waitFor("Live updates' Redis is reachable again after", 10_000);
       expect(worker.output).toMatch(
@@ -227,7 +222,7 @@ describe('Entry points (main, worker, cli)', () => {
       );
     } finally {
       expect(await worker.stop()).toBe(0);
-      forwarder.close();
+      await proxy.close();
       await deleteRedisKeys('redis://127.0.0.1:6379', prefix);
     }
   });

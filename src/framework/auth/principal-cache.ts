@@ -21,6 +21,8 @@ const MAX_ENTRIES = 10_000;
  * (psql, another program) leaves cached. Every change made through Nestor invalidates at once.
  */
 const TTL_MS = 60_000;
+/** How often a failed invalidation is sent again until Redis takes it. */
+const RETRY_MS = 1_000;
 
 /** A write to a table a principal is read from (loadPrincipal): users, groups, permissions, sessions. */
 const WRITE =
@@ -55,7 +57,8 @@ export function writesPrincipals(sql: string): boolean {
  * deactivation, a revoked session or a removed permission counts on the very next request in every process.
  * Each process keeps the stamp in memory from its subscription (PrincipalStampFeed), so a cached request
  * costs no Redis round trip; while the subscription is not confirmed (booting, reconnecting) each request
- * reads the stamp key (one GET), and the database if Redis is out of reach. Without Redis there is no shared
+ * reads the stamp key (one GET), and the database if Redis is out of reach. A writer that cannot reach Redis
+ * sends its new stamp again every RETRY_MS until Redis takes it. Without Redis there is no shared
  * stamp that a `nestor` command or another process could replace, so every request reads the database.
  * Example: `const principal = await principals.load(userId, family)`.
  */
@@ -74,6 +77,8 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
   });
   /** Open transactions that wrote principal tables: the stamp is replaced when they commit. */
   private readonly dirty = new WeakSet<QueryRunner>();
+  /** Sends a failed invalidation again every RETRY_MS, until one reaches Redis. */
+  private retry?: NodeJS.Timeout;
 
   constructor(
     config: NestorConfig,
@@ -131,10 +136,15 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     const echo = this.feed.expect(value);
     try {
       await this.store.bumpAndPublish(this.stamp, value, this.feed.channel);
+      this.stopRetrying();
     } catch (error) {
       echo.cancel();
-      // Committed already: processes that still reach Redis keep their principals until TTL_MS at most.
-      this.logger.error(`Principal cache invalidation failed: ${(error as Error).message}`);
+      // Committed already: the processes that still reach Redis keep their principals until this process
+      // reaches it again (a network split, a failover) or TTL_MS at most.
+      this.logger.error(
+        `Principal cache invalidation failed: ${(error as Error).message}. Sending it again every ${RETRY_MS} ms until Redis takes it.`,
+      );
+      this.retryInvalidation();
       return;
     }
     if (!(await echo.arrived)) {
@@ -142,6 +152,35 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
       this.logger.warn(`No echo of a principal stamp within ${ECHO_TIMEOUT_MS} ms: resubscribing`);
       this.feed.reconnect();
     }
+  }
+
+  private retryInvalidation(): void {
+    if (this.retry) {
+      return;
+    }
+    const since = Date.now();
+    let sending = false;
+    this.retry = setInterval(() => {
+      if (sending) {
+        return;
+      }
+      sending = true;
+      this.store!.bumpAndPublish(this.stamp, freshStamp(), this.feed!.channel)
+        .then(() => {
+          this.stopRetrying();
+          this.logger.log(
+            `Principal cache invalidation sent ${Math.round((Date.now() - since) / 1000)} s late`,
+          );
+        })
+        .catch(() => undefined) // still out of reach: the next tick tries again
+        .finally(() => (sending = false));
+    }, RETRY_MS);
+    this.retry.unref();
+  }
+
+  private stopRetrying(): void {
+    clearInterval(this.retry);
+    this.retry = undefined;
   }
 
   onModuleInit(): void {
@@ -153,6 +192,7 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     if (index >= 0) {
       this.dataSource.subscribers.splice(index, 1);
     }
+    this.stopRetrying();
     this.forgetFeed?.();
     this.feed?.release();
     await this.store?.close();
