@@ -1,5 +1,5 @@
 import { Server, ServerResponse, createServer } from 'node:http';
-import type { INestApplicationContext } from '@nestjs/common';
+import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { HealthController } from 'src/framework/health/health.controller';
 import { Problem, PROBLEM_TYPES } from 'src/framework/http/problem';
 import { toProblem } from 'src/framework/http/problem.filter';
@@ -23,7 +23,11 @@ function send(
     .end(response.req.method === 'HEAD' ? undefined : json);
 }
 
-function sendProblem(response: ServerResponse, problem: Problem, headers: Record<string, string> = {}): void {
+function answerProblem(
+  response: ServerResponse,
+  problem: Problem,
+  headers: Record<string, string> = {},
+): void {
   for (const [name, value] of Object.entries(headers)) {
     response.setHeader(name, value);
   }
@@ -45,10 +49,11 @@ function sendProblem(response: ServerResponse, problem: Problem, headers: Record
  */
 export function createWorkerProbes(app: INestApplicationContext): Server {
   const health = app.get(HealthController, { strict: false });
+  const logger = new Logger('WorkerProbes');
   return createServer((request, response) => {
     const path = pathOf(request.url ?? '/');
     if (!PROBES.has(path)) {
-      sendProblem(response, {
+      answerProblem(response, {
         type: PROBLEM_TYPES.notFound,
         title: 'Not Found',
         status: 404,
@@ -57,7 +62,7 @@ export function createWorkerProbes(app: INestApplicationContext): Server {
       return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      sendProblem(
+      answerProblem(
         response,
         {
           type: 'about:blank',
@@ -76,8 +81,11 @@ export function createWorkerProbes(app: INestApplicationContext): Server {
     health.ready().then(
       (result) => send(response, 200, result),
       (error: unknown) => {
-        const { problem, headers } = toProblem(error);
-        sendProblem(response, problem, headers);
+        const { problem, headers, unexpected } = toProblem(error);
+        if (unexpected) {
+          logger.error({ err: error }, 'Readiness check failed unexpectedly');
+        }
+        answerProblem(response, problem, headers);
       },
     );
   });
