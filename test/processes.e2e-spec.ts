@@ -277,6 +277,39 @@ describe('Entry points (main, worker, cli)', () => {
     }
   });
 
+  it('turns the worker readiness red from SIGTERM on while it waits for its jobs, liveness still green', async () => {
+    const proxy = await FrozenProxy.start(6379);
+    const port = await freePort();
+    const prefix = `nestortest${randomBytes(4).toString('hex')}`;
+    const worker = new NestorProcess('worker', {
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      JOBS_PREFIX: prefix,
+      WORKER_HEALTH_PORT: String(port),
+    });
+    try {
+      await worker.waitFor('Nestor worker ready');
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+      // A Redis that stops answering holds the shutdown in bullmq's close: the probes are asked meanwhile.
+      proxy.freeze();
+      worker.child.kill('SIGTERM');
+      await worker.waitFor('SIGTERM received');
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({
+        checks: { shutdown: { status: 'down', message: 'shutting down' } },
+      });
+      expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+      proxy.thaw();
+      expect(await worker.exited).toBe(0);
+    } finally {
+      await worker.stop();
+      await proxy.close();
+      await deleteRedisKeys('redis://127.0.0.1:6379', prefix);
+    }
+  });
+
   it('runs the worker on the same composition and exits cleanly on SIGTERM', async () => {
     const worker = new NestorProcess('worker', { DATABASE_URL: db.url, DATA_DIR: dataDir });
     await worker.waitFor('Nestor worker ready');

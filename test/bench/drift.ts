@@ -6,7 +6,7 @@ import { median } from 'test/bench/load';
  * Above this spread between the fastest and the slowest speed probe, the report says the machine drifted.
  * On an idle 2-core VM here, 12 probes a second apart spread 15 %; within a benchmark run they spread 70 %.
  */
-export const DRIFT_FLAG = 0.25;
+const DRIFT_FLAG = 0.25;
 
 /** A fixed piece of CPU work (JSON and hashing, as a request does); its time is the machine's speed. */
 function task(): number {

@@ -1010,7 +1010,6 @@ async function main(): Promise<void> {
     );
     watch.probe('the end');
     watch.stop();
-    log(watch.lines().join('\n'));
     const date = new Date().toISOString().slice(0, 10);
     const sections = [
       `# Nestor benchmark — ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC`,

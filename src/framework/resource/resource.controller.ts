@@ -159,7 +159,7 @@ class ResourceRoutes {
   private readonly plainGet: boolean;
   /** The parse of an empty query, which every `GET /:id` without one shares (frozen: nothing may change it). */
   private emptyQuery?: ListQuery;
-  /** Per route template: the API version it serves and that version's answer headers. */
+  /** Per route template: the API version it serves (its deprecation headers are sent by sendVersionHeaders). */
   private readonly routeVersions = new Map<string, string>();
 
   constructor(
