@@ -141,7 +141,40 @@ describe('npm run bench (smoke)', () => {
     expect(report).toMatch(
       /\| GraphQL list \+ category\s*\| list \+ include=category\s*\| nestor\s*\|([^|]*\|){4}(\s*[\d.]+×\s*\|){3}\n/,
     );
+    // Where each contender's requests and jobs spent CPU: its own process, PostgreSQL and Redis.
+    const cells = (first: string, second: string) => {
+      const line = report
+        .split('\n')
+        .find((l) => l.split('|').map((c) => c.trim())[1] === first && l.split('|')[2]?.trim() === second);
+      return line?.split('|').map((c) => c.trim());
+    };
+    expect(report).toMatch(/\| server CPU µs\/req\s*\| PostgreSQL CPU µs\/req\s*\| Redis CPU µs\/req\s*\|/);
+    for (const contender of ['raw', 'nestor']) {
+      // A list's count and page are PostgreSQL's work, for every contender.
+      const [, , , , , , , server, postgres, redis] = cells('list filtered+sorted+counted', contender)!;
+      expect({ contender, server, postgres }).toEqual({
+        contender,
+        server: expect.stringMatching(/^[1-9][\d,]*$/),
+        postgres: expect.stringMatching(/^[1-9][\d,]*$/),
+      });
+      expect(redis).toMatch(/^[\d,]+$/);
+    }
+    expect(report).toMatch(/\| process CPU µs\/job\s*\| PostgreSQL CPU µs\/job\s*\| Redis CPU µs\/job\s*\|/);
+    for (const contender of ['raw-bullmq', 'nestor']) {
+      // Measured, not left out (200 jobs may cost PostgreSQL or Redis less than the 10 ms /proc counts in).
+      expect(cells(contender, 'bulk')?.slice(6, 9)).toEqual([
+        expect.stringMatching(/^[1-9][\d,]*$/),
+        expect.stringMatching(/^[\d,]+$/),
+        expect.stringMatching(/^[\d,]+$/),
+      ]);
+    }
     expect(report).toContain('## Targets (issue 23)');
-    expect(report).toMatch(/\| create req\/s vs equivalent raw\s*\|[^|]*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|/);
+    // Each req/s target beside its ratio by the server's CPU and by the CPU of server, PostgreSQL and Redis.
+    expect(report).toMatch(
+      /\| create req\/s vs equivalent raw\s*\|[^|]*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|/,
+    );
+    expect(report).toMatch(
+      /\| jobs throughput vs raw bullmq\s*\|[^|]*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|\s*[\d.]+×\s*\|/,
+    );
   }, 300_000);
 });

@@ -521,7 +521,7 @@ async function measure(
       );
       samples.set(contender.name, [...(samples.get(contender.name) ?? []), sample]);
       log(
-        `  ${scenario.padEnd(22)} ${labelOf(setup, contender.name).padEnd(17)} run ${run + 1}: ${sample.rps.toFixed(0)} req/s, p50 ${sample.p50} ms, p99 ${sample.p99} ms, ${sample.cpuUs.toFixed(0)} µs CPU/req${sample.failures ? `, ${sample.failures} FAILED` : ''}`,
+        `  ${scenario.padEnd(22)} ${labelOf(setup, contender.name).padEnd(17)} run ${run + 1}: ${sample.rps.toFixed(0)} req/s, p50 ${sample.p50} ms, p99 ${sample.p99} ms, ${sample.cpuUs.toFixed(0)} µs CPU/req (PostgreSQL ${sample.postgresUs.toFixed(0)}, Redis ${sample.redisUs.toFixed(0)})${sample.failures ? `, ${sample.failures} FAILED` : ''}`,
       );
     }
   }
@@ -555,7 +555,7 @@ async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
 async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise<TimedRow[]> {
   const { options } = setup;
   const times = new Map<string, number[]>();
-  const cpuPerJob = new Map<string, number[]>();
+  const cpuPerJob = new Map<string, { own: number; postgres: number; redis: number }[]>();
   const unfinished = new Map<string, number>();
   // With --before, the other build's framework runs the same jobs contender (nestor-before, -each).
   const builds = [
@@ -605,6 +605,8 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
         elapsedMs: number;
         unfinished?: number;
         cpuMs: number;
+        postgresMs: number;
+        redisMs: number;
         framework: string;
       };
       const build = kind.before ? join(BEFORE_JOBS, 'dist') : DIST;
@@ -619,10 +621,15 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
         );
       }
       times.set(kind.name, [...(times.get(kind.name) ?? []), seconds]);
-      const cpuUs = (result.cpuMs * 1000) / options.jobs;
-      cpuPerJob.set(kind.name, [...(cpuPerJob.get(kind.name) ?? []), cpuUs]);
+      const perJob = (ms: number) => (ms * 1000) / options.jobs;
+      const cpu = {
+        own: perJob(result.cpuMs),
+        postgres: perJob(result.postgresMs),
+        redis: perJob(result.redisMs),
+      };
+      cpuPerJob.set(kind.name, [...(cpuPerJob.get(kind.name) ?? []), cpu]);
       log(
-        `  jobs ${kind.name.padEnd(16)} run ${run + 1}: ${seconds.toFixed(2)} s (${(options.jobs / seconds).toFixed(0)} jobs/s, ${cpuUs.toFixed(0)} CPU µs/job)`,
+        `  jobs ${kind.name.padEnd(16)} run ${run + 1}: ${seconds.toFixed(2)} s (${(options.jobs / seconds).toFixed(0)} jobs/s, CPU µs/job: ${cpu.own.toFixed(0)} own, ${cpu.postgres.toFixed(0)} PostgreSQL, ${cpu.redis.toFixed(0)} Redis)`,
       );
       await deleteRedisKeys(setup.redisUrl, prefix);
       // Every run starts from an empty outbox (Nestor keeps finished rows for a week).
@@ -633,7 +640,9 @@ async function jobsScenario(setup: Setup, bulk: boolean, each: boolean): Promise
   return kinds.map((k) => ({
     contender: k.name,
     seconds: median(times.get(k.name)!),
-    cpuUs: median(cpuPerJob.get(k.name)!),
+    cpuUs: median(cpuPerJob.get(k.name)!.map((c) => c.own)),
+    postgresUs: median(cpuPerJob.get(k.name)!.map((c) => c.postgres)),
+    redisUs: median(cpuPerJob.get(k.name)!.map((c) => c.redis)),
     enqueue: k.each ? 'one call per job' : 'bulk',
     detail: unfinished.get(k.name)
       ? `up to ${unfinished.get(k.name)} outbox rows never marked finished; time is until the last handler ran`

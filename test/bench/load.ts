@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { cpuSeconds, rssMb } from 'test/bench/processes';
+import { cpuSeconds, rssMb, serviceCpuSeconds } from 'test/bench/processes';
 
 /** One request shape for autocannon: fixed, or varied per request by `next` (a fresh path, body or headers). */
 export interface LoadRequest {
@@ -20,6 +20,10 @@ export interface LoadSample {
   rss: number;
   /** The server process's CPU time per request, in microseconds: robust to a busy machine where req/s is not. */
   cpuUs: number;
+  /** The local PostgreSQL server's CPU time per request (all its processes), in microseconds. */
+  postgresUs: number;
+  /** The local Redis server's CPU time per request, in microseconds. */
+  redisUs: number;
   /** Responses that were not 2xx (not `expectStatus` when set), plus socket errors and timeouts. */
   failures: number;
 }
@@ -31,6 +35,7 @@ export async function load(
   options: { connections: number; duration: number; pid?: number },
 ): Promise<LoadSample> {
   const cpuBefore = cpuSeconds(options.pid);
+  const servicesBefore = serviceCpuSeconds();
   const headers = {
     ...(spec.method === 'POST' ? { 'content-type': 'application/json' } : {}),
     ...spec.headers,
@@ -62,14 +67,17 @@ export async function load(
       },
     ],
   });
+  const services = serviceCpuSeconds();
+  const perRequest = (seconds: number) =>
+    result.requests.total ? (seconds / result.requests.total) * 1e6 : NaN;
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     rss: rssMb(options.pid),
-    cpuUs: result.requests.total
-      ? ((cpuSeconds(options.pid) - cpuBefore) / result.requests.total) * 1e6
-      : NaN,
+    cpuUs: perRequest(cpuSeconds(options.pid) - cpuBefore),
+    postgresUs: perRequest(services.postgres - servicesBefore.postgres),
+    redisUs: perRequest(services.redis - servicesBefore.redis),
     failures:
       (spec.expectStatus === undefined
         ? result.non2xx
@@ -99,6 +107,8 @@ export function summarise(samples: LoadSample[]): LoadSample {
     p99: median(samples.map((s) => s.p99)),
     rss: median(samples.map((s) => s.rss)),
     cpuUs: median(samples.map((s) => s.cpuUs)),
+    postgresUs: median(samples.map((s) => s.postgresUs)),
+    redisUs: median(samples.map((s) => s.redisUs)),
     failures: samples.reduce((sum, s) => sum + s.failures, 0),
   };
 }

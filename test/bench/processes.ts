@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -32,16 +32,71 @@ export function rssMb(pid: number | undefined): number {
   }
 }
 
+/** A process's /proc/<pid>/stat: its command name and the fields after it; undefined when it is gone. */
+function procStat(pid: number | string | undefined): { comm: string; fields: string[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces or parentheses itself.
+    const close = stat.lastIndexOf(')');
+    return {
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      fields: stat.slice(close + 2).split(' '),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+// After the command name: ppid is the 2nd field, utime, stime, cutime and cstime the 12th to 15th (in ticks).
+const PPID = 1;
+const TICKS = 100; // USER_HZ is 100 on Linux
+const ownTicks = (fields: string[]) => Number(fields[11]) + Number(fields[12]);
+const reapedTicks = (fields: string[]) => Number(fields[13]) + Number(fields[14]);
+
 /** CPU seconds (user + system) a process has used so far, from /proc; NaN when unavailable. */
 export function cpuSeconds(pid: number | undefined): number {
+  const stat = procStat(pid);
+  return stat ? ownTicks(stat.fields) / TICKS : Number.NaN;
+}
+
+/** CPU seconds used so far by this machine's PostgreSQL and Redis servers (see serviceCpuSeconds). */
+export interface ServiceCpu {
+  postgres: number;
+  redis: number;
+}
+
+/**
+ * CPU seconds (user + system) the local PostgreSQL and Redis servers have used so far, from /proc: every
+ * `postgres` process (postmaster, backends, background workers) plus what the postmaster's exited children
+ * used (a backend whose connection closed is reaped and counted there), and every `redis-server` process.
+ * The difference of two readings is what the servers did in between, for whoever asked them: the benchmark
+ * runs alone, so that is its contender. NaN where /proc is not readable (not Linux).
+ * Example: `const before = serviceCpuSeconds(); await work(); const pg = serviceCpuSeconds().postgres - before.postgres`.
+ */
+export function serviceCpuSeconds(): ServiceCpu {
+  let pids: string[];
   try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
-    return Number.NaN;
+    return { postgres: Number.NaN, redis: Number.NaN };
   }
+  const ticks = { postgres: 0, redis: 0 };
+  const postgres = new Map<string, string[]>();
+  for (const pid of pids) {
+    const stat = procStat(pid);
+    if (stat?.comm === 'postgres') {
+      postgres.set(pid, stat.fields);
+      ticks.postgres += ownTicks(stat.fields);
+    } else if (stat?.comm === 'redis-server') {
+      ticks.redis += ownTicks(stat.fields);
+    }
+  }
+  for (const fields of postgres.values()) {
+    if (!postgres.has(fields[PPID])) {
+      ticks.postgres += reapedTicks(fields); // the postmaster
+    }
+  }
+  return { postgres: ticks.postgres / TICKS, redis: ticks.redis / TICKS };
 }
 
 export interface HttpAnswer {

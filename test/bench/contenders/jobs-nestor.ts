@@ -4,7 +4,7 @@
  * transactions of 1,000 (the outbox path: one INSERT per 1,000 jobs, published after commit; as the raw
  * baseline's addBulk of 1,000), or one `enqueue` each with JOBS_ENQUEUE=each; then `drain()` waits until the
  * outbox shows every job finished. Prints `{"elapsedMs":…,"handledMs":…,"unfinished":…,"cpuMs":…,
- * "framework":…}`: when the outbox still has unfinished rows a minute after the last handler ran, elapsedMs is
+ * "postgresMs":…,"redisMs":…,"framework":…}` (CPU time of this process, of PostgreSQL and of Redis): when the outbox still has unfinished rows a minute after the last handler ran, elapsedMs is
  * the handlers' time and `unfinished` says how many rows were never marked finished; `framework` is the file
  * the JobsService came from, so the harness can check which build ran.
  */
@@ -18,6 +18,7 @@ import { loadConfig } from 'src/framework/config/load-config';
 import { Job } from 'src/framework/jobs/job.decorator';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobsService } from 'src/framework/jobs/jobs.service';
+import { serviceCpuSeconds } from 'test/bench/processes';
 
 class BenchPayload {
   @IsInt()
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   const jobs = app.get(JobsService);
   const dataSource = app.get(DataSource);
   const cpu = process.cpuUsage();
+  const services = serviceCpuSeconds();
   const started = process.hrtime.bigint();
   for (let i = 0; i < total; i += 1000) {
     await dataSource.transaction(async (manager) => {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
   );
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   const { user, system } = process.cpuUsage(cpu);
+  const { postgres, redis } = serviceCpuSeconds();
   const [{ n }] = await dataSource.query<{ n: number }[]>(
     'SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NULL',
   );
@@ -85,6 +88,8 @@ async function main(): Promise<void> {
       handledMs,
       unfinished: n,
       cpuMs: (user + system) / 1000,
+      postgresMs: (postgres - services.postgres) * 1000,
+      redisMs: (redis - services.redis) * 1000,
       // Which build ran: the harness checks it is the one it meant (nestor's, or --before's).
       framework: require.resolve('src/framework/jobs/jobs.service'),
     })}\n`,

@@ -1,10 +1,12 @@
 /**
  * Jobs baseline: raw bullmq on the same Redis. `JOBS` no-op jobs are bulk-added (chunks of 1,000), or added
  * with one awaited `queue.add` each with JOBS_ENQUEUE=each, and run by one Worker at concurrency 20 in this
- * process; prints `{"elapsedMs":…,"cpuMs":…}` once every job completed (cpuMs: this process's CPU time meanwhile).
+ * process; prints `{"elapsedMs":…,"cpuMs":…,"postgresMs":…,"redisMs":…}` once every job completed (the CPU
+ * time of this process, of PostgreSQL and of Redis meanwhile).
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { serviceCpuSeconds } from 'test/bench/processes';
 
 async function main(): Promise<void> {
   const total = Number(process.env.JOBS ?? 20000);
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
   });
   await worker.waitUntilReady();
   const cpu = process.cpuUsage();
+  const services = serviceCpuSeconds();
   const started = process.hrtime.bigint();
   const opts = { attempts: 3, removeOnComplete: { age: 3600, count: 10_000 } };
   for (let i = 0; i < total; i += 1000) {
@@ -45,7 +48,15 @@ async function main(): Promise<void> {
   await finished;
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   const { user, system } = process.cpuUsage(cpu);
-  process.stdout.write(`${JSON.stringify({ elapsedMs, cpuMs: (user + system) / 1000 })}\n`);
+  const { postgres, redis } = serviceCpuSeconds();
+  process.stdout.write(
+    `${JSON.stringify({
+      elapsedMs,
+      cpuMs: (user + system) / 1000,
+      postgresMs: (postgres - services.postgres) * 1000,
+      redisMs: (redis - services.redis) * 1000,
+    })}\n`,
+  );
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
