@@ -6,6 +6,7 @@ import {
   ResourceDefinition,
   resolveResource,
 } from 'src/framework/resource/resource-definition';
+import { metadataOnly } from 'test/support/entity-metadata';
 
 @Entity('spec_invoice')
 class Invoice {
@@ -55,17 +56,10 @@ class InvoiceLineResource {}
 class NoteResource {}
 class UnregisteredResource {}
 
-class MetadataOnlyDataSource extends DataSource {
-  build(): Promise<void> {
-    return this.buildMetadatas();
-  }
-}
-
-let dataSource: MetadataOnlyDataSource;
+let dataSource: DataSource;
 
 beforeAll(async () => {
-  dataSource = new MetadataOnlyDataSource({ type: 'postgres', entities: [Invoice, InvoiceLine, Note] });
-  await dataSource.build();
+  dataSource = await metadataOnly([Invoice, InvoiceLine, Note]);
 });
 
 function define(entity: new () => object, hooks: object, options: ResourceOptions = {}): ResourceDefinition {

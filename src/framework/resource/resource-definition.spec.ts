@@ -25,6 +25,7 @@ import {
 import { Resource, ResourceOptions, defaultResourcePath } from 'src/framework/resource/resource.decorator';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
 import { asMoney } from 'src/framework/resource/resource-versions';
+import { metadataOnly } from 'test/support/entity-metadata';
 
 enum BookStatus {
   Draft = 'draft',
@@ -216,21 +217,21 @@ class BadRule {
   amount!: string;
 }
 
-/** Exposes TypeORM's metadata builder: the entities are resolved exactly as at boot, without a connection. */
-class MetadataOnlyDataSource extends DataSource {
-  build(): Promise<void> {
-    return this.buildMetadatas();
-  }
-}
-
-let dataSource: MetadataOnlyDataSource;
+let dataSource: DataSource;
 
 beforeAll(async () => {
-  dataSource = new MetadataOnlyDataSource({
-    type: 'postgres',
-    entities: [Region, Country, Publisher, Label, Genre, Book, Review, OrderLine, Pair, BadRule],
-  });
-  await dataSource.build();
+  dataSource = await metadataOnly([
+    Region,
+    Country,
+    Publisher,
+    Label,
+    Genre,
+    Book,
+    Review,
+    OrderLine,
+    Pair,
+    BadRule,
+  ]);
 });
 
 const resolve = (

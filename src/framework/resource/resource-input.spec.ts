@@ -1,18 +1,11 @@
 import { Max, Min } from 'class-validator';
-import {
-  Column,
-  DataSource,
-  Entity,
-  JoinTable,
-  ManyToMany,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-} from 'typeorm';
+import { Column, Entity, JoinTable, ManyToMany, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { ProblemFieldError } from 'src/framework/http/problem';
 import { ProblemException } from 'src/framework/http/problem';
 import { resolveResource } from 'src/framework/resource/resource-definition';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { parseInput } from 'src/framework/resource/resource-input';
+import { metadataOnly } from 'test/support/entity-metadata';
 
 enum Size {
   Small = 'small',
@@ -85,18 +78,10 @@ class Item {
   tags!: Tag[];
 }
 
-/** Exposes TypeORM's metadata builder: the entities are resolved exactly as at boot, without a connection. */
-class MetadataOnlyDataSource extends DataSource {
-  build(): Promise<void> {
-    return this.buildMetadatas();
-  }
-}
-
 let sut: ResourceDefinition;
 
 beforeAll(async () => {
-  const dataSource = new MetadataOnlyDataSource({ type: 'postgres', entities: [Tag, Owner, Item] });
-  await dataSource.build();
+  const dataSource = await metadataOnly([Tag, Owner, Item]);
   sut = resolveResource('ItemResource', { entity: Item, options: {} }, dataSource.getMetadata(Item), {});
 });
 
