@@ -8,6 +8,16 @@ import { READ_TYPES } from 'src/framework/database/read-types';
 const MAX_STATEMENTS = 1000;
 
 /**
+ * PostgreSQL's answer to a prepared statement whose result columns changed type since it was prepared (a
+ * migration widened `varchar(60)` to `varchar(120)`, say): it refuses it on that connection until the
+ * statement is deallocated.
+ */
+function isStaleResultType(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === '0A000' && typeof message === 'string' && message.includes('must not change result type');
+}
+
+/**
  * Runs the generated routes' reads (outside transactions) as server-side prepared statements on a
  * PostgreSQL server: each distinct SQL text gets a stable name, so a pooled connection parses and plans it
  * once instead of on every request (measured with `npm run bench`: a product read with its tag ids went
@@ -17,6 +27,8 @@ const MAX_STATEMENTS = 1000;
  */
 export class PreparedReads {
   private readonly names = new Map<string, string>();
+  /** Times each text was prepared afresh under a new name after its result type changed. */
+  private readonly renamed = new Map<string, number>();
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -40,7 +52,18 @@ export class PreparedReads {
     try {
       // Fast parsers for timestamps and integer arrays (the product rows' dates and id lists), pg's for the rest.
       // Without a name (undefined) pg runs the text unprepared.
-      const result: QueryResult = await pool.query({ name, text, values, types: READ_TYPES });
+      const result: QueryResult = await pool
+        .query({ name, text, values, types: READ_TYPES })
+        .catch((error: unknown) => {
+          if (!name || !isStaleResultType(error)) {
+            throw error;
+          }
+          // A migration changed a column this statement returns while this process runs (a rolling
+          // deploy). Every pooled connection holds the old statement, so the text is prepared afresh under
+          // a new name, once for this process rather than once per connection; the old ones go with their
+          // connections.
+          return pool.query({ name: this.rename(text, name), text, values, types: READ_TYPES });
+        });
       const took = Date.now() - started;
       if (options.maxQueryExecutionTime && took > options.maxQueryExecutionTime) {
         logger.logQuerySlow(took, text, values);
@@ -50,6 +73,19 @@ export class PreparedReads {
       logger.logQueryError(error as Error, text, values);
       throw new QueryFailedError(text, values, error as Error);
     }
+  }
+
+  /** A new name for `text` after `stale` failed, unless a request that failed alongside gave it one. */
+  private rename(text: string, stale: string): string {
+    const current = this.names.get(text)!;
+    if (current !== stale) {
+      return current;
+    }
+    const generation = (this.renamed.get(text) ?? 0) + 1;
+    this.renamed.set(text, generation);
+    const name = `${current.slice(0, 24)}_${generation}`;
+    this.names.set(text, name);
+    return name;
   }
 
   private nameOf(text: string): string | undefined {
