@@ -10,7 +10,7 @@ import {
 import type { AfterQueryEvent } from 'typeorm/subscriber/event/QueryEvent.js';
 import { Principal, loadPrincipal } from 'src/framework/access/principal';
 import { NestorConfig } from 'src/framework/config/nestor-config';
-import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
+import { STATEMENT_SAFE, WATCHES_STATEMENTS } from 'src/framework/database/statement-safe';
 import { ECHO_TIMEOUT_MS, PrincipalStampFeed } from 'src/framework/auth/principal-stamp-feed';
 import { RedisCacheStore, freshStamp } from 'src/framework/resource/cache-stores';
 
@@ -64,8 +64,13 @@ export function writesPrincipals(sql: string): boolean {
  */
 @Injectable()
 export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, OnModuleDestroy {
-  /** Sees every statement through TypeORM's query runner (afterQuery), one-statement writes included. */
+  /**
+   * Sees every statement through TypeORM's query runner (afterQuery), one-statement writes included: those
+   * to its tables never bypass the runner (WATCHES_STATEMENTS).
+   */
   readonly [STATEMENT_SAFE] = true;
+  /** Its afterQuery acts on writes to the principal tables only: other statements may bypass the runner. */
+  readonly [WATCHES_STATEMENTS] = writesPrincipals;
   private readonly logger = new Logger('PrincipalCache');
   private readonly store?: RedisCacheStore;
   private readonly feed?: PrincipalStampFeed;

@@ -8,7 +8,45 @@ import type { DataSource, EntitySubscriberInterface } from 'typeorm';
  */
 export const STATEMENT_SAFE = Symbol.for('nestor:statement-safe-subscriber');
 
+/**
+ * Marks a subscriber whose query events (`beforeQuery`, `afterQuery`) matter for some statements only: the
+ * function says which. A statement that no subscriber watches may run outside TypeORM's query runner, as a
+ * prepared statement (see statementsBypassRunner). Example: `readonly [WATCHES_STATEMENTS] = writesPrincipals`.
+ */
+export const WATCHES_STATEMENTS = Symbol.for('nestor:watches-statements');
+
 const TRANSACTION_EVENT = /^(before|after)Transaction/;
+const QUERY_EVENT = /^(before|after)Query$/;
+
+type Subscriber = EntitySubscriberInterface & {
+  [STATEMENT_SAFE]?: boolean;
+  [WATCHES_STATEMENTS]?: (sql: string) => boolean;
+};
+
+/** Every method name of a subscriber, its classes' included. */
+function methodsOf(subscriber: object): Set<string> {
+  const methods = new Set<string>();
+  for (let proto: object | null = subscriber; proto && proto !== Object.prototype;) {
+    Object.getOwnPropertyNames(proto).forEach((name) => methods.add(name));
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  return methods;
+}
+
+/**
+ * Whether `sql` may run without TypeORM's query runner, which broadcasts `beforeQuery` and `afterQuery`:
+ * no subscriber listens to them, or each that does says (WATCHES_STATEMENTS) it does not watch `sql`.
+ * Example: `statementsBypassRunner(dataSource, 'WITH created AS (INSERT INTO "product" …')`.
+ */
+export function statementsBypassRunner(dataSource: DataSource, sql: string): boolean {
+  return dataSource.subscribers.every((subscriber: Subscriber) => {
+    if (![...methodsOf(subscriber)].some((name) => QUERY_EVENT.test(name))) {
+      return true;
+    }
+    const watches = subscriber[WATCHES_STATEMENTS];
+    return typeof watches === 'function' && !watches(sql);
+  });
+}
 
 /**
  * Whether no subscriber of the data source needs to see an INSERT into `target` run by a query builder in
@@ -16,23 +54,16 @@ const TRANSACTION_EVENT = /^(before|after)Transaction/;
  * Example: `if (subscribersAllowStatement(dataSource, Product)) { … one statement … }`.
  */
 export function subscribersAllowStatement(dataSource: DataSource, target: unknown): boolean {
-  return dataSource.subscribers.every(
-    (subscriber: EntitySubscriberInterface & { [STATEMENT_SAFE]?: boolean }) => {
-      if (subscriber[STATEMENT_SAFE] === true) {
-        return true;
-      }
-      const listensTo = subscriber.listenTo?.() as unknown;
-      const other =
-        typeof listensTo === 'function' &&
-        listensTo !== Object &&
-        listensTo !== target &&
-        !((target as { prototype?: unknown }).prototype instanceof (listensTo as new () => unknown));
-      const methods = new Set<string>();
-      for (let proto = subscriber as object | null; proto && proto !== Object.prototype;) {
-        Object.getOwnPropertyNames(proto).forEach((name) => methods.add(name));
-        proto = Object.getPrototypeOf(proto) as object | null;
-      }
-      return other && ![...methods].some((name) => TRANSACTION_EVENT.test(name));
-    },
-  );
+  return dataSource.subscribers.every((subscriber: Subscriber) => {
+    if (subscriber[STATEMENT_SAFE] === true) {
+      return true;
+    }
+    const listensTo = subscriber.listenTo?.() as unknown;
+    const other =
+      typeof listensTo === 'function' &&
+      listensTo !== Object &&
+      listensTo !== target &&
+      !((target as { prototype?: unknown }).prototype instanceof (listensTo as new () => unknown));
+    return other && ![...methodsOf(subscriber)].some((name) => TRANSACTION_EVENT.test(name));
+  });
 }

@@ -6,7 +6,7 @@ import { GraphQLSchema } from 'graphql';
 import { DataSource } from 'typeorm';
 import type { Principal } from 'src/framework/access/principal';
 import { authorizeResource } from 'src/framework/auth/auth.guard';
-import { PreparedReads } from 'src/framework/resource/prepared-reads';
+import { PreparedStatements } from 'src/framework/resource/prepared-statements';
 import { ownerScopeOf } from 'src/framework/resource/resource-rows';
 import { resourceServiceToken } from 'src/framework/resource/resource.module';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
@@ -60,7 +60,7 @@ export function resourceObjectType(resourceClass: Type): Type {
 @Injectable()
 export class ResourceGraphqlSchema {
   private built?: ResourceTypeRegistry;
-  private reads?: PreparedReads;
+  private reads?: PreparedStatements;
 
   constructor(
     private readonly registry: ResourceRegistry,
@@ -84,7 +84,7 @@ export class ResourceGraphqlSchema {
   /** A request's relation loaders, scoped to its caller. */
   loadersFor(principal: Principal | undefined): RelationLoaders {
     // Prepared statements on a PostgreSQL server, as REST's includes (one shape per relation).
-    this.reads ??= new PreparedReads(this.dataSource);
+    this.reads ??= new PreparedStatements(this.dataSource);
     return new RelationLoaders(
       this.reads,
       {

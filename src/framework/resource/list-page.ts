@@ -2,7 +2,7 @@ import * as qs from 'qs';
 import type { DataSource } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
 import { includeOwners } from 'src/framework/resource/include-loader';
-import type { PreparedReads } from 'src/framework/resource/prepared-reads';
+import type { PreparedStatements } from 'src/framework/resource/prepared-statements';
 import { encodeCursor } from 'src/framework/resource/query/cursors';
 import type { ListQuery } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
@@ -160,7 +160,7 @@ export function pageStatement(
 /** Exact count, or the planner's estimate when it exceeds `estimateCountAbove`. */
 export async function countRows(
   dataSource: DataSource,
-  reads: PreparedReads,
+  reads: PreparedStatements,
   definition: ResourceDefinition,
   where: string[],
   params: unknown[],

@@ -6,7 +6,7 @@ import { Principal, can } from 'src/framework/access/principal';
 import { forbidden, unauthorized } from 'src/framework/access/problems';
 import { IdempotencyService } from 'src/framework/idempotency/idempotency.service';
 import { OneStatementCreate } from 'src/framework/resource/one-statement-create';
-import { PreparedReads } from 'src/framework/resource/prepared-reads';
+import { PreparedStatements } from 'src/framework/resource/prepared-statements';
 import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { ResourceEvents } from 'src/framework/resource/resource-events';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
@@ -64,13 +64,13 @@ export class ResourceService {
   @Optional() @Inject(IdempotencyService) private readonly idempotency?: IdempotencyService;
   private cached?: ResourceDefinition;
   private oneStatement?: OneStatementCreate;
-  private preparedReads?: PreparedReads;
+  private preparedStatements?: PreparedStatements;
   private rowReader?: RowReader;
 
-  /** Reads outside transactions, as prepared statements on a PostgreSQL server (see PreparedReads). */
-  protected get reads(): PreparedReads {
-    this.preparedReads ??= new PreparedReads(this.dataSource);
-    return this.preparedReads;
+  /** Reads outside transactions, as prepared statements on a PostgreSQL server (see PreparedStatements). */
+  protected get reads(): PreparedStatements {
+    this.preparedStatements ??= new PreparedStatements(this.dataSource);
+    return this.preparedStatements;
   }
 
   /** Reads one row of this resource, with statements built once per shape. */
@@ -143,7 +143,7 @@ export class ResourceService {
     const fields = this.selected(query.fields);
     const shape = pageShape(definition, fields, query);
     const sql = pageStatement(definition, query, shape.columns, where, shape.order);
-    // Prepared (PreparedReads) only where a generic plan cannot hurt: no filter or search values, which can
+    // Prepared (PreparedStatements) only where a generic plan cannot hurt: no filter or search values, which can
     // be skewed enough to need plans of their own (and `npm run bench` showed no clear gain for a filtered
     // list), and no inlined OFFSET, which would make one statement per page.
     const prepare = query.filters.length === 0 && !query.q;
@@ -234,7 +234,7 @@ export class ResourceService {
     if (definition.owner && principal) {
       input.values[definition.owner.column!.propertyName] = principal.userId;
     }
-    this.oneStatement ??= new OneStatementCreate(this.dataSource, definition, this.audit);
+    this.oneStatement ??= new OneStatementCreate(this.dataSource, definition, this.audit, this.reads);
     if (this.oneStatement.applies(input, this.idempotency?.inKeyedRequest() ?? false)) {
       const row = await this.oneStatement
         .create(input, principal, this.rowReads.createdRowSql())

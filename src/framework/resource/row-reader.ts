@@ -10,7 +10,7 @@ import { selectList, trashedCondition } from 'src/framework/resource/resource-sq
 
 /**
  * Reads one row of a resource, with the statements built once per shape: the same string object each time
- * also keeps the prepared-statement lookup cheap (see PreparedReads).
+ * also keeps the prepared-statement lookup cheap (see PreparedStatements).
  */
 export class RowReader {
   private readonly readOneStatements = new Map<string, string>();

@@ -4,7 +4,7 @@ import { DataSource, QueryFailedError } from 'typeorm';
 import { serverPool } from 'src/framework/database/data-source-options';
 import { READ_TYPES } from 'src/framework/database/read-types';
 
-/** Distinct statement texts prepared per process; beyond this, reads run unprepared (as before). */
+/** Distinct statement texts prepared per process; beyond this, statements run unprepared (as before). */
 const MAX_STATEMENTS = 1000;
 
 /**
@@ -18,14 +18,16 @@ function isStaleResultType(error: unknown): boolean {
 }
 
 /**
- * Runs the generated routes' reads (outside transactions) as server-side prepared statements on a
- * PostgreSQL server: each distinct SQL text gets a stable name, so a pooled connection parses and plans it
- * once instead of on every request (measured with `npm run bench`: a product read with its tag ids went
- * from 6.3k to 17.8k queries/s on 2 cores). Errors are TypeORM's `QueryFailedError`, as through
+ * Runs the generated routes' statements outside transactions (their reads, and creates made in one
+ * statement) as server-side prepared statements on a PostgreSQL server: each distinct SQL text gets a stable
+ * name, so a pooled connection parses and plans it once instead of on every request (measured with
+ * `npm run bench`: a product read with its tag ids went from 6.3k to 17.8k queries/s on 2 cores). They
+ * bypass TypeORM's query runner, so its subscribers' query events do not see them (OneStatementCreate
+ * checks that none watches its statement). Errors are TypeORM's `QueryFailedError`, as through
  * `dataSource.query`. On embedded PGlite (no `pg` pool) it is `dataSource.query` itself.
  * Example: `const rows = await reads.query<Row[]>('SELECT … WHERE id = $1', [id])`.
  */
-export class PreparedReads {
+export class PreparedStatements {
   private readonly names = new Map<string, string>();
   /** Times each text was prepared afresh under a new name after its result type changed. */
   private readonly renamed = new Map<string, number>();
