@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { TestDatabase, createTestDatabase, deleteRedisKeys } from 'src/framework/testing';
 import { FrozenProxy } from 'test/support/frozen-proxy';
 import { NestorProcess, ROOT, cli, ensureBuild, freePort } from 'test/support/processes';
+import { sleep } from 'test/support/wait';
 
 /** The entry points as users run them: built `dist/`, real processes, real ports, real signals. */
 describe('Entry points (main, worker, cli)', () => {
@@ -224,6 +225,38 @@ describe('Entry points (main, worker, cli)', () => {
       expect(await worker.stop()).toBe(0);
       await proxy.close();
       await deleteRedisKeys('redis://127.0.0.1:6379', prefix);
+    }
+  });
+
+  it('says once when PostgreSQL, holding the jobs, answers again after an outage', async () => {
+    // The PostgreSQL job backend, its server behind a proxy that drops every connection when cut.
+    const proxy = await FrozenProxy.start(Number(new URL(db.url).port || 5432));
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const worker = new NestorProcess('worker', {
+      DATABASE_URL: url.toString(),
+      JOBS_BACKEND: 'postgres',
+      DATA_DIR: dataDir,
+    });
+    try {
+      await worker.waitFor('Nestor worker ready');
+      const before = worker.output.length;
+      await proxy.cut();
+      await worker.waitFor('Connection terminated unexpectedly');
+      // Long enough for several outbox sweeps (every 2 s) to fail.
+      await sleep(7_000);
+      await proxy.restore();
+      await worker.waitFor('The job backend is reachable again after', 15_000);
+      await worker.waitFor('The job outbox is reachable again after', 15_000);
+      const during = worker.output.slice(before);
+      expect(during).toMatch(
+        /"msg":"The job backend is reachable again after \d+ s \(\d+ errors? while it was not\)"/,
+      );
+      // Said once, not every 2 s.
+      expect(during.match(/Outbox sweep failed/g)).toHaveLength(1);
+    } finally {
+      expect(await worker.stop()).toBe(0);
+      await proxy.close();
     }
   });
 

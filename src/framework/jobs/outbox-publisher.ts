@@ -5,6 +5,7 @@ import { withJobMeta } from 'src/framework/jobs/job-runner';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
+import { OutageLog } from 'src/framework/logging/outage-log';
 
 /** Outbox rows older than this and still unpublished are republished by the sweeper. */
 const SWEEP_AFTER_MS = 5_000;
@@ -37,6 +38,8 @@ export class OutboxPublisher implements EntitySubscriberInterface {
   readonly [STATEMENT_SAFE] = true;
 
   private readonly logger = new Logger('Jobs');
+  /** A sweep fails every SWEEP_EVERY_MS while the database or the backend is away: said once, then summed up. */
+  private readonly sweepOutages = new OutageLog(this.logger, 'The job outbox');
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -220,7 +223,10 @@ export class OutboxPublisher implements EntitySubscriberInterface {
       const recover = ++ticks % 15 === 0; // about every 30 s: one Redis lookup per unfinished job
       (recover ? this.sweep().then(() => this.recoverLost()) : this.sweep())
         .then(afterEach)
-        .catch((error: Error) => this.logger.warn(`Outbox sweep failed: ${error.message}`))
+        .then(
+          () => this.sweepOutages.recovered(),
+          (error: Error) => this.sweepOutages.failed('Outbox sweep failed', error),
+        )
         .finally(() => {
           sweeping = false;
         });

@@ -73,6 +73,8 @@ export class PostgresJobBackend extends BullJobBackend {
       this.pool.setMaxListeners(this.registry.all().length * 4 + 10);
       // An idle connection the server dropped: the pool replaces it; unhandled, it would end the process.
       this.pool.on('error', (error) => this.outages.failed('Job backend connection', error));
+      // A new connection after errors: the server answers again (said once, with the outage's length).
+      this.pool.on('connect', () => this.outages.recovered());
       // A hung server would otherwise leave workers waiting forever on bullmq's queries (pg has no deadline).
       this.unwatch = this.hangGuard.watch(this.pool);
     }
