@@ -63,7 +63,7 @@ export class PreparedStatements {
           // A migration changed a column this statement returns while this process runs (a rolling
           // deploy). Every pooled connection holds the old statement, so the text is prepared afresh under
           // a new name, once for this process rather than once per connection; the old ones go with their
-          // connections.
+          // connections. PostgreSQL refuses the statement before running it, so a create is not run twice.
           return pool.query({ name: this.rename(text, name), text, values, types: READ_TYPES });
         });
       const took = Date.now() - started;
