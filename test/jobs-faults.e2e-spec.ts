@@ -162,6 +162,10 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
       await sleep(5_000);
       clearInterval(trickle);
       const total = n;
+      // The last enqueue may still be in its transaction: count the outbox once the app has answered it.
+      await waitFor(`the app's answer to out-${total}`, () =>
+        new RegExp(`fault-enqueue(d|-failed) out-${total} `).test(api.output),
+      );
 
       // Every row enqueued from the outage on is published (relay or sweeper) and run exactly once.
       const deadline = Date.now() + 20_000;
