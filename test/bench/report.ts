@@ -45,7 +45,7 @@ export interface Target {
 }
 
 /** All the CPU µs a request or job cost: the contender's process, PostgreSQL and Redis. */
-export const totalCpuUs = (s: { cpuUs?: number; postgresUs?: number; redisUs?: number }): number =>
+const totalCpuUs = (s: { cpuUs?: number; postgresUs?: number; redisUs?: number }): number =>
   (s.cpuUs ?? NaN) + (s.postgresUs ?? NaN) + (s.redisUs ?? NaN);
 
 const fmt = (n: number | undefined, digits = 0): string =>

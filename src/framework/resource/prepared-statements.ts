@@ -29,8 +29,8 @@ function isStaleResultType(error: unknown): boolean {
  */
 export class PreparedStatements {
   private readonly names = new Map<string, string>();
-  /** Times each text was prepared afresh under a new name after its result type changed. */
-  private readonly renamed = new Map<string, number>();
+  /** Texts prepared afresh under a new name after their result type changed: each new name's suffix. */
+  private renamed = 0;
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -83,9 +83,7 @@ export class PreparedStatements {
     if (current !== stale) {
       return current;
     }
-    const generation = (this.renamed.get(text) ?? 0) + 1;
-    this.renamed.set(text, generation);
-    const name = `${current.slice(0, 24)}_${generation}`;
+    const name = `${current.slice(0, 24)}_${++this.renamed}`;
     this.names.set(text, name);
     return name;
   }

@@ -68,7 +68,7 @@ export class ResourceService {
   private rowReader?: RowReader;
 
   /** Reads outside transactions, as prepared statements on a PostgreSQL server (see PreparedStatements). */
-  protected get reads(): PreparedStatements {
+  protected get statements(): PreparedStatements {
     this.preparedStatements ??= new PreparedStatements(this.dataSource);
     return this.preparedStatements;
   }
@@ -149,8 +149,8 @@ export class ResourceService {
     const prepare = query.filters.length === 0 && !query.q;
     const offset = pageOffset(query);
     const [rows, counted] = await Promise.all([
-      this.reads.query<ResourceRow[]>(sql, params.values, prepare && !offset),
-      countRows(this.dataSource, this.reads, definition, countWhere, countParams, prepare),
+      this.statements.query<ResourceRow[]>(sql, params.values, prepare && !offset),
+      countRows(this.dataSource, this.statements, definition, countWhere, countParams, prepare),
     ]);
     const more = rows.length > query.limit;
     if (more) {
@@ -158,7 +158,7 @@ export class ResourceService {
     }
     if (query.include.length > 0) {
       await loadIncludes(
-        this.reads,
+        this.statements,
         this.includeScope,
         definition,
         rows,
@@ -193,7 +193,7 @@ export class ResourceService {
     id: unknown,
     options: { fields?: string[]; include?: string[]; principal?: Principal; trashed?: Trashed },
   ): Promise<{ row: ResourceRow; etag: string }> {
-    const row = await this.rowReads.readOne(this.reads, id, {
+    const row = await this.rowReads.readOne(this.statements, id, {
       helpers: options.include ?? [],
       ownerId: this.ownerScope(this.definition, options.principal, 'view'),
       trashed: options.trashed,
@@ -206,7 +206,7 @@ export class ResourceService {
     const etag = etagOf(included ? withoutHelpers(row) : row);
     if (included) {
       await loadIncludes(
-        this.reads,
+        this.statements,
         this.includeScope,
         this.definition,
         [row],
@@ -234,7 +234,7 @@ export class ResourceService {
     if (definition.owner && principal) {
       input.values[definition.owner.column!.propertyName] = principal.userId;
     }
-    this.oneStatement ??= new OneStatementCreate(this.dataSource, definition, this.audit, this.reads);
+    this.oneStatement ??= new OneStatementCreate(this.dataSource, definition, this.audit, this.statements);
     if (this.oneStatement.applies(input, this.idempotency?.inKeyedRequest() ?? false)) {
       const row = await this.oneStatement
         .create(input, principal, this.rowReads.createdRowSql())
