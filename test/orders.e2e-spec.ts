@@ -6,6 +6,7 @@ import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
 import { TestApp, createTestApp } from 'src/framework/testing';
+import { catalogueStatements, onCatalogue } from 'test/support/statements';
 
 interface ProblemBody {
   type: string;
@@ -356,25 +357,19 @@ describe('orders on PostgreSQL', () => {
       }
     });
 
-    /** The tables a product page with its categories and tags reads. */
-    const CATALOGUE = /\b(product|category|tag|product_tags)\b/i;
-
-    /** Runs one request and returns the statements TypeORM sent to PostgreSQL for it, on CATALOGUE's tables. */
+    /** Runs one anonymous request (the catalogue is public: a signed-in caller adds a principal read). */
     async function statementsOf(url: string): Promise<{ res: LightMyRequestResponse; sql: string[] }> {
-      // Every statement passes the query runner's logger, whether it came from dataSource.query,
-      // a manager, a query builder or a transaction.
-      const logged = jest.spyOn(dataSource.logger, 'logQuery');
       const direct = jest.spyOn(dataSource, 'query');
       try {
-        // Anonymous (the catalogue is public): a signed-in caller adds one statement for their principal.
-        const res = await t.inject({ url, headers: { authorization: undefined } });
-        const statements = logged.mock.calls.map(([query]) => query);
-        expect(direct.mock.calls.length).toBeLessThanOrEqual(statements.length);
-        // Only the catalogue's: the job outbox's sweeper (a SELECT on job_outbox every few seconds, even with
-        // WORKERS=off) may land in this window; a CI run once counted a fifth statement for limit=2.
-        return { res, sql: statements.filter((sql) => CATALOGUE.test(sql)) };
+        const { result, sql } = await catalogueStatements(dataSource, () =>
+          t.inject({ url, headers: { authorization: undefined } }),
+        );
+        // The logger saw every catalogue read made through dataSource.query: nothing reads around it.
+        for (const [query] of direct.mock.calls.filter(([query]) => onCatalogue(query))) {
+          expect(sql).toContain(query);
+        }
+        return { res: result, sql };
       } finally {
-        logged.mockRestore();
         direct.mockRestore();
       }
     }

@@ -6,6 +6,7 @@ import { Product } from 'src/app/catalog/product.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { raw } from 'test/graphql/graphql-client';
+import { catalogueStatements } from 'test/support/statements';
 
 /**
  * Nested relations without N+1 and without abuse (issue 22 item 3): include-able relations are fields
@@ -44,16 +45,11 @@ describe('GraphQL relations and limits', () => {
     await t?.close();
   });
 
-  /** The statements one document runs, through TypeORM's logger (every read goes through it). */
+  /** The statements one document runs on the catalogue's tables, through TypeORM's logger. */
   async function statements(query: string): Promise<{ sql: string[]; data: Record<string, unknown> | null }> {
-    const logged = jest.spyOn(dataSource.logger, 'logQuery');
-    try {
-      const answer = await raw(t.anonymous(), query);
-      expect(answer.errors).toBeUndefined();
-      return { sql: logged.mock.calls.map(([sql]) => sql), data: answer.data };
-    } finally {
-      logged.mockRestore();
-    }
+    const { result: answer, sql } = await catalogueStatements(dataSource, () => raw(t.anonymous(), query));
+    expect(answer.errors).toBeUndefined();
+    return { sql, data: answer.data };
   }
 
   it('loads each relation level with one statement, whatever the page size', async () => {
