@@ -4,8 +4,10 @@ import { AppModule } from 'src/app.module';
 import 'src/app/catalog/catalog.factories';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
+import { POOL_WAIT_MS, serverPool } from 'src/framework/database/data-source-options';
 import type { Problem } from 'src/framework/http/problem';
 import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
+import { waitFor } from 'test/support/wait';
 
 /**
  * Issue 9 §4: races against the real PostgreSQL server (pool of 10 connections), fired with Promise.all
@@ -240,6 +242,54 @@ describe('concurrency on PostgreSQL: stock, If-Match and refresh tokens under pa
         status === 'cancelled' ? 5 : 3,
       );
     });
+  });
+
+  describe('every pooled connection busy', () => {
+    /** Holds all of the app's pooled connections on a live server for `ms`, then lets them go. */
+    async function holdPool(ms: number): Promise<{ held: Promise<unknown> }> {
+      const pool = serverPool(dataSource)!;
+      const size = (pool.options as { max: number }).max;
+      const held = Promise.all(
+        Array.from({ length: size }, () => dataSource.query(`SELECT pg_sleep(${ms / 1000})`)),
+      );
+      await waitFor(
+        'every pooled connection to be taken',
+        () => pool.totalCount === size && pool.idleCount === 0,
+      );
+      return { held }; // not `held` itself: an async function's result would wait for it
+    }
+
+    /** An order for one unit, as the superuser (a write: the resource cache cannot answer it). */
+    const order = (productId: number) =>
+      t.inject({ method: 'POST', url: '/api/orders', payload: { items: [{ productId, quantity: 1 }] } });
+
+    it('a request queued behind them waits its turn (a burst on a busy machine is not an outage)', async () => {
+      const { id } = await product({ stock: 5 });
+      const { held } = await holdPool(2_500);
+      const started = Date.now();
+      const res = await order(id);
+      const waited = Date.now() - started;
+      await held;
+      expect(res.statusCode).toBe(201);
+      expect(waited).toBeGreaterThan(1_500);
+      expect(await scalar('SELECT stock AS n FROM product WHERE id = $1', [id])).toBe(4);
+    });
+
+    it(`one queued longer than POOL_WAIT_MS (${POOL_WAIT_MS} ms) answers 503 problem+json with Retry-After and changes nothing`, async () => {
+      const { id } = await product({ stock: 5 });
+      const orders = await scalar('SELECT count(*) AS n FROM "order"');
+      const { held } = await holdPool(POOL_WAIT_MS + 2_000);
+      const started = Date.now();
+      const res = await order(id);
+      const waited = Date.now() - started;
+      await held;
+      expect(problem(res, 503)).toMatchObject({ status: 503, detail: expect.stringMatching(/database/) });
+      expect(res.headers['retry-after']).toBe('5');
+      expect(waited).toBeGreaterThanOrEqual(POOL_WAIT_MS - 100);
+      expect(waited).toBeLessThan(POOL_WAIT_MS + 1_500);
+      expect(await scalar('SELECT stock AS n FROM product WHERE id = $1', [id])).toBe(5);
+      expect(await scalar('SELECT count(*) AS n FROM "order"')).toBe(orders);
+    }, 20_000);
   });
 
   describe('PATCH with If-Match', () => {

@@ -20,6 +20,24 @@ type GuardedClient = PoolClient & {
   connection?: { stream?: { destroy(error?: Error): void } };
 };
 
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/** pg-pool 3.x internals: the callbacks of `connect()` calls waiting for a free connection. */
+type QueuedPool = Pool & { _pendingQueue?: { callback: (error: Error) => void }[] };
+
+/**
+ * Fails every request waiting for one of the pool's connections, as pg-pool fails them on its own timeout
+ * (their timers are cleared by the callback). Returns how many there were.
+ */
+function failQueued(pool: Pool): number {
+  const queue = (pool as QueuedPool)._pendingQueue ?? [];
+  const waiting = queue.splice(0, queue.length);
+  for (const item of waiting) {
+    item.callback(new Error('Connection terminated: the database server did not answer'));
+  }
+  return waiting.length;
+}
+
 /**
  * What a client is waiting on: its running query, or the client itself while its connection is being opened
  * (a new connection to a hung server waits for the server's greeting forever: pg has no default deadline).
@@ -35,9 +53,10 @@ function waitingOn(client: GuardedClient): object | null | undefined {
  * A PostgreSQL server that stops answering (SIGSTOPped, a network partition, a frozen VM) leaves queries
  * waiting forever on connections that still look open: pg has no deadline and TCP keeps the socket. When a
  * query (or a new connection) has had no answer for PROBE_AFTER_MS, the guard opens a fresh connection and runs `SELECT 1` with a
- * short deadline; if that fails too, the server is hung, and the guard closes the waiting connections: their
- * queries fail at once (503 problem+json), the server rolls back their transactions when it wakes, and the
- * pool opens new connections. A slow query on a live server is left alone. Nothing to configure: it runs
+ * short deadline; if that gets no answer either, the server is hung, and the guard closes the waiting
+ * connections and fails the requests queued for one: their queries fail at once (503 problem+json), the
+ * server rolls back their transactions when it wakes, and the pool opens new connections. A slow query on a
+ * live server is left alone, also when the server refuses the probe (too many connections: it answered). Nothing to configure: it runs
  * whenever the database is a PostgreSQL server. It watches TypeORM's pool, and any other `pg` pool the
  * framework opens (bullmq's PostgreSQL backend) registers itself with `watch`.
  * Example: `const unwatch = guard.watch(new Pool({ connectionString })); … unwatch()`.
@@ -91,18 +110,20 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
     const now = Date.now();
     // pg-pool keeps every client it opened, idle or checked out, in _clients (stable since pg-pool 2).
     const clients = (pool as unknown as { _clients?: GuardedClient[] })._clients ?? [];
+    // Every client waiting now, whatever for how long: if the probe then fails, none was answered through
+    // the whole probe window either (one that came due during a probe would otherwise wait one more).
     const waiting = new Map<GuardedClient, object>();
+    let due = false;
     for (const client of clients) {
       const query = waitingOn(client);
       if (query) {
         const since = this.seen.get(query) ?? now;
         this.seen.set(query, since);
-        if (now - since >= PROBE_AFTER_MS) {
-          waiting.set(client, query);
-        }
+        waiting.set(client, query);
+        due ||= now - since >= PROBE_AFTER_MS;
       }
     }
-    if (waiting.size === 0) {
+    if (!due) {
       return;
     }
     this.probing.add(pool);
@@ -116,9 +137,13 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
       if (stuck.length === 0) {
         return;
       }
+      // Requests queued for a connection would each get a new one to the hung server and wait a probe
+      // window more: they fail now, with the waiting ones, before the pool hands them a connection.
+      const queued = failQueued(pool);
       this.logger.error(
         `The database did not answer a fresh connection within ${PROBE_TIMEOUT_MS} ms: closing ` +
-          `${stuck.length} connection(s) waiting on it`,
+          `${stuck.length} connection(s) waiting on it` +
+          (queued > 0 ? ` and failing ${queued} request(s) queued for a connection` : ''),
       );
       for (const [client] of stuck) {
         // pg then fails the pending and queued queries ("Connection terminated"), and the pool drops the client.
@@ -140,8 +165,12 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
       await probe.connect();
       await probe.query('SELECT 1');
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      // A refusal the server sent (too many connections, starting up, …) carries a SQLSTATE: it answered.
+      return (
+        typeof (error as { code?: unknown }).code === 'string' &&
+        SQLSTATE.test((error as { code: string }).code)
+      );
     } finally {
       // Not awaited: ending a connection to a hung server would wait for it too.
       void probe.end().catch(() => undefined);
