@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NestorProcess, ROOT, childEnv, ensureBuild, freePort } from 'test/support/processes';
+import { waitFor } from 'test/support/wait';
 
 /** The banner's message: the JSON log line that carries it (output off a terminal is JSON). */
 function banner(output: string): string {
@@ -11,14 +12,14 @@ function banner(output: string): string {
 }
 
 /** The command lines of `pid`'s descendants. */
-function descendants(pid: number): string[] {
+function descendants(pid: number): { pid: number; args: string }[] {
   const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
     .trim()
     .split('\n')
     .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/)!);
   const below = (p: number): string[][] =>
     rows.filter((row) => Number(row[2]) === p).flatMap((row) => [row, ...below(Number(row[1]))]);
-  return below(pid).map((row) => row[3]);
+  return below(pid).map((row) => ({ pid: Number(row[1]), args: row[3] }));
 }
 
 /** `npm start`'s process on the embedded default, as a new user first meets it. */
@@ -120,17 +121,18 @@ describe('Boot: a quiet log, one banner, the API root', () => {
     }
   });
 
-  it('`npm start` runs the bundle through its launcher, which answers /health/live and /health/ready', async () => {
+  it('`npm start` runs the bundle through its launcher, which answers /health/live and /health/ready and stops with npm', async () => {
     const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    expect(scripts.start).toBe('node dist/bundle/launch.js main');
+    // `exec`: the app replaces npm's shell, so the SIGTERM npm passes on reaches it (a shell would not).
+    expect(scripts.start).toBe('exec node dist/bundle/launch.js main');
     const port = await freePort();
     const env = childEnv({ PORT: String(port), DATA_DIR: dataDir });
     const npm = spawn('npm', ['start'], {
       cwd: ROOT,
       env: { ...env, PATH: `${dirname(process.execPath)}:${env.PATH}` },
-      detached: true, // its own process group: npm, its shell and the app stop together
+      detached: true, // its own process group: whatever a failed stop leaves is killed with it
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => npm.once('exit', resolve));
@@ -142,12 +144,27 @@ describe('Boot: a quiet log, one banner, the API root', () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       expect((await fetch(`${base}/health/ready`)).status).toBe(200);
-      expect(descendants(npm.pid!)).toContainEqual(
-        expect.stringMatching(/^\S*node dist\/bundle\/launch\.js main$/),
+      const app = descendants(npm.pid!).find(({ args }) =>
+        /^\S*node dist\/bundle\/launch\.js main$/.test(args),
       );
-    } finally {
-      process.kill(-npm.pid!, 'SIGTERM');
+      expect(app).toBeDefined();
+      // As a process manager stops it: SIGTERM to npm alone. The app shuts down, not orphaned.
+      process.kill(npm.pid!, 'SIGTERM');
       await exited;
+      await waitFor('the app to exit after npm was stopped', () => {
+        try {
+          process.kill(app!.pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the whole group is gone
+      }
     }
   }, 120_000);
 });

@@ -37,7 +37,7 @@ export async function npmStart({ cwd, dataDir, env = {} }) {
   const child = spawn('npm', ['start'], {
     cwd,
     env: embeddedEnv({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ...env }),
-    detached: true, // its own process group: npm, its shell and the app stop together
+    detached: true, // its own process group: whatever a failed stop leaves is killed with it
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const app = { output: '', port };
@@ -63,12 +63,13 @@ export async function npmStart({ cwd, dataDir, env = {} }) {
   };
 
   /**
-   * SIGTERM to the whole group (npm does not pass a signal on to the app, it only dies of it), then waits up
-   * to `ms` for the app itself, whose pid is in its JSON log lines. Resolves whether the app is gone.
+   * SIGTERM to npm alone, as a process manager sends it (npm passes it to its script's shell, which the
+   * start script replaces with the app: `exec node …`), then waits up to `ms` for the app itself, whose pid
+   * is in its JSON log lines. Resolves whether the app is gone; the rest of the group is killed either way.
    */
   app.stop = async (ms = 30_000) => {
     try {
-      process.kill(-child.pid, 'SIGTERM');
+      process.kill(child.pid, 'SIGTERM');
     } catch {
       // already gone
     }
@@ -86,7 +87,13 @@ export async function npmStart({ cwd, dataDir, env = {} }) {
     while (pid && alive() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return !(pid && alive());
+    const stopped = !(pid && alive());
+    try {
+      process.kill(-child.pid, 'SIGKILL'); // whatever is left of the group, so nothing outlives a failed check
+    } catch {
+      // all gone
+    }
+    return stopped;
   };
   return app;
 }

@@ -188,7 +188,8 @@ describe('nestor new (from the packed framework)', () => {
       expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/notes', '/api/notes/{id}']));
       expect((await fetch(`${base}/admin/`)).status).toBe(200);
     } finally {
-      await app.stop();
+      // SIGTERM to npm alone, as a process manager sends it: the app stops too (`exec` in its start script).
+      expect(await app.stop()).toBe(true);
     }
   }, 150_000);
 
