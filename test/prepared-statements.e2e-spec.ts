@@ -1,5 +1,5 @@
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
-import type { AfterQueryEvent } from 'typeorm/subscriber/event/QueryEvent.js';
+import type { AfterQueryEvent, BeforeQueryEvent } from 'typeorm/subscriber/event/QueryEvent.js';
 import { serverPool } from 'src/framework/database/data-source-options';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { withFixtures } from 'test/support/fixtures.module';
@@ -108,6 +108,25 @@ describe("generated routes' prepared statements", () => {
     }
     expect(seen.filter((sql) => sql.startsWith('WITH created AS (INSERT INTO "tag"'))).toHaveLength(1);
     expect(await preparedOnPool('WITH created AS (INSERT INTO "tag"')).toEqual([]);
+  });
+
+  it("runs reads in TypeORM's query runner while a subscriber watches their query events", async () => {
+    const seen: string[] = [];
+    const watcher: EntitySubscriberInterface = {
+      beforeQuery: (event: BeforeQueryEvent) => void seen.push(event.query),
+    };
+    dataSource.subscribers.push(watcher);
+    try {
+      expect((await t.inject(`/api/products/${id}`)).statusCode).toBe(200);
+      expect((await t.inject('/api/products?limit=5&sort=id&include=category')).statusCode).toBe(200);
+    } finally {
+      dataSource.subscribers.splice(dataSource.subscribers.indexOf(watcher), 1);
+    }
+    const products = seen.filter((sql) => /FROM "product" t\b/.test(sql));
+    // The single read and the page, each seen once; and the include's category read.
+    expect(products.filter((sql) => sql.includes('WHERE t."id" = $1'))).toHaveLength(1);
+    expect(products.filter((sql) => sql.includes('LIMIT'))).toHaveLength(1);
+    expect(seen.filter((sql) => /FROM "category"/.test(sql)).length).toBeGreaterThan(0);
   });
 
   // Last: it changes the schema. PostgreSQL refuses a prepared statement once a column it returns changed

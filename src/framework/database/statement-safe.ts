@@ -40,12 +40,24 @@ function methodsOf(subscriber: object): Set<string> {
  */
 export function statementsBypassRunner(dataSource: DataSource, sql: string): boolean {
   return dataSource.subscribers.every((subscriber: Subscriber) => {
-    if (![...methodsOf(subscriber)].some((name) => QUERY_EVENT.test(name))) {
+    if (!listensToQueries(subscriber)) {
       return true;
     }
     const watches = subscriber[WATCHES_STATEMENTS];
     return typeof watches === 'function' && !watches(sql);
   });
+}
+
+/** Per subscriber, whether it has a query event: asked on every generated read, so worked out once. */
+const queryListeners = new WeakMap<object, boolean>();
+
+function listensToQueries(subscriber: object): boolean {
+  let listens = queryListeners.get(subscriber);
+  if (listens === undefined) {
+    listens = [...methodsOf(subscriber)].some((name) => QUERY_EVENT.test(name));
+    queryListeners.set(subscriber, listens);
+  }
+  return listens;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Principal } from 'src/framework/access/principal';
 import type { AuditService } from 'src/framework/audit/audit.service';
 import { serverPool } from 'src/framework/database/data-source-options';
 import { ident } from 'src/framework/database/sql';
-import { statementsBypassRunner, subscribersAllowStatement } from 'src/framework/database/statement-safe';
+import { subscribersAllowStatement } from 'src/framework/database/statement-safe';
 import { isSecretField } from 'src/framework/audit/audit-diff';
 import { type ResourceInput, referencesEnforcedByDatabase } from 'src/framework/resource/resource-input';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
@@ -45,8 +45,6 @@ function jsonOf(field: ResourceField, column: string): string {
 export class OneStatementCreate {
   private changesSql?: string;
   private readonly inserts: InsertStatements;
-  /** Whether each statement text may run prepared, outside TypeORM's query runner (one per shape). */
-  private readonly bypass = new Map<string, boolean>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -88,14 +86,8 @@ export class OneStatementCreate {
     });
     const text = `WITH created AS (${insert}), entry AS (${entry})
        SELECT created.*, entry.id AS "__entryId", entry.changes AS "__entryChanges" FROM created, entry`;
-    let bypass = this.bypass.get(text);
-    if (bypass === undefined) {
-      bypass = statementsBypassRunner(dataSource, text);
-      this.bypass.set(text, bypass);
-    }
-    const rows = bypass
-      ? await this.statements.query<ResourceRow[]>(text, params)
-      : await dataSource.query<ResourceRow[]>(text, params);
+    // Prepared, unless a subscriber watches its query events (PreparedStatements then runs it in the runner).
+    const rows = await this.statements.query<ResourceRow[]>(text, params);
     const row = withoutHelpers(rows[0]);
     await this.audit.correctChanges(
       dataSource.manager,

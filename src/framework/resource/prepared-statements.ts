@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { QueryResult } from 'pg';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { serverPool } from 'src/framework/database/data-source-options';
+import { statementsBypassRunner } from 'src/framework/database/statement-safe';
 import { READ_TYPES } from 'src/framework/database/read-types';
 
 /** Distinct statement texts prepared per process; beyond this, statements run unprepared (as before). */
@@ -22,9 +23,9 @@ function isStaleResultType(error: unknown): boolean {
  * statement) as server-side prepared statements on a PostgreSQL server: each distinct SQL text gets a stable
  * name, so a pooled connection parses and plans it once instead of on every request (measured with
  * `npm run bench`: a product read with its tag ids went from 6.3k to 17.8k queries/s on 2 cores). They
- * bypass TypeORM's query runner, so its subscribers' query events do not see them (OneStatementCreate
- * checks that none watches its statement). Errors are TypeORM's `QueryFailedError`, as through
- * `dataSource.query`. On embedded PGlite (no `pg` pool) it is `dataSource.query` itself.
+ * bypass TypeORM's query runner, so a statement that a subscriber watches through its query events
+ * (`beforeQuery`, `afterQuery`; see statementsBypassRunner) runs through `dataSource.query` instead, as on
+ * embedded PGlite (no `pg` pool). Errors are TypeORM's `QueryFailedError`, as through `dataSource.query`.
  * Example: `const rows = await reads.query<Row[]>('SELECT … WHERE id = $1', [id])`.
  */
 export class PreparedStatements {
@@ -42,7 +43,9 @@ export class PreparedStatements {
    */
   async query<T = unknown>(text: string, values: unknown[] = [], prepare = true): Promise<T> {
     const pool = serverPool(this.dataSource);
-    if (!pool) {
+    if (!pool || !statementsBypassRunner(this.dataSource, text)) {
+      // Embedded PGlite (no pool), or a TypeORM subscriber watches this statement's query events
+      // (beforeQuery/afterQuery), which only the query runner broadcasts.
       return this.dataSource.query<T>(text, values);
     }
     const name = prepare ? this.nameOf(text) : undefined;
