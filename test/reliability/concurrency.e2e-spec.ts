@@ -265,7 +265,7 @@ describe('concurrency on PostgreSQL: stock, If-Match and refresh tokens under pa
 
     it('a request queued behind them waits its turn (a burst on a busy machine is not an outage)', async () => {
       const { id } = await product({ stock: 5 });
-      const { held } = await holdPool(2_500);
+      const { held } = await holdPool(2_500); // past the former 2 s wait, within POOL_WAIT_MS
       const started = Date.now();
       const res = await order(id);
       const waited = Date.now() - started;

@@ -27,7 +27,8 @@ type QueuedPool = Pool & { _pendingQueue?: { callback: (error: Error) => void }[
 
 /**
  * Fails every request waiting for one of the pool's connections, as pg-pool fails them on its own timeout
- * (their timers are cleared by the callback). Returns how many there were.
+ * (their timers are cleared by the callback); "Connection terminated" is what the problem filter answers
+ * 503 for. Returns how many there were.
  */
 function failQueued(pool: Pool): number {
   const queue = (pool as QueuedPool)._pendingQueue ?? [];
@@ -52,13 +53,14 @@ function waitingOn(client: GuardedClient): object | null | undefined {
 /**
  * A PostgreSQL server that stops answering (SIGSTOPped, a network partition, a frozen VM) leaves queries
  * waiting forever on connections that still look open: pg has no deadline and TCP keeps the socket. When a
- * query (or a new connection) has had no answer for PROBE_AFTER_MS, the guard opens a fresh connection and runs `SELECT 1` with a
- * short deadline; if that gets no answer either, the server is hung, and the guard closes the waiting
- * connections and fails the requests queued for one: their queries fail at once (503 problem+json), the
- * server rolls back their transactions when it wakes, and the pool opens new connections. A slow query on a
- * live server is left alone, also when the server refuses the probe (too many connections: it answered). Nothing to configure: it runs
- * whenever the database is a PostgreSQL server. It watches TypeORM's pool, and any other `pg` pool the
- * framework opens (bullmq's PostgreSQL backend) registers itself with `watch`.
+ * query (or a new connection) has had no answer for PROBE_AFTER_MS, the guard opens a fresh connection and
+ * runs `SELECT 1` with a short deadline; if that gets no answer either, the server is hung, and the guard
+ * closes the waiting connections and fails the requests queued for one: their queries fail at once (503
+ * problem+json), the server rolls back their transactions when it wakes, and the pool opens new
+ * connections. A slow query on a live server is left alone, also when the server refuses the probe (too
+ * many connections: it answered). Nothing to configure: it runs whenever the database is a PostgreSQL
+ * server. It watches TypeORM's pool, and any other `pg` pool the framework opens (bullmq's PostgreSQL
+ * backend) registers itself with `watch`.
  * Example: `const unwatch = guard.watch(new Pool({ connectionString })); … unwatch()`.
  */
 @Injectable()

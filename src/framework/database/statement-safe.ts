@@ -23,14 +23,31 @@ type Subscriber = EntitySubscriberInterface & {
   [WATCHES_STATEMENTS]?: (sql: string) => boolean;
 };
 
-/** Every method name of a subscriber, its classes' included. */
-function methodsOf(subscriber: object): Set<string> {
-  const methods = new Set<string>();
-  for (let proto: object | null = subscriber; proto && proto !== Object.prototype;) {
-    Object.getOwnPropertyNames(proto).forEach((name) => methods.add(name));
-    proto = Object.getPrototypeOf(proto) as object | null;
+/** Which TypeORM events a subscriber has, among those that decide how a statement may run. */
+interface Events {
+  query: boolean;
+  transaction: boolean;
+}
+
+/** Per subscriber: asked on every generated read and create, so worked out once. */
+const eventsBySubscriber = new WeakMap<object, Events>();
+
+/** The query and transaction events among a subscriber's methods, its classes' included. */
+function eventsOf(subscriber: object): Events {
+  let events = eventsBySubscriber.get(subscriber);
+  if (!events) {
+    const methods: string[] = [];
+    for (let proto: object | null = subscriber; proto && proto !== Object.prototype;) {
+      methods.push(...Object.getOwnPropertyNames(proto));
+      proto = Object.getPrototypeOf(proto) as object | null;
+    }
+    events = {
+      query: methods.some((name) => QUERY_EVENT.test(name)),
+      transaction: methods.some((name) => TRANSACTION_EVENT.test(name)),
+    };
+    eventsBySubscriber.set(subscriber, events);
   }
-  return methods;
+  return events;
 }
 
 /**
@@ -40,24 +57,12 @@ function methodsOf(subscriber: object): Set<string> {
  */
 export function statementsBypassRunner(dataSource: DataSource, sql: string): boolean {
   return dataSource.subscribers.every((subscriber: Subscriber) => {
-    if (!listensToQueries(subscriber)) {
+    if (!eventsOf(subscriber).query) {
       return true;
     }
     const watches = subscriber[WATCHES_STATEMENTS];
     return typeof watches === 'function' && !watches(sql);
   });
-}
-
-/** Per subscriber, whether it has a query event: asked on every generated read, so worked out once. */
-const queryListeners = new WeakMap<object, boolean>();
-
-function listensToQueries(subscriber: object): boolean {
-  let listens = queryListeners.get(subscriber);
-  if (listens === undefined) {
-    listens = [...methodsOf(subscriber)].some((name) => QUERY_EVENT.test(name));
-    queryListeners.set(subscriber, listens);
-  }
-  return listens;
 }
 
 /**
@@ -76,6 +81,6 @@ export function subscribersAllowStatement(dataSource: DataSource, target: unknow
       listensTo !== Object &&
       listensTo !== target &&
       !((target as { prototype?: unknown }).prototype instanceof (listensTo as new () => unknown));
-    return other && ![...methodsOf(subscriber)].some((name) => TRANSACTION_EVENT.test(name));
+    return other && !eventsOf(subscriber).transaction;
   });
 }

@@ -67,7 +67,7 @@ export class ResourceService {
   private preparedStatements?: PreparedStatements;
   private rowReader?: RowReader;
 
-  /** Reads outside transactions, as prepared statements on a PostgreSQL server (see PreparedStatements). */
+  /** Statements outside transactions (reads, one-statement creates), prepared (see PreparedStatements). */
   protected get statements(): PreparedStatements {
     this.preparedStatements ??= new PreparedStatements(this.dataSource);
     return this.preparedStatements;
