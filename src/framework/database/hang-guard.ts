@@ -40,6 +40,34 @@ function failQueued(pool: Pool): number {
 }
 
 /**
+ * The pg and pg-pool internals the guard reads that `pool` (or a client built with its options, never
+ * connected) lacks: empty for the pg 8 / pg-pool 3 it was written for. A pg that renamed them would leave
+ * the guard blind, so `watch` says so at boot rather than let a hung server hold requests without a word.
+ * Example: `missingInternals(new Pool())` → `[]`.
+ */
+export function missingInternals(pool: Pool): string[] {
+  const missing: string[] = [];
+  const internals = pool as unknown as { _clients?: unknown; _pendingQueue?: unknown };
+  if (!Array.isArray(internals._clients)) {
+    missing.push('Pool._clients');
+  }
+  if (!Array.isArray(internals._pendingQueue)) {
+    missing.push('Pool._pendingQueue');
+  }
+  const client = new Client(pool.options) as GuardedClient;
+  if (typeof client._connecting !== 'boolean' || typeof client._connected !== 'boolean') {
+    missing.push('Client._connecting');
+  }
+  if (typeof client._getActiveQuery !== 'function' && !('_activeQuery' in client)) {
+    missing.push('Client._getActiveQuery');
+  }
+  if (typeof client.connection?.stream?.destroy !== 'function') {
+    missing.push('Client.connection.stream');
+  }
+  return missing;
+}
+
+/**
  * What a client is waiting on: its running query, or the client itself while its connection is being opened
  * (a new connection to a hung server waits for the server's greeting forever: pg has no default deadline).
  */
@@ -93,6 +121,14 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
    * Returns a function that stops watching it, for a pool about to end.
    */
   watch(pool: Pool): () => void {
+    const missing = missingInternals(pool);
+    if (missing.length > 0) {
+      // Still watched: each read falls back to nothing, so what is left of the guard still works.
+      this.logger.error(
+        `The hang guard reads pg internals the installed pg lacks (${missing.join(', ')}): requests to a ` +
+          'database server that stops answering may wait until it answers. Nestor supports pg 8 and pg-pool 3.',
+      );
+    }
     this.pools.add(pool);
     if (!this.timer) {
       this.timer = setInterval(() => {
