@@ -58,7 +58,7 @@ export function auditValue(value: unknown): unknown {
       return value.toString();
     case 'object':
       if (value instanceof Date) {
-        return Number.isNaN(value.getTime()) ? null : value.toISOString();
+        return value.toJSON(); // null for an invalid date; quicker for a timestamp read by a generated route
       }
       // Arrays (`tagIds`) and JSON columns: exactly what JSON.stringify sends.
       return JSON.parse(

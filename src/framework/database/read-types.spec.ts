@@ -54,74 +54,99 @@ function random(seed: number): () => number {
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
 
+/** Timestamps as PostgreSQL writes them in a UTC session (random, and every short fraction), and edge cases. */
+function timestampInputs(): string[] {
+  const next = random(7);
+  const inputs: string[] = [];
+  for (let i = 0; i < 20000; i++) {
+    const year = 1000 + Math.floor(next() * 9000);
+    const fraction = Math.floor(next() * 7); // 0 to 6 digits
+    const digits = pad(Math.floor(next() * 1000000), 6).slice(0, fraction);
+    inputs.push(
+      `${pad(year, 4)}-${pad(1 + Math.floor(next() * 12), 2)}-${pad(1 + Math.floor(next() * 31), 2)} ` +
+        `${pad(Math.floor(next() * 24), 2)}:${pad(Math.floor(next() * 60), 2)}:${pad(Math.floor(next() * 60), 2)}` +
+        `${fraction ? `.${digits}` : ''}+00`,
+    );
+  }
+  // Every fraction of 1 to 4 digits, where rounding the fraction's double would show first.
+  for (let places = 1; places <= 4; places++) {
+    for (let n = 0; n < 10 ** places; n++) {
+      inputs.push(`2026-12-04 10:00:00.${pad(n, places)}+00`);
+    }
+  }
+  const edges = [
+    '2026-12-04 10:00:00.123+00',
+    '2026-12-04 10:00:00+00',
+    '2026-12-04 10:00:00.1+00',
+    '2026-12-04 10:00:00.000001+00',
+    '2026-12-04 10:00:00.999999+00',
+    '2026-12-04 10:00:00.0005+00',
+    '2026-12-04 10:00:00.29+00',
+    '2026-12-04 10:00:00.009+00',
+    '2026-12-04 10:00:00.1234567+00', // 7 digits: not PostgreSQL's, left to pg
+    '2026-12-04 10:00:00.+00',
+    '2026-12-04 10:00:00.12a+00',
+    '2026-12-04 10:00:60+00', // leap second
+    '2026-02-30 10:00:00+00', // rolls over like Date.UTC
+    '2026-13-01 10:00:00+00',
+    '2026-00-00 00:00:00+00',
+    '2026-12-04 24:00:00+00',
+    '2026-12-04 10:00:00+01',
+    '2026-12-04 10:00:00.5-05',
+    '2026-12-04 10:00:00+05:30',
+    '2026-12-04 10:00:00-03:30:15',
+    '2026-12-04 10:00:00Z',
+    '2026-12-04T10:00:00+00',
+    '2026-12-04 10:00:00+00 BC',
+    '0044-03-15 12:00:00+00 BC',
+    '0099-01-01 00:00:00+00',
+    '0001-01-01 00:00:00+00',
+    '0999-12-31 23:59:59.999+00',
+    '1000-01-01 00:00:00+00',
+    '9999-12-31 23:59:59.999999+00',
+    '10000-01-01 00:00:00+00',
+    '294276-12-31 23:59:59.999999+00',
+    '1970-01-01 00:00:00+00',
+    '1969-12-31 23:59:59.999999+00',
+    'infinity',
+    '-infinity',
+    '2026-12-04',
+    '2026-12-04 10:00:00',
+    '2026-12-04 10:00+00',
+    '2026-1a-04 10:00:00+00',
+    '2026-12-04 10:0:00+00',
+    ' 2026-12-04 10:00:00+00',
+    '2026-12-04 10:00:00+000',
+    '+00',
+    '',
+    'not a date',
+  ];
+  return [...inputs, ...edges];
+}
+
 describe('read types', () => {
   it('parses UTC timestamps as node-postgres does, on random and edge-case inputs', () => {
-    const next = random(7);
-    const inputs: string[] = [];
-    for (let i = 0; i < 20000; i++) {
-      const year = 1000 + Math.floor(next() * 9000);
-      const fraction = Math.floor(next() * 7); // 0 to 6 digits
-      const digits = pad(Math.floor(next() * 1000000), 6).slice(0, fraction);
-      inputs.push(
-        `${pad(year, 4)}-${pad(1 + Math.floor(next() * 12), 2)}-${pad(1 + Math.floor(next() * 31), 2)} ` +
-          `${pad(Math.floor(next() * 24), 2)}:${pad(Math.floor(next() * 60), 2)}:${pad(Math.floor(next() * 60), 2)}` +
-          `${fraction ? `.${digits}` : ''}+00`,
-      );
-    }
-    // Every fraction of 1 to 4 digits, where rounding the fraction's double would show first.
-    for (let places = 1; places <= 4; places++) {
-      for (let n = 0; n < 10 ** places; n++) {
-        inputs.push(`2026-12-04 10:00:00.${pad(n, places)}+00`);
-      }
-    }
-    const edges = [
-      '2026-12-04 10:00:00.123+00',
-      '2026-12-04 10:00:00+00',
-      '2026-12-04 10:00:00.1+00',
-      '2026-12-04 10:00:00.000001+00',
-      '2026-12-04 10:00:00.999999+00',
-      '2026-12-04 10:00:00.0005+00',
-      '2026-12-04 10:00:00.29+00',
-      '2026-12-04 10:00:00.009+00',
-      '2026-12-04 10:00:00.1234567+00', // 7 digits: not PostgreSQL's, left to pg
-      '2026-12-04 10:00:00.+00',
-      '2026-12-04 10:00:00.12a+00',
-      '2026-12-04 10:00:60+00', // leap second
-      '2026-02-30 10:00:00+00', // rolls over like Date.UTC
-      '2026-13-01 10:00:00+00',
-      '2026-00-00 00:00:00+00',
-      '2026-12-04 24:00:00+00',
-      '2026-12-04 10:00:00+01',
-      '2026-12-04 10:00:00.5-05',
-      '2026-12-04 10:00:00+05:30',
-      '2026-12-04 10:00:00-03:30:15',
-      '2026-12-04 10:00:00Z',
-      '2026-12-04T10:00:00+00',
-      '2026-12-04 10:00:00+00 BC',
-      '0044-03-15 12:00:00+00 BC',
-      '0099-01-01 00:00:00+00',
-      '0001-01-01 00:00:00+00',
-      '0999-12-31 23:59:59.999+00',
-      '1000-01-01 00:00:00+00',
-      '9999-12-31 23:59:59.999999+00',
-      '10000-01-01 00:00:00+00',
-      '294276-12-31 23:59:59.999999+00',
-      '1970-01-01 00:00:00+00',
-      '1969-12-31 23:59:59.999999+00',
-      'infinity',
-      '-infinity',
-      '2026-12-04',
-      '2026-12-04 10:00:00',
-      '2026-12-04 10:00+00',
-      '2026-1a-04 10:00:00+00',
-      '2026-12-04 10:0:00+00',
-      ' 2026-12-04 10:00:00+00',
-      '2026-12-04 10:00:00+000',
-      '+00',
-      '',
-      'not a date',
-    ];
-    expect(disagreements([...inputs, ...edges], parseUtcTimestamp, pgTimestamp)).toEqual([]);
+    expect(disagreements(timestampInputs(), parseUtcTimestamp, pgTimestamp)).toEqual([]);
+  });
+
+  it("writes the JSON node-postgres's Date writes, for every timestamp it reads", () => {
+    const differing = timestampInputs()
+      .map((input) => ({ input, fast: outcome(parseUtcTimestamp, input), pg: outcome(pgTimestamp, input) }))
+      .filter(({ fast, pg }) => JSON.stringify(fast) !== JSON.stringify(pg));
+    expect(differing).toEqual([]);
+    const row = { at: parseUtcTimestamp('2026-12-04 10:00:00.123456+00') };
+    expect(JSON.stringify(row)).toBe('{"at":"2026-12-04T10:00:00.123Z"}'); // Date keeps whole milliseconds
+  });
+
+  it('answers a Date, whose JSON follows a change made after it was read', () => {
+    const read = parseUtcTimestamp('2026-12-04 10:00:00.5+00') as Date;
+    expect(read).toBeInstanceOf(Date);
+    expect(Object.keys(read)).toEqual([]);
+    expect(read.toJSON()).toBe('2026-12-04T10:00:00.500Z');
+    read.setUTCFullYear(2030);
+    expect(JSON.stringify(read)).toBe('"2030-12-04T10:00:00.500Z"');
+    read.setTime(Number.NaN);
+    expect(JSON.stringify(read)).toBe('null');
   });
 
   it('parses int2 and int4 arrays as node-postgres does, on random and edge-case inputs', () => {

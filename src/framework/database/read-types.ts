@@ -34,11 +34,48 @@ function digits(text: string, at: number, length: number): number {
   return value;
 }
 
+/** Days in `month` (1–12) of `year`, in the proleptic Gregorian calendar Date uses. */
+function daysIn(year: number, month: number): number {
+  if (month === 2) {
+    return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  }
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * A `timestamptz` parseUtcTimestamp read: a Date in every way, whose JSON is PostgreSQL's own text rearranged
+ * rather than Date's toISOString, which costs about 0.6 µs a date inside JSON.stringify (most of a 20-row
+ * page's serialization: 59 against 12 µs for 80 dates). A date changed after it was read answers Date's JSON.
+ */
+class ReadTimestamp extends Date {
+  readonly #text: string;
+  readonly #time: number;
+
+  constructor(time: number, text: string) {
+    super(time);
+    this.#time = time;
+    this.#text = text;
+  }
+
+  override toJSON(): string {
+    const time = this.getTime();
+    if (time !== this.#time) {
+      return super.toJSON();
+    }
+    // The text's date and time of day, which Date.UTC kept as they were (see parseUtcTimestamp), and the
+    // milliseconds Date kept of the fraction.
+    const ms = ((time % 1000) + 1000) % 1000;
+    const text = this.#text;
+    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+  }
+}
+
 /**
  * A `timestamptz` in the form PostgreSQL writes it in a UTC session (`2026-12-04 10:00:00.123456+00`, the
  * fraction optional, 1 to 6 digits), as node-postgres's parser (postgres-date) reads it: the same
  * `Date.UTC` of the same numbers, the fraction as `1000 * parseFloat('.123456')` (computed without the text). Anything else (another
- * offset, BC, infinity, years before 1000 or after 9999) is left to postgres-date.
+ * offset, BC, infinity, years before 1000 or after 9999) is left to postgres-date. The Date answered is a
+ * ReadTimestamp, whose JSON is quicker to write.
  */
 export function parseUtcTimestamp(value: string): unknown {
   const length = value.length;
@@ -74,7 +111,17 @@ export function parseUtcTimestamp(value: string): unknown {
     // parseFloat('.123456') is the double nearest 123456 / 10^6, which is what dividing gives (both exact).
     ms = 1000 * (decimals / POWERS_OF_TEN[fraction - 1]);
   }
-  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+  const time = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  // Components out of range (PostgreSQL writes none) roll over in Date.UTC: the text is then not the date's.
+  const canonical =
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    (day <= 28 || day <= daysIn(year, month)) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59;
+  return canonical ? new ReadTimestamp(time, value) : new Date(time);
 }
 
 /**
