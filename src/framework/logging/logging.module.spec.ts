@@ -1,10 +1,13 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify, { FastifyInstance } from 'fastify';
-import type { BaseLogger } from 'pino';
+import { type BaseLogger, pino } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { QueryFailedError } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
-import { logRequests, loggerOptions } from 'src/framework/logging/logging.module';
+import { logDestination, logRequests, loggerOptions } from 'src/framework/logging/logging.module';
 
 describe('logRequests', () => {
   const lines: Record<string, unknown>[] = [];
@@ -115,5 +118,23 @@ describe('logRequests', () => {
     await app.inject({ url: '/health/live' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, req: { id: 'trace-2' }, res: { statusCode: 500 } });
+  });
+});
+
+describe('logDestination', () => {
+  it('has written a line when the logging call returns, so a crash right after loses none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestor-log-'));
+    try {
+      const file = join(dir, 'out.log');
+      const destination = logDestination(file);
+      const logger = pino({}, destination);
+      logger.info({ n: 1 }, 'first');
+      logger.warn('second');
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['first', 'second']);
+      (destination as unknown as { end(): void }).end();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,7 @@
  *   checked, the body validated, then one transaction: the INSERT … RETURNING and the audit entry (same
  *   `audit_entry` row as Nestor's, checked by the harness), 201 with Location and ETag.
  * - One JSON log line per answered request (pino, authorization and cookie redacted) at LOG_LEVEL (default
- *   `info`, as Nestor in production), like Nestor's request log.
+ *   `info`, as Nestor in production), like Nestor's request log, written synchronously as Nestor's is.
  * Not done (Nestor does): security headers, request id header, metrics, rate limits, API-version headers.
  */
 import { createHash, createSecretKey } from 'node:crypto';
@@ -34,11 +34,15 @@ import {
   writeConflict,
 } from 'test/bench/contenders/raw-common';
 
-const logger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
-  redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-  serializers: { req: pino.stdSerializers.req, res: pino.stdSerializers.res },
-});
+// Written before the call returns, as Nestor writes its lines (logDestination).
+const logger = pino(
+  {
+    level: process.env.LOG_LEVEL ?? 'info',
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    serializers: { req: pino.stdSerializers.req, res: pino.stdSerializers.res },
+  },
+  pino.destination({ dest: 1, sync: true }),
+);
 const app = rawApp({ loggerInstance: logger, disableRequestLogging: true });
 app.addHook('onResponse', (request, reply, done) => {
   if (request.url !== '/health/live') {
