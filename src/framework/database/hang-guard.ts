@@ -22,8 +22,14 @@ type GuardedClient = PoolClient & {
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
-/** pg-pool 3.x internals: the callbacks of `connect()` calls waiting for a free connection. */
-type QueuedPool = Pool & { _pendingQueue?: { callback: (error: Error) => void }[] };
+/**
+ * pg-pool 3.x internals: every client it opened, idle or checked out (stable since pg-pool 2), and the
+ * callbacks of `connect()` calls waiting for a free connection. missingInternals checks they are there.
+ */
+type GuardedPool = Pool & {
+  _clients?: GuardedClient[];
+  _pendingQueue?: { callback: (error: Error) => void }[];
+};
 
 /**
  * Fails every request waiting for one of the pool's connections, as pg-pool fails them on its own timeout
@@ -31,7 +37,7 @@ type QueuedPool = Pool & { _pendingQueue?: { callback: (error: Error) => void }[
  * 503 for. Returns how many there were.
  */
 function failQueued(pool: Pool): number {
-  const queue = (pool as QueuedPool)._pendingQueue ?? [];
+  const queue = (pool as GuardedPool)._pendingQueue ?? [];
   const waiting = queue.splice(0, queue.length);
   for (const item of waiting) {
     item.callback(new Error('Connection terminated: the database server did not answer'));
@@ -47,7 +53,7 @@ function failQueued(pool: Pool): number {
  */
 export function missingInternals(pool: Pool): string[] {
   const missing: string[] = [];
-  const internals = pool as unknown as { _clients?: unknown; _pendingQueue?: unknown };
+  const internals = pool as GuardedPool;
   if (!Array.isArray(internals._clients)) {
     missing.push('Pool._clients');
   }
@@ -146,8 +152,7 @@ export class DatabaseHangGuard implements OnApplicationBootstrap, OnApplicationS
       return;
     }
     const now = Date.now();
-    // pg-pool keeps every client it opened, idle or checked out, in _clients (stable since pg-pool 2).
-    const clients = (pool as unknown as { _clients?: GuardedClient[] })._clients ?? [];
+    const clients = (pool as GuardedPool)._clients ?? [];
     // Every client waiting now, whatever for how long: if the probe then fails, none was answered through
     // the whole probe window either (one that came due during a probe would otherwise wait one more).
     const waiting = new Map<GuardedClient, object>();

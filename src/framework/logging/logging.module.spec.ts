@@ -124,16 +124,16 @@ describe('logRequests', () => {
 describe('logDestination', () => {
   it('has written a line when the logging call returns, so a crash right after loses none', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nestor-log-'));
+    const file = join(dir, 'out.log');
+    const destination = logDestination(file);
     try {
-      const file = join(dir, 'out.log');
-      const destination = logDestination(file);
       const logger = pino({}, destination);
       logger.info({ n: 1 }, 'first');
       logger.warn('second');
       const lines = readFileSync(file, 'utf8').trim().split('\n');
       expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['first', 'second']);
-      (destination as unknown as { end(): void }).end();
     } finally {
+      (destination as unknown as { end(): void }).end(); // closes the file even when an expectation failed
       rmSync(dir, { recursive: true, force: true });
     }
   });
