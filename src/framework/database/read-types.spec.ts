@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { types } from 'pg';
 import { READ_TYPES, parseIntegerArray, parseUtcTimestamp } from 'src/framework/database/read-types';
 
@@ -152,6 +153,16 @@ describe('read types', () => {
     expect(JSON.stringify(read)).toBe('"2030-12-04T10:00:00.500Z"');
     read.setTime(Number.NaN);
     expect(JSON.stringify(read)).toBe('null');
+  });
+
+  it("compares and prints as a plain Date in users' tests and logs", () => {
+    const read = parseUtcTimestamp('2026-12-04 10:00:00.5+00');
+    const date = new Date('2026-12-04T10:00:00.500Z');
+    // A user's unit test of a generated row: toStrictEqual compares constructors.
+    expect({ createdAt: read }).toStrictEqual({ createdAt: date });
+    expect(inspect(read)).toBe(inspect(date));
+    expect(inspect({ at: read })).toBe(inspect({ at: date }));
+    expect((read as Date).constructor).toBe(Date);
   });
 
   it('parses int2 and int4 arrays as node-postgres does, on random and edge-case inputs', () => {

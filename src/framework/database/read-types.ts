@@ -69,6 +69,13 @@ class ReadTimestamp extends Date {
     return `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
   }
 }
+// Its constructor is Date's, so a user's test comparing a read row with `toStrictEqual` (which compares
+// constructors), util.inspect and `new value.constructor(…)` see the plain Date it stands for.
+Object.defineProperty(ReadTimestamp.prototype, 'constructor', {
+  value: Date,
+  writable: true,
+  configurable: true,
+});
 
 /**
  * A `timestamptz` in the form PostgreSQL writes it in a UTC session (`2026-12-04 10:00:00.123456+00`, the
