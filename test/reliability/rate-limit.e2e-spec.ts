@@ -101,6 +101,53 @@ describe('API request budget (RATE_LIMIT_ANON / RATE_LIMIT_USER)', () => {
   });
 });
 
+/** A budget set `off` is no budget: the other still counts, and with both off no guard counts anything. */
+describe('API request budget turned off', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(AppModule.forRoot, {
+      env: { RATE_LIMIT_ANON: 'off', RATE_LIMIT_USER: `${USER}/minute` },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('anonymous off, user on: anonymous callers are never limited, signed-in ones are', async () => {
+    for (let i = 0; i < ANON + 10; i++) {
+      const res = await t.anonymous().inject({ url: '/api/products', remoteAddress: '203.0.113.200' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['x-ratelimit-limit']).toBeUndefined();
+    }
+    const dave = await t.createUser();
+    for (let i = 0; i < USER; i++) {
+      const res = await t.actingAs(dave).inject('/api/auth/me');
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['x-ratelimit-limit']).toBe(String(USER));
+    }
+    expect((await t.actingAs(dave).inject('/api/auth/me')).statusCode).toBe(429);
+  });
+
+  it('both off: nobody is limited and no budget headers are sent', async () => {
+    const open = await createTestApp(AppModule.forRoot, {
+      env: { RATE_LIMIT_ANON: 'off', RATE_LIMIT_USER: 'off' },
+    });
+    try {
+      const erin = await open.createUser();
+      for (let i = 0; i < USER + 10; i++) {
+        const anonymous = await open
+          .anonymous()
+          .inject({ url: '/api/products', remoteAddress: '203.0.113.201' });
+        const signedIn = await open.actingAs(erin).inject('/api/auth/me');
+        expect([anonymous.statusCode, signedIn.statusCode]).toEqual([200, 200]);
+        expect(
+          anonymous.headers['x-ratelimit-limit'] ?? signedIn.headers['x-ratelimit-limit'],
+        ).toBeUndefined();
+      }
+    } finally {
+      await open.close();
+    }
+  });
+});
+
 /**
  * Issue 20 §1: with REDIS_URL the budget is one counter in Redis (`<JOBS_PREFIX>:rate-limit:…`) that every
  * process shares; test/scale/cluster.e2e-spec.ts checks the same across real processes behind HAProxy.
