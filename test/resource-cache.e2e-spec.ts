@@ -268,6 +268,70 @@ describe('Resource cache, Redis (two processes sharing it)', () => {
   });
 });
 
+/**
+ * RESOURCE_CACHE=off in one process (a rolling change of the setting, a worker started with it off): it
+ * reads the database, and its writes still invalidate what processes sharing Redis with the cache on hold.
+ */
+describe('Resource cache, Redis shared with a process that has it off', () => {
+  const prefix = `cache-off-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const env = {
+    REDIS_URL: TEST_REDIS_URL,
+    JOBS_PREFIX: prefix,
+    SECRET_KEY: randomBytes(32).toString('base64url'),
+  };
+  let on: TestApp;
+  let off: TestApp;
+  beforeAll(async () => {
+    on = await createTestApp(AppModule.forRoot, { env });
+    const url = (on.app.get(DataSource).options as { url: string }).url;
+    off = await createTestApp(AppModule.forRoot, {
+      as: 'superuser',
+      env: { ...env, DATABASE_URL: url, RESOURCE_CACHE: 'off' },
+    });
+  });
+  afterAll(async () => {
+    await off?.close();
+    await on?.close();
+    await deleteRedisKeys(TEST_REDIS_URL, prefix);
+  });
+
+  it("invalidates the other process's answers on every kind of write, and reads the database itself", async () => {
+    const category = await on.factory(Category).create({ name: 'Off', slug: `off-${randomUUID()}` });
+    const product = await on.factory(Product).create({
+      sku: `OFF-${randomUUID().slice(0, 8)}`,
+      price: '5.00',
+      stock: 10,
+      status: ProductStatus.Active,
+      category,
+    });
+    const nameIn = async (app: TestApp) =>
+      (await app.anonymous().inject(`/api/products/${product.id}`)).json<{ name: string }>().name;
+    const before = await cacheCounts(on, 'products');
+    await nameIn(on);
+    await nameIn(on);
+    expect(await cacheCounts(on, 'products')).toEqual({ hits: before.hits + 1, misses: before.misses + 1 });
+
+    // A TypeORM entity write in the process with the cache off (a repository save outside any request).
+    const products = off.app.get(DataSource).getRepository(Product);
+    await products.save({ ...(await products.findOneByOrFail({ id: product.id })), name: 'Saved while off' });
+    expect(await nameIn(on)).toBe('Saved while off');
+
+    // A write through its generated API.
+    const patched = await off.inject({
+      method: 'PATCH',
+      url: `/api/products/${product.id}`,
+      payload: { name: 'Patched while off' },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect(await nameIn(on)).toBe('Patched while off');
+
+    // Its own reads never come from the cache.
+    await nameIn(off);
+    await nameIn(off);
+    expect(await cacheCounts(off, 'products')).toEqual({ hits: 0, misses: 0 });
+  });
+});
+
 describe('Resource cache, in-process LRU (no REDIS_URL)', () => {
   cacheCases('memory', {});
 });

@@ -38,7 +38,14 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   private readonly logger = new Logger('ResourceCache');
   private readonly store: CacheStore;
   private readonly prefix: string;
+  /** RESOURCE_CACHE: answers are read from and stored in the cache. */
   private readonly enabled: boolean;
+  /**
+   * Writes invalidate: with the cache on, or in Redis whatever this process's setting, since other processes
+   * sharing it may have it on (a rolling change of RESOURCE_CACHE, a worker started with it off). An
+   * in-process LRU with the cache off has no reader.
+   */
+  private readonly invalidates: boolean;
   private readonly hits: Counter<'resource'>;
   private readonly misses: Counter<'resource'>;
   /** Per resource path: the stamps its answers depend on (its own and those of related resources). */
@@ -61,6 +68,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     this.store = config.redisUrl ? new RedisCacheStore(config.redisUrl) : new MemoryCacheStore();
     this.prefix = `${config.jobsPrefix}:cache`;
     this.enabled = config.resourceCache;
+    this.invalidates = config.resourceCache || config.redisUrl !== undefined;
     const counter = (name: string, help: string): Counter<'resource'> =>
       new Counter({ name, help, labelNames: ['resource'] as const, registers: [metrics.registry] });
     this.hits = counter('nestor_resource_cache_hits_total', 'Resource answers served from the cache');
@@ -118,7 +126,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     const path = this.pathOf(resource);
     const stamp = this.stampKey(path);
     this.index();
-    if (!this.watched!.has(stamp)) {
+    if (!this.invalidates || !this.watched!.has(stamp)) {
       return;
     }
     try {
@@ -175,7 +183,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   }
 
   onModuleInit(): void {
-    if (this.enabled) {
+    if (this.invalidates) {
       this.dataSource.subscribers.push(this);
     }
   }
