@@ -511,7 +511,7 @@ async function measure(
   for (let run = 0; run < options.runs; run++) {
     // Rotated, and reversed every other run, so each contender follows each neighbour as often as it
     // precedes it: in A/A create runs (one build in two processes, always in the same order), the one
-    // measured right after the other was 25-60 % slower in 3 or 4 of 5 pairs, whichever it was.
+    // measured right after the other was 25-60 % slower in 3 or 4 of 5 pairs, whichever it was (README).
     const order = rotate(specs, run);
     for (const { contender, spec } of run % 2 === 0 ? order : order.reverse()) {
       const sample = await load(
