@@ -10,10 +10,21 @@ type Parser = (value: string) => unknown;
 
 const POWERS_OF_TEN = [1, 10, 100, 1000, 10000, 100000, 1000000];
 
-const fallback = (oid: number): Parser => types.getTypeParser(oid, 'text') as Parser;
-const parseTimestamp = fallback(TIMESTAMPTZ);
+/**
+ * pg-types' own text parsers, as it registered them: what `types.getTypeParser` answers until an app sets
+ * another with `types.setTypeParser`. Taken from its registration, not from the registry when this module
+ * loads, so that an app module that set a parser before the framework loaded is still seen. Where pg has a
+ * pg-types of its own (another copy nested below it), none of these is the registry's and the fast parsers
+ * stay off: only slower.
+ */
+const BUILTIN = new Map<number, Parser>();
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- pg-types' untyped registration list
+(require('pg-types/lib/textParsers') as { init(register: (oid: number, parse: Parser) => void): void }).init(
+  (oid, parse) => BUILTIN.set(oid, parse),
+);
+const parseTimestamp = BUILTIN.get(TIMESTAMPTZ)!;
 /** node-postgres reads int2[] and int4[] with the same parser. */
-const parseIntArray = fallback(INT4_ARRAY);
+const parseIntArray = BUILTIN.get(INT4_ARRAY)!;
 
 /** A digit's value, or -1. */
 function digit(text: string, at: number): number {
@@ -166,24 +177,26 @@ export function parseIntegerArray(value: string): unknown {
   return entries;
 }
 
+/** The fast parser standing in for pg-types' own parser of `oid`. */
+const FAST = new Map<number, Parser>([
+  [TIMESTAMPTZ, parseUtcTimestamp],
+  [INT2_ARRAY, parseIntegerArray],
+  [INT4_ARRAY, parseIntegerArray],
+]);
+
 /**
  * The `types` of a node-postgres query config (`{ text, values, types: READ_TYPES }`): the fast parsers
- * above for `timestamptz`, `int2[]` and `int4[]`, node-postgres's own parsers (pg-types, the global ones a
- * pooled client uses when nothing overrides them) for every other type and for the binary format.
+ * above for `timestamptz`, `int2[]` and `int4[]` while the global registry holds pg-types' own parser for
+ * them, and the global parsers (those a pooled client and TypeORM use) for everything else: a parser an app
+ * set with `types.setTypeParser` is honoured here too, so generated reads answer (and hash) a row as the
+ * write routes do. node-postgres asks once per column of each result.
  */
 export const READ_TYPES: CustomTypesConfig = {
   getTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
-    if (format === undefined || format === 'text') {
-      switch (oid) {
-        case TIMESTAMPTZ:
-          return parseUtcTimestamp;
-        case INT2_ARRAY:
-        case INT4_ARRAY:
-          return parseIntegerArray;
-        default:
-          break;
-      }
+    const current = types.getTypeParser(oid, format ?? 'text') as Parser;
+    if (format !== 'binary' && current === BUILTIN.get(oid)) {
+      return FAST.get(oid) ?? current;
     }
-    return types.getTypeParser(oid, format ?? 'text');
+    return current;
   },
 };
