@@ -254,7 +254,8 @@ class ResourceRoutes {
     const parsed = this.getQuery(query(request));
     const { row, etag } = await this.service.get(this.service.parseId(id), {
       fields: parsed.fields,
-      include: parsed.include,
+      // A service of the app's own may add to it: the shared empty query's array is frozen.
+      include: parsed === this.emptyQuery ? [] : parsed.include,
       principal: principalOf(request),
       trashed: parsed.trashed,
     });
