@@ -7,6 +7,7 @@ import {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
+import { AfterCommitQueue } from 'src/framework/database/after-commit';
 import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
 
 /**
@@ -77,6 +78,8 @@ export class SecurityEvents implements EntitySubscriberInterface, OnModuleInit, 
 
   private readonly logger = new Logger('security');
   private readonly listeners = new Set<(event: SecurityEvent) => void>();
+  /** Events of a transaction's writes, logged once it commits. */
+  private readonly pending = new AfterCommitQueue<() => void>(PENDING);
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -121,8 +124,7 @@ export class SecurityEvents implements EntitySubscriberInterface, OnModuleInit, 
       this.record(event, fields, request);
       return;
     }
-    const data = queryRunner.data as Record<string, (() => void)[] | undefined>;
-    (data[PENDING] ??= []).push(() => this.record(event, fields, request));
+    this.pending.add(queryRunner, [() => this.record(event, fields, request)]);
   }
 
   /**
@@ -156,14 +158,12 @@ export class SecurityEvents implements EntitySubscriberInterface, OnModuleInit, 
     return () => this.listeners.delete(listener);
   }
 
+  /** Logs what the transaction queued once the outermost one commits (not at a savepoint's release). */
   afterTransactionCommit(event: TransactionCommitEvent): void {
-    const data = event.queryRunner.data as Record<string, (() => void)[] | undefined>;
-    const pending = data[PENDING];
-    data[PENDING] = [];
-    pending?.forEach((log) => log());
+    this.pending.committed(event.queryRunner)?.forEach((log) => log());
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
-    (event.queryRunner.data as Record<string, unknown>)[PENDING] = [];
+    this.pending.rolledBack(event.queryRunner);
   }
 }

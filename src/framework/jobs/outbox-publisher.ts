@@ -4,6 +4,7 @@ import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { withJobMeta } from 'src/framework/jobs/job-runner';
 import { JobRegistry } from 'src/framework/jobs/job.registry';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
+import { AfterCommitQueue } from 'src/framework/database/after-commit';
 import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
 import { OutageLog } from 'src/framework/logging/outage-log';
 
@@ -14,7 +15,6 @@ const LOST_AFTER_MS = 60_000;
 /** Finished outbox rows are kept this long (for inspection), then pruned. */
 const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
 const SWEEP_EVERY_MS = 2_000;
-const PENDING = 'nestorOutbox';
 
 /** An outbox row as the publisher reads it (`payload` as the JSON text written to the row, or parsed). */
 export interface OutboxRow {
@@ -38,6 +38,8 @@ export class OutboxPublisher implements EntitySubscriberInterface {
   readonly [STATEMENT_SAFE] = true;
 
   private readonly logger = new Logger('Jobs');
+  /** Rows enqueued in a transaction, published once it commits. */
+  private readonly pending = new AfterCommitQueue<OutboxRow>('nestor:pending-outbox-rows');
   /** A sweep fails every SWEEP_EVERY_MS while the database or the backend is away: said once, then summed up. */
   private readonly sweepOutages = new OutageLog(this.logger, 'The job outbox');
   private sweeper?: NodeJS.Timeout;
@@ -76,8 +78,7 @@ export class OutboxPublisher implements EntitySubscriberInterface {
     }
     const queryRunner = manager?.queryRunner;
     if (queryRunner?.isTransactionActive) {
-      const data = queryRunner.data as Record<string, OutboxRow[] | undefined>;
-      (data[PENDING] ??= []).push(...rows);
+      this.pending.add(queryRunner, rows);
     } else {
       // The rows are durable already: publish in the background so a Redis outage never holds the caller
       // (commands wait for Redis to come back); the sweeper covers a publish that does not complete.
@@ -87,12 +88,13 @@ export class OutboxPublisher implements EntitySubscriberInterface {
     }
   }
 
-  /** TypeORM calls this after every commit: publish what that transaction enqueued. */
+  /**
+   * TypeORM calls this after every commit: publish what the transaction enqueued once the outermost one
+   * has committed, not when a nested `transaction()` inside it releases its savepoint.
+   */
   afterTransactionCommit(event: TransactionCommitEvent): void {
-    const data = event.queryRunner.data as Record<string, OutboxRow[] | undefined>;
-    const rows = data[PENDING];
+    const rows = this.pending.committed(event.queryRunner);
     if (rows?.length) {
-      data[PENDING] = [];
       // Publication failures leave the rows for the sweeper; the request that committed is not failed.
       this.publishRows(rows).catch((error: Error) =>
         this.logger.warn(`Publish deferred to the sweeper: ${error.message}`),
@@ -101,7 +103,7 @@ export class OutboxPublisher implements EntitySubscriberInterface {
   }
 
   afterTransactionRollback(event: TransactionCommitEvent): void {
-    (event.queryRunner.data as Record<string, OutboxRow[] | undefined>)[PENDING] = [];
+    this.pending.rolledBack(event.queryRunner);
   }
 
   /** Publishes the outbox rows of these ids not published yet (idempotent: the job id is the row id). */
