@@ -43,6 +43,8 @@ export class OutboxPublisher implements EntitySubscriberInterface {
   /** A sweep fails every SWEEP_EVERY_MS while the database or the backend is away: said once, then summed up. */
   private readonly sweepOutages = new OutageLog(this.logger, 'The job outbox');
   private sweeper?: NodeJS.Timeout;
+  /** Where the next recoverLost pass starts: the (publishedAt, id) its last page ended on. */
+  private lostAfter?: string[];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -51,7 +53,7 @@ export class OutboxPublisher implements EntitySubscriberInterface {
     private readonly settler: OutboxSettler,
   ) {
     backend.onLostQueues(async () => {
-      const republished = await this.recoverLost(0, 10_000);
+      const republished = await this.recoverAllLost();
       this.logger.warn(`Redis restart: ${republished} lost job(s) republished`);
     });
   }
@@ -132,41 +134,95 @@ export class OutboxPublisher implements EntitySubscriberInterface {
         byName.set(row.name, [row]);
       }
     }
+    // Each job's batch on its own: one that cannot be published holds back none of the others.
+    let failure: Error | undefined;
     for (const [name, batch] of byName) {
-      const job = this.registry.get(name);
-      await this.backend.queue(name).addBulk(
-        batch.map((row) => ({
-          name,
-          data: withJobMeta(
-            typeof row.payload === 'string' ? (JSON.parse(row.payload) as object) : row.payload,
-            { requestId: row.requestId ?? undefined },
-          ),
-          opts: {
-            jobId: row.id,
-            attempts: job.options.attempts,
-            backoff: { type: 'exponential', delay: job.options.backoff, jitter: 0.5 },
-            ...(row.delay ? { delay: row.delay } : {}),
-            ...(row.priority ? { priority: row.priority } : {}),
-            removeOnComplete: { age: 24 * 3600, count: 10_000 },
-            removeOnFail: { age: 7 * 24 * 3600 },
-          },
-        })),
-      );
-      await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = now() WHERE id = ANY($1)', [
-        batch.map((row) => row.id),
-      ]);
+      try {
+        await this.publishBatch(name, batch);
+      } catch (error) {
+        failure ??= error as Error;
+      }
+    }
+    if (failure) {
+      throw failure;
     }
   }
 
+  /** Adds one job's rows to its queue and marks them published. */
+  private async publishBatch(name: string, batch: OutboxRow[]): Promise<void> {
+    const job = this.registry.get(name);
+    await this.backend.queue(name).addBulk(
+      batch.map((row) => ({
+        name,
+        data: withJobMeta(
+          typeof row.payload === 'string' ? (JSON.parse(row.payload) as object) : row.payload,
+          { requestId: row.requestId ?? undefined },
+        ),
+        opts: {
+          jobId: row.id,
+          attempts: job.options.attempts,
+          backoff: { type: 'exponential', delay: job.options.backoff, jitter: 0.5 },
+          ...(row.delay ? { delay: row.delay } : {}),
+          ...(row.priority ? { priority: row.priority } : {}),
+          removeOnComplete: { age: 24 * 3600, count: 10_000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+    await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = now() WHERE id = ANY($1)', [
+      batch.map((row) => row.id),
+    ]);
+  }
+
   /**
-   * Republishes jobs Redis lost: published, not finished, and no longer known to the queue (a Redis
-   * restart without persistence, a flushed instance). Returns how many were republished.
+   * Republishes jobs Redis lost: published, not finished, and no longer known to the queue (a flushed
+   * instance; a restarted one is caught at once, see onLostQueues), and settles rows whose job ended while
+   * its finished mark did not land. Each call (the sweeper's, every 30 s or so) checks the next `limit`
+   * rows after where the last one stopped, so a backlog, or a thousand reminders due next week, never hides
+   * the rows behind it; a delayed job is checked once it is due. Returns how many were republished.
    */
   async recoverLost(olderThanMs = LOST_AFTER_MS, limit = 200): Promise<number> {
-    const rows = await this.dataSource.query<{ id: string; name: string }[]>(
-      `SELECT id, name FROM job_outbox WHERE "finishedAt" IS NULL AND "publishedAt" < now() - make_interval(secs => $1)
-        ORDER BY "publishedAt" LIMIT $2`,
-      [olderThanMs / 1000, limit],
+    const page = await this.recoverPage({ olderThanMs, limit, after: this.lostAfter, dueOnly: true });
+    this.lostAfter = page.last;
+    await this.dataSource.query(
+      'DELETE FROM job_outbox WHERE "finishedAt" < now() - make_interval(secs => $1)',
+      [KEEP_FINISHED_MS / 1000],
+    );
+    return page.republished;
+  }
+
+  /** After Redis lost its queues (a new server process): every published, unfinished row, due or not. */
+  private async recoverAllLost(): Promise<number> {
+    let republished = 0;
+    let after: string[] | undefined;
+    do {
+      const page = await this.recoverPage({ olderThanMs: 0, limit: 1_000, after, dueOnly: false });
+      republished += page.republished;
+      after = page.last;
+    } while (after);
+    return republished;
+  }
+
+  /**
+   * One page of published, unfinished rows in (publishedAt, id) order after `after`; `last` is the key to
+   * go on from, or undefined once the page was the last. A republished delayed job keeps its due time.
+   */
+  private async recoverPage(page: {
+    olderThanMs: number;
+    limit: number;
+    after?: string[];
+    dueOnly: boolean;
+  }): Promise<{ republished: number; last?: string[] }> {
+    const { olderThanMs, limit, after, dueOnly } = page;
+    // publishedAt as text: a JS Date drops the microseconds, and the rows of one batch share one instant.
+    const rows = await this.dataSource.query<{ id: string; name: string; publishedAt: string }[]>(
+      `SELECT id, name, "publishedAt"::text AS "publishedAt" FROM job_outbox
+        WHERE "finishedAt" IS NULL AND "publishedAt" < now() - make_interval(secs => $1)
+          AND ($3::timestamptz IS NULL OR ("publishedAt", id) > ($3::timestamptz, $4::uuid))
+          AND (NOT $5 OR delay IS NULL
+               OR "publishedAt" + make_interval(secs => delay / 1000.0) < now() - make_interval(secs => $1))
+        ORDER BY "publishedAt", id LIMIT $2`,
+      [olderThanMs / 1000, limit, after?.[0] ?? null, after?.[1] ?? null, dueOnly],
     );
     const lost: string[] = [];
     if (rows.length > 0) {
@@ -186,23 +242,35 @@ export class OutboxPublisher implements EntitySubscriberInterface {
       }
     }
     if (lost.length > 0) {
-      await this.dataSource.query('UPDATE job_outbox SET "publishedAt" = NULL WHERE id = ANY($1)', [lost]);
+      // The delay counts from publication: what is left of it, so the job still runs when it was due.
+      await this.dataSource.query(
+        `UPDATE job_outbox SET "publishedAt" = NULL,
+           delay = GREATEST(0, delay - floor(extract(epoch FROM now() - "publishedAt") * 1000))::int
+         WHERE id = ANY($1)`,
+        [lost],
+      );
       await this.publish(lost);
       this.logger.warn(`Republished ${lost.length} job(s) the queue had lost`);
     }
-    await this.dataSource.query(
-      'DELETE FROM job_outbox WHERE "finishedAt" < now() - make_interval(secs => $1)',
-      [KEEP_FINISHED_MS / 1000],
-    );
-    return lost.length;
+    const last = rows.at(-1);
+    return {
+      republished: lost.length,
+      last: rows.length === limit && last ? [last.publishedAt, last.id] : undefined,
+    };
   }
 
-  /** Republishes rows left unpublished (e.g. the process died between commit and publish). */
+  /**
+   * Republishes rows left unpublished (e.g. the process died between commit and publish), of the jobs this
+   * process declares: a row of a job only a newer deploy knows is left to that deploy's processes, and one
+   * of a job removed from the code stays in the outbox (where the jobs API shows it) without holding back
+   * the rows behind it.
+   */
   async sweep(): Promise<number> {
     const rows = await this.dataSource.query<{ id: string }[]>(
       `SELECT id FROM job_outbox WHERE "publishedAt" IS NULL AND "createdAt" < now() - make_interval(secs => $1)
+          AND name = ANY($2)
         ORDER BY "createdAt" LIMIT 500`,
-      [SWEEP_AFTER_MS / 1000],
+      [SWEEP_AFTER_MS / 1000, this.registry.all().map((job) => job.name)],
     );
     if (rows.length > 0) {
       await this.publish(rows.map((r) => r.id));

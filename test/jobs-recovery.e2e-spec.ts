@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { DynamicModule, Injectable, Module } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { IsString } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { AppModule } from 'src/app.module';
+import { LoadedConfig } from 'src/framework/config/load-config';
+import { Job, JobContext } from 'src/framework/jobs/job.decorator';
+import { JobBackend } from 'src/framework/jobs/backends/job-backend';
+import { JobsService } from 'src/framework/jobs/jobs.service';
+import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
+import { TestApp, createTestApp } from 'src/framework/testing';
+import { waitFor } from 'test/support/wait';
+import { deleteRedisKeys } from 'test/support/redis';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const PREFIX = `jobs-recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+class KeyPayload {
+  @IsString()
+  key!: string;
+}
+
+const runs: { key: string; jobId: string }[] = [];
+
+@Injectable()
+class RecoveryJobs {
+  @Job('recovery.job', { payload: KeyPayload, attempts: 1 })
+  handle({ key }: KeyPayload, ctx: JobContext): Promise<void> {
+    runs.push({ key, jobId: ctx.jobId });
+    return Promise.resolve();
+  }
+
+  @Job('recovery.paused', { payload: KeyPayload, attempts: 1 })
+  held({ key }: KeyPayload, ctx: JobContext): Promise<void> {
+    runs.push({ key, jobId: ctx.jobId });
+    return Promise.resolve();
+  }
+}
+
+@Module({ providers: [RecoveryJobs] })
+class RecoveryJobsModule {}
+
+function withJobs(config: LoadedConfig): DynamicModule {
+  const root = AppModule.forRoot(config);
+  return { ...root, imports: [...(root.imports ?? []), RecoveryJobsModule] };
+}
+
+/** What the outbox sweeper and the lost-job recovery do with rows a crash, a flush or a deploy left behind. */
+describe('jobs: sweeping and recovering the outbox (Redis)', () => {
+  let t: TestApp;
+  let dataSource: DataSource;
+  let publisher: OutboxPublisher;
+  let jobs: JobsService;
+
+  beforeAll(async () => {
+    t = await createTestApp(withJobs, { env: { REDIS_URL, JOBS_PREFIX: PREFIX, WORKERS: 'inline' } });
+    dataSource = t.app.get(DataSource);
+    publisher = t.app.get(OutboxPublisher);
+    jobs = t.app.get(JobsService);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await deleteRedisKeys(REDIS_URL, PREFIX);
+  });
+
+  /** An outbox row as a crash (unpublished) or a flushed Redis (published, gone from the queue) leaves it. */
+  async function outboxRow(
+    name: string,
+    key: string,
+    times: { created: string; published?: string; delay?: number },
+  ): Promise<string> {
+    const [{ id }] = await dataSource.query<{ id: string }[]>(
+      `INSERT INTO job_outbox (name, payload, delay, "createdAt", "publishedAt")
+       VALUES ($1, $2, $3, now() - $4::interval, now() - $5::interval) RETURNING id`,
+      [name, JSON.stringify({ key }), times.delay ?? null, times.created, times.published ?? null],
+    );
+    return id;
+  }
+
+  it('sweeps the rows behind one of a job this process does not declare (removed, or a newer deploy’s)', async () => {
+    const unknown = await outboxRow('recovery.removed-job', 'unknown', { created: '20 seconds' });
+    const known = await outboxRow('recovery.job', 'behind-unknown', { created: '10 seconds' });
+    try {
+      expect(await publisher.sweep()).toBe(1);
+      await waitFor('the known job to run', () => runs.some((r) => r.jobId === known));
+      const [row] = await dataSource.query<{ publishedAt: Date | null }[]>(
+        'SELECT "publishedAt" FROM job_outbox WHERE id = $1',
+        [unknown],
+      );
+      expect(row.publishedAt).toBeNull(); // left for a process that knows it
+    } finally {
+      await dataSource.query('DELETE FROM job_outbox WHERE id = $1', [unknown]);
+    }
+  });
+
+  it('publishes the other jobs of a batch when one job’s rows cannot be published', async () => {
+    const unknown = await outboxRow('recovery.removed-job', 'unknown', { created: '1 second' });
+    const known = await outboxRow('recovery.job', 'beside-unknown', { created: '1 second' });
+    try {
+      await expect(publisher.publish([unknown, known])).rejects.toThrow('NST-J005');
+      await waitFor('the known job to run', () => runs.some((r) => r.jobId === known));
+    } finally {
+      await dataSource.query('DELETE FROM job_outbox WHERE id = $1', [unknown]);
+    }
+  });
+
+  it('goes on where its last pass stopped, so jobs waiting in the queue never hide a lost one behind them', async () => {
+    const queue = t.app.get(JobBackend).queue('recovery.paused') as Queue;
+    await queue.pause(); // published and waiting: unfinished, and known to the queue
+    try {
+      const waiting = [];
+      for (let i = 0; i < 3; i++) {
+        waiting.push(await jobs.enqueue('recovery.paused', { key: `waiting-${i}` }));
+      }
+      await waitFor('the waiting jobs in the queue', async () => (await queue.getWaitingCount()) === 3);
+      await dataSource.query(
+        `UPDATE job_outbox SET "publishedAt" = now() - interval '10 minutes' WHERE id = ANY($1)`,
+        [waiting],
+      );
+      // Published two minutes ago, then lost (a flushed Redis).
+      const lost = await outboxRow('recovery.job', 'lost-behind', {
+        created: '2 minutes',
+        published: '2 minutes',
+      });
+      const republished = [];
+      for (let pass = 0; pass < 3; pass++) {
+        republished.push(await publisher.recoverLost(60_000, 2));
+      }
+      expect(republished).toEqual([0, 1, 0]); // the three waiting, the lost one, then from the start again
+      await waitFor('the lost job to run', () => runs.some((r) => r.jobId === lost));
+    } finally {
+      await queue.resume();
+    }
+  });
+
+  it('republishes a lost delayed job with what is left of its delay, once it is due', async () => {
+    // Published ten minutes ago with an eleven-minute delay: not due yet, so the periodic pass leaves it.
+    const early = await outboxRow('recovery.job', 'lost-delayed', {
+      created: '10 minutes',
+      published: '10 minutes',
+      delay: 11 * 60_000,
+    });
+    const queue = t.app.get(JobBackend).queue('recovery.job') as Queue;
+    expect(await publisher.recoverLost()).toBe(0);
+    expect(await queue.getJob(early)).toBeUndefined();
+    // Due a minute and a half ago: republished due at once, not eleven minutes from now.
+    const due = await outboxRow('recovery.job', 'lost-due', {
+      created: '12 minutes',
+      published: '12 minutes',
+      delay: 10 * 60_000 + 30_000,
+    });
+    expect(await publisher.recoverLost()).toBe(1);
+    await waitFor('the due job to run', () => runs.some((r) => r.jobId === due));
+    await dataSource.query('DELETE FROM job_outbox WHERE id = $1', [early]);
+  });
+});
