@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { QueryResult } from 'pg';
+import type { Pool, QueryConfig, QueryResult } from 'pg';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { serverPool } from 'src/framework/database/data-source-options';
 import { statementsBypassRunner } from 'src/framework/database/statement-safe';
@@ -16,6 +16,42 @@ const MAX_STATEMENTS = 1000;
 function isStaleResultType(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   return code === '0A000' && typeof message === 'string' && message.includes('must not change result type');
+}
+
+/**
+ * Whether `error` leaves the connection unusable: no SQLSTATE (the connection ended, a client-side
+ * timeout), a connection exception (class 08) or the server going away (57P01–57P03). A statement's own
+ * error (a unique violation, a missing reference) leaves it ready for the next query.
+ */
+function breaksConnection(error: unknown): boolean {
+  const { code } = error as { code?: unknown };
+  return typeof code !== 'string' || code.startsWith('08') || /^57P0[123]$/.test(code);
+}
+
+/**
+ * `pool.query(config)`, except that a statement's own error returns the connection to the pool: pg-pool's
+ * `query` closes it on any error, so every refused create (409, 422) cost a new connection, its login and
+ * its prepared statements. pg forgets a named statement whose Parse failed, so the connection stays sound.
+ */
+async function runPooled(pool: Pool, config: QueryConfig): Promise<QueryResult> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  // While a client is checked out, pg-pool does not listen for its errors: this does, as pool.query does.
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.once('error', onError);
+  try {
+    return await client.query(config);
+  } catch (error) {
+    if (breaksConnection(error)) {
+      broken ??= error as Error;
+    }
+    throw error;
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
 }
 
 /**
@@ -57,9 +93,8 @@ export class PreparedStatements {
     try {
       // Fast parsers for timestamps and integer arrays (the product rows' dates and id lists), pg's for the rest.
       // Without a name (undefined) pg runs the text unprepared.
-      const result: QueryResult = await pool
-        .query({ name, text, values, types: READ_TYPES })
-        .catch((error: unknown) => {
+      const result: QueryResult = await runPooled(pool, { name, text, values, types: READ_TYPES }).catch(
+        (error: unknown) => {
           if (!name || !isStaleResultType(error)) {
             throw error;
           }
@@ -67,8 +102,9 @@ export class PreparedStatements {
           // deploy). Every pooled connection holds the old statement, so the text is prepared afresh under
           // a new name, once for this process rather than once per connection; the old ones go with their
           // connections. PostgreSQL refuses the statement before running it, so a create is not run twice.
-          return pool.query({ name: this.rename(text, name), text, values, types: READ_TYPES });
-        });
+          return runPooled(pool, { name: this.rename(text, name), text, values, types: READ_TYPES });
+        },
+      );
       const took = Date.now() - started;
       if (options.maxQueryExecutionTime && took > options.maxQueryExecutionTime) {
         logger.logQuerySlow(took, text, values);
