@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
-import { DynamicModule, Injectable, Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { AppModule } from 'src/app.module';
 import { Category } from 'src/app/catalog/category.entity';
-import { LoadedConfig } from 'src/framework/config/load-config';
 import type { Principal } from 'src/framework/access/principal';
 import { Resource, ResourceRow } from 'src/framework/resource/resource.decorator';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 import { ResourceService } from 'src/framework/resource/resource.service';
 import type { Trashed } from 'src/framework/resource/query-types';
 import { TestApp, createTestApp } from 'src/framework/testing';
+import { appWith } from 'test/support/app-with';
 
 /** The shop's products through a second, test-only entity on the same table, served by a user's service. */
 @Entity('product')
@@ -57,10 +56,7 @@ class OverriddenProductResource {}
 @Module({ imports: [ResourceModule.forFeature([OverriddenProductResource])] })
 class OverriddenProductsModule {}
 
-function withOverriddenProducts(config: LoadedConfig): DynamicModule {
-  const root = AppModule.forRoot(config);
-  return { ...root, imports: [...(root.imports ?? []), OverriddenProductsModule] };
-}
+const withOverriddenProducts = appWith(OverriddenProductsModule);
 
 const sha1 = (text: string): string => `"${createHash('sha1').update(text).digest('base64url')}"`;
 

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { DynamicModule, Injectable, Module } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { AppModule } from 'src/app.module';
-import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job, JobContext } from 'src/framework/jobs/job.decorator';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobsService } from 'src/framework/jobs/jobs.service';
@@ -12,6 +10,7 @@ import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { waitFor } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
+import { appWithProviders } from 'test/support/app-with';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `jobs-recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -38,13 +37,7 @@ class RecoveryJobs {
   }
 }
 
-@Module({ providers: [RecoveryJobs] })
-class RecoveryJobsModule {}
-
-function withJobs(config: LoadedConfig): DynamicModule {
-  const root = AppModule.forRoot(config);
-  return { ...root, imports: [...(root.imports ?? []), RecoveryJobsModule] };
-}
+const withJobs = appWithProviders(RecoveryJobs);
 
 /** What the outbox sweeper and the lost-job recovery do with rows a crash, a flush or a deploy left behind. */
 describe('jobs: sweeping and recovering the outbox (Redis)', () => {
@@ -57,6 +50,8 @@ describe('jobs: sweeping and recovering the outbox (Redis)', () => {
     t = await createTestApp(withJobs, { env: { REDIS_URL, JOBS_PREFIX: PREFIX, WORKERS: 'inline' } });
     dataSource = t.app.get(DataSource);
     publisher = t.app.get(OutboxPublisher);
+    // The passes below are the test's own: the app's sweeper, every 2 s, would race them.
+    publisher.stopSweeper();
     jobs = t.app.get(JobsService);
   });
 
@@ -110,11 +105,19 @@ describe('jobs: sweeping and recovering the outbox (Redis)', () => {
     const queue = t.app.get(JobBackend).queue('recovery.paused') as Queue;
     await queue.pause(); // published and waiting: unfinished, and known to the queue
     try {
-      const waiting = [];
+      const waiting: string[] = [];
       for (let i = 0; i < 3; i++) {
         waiting.push(await jobs.enqueue('recovery.paused', { key: `waiting-${i}` }));
       }
       await waitFor('the waiting jobs in the queue', async () => (await queue.getWaitingCount()) === 3);
+      // Marked published after the add: set back only once that mark is in, or it would undo the change.
+      await waitFor('the waiting jobs marked published', async () => {
+        const [{ n }] = await dataSource.query<{ n: number }[]>(
+          'SELECT count(*)::int AS n FROM job_outbox WHERE id = ANY($1) AND "publishedAt" IS NOT NULL',
+          [waiting],
+        );
+        return n === 3;
+      });
       await dataSource.query(
         `UPDATE job_outbox SET "publishedAt" = now() - interval '10 minutes' WHERE id = ANY($1)`,
         [waiting],
@@ -124,7 +127,7 @@ describe('jobs: sweeping and recovering the outbox (Redis)', () => {
         created: '2 minutes',
         published: '2 minutes',
       });
-      const republished = [];
+      const republished: number[] = [];
       for (let pass = 0; pass < 3; pass++) {
         republished.push(await publisher.recoverLost(60_000, 2));
       }

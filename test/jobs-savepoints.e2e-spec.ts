@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { DynamicModule, Injectable, Module } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { AppModule } from 'src/app.module';
-import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job, JobContext } from 'src/framework/jobs/job.decorator';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
+import { appWithProviders } from 'test/support/app-with';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `jobs-savepoints-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -30,113 +29,104 @@ class SavepointJobs {
   }
 }
 
-@Module({ providers: [SavepointJobs] })
-class SavepointJobsModule {}
+const withSavepointJobs = appWithProviders(SavepointJobs);
 
-function withSavepointJobs(config: LoadedConfig): DynamicModule {
-  const root = AppModule.forRoot(config);
-  return { ...root, imports: [...(root.imports ?? []), SavepointJobsModule] };
-}
+describe.each(['redis', 'postgres'] as const)('jobs enqueued inside nested transactions (%s)', (backend) => {
+  let t: TestApp;
+  let jobs: JobsService;
+  let dataSource: DataSource;
+  let queues: JobBackend;
 
-describe.each(['redis', 'postgres'] as const)(
-  'jobs enqueued inside nested transactions (%s)',
-  (backend) => {
-    let t: TestApp;
-    let jobs: JobsService;
-    let dataSource: DataSource;
-    let queues: JobBackend;
-
-    beforeAll(async () => {
-      t = await createTestApp(withSavepointJobs, {
-        env: {
-          ...(backend === 'redis' ? { REDIS_URL, JOBS_PREFIX: `${PREFIX}-${backend}` } : {}),
-          WORKERS: 'inline',
-          JOBS_SHUTDOWN_TIMEOUT: '3000',
-        },
-      });
-      jobs = t.app.get(JobsService);
-      dataSource = t.app.get(DataSource);
-      queues = t.app.get(JobBackend);
+  beforeAll(async () => {
+    t = await createTestApp(withSavepointJobs, {
+      env: {
+        ...(backend === 'redis' ? { REDIS_URL, JOBS_PREFIX: `${PREFIX}-${backend}` } : {}),
+        WORKERS: 'inline',
+        JOBS_SHUTDOWN_TIMEOUT: '3000',
+      },
     });
+    jobs = t.app.get(JobsService);
+    dataSource = t.app.get(DataSource);
+    queues = t.app.get(JobBackend);
+  });
 
-    afterAll(async () => {
-      await t?.close();
-      await deleteRedisKeys(REDIS_URL, `${PREFIX}-${backend}`);
-    });
+  afterAll(async () => {
+    await t?.close();
+    await deleteRedisKeys(REDIS_URL, `${PREFIX}-${backend}`);
+  });
 
-    it('a job enqueued in a savepoint whose outer transaction rolls back is never published nor run', async () => {
-      let id = '';
-      await expect(
-        dataSource.transaction(async (outer) => {
-          await outer.transaction(async (inner) => {
-            id = await jobs.enqueue('savepoints.job', { key: `rolled-back-${backend}` }, {}, inner);
-          });
-          await sleep(300); // the rest of the outer transaction's work
-          throw new Error('roll back the outer transaction');
-        }),
-      ).rejects.toThrow('roll back the outer transaction');
-      expect(id).not.toBe('');
-      const [row] = await dataSource.query('SELECT id FROM job_outbox WHERE id = $1', [id]);
-      expect(row).toBeUndefined(); // the row never existed
-      await sleep(1_500);
-      expect(await queues.queue('savepoints.job').getJob(id)).toBeUndefined();
-      expect(runs.filter((r) => r.key === `rolled-back-${backend}`)).toEqual([]);
-    });
-
-    it('a job enqueued in a savepoint is not published before the outer transaction commits', async () => {
-      let id = '';
-      let seenBeforeCommit: unknown;
-      await dataSource.transaction(async (outer) => {
+  it('a job enqueued in a savepoint whose outer transaction rolls back is never published nor run', async () => {
+    let id = '';
+    await expect(
+      dataSource.transaction(async (outer) => {
         await outer.transaction(async (inner) => {
-          id = await jobs.enqueue('savepoints.job', { key: `committed-${backend}` }, {}, inner);
+          id = await jobs.enqueue('savepoints.job', { key: `rolled-back-${backend}` }, {}, inner);
         });
-        await sleep(500);
-        seenBeforeCommit = (await queues.queue('savepoints.job').getJob(id))?.id;
-      });
-      expect(seenBeforeCommit).toBeUndefined();
-    });
+        await sleep(300); // the rest of the outer transaction's work
+        throw new Error('roll back the outer transaction');
+      }),
+    ).rejects.toThrow('roll back the outer transaction');
+    expect(id).not.toBe('');
+    const [row] = await dataSource.query('SELECT id FROM job_outbox WHERE id = $1', [id]);
+    expect(row).toBeUndefined(); // the row never existed
+    await sleep(1_500);
+    expect(await queues.queue('savepoints.job').getJob(id)).toBeUndefined();
+    expect(runs.filter((r) => r.key === `rolled-back-${backend}`)).toEqual([]);
+  });
 
-    it('a job enqueued in a savepoint of a committed transaction ends finished in the outbox (drain returns)', async () => {
-      let id = '';
-      await dataSource.transaction(async (outer) => {
-        await outer.transaction(async (inner) => {
-          id = await jobs.enqueue('savepoints.job', { key: `drained-${backend}` }, {}, inner);
-        });
-        await sleep(500); // e.g. the rest of the request's writes
+  it('a job enqueued in a savepoint is not published before the outer transaction commits', async () => {
+    let id = '';
+    let seenBeforeCommit: unknown;
+    await dataSource.transaction(async (outer) => {
+      await outer.transaction(async (inner) => {
+        id = await jobs.enqueue('savepoints.job', { key: `committed-${backend}` }, {}, inner);
       });
-      await waitFor('the job to run', () => runs.some((r) => r.jobId === id));
-      await jobs.drain(10_000);
+      await sleep(500);
+      seenBeforeCommit = (await queues.queue('savepoints.job').getJob(id))?.id;
     });
+    expect(seenBeforeCommit).toBeUndefined();
+  });
 
-    it('a transaction whose COMMIT fails (deferred constraint) never publishes its job', async () => {
-      await dataSource.query(`CREATE TABLE IF NOT EXISTS savepoints_parent (id int PRIMARY KEY)`);
-      await dataSource.query(
-        `CREATE TABLE IF NOT EXISTS savepoints_child (parent int REFERENCES savepoints_parent DEFERRABLE INITIALLY DEFERRED)`,
-      );
-      let id = '';
-      await expect(
-        dataSource.transaction(async (manager) => {
-          id = await jobs.enqueue('savepoints.job', { key: `commit-fails-${backend}` }, {}, manager);
-          await manager.query('INSERT INTO savepoints_child (parent) VALUES (42)'); // checked at COMMIT
-        }),
-      ).rejects.toThrow(/foreign key/);
-      await sleep(1_000);
-      expect(await queues.queue('savepoints.job').getJob(id)).toBeUndefined();
-      expect(runs.filter((r) => r.key === `commit-fails-${backend}`)).toEqual([]);
-    });
-
-    it('a savepoint rolled back inside a committed transaction does not hold back the jobs the outer transaction enqueued', async () => {
-      let id = '';
-      await dataSource.transaction(async (outer) => {
-        id = await jobs.enqueue('savepoints.job', { key: `outer-${backend}` }, {}, outer);
-        await outer
-          .transaction(async () => Promise.reject(new Error('roll back the savepoint only')))
-          .catch(() => undefined);
+  it('a job enqueued in a savepoint of a committed transaction ends finished in the outbox (drain returns)', async () => {
+    let id = '';
+    await dataSource.transaction(async (outer) => {
+      await outer.transaction(async (inner) => {
+        id = await jobs.enqueue('savepoints.job', { key: `drained-${backend}` }, {}, inner);
       });
-      const committed = Date.now();
-      await waitFor('the outer job to run', () => runs.some((r) => r.jobId === id), 15_000);
-      // Published at commit, it runs at once; left to the sweeper, it waits 5 s or more.
-      expect(Date.now() - committed).toBeLessThan(2_000);
+      await sleep(500); // e.g. the rest of the request's writes
     });
-  },
-);
+    await waitFor('the job to run', () => runs.some((r) => r.jobId === id));
+    await jobs.drain(10_000);
+  });
+
+  it('a transaction whose COMMIT fails (deferred constraint) never publishes its job', async () => {
+    await dataSource.query(`CREATE TABLE IF NOT EXISTS savepoints_parent (id int PRIMARY KEY)`);
+    await dataSource.query(
+      `CREATE TABLE IF NOT EXISTS savepoints_child (parent int REFERENCES savepoints_parent DEFERRABLE INITIALLY DEFERRED)`,
+    );
+    let id = '';
+    await expect(
+      dataSource.transaction(async (manager) => {
+        id = await jobs.enqueue('savepoints.job', { key: `commit-fails-${backend}` }, {}, manager);
+        await manager.query('INSERT INTO savepoints_child (parent) VALUES (42)'); // checked at COMMIT
+      }),
+    ).rejects.toThrow(/foreign key/);
+    await sleep(1_000);
+    expect(await queues.queue('savepoints.job').getJob(id)).toBeUndefined();
+    expect(runs.filter((r) => r.key === `commit-fails-${backend}`)).toEqual([]);
+  });
+
+  it('a savepoint rolled back inside a committed transaction does not hold back the jobs the outer transaction enqueued', async () => {
+    let id = '';
+    await dataSource.transaction(async (outer) => {
+      id = await jobs.enqueue('savepoints.job', { key: `outer-${backend}` }, {}, outer);
+      await outer
+        .transaction(async () => Promise.reject(new Error('roll back the savepoint only')))
+        .catch(() => undefined);
+    });
+    const committed = Date.now();
+    await waitFor('the outer job to run', () => runs.some((r) => r.jobId === id), 15_000);
+    // Published at commit, it runs at once; left to the sweeper, it waits 5 s or more.
+    expect(Date.now() - committed).toBeLessThan(2_000);
+  });
+});

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { DynamicModule, Injectable, Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { createPostgresBackend, Queue, withBackend } from 'bullmq';
 import { IsInt, IsString, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
-import { LoadedConfig } from 'src/framework/config/load-config';
 import { Job, JobContext, JobOptions } from 'src/framework/jobs/job.decorator';
 import { JobPayloadError } from 'src/framework/jobs/job.registry';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
@@ -16,6 +15,7 @@ import { sleep, waitFor } from 'test/support/wait';
 import { deleteRedisKeys } from 'test/support/redis';
 import { FlakyPayload } from 'test/support/flaky-payload';
 import { FrozenProxy } from 'test/support/frozen-proxy';
+import { appWith, appWithProviders } from 'test/support/app-with';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `jobs-test-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -139,19 +139,7 @@ class NoPayload {
   }
 }
 
-function withProviders(...providers: (new () => object)[]): (config: LoadedConfig) => DynamicModule {
-  @Module({ providers })
-  class ExtraJobsModule {}
-  return (config) => {
-    const root = AppModule.forRoot(config);
-    return { ...root, imports: [...(root.imports ?? []), ExtraJobsModule] };
-  };
-}
-
-function withTestJobs(config: LoadedConfig): DynamicModule {
-  const root = AppModule.forRoot(config);
-  return { ...root, imports: [...(root.imports ?? []), TestJobsModule] };
-}
+const withTestJobs = appWith(TestJobsModule);
 
 type Backend = 'redis' | 'postgres';
 
@@ -548,7 +536,7 @@ describe('Job declarations', () => {
       /NST-J002 NoPayload\.handle: job "test\.no-payload" has no payload class/,
     ],
   ])('refuses to boot with %s (%s)', async (_code, _what, providers, message) => {
-    await expect(createTestApp(withProviders(...providers))).rejects.toThrow(message);
+    await expect(createTestApp(appWithProviders(...providers))).rejects.toThrow(message);
   });
 });
 
