@@ -17,7 +17,7 @@ export interface JobOptions {
   timeout?: number;
   /** Jobs of this name run at once per worker process (default 1). */
   concurrency?: number;
-  /** Lower runs first (bullmq priority; default none). */
+  /** Lower runs first (bullmq priority: an integer from 1 to 2097151, 0 for none; default none). NST-J004 otherwise. */
   priority?: number;
   /** Cron schedule (e.g. `0 2 * * *`): reconciled at worker boot; the payload is `{}`. */
   cron?: string;

@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { PRIORITY_LIMIT } from 'bullmq';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { CronExpressionParser } from 'cron-parser';
@@ -23,6 +24,51 @@ export class JobPayloadError extends Error {
     super(`NST-J006 Invalid payload for job ${job}: ${problems.join('; ')}`);
     this.name = 'JobPayloadError';
   }
+}
+
+/** An enqueue whose options the queue would refuse (nothing is written). */
+export class JobOptionsError extends Error {
+  constructor(
+    readonly job: string,
+    readonly problems: string[],
+  ) {
+    super(`NST-J008 Invalid options for job ${job}: ${problems.join('; ')}`);
+    this.name = 'JobOptionsError';
+  }
+}
+
+/** The highest priority bullmq accepts (it refuses a higher one when the job is published); 0 is none. */
+export const JOB_PRIORITY_MAX = PRIORITY_LIMIT;
+/** The longest delay in ms: the outbox's delay column is a PostgreSQL integer (about 24.8 days). */
+export const JOB_DELAY_MAX_MS = 2_147_483_647;
+
+/**
+ * What is wrong with a job's `priority` and `delay` (none: an empty list), checked before anything is
+ * written: a value bullmq refuses would otherwise leave the row unpublishable, retried by the sweeper forever.
+ */
+export function jobOptionProblems(options: { priority?: unknown; delay?: unknown }): string[] {
+  const problems: string[] = [];
+  const { priority, delay } = options;
+  // null is "none", as the outbox column it goes to.
+  if (priority !== undefined && priority !== null && !isIntegerIn(priority, JOB_PRIORITY_MAX)) {
+    problems.push(`priority must be an integer from 0 to ${JOB_PRIORITY_MAX} (got ${shown(priority)})`);
+  }
+  if (delay !== undefined && delay !== null && !isIntegerIn(delay, JOB_DELAY_MAX_MS)) {
+    problems.push(`delay must be an integer from 0 to ${JOB_DELAY_MAX_MS} ms (got ${shown(delay)})`);
+  }
+  return problems;
+}
+
+function isIntegerIn(value: unknown, max: number): boolean {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= max;
+}
+
+/** A bad option value as a message shows it: `1.5`, `NaN`, `"5"` (a string from JavaScript), `object`. */
+function shown(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    return String(value);
+  }
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
 }
 
 export interface JobDefinition {
@@ -96,6 +142,9 @@ export class JobRegistry implements OnModuleInit {
       if (!Number.isInteger(resolved[key]) || resolved[key] < (key === 'backoff' ? 0 : 1)) {
         fail('NST-J004', `job "${name}" option ${key} must be a positive integer`);
       }
+    }
+    for (const problem of jobOptionProblems({ priority: options.priority })) {
+      fail('NST-J004', `job "${name}" option ${problem}`);
     }
     this.jobs.set(name, { name, options: resolved, handle, origin });
   }

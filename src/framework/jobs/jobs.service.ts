@@ -11,7 +11,13 @@ import { NestorConfig } from 'src/framework/config/nestor-config';
 import { currentRequestId } from 'src/framework/http/request-id';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
 import { JobScheduler } from 'src/framework/jobs/job-scheduler';
-import { JobDefinition, JobPayloadError, JobRegistry } from 'src/framework/jobs/job.registry';
+import {
+  JobDefinition,
+  JobOptionsError,
+  JobPayloadError,
+  JobRegistry,
+  jobOptionProblems,
+} from 'src/framework/jobs/job.registry';
 import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 
@@ -19,9 +25,9 @@ import { OutboxSettler } from 'src/framework/jobs/outbox-settler';
 const BOOT_RECONCILE_WAIT_MS = 5_000;
 
 export interface EnqueueOptions {
-  /** Milliseconds to wait after publication. */
+  /** Milliseconds to wait after publication: an integer from 0 to 2147483647 (NST-J008 otherwise). */
   delay?: number;
-  /** Overrides the job's declared priority. */
+  /** Overrides the job's declared priority: an integer from 0 (none) to 2097151, bullmq's range (NST-J008). */
   priority?: number;
   /**
    * While a job enqueued with this key is unfinished, enqueueing the same key again returns that job's id
@@ -30,14 +36,38 @@ export interface EnqueueOptions {
   dedupeKey?: string;
 }
 
-/** The outbox columns every enqueued row of `job` gets from the options and the current request. */
+/**
+ * The outbox columns every enqueued row of `job` gets from the options and the current request, or a
+ * JobOptionsError (NST-J008) for options the queue would refuse.
+ */
 function outboxColumns(job: JobDefinition, options: EnqueueOptions) {
+  const problems = jobOptionProblems(options);
+  if (problems.length > 0) {
+    throw new JobOptionsError(job.name, problems);
+  }
   return {
     delay: options.delay ?? null,
     priority: options.priority ?? job.options.priority ?? null,
     runAt: options.delay ? new Date(Date.now() + options.delay) : null, // the development-mode runner's clock
     requestId: currentRequestId() ?? null,
   };
+}
+
+/**
+ * The payload as the outbox stores it (JSON text) and as the worker will read it back (parsed): a Date
+ * becomes a string, a class instance a plain object. Enqueue validates the parsed one, so a payload the
+ * worker would refuse (NST-J006) is refused at enqueue instead.
+ */
+function storedPayload(job: JobDefinition, payload: unknown): { json: string; parsed: unknown } {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload);
+  } catch (error) {
+    // A BigInt or a cycle: the outbox could not hold it.
+    throw new JobPayloadError(job.name, [`the payload is not JSON: ${(error as Error).message}`]);
+  }
+  // undefined (a function, a symbol): not an object, as validatePayload says.
+  return { json: json ?? 'null', parsed: json === undefined ? undefined : (JSON.parse(json) as unknown) };
 }
 
 /**
@@ -63,7 +93,8 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
   ) {}
 
   /**
-   * Validates the payload (a JobPayloadError lists every problem; nothing is written) and records the job.
+   * Validates the payload as the worker will get it, after its JSON round trip (a JobPayloadError lists
+   * every problem; nothing is written), and the options (a JobOptionsError), then records the job.
    * With `manager` inside a transaction it is published after that transaction commits; otherwise now.
    * Returns the job id.
    */
@@ -74,10 +105,10 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     manager?: EntityManager,
   ): Promise<string> {
     const job = this.registry.get(name);
-    await this.registry.validatePayload(job, payload);
-    const runner = manager ?? this.dataSource.manager;
     const { delay, priority, runAt, requestId } = outboxColumns(job, options);
-    const json = JSON.stringify(payload);
+    const { json, parsed } = storedPayload(job, payload);
+    await this.registry.validatePayload(job, parsed);
+    const runner = manager ?? this.dataSource.manager;
     const [inserted] = await runner.query<{ id: string }[]>(
       `INSERT INTO job_outbox (name, payload, delay, priority, "runAt", "dedupeKey", "requestId")
        VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -95,16 +126,18 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
       }
       return this.enqueue(name, payload, options, manager); // it finished in between: this is a new job
     }
+    // The parsed payload, not its text: the publisher need not parse it again.
     this.publisher.publishAfterCommit(
-      [{ id: inserted.id, name, payload: json, delay, priority, requestId }],
+      [{ id: inserted.id, name, payload: parsed as object, delay, priority, requestId }],
       manager,
     );
     return inserted.id;
   }
 
   /**
-   * Enqueues many jobs of one name in one INSERT (as bullmq's addBulk or Sidekiq's push_bulk): every payload
-   * is validated first, and one invalid payload enqueues nothing (its JobPayloadError names its index).
+   * Enqueues many jobs of one name in one INSERT (as bullmq's addBulk or Sidekiq's push_bulk): the options and
+   * every payload (as `enqueue`, after its JSON round trip) are validated first, and one invalid payload
+   * enqueues nothing (its JobPayloadError names its index).
    * Published after `manager`'s transaction commits, as `enqueue`. Returns the ids in payload order.
    * Example: `await jobs.enqueueMany('catalog.reindex', products.map((p) => ({ productId: p.id })))`.
    */
@@ -115,15 +148,23 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     manager?: EntityManager,
   ): Promise<string[]> {
     const job = this.registry.get(name);
+    const { delay, priority, runAt, requestId } = outboxColumns(job, options);
+    const json: string[] = [];
+    const parsed: object[] = [];
     for (const [index, payload] of payloads.entries()) {
-      await this.registry.validatePayload(job, payload).catch((error: unknown) => {
+      try {
+        const stored = storedPayload(job, payload);
+        await this.registry.validatePayload(job, stored.parsed);
+        json.push(stored.json);
+        parsed.push(stored.parsed as object);
+      } catch (error) {
         throw error instanceof JobPayloadError
           ? new JobPayloadError(
               name,
               error.problems.map((problem) => `[${index}] ${problem}`),
             )
           : error;
-      });
+      }
     }
     if (payloads.length === 0) {
       return [];
@@ -131,15 +172,13 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
     const runner = manager ?? this.dataSource.manager;
     // Ids made here, so they come back in payload order without relying on RETURNING's order.
     const ids = payloads.map(() => randomUUID());
-    const { delay, priority, runAt, requestId } = outboxColumns(job, options);
-    const json = payloads.map((payload) => JSON.stringify(payload));
     await runner.query(
       `INSERT INTO job_outbox (id, name, payload, delay, priority, "runAt", "requestId")
        SELECT p.id, $1, p.payload, $4, $5, $6, $7 FROM unnest($2::uuid[], $3::jsonb[]) AS p(id, payload)`,
       [name, ids, json, delay, priority, runAt, requestId],
     );
     this.publisher.publishAfterCommit(
-      ids.map((id, i) => ({ id, name, payload: json[i], delay, priority, requestId })),
+      ids.map((id, i) => ({ id, name, payload: parsed[i], delay, priority, requestId })),
       manager,
     );
     return ids;
