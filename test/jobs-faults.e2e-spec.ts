@@ -216,7 +216,7 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
     ['Redis', 2],
     ['PostgreSQL', 1],
   ] as const)(
-    '%s: a job whose workers die after its effect completes past the stall limit (%i); a poison pill fails',
+    '%s: past the stall limit (%i), a job whose workers die after its effect, before its handler returns, fails for good, as a poison pill does',
     async (backend, maxStalls) => {
       // A database of its own: the PostgreSQL backend's queue 'faults.slow' starts empty.
       const own = await createTestDatabase();
@@ -289,6 +289,7 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
           ).rows,
         ];
         const failedReason = (await jobs.getJob(ids['pill-1']))?.failedReason;
+        const doneReason = (await jobs.getJob(ids['done-1']))?.failedReason;
         process.stdout.write(
           `${backend}: workers killed ${kills} times; done-1 ${await state('done-1')}, pill-1 ` +
             `${await state('pill-1')} (${failedReason}); effects ${effectRows.map((r) => r.key).join(',')}\n`,
@@ -297,12 +298,20 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
 
         expect(kills).toBe(maxStalls + 1); // bullmq's stall count goes past JOBS_MAX_STALLS on this death
         expect(effectRows).toEqual([{ key: 'done-1' }]); // once, for all the deliveries
-        expect(await state('done-1')).toBe('completed');
+        // done-1's handler never returned: nothing vouches for what it would have done after its effect.
+        expect(await state('done-1')).toBe('failed');
+        expect(doneReason).toMatch(
+          new RegExp(
+            `its worker died ${maxStalls + 1} times before its handler returned \\(1 once effect\\(s\\) committed`,
+          ),
+        );
         expect(await state('pill-1')).toBe('failed');
         expect(failedReason).toMatch(
-          new RegExp(`stalled more than allowable limit: its worker died ${maxStalls + 1} times`),
+          new RegExp(
+            `stalled more than allowable limit: its worker died ${maxStalls + 1} times before any of its effects`,
+          ),
         );
-        // The outbox agrees: done-1 finished, pill-1 failed (and retryable by staff).
+        // The outbox agrees: both failed, with the queue's reason (and retryable by staff).
         await waitFor('the outbox rows settled', async () => {
           const { rows } = await ownPg.query<{ n: number }>(
             'SELECT count(*)::int AS n FROM job_outbox WHERE "finishedAt" IS NOT NULL',
@@ -319,7 +328,7 @@ describe('Jobs under faults (real processes, real Redis and PostgreSQL)', () => 
         expect(outbox.map((r) => r.key)).toEqual(['done-1', 'pill-1']);
         // The failed row says why, as the queue does.
         expect(settledRows).toEqual([
-          { key: 'done-1', failed: false, lastError: null },
+          { key: 'done-1', failed: true, lastError: doneReason },
           { key: 'pill-1', failed: true, lastError: failedReason },
         ]);
       } finally {

@@ -166,10 +166,11 @@ export class JobRunner {
   }
 
   /**
-   * A job whose worker died under it more than JOBS_MAX_STALLS times. If its handler returned on some delivery,
-   * or its `once` effects committed (a `job_effect` row carries its id), the work is done and only its
-   * completion was lost with the workers: it completes now, without running again. Otherwise nothing of it
-   * ever committed and it keeps killing its workers (a poison pill): it fails for good, without running.
+   * A job whose worker died under it more than JOBS_MAX_STALLS times. If its handler returned on some
+   * delivery, the work is done and only its completion was lost with the workers: it completes now, without
+   * running again. Otherwise it fails for good (recorded, retryable by staff), without running again: a
+   * poison pill, or a handler cut short between two `once` effects, whose later effects nothing can vouch
+   * for. A retry runs the handler again, and the `once` effects that committed do not run twice.
    */
   private async settleStalled(job: JobDefinition, bull: JobDelivery, stalls: number): Promise<void> {
     const jobId = String(bull.id);
@@ -177,15 +178,17 @@ export class JobRunner {
       `SELECT bool_or(key = $2) AS returned, count(*)::int AS effects FROM job_effect WHERE "jobId" = $1`,
       [jobId, RETURNED + jobId],
     );
-    if (!done?.returned && !done?.effects) {
+    if (!done?.returned) {
+      const effects = done?.effects ?? 0;
       throw new UnrecoverableError(
-        `job stalled more than allowable limit: its worker died ${stalls} times before any of its effects committed`,
+        `job stalled more than allowable limit: its worker died ${stalls} times ` +
+          (effects > 0
+            ? `before its handler returned (${effects} once effect(s) committed; a retry does not run them again)`
+            : 'before any of its effects committed'),
       );
     }
     this.logger.warn({
-      msg:
-        `Job ${job.name} ${jobId}: its worker died ${stalls} times after ` +
-        `${done.returned ? 'its handler returned' : `${done.effects} once effect(s) committed`}: completed without running again`,
+      msg: `Job ${job.name} ${jobId}: its worker died ${stalls} times after its handler returned: completed without running again`,
       job: job.name,
       jobId,
       stalls,
