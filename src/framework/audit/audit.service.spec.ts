@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { EntityMetadata } from 'typeorm';
 import { AuditService, AuditedResource } from 'src/framework/audit/audit.service';
 
@@ -45,6 +46,22 @@ describe(AuditService.name, () => {
         '1',
         JSON.stringify({ value: [null, 0.30000000000000004], takenAt: [null, '2026-01-02T03:04:05.678Z'] }),
       ]);
+    });
+
+    it('never throws when the rewrite fails (the entry is committed): it logs the entry id and the error', async () => {
+      const sut = new AuditService();
+      const m = manager();
+      m.query.mockRejectedValue(new Error('timeout exceeded when trying to connect'));
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        await expect(
+          sut.correctChanges(m as never, definition, { id: '42', changes: { value: [null, 0.3] } }, row),
+        ).resolves.toBeUndefined();
+        expect(m.query).toHaveBeenCalledTimes(1);
+        expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^audit entry 42 .*timeout exceeded/));
+      } finally {
+        warn.mockRestore();
+      }
     });
 
     describe('on a JSON column', () => {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager, EntityMetadata } from 'typeorm';
 import type { Principal } from 'src/framework/access/principal';
 import { AuditChanges, diff, isSecretField } from 'src/framework/audit/audit-diff';
@@ -92,6 +92,7 @@ function viaOf(principal: Principal | undefined): string {
  */
 @Injectable()
 export class AuditService {
+  private readonly logger = new Logger('Audit');
   private readonly omitted = new WeakMap<AuditedResource, ReadonlySet<string>>();
   private insertPrefix?: string;
 
@@ -178,7 +179,9 @@ export class AuditService {
   /**
    * Rewrites a created record's entry when the database's `changes` (createdEntrySql) differ from
    * `diff(null, row)` as JavaScript renders the row (a float or timestamp printed otherwise): the history
-   * always reads as `recordWrite` would have written it.
+   * always reads as `recordWrite` would have written it. Best-effort, never throws: the entry and its record
+   * are committed already, and failing here would answer an error for a create that happened (a client
+   * retrying it would create the record twice). A failed rewrite is logged with the entry's id.
    */
   async correctChanges(
     manager: Pick<EntityManager, 'query' | 'connection'>,
@@ -187,12 +190,20 @@ export class AuditService {
     row: AuditedRow,
   ): Promise<void> {
     const expected = diff(null, row, this.omittedFields(definition));
-    if (!sameJson(expected, entry.changes)) {
+    if (sameJson(expected, entry.changes)) {
+      return;
+    }
+    try {
       const table = tableOf(manager.connection.getMetadata(AuditEntry));
       await manager.query(`UPDATE ${table} SET changes = $2::jsonb WHERE id = $1`, [
         entry.id,
         JSON.stringify(expected),
       ]);
+    } catch (error) {
+      this.logger.warn(
+        `audit entry ${entry.id} (create of ${definition.path}) keeps the changes the database wrote, ` +
+          `its correction failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
