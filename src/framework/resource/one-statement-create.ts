@@ -53,7 +53,10 @@ const AS_TEXT: ReadonlySet<string> = new Set([
   'macaddr',
 ]);
 
-/** Types without a parser in node-postgres (their oid is the database's own): an array of them is its text. */
+/**
+ * Types without a parser in node-postgres (their oid is the database's own): alone, read as their text; an
+ * array of them is selected as text[] (resource-sql's textCast), an array of strings.
+ */
 const UNPARSED: ReadonlySet<string> = new Set(['enum', 'citext']);
 
 /**
@@ -78,7 +81,8 @@ function exactJson(dataSource: DataSource, field: ResourceField, column: string)
     if (AS_TEXT.has(type)) {
       return `to_jsonb(${column}::text[])`; // node-postgres reads int8[] etc. as arrays of strings
     }
-    return UNPARSED.has(type) ? `to_jsonb(${column}::text)` : undefined;
+    // Read as text[] already (the select list's textCast): an array of strings.
+    return UNPARSED.has(type) ? `to_jsonb(${column})` : undefined;
   }
   if (AS_JSONB.has(type)) {
     return `to_jsonb(${column})`;

@@ -399,9 +399,24 @@ function selectFields(fields: readonly ResourceField[], alias = 't'): string[] {
       )} ORDER BY ${pk}) AS ${ident(field.name)}`;
     }
     const column = `${alias}.${ident(field.column!.databaseName)}`;
-    // A DATE read by node-postgres becomes local midnight; as text it stays the calendar day.
-    return `${field.type === 'date' ? `${column}::text` : column} AS ${ident(field.name)}`;
+    return `${column}${textCast(field)} AS ${ident(field.name)}`;
   });
+}
+
+/** Column types whose arrays node-postgres cannot parse (their type is the database's own): read as text[]. */
+const UNPARSED_ARRAYS: ReadonlySet<unknown> = new Set(['enum', 'simple-enum', 'citext']);
+
+/**
+ * How a field's column is read so that node-postgres gives the API's value: a DATE as text (read as a Date it
+ * becomes local midnight; as text it stays the calendar day), and an array of dates, enum values or citext
+ * as text[] (an array of a type node-postgres has no parser for arrives as its literal, `{a,b}`).
+ */
+function textCast(field: ResourceField): string {
+  const column = field.column!;
+  if (column.isArray && (field.type === 'date' || UNPARSED_ARRAYS.has(column.type))) {
+    return '::text[]';
+  }
+  return field.type === 'date' ? '::text' : '';
 }
 
 /** Columns of an entity that is not itself a resource, for includes: every column by property name. */
