@@ -1,11 +1,12 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
-import { AppModule } from 'src/app.module';
+import { DynamicModule, Logger, Type } from '@nestjs/common';
+import { AfterLoad, BeforeInsert, Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Product } from 'src/app/catalog/product.entity';
 import { LoginAttempt } from 'src/framework/auth/login-attempt.entity';
 import { LoadedConfig } from 'src/framework/config/load-config';
 import { Resource } from 'src/framework/resource/resource.decorator';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 import { createTestApp } from 'src/framework/testing';
+import { appWith } from 'test/support/app-with';
 
 // LoginAttempt is not exposed by the app, so these declarations trip only the check under test.
 
@@ -26,14 +27,30 @@ class NotAResourceService {}
 @Resource(LoginAttempt, { service: NotAResourceService })
 class WrongServiceResource {}
 
+/** An entity with listener methods, which generated routes never call. */
+@Entity('listening_sample')
+class ListeningSample {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', length: 60 })
+  name!: string;
+
+  @BeforeInsert()
+  normalize(): void {
+    this.name = this.name.trim();
+  }
+
+  @AfterLoad()
+  loaded(): void {}
+}
+
+@Resource(ListeningSample, { path: 'listening-samples' })
+class ListeningResource {}
+
 /** The shop's composition plus one feature module exposing `resources`, like `withFixtures` adds its routes. */
 function withResources(...resources: Type[]): (config: LoadedConfig) => DynamicModule {
-  @Module({ imports: [ResourceModule.forFeature(resources)] })
-  class BadResourcesModule {}
-  return (config) => {
-    const root = AppModule.forRoot(config);
-    return { ...root, imports: [...(root.imports ?? []), BadResourcesModule] };
-  };
+  return appWith(ResourceModule.forFeature(resources));
 }
 
 /** Boots the app and returns the message it refused to boot with. */
@@ -75,5 +92,24 @@ describe('@Resource declarations are checked when the app boots', () => {
     const message = await bootFailure(WrongServiceResource);
     expect(message).toMatch(/^NST-R001 WrongServiceResource: /);
     expect(message).toContain('option "service" is NotAResourceService');
+  });
+
+  it('NST-R017: entity listener methods, which generated routes do not call, are warned of at boot', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const t = await createTestApp(withResources(ListeningResource));
+      await t.close();
+      const warnings = warn.mock.calls
+        .map(([message]) => String(message))
+        .filter((m) => m.includes('NST-R017'));
+      expect(warnings).toEqual([
+        expect.stringContaining(
+          "NST-R017 ListeningResource: ListeningSample's entity listeners (@BeforeInsert normalize(), @AfterLoad loaded())",
+        ),
+      ]);
+      expect(warnings[0]).toContain('beforeCreate');
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit, Optional, Type } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional, Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -15,8 +15,14 @@ import { ApiVersions } from 'src/framework/resource/resource-versions';
  * Collects every `@Resource` provider at boot, resolves it against TypeORM's metadata and checks the
  * declarations as a whole (unique paths and entities). A bad declaration stops the boot with its code.
  */
+/** `before-insert` → `@BeforeInsert`. */
+function listenerDecorator(type: string): string {
+  return `@${type.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase())}`;
+}
+
 @Injectable()
 export class ResourceRegistry implements OnModuleInit {
+  private readonly logger = new Logger('Resources');
   private readonly byClass = new Map<unknown, ResourceDefinition>();
   private readonly byEntity = new Map<unknown, ResourceDefinition>();
   /** Looked up by the auth guard on every resource request. */
@@ -79,8 +85,31 @@ export class ResourceRegistry implements OnModuleInit {
     }
     for (const definition of this.byClass.values()) {
       this.checkRelatedFields(definition);
+      this.warnOfEntityListeners(definition);
     }
     this.resolveVersions();
+  }
+
+  /**
+   * Entity listener methods (`@BeforeInsert`, `@AfterLoad`, …) run only on entity instances, in TypeORM's
+   * `save`/`remove`/`find`. Generated routes write through the query builder with plain values and read with
+   * SQL, as `repository.insert`/`update` do, so they never call them: said once at boot, with where the logic
+   * belongs instead, rather than left to be found in the data.
+   */
+  private warnOfEntityListeners(definition: ResourceDefinition): void {
+    const listeners = definition.metadata.listeners;
+    if (listeners.length === 0) {
+      return;
+    }
+    const names = listeners.map(
+      (listener) => `${listenerDecorator(listener.type)} ${listener.propertyName}()`,
+    );
+    this.logger.warn(
+      `NST-R017 ${definition.className}: ${definition.name}'s entity listeners (${names.join(', ')}) do not run ` +
+        `on its generated routes, which write with TypeORM's query builder and read with SQL (as ` +
+        `repository.insert and update do). Move that logic to the resource's hooks (beforeCreate, ` +
+        `beforeUpdate, …) or to an EntitySubscriber, which both run there.`,
+    );
   }
 
   /** Serves the controllers' declared versions and checks every resource's deprecations against them. */
