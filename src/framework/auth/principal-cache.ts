@@ -26,7 +26,7 @@ const RETRY_MS = 1_000;
 
 /** A write to a table a principal is read from (loadPrincipal): users, groups, permissions, sessions. */
 const WRITE =
-  /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+(?:ONLY\s+)?(?:"?[A-Za-z_][\w$]*"?\.)?"?(user|user_groups|user_permissions|group|group_permissions|permission|refresh_token)"?(?=[\s(,;]|$)/gi;
+  /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+(?:ONLY\s+)?(?:"?[A-Za-z_][\w$]*"?\.)?"?(user|user_groups|user_permissions|auth_group|group_permissions|permission|refresh_token)"?(?=[\s(,;]|$)/gi;
 /** A refresh token's write matters only when it revokes (or deletes) a session. */
 const REVOKES = /\bSET\b[\s\S]*"?revokedAt"?\s*=|\bDELETE\b|\bTRUNCATE\b/i;
 
