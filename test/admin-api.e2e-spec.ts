@@ -725,6 +725,12 @@ describe('Admin API: staff sessions with CSRF, schema, actions, CSV export, dash
     );
     expect(body.counts.products).toBe(n);
     expect(body.counts.categories).toBeGreaterThanOrEqual(2);
+    // Its one-row pages are cached apart from a plain list's answer (the resource cache keys pages).
+    const plain = (await t.inject('/api/products')).json<{ data: unknown[]; meta: { limit: number } }>();
+    expect({ limit: plain.meta.limit, rows: plain.data.length }).toEqual({
+      limit: 20,
+      rows: Math.min(n, 20),
+    });
     expect(body.jobs).toEqual({
       failed: 0,
       waiting: expect.any(Number),

@@ -225,10 +225,16 @@ export class AdminController {
       if (!definition.actions.has('list')) {
         continue;
       }
-      const query = parseListQuery({ limit: '1' }, definition.query);
+      // The raw query with the parsed one: the resource cache keys a page by it (a `{}` here once filed this
+      // one-row page under the key of a plain `GET /api/<path>`).
+      const raw = { limit: '1' };
       const page = await this.schema
         .serviceOf(definition)
-        .list(query, { path: `/api/${resource.path}`, query: {} }, principal);
+        .list(
+          parseListQuery(raw, definition.query),
+          { path: `/api/${resource.path}`, query: raw },
+          principal,
+        );
       counts[resource.path] = page.meta.total ?? 0;
     }
     // Only changes to resources this user may view (all for superusers), as in the audit log itself.

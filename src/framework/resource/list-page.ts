@@ -31,6 +31,7 @@ export interface ListResult {
 /** Where a list was requested, to build `links`. */
 export interface ListRequest {
   path: string;
+  /** The raw query the ListQuery was parsed from: the resource cache keys the page by it and the path. */
   query: Record<string, unknown>;
   /**
    * The request's URL, when `query` is its query string exactly as parsed: the links of a URL seen before
