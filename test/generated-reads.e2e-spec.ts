@@ -180,4 +180,20 @@ describe('generated GET /:id (ETag and body, shared empty query)', () => {
       body: { category: { slug: 'review' } },
     });
   });
+
+  it('refuses a cursor with a sort other than the one it was made for (400, nothing read)', async () => {
+    const first = (await t.inject('/api/products?sort=name&limit=1')).json<{
+      meta: { nextCursor: string };
+    }>();
+    const after = encodeURIComponent(first.meta.nextCursor);
+    expect((await t.inject(`/api/products?sort=name&limit=1&after=${after}`)).statusCode).toBe(200);
+    for (const sort of ['-name', 'sku']) {
+      const res = await t.inject(`/api/products?sort=${sort}&limit=1&after=${after}`);
+      expect({ sort, status: res.statusCode, errors: res.json<{ errors: unknown[] }>().errors }).toEqual({
+        sort,
+        status: 400,
+        errors: [expect.objectContaining({ parameter: 'after', code: 'invalid' })],
+      });
+    }
+  });
 });

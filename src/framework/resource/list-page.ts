@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
 import { includeOwners } from 'src/framework/resource/include-loader';
 import type { PreparedStatements } from 'src/framework/resource/prepared-statements';
-import { encodeCursor } from 'src/framework/resource/query/cursors';
+import { encodeCursor, sortSignature } from 'src/framework/resource/query/cursors';
 import type { ListQuery } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
@@ -103,12 +103,13 @@ export function listResult(
   counted: { total: number; estimated: boolean },
 ): ListResult {
   const keys = shape.cursorKeys;
+  const signature = sortSignature(query.sort);
   const cursorOf = (row: ResourceRow): string => {
     const values = new Array<unknown>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       values[i] = row[keys[i]];
     }
-    return encodeCursor(values);
+    return encodeCursor(signature, values);
   };
   const last = rows[rows.length - 1];
   const nextCursor = more && last ? cursorOf(last) : null;

@@ -14,11 +14,21 @@ function cursorReplacer(_key: string, value: unknown): unknown {
 }
 
 /**
- * The opaque `after` cursor for a row: its sort values in sort order, id last. Dates become ISO strings.
- * Example: `encodeCursor([row.createdAt, row.id])` for `sort=-createdAt` (→ `meta.nextCursor`).
+ * The sort a cursor is made for, as `sort=` spells it with the id that breaks ties: `-createdAt,-id`.
+ * Example: `sortSignature(query.sort)`.
  */
-export function encodeCursor(values: unknown[]): string {
-  return Buffer.from(JSON.stringify(values, cursorReplacer), 'utf8').toString('base64url');
+export function sortSignature(sort: readonly SortTerm[]): string {
+  return sort.map((term) => (term.direction === 'desc' ? `-${term.path}` : term.path)).join(',');
+}
+
+/**
+ * The opaque `after` cursor for a row: the sort it was made for (`sortSignature`), then the row's sort values
+ * in sort order, id last. Dates become ISO strings. The sort travels with it because a cursor's values read
+ * under another sort of the same shape (`name` and `-name`, `name` and `sku`) select other rows.
+ * Example: `encodeCursor('-createdAt,-id', [row.createdAt, row.id])` (→ `meta.nextCursor`).
+ */
+export function encodeCursor(signature: string, values: readonly unknown[]): string {
+  return Buffer.from(JSON.stringify([signature, ...values], cursorReplacer), 'utf8').toString('base64url');
 }
 
 /**
@@ -51,8 +61,8 @@ export function parseAfter(
   spec: ResourceQuerySpec,
   errors: ProblemFieldError[],
 ): unknown[] | undefined {
-  const values = decodeCursor(text);
-  if (values === undefined) {
+  const decoded = decodeCursor(text);
+  if (decoded === undefined || typeof decoded[0] !== 'string') {
     errors.push({
       parameter: 'after',
       code: 'invalid',
@@ -63,6 +73,15 @@ export function parseAfter(
   if (!sortValid) {
     return undefined; // the sort is already reported; a cursor cannot be checked against it
   }
+  if (decoded[0] !== sortSignature(sort)) {
+    errors.push({
+      parameter: 'after',
+      code: 'invalid',
+      message: `after was made for another sort than ${sortSignature(sort)}; keep the sort of the request that returned the cursor`,
+    });
+    return undefined;
+  }
+  const values = decoded.slice(1);
   if (values.length !== sort.length) {
     errors.push({
       parameter: 'after',

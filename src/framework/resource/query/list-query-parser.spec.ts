@@ -94,6 +94,9 @@ const productSpec = (overrides: Partial<ResourceQuerySpec> = {}): ResourceQueryS
 });
 
 /** Parses a real query string the way the app does (`qs`, depth 3), then the list query. */
+/** The signature of productSpec's default sort, which a cursor carries first. */
+const DEFAULT_SORT = '-createdAt,-id';
+
 const parse = (query: string, spec = productSpec()) => parseListQuery(qs.parse(query, { depth: 3 }), spec);
 
 /** The problem a query is rejected with, failing the test when it is accepted. */
@@ -240,7 +243,7 @@ describe(parseListQuery.name, () => {
     });
 
     it('rejects page together with after', () => {
-      const after = encodeCursor(['2024-05-01T12:00:00.000Z', 1]);
+      const after = encodeCursor(DEFAULT_SORT, ['2024-05-01T12:00:00.000Z', 1]);
 
       expect(failures(`page=1&after=${after}`)).toEqual([['page', 'invalid']]);
       expect(problemOf(`page=1&after=${after}`).detail).toBe(
@@ -817,7 +820,7 @@ describe(parseListQuery.name, () => {
     it('round-trips a cursor for the default sort into typed values, without a page', () => {
       // The service encodes timestamps as ISO text with microseconds; they stay text so none is lost.
       const micro = '2024-05-01T12:00:00.123456Z';
-      const sut = parse(`after=${encodeCursor([micro, 42])}`);
+      const sut = parse(`after=${encodeCursor(DEFAULT_SORT, [micro, 42])}`);
 
       expect(sut.after).toEqual([micro, 42]);
       expect(sut.page).toBeUndefined();
@@ -825,13 +828,18 @@ describe(parseListQuery.name, () => {
     });
 
     it('round-trips a cursor for a client sort', () => {
-      const after = encodeCursor(['12.50', 'Widget', 7]);
+      const after = encodeCursor('-price,name,id', ['12.50', 'Widget', 7]);
 
       expect(parse(`sort=-price,name&after=${after}`).after).toEqual(['12.5', 'Widget', 7]);
     });
 
     it('round-trips bigint, date and number values', () => {
-      const after = encodeCursor([9223372036854775807n, '2024-02-29', 1.25, 3]);
+      const after = encodeCursor('barcode,releaseDate,weight,id', [
+        9223372036854775807n,
+        '2024-02-29',
+        1.25,
+        3,
+      ]);
 
       expect(parse(`sort=barcode,releaseDate,weight&after=${after}`).after).toEqual([
         '9223372036854775807',
@@ -842,26 +850,48 @@ describe(parseListQuery.name, () => {
     });
 
     it('reads a date column encoded from a Date as its UTC day', () => {
-      const after = encodeCursor([new Date('2024-02-29T00:00:00.000Z'), 3]);
+      const after = encodeCursor('releaseDate,id', [new Date('2024-02-29T00:00:00.000Z'), 3]);
 
       expect(parse(`sort=releaseDate&after=${after}`).after).toEqual(['2024-02-29', 3]);
     });
 
     it('accepts null for a nullable sort column only', () => {
-      expect(parse(`sort=description&after=${encodeCursor([null, 3])}`).after).toEqual([null, 3]);
-      expect(failures(`sort=name&after=${encodeCursor([null, 3])}`)).toEqual([['after', 'invalid']]);
+      expect(parse(`sort=description&after=${encodeCursor('description,id', [null, 3])}`).after).toEqual([
+        null,
+        3,
+      ]);
+      expect(failures(`sort=name&after=${encodeCursor('name,id', [null, 3])}`)).toEqual([
+        ['after', 'invalid'],
+      ]);
     });
 
     it('rejects a cursor made for another sort (wrong arity)', () => {
-      const after = encodeCursor([createdAt, 42]);
+      const after = encodeCursor(DEFAULT_SORT, [createdAt, 42]);
 
       expect(failures(`sort=-price,name&after=${after}`)).toEqual([['after', 'invalid']]);
-      expect(failures(`after=${encodeCursor([42])}`)).toEqual([['after', 'invalid']]);
+      expect(failures(`after=${encodeCursor(DEFAULT_SORT, [42])}`)).toEqual([['after', 'invalid']]);
       // Well-typed values for the first terms, but the id is missing.
-      expect(failures(`sort=name,-stock&after=${encodeCursor(['Widget', 7])}`)).toEqual([
+      expect(failures(`sort=name,-stock&after=${encodeCursor('name,-stock,-id', ['Widget', 7])}`)).toEqual([
         ['after', 'invalid'],
       ]);
-      expect(failures(`sort=name&after=${encodeCursor(['Widget', 7, 8])}`)).toEqual([['after', 'invalid']]);
+      expect(failures(`sort=name&after=${encodeCursor('name,id', ['Widget', 7, 8])}`)).toEqual([
+        ['after', 'invalid'],
+      ]);
+    });
+
+    it('rejects a cursor made for another sort of the same shape (its values would select other rows)', () => {
+      const after = encodeCursor('name,id', ['Widget', 7]);
+
+      expect(parse(`sort=name&after=${after}`).after).toEqual(['Widget', 7]);
+      for (const sort of ['-name', 'description']) {
+        expect(problemOf(`sort=${sort}&after=${after}`).errors).toEqual([
+          {
+            parameter: 'after',
+            code: 'invalid',
+            message: `after was made for another sort than ${sort},${sort.startsWith('-') ? '-' : ''}id; keep the sort of the request that returned the cursor`,
+          },
+        ]);
+      }
     });
 
     it.each<[string, unknown[]]>([
@@ -872,7 +902,7 @@ describe(parseListQuery.name, () => {
       ['an object', [{ at: createdAt }, 42]],
       ['a number for a date', [1714564800000, 42]],
     ])('rejects a cursor with %s', (_label, values) => {
-      expect(failures(`after=${encodeCursor(values)}`)).toEqual([['after', 'invalid']]);
+      expect(failures(`after=${encodeCursor(DEFAULT_SORT, values)}`)).toEqual([['after', 'invalid']]);
     });
 
     const json = (text: string) => Buffer.from(text).toString('base64url');
@@ -897,7 +927,7 @@ describe(parseListQuery.name, () => {
     });
 
     it('rejects a non-canonical spelling of valid cursor bytes', () => {
-      const valid = encodeCursor(['2024-05-01T12:00:00.000Z', 12]);
+      const valid = encodeCursor(DEFAULT_SORT, ['2024-05-01T12:00:00.000Z', 123]);
       expect(valid.length % 4).not.toBe(0); // the last character carries unused bits
       const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
       const tampered = valid.slice(0, -1) + alphabet[alphabet.indexOf(valid[valid.length - 1]) + 1];
@@ -907,11 +937,13 @@ describe(parseListQuery.name, () => {
     });
 
     it('reports only the sort when the sort is wrong', () => {
-      expect(failures(`sort=colour&after=${encodeCursor([createdAt, 42])}`)).toEqual([['sort', 'unknown']]);
+      expect(failures(`sort=colour&after=${encodeCursor(DEFAULT_SORT, [createdAt, 42])}`)).toEqual([
+        ['sort', 'unknown'],
+      ]);
     });
 
     it('rejects a repeated after', () => {
-      const after = encodeCursor([createdAt, 42]);
+      const after = encodeCursor(DEFAULT_SORT, [createdAt, 42]);
 
       expect(failures(`after=${after}&after=${after}`)).toEqual([['after', 'invalid']]);
     });
@@ -981,11 +1013,12 @@ describe(parseListQuery.name, () => {
 });
 
 describe(encodeCursor.name, () => {
-  it('makes an opaque base64url string of the JSON values, dates as ISO strings', () => {
-    const sut = encodeCursor([new Date('2024-05-01T12:00:00.000Z'), 'a/b+c?', 42]);
+  it('makes an opaque base64url string of the sort and the JSON values, dates as ISO strings', () => {
+    const sut = encodeCursor('-createdAt,name,-id', [new Date('2024-05-01T12:00:00.000Z'), 'a/b+c?', 42]);
 
     expect(sut).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(JSON.parse(Buffer.from(sut, 'base64url').toString('utf8'))).toEqual([
+      '-createdAt,name,-id',
       '2024-05-01T12:00:00.000Z',
       'a/b+c?',
       42,
@@ -993,13 +1026,23 @@ describe(encodeCursor.name, () => {
   });
 
   it('writes bigint values as decimal strings', () => {
-    expect(decodeCursor(encodeCursor([12345678901234567890n, 1]))).toEqual(['12345678901234567890', 1]);
+    expect(decodeCursor(encodeCursor('barcode,id', [12345678901234567890n, 1]))).toEqual([
+      'barcode,id',
+      '12345678901234567890',
+      1,
+    ]);
   });
 });
 
 describe(decodeCursor.name, () => {
   it('returns the raw values of a cursor', () => {
-    expect(decodeCursor(encodeCursor(['x', null, true, 1.5]))).toEqual(['x', null, true, 1.5]);
+    expect(decodeCursor(encodeCursor('a,b,c,id', ['x', null, true, 1.5]))).toEqual([
+      'a,b,c,id',
+      'x',
+      null,
+      true,
+      1.5,
+    ]);
   });
 
   it.each(['', '!!', 'e30', Buffer.from('nope').toString('base64url'), 'A'.repeat(9000)])(
