@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, type Socket, createServer } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
 import type { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { getStorageToken } from '@nestjs/throttler';
@@ -234,4 +235,32 @@ describe('API request budget shared in Redis (REDIS_URL)', () => {
     const storage = t.app.get<ThrottlerStorageRedisService>(getStorageToken());
     expect(storage.redis.listenerCount('error')).toBeGreaterThan(0);
   });
+
+  it('Redis that takes the connection and never answers: 503 within seconds, not a request held as long', async () => {
+    // A server that accepts connections and stays silent, as a paused Redis or a stuck failover does.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const t = await createTestApp(AppModule.forRoot, {
+        env: {
+          ...redisEnv,
+          REDIS_URL: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+          JOBS_BACKEND: 'postgres',
+          IDEMPOTENCY_STORE: 'database',
+        },
+      });
+      apps.push(t);
+      const started = Date.now();
+      const res = await t.anonymous().inject({ url: '/api/products', remoteAddress: '198.51.100.9' });
+      expect({ status: res.statusCode, retryAfter: res.headers['retry-after'] }).toEqual({
+        status: 503,
+        retryAfter: '5',
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      held.forEach((socket) => socket.destroy());
+      silent.close();
+    }
+  }, 30_000);
 });

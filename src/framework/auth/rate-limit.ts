@@ -50,6 +50,9 @@ function redisStorage(url: string, prefix: string): ThrottlerRedis.ThrottlerStor
     keyPrefix: `${prefix}:rate-limit:`,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    // A Redis that takes the connection and then stops answering (paused, a stuck failover) would
+    // otherwise hold every request as long as it is silent: ioredis has no command timeout by default.
+    commandTimeout: 2_000,
     enableAutoPipelining: true,
   });
   // Reported by the requests it refuses (503). Without a listener, ioredis prints every failed reconnect
