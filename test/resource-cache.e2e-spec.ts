@@ -4,6 +4,7 @@ import { AppModule } from 'src/app.module';
 import 'src/app/catalog/catalog.factories';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
+import { Tag } from 'src/app/catalog/tag.entity';
 import { RedisCacheStore } from 'src/framework/resource/cache-stores';
 import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
 import { FrozenProxy } from 'test/support/frozen-proxy';
@@ -181,6 +182,17 @@ function cacheCases(kind: 'redis' | 'memory', env: Record<string, string>): void
     // a factory (TypeORM repository save, outside any request)
     const made = await h.product();
     expect((await list()).some((p) => p.id === made.id)).toBe(true);
+    // a save that changes only a many-to-many relation: TypeORM writes the junction's rows and nothing else
+    const tag = await h.t.app
+      .get(DataSource)
+      .getRepository(Tag)
+      .save({ name: `cached-${randomUUID()}` });
+    expect((await read()).tagIds).toEqual([]);
+    await h.t.app
+      .get(DataSource)
+      .getRepository(Product)
+      .save({ id, tags: [tag] });
+    expect((await read()).tagIds).toEqual([tag.id]);
   });
 
   it('never answers stale in the other process: write through A, read through B, 0 stale of 50', async () => {

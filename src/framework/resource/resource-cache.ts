@@ -3,6 +3,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit, Type } from '@nestjs
 import {
   DataSource,
   EntityManager,
+  EntityMetadata,
   EntitySubscriberInterface,
   InsertEvent,
   QueryRunner,
@@ -228,20 +229,30 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     }
   }
 
-  /** A write in a transaction invalidates at its COMMIT; one outside any, at once. */
-  private async entityWritten(event: {
-    queryRunner: QueryRunner;
-    metadata: { target: unknown };
-  }): Promise<void> {
-    const definition = this.registry.forEntity(event.metadata.target);
-    if (!definition) {
+  /**
+   * A write in a transaction invalidates at its COMMIT; one outside any, at once. A many-to-many junction's
+   * row (TypeORM's save of `product.tags` alone writes nothing else) invalidates the resources on both
+   * sides: their id lists and includes read it.
+   */
+  private async entityWritten(event: { queryRunner: QueryRunner; metadata: EntityMetadata }): Promise<void> {
+    const { metadata } = event;
+    const targets = metadata.isJunction
+      ? metadata.foreignKeys.map((key) => key.referencedEntityMetadata.target)
+      : [metadata.target];
+    const definitions = targets
+      .map((target) => this.registry.forEntity(target))
+      .filter((definition) => definition !== undefined);
+    if (definitions.length === 0) {
       return;
     }
     if (!event.queryRunner.isTransactionActive) {
-      return this.invalidate(definition);
+      await Promise.all(definitions.map((definition) => this.invalidate(definition)));
+      return;
     }
     const paths = this.written.get(event.queryRunner) ?? new Set();
-    paths.add(definition.path);
+    for (const definition of definitions) {
+      paths.add(definition.path);
+    }
     this.written.set(event.queryRunner, paths);
   }
 
