@@ -85,7 +85,10 @@ app.get<{ Querystring: Record<string, unknown> }>(
     const countSql = `SELECT count(*)::int AS n FROM product t WHERE ${where.join(' AND ')}`;
     if (query.after !== undefined) {
       // Keyset: the row value comparison works when every term sorts the same way (the scenarios' sorts).
-      const cursor = JSON.parse(Buffer.from(query.after as string, 'base64url').toString()) as unknown[];
+      // Nestor's cursor starts with the sort it was made for: the values follow.
+      const cursor = (
+        JSON.parse(Buffer.from(query.after as string, 'base64url').toString()) as unknown[]
+      ).slice(1);
       const columns = sort.map((s) => SORTABLE[s.key]);
       const placeholders = cursor.map((value) => {
         values.push(value);
@@ -127,7 +130,10 @@ app.get<{ Querystring: Record<string, unknown> }>(
     const nextCursor =
       more && last
         ? Buffer.from(
-            JSON.stringify(sort.map((s) => (CURSOR_KEY[s.key] ? last[`__${s.key}`] : last[s.key]))),
+            JSON.stringify([
+              sort.map((s) => (s.desc ? `-${s.key}` : s.key)).join(','),
+              ...sort.map((s) => (CURSOR_KEY[s.key] ? last[`__${s.key}`] : last[s.key])),
+            ]),
           ).toString('base64url')
         : null;
     const total = counted.rows[0].n;
