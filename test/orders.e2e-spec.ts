@@ -1,11 +1,11 @@
 import type { LightMyRequestResponse } from 'fastify';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import 'src/app/catalog/catalog.factories';
 import { Category } from 'src/app/catalog/category.entity';
 import { Product, ProductStatus } from 'src/app/catalog/product.entity';
 import { Tag } from 'src/app/catalog/tag.entity';
-import { serverPool } from 'src/framework/database/data-source-options';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { catalogueStatements, onCatalogue } from 'test/support/statements';
 
@@ -360,8 +360,9 @@ describe('orders on PostgreSQL', () => {
 
     /** Runs one anonymous request (the catalogue is public: a signed-in caller adds a principal read). */
     async function statementsOf(url: string): Promise<{ res: LightMyRequestResponse; sql: string[] }> {
-      // Generated reads go straight to the pool as prepared statements, around TypeORM's query runner.
-      const direct = jest.spyOn(serverPool(dataSource)!, 'query');
+      // Generated reads go to a pooled client as prepared statements, around TypeORM's query runner: every
+      // statement any client sends is seen here, those of the runner too.
+      const direct = jest.spyOn(Client.prototype, 'query');
       try {
         const { result, sql } = await catalogueStatements(dataSource, () =>
           t.inject({ url, headers: { authorization: undefined } }),
