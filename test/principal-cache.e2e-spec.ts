@@ -28,8 +28,12 @@ describe('Principal cache across two app instances sharing Redis', () => {
   let categoryId: number;
   let n = 0;
 
-  const create = (app: TestApp, user: TestUser | { headers: { authorization: string } }) =>
-    app.inject({
+  const create = async (app: TestApp, user: TestUser | { headers: { authorization: string } }) => {
+    // Both apps run in this one process, and inject() hands a request over without any network: Redis's
+    // message to the other app's subscriber, written in the same pass as the writer's own echo, can still be
+    // in flight on loopback. 10 ms stands for the client's next request reaching another process.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return app.inject({
       method: 'POST',
       url: '/api/products',
       headers: user.headers,
@@ -40,6 +44,7 @@ describe('Principal cache across two app instances sharing Redis', () => {
         categoryId,
       },
     });
+  };
 
   /** Caches the user's principal in both processes: a create in each succeeds. */
   const warm = async (user: TestUser | { headers: { authorization: string } }) => {
