@@ -41,16 +41,17 @@ describe.each(['redis', 'postgres'] as const)('jobs: outbox marks at graceful sh
   it('jobs that end during app.close() leave their rows finished (completed) and failed (with the error)', async () => {
     const database = await createTestDatabase();
     const prefix = `${PREFIX}-${backend}`;
-    const app = await createTestApp(withJobs, {
-      env: {
-        DATABASE_URL: database.url,
-        ...(backend === 'redis' ? { REDIS_URL, JOBS_PREFIX: prefix } : {}),
-        WORKERS: 'inline',
-        JOBS_SHUTDOWN_TIMEOUT: '5000',
-      },
-    });
     const client = new Client({ connectionString: database.url });
     try {
+      // Inside the try: an app that fails to boot still leaves no database behind.
+      const app = await createTestApp(withJobs, {
+        env: {
+          DATABASE_URL: database.url,
+          ...(backend === 'redis' ? { REDIS_URL, JOBS_PREFIX: prefix } : {}),
+          WORKERS: 'inline',
+          JOBS_SHUTDOWN_TIMEOUT: '5000',
+        },
+      });
       const jobs = app.app.get(JobsService);
       const okIds = await jobs.enqueueMany('shutdown-marks.ends-ok', [{ key: 'ok-1' }, { key: 'ok-2' }]);
       const failId = await jobs.enqueue('shutdown-marks.ends-failed', { key: 'fail-1' });
