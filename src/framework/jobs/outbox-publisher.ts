@@ -16,11 +16,11 @@ const LOST_AFTER_MS = 60_000;
 const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
 const SWEEP_EVERY_MS = 2_000;
 
-/** An outbox row as the publisher reads it (`payload` as the JSON text written to the row, or parsed). */
+/** An outbox row as the publisher reads it (`payload` parsed: node-postgres parses jsonb). */
 export interface OutboxRow {
   id: string;
   name: string;
-  payload: object | string;
+  payload: object;
   delay: number | null;
   priority: number | null;
   requestId: string | null;
@@ -71,8 +71,9 @@ export class OutboxPublisher implements EntitySubscriberInterface {
   }
 
   /**
-   * Publishes new outbox rows (as just inserted, payloads as their JSON text) after `manager`'s transaction
-   * commits, or now (in the background). They are not read back: the caller wrote them, nothing else has.
+   * Publishes new outbox rows (as just inserted, payloads as enqueue validated them) after `manager`'s
+   * transaction commits, or now (in the background). They are not read back: the caller wrote them, nothing
+   * else has.
    */
   publishAfterCommit(rows: OutboxRow[], manager?: EntityManager): void {
     if (!this.backend.publishes) {
@@ -154,10 +155,7 @@ export class OutboxPublisher implements EntitySubscriberInterface {
     await this.backend.queue(name).addBulk(
       batch.map((row) => ({
         name,
-        data: withJobMeta(
-          typeof row.payload === 'string' ? (JSON.parse(row.payload) as object) : row.payload,
-          { requestId: row.requestId ?? undefined },
-        ),
+        data: withJobMeta(row.payload, { requestId: row.requestId ?? undefined }),
         opts: {
           jobId: row.id,
           attempts: job.options.attempts,

@@ -73,11 +73,12 @@ export function parseAfter(
   if (!sortValid) {
     return undefined; // the sort is already reported; a cursor cannot be checked against it
   }
-  if (decoded[0] !== sortSignature(sort)) {
+  const signature = sortSignature(sort);
+  if (decoded[0] !== signature) {
     errors.push({
       parameter: 'after',
       code: 'invalid',
-      message: `after was made for another sort than ${sortSignature(sort)}; keep the sort of the request that returned the cursor`,
+      message: `after was made for another sort than ${signature}; keep the sort of the request that returned the cursor`,
     });
     return undefined;
   }
