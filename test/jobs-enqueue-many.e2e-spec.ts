@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
@@ -7,11 +6,10 @@ import { JobsService } from 'src/framework/jobs/jobs.service';
 import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { sleep } from 'test/support/wait';
-import { deleteRedisKeys } from 'test/support/redis';
+import { TEST_REDIS_URL as REDIS_URL, deleteRedisKeys, testPrefix } from 'test/support/redis';
 import { appWithProviders } from 'test/support/app-with';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const PREFIX = `jobs-many-${process.pid}-${randomBytes(3).toString('hex')}`;
+const PREFIX = testPrefix('jobs-many');
 
 class TextPayload {
   @IsString()

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsDate } from 'class-validator';
@@ -6,11 +5,10 @@ import { DataSource } from 'typeorm';
 import { Job } from 'src/framework/jobs/job.decorator';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { TestApp, createTestApp } from 'src/framework/testing';
-import { deleteRedisKeys } from 'test/support/redis';
+import { TEST_REDIS_URL as REDIS_URL, deleteRedisKeys, testPrefix } from 'test/support/redis';
 import { appWithProviders } from 'test/support/app-with';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const PREFIX = `payload-${process.pid}-${randomBytes(3).toString('hex')}`;
+const PREFIX = testPrefix('payload');
 
 /** A Date property without `@Type`: the JSON the worker reads holds a string there. */
 class DatedPayload {

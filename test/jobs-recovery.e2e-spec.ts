@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { Job, JobContext } from 'src/framework/jobs/job.decorator';
 import { JobBackend } from 'src/framework/jobs/backends/job-backend';
@@ -9,16 +7,11 @@ import { JobsService } from 'src/framework/jobs/jobs.service';
 import { OutboxPublisher } from 'src/framework/jobs/outbox-publisher';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { waitFor } from 'test/support/wait';
-import { deleteRedisKeys } from 'test/support/redis';
+import { KeyPayload } from 'test/support/jobs';
+import { TEST_REDIS_URL as REDIS_URL, deleteRedisKeys, testPrefix } from 'test/support/redis';
 import { appWithProviders } from 'test/support/app-with';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const PREFIX = `jobs-recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
-
-class KeyPayload {
-  @IsString()
-  key!: string;
-}
+const PREFIX = testPrefix('jobs-recovery');
 
 const runs: { key: string; jobId: string }[] = [];
 

@@ -1,22 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { Job, JobContext } from 'src/framework/jobs/job.decorator';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { TestApp, createTestApp } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
-import { deleteRedisKeys } from 'test/support/redis';
+import { KeyPayload } from 'test/support/jobs';
+import { TEST_REDIS_URL as REDIS_URL, deleteRedisKeys, testPrefix } from 'test/support/redis';
 import { FrozenProxy } from 'test/support/frozen-proxy';
 import { appWithProviders } from 'test/support/app-with';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const PREFIX = `jobs-down-${process.pid}-${randomBytes(3).toString('hex')}`;
-
-class KeyPayload {
-  @IsString()
-  key!: string;
-}
+const PREFIX = testPrefix('jobs-down');
 
 const runs: { key: string; jobId: string }[] = [];
 

@@ -1,21 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { IsString } from 'class-validator';
 import { Client } from 'pg';
 import { Job } from 'src/framework/jobs/job.decorator';
 import { JobsService } from 'src/framework/jobs/jobs.service';
 import { createTestApp, createTestDatabase } from 'src/framework/testing';
 import { sleep, waitFor } from 'test/support/wait';
-import { deleteRedisKeys } from 'test/support/redis';
+import { KeyPayload } from 'test/support/jobs';
+import { TEST_REDIS_URL as REDIS_URL, deleteRedisKeys, testPrefix } from 'test/support/redis';
 import { appWithProviders } from 'test/support/app-with';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const PREFIX = `jobs-shutdown-${process.pid}-${randomBytes(3).toString('hex')}`;
-
-class KeyPayload {
-  @IsString()
-  key!: string;
-}
+const PREFIX = testPrefix('jobs-shutdown');
 
 const started: string[] = [];
 
