@@ -32,8 +32,9 @@ function breaksConnection(error: unknown): boolean {
  * `pool.query(config)`, except that a statement's own error returns the connection to the pool: pg-pool's
  * `query` closes it on any error, so every refused create (409, 422) cost a new connection, its login and
  * its prepared statements. pg forgets a named statement whose Parse failed, so the connection stays sound.
+ * Example: `const result = await runPooled(pool, { name, text, values })`.
  */
-async function runPooled(pool: Pool, config: QueryConfig): Promise<QueryResult> {
+export async function runPooled(pool: Pool, config: QueryConfig): Promise<QueryResult> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // While a client is checked out, pg-pool does not listen for its errors: this does, as pool.query does.
