@@ -3,8 +3,9 @@ import type { DataSource } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
 import { includeOwners } from 'src/framework/resource/include-loader';
 import type { PreparedStatements } from 'src/framework/resource/prepared-statements';
-import { encodeCursor, sortSignature } from 'src/framework/resource/query/cursors';
+import { CursorRow, rowCursor, sortSignature } from 'src/framework/resource/query/cursors';
 import type { ListQuery } from 'src/framework/resource/query-types';
+import { badQuery } from 'src/framework/resource/query/list-query-parser';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
 import { cursorColumn, orderBy, selectList, sortKeyField } from 'src/framework/resource/resource-sql';
@@ -49,6 +50,8 @@ export interface PageShape {
   order: string;
   /** The property holding each sort term's cursor value: a field, or the helper `__k<i>`. */
   cursorKeys: readonly string[];
+  /** The sort term that is the id (a cursor too long for a URL names the row by it). */
+  idIndex: number;
   /** Whether rows hold helper columns (`__…`), to drop before answering. */
   helpers: boolean;
 }
@@ -85,6 +88,7 @@ export function pageShape(
       columns: [selectList(fields), ...helpers].join(', '),
       order: orderBy(definition, query.sort),
       cursorKeys,
+      idIndex: query.sort.findIndex((term) => term.path === definition.query.idPath),
       helpers: helpers.length > 0,
     };
   });
@@ -109,19 +113,22 @@ export function listResult(
     for (let i = 0; i < keys.length; i++) {
       values[i] = row[keys[i]];
     }
-    return encodeCursor(signature, values);
+    return rowCursor(signature, values, shape.idIndex);
   };
   const last = rows[rows.length - 1];
   const nextCursor = more && last ? cursorOf(last) : null;
   const page = query.page ?? null;
+  const { total, estimated } = counted.estimated
+    ? pageBoundedCount(query, rows.length, more, counted.total)
+    : counted;
   const result: ListResult = {
     data: shape.helpers ? rows.map(withoutHelpers) : rows,
     meta: {
       page,
       limit: query.limit,
-      total: counted.total,
-      ...(counted.estimated ? { totalEstimated: true } : {}),
-      pageCount: Math.ceil(counted.total / query.limit),
+      total,
+      ...(estimated ? { totalEstimated: true } : {}),
+      pageCount: Math.ceil(total / query.limit),
       nextCursor,
     },
     links: pageLinks(request, page, more, nextCursor),
@@ -130,6 +137,68 @@ export function listResult(
     result.cursors = rows.map(cursorOf);
   }
   return result;
+}
+
+/**
+ * The planner's estimate of a list's total, mended by what the page itself shows. On the last page of a
+ * numbered (or first) list every row is counted, so the total is exact. Elsewhere it is never fewer rows than
+ * the page proves exist (an estimate of 10,050 where page 600 of 20 has a next page says 12,001), nor more
+ * than a page past the end allows.
+ */
+function pageBoundedCount(
+  query: ListQuery,
+  count: number,
+  more: boolean,
+  estimate: number,
+): { total: number; estimated: boolean } {
+  const before = query.after === undefined ? pageOffset(query) : 0;
+  if (query.after === undefined && !more) {
+    // A page past the end shows only that the rows are fewer than those it skipped.
+    return count > 0 || before === 0
+      ? { total: before + count, estimated: false }
+      : { total: Math.min(estimate, before), estimated: true };
+  }
+  return { total: Math.max(estimate, before + count + (more ? 1 : 0)), estimated: true };
+}
+
+/**
+ * The sort values a list continues after (`query.after` is set): the cursor's own, or those of the row a
+ * {@link CursorRow} names, read as `cursorColumn` selects them. That row must still exist, and be the caller's
+ * when the list is scoped to an owner (`owner`: the owner scope's value), else the answer is a 400.
+ * Example: `afterCondition(definition, query.sort, await afterValues(statements, definition, query), params)`.
+ */
+export async function afterValues(
+  statements: PreparedStatements,
+  definition: ResourceDefinition,
+  query: ListQuery,
+  owner?: unknown,
+): Promise<unknown[]> {
+  const after = query.after!;
+  if (!(after[0] instanceof CursorRow)) {
+    return after;
+  }
+  const params: unknown[] = [after[0].id];
+  let where = `t.${ident(definition.id.column!.databaseName)} = $1`;
+  if (owner !== undefined) {
+    where += ` AND t.${ident(definition.owner!.column!.databaseName)} = $2`;
+    params.push(owner);
+  }
+  const found = await statements.query<ResourceRow[]>(
+    `SELECT ${query.sort.map((term, i) => cursorColumn(definition, term, i)).join(', ')} ` +
+      `FROM ${tableOf(definition.metadata)} t WHERE ${where}`,
+    params,
+    false,
+  );
+  if (found.length === 0) {
+    throw badQuery([
+      {
+        parameter: 'after',
+        code: 'invalid',
+        message: 'after continues from a row that no longer exists; start again from the first page',
+      },
+    ]);
+  }
+  return query.sort.map((_, i) => found[0][`__k${i}`]);
 }
 
 /** Rows skipped before the page: 0 for cursor pages. */

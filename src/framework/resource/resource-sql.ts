@@ -266,13 +266,21 @@ export function whereClause(
   return conditions;
 }
 
-/** Timestamps sort at microsecond precision; the cursor carries them as ISO text so none is lost. */
-function cursorExpression(expr: string, type: FieldType): string {
-  return type === 'datetime'
-    ? `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-    : type === 'date'
-      ? `${expr}::text`
-      : expr;
+/**
+ * Timestamps sort at microsecond precision; the cursor carries them as ISO text so none is lost. A
+ * `timestamptz` is written in UTC; a `timestamp` (without time zone) as its own wall-clock time, since
+ * `AT TIME ZONE` would read it as UTC and to_char would then shift it by the session's offset. Both are
+ * compared back as written: PostgreSQL ignores the `Z` when it reads a `timestamp`.
+ */
+function cursorExpression(expr: string, column: ColumnMetadata, type: FieldType): string {
+  if (type === 'date') {
+    return `${expr}::text`;
+  }
+  if (type !== 'datetime') {
+    return expr;
+  }
+  const zoned = column.entityMetadata.connection.driver.normalizeType(column) !== 'timestamp without time zone';
+  return `to_char(${expr}${zoned ? " AT TIME ZONE 'UTC'" : ''}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
 /** ORDER BY for the sort; NULLs sort as the largest values (PostgreSQL's default), which the cursor mirrors. */
@@ -291,7 +299,7 @@ export function orderBy(definition: ResourceDefinition, sort: readonly SortTerm[
  */
 export function cursorColumn(definition: ResourceDefinition, term: SortTerm, i: number): string {
   const path = definition.paths.get(term.path)!;
-  return `${cursorExpression(`t.${ident(path.column.databaseName)}`, path.spec.type)} AS "__k${i}"`;
+  return `${cursorExpression(`t.${ident(path.column.databaseName)}`, path.column, path.spec.type)} AS "__k${i}"`;
 }
 
 /**

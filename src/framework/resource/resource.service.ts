@@ -15,6 +15,7 @@ import { IncludeScope, loadIncludes } from 'src/framework/resource/include-loade
 import {
   ListRequest,
   ListResult,
+  afterValues,
   countRows,
   listResult,
   pageOffset,
@@ -138,7 +139,8 @@ export class ResourceService {
     const countWhere = [...where];
     const countParams = [...params.values];
     if (query.after) {
-      where.push(afterCondition(definition, query.sort, query.after, params));
+      const after = await afterValues(this.statements, definition, query, owner);
+      where.push(afterCondition(definition, query.sort, after, params));
     }
     const fields = this.selected(query.fields);
     const shape = pageShape(definition, fields, query);

@@ -8,8 +8,17 @@ export const MAX_CURSOR_LENGTH = 8192;
 
 const CURSOR_RE = /^[A-Za-z0-9_-]+$/;
 
-/** JSON.stringify replacer: bigint row values (not JSON-serialisable) travel as decimal strings. */
+/**
+ * The float values JSON has no spelling for (JSON.stringify writes null, which a cursor reads as SQL NULL), as
+ * PostgreSQL spells them in float and numeric columns, where NaN sorts above every number.
+ */
+const NON_FINITE: ReadonlySet<unknown> = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/** JSON.stringify replacer: bigint row values (not JSON-serialisable) and NaN and ±Infinity travel as strings. */
 function cursorReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? value : String(value);
+  }
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
@@ -29,6 +38,25 @@ export function sortSignature(sort: readonly SortTerm[]): string {
  */
 export function encodeCursor(signature: string, values: readonly unknown[]): string {
   return Buffer.from(JSON.stringify([signature, ...values], cursorReplacer), 'utf8').toString('base64url');
+}
+
+/**
+ * An `after` cursor that names the row a page ended on by its id instead of carrying its sort values, made
+ * when those would not fit in a URL (a long text sort key): the list reads the values back from the row.
+ * Example: `query.after?.[0] instanceof CursorRow`.
+ */
+export class CursorRow {
+  constructor(readonly id: unknown) {}
+}
+
+/**
+ * The cursor of a row in a page (`meta.nextCursor`): its sort values, or, when they make a cursor longer than
+ * {@link MAX_CURSOR_LENGTH}, its id (read back as a {@link CursorRow}).
+ * Example: `rowCursor('name,id', [row.name, row.id], 1)`.
+ */
+export function rowCursor(signature: string, values: readonly unknown[], idIndex: number): string {
+  const cursor = encodeCursor(signature, values);
+  return cursor.length <= MAX_CURSOR_LENGTH ? cursor : encodeCursor(signature, [{ row: values[idIndex] }]);
 }
 
 /**
@@ -83,6 +111,15 @@ export function parseAfter(
     return undefined;
   }
   const values = decoded.slice(1);
+  const row = values.length === 1 ? rowOf(values[0]) : undefined;
+  if (row !== undefined) {
+    const id = cursorValue(spec.idField, row.id);
+    if (typeof id === 'symbol' || id === null) {
+      errors.push({ parameter: 'after', code: 'invalid', message: 'after names no valid row' });
+      return undefined;
+    }
+    return [new CursorRow(id)];
+  }
   if (values.length !== sort.length) {
     errors.push({
       parameter: 'after',
@@ -106,6 +143,15 @@ export function parseAfter(
   return values;
 }
 
+/** The row a {@link rowCursor} names (`{"row": id}`), or undefined. */
+function rowOf(value: unknown): { id: unknown } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return undefined;
+  }
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === 'row' ? { id: (value as { row: unknown }).row } : undefined;
+}
+
 /** A cursor value typed like the sort column, or INVALID. Strings are not length-capped (they are row data). */
 function cursorValue(field: FieldSpec | undefined, value: unknown): unknown {
   if (value === null) {
@@ -125,12 +171,15 @@ function cursorValue(field: FieldSpec | undefined, value: unknown): unknown {
       }
       break;
     case 'number':
-      if (typeof value === 'number') {
-        return Number.isFinite(value) ? value : INVALID;
+      if (typeof value === 'number' || NON_FINITE.has(value)) {
+        return value; // PostgreSQL reads 'NaN' and '±Infinity' back as the float
       }
       break;
-    case 'bigint':
     case 'decimal':
+    case 'bigint':
+      if (NON_FINITE.has(value) && field.type === 'decimal') {
+        return value; // numeric's own NaN and ±Infinity, which node-postgres reads as this text
+      }
       if (typeof value === 'number') {
         return Number.isFinite(value) ? coerce(field, String(value)) : INVALID;
       }

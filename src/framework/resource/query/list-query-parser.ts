@@ -205,8 +205,11 @@ function parseTrashed(
 /** Parameters a bad query's detail spells out; the rest are counted (a 200-parameter query stays readable). */
 const MAX_DETAILED = 10;
 
-/** The 400 problem for a list of parameter errors; the detail names the parameters as written. */
-function badQuery(errors: ProblemFieldError[]): ProblemException {
+/**
+ * The 400 problem for a list of parameter errors; the detail names the parameters as written.
+ * Example: `throw badQuery([{ parameter: 'after', code: 'invalid', message: '…' }])`.
+ */
+export function badQuery(errors: ProblemFieldError[]): ProblemException {
   let detail = '';
   for (let i = 0; i < errors.length && i < MAX_DETAILED; i++) {
     detail += `${i === 0 ? '' : ' | '}${errors[i].parameter}: ${errors[i].message}`;
