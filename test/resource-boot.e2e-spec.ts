@@ -48,6 +48,22 @@ class ListeningSample {
 @Resource(ListeningSample, { path: 'listening-samples' })
 class ListeningResource {}
 
+/** Array columns: neither sortable nor filterable by value (no table needed: boot stops first). */
+@Entity('tagged_sample')
+class TaggedSample {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'text', array: true })
+  tags!: string[];
+}
+
+@Resource(TaggedSample, { path: 'tagged-samples', sort: ['tags'] })
+class SortedByArrayResource {}
+
+@Resource(TaggedSample, { path: 'tagged-samples', filter: { tags: ['contains'] } })
+class FilteredByArrayResource {}
+
 /** The shop's composition plus one feature module exposing `resources`, like `withFixtures` adds its routes. */
 function withResources(...resources: Type[]): (config: LoadedConfig) => DynamicModule {
   return appWith(ResourceModule.forFeature(resources));
@@ -92,6 +108,15 @@ describe('@Resource declarations are checked when the app boots', () => {
     const message = await bootFailure(WrongServiceResource);
     expect(message).toMatch(/^NST-R001 WrongServiceResource: /);
     expect(message).toContain('option "service" is NotAResourceService');
+  });
+
+  it('NST-R018: an array column declared sortable, or filterable by value', async () => {
+    expect(await bootFailure(SortedByArrayResource)).toBe(
+      'NST-R018 SortedByArrayResource: option "sort" names "tags", an array column (text[]), which cannot be sorted (a page cursor carries one scalar per sort field): sort by a scalar field',
+    );
+    expect(await bootFailure(FilteredByArrayResource)).toBe(
+      'NST-R018 FilteredByArrayResource: option "filter" names "tags", an array column (text[]) with the operator "contains": an array column can only be filtered by isnull, and only when nullable ("tags" is NOT NULL: leave it out of "filter")',
+    );
   });
 
   it('NST-R017: entity listener methods, which generated routes do not call, are warned of at boot', async () => {

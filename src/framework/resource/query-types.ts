@@ -28,6 +28,11 @@ export interface FieldSpec {
   nullable: boolean;
   /** Allowed values when `type` is `enum`. */
   enumValues?: readonly string[];
+  /**
+   * An `integer` column's width, as OpenAPI's format says (a join column's is its key's): filter values beyond
+   * it are out of range. Default: int32.
+   */
+  integerFormat?: 'int16' | 'int32';
 }
 
 /** Everything the query parser needs to know about one resource: its allow-lists, resolved at boot. */

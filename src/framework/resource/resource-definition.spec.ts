@@ -217,6 +217,47 @@ class BadRule {
   amount!: string;
 }
 
+/** Keyed by a smallint: the `rackId` of a shelf is as narrow. */
+@Entity('spec_rack')
+class Rack {
+  @PrimaryColumn({ type: 'smallint' })
+  id!: number;
+}
+
+/** Array columns beside integers of each width, and a relation to reach both through. */
+@Entity('spec_shelf')
+class Shelf {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'smallint' })
+  level!: number;
+
+  @Column({ type: 'bigint', default: '0' })
+  total!: string;
+
+  @Column({ type: 'text', array: true, default: () => `'{}'` })
+  tags!: string[];
+
+  @Column({ type: 'int', array: true, nullable: true })
+  scores!: number[] | null;
+
+  @Column({
+    type: 'enum',
+    enum: BookStatus,
+    enumName: 'spec_shelf_status',
+    array: true,
+    default: () => `'{}'`,
+  })
+  statuses!: BookStatus[];
+
+  @ManyToOne(() => Rack, { nullable: false })
+  rack!: Rack;
+
+  @ManyToOne(() => Shelf, { nullable: true })
+  parent!: Shelf | null;
+}
+
 let dataSource: DataSource;
 
 beforeAll(async () => {
@@ -231,6 +272,8 @@ beforeAll(async () => {
     OrderLine,
     Pair,
     BadRule,
+    Rack,
+    Shelf,
   ]);
 });
 
@@ -460,6 +503,43 @@ describe('resolveResource boot checks', () => {
     expect(error.message).toContain(message);
   });
 
+  it.each<[string, ResourceOptions, string]>([
+    ['sort', { sort: ['level', 'tags'] }, 'option "sort" names "tags", an array column (text[])'],
+    [
+      'defaultSort',
+      { defaultSort: '-statuses' },
+      'option "defaultSort" names "statuses", an array column (enum[])',
+    ],
+    [
+      'an explicit sort beside defaultSort',
+      { sort: ['scores'], defaultSort: 'scores' },
+      'option "sort" names "scores", an array column (int[])',
+    ],
+    [
+      'filter: the default operators of a NOT NULL array',
+      { filter: { tags: true } },
+      'option "filter" names "tags", an array column (text[]): an array column can only be filtered by isnull, and only when nullable ("tags" is NOT NULL: leave it out of "filter")',
+    ],
+    [
+      'filter: eq on an array',
+      { filter: { scores: ['isnull', 'eq'] } },
+      'option "filter" names "scores", an array column (int[]) with the operator "eq"',
+    ],
+    ['filter: contains on a text array', { filter: { tags: ['contains'] } }, 'with the operator "contains"'],
+    ['filter: isnull on a NOT NULL array', { filter: { statuses: ['isnull'] } }, '"statuses" is NOT NULL'],
+    [
+      'filter: an array through a relation',
+      { filter: { 'parent.tags': ['in'] } },
+      'option "filter" names "parent.tags", an array column (text[]) with the operator "in"',
+    ],
+    ['search', { search: ['tags'] }, 'option "search" names "tags", an array column (text[])'],
+  ])('NST-R018: an array column in %s', (_title, options, message) => {
+    const error = declarationError(options, Shelf);
+    expect(error.code).toBe('NST-R018');
+    expect(error.message).toMatch(/^NST-R018 ShelfResource: /);
+    expect(error.message).toContain(message);
+  });
+
   it('refuses an unknown action', () => {
     const error = declarationError({ actions: ['list', 'purge' as 'list'] });
     expect(error.code).toBe('NST-R001');
@@ -612,6 +692,49 @@ describe('resolveResource on a valid declaration', () => {
     expect(definition.deleteDateColumn?.propertyName).toBe('deletedAt');
     expect(definition.versionColumn?.propertyName).toBe('version');
     expect([...definition.actions]).toEqual(['list', 'get', 'create', 'update', 'delete', 'restore']);
+  });
+
+  it('defaults leave array columns out of filter and sort (still selectable)', () => {
+    const { query } = resolve({}, Shelf);
+    expect([...query.filterable.keys()]).toEqual(['id', 'level', 'total', 'rackId', 'parentId']);
+    expect([...query.sortable.keys()]).toEqual(['id', 'level', 'total', 'rackId', 'parentId']);
+    expect([...query.selectable.keys()]).toEqual(expect.arrayContaining(['tags', 'scores', 'statuses']));
+  });
+
+  it('an array column may be declared filterable by isnull when nullable, itself or through a relation', () => {
+    const { query } = resolve(
+      { filter: { scores: true, 'parent.tags': ['isnull'], 'parent.scores': true } },
+      Shelf,
+    );
+    expect(query.filterable.get('scores')?.operators).toEqual(new Set(['isnull']));
+    expect(query.filterable.get('parent.tags')?.operators).toEqual(new Set(['isnull']));
+    expect(query.filterable.get('parent.scores')?.operators).toEqual(new Set(['isnull']));
+  });
+
+  it('integer fields carry their column width, join columns the width of the key they reference', () => {
+    const { query } = resolve(
+      {
+        filter: {
+          id: true,
+          level: true,
+          rackId: true,
+          parentId: true,
+          'parent.level': true,
+          'parent.rackId': true,
+        },
+      },
+      Shelf,
+    );
+    const width = (path: string) => query.filterable.get(path)?.field.integerFormat;
+    expect(['id', 'level', 'rackId', 'parentId', 'parent.level', 'parent.rackId'].map(width)).toEqual([
+      'int32',
+      'int16',
+      'int16',
+      'int32',
+      'int16',
+      'int16',
+    ]);
+    expect(query.sortable.get('level')).toBe(query.filterable.get('level')?.field);
   });
 
   it('without a @DeleteDateColumn there is no soft delete and no restore', () => {

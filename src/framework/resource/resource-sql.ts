@@ -279,7 +279,8 @@ function cursorExpression(expr: string, column: ColumnMetadata, type: FieldType)
   if (type !== 'datetime') {
     return expr;
   }
-  const zoned = column.entityMetadata.connection.driver.normalizeType(column) !== 'timestamp without time zone';
+  const zoned =
+    column.entityMetadata.connection.driver.normalizeType(column) !== 'timestamp without time zone';
   return `to_char(${expr}${zoned ? " AT TIME ZONE 'UTC'" : ''}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 

@@ -101,10 +101,14 @@ export interface ResourceOptions {
   search?: string[];
   /**
    * Filterable fields: own columns or relation paths (`category.slug`), each with `true` (the type's
-   * default operators) or an explicit operator list. Default: every visible column, default operators.
+   * default operators) or an explicit operator list. Default: every visible column but arrays, default
+   * operators. An array column (`text[]`, enum or int arrays) takes only `isnull`, when nullable (NST-R018).
    */
   filter?: Record<string, true | FilterOperator[]>;
-  /** Sortable fields. Default: every visible scalar column. The id is always the final tie-breaker. */
+  /**
+   * Sortable fields. Default: every visible scalar column (not JSON, not arrays: an array column here is
+   * NST-R018). The id is always the final tie-breaker.
+   */
   sort?: string[];
   /** Sort used when the request has none, e.g. `-createdAt`. Default: `id`. */
   defaultSort?: string;

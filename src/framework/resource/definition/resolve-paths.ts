@@ -1,7 +1,7 @@
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata.js';
 import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
-import { fieldTypeOf } from 'src/framework/fields/field-rules';
+import { columnRules, fieldTypeOf } from 'src/framework/fields/field-rules';
 import {
   DefinitionContext,
   FieldPath,
@@ -99,6 +99,9 @@ export function pathResolver(
         type,
         nullable: column.isNullable || chain.some((r) => r.isNullable || !isToOne(r)),
         enumValues: type === 'enum' ? enumValuesOf(column) : undefined,
+        ...(type === 'integer'
+          ? { integerFormat: columnRules(column, type).format === 'int16' ? 'int16' : 'int32' }
+          : {}),
       },
       relations: chain,
       column: column,

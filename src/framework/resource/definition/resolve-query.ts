@@ -1,3 +1,4 @@
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { defaultOperators } from 'src/framework/resource/query/filters';
 import { FILTER_OPERATORS, FieldSpec, FilterOperator, SortTerm } from 'src/framework/resource/query-types';
 import {
@@ -10,9 +11,42 @@ import type { ResolvePath } from 'src/framework/resource/definition/resolve-path
 
 export type Filterable = Map<string, { field: FieldSpec; operators: ReadonlySet<FilterOperator> }>;
 
-/** The readable fields that hold one value (not `<relation>Ids`): the defaults of `filter` and `sort`. */
+/**
+ * The readable fields that hold one value (not `<relation>Ids`, not an array column): the defaults of
+ * `filter` and `sort`.
+ */
 export function readableScalars(fields: ReadonlyMap<string, ResourceField>): ResourceField[] {
-  return [...fields.values()].filter((f) => f.readable && f.kind !== 'toManyIds');
+  return [...fields.values()].filter((f) => f.readable && f.kind !== 'toManyIds' && !f.column?.isArray);
+}
+
+/** `text[]`, `enum[]`: how messages name an array column's type. */
+function arrayType(column: ColumnMetadata): string {
+  return `${typeof column.type === 'string' ? column.type : 'array'}[]`;
+}
+
+/**
+ * The operators an array column may be filtered by: `isnull`, when it is nullable, and nothing else, since a
+ * filter value is one element and `=`, `<` or `LIKE` would compare it with the whole array (PostgreSQL
+ * refuses `tags = 'red'` as a malformed array literal). NST-R018 for any other.
+ */
+function arrayOperators(
+  context: DefinitionContext,
+  name: string,
+  path: FieldPath,
+  declared: true | readonly FilterOperator[],
+): FilterOperator[] {
+  const allowed: FilterOperator[] = path.spec.nullable ? ['isnull'] : [];
+  const refused = declared === true ? undefined : declared.find((op) => !allowed.includes(op));
+  if (refused !== undefined || allowed.length === 0) {
+    const operator = refused === undefined ? '' : ` with the operator "${refused}"`;
+    const notNull = path.spec.nullable ? '' : ` ("${name}" is NOT NULL: leave it out of "filter")`;
+    context.fail(
+      'NST-R018',
+      `option "filter" names "${name}", an array column (${arrayType(path.column)})${operator}: ` +
+        `an array column can only be filtered by isnull, and only when nullable${notNull}`,
+    );
+  }
+  return declared === true ? allowed : [...declared];
 }
 
 /** NST-R004 unless every operator exists and suits the field's type. */
@@ -48,6 +82,13 @@ export function resolveFilters(
     context.options.filter ?? Object.fromEntries(readableScalars(fields).map((f) => [f.name, true as const]));
   for (const [name, operators] of Object.entries(filterOption)) {
     const resolved = resolvePath('filter', name);
+    if (resolved.column.isArray) {
+      filterable.set(name, {
+        field: resolved.spec,
+        operators: new Set(arrayOperators(context, name, resolved, operators)),
+      });
+      continue;
+    }
     const allowed = defaultOperators(resolved.spec.type, resolved.spec.nullable);
     if (operators !== true) {
       checkOperators(context, name, operators, resolved.spec.type, allowed);
@@ -66,7 +107,7 @@ export function resolveFilters(
   return filterable;
 }
 
-/** Option `sort` (default: every readable scalar but JSON), always with the id. */
+/** Option `sort` (default: every readable scalar but JSON), always with the id; an array is NST-R018. */
 export function resolveSort(
   context: DefinitionContext,
   fields: ReadonlyMap<string, ResourceField>,
@@ -83,15 +124,28 @@ export function resolveSort(
     if (name.includes('.')) {
       context.fail('NST-R001', `option "sort" names "${name}": only the resource's own fields can be sorted`);
     }
-    sortable.set(name, resolvePath('sort', name).spec);
+    const resolved = resolvePath('sort', name);
+    if (resolved.column.isArray) {
+      context.fail('NST-R018', notSortable('sort', name, resolved.column));
+    }
+    sortable.set(name, resolved.spec);
   }
   sortable.set(id.name, resolvePath('sort', id.name).spec);
   return sortable;
 }
 
+/** NST-R018's message for an array column named by `sort` or `defaultSort`. */
+function notSortable(option: string, name: string, column: ColumnMetadata): string {
+  return (
+    `option "${option}" names "${name}", an array column (${arrayType(column)}), which cannot be sorted ` +
+    `(a page cursor carries one scalar per sort field): sort by a scalar field`
+  );
+}
+
 /** Option `defaultSort` (default: the id), ending on the id so that pages are stable. */
 export function resolveDefaultSort(
   context: DefinitionContext,
+  fields: ReadonlyMap<string, ResourceField>,
   sortable: ReadonlyMap<string, FieldSpec>,
   id: ResourceField,
 ): SortTerm[] {
@@ -99,6 +153,10 @@ export function resolveDefaultSort(
   for (const term of (context.options.defaultSort ?? id.name).split(',')) {
     const descending = term.startsWith('-');
     const name = descending ? term.slice(1) : term;
+    const column = fields.get(name)?.column;
+    if (column?.isArray) {
+      context.fail('NST-R018', notSortable('defaultSort', name, column));
+    }
     if (!sortable.has(name)) {
       context.fail('NST-R001', `option "defaultSort" names "${name}", which is not sortable`);
     }
@@ -114,6 +172,12 @@ export function resolveDefaultSort(
 export function resolveSearch(context: DefinitionContext, resolvePath: ResolvePath): FieldPath[] {
   return (context.options.search ?? []).map((name) => {
     const resolved = resolvePath('search', name);
+    if (resolved.column.isArray) {
+      context.fail(
+        'NST-R018',
+        `option "search" names "${name}", an array column (${arrayType(resolved.column)}): q= searches text columns only`,
+      );
+    }
     if (resolved.spec.type !== 'string' && resolved.spec.type !== 'text') {
       context.fail('NST-R001', `option "search" names "${name}", which is not a text field`);
     }
@@ -182,7 +246,7 @@ export function resolveQueryOptions(
 ): QueryOptions {
   const filterable = resolveFilters(context, fields, id, resolvePath);
   const sortable = resolveSort(context, fields, id, resolvePath);
-  const defaultSort = resolveDefaultSort(context, sortable, id);
+  const defaultSort = resolveDefaultSort(context, fields, sortable, id);
   const search = resolveSearch(context, resolvePath);
   const includable = resolveIncludes(context);
   return { filterable, sortable, defaultSort, search, includable };

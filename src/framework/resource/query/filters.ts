@@ -334,7 +334,11 @@ function coerceOperand(input: FilterInput, raw: string): unknown {
   if (value === INVALID) {
     fail(input, 'type', `${quote(raw)} is not valid for ${input.path}: expected ${expected(field)}`);
   } else if (value === OUT_OF_RANGE) {
-    return fail(input, 'range', `${quote(raw)} is out of range for ${input.path} (${field.type})`);
+    return fail(
+      input,
+      'range',
+      `${quote(raw)} is out of range for ${input.path}: expected ${expected(field)}`,
+    );
   }
   return value;
 }

@@ -501,6 +501,48 @@ describe(parseListQuery.name, () => {
       );
     });
 
+    describe('integers are bounded by their column type, as PostgreSQL would bound them', () => {
+      // `rank` is a smallint column; an integer field without a width is PostgreSQL's `integer` (int4).
+      const rank: FieldSpec = { ...field('rank', 'integer'), integerFormat: 'int16' };
+      const spec = productSpec({ filterable: filterable([...FILTERABLE, rank]) });
+
+      it.each([
+        ['filter[rank]=32768', 'filter[rank]'],
+        ['filter[rank][gte]=-32769', 'filter[rank][gte]'],
+        ['filter[rank][in]=1,40000', 'filter[rank][in]'],
+        ['filter[rank][between]=-40000,0', 'filter[rank][between]'],
+        ['filter[stock]=99999999999', 'filter[stock]'],
+        ['filter[stock][gt]=2147483648', 'filter[stock][gt]'],
+        ['filter[stock][lt]=-2147483649', 'filter[stock][lt]'],
+        ['filter[stock][nin]=0,2147483648', 'filter[stock][nin]'],
+        ['filter[id][in]=1,2147483648', 'filter[id][in]'],
+        ['filter[barcode][in]=1,9223372036854775808', 'filter[barcode][in]'],
+        ['filter[barcode][gt]=-9223372036854775809', 'filter[barcode][gt]'],
+      ])('refuses %s as out of range', (query, parameter) => {
+        expect(failures(query, spec)).toEqual([[parameter, 'range']]);
+      });
+
+      it.each([
+        ['filter[rank][between]=-32768,32767', [-32768, 32767]],
+        ['filter[stock][in]=-2147483648,2147483647', [-2147483648, 2147483647]],
+        ['filter[barcode][in]=-9223372036854775808', ['-9223372036854775808']],
+      ])('accepts the bounds: %s', (query, value) => {
+        expect(filtersOf(query, spec)[0].value).toEqual(value);
+      });
+
+      it('says what the column holds', () => {
+        expect(problemOf('filter[rank][in]=1,40000', spec).errors?.[0].message).toBe(
+          '"40000" is out of range for rank: expected an integer from -32768 to 32767',
+        );
+        expect(problemOf('filter[stock]=99999999999', spec).errors?.[0].message).toBe(
+          '"99999999999" is out of range for stock: expected an integer from -2147483648 to 2147483647',
+        );
+        expect(problemOf('filter[barcode]=x', spec).errors?.[0].message).toBe(
+          '"x" is not valid for barcode: expected an integer from -9223372036854775808 to 9223372036854775807',
+        );
+      });
+    });
+
     it.each([
       ['filter[price][foo]=1', 'filter[price][foo]'],
       ['filter[status][gt]=active', 'filter[status][gt]'],
@@ -846,6 +888,18 @@ describe(parseListQuery.name, () => {
         '2024-02-29',
         1.25,
         3,
+      ]);
+    });
+
+    it('round-trips NaN and ±Infinity of float and numeric columns (JSON would make them null)', () => {
+      for (const value of [Number.NaN, Infinity, -Infinity]) {
+        const weight = encodeCursor('weight,id', [value, 3]);
+        expect(parse(`sort=weight&after=${weight}`).after).toEqual([String(value), 3]);
+        const price = encodeCursor('price,id', [String(value), 3]);
+        expect(parse(`sort=price&after=${price}`).after).toEqual([String(value), 3]);
+      }
+      expect(failures(`sort=price&after=${encodeCursor('price,id', ['nan', 3])}`)).toEqual([
+        ['after', 'invalid'],
       ]);
     });
 

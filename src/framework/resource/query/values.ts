@@ -23,7 +23,10 @@ const INT8 = INTEGER_RANGES.int64;
 export const INVALID: unique symbol = Symbol('invalid');
 export const OUT_OF_RANGE: unique symbol = Symbol('out of range');
 
-/** A query-string value typed as the column: the coerced value, INVALID or OUT_OF_RANGE. */
+/**
+ * A query-string value typed as the column: the coerced value, INVALID or OUT_OF_RANGE. Integers are bounded
+ * by their column's type, so a value PostgreSQL would refuse (22003) is refused here, naming the parameter.
+ */
 export function coerce(field: FieldSpec, raw: string): unknown {
   switch (field.type) {
     case 'string':
@@ -34,7 +37,8 @@ export function coerce(field: FieldSpec, raw: string): unknown {
         return INVALID;
       }
       const value = Number(raw);
-      return Number.isSafeInteger(value) ? value + 0 : OUT_OF_RANGE; // + 0 turns -0 into 0
+      const { minimum, maximum } = INTEGER_RANGES[field.integerFormat ?? 'int32'];
+      return value >= minimum && value <= maximum ? value + 0 : OUT_OF_RANGE; // + 0 turns -0 into 0
     }
     case 'bigint': {
       if (!INTEGER_RE.test(raw)) {
@@ -118,12 +122,15 @@ export function parseDatetime(raw: string): Date | undefined {
   return date;
 }
 
-/** What a value of this field looks like, for messages. */
+/** What a value of this field looks like, for messages (integers with their column's bounds). */
 export function expected(field: FieldSpec): string {
   switch (field.type) {
     case 'integer':
-    case 'bigint':
-      return 'an integer';
+    case 'bigint': {
+      const { minimum, maximum } =
+        INTEGER_RANGES[field.type === 'bigint' ? 'int64' : (field.integerFormat ?? 'int32')];
+      return `an integer from ${minimum} to ${maximum}`;
+    }
     case 'number':
       return 'a number';
     case 'decimal':
