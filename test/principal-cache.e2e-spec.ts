@@ -1,10 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { TokenService } from 'src/framework/auth/token.service';
 import { TestApp, TestUser, createTestApp } from 'src/framework/testing';
 import { FrozenProxy } from 'test/support/frozen-proxy';
-import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
+import { TEST_REDIS_URL, deleteRedisKeys, sharedRedisEnv, testPrefix } from 'test/support/redis';
 import { sleep, waitFor } from 'test/support/wait';
 
 /**
@@ -13,14 +13,8 @@ import { sleep, waitFor } from 'test/support/wait';
  * through one of them counts on the very next request to the other.
  */
 describe('Principal cache across two app instances sharing Redis', () => {
-  const prefix = `principals-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const env = {
-    REDIS_URL: TEST_REDIS_URL,
-    JOBS_PREFIX: prefix,
-    WORKERS: 'inline',
-    // One SECRET_KEY, so a token from one process is good in the other, as behind a load balancer.
-    SECRET_KEY: randomBytes(32).toString('base64url'),
-  };
+  const prefix = testPrefix('principals');
+  const env = sharedRedisEnv(prefix);
   let a: TestApp;
   let b: TestApp;
   /** A reaches Redis through it, so a test can cut A alone off Redis. */

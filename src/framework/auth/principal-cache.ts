@@ -12,7 +12,12 @@ import { Principal, loadPrincipal } from 'src/framework/access/principal';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { STATEMENT_SAFE, WATCHES_STATEMENTS } from 'src/framework/database/statement-safe';
 import { ECHO_TIMEOUT_MS, PrincipalStampFeed } from 'src/framework/auth/principal-stamp-feed';
-import { RedisCacheStore, freshStamp } from 'src/framework/resource/cache-stores';
+import {
+  PendingInvalidations,
+  RESEND_MS,
+  RedisCacheStore,
+  freshStamp,
+} from 'src/framework/resource/cache-stores';
 
 /** Principals kept per process (least recently used go first). */
 const MAX_ENTRIES = 10_000;
@@ -21,8 +26,6 @@ const MAX_ENTRIES = 10_000;
  * (psql, another program) leaves cached. Every change made through Nestor invalidates at once.
  */
 const TTL_MS = 60_000;
-/** How often a failed invalidation is sent again until Redis takes it. */
-const RETRY_MS = 1_000;
 
 /** A write to a table a principal is read from (loadPrincipal): users, groups, permissions, sessions. */
 const WRITE =
@@ -58,7 +61,8 @@ export function writesPrincipals(sql: string): boolean {
  * Each process keeps the stamp in memory from its subscription (PrincipalStampFeed), so a cached request
  * costs no Redis round trip; while the subscription is not confirmed (booting, reconnecting) each request
  * reads the stamp key (one GET), and the database if Redis is out of reach. A writer that cannot reach Redis
- * sends its new stamp again every RETRY_MS until Redis takes it. Without Redis there is no shared
+ * sends its new stamp again every RESEND_MS (and on reconnecting) until Redis takes it, reading principals
+ * from the database meanwhile (PendingInvalidations). Without Redis there is no shared
  * stamp that a `nestor` command or another process could replace, so every request reads the database.
  * Example: `const principal = await principals.load(userId, family)`.
  */
@@ -82,8 +86,8 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
   });
   /** Open transactions that wrote principal tables: the stamp is replaced when they commit. */
   private readonly dirty = new WeakSet<QueryRunner>();
-  /** Sends a failed invalidation again every RETRY_MS, until one reaches Redis. */
-  private retry?: NodeJS.Timeout;
+  /** An invalidation that did not reach Redis, sent again until one does. */
+  private readonly unsent?: PendingInvalidations;
 
   constructor(
     config: NestorConfig,
@@ -94,6 +98,13 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
       this.store = new RedisCacheStore(config.redisUrl);
       this.feed = PrincipalStampFeed.acquire(config.redisUrl, `${config.jobsPrefix}:principals`);
       this.forgetFeed = this.feed.onReset(() => this.entries.clear());
+      const { store, feed } = this;
+      this.unsent = new PendingInvalidations(
+        () => store.bumpAndPublish(this.stamp, freshStamp(), feed.channel),
+        this.logger,
+        'Principal cache',
+      );
+      store.onReady(() => void this.unsent?.flush());
     }
   }
 
@@ -104,7 +115,8 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
 
   /** The active user's principal for a JWT (`family`: its session), or undefined (see loadPrincipal). */
   async load(userId: number, family: string | undefined): Promise<Principal | undefined> {
-    if (!this.store) {
+    // Unsent invalidation: a principal cached from before it could still be stored under the current stamp.
+    if (!this.store || this.unsent?.has(this.stamp)) {
       return loadPrincipal(this.dataSource, userId, 'jwt', family);
     }
     let stamp = this.feed?.stamp();
@@ -140,16 +152,16 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     const value = freshStamp();
     const echo = this.feed.expect(value);
     try {
-      await this.store.bumpAndPublish(this.stamp, value, this.feed.channel);
-      this.stopRetrying();
+      await this.unsent!.send([this.stamp], () =>
+        this.store!.bumpAndPublish(this.stamp, value, this.feed!.channel),
+      );
     } catch (error) {
       echo.cancel();
       // Committed already: the processes that still reach Redis keep their principals until this process
       // reaches it again (a network split, a failover) or TTL_MS at most.
       this.logger.error(
-        `Principal cache invalidation failed: ${(error as Error).message}. Sending it again every ${RETRY_MS} ms until Redis takes it.`,
+        `Principal cache invalidation failed: ${(error as Error).message}. Sending it again every ${RESEND_MS} ms until Redis takes it.`,
       );
-      this.retryInvalidation();
       return;
     }
     if (!(await echo.arrived)) {
@@ -157,35 +169,6 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
       this.logger.warn(`No echo of a principal stamp within ${ECHO_TIMEOUT_MS} ms: resubscribing`);
       this.feed.reconnect();
     }
-  }
-
-  private retryInvalidation(): void {
-    if (this.retry) {
-      return;
-    }
-    const since = Date.now();
-    let sending = false;
-    this.retry = setInterval(() => {
-      if (sending) {
-        return;
-      }
-      sending = true;
-      this.store!.bumpAndPublish(this.stamp, freshStamp(), this.feed!.channel)
-        .then(() => {
-          this.stopRetrying();
-          this.logger.log(
-            `Principal cache invalidation sent ${Math.round((Date.now() - since) / 1000)} s late`,
-          );
-        })
-        .catch(() => undefined) // still out of reach: the next tick tries again
-        .finally(() => (sending = false));
-    }, RETRY_MS);
-    this.retry.unref();
-  }
-
-  private stopRetrying(): void {
-    clearInterval(this.retry);
-    this.retry = undefined;
   }
 
   onModuleInit(): void {
@@ -197,7 +180,7 @@ export class PrincipalCache implements EntitySubscriberInterface, OnModuleInit, 
     if (index >= 0) {
       this.dataSource.subscribers.splice(index, 1);
     }
-    this.stopRetrying();
+    await this.unsent?.close();
     this.forgetFeed?.();
     this.feed?.release();
     await this.store?.close();

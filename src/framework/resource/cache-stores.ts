@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import type * as IORedis from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { lazyModule } from 'src/framework/lazy-module';
@@ -21,6 +22,8 @@ export interface CacheStore {
   current(stamps: string[]): Promise<string>;
   /** Replaces the stamps: answers stored under the old ones are never read again. */
   bump(stamps: string[]): Promise<void>;
+  /** Calls `listener` whenever the store (re)connects: pending invalidations go out then. */
+  onReady(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export class RedisCacheStore implements CacheStore {
    */
   private unreachable?: Error;
   private unreachableUntil = Infinity;
+  private readonly readyListeners: (() => void)[] = [];
 
   constructor(url: string) {
     // A cached read waits at most about two seconds for Redis, then reads the database instead.
@@ -95,7 +99,10 @@ export class RedisCacheStore implements CacheStore {
       lazyConnect: true,
     });
     redis.on('error', (error: Error) => this.outOfReach(error)); // reported by the next commands
-    redis.on('ready', () => (this.unreachable = undefined));
+    redis.on('ready', () => {
+      this.unreachable = undefined;
+      this.readyListeners.forEach((listener) => listener());
+    });
     redis.defineCommand('cacheLookup', { lua: LOOKUP });
     redis.defineCommand('bumpAndPublish', { lua: BUMP_AND_PUBLISH, numberOfKeys: 1 });
     this.redis = redis as ScriptedRedis;
@@ -137,6 +144,10 @@ export class RedisCacheStore implements CacheStore {
   /** Sets `stamp` to `value` and publishes `value` on `channel`, atomically (see BUMP_AND_PUBLISH). */
   async bumpAndPublish(stamp: string, value: string, channel: string): Promise<void> {
     await this.run((redis) => redis.bumpAndPublish(stamp, value, channel));
+  }
+
+  onReady(listener: () => void): void {
+    this.readyListeners.push(listener);
   }
 
   async close(): Promise<void> {
@@ -191,8 +202,135 @@ export class MemoryCacheStore implements CacheStore {
     return Promise.resolve();
   }
 
+  onReady(): void {
+    // Always reachable: a bump never fails, so nothing is ever pending.
+  }
+
   close(): Promise<void> {
     this.entries.clear();
     return Promise.resolve();
+  }
+}
+
+/** How often invalidations that did not reach Redis are sent again, until Redis takes them. */
+export const RESEND_MS = 1_000;
+
+/**
+ * Invalidations (stamp keys) that failed after their write had committed: Redis out of reach or refusing
+ * writes (a failover's read-only replica). Processes sharing Redis keep serving answers from before the write
+ * until a new stamp reaches it, so they are sent again every RESEND_MS, and at once when `flush` is called (the
+ * store reconnected), until Redis takes them; meanwhile the process that knows reads the database for them
+ * (`has`). Each key is held once, so memory is bounded by the stamps there are (one per cached resource).
+ * Example: `await pending.send([stamp], () => store.bump([stamp]))`.
+ */
+export class PendingInvalidations {
+  /** Key → sequence number of its latest failure. */
+  private readonly keys = new Map<string, number>();
+  private sequence = 0;
+  /** When the oldest pending invalidation failed (for the log once it lands). */
+  private since = 0;
+  private timer?: NodeJS.Timeout;
+  private resending?: Promise<void>;
+  private closed = false;
+
+  /** `resend` sends the invalidation of several keys (all pending) again. `label` names the cache in logs. */
+  constructor(
+    private readonly resend: (keys: string[]) => Promise<void>,
+    private readonly logger: Logger,
+    private readonly label: string,
+    private readonly intervalMs = RESEND_MS,
+  ) {}
+
+  /** Whether an invalidation of `key` has not reached Redis yet. */
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /**
+   * Runs `send`, an invalidation of `keys`, and rethrows its error with the keys kept pending. Success takes
+   * them off, except those that failed again after `send` began: it may have reached Redis before that later
+   * write committed, so only a send begun after it covers it.
+   */
+  async send<T>(keys: string[], send: () => Promise<T>): Promise<T> {
+    const began = this.sequence;
+    let result: T;
+    try {
+      result = await send();
+    } catch (error) {
+      this.failed(keys);
+      throw error;
+    }
+    this.settle(keys, began);
+    return result;
+  }
+
+  /** Sends every pending key again now (one attempt at a time); never rejects. */
+  flush(): Promise<void> {
+    if (this.keys.size === 0) {
+      return Promise.resolve();
+    }
+    this.resending ??= this.resendAll().finally(() => (this.resending = undefined));
+    return this.resending;
+  }
+
+  /**
+   * Shutdown: one last attempt, then no more. What is still pending is logged: processes sharing Redis may
+   * answer from before those writes until their answers' ttl ends.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.resending;
+    await this.flush();
+    if (this.keys.size > 0) {
+      this.logger.error(
+        `${this.label}: invalidation of ${[...this.keys.keys()].join(', ')} not sent before shutdown; other processes may serve what was cached before it until its ttl ends`,
+      );
+    }
+  }
+
+  private async resendAll(): Promise<void> {
+    const keys = [...this.keys.keys()];
+    try {
+      await this.send(keys, () => this.resend(keys));
+    } catch {
+      return; // still out of reach: the next tick tries again
+    }
+    if (this.keys.size === 0) {
+      const late = Math.round((Date.now() - this.since) / 1000);
+      this.logger.log(`${this.label}: invalidation of ${keys.join(', ')} sent ${late} s late`);
+    }
+  }
+
+  private failed(keys: string[]): void {
+    if (this.keys.size === 0) {
+      this.since = Date.now();
+    }
+    const sequence = ++this.sequence;
+    for (const key of keys) {
+      this.keys.set(key, sequence);
+    }
+    if (!this.timer && !this.closed) {
+      this.timer = setInterval(() => void this.flush(), this.intervalMs);
+      this.timer.unref(); // never keeps a process alive: close() makes the last attempt
+    }
+  }
+
+  private settle(keys: string[], began: number): void {
+    for (const key of keys) {
+      const failed = this.keys.get(key);
+      if (failed !== undefined && failed <= began) {
+        this.keys.delete(key);
+      }
+    }
+    if (this.keys.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 }

@@ -15,7 +15,13 @@ import {
   UpdateEvent,
 } from 'typeorm';
 import { Counter } from 'prom-client';
-import { CacheStore, MemoryCacheStore, RedisCacheStore } from 'src/framework/resource/cache-stores';
+import {
+  CacheStore,
+  MemoryCacheStore,
+  PendingInvalidations,
+  RESEND_MS,
+  RedisCacheStore,
+} from 'src/framework/resource/cache-stores';
 import { Principal, can } from 'src/framework/access/principal';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { MetricsService } from 'src/framework/metrics/metrics.service';
@@ -29,6 +35,8 @@ import { STATEMENT_SAFE } from 'src/framework/database/statement-safe';
  * admin actions invalidate it after COMMIT, and so does any TypeORM entity write (repositories, query
  * builders, factories: a subscriber). Raw SQL is invisible: a hook or action that runs some `touch`es the
  * resource; other code calls `invalidate` after its transaction commits.
+ * An invalidation that cannot reach Redis (out of reach, refusing writes) is sent again until Redis takes it
+ * (PendingInvalidations); until then this process reads the resources concerned from the database.
  * Example: `await this.cache.invalidate(ProductResource)` after an order decrements stock.
  */
 @Injectable()
@@ -59,6 +67,8 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   private readonly written = new WeakMap<QueryRunner, Set<string>>();
   /** Transactions run by `afterCommit`, which invalidates what they wrote itself. */
   private readonly deferred = new WeakSet<QueryRunner>();
+  /** Stamps whose replacement has not reached Redis yet: this process reads what depends on them itself. */
+  private readonly unsent: PendingInvalidations;
 
   constructor(
     config: NestorConfig,
@@ -70,6 +80,12 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
     this.prefix = `${config.jobsPrefix}:cache`;
     this.enabled = config.resourceCache;
     this.invalidates = config.resourceCache || config.redisUrl !== undefined;
+    this.unsent = new PendingInvalidations(
+      (stamps) => this.store.bump(stamps),
+      this.logger,
+      'Resource cache',
+    );
+    this.store.onReady(() => void this.unsent.flush());
     const counter = (name: string, help: string): Counter<'resource'> =>
       new Counter({ name, help, labelNames: ['resource'] as const, registers: [metrics.registry] });
     this.hits = counter('nestor_resource_cache_hits_total', 'Resource answers served from the cache');
@@ -82,7 +98,8 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   /**
    * The answer for `parts` (what identifies the request) as the caller may see it: from the cache, or from
    * `load`, stored under the stamps read before it ran, so an answer racing a write is never stored as new.
-   * Uncached resources just `load`. Redis down: the database answers (logged), nothing is stored.
+   * Uncached resources just `load`. Redis down: the database answers (logged), nothing is stored. So does
+   * a resource whose invalidation has not reached Redis yet: the cache may still hold answers from before it.
    */
   async read<T>(
     definition: ResourceDefinition,
@@ -95,6 +112,10 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
       return load();
     }
     const stamps = this.stampsOf(definition);
+    if (this.unsent.size > 0 && stamps.some((stamp) => this.unsent.has(stamp))) {
+      this.misses.inc({ resource: definition.path });
+      return load();
+    }
     const digest = createHash('sha1')
       .update(JSON.stringify([this.scopeOf(stamps, principal), parts]))
       .digest('base64url');
@@ -131,10 +152,12 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
       return;
     }
     try {
-      await this.store.bump([stamp]);
+      await this.unsent.send([stamp], () => this.store.bump([stamp]));
     } catch (error) {
-      // The write is committed: answers cached before it may be served until their ttl ends.
-      this.logger.error(`Cache invalidation of ${path} failed: ${(error as Error).message}`);
+      // Committed already: other processes answer from before the write until Redis takes the resend.
+      this.logger.error(
+        `Cache invalidation of ${path} failed: ${(error as Error).message}. Sending it again every ${RESEND_MS} ms until Redis takes it.`,
+      );
     }
   }
 
@@ -257,6 +280,7 @@ export class ResourceCache implements OnModuleInit, OnModuleDestroy, EntitySubsc
   }
 
   async onModuleDestroy(): Promise<void> {
+    await this.unsent.close();
     await this.store.close();
   }
 
