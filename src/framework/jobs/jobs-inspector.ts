@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Job as BullJob } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { NestorConfig } from 'src/framework/config/nestor-config';
@@ -48,6 +49,8 @@ function zeroCounts(): JobCountsDto {
 
 /** The bullmq backends (Redis and PostgreSQL): the queues' own view. */
 export class BullInspector implements JobsInspector {
+  private readonly logger = new Logger('Jobs');
+
   constructor(
     private readonly backend: JobBackend,
     private readonly settler: OutboxSettler,
@@ -82,14 +85,46 @@ export class BullInspector implements JobsInspector {
     if (state !== 'failed') {
       throw conflict(`Job ${id} is ${state}: only failed jobs can be retried.`);
     }
+    // Watched again until it ends, from before it can run: written after the retry, this mark could land
+    // after the failure mark of a run that fails at once, and erase it.
+    await this.settler.reopen(id);
     try {
       await job.retry('failed');
     } catch (error) {
+      await this.settleNotRetried(name, job);
       throw conflict(`Job ${id} could not be retried: ${(error as Error).message}`);
     }
-    await this.settler.markFinished(id, 'reopen'); // watched again until it ends
     const retried = await this.jobOf(name, id);
     return this.toDto(retried, await retried.getState());
+  }
+
+  /**
+   * A retry that failed after its reopen: the row says again how the job ended, as the queue has it now,
+   * unless the job is queued or running again (someone else's retry): then it is rightly watched. Best
+   * effort: a row left reopened is settled from the queue by the lost-job recovery.
+   */
+  private async settleNotRetried(name: string, job: BullJob): Promise<void> {
+    const id = String(job.id);
+    try {
+      // When the queue does not answer, the job as read before the retry: still failed, most likely.
+      const now = await this.backend
+        .queue(name)
+        .getJob(id)
+        .then(async (current?: BullJob) => ({ job: current, state: current && (await current.getState()) }))
+        .catch(() => ({ job, state: 'failed' }));
+      const endedAt = (at: number | undefined): Date => new Date(at ?? Date.now());
+      if (!now.job || now.state === 'unknown') {
+        await this.settler.restore(id, 'removed', new Date()); // gone: nothing to watch or bring back
+      } else if (now.state === 'failed') {
+        await this.settler.restore(id, 'failed', endedAt(now.job.finishedOn), now.job.failedReason);
+      } else if (now.state === 'completed') {
+        await this.settler.restore(id, 'completed', endedAt(now.job.finishedOn));
+      }
+    } catch (error) {
+      this.logger.warn(
+        `Could not settle job ${id} again after its failed retry: ${(error as Error).message}`,
+      );
+    }
   }
 
   async remove(name: string, id: string): Promise<void> {

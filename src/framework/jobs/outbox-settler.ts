@@ -41,30 +41,69 @@ export class OutboxSettler implements OnApplicationShutdown {
 
   /**
    * Records that a job ended (completed, failed for good, or removed by staff): its outbox row is no longer
-   * watched, and its dedupe key is free again. `reopen` undoes it for a job retried from the jobs API. A job
-   * that failed for good keeps its `error` in the row, so the outbox says why without the queue's copy.
+   * watched, and its dedupe key is free again. A job that failed for good keeps its `error` in the row, so the
+   * outbox says why without the queue's copy.
    */
   async markFinished(
     id: string | undefined,
-    how: 'completed' | 'failed' | 'reopen' = 'completed',
+    how: 'completed' | 'failed' = 'completed',
     error?: string,
   ): Promise<void> {
     // Only outbox jobs have a row (their id is its uuid); a cron run's id is the scheduler's own.
     if (id && UUID.test(id)) {
-      // This mark is newer than a batched completion of the job not written yet: that one must not land after it.
-      this.finishing.delete(id);
-      for (const batch of this.writing) {
-        batch.delete(id);
-      }
+      this.supersede(id);
       await this.dataSource
         .query(
-          `UPDATE job_outbox SET "finishedAt" = CASE WHEN $2 = 'reopen' THEN NULL ELSE now() END,
-             "failedAt" = CASE WHEN $2 = 'failed' THEN now() END,
+          `UPDATE job_outbox SET "finishedAt" = now(), "failedAt" = CASE WHEN $2 = 'failed' THEN now() END,
              "lastError" = COALESCE($3, "lastError")
            WHERE id = $1::uuid`,
           [id, how, error ?? null],
         )
         .catch((error: Error) => this.logger.warn(`Could not mark job ${id} ${how}: ${error.message}`));
+    }
+  }
+
+  /**
+   * Watches the row of a failed job again, for staff retrying it: call it before the retry, so that the
+   * mark of a run that ends at once lands after this one instead of being erased by it. Unlike the other
+   * marks it throws when it cannot be written: the retry must not go ahead with the row still saying failed.
+   */
+  async reopen(id: string): Promise<void> {
+    if (UUID.test(id)) {
+      this.supersede(id);
+      await this.dataSource.query(
+        'UPDATE job_outbox SET "finishedAt" = NULL, "failedAt" = NULL WHERE id = $1::uuid',
+        [id],
+      );
+    }
+  }
+
+  /**
+   * Undoes a reopen whose retry did not happen: the row says again how the job ended, as the queue has it
+   * (`at`: when; `removed`: the job is gone, e.g. staff removed it meanwhile). A mark written since the
+   * reopen is newer and stays.
+   */
+  async restore(
+    id: string,
+    how: 'completed' | 'failed' | 'removed',
+    at: Date,
+    error?: string,
+  ): Promise<void> {
+    if (UUID.test(id)) {
+      await this.dataSource.query(
+        `UPDATE job_outbox SET "finishedAt" = $2, "failedAt" = CASE WHEN $3 = 'failed' THEN $2::timestamptz END,
+           "lastError" = COALESCE($4, "lastError")
+         WHERE id = $1::uuid AND "finishedAt" IS NULL`,
+        [id, at, how, error ?? null],
+      );
+    }
+  }
+
+  /** A newer mark of a job: a batched completion of it not written yet must not land after it. */
+  private supersede(id: string): void {
+    this.finishing.delete(id);
+    for (const batch of this.writing) {
+      batch.delete(id);
     }
   }
 
