@@ -67,6 +67,43 @@ describe('jobs: sweeping and recovering the outbox (Redis)', () => {
     return id;
   }
 
+  it('deletes the rows that finished over a week ago, once an hour (the DELETE reads the whole outbox)', async () => {
+    const finished = async (age: string): Promise<string> => {
+      const id = await outboxRow('recovery.job', `finished-${age}`, { created: age, published: age });
+      await dataSource.query('UPDATE job_outbox SET "finishedAt" = now() - $2::interval WHERE id = $1', [
+        id,
+        age,
+      ]);
+      return id;
+    };
+    const kept = async (ids: string[]): Promise<string[]> =>
+      (
+        await dataSource.query<{ id: string }[]>('SELECT id FROM job_outbox WHERE id = ANY($1) ORDER BY id', [
+          ids,
+        ])
+      ).map((row) => row.id);
+    const [old, recent] = [await finished('8 days'), await finished('6 days')];
+    const start = Date.now();
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(start + 2 * 3600_000); // past any pass the app made before the sweeper stopped
+      await publisher.recoverLost();
+      expect(await kept([old, recent])).toEqual([recent]);
+
+      const older = await finished('9 days');
+      clock.mockReturnValue(start + 2.9 * 3600_000);
+      await publisher.recoverLost();
+      expect(await kept([older])).toEqual([older]); // within the hour: left for the next prune
+
+      clock.mockReturnValue(start + 3.1 * 3600_000);
+      await publisher.recoverLost();
+      expect(await kept([older, recent])).toEqual([recent]);
+    } finally {
+      clock.mockRestore();
+      await dataSource.query('DELETE FROM job_outbox WHERE id = $1', [recent]);
+    }
+  });
+
   it('sweeps the rows behind one of a job this process does not declare (removed, or a newer deploy’s)', async () => {
     const unknown = await outboxRow('recovery.removed-job', 'unknown', { created: '20 seconds' });
     const known = await outboxRow('recovery.job', 'behind-unknown', { created: '10 seconds' });
