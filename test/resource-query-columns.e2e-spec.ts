@@ -265,4 +265,79 @@ describe('list queries on array columns and integer widths', () => {
       expect(await ok('filter[total][gt]=-9223372036854775808')).toBe(200);
     });
   });
+  describe('array columns in writes and documents', () => {
+    const create = (payload: Record<string, unknown>) =>
+      t.inject({ method: 'POST', url: '/api/column-items', payload });
+
+    it('creates and updates them from JSON arrays, read back as written', async () => {
+      const created = await create({ name: 'e', tags: ['x', 'y', 'x'], scores: [5, -1], kinds: ['b', 'a'] });
+      expect(created.statusCode).toBe(201);
+      const id = created.json<{ id: number }>().id;
+      expect(created.json()).toMatchObject({ tags: ['x', 'y', 'x'], scores: [5, -1], kinds: ['b', 'a'] });
+
+      const patched = await t.inject({
+        method: 'PATCH',
+        url: `/api/column-items/${id}`,
+        payload: { tags: [], scores: null },
+      });
+      expect(patched.statusCode).toBe(200);
+      const read = await t.inject({ url: `/api/column-items/${id}` });
+      expect(read.json()).toMatchObject({ tags: [], scores: null, kinds: ['b', 'a'] });
+    });
+
+    it('refuses what the column cannot hold with 422 pointing at the value or the element', async () => {
+      const errors = async (payload: Record<string, unknown>) => {
+        const res = await create({ name: 'f', ...payload });
+        return {
+          status: res.statusCode,
+          errors: res
+            .json<{ errors?: { pointer: string; code: string }[] }>()
+            .errors?.map((e) => [e.pointer, e.code]),
+        };
+      };
+      expect(await errors({ tags: 'red' })).toEqual({ status: 422, errors: [['/tags', 'type']] });
+      expect(await errors({ tags: ['red', 7] })).toEqual({ status: 422, errors: [['/tags/1', 'type']] });
+      expect(await errors({ tags: null })).toEqual({ status: 422, errors: [['/tags', 'required']] });
+      expect(await errors({ scores: [1, 2147483648] })).toEqual({
+        status: 422,
+        errors: [['/scores/1', 'type']],
+      });
+      expect(await errors({ kinds: ['a', 'c'] })).toEqual({ status: 422, errors: [['/kinds/1', 'enum']] });
+      expect(await errors({ tags: [null] })).toEqual({ status: 422, errors: [['/tags/0', 'type']] });
+      const rows = await t.app.get(DataSource).query<unknown[]>("SELECT 1 FROM column_item WHERE name = 'f'");
+      expect(rows).toHaveLength(0);
+    });
+
+    it('the OpenAPI document and the GraphQL schema describe them as lists of their element type', async () => {
+      const doc = (await t.inject({ method: 'GET', url: '/docs-json' })).json<{
+        components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+      }>();
+      const item = doc.components.schemas.Item.properties;
+      expect(item.tags).toMatchObject({ type: 'array', items: { type: 'string' } });
+      expect(item.scores).toMatchObject({
+        type: ['array', 'null'],
+        items: { type: 'integer', format: 'int32' },
+      });
+      expect(item.kinds).toMatchObject({ type: 'array', items: { enum: ['a', 'b'] } });
+
+      const sdl = await t.inject({
+        method: 'POST',
+        url: '/graphql',
+        payload: {
+          query: '{ __type(name: "Item") { fields { name type { kind ofType { kind ofType { kind } } } } } }',
+        },
+      });
+      const fields = sdl.json<{ data: { __type: { fields: { name: string; type: unknown }[] } } }>().data
+        .__type.fields;
+      const kind = (name: string) => fields.find((f) => f.name === name)?.type;
+      expect(kind('tags')).toEqual({
+        kind: 'NON_NULL',
+        ofType: { kind: 'LIST', ofType: { kind: 'NON_NULL' } },
+      });
+      expect(kind('scores')).toEqual({
+        kind: 'LIST',
+        ofType: { kind: 'NON_NULL', ofType: { kind: 'SCALAR' } },
+      });
+    });
+  });
 });

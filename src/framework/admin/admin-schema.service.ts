@@ -138,7 +138,7 @@ function adminFields(
         ? 'relation'
         : field.type === 'bigint'
           ? 'integer'
-          : field.kind === 'toManyIds'
+          : field.kind === 'toManyIds' || field.array
             ? 'json'
             : field.type;
       return {
@@ -153,7 +153,7 @@ function adminFields(
         relation: target
           ? { resource: target, cardinality: field.kind === 'toManyIds' ? 'toMany' : 'toOne' }
           : null,
-        ...(field.kind === 'toManyIds' ? {} : adminLimits(field.rules)),
+        ...(field.kind === 'toManyIds' || field.array ? {} : adminLimits(field.rules)),
       } satisfies AdminField;
     });
 }

@@ -160,8 +160,8 @@ function capitalised(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** Adds `null` to a schema's types (or a `null` branch to an `anyOf`). */
-function orNull(schema: JsonSchema): JsonSchema {
+/** Adds `null` to a schema's types (or a `null` branch to an `anyOf`). Example: `orNull({ type: 'array' })`. */
+export function orNull(schema: JsonSchema): JsonSchema {
   if (typeof schema.type === 'string') {
     return { ...schema, type: [schema.type, 'null'] };
   }

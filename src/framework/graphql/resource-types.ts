@@ -234,6 +234,9 @@ export class ResourceTypeRegistry {
     if (field.kind === 'toManyIds') {
       return new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(scalar)));
     }
+    if (field.array) {
+      return nonNull(new GraphQLList(new GraphQLNonNull(scalar)), field.nullable);
+    }
     return nonNull(scalar, field.nullable);
   }
 
@@ -304,7 +307,7 @@ export class ResourceTypeRegistry {
       this.checkName(definition, field.name);
       const scalar = this.scalars.of(definition.name, field);
       const type: GraphQLInputType =
-        field.kind === 'toManyIds' ? new GraphQLList(new GraphQLNonNull(scalar)) : scalar;
+        field.kind === 'toManyIds' || field.array ? new GraphQLList(new GraphQLNonNull(scalar)) : scalar;
       fields[field.name] = {
         type: create && field.required ? new GraphQLNonNull(type) : type,
       };

@@ -1,7 +1,7 @@
 import { DECORATORS } from '@nestjs/swagger';
 import type { EntityMetadata } from 'typeorm';
 import { columnRules, fieldRules } from 'src/framework/fields/field-rules';
-import { JsonSchema, fieldSchema } from 'src/framework/fields/field-schema';
+import { JsonSchema, fieldSchema, orNull } from 'src/framework/fields/field-schema';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 
 /** `@ApiProperty({ example, description })` on the entity, when the team wrote one. */
@@ -71,6 +71,20 @@ function fieldSchemaOf(definition: ResourceDefinition, field: ResourceField, inp
       maxItems,
       description: 'Ids of the related rows (the whole set; repeats are ignored)',
       example: [],
+    };
+  }
+  if (field.array) {
+    const { maxItems, nullable, default: _default, ...item } = field.rules;
+    const items = fieldSchema({ ...item, nullable: false }, { input });
+    const list: JsonSchema = {
+      type: 'array',
+      items,
+      ...(maxItems !== undefined ? { maxItems } : {}),
+    };
+    return {
+      ...(nullable ? orNull(list) : list),
+      ...(description !== undefined ? { description } : {}),
+      example: own.example ?? (items.example === undefined ? [] : [items.example]),
     };
   }
   // An optional link's example is "none", which needs no row to exist yet.

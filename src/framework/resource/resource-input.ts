@@ -141,9 +141,45 @@ function rangeText(rules: FieldRules): string {
   return ` from ${minimum.toLocaleString('en-US')} to ${maximum.toLocaleString('en-US')}`;
 }
 
-/** The element field of a `<relation>Ids` list, typed like the target's primary key. */
+/** The element field of a list (`<relation>Ids`, typed like the target's key, or an array column's). */
 function elementField(field: ResourceField): ResourceField {
-  return { ...field, kind: 'column', nullable: false };
+  return { ...field, kind: 'column', array: undefined, nullable: false };
+}
+
+/** Each element of a list: typed like `field`'s elements, or an error pointing at it (`/tags/1`). */
+function readElements(
+  field: ResourceField,
+  key: string,
+  pointer: string,
+  value: readonly unknown[],
+  errors: ProblemFieldError[],
+): unknown[] {
+  const element = elementField(field);
+  return value.map((item, i) => {
+    const result = coerceValue(element, item);
+    if ('error' in result) {
+      errors.push({ pointer: `${pointer}/${i}`, code: result.code, message: `${key}/${i}: ${result.error}` });
+    }
+    return 'error' in result ? undefined : result.value;
+  });
+}
+
+/** An array column's value: a list (of at most its `maxItems`) whose elements its element type accepts. */
+function readArray(
+  field: ResourceField,
+  key: string,
+  pointer: string,
+  value: unknown,
+  values: ResourceInput['values'],
+): ProblemFieldError[] {
+  const max = field.rules.maxItems;
+  if (!Array.isArray(value) || (max !== undefined && value.length > max)) {
+    const most = max === undefined ? '' : ` of at most ${max} items`;
+    return [{ pointer, code: 'type', message: `${key} must be an array${most}` }];
+  }
+  const errors: ProblemFieldError[] = [];
+  values[field.column!.propertyName] = readElements(field, key, pointer, value, errors);
+  return errors;
 }
 
 /** The body must be a JSON object of a shape no validator should choke on. */
@@ -168,16 +204,7 @@ function readIds(
     return [{ pointer, code: 'type', message: `${key} must be an array of at most ${MAX_IDS} ids` }];
   }
   const errors: ProblemFieldError[] = [];
-  const ids: unknown[] = [];
-  value.forEach((item, i) => {
-    const result = coerceValue(elementField(field), item);
-    if ('error' in result) {
-      errors.push({ pointer: `${pointer}/${i}`, code: result.code, message: `${key}/${i}: ${result.error}` });
-    } else if (!ids.includes(result.value)) {
-      ids.push(result.value);
-    }
-  });
-  many.set(field, ids);
+  many.set(field, [...new Set(readElements(field, key, pointer, value, errors))]);
   return errors;
 }
 
@@ -206,6 +233,9 @@ function readProperty(
     }
     input.values[field.column!.propertyName] = null;
     return [];
+  }
+  if (field.array) {
+    return readArray(field, key, pointer, value, input.values);
   }
   const result = coerceValue(field, value);
   if ('error' in result) {

@@ -31,6 +31,11 @@ export interface ResourceField {
   /** The relation behind a `<relation>Id`/`<relation>Ids`. */
   relation?: RelationMetadata;
   type: FieldType;
+  /**
+   * An array column (`text[]`, `int[]`, an enum array): the value is a list of `type`s, and `rules` (but
+   * `nullable` and `maxItems`, the list's own) are each element's.
+   */
+  array?: true;
   nullable: boolean;
   enumValues?: readonly string[];
   readable: boolean;

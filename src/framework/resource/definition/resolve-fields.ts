@@ -78,6 +78,7 @@ function columnFields(context: DefinitionContext, fields: Map<string, ResourceFi
         (r) => isToOne(r) && r.joinColumns.some((c) => c.databaseName === column.databaseName),
       ),
       type,
+      ...(column.isArray ? { array: true as const } : {}),
       nullable: rules.nullable,
       enumValues: rules.enum,
       readable: true,
