@@ -1,5 +1,13 @@
 import * as qs from 'qs';
-import { ListRequest, ListResult, cachedLinkTemplates, pageLinks } from 'src/framework/resource/list-page';
+import {
+  ListRequest,
+  ListResult,
+  PageShape,
+  cachedLinkTemplates,
+  listResult,
+  pageLinks,
+} from 'src/framework/resource/list-page';
+import type { ListQuery } from 'src/framework/resource/query-types';
 
 /**
  * The oracle: each link as `qs.stringify` writes the whole query with the link's `page` or `after` (qs
@@ -168,5 +176,60 @@ describe('pageLinks', () => {
     expect(pageLinks({ path: '/two', query: { sort: 'name' }, url }, 1, true, null).next).toBe(
       '/two?sort=name&page=2',
     );
+  });
+});
+
+describe('listResult: an estimated total, mended by the page', () => {
+  const shape: PageShape = { columns: '', order: '', cursorKeys: ['id'], idIndex: 0, helpers: false };
+  const request: ListRequest = { path: '/api/things', query: {} };
+  /** `meta` of a page of `count` rows (`more`: a next page exists) when the planner estimated `estimate`. */
+  const meta = (page: Partial<ListQuery>, count: number, more: boolean, estimate: number) => {
+    const query: ListQuery = {
+      limit: 20,
+      sort: [{ path: 'id', direction: 'asc' }],
+      filters: [],
+      include: [],
+      ...page,
+    };
+    const rows = Array.from({ length: count }, (_, i) => ({ id: i + 1 }));
+    const { total, totalEstimated, pageCount } = listResult(query, request, shape, rows, more, {
+      total: estimate,
+      estimated: true,
+    }).meta;
+    return { total, totalEstimated, pageCount };
+  };
+
+  it('counts the last page of a numbered list exactly, and the only page of a first one', () => {
+    expect(meta({ page: 3 }, 7, false, 10_050)).toEqual({
+      total: 47,
+      totalEstimated: undefined,
+      pageCount: 3,
+    });
+    expect(meta({}, 7, false, 10_050)).toEqual({ total: 7, totalEstimated: undefined, pageCount: 1 });
+  });
+
+  it('never says fewer rows than the page proves exist', () => {
+    expect(meta({ page: 600 }, 20, true, 10_050)).toEqual({
+      total: 12_001,
+      totalEstimated: true,
+      pageCount: 601,
+    });
+    expect(meta({ page: 2 }, 20, true, 10_050)).toEqual({
+      total: 10_050,
+      totalEstimated: true,
+      pageCount: 503,
+    });
+  });
+
+  it('never says more rows than a page past the end allows', () => {
+    expect(meta({ page: 9 }, 0, false, 10_050)).toEqual({ total: 160, totalEstimated: true, pageCount: 8 });
+  });
+
+  it('keeps the estimate on a cursor page, whose rows before it are not counted', () => {
+    expect(meta({ after: [40] }, 7, false, 10_050)).toEqual({
+      total: 10_050,
+      totalEstimated: true,
+      pageCount: 503,
+    });
   });
 });
