@@ -18,6 +18,7 @@ import {
   ResourceDefinition,
   ResourceDeclarationError,
   ResourceField,
+  holdsList,
 } from 'src/framework/resource/resource-definition';
 import { resourceServiceToken } from 'src/framework/resource/resource.module';
 import { ResourceRegistry } from 'src/framework/resource/resource.registry';
@@ -138,7 +139,7 @@ function adminFields(
         ? 'relation'
         : field.type === 'bigint'
           ? 'integer'
-          : field.kind === 'toManyIds' || field.array
+          : holdsList(field)
             ? 'json'
             : field.type;
       return {
@@ -153,7 +154,7 @@ function adminFields(
         relation: target
           ? { resource: target, cardinality: field.kind === 'toManyIds' ? 'toMany' : 'toOne' }
           : null,
-        ...(field.kind === 'toManyIds' || field.array ? {} : adminLimits(field.rules)),
+        ...(holdsList(field) ? {} : adminLimits(field.rules)),
       } satisfies AdminField;
     });
 }

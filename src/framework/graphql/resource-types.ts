@@ -14,7 +14,11 @@ import {
 } from 'graphql';
 import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
 import type { FilterOperator } from 'src/framework/resource/query-types';
-import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
+import {
+  type ResourceDefinition,
+  type ResourceField,
+  holdsList,
+} from 'src/framework/resource/resource-definition';
 import { relationLink } from 'src/framework/resource/resource-sql';
 import { etagOf } from 'src/framework/resource/resource-rows';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
@@ -306,8 +310,7 @@ export class ResourceTypeRegistry {
     for (const field of definition.writable.values()) {
       this.checkName(definition, field.name);
       const scalar = this.scalars.of(definition.name, field);
-      const type: GraphQLInputType =
-        field.kind === 'toManyIds' || field.array ? new GraphQLList(new GraphQLNonNull(scalar)) : scalar;
+      const type: GraphQLInputType = holdsList(field) ? new GraphQLList(new GraphQLNonNull(scalar)) : scalar;
       fields[field.name] = {
         type: create && field.required ? new GraphQLNonNull(type) : type,
       };

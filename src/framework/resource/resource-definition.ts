@@ -22,6 +22,7 @@ import {
 export {
   MAX_IDS,
   ResourceDeclarationError,
+  holdsList,
   type FieldPath,
   type ResourceDefinition,
   type ResourceField,

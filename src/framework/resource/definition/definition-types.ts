@@ -49,6 +49,14 @@ export interface ResourceField {
   rules: FieldRules;
 }
 
+/**
+ * Whether a field's value is a list: `<relation>Ids`, or an array column.
+ * Example: `holdsList(definition.fields.get('tags')!)` → true for a `text[]` column.
+ */
+export function holdsList(field: ResourceField): boolean {
+  return field.kind === 'toManyIds' || field.array === true;
+}
+
 /** A column reached from the resource: own (`price`) or through to-one/to-many relations (`category.slug`). */
 export interface FieldPath {
   spec: FieldSpec;

@@ -6,6 +6,7 @@ import {
   FieldPath,
   MAX_INCLUDE_DEPTH,
   ResourceField,
+  holdsList,
 } from 'src/framework/resource/definition/definition-types';
 import type { ResolvePath } from 'src/framework/resource/definition/resolve-paths';
 
@@ -16,7 +17,7 @@ export type Filterable = Map<string, { field: FieldSpec; operators: ReadonlySet<
  * `filter` and `sort`.
  */
 export function readableScalars(fields: ReadonlyMap<string, ResourceField>): ResourceField[] {
-  return [...fields.values()].filter((f) => f.readable && f.kind !== 'toManyIds' && !f.column?.isArray);
+  return [...fields.values()].filter((f) => f.readable && !holdsList(f));
 }
 
 /** `text[]`, `enum[]`: how messages name an array column's type. */
@@ -153,9 +154,9 @@ export function resolveDefaultSort(
   for (const term of (context.options.defaultSort ?? id.name).split(',')) {
     const descending = term.startsWith('-');
     const name = descending ? term.slice(1) : term;
-    const column = fields.get(name)?.column;
-    if (column?.isArray) {
-      context.fail('NST-R018', notSortable('defaultSort', name, column));
+    const field = fields.get(name);
+    if (field?.array) {
+      context.fail('NST-R018', notSortable('defaultSort', name, field.column!));
     }
     if (!sortable.has(name)) {
       context.fail('NST-R001', `option "defaultSort" names "${name}", which is not sortable`);
