@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import Ajv2020 from 'ajv/dist/2020';
 import type { LightMyRequestResponse } from 'fastify';
 import {
   Column,
@@ -265,6 +266,86 @@ describe('list queries on array columns and integer widths', () => {
       expect(await ok('filter[total][gt]=-9223372036854775808')).toBe(200);
     });
   });
+  describe('the document and the server agree on integer values', () => {
+    interface Doc {
+      paths: Record<string, Record<string, { parameters?: { name: string; schema: object }[] }>>;
+      components: { schemas: Record<string, { properties: Record<string, object> }> };
+    }
+    // Query values arrive as text: coerced to the parameter's type as a generated client would have sent them.
+    const ajv = new Ajv2020({ strict: false, coerceTypes: true, validateFormats: false });
+
+    it.each([
+      ['/api/column-items', 'filter[id]', ['0', '-1', '1', '2147483647', '2147483648', '-2147483649']],
+      ['/api/column-items', 'filter[id][gt]', ['0', '-2147483648', '2147483648']],
+      ['/api/column-items', 'filter[rank]', ['-32768', '32768', '0']],
+      [
+        '/api/column-items',
+        'filter[total]',
+        [
+          '0',
+          '-0',
+          '0009',
+          '9223372036854775807',
+          '9223372036854775808',
+          '9300000000000000000',
+          '-9223372036854775808',
+          '-9223372036854775809',
+          '9999999999999999999',
+          '1000000000000000000',
+        ],
+      ],
+    ])(
+      '%s %s: each value the document admits is accepted, each it refuses is refused',
+      async (path, name, values) => {
+        const doc = (await t.inject({ method: 'GET', url: '/docs-json' })).json<Doc>();
+        const schema = doc.paths[path].get.parameters?.find((p) => p.name === name)?.schema;
+        expect(schema).toBeDefined();
+        const validate = ajv.compile(schema!);
+        const verdicts = await Promise.all(
+          values.map(async (value) => {
+            const res = await list(`${name}=${encodeURIComponent(value)}`);
+            return [
+              value,
+              validate(value) ? 'admitted' : 'refused',
+              res.statusCode === 200 ? 'admitted' : 'refused',
+            ];
+          }),
+        );
+        expect(verdicts.filter(([, documented, served]) => documented !== served)).toEqual([]);
+      },
+    );
+
+    it('a bigint in a body: the schema admits exactly the values the server stores', async () => {
+      const doc = (await t.inject({ method: 'GET', url: '/docs-json' })).json<Doc>();
+      // A JSON body keeps its types: no coercion.
+      const body = new Ajv2020({ strict: false, validateFormats: false });
+      const validate = body.compile(doc.components.schemas.ItemCreate.properties.total);
+      const values = [
+        '9223372036854775807',
+        '9223372036854775808',
+        '-9223372036854775808',
+        '-9223372036854775809',
+        '9999999999999999999',
+        '42',
+      ];
+      const verdicts = [];
+      for (const total of values) {
+        const res = await t.inject({
+          method: 'POST',
+          url: '/api/column-items',
+          payload: { name: 'big', total },
+        });
+        verdicts.push([
+          total,
+          validate(total) ? 'admitted' : 'refused',
+          res.statusCode === 201 ? 'admitted' : 'refused',
+        ]);
+      }
+      await t.app.get(DataSource).query("DELETE FROM column_item WHERE name = 'big'");
+      expect(verdicts.filter(([, documented, served]) => documented !== served)).toEqual([]);
+    });
+  });
+
   describe('array columns in writes and documents', () => {
     const create = (payload: Record<string, unknown>) =>
       t.inject({ method: 'POST', url: '/api/column-items', payload });

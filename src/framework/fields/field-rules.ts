@@ -6,6 +6,7 @@ import {
   DATE_PATTERN,
   DATETIME_PATTERN,
   EMAIL_PATTERN,
+  INT64_PATTERN,
   INTEGER_RANGES,
   SLUG_PATTERN,
   UUID_PATTERN,
@@ -143,7 +144,7 @@ function typeRules(column: ColumnMetadata, type: FieldType): Partial<FieldRules>
       return { format: int16 ? 'int16' : 'int32', ...range, ...(serial ? { minimum: 1 } : {}) };
     }
     case 'bigint':
-      return { format: 'int64', pattern: '^-?\\d{1,19}$' };
+      return { format: 'int64', pattern: INT64_PATTERN };
     case 'number':
       return { format: sqlType === 'real' || sqlType === 'float4' ? 'float' : 'double' };
     case 'decimal':

@@ -48,6 +48,40 @@ export const INTEGER_RANGES = {
   int64: { minimum: -(2n ** 63n), maximum: 2n ** 63n - 1n },
 } as const;
 
+/** Digit strings without leading zeros from 0 to `max`, as alternatives of a pattern (`0|[1-9]|1\d|20`). */
+function digitsUpTo(max: string): string {
+  const alternatives = ['0'];
+  if (max.length > 1) {
+    alternatives.push(`[1-9]\\d{0,${max.length - 2}}`);
+  }
+  // Every string of max's length that is smaller: max's first i digits, then a smaller digit, then any.
+  for (let i = 0; i < max.length; i++) {
+    const low = i === 0 ? 1 : 0;
+    const high = Number(max[i]) - 1;
+    if (high >= low) {
+      const rest = max.length - i - 1;
+      const digit = high === low ? String(low) : `[${low}-${high}]`;
+      alternatives.push(`${max.slice(0, i)}${digit}${rest > 0 ? `\\d{${rest}}` : ''}`);
+    }
+  }
+  if (max !== '0') {
+    alternatives.push(max);
+  }
+  return alternatives.join('|');
+}
+
+/**
+ * A pattern for the whole numbers from `minimum` (≤ 0) to `maximum` (≥ 0) in plain digits, leading zeros
+ * allowed as the server reads them: where a JSON Schema `minimum` cannot hold a number beyond 2^53.
+ * Example: `integerRangePattern(-128n, 127n)` matches `-128`, `007` and `127`, not `128`.
+ */
+export function integerRangePattern(minimum: bigint, maximum: bigint): string {
+  return `^(?:0*(?:${digitsUpTo(maximum.toString())})|-0*(?:${digitsUpTo((-minimum).toString())}))$`;
+}
+
+/** A bigint (int8) in plain digits, within PostgreSQL's range. */
+export const INT64_PATTERN = integerRangePattern(INTEGER_RANGES.int64.minimum, INTEGER_RANGES.int64.maximum);
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Whether the day exists (leap years included). Example: `isCalendarDate(2024, 2, 29) === true`. */

@@ -1,6 +1,6 @@
 import { columnRules } from 'src/framework/fields/field-rules';
 import { JsonSchema, fieldSchema } from 'src/framework/fields/field-schema';
-import { DECIMAL_PATTERN } from 'src/framework/fields/formats';
+import { DECIMAL_PATTERN, INTEGER_RANGES } from 'src/framework/fields/formats';
 import { MAX_CURSOR_LENGTH } from 'src/framework/resource/query/cursors';
 import { MAX_LIST_ITEMS, MAX_VALUE_LENGTH } from 'src/framework/resource/query/filters';
 import { MAX_SEARCH_LENGTH } from 'src/framework/resource/query/list-query-parser';
@@ -54,6 +54,8 @@ function filterValueSchema(definition: ResourceDefinition, path: string, spec: F
     // A filter compares: a longer text than the column holds, or a decimal with more digits, simply matches nothing.
     maxLength: ['string', 'text', 'decimal'].includes(spec.type) ? MAX_VALUE_LENGTH : undefined,
     pattern: spec.type === 'decimal' ? DECIMAL_PATTERN : base.pattern,
+    // A serial key's ids start at 1, but `filter[id][gt]=0` is a fair question: the type's own bounds.
+    ...(spec.type === 'integer' ? INTEGER_RANGES[spec.integerFormat ?? 'int32'] : {}),
     precision: undefined,
     scale: undefined,
   };
