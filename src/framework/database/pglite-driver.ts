@@ -12,6 +12,7 @@ import {
   shareEmbedded,
   socketFile,
 } from 'src/framework/database/embedded-socket';
+import { seedFromTemplate } from 'src/framework/database/pglite-template';
 
 /** How long a caller may wait for the single embedded connection before we call it a deadlock. */
 const ACQUIRE_TIMEOUT_MS = 30_000;
@@ -140,6 +141,7 @@ class EmbeddedPool extends EventEmitter {
     if (dataDir) {
       mkdirSync(dataDir, { recursive: true });
       takeLock(dataDir);
+      await seedFromTemplate(dataDir);
     }
     const db = await PGlite.create({
       dataDir,

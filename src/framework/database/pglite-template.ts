@@ -1,0 +1,100 @@
+import {
+  constants,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+
+/** Written last into a template: a directory without it was left by a process that died while making it. */
+const COMPLETE = '.nestor-template';
+
+/** PGlite's own version (its package.json is not in the package's exports, so it is read from the file). */
+function pgliteVersion(): string {
+  try {
+    const manifest = join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json');
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Where this user's template lives: in the system's temp folder, like Node's compile cache, one per user and
+ * PGlite version (a new PGlite may make a different cluster).
+ */
+function templatePath(parent: string): string {
+  return join(parent, `nestor-pglite-template-${process.getuid?.() ?? 'user'}-${pgliteVersion()}`);
+}
+
+/**
+ * Whether `dir` is a finished template that only this user can have written: a real directory (no link
+ * another user could have planted), owned by us and closed to group and others.
+ */
+function trusted(dir: string): boolean {
+  try {
+    const stat = lstatSync(dir);
+    const ours = process.getuid === undefined || stat.uid === process.getuid();
+    return stat.isDirectory() && ours && (stat.mode & 0o077) === 0 && existsSync(join(dir, COMPLETE));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs PGlite's initdb once into a private directory and publishes it at `path` in one rename. */
+async function makeTemplate(path: string): Promise<void> {
+  const scratch = mkdtempSync(`${path}.tmp-`); // mode 0700
+  try {
+    const db = await PGlite.create({ dataDir: scratch });
+    await db.close();
+    writeFileSync(join(scratch, COMPLETE), '');
+    try {
+      renameSync(scratch, path);
+    } catch {
+      // Another process published its template first: same bytes, keep theirs.
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Fills a new, empty embedded data directory with a copy of a freshly initialised cluster instead of letting
+ * PGlite run initdb there: initdb takes about 5 s of CPU (every test kit database, every `nestor new`
+ * project's first start), a copy under one. The first new directory of a PGlite version pays for the template.
+ * Returns whether the copy was made; on any failure the directory is left empty and PGlite runs initdb.
+ * The template is kept in `parent` (the system's temp folder).
+ * Example: `await seedFromTemplate('./data/pglite')` before `PGlite.create({ dataDir: './data/pglite' })`.
+ */
+export async function seedFromTemplate(dataDir: string, parent = tmpdir()): Promise<boolean> {
+  if (readdirSync(dataDir).length > 0) {
+    return false;
+  }
+  try {
+    const template = templatePath(parent);
+    if (!trusted(template)) {
+      rmSync(template, { recursive: true, force: true }); // unfinished, or not ours to trust
+      await makeTemplate(template);
+      if (!trusted(template)) {
+        return false;
+      }
+    }
+    // A copy-on-write clone where the file system has them.
+    cpSync(template, dataDir, { recursive: true, mode: constants.COPYFILE_FICLONE });
+    rmSync(join(dataDir, COMPLETE), { force: true });
+    return true;
+  } catch {
+    for (const entry of readdirSync(dataDir)) {
+      rmSync(join(dataDir, entry), { recursive: true, force: true });
+    }
+    return false;
+  }
+}
