@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, DataSource, DeleteDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Resource } from 'src/framework/resource/resource.decorator';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 import { TestApp, TestDatabase, createTestApp, createTestDatabase } from 'src/framework/testing';
@@ -19,11 +19,24 @@ class Reading {
 @Resource(Reading, { path: 'readings', estimateCountAbove: 5 })
 class ReadingResource {}
 
-@Module({ imports: [ResourceModule.forFeature([ReadingResource])] })
+/** Soft-deletable, with a sort key too long for a cursor: its cursors name rows. */
+@Entity('sample_memo')
+class Memo {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'text' }) body!: string;
+  @DeleteDateColumn({ type: 'timestamptz' }) deletedAt!: Date | null;
+}
+
+@Resource(Memo, { path: 'memos' })
+class MemoResource {}
+
+@Module({ imports: [ResourceModule.forFeature([ReadingResource, MemoResource])] })
 class ReadingsModule {}
 
 const DDL = `CREATE TABLE sample_reading (id serial PRIMARY KEY, "takenAt" timestamp NOT NULL,
-  at timestamptz NOT NULL, ratio double precision, amount numeric, note text)`;
+  at timestamptz NOT NULL, ratio double precision, amount numeric, note text);
+  CREATE TABLE sample_memo (id serial PRIMARY KEY, body text NOT NULL, "deletedAt" timestamptz);
+  INSERT INTO sample_memo (body) SELECT repeat('m', 9000) || lpad(i::text, 3, '0') FROM generate_series(1, 8) i`;
 
 /** Ratios and amounts with every special value PostgreSQL sorts: NaN above all numbers, NULL above NaN. */
 const RATIOS = ['-Infinity', '-1.5', '0', '2.25', 'Infinity', 'NaN', 'NaN', null, '7', '-0.5', 'NaN', '3'];
@@ -136,5 +149,30 @@ describe('list cursors and totals', () => {
       type: 'urn:nestor:problem:bad-query',
       errors: [{ parameter: 'after', code: 'invalid', message: expect.stringMatching(/first page/) }],
     });
+  });
+
+  it('a cursor naming a soft-deleted row is refused unless the list shows the trash', async () => {
+    const read = (query: string) =>
+      t.inject({ method: 'GET', url: `/api/memos?sort=-body&limit=3&fields=id&${query}` });
+    const first = (await read('')).json<Page>();
+    const cursor = first.meta.nextCursor!;
+    expect(cursor.length).toBeLessThan(200); // it names the row
+    const deleted = first.data[2].id;
+    expect((await t.inject({ method: 'DELETE', url: `/api/memos/${deleted}` })).statusCode).toBe(204);
+
+    const live = await read(`after=${cursor}`);
+    expect(live.statusCode).toBe(400);
+    expect(live.json()).toMatchObject({
+      errors: [{ parameter: 'after', message: expect.stringMatching(/first page/) }],
+    });
+    // With the trash in sight the row is there to continue from: the rows after it, as before the delete.
+    const trash = await read(`after=${cursor}&trashed=with`);
+    expect(trash.statusCode).toBe(200);
+    expect(trash.json<Page>().data.map((row) => row.id)).toEqual([5, 4, 3]);
+
+    // A cursor made up to name the deleted row (the order of a hidden row's sort values) tells nothing either.
+    const [signature] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string];
+    const crafted = Buffer.from(JSON.stringify([signature, { row: deleted }])).toString('base64url');
+    expect((await read(`after=${crafted}`)).statusCode).toBe(400);
   });
 });

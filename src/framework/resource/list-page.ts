@@ -8,7 +8,7 @@ import type { ListQuery } from 'src/framework/resource/query-types';
 import { badQuery } from 'src/framework/resource/query/list-query-parser';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
-import { cursorColumn, orderBy, selectList, sortKeyField } from 'src/framework/resource/resource-sql';
+import { cursorColumn, notDeleted, orderBy, selectList, sortKeyField } from 'src/framework/resource/resource-sql';
 import { ShapeCache } from 'src/framework/resource/shape-cache';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
@@ -163,8 +163,10 @@ function pageBoundedCount(
 
 /**
  * The sort values a list continues after (`query.after` is set): the cursor's own, or those of the row a
- * {@link CursorRow} names, read as `cursorColumn` selects them. That row must still exist, and be the caller's
- * when the list is scoped to an owner (`owner`: the owner scope's value), else the answer is a 400.
+ * {@link CursorRow} names, read as `cursorColumn` selects them. That row must still exist, be the caller's
+ * when the list is scoped to an owner (`owner`: the owner scope's value), and not be soft-deleted unless the
+ * list shows the trash (a crafted cursor would otherwise tell a hidden row's sort values), else the answer is
+ * a 400.
  * Example: `afterCondition(definition, query.sort, await afterValues(statements, definition, query), params)`.
  */
 export async function afterValues(
@@ -182,6 +184,10 @@ export async function afterValues(
   if (owner !== undefined) {
     where += ` AND t.${ident(definition.owner!.column!.databaseName)} = $2`;
     params.push(owner);
+  }
+  // A soft-deleted row is out of the caller's sight unless the list asks for the trash.
+  if (!query.trashed) {
+    where += notDeleted(definition.metadata, 't');
   }
   const found = await statements.query<ResourceRow[]>(
     `SELECT ${query.sort.map((term, i) => cursorColumn(definition, term, i)).join(', ')} ` +
