@@ -1,5 +1,14 @@
 import { Module } from '@nestjs/common';
-import { Column, DataSource, DeleteDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  DataSource,
+  DeleteDateColumn,
+  Entity,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+import { User } from 'src/framework/auth/user.entity';
 import { Resource } from 'src/framework/resource/resource.decorator';
 import { ResourceModule } from 'src/framework/resource/resource.module';
 import { TestApp, TestDatabase, createTestApp, createTestDatabase } from 'src/framework/testing';
@@ -30,13 +39,28 @@ class Memo {
 @Resource(Memo, { path: 'memos' })
 class MemoResource {}
 
-@Module({ imports: [ResourceModule.forFeature([ReadingResource, MemoResource])] })
+/** Owned by its author, with a sort key too long for a cursor: its cursors name rows. */
+@Entity('sample_letter')
+class Letter {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'text' }) body!: string;
+  @ManyToOne(() => User, { nullable: false })
+  @JoinColumn({ name: 'authorId' })
+  author!: User;
+  @Column({ type: 'int' }) authorId!: number;
+}
+
+@Resource(Letter, { path: 'letters', owner: 'author' })
+class LetterResource {}
+
+@Module({ imports: [ResourceModule.forFeature([ReadingResource, MemoResource, LetterResource])] })
 class ReadingsModule {}
 
 const DDL = `CREATE TABLE sample_reading (id serial PRIMARY KEY, "takenAt" timestamp NOT NULL,
   at timestamptz NOT NULL, ratio double precision, amount numeric, note text);
   CREATE TABLE sample_memo (id serial PRIMARY KEY, body text NOT NULL, "deletedAt" timestamptz);
-  INSERT INTO sample_memo (body) SELECT repeat('m', 9000) || lpad(i::text, 3, '0') FROM generate_series(1, 8) i`;
+  INSERT INTO sample_memo (body) SELECT repeat('m', 9000) || lpad(i::text, 3, '0') FROM generate_series(1, 8) i;
+  CREATE TABLE sample_letter (id serial PRIMARY KEY, body text NOT NULL, "authorId" int NOT NULL REFERENCES "user"(id))`;
 
 /** Ratios and amounts with every special value PostgreSQL sorts: NaN above all numbers, NULL above NaN. */
 const RATIOS = ['-Infinity', '-1.5', '0', '2.25', 'Infinity', 'NaN', 'NaN', null, '7', '-0.5', 'NaN', '3'];
@@ -174,5 +198,37 @@ describe('list cursors and totals', () => {
     const [signature] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string];
     const crafted = Buffer.from(JSON.stringify([signature, { row: deleted }])).toString('base64url');
     expect((await read(`after=${crafted}`)).statusCode).toBe(400);
+  });
+
+  it("on an owned resource a cursor naming another caller's row is refused", async () => {
+    const [alice, bob] = [await t.createUser(), await t.createUser()];
+    // Interleaved, so that each one's rows sit between the other's in the sort.
+    await t.app.get(DataSource).query(
+      `INSERT INTO sample_letter (body, "authorId")
+       SELECT repeat('l', 9000) || lpad(i::text, 3, '0'), CASE WHEN i % 2 = 0 THEN $1::int ELSE $2::int END
+       FROM generate_series(1, 8) i`,
+      [alice.id, bob.id],
+    );
+    const read = (user: typeof alice, query: string) =>
+      t.actingAs(user).inject(`/api/letters?sort=-body&limit=2&fields=id&${query}`);
+    const walk = async (user: typeof alice) => {
+      const ids: number[] = [];
+      let page = (await read(user, '')).json<Page>();
+      ids.push(...page.data.map((row) => row.id));
+      while (page.meta.nextCursor !== null) {
+        expect(page.meta.nextCursor.length).toBeLessThan(200); // it names the row
+        page = (await read(user, `after=${page.meta.nextCursor}`)).json<Page>();
+        ids.push(...page.data.map((row) => row.id));
+      }
+      return ids;
+    };
+    const alices = await walk(alice);
+    expect(alices).toHaveLength(4);
+
+    const first = (await read(alice, '')).json<Page>();
+    const borrowed = await read(bob, `after=${first.meta.nextCursor}`);
+    expect(borrowed.statusCode).toBe(400);
+    expect(borrowed.json()).toMatchObject({ errors: [{ parameter: 'after', code: 'invalid' }] });
+    expect((await walk(bob)).filter((id) => alices.includes(id))).toEqual([]);
   });
 });
