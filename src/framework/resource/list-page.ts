@@ -8,7 +8,13 @@ import type { ListQuery } from 'src/framework/resource/query-types';
 import { badQuery } from 'src/framework/resource/query/list-query-parser';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
 import { withoutHelpers } from 'src/framework/resource/resource-rows';
-import { cursorColumn, notDeleted, orderBy, selectList, sortKeyField } from 'src/framework/resource/resource-sql';
+import {
+  cursorColumn,
+  notDeleted,
+  orderBy,
+  selectList,
+  sortKeyField,
+} from 'src/framework/resource/resource-sql';
 import { ShapeCache } from 'src/framework/resource/shape-cache';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 
