@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Bundles this repository's built server (dist/src/main.js, dist/src/worker.js) into one file each under
-// dist/bundle/, so a start reads and compiles one module instead of a few thousand (issue 23: cold start
-// and idle memory). Apps made by `nestor new` keep the per-file build: build-server.mjs calls this only for
-// this repository. `dist/bundle/launch.js <main|worker> [args…]` turns on Node's compile cache before it
-// loads the bundle (inside the bundle it would come too late: the whole file is compiled at once).
+// Bundles this repository's built server and CLI (dist/src/main.js, worker.js, cli.js) into one file each
+// under dist/bundle/, so a start or a `nestor` command reads and compiles one module instead of a few
+// thousand (issue 23: cold start and idle memory). Apps made by `nestor new` keep the per-file build:
+// build-server.mjs calls this only for this repository. `dist/bundle/launch.js <main|worker|cli> [args…]`
+// turns on Node's compile cache before it loads the bundle (inside the bundle it would come too late: the
+// whole file is compiled at once).
 // `bundle-server.mjs [root]`, by default this repository.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -12,19 +13,29 @@ import { rolldown } from 'rolldown';
 const root = process.argv[2] ?? join(import.meta.dirname, '..');
 const outDir = join(root, 'dist', 'bundle');
 
-/** Packages the framework loads on first use (`lazyModule('…')`): kept out so they still load only then. */
+/**
+ * Packages the framework loads on first use: `lazyModule('…')` (kept out so they still load only then) and
+ * `import('…')` (the CLI's TypeScript, Prettier and Postman converter: dev dependencies that may be absent,
+ * and megabytes the bundle would otherwise hold for a command that rarely needs them).
+ */
 function lazyPackages() {
-  const names = new Set();
+  const lazy = new Set();
+  const imported = new Set();
   const dir = join(root, 'src');
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) {
       const text = readFileSync(join(entry.parentPath, entry.name), 'utf8');
       for (const [, name] of text.matchAll(/lazyModule<[^>]*>\('([^']+)'\)/g)) {
-        names.add(name);
+        lazy.add(name);
+      }
+      for (const [, name] of text.matchAll(/\bimport\('([^'./][^']*)'\)/g)) {
+        if (!name.startsWith('node:') && !name.startsWith('src/')) {
+          imported.add(name);
+        }
       }
     }
   }
-  return names;
+  return { lazy, imported };
 }
 
 // Native addons (a .node file cannot be bundled) and what pulls them in through a platform-specific package.
@@ -43,7 +54,7 @@ function manifest(name) {
  */
 function lazyExternals() {
   const { dependencies } = manifest('..');
-  const lazy = lazyPackages();
+  const { lazy } = lazyPackages();
   const bundled = (name) => Object.hasOwn(dependencies, name) && !lazy.has(name);
   return [...lazy].filter((name) => {
     const { dependencies: own, peerDependencies } = manifest(name);
@@ -53,7 +64,7 @@ function lazyExternals() {
 }
 
 function externals() {
-  const packages = [...lazyExternals(), ...NATIVE];
+  const packages = [...lazyExternals(), ...lazyPackages().imported, ...NATIVE];
   return (id) => {
     if (id.startsWith('.') || id.startsWith('/') || id.startsWith('\0') || id.startsWith('node:')) {
       return false;
@@ -189,22 +200,22 @@ async function bundle(entry) {
   }
 }
 
-// Both bundles finish (or remove what they wrote) before a failure ends the build, and a failed build leaves
+// The bundles finish (or remove what they wrote) before a failure ends the build, and a failed build leaves
 // no launcher: ensure-build then builds again instead of starting a half-written bundle.
-const failed = (await Promise.allSettled(['main', 'worker'].map(bundle))).find(
+const failed = (await Promise.allSettled(['main', 'worker', 'cli'].map(bundle))).find(
   (r) => r.status === 'rejected',
 );
 if (failed) {
   rmSync(join(outDir, 'launch.js'), { force: true });
   throw failed.reason;
 }
-// `launch.js [main|worker] [args…]`: the entry then sees `args` in process.argv, as when run directly.
+// `launch.js [main|worker|cli] [args…]`: the entry then sees `args` in process.argv, as when run directly.
 writeFileSync(
   join(outDir, 'launch.js'),
   [
     "'use strict';",
     "require('node:module').enableCompileCache?.();",
-    "const named = process.argv[2] === 'main' || process.argv[2] === 'worker';",
+    "const named = ['main', 'worker', 'cli'].includes(process.argv[2]);",
     "const entry = require('node:path').join(__dirname, `${named ? process.argv[2] : 'main'}.js`);",
     'process.argv.splice(1, named ? 2 : 1, entry);',
     'require(entry);',

@@ -2,7 +2,9 @@
 // `npx nestor …` (the package's bin). `nestor new <dir>` creates a project from the templates shipped with
 // the package. Any other command belongs to the project in the current directory: its dist/ is built when
 // missing or stale, as `npm start` does (so the command works on a fresh clone and right after
-// `nestor generate`), then its compiled CLI (dist/src/cli.js) runs. `nestor build` only builds.
+// `nestor generate`), then its compiled CLI runs: this repository's bundle (dist/bundle/cli.js, through
+// launch.js, as `npm start` runs the server), or an app's per-file build (dist/src/cli.js). `nestor build`
+// only builds.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -47,7 +49,12 @@ if (command === 'new') {
 } else {
   const project = projectRoot();
   ensureBuild(project);
-  if (command !== 'build') {
+  const bundle = join(project, 'dist', 'bundle');
+  if (command !== 'build' && existsSync(join(bundle, 'cli.js'))) {
+    // `launch.js cli <command…>`: it turns on the compile cache, then the bundle sees argv as if run directly.
+    process.argv.splice(1, 1, join(bundle, 'launch.js'), 'cli');
+    require(join(bundle, 'launch.js'));
+  } else if (command !== 'build') {
     require(join(project, 'dist', 'src', 'cli.js'));
   }
 }

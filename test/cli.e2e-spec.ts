@@ -1,16 +1,15 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { verifyPassword } from 'src/framework/auth/passwords';
 import { TestApp, createTestApp, createTestUser, deleteRedisKeys } from 'src/framework/testing';
-import { NestorProcess, ROOT, childEnv, cli, ensureBuild } from 'test/support/processes';
+import { CLI, NestorProcess, ROOT, childEnv, cli, copyBuild, ensureBuild } from 'test/support/processes';
 import { TEST_REDIS_URL } from 'test/support/redis';
 
 const execFileAsync = promisify(execFile);
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
 const COMMANDS = [
   'migrate',
@@ -65,7 +64,7 @@ describe('nestor CLI', () => {
     }
     const helps = await Promise.all(
       COMMANDS.map(async (command) => {
-        const { stdout } = await execFileAsync(process.execPath, [CLI, command, '--help'], {
+        const { stdout } = await execFileAsync(process.execPath, [...CLI, command, '--help'], {
           env: childEnv(env),
         });
         return { command, usage: stdout.split('\n')[0] };
@@ -129,7 +128,7 @@ describe('nestor CLI', () => {
 
   it('createsuperuser prompts on a terminal with the password hidden', async () => {
     // `script` gives the CLI a real pseudo-terminal, as a person at a shell would.
-    const command = `${process.execPath} ${CLI} createsuperuser`;
+    const command = `${process.execPath} ${CLI.join(' ')} createsuperuser`;
     const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: childEnv(env) });
     const answers: [string, string][] = [
       ['Email address', 'typed@example.com\r'],
@@ -299,7 +298,7 @@ describe('nestor CLI', () => {
 
   it('shell evaluates against the app: repositories and services by name, the last line finished before it exits', async () => {
     await t.app.get(DataSource).query(`INSERT INTO tag (name) VALUES ('from-shell-test')`);
-    const child = spawn(process.execPath, [CLI, 'shell'], {
+    const child = spawn(process.execPath, [...CLI, 'shell'], {
       cwd: ROOT,
       env: childEnv(env),
     });
@@ -325,7 +324,7 @@ describe('nestor CLI', () => {
   }, 60_000);
 
   it('worker runs the job workers until SIGTERM', async () => {
-    const worker = new NestorProcess([CLI, 'worker'], env);
+    const worker = new NestorProcess([...CLI, 'worker'], env);
     await worker.waitFor('Nestor worker ready');
     expect(await worker.stop()).toBe(0);
   });
@@ -345,8 +344,7 @@ describe('nestor CLI', () => {
 
   it('makemigrations refuses a migration that would lose data, unless --allow-destructive', () => {
     // A build whose committed migrations renamed tag.name to tag.title: the entity still says `name`.
-    const copy = mkdtempSync(join(tmp, 'dist-'));
-    cpSync(join(ROOT, 'dist'), copy, { recursive: true });
+    const { dist: copy, command: script } = copyBuild(tmp);
     const migration = (name: string, sql: string): void =>
       writeFileSync(
         join(copy, 'migrations', `${name.slice(-13)}-${name}.js`),
@@ -357,7 +355,6 @@ describe('nestor CLI', () => {
         };`,
       );
     migration('RenameTagName9999999999998', 'ALTER TABLE "tag" RENAME COLUMN "name" TO "title"');
-    const script = join(copy, 'src', 'cli.js');
     const out = join(copy, 'generated');
 
     const check = cli(['makemigrations', '--check'], env, script);

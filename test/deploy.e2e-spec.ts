@@ -270,6 +270,11 @@ describe("the image's roles, run outside a container with production settings", 
     const migrate = role(['migrate'], env);
     expect(await migrate.exited).toBe(0);
     expect(migrate.output).toMatch(/Applied \w+/);
+    // Any other command, through the same bundled CLI.
+    const applied = /Applied (\w+)/.exec(migrate.output)![1];
+    const show = role(['nestor', 'showmigrations'], env);
+    expect(await show.exited).toBe(0);
+    expect(show.output).toContain(applied);
 
     const api = role(['api'], env);
     const url = `http://127.0.0.1:${env.PORT}`;

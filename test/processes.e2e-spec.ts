@@ -1,11 +1,11 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TestDatabase, createTestDatabase, deleteRedisKeys } from 'src/framework/testing';
 import { FrozenProxy } from 'test/support/frozen-proxy';
-import { NestorProcess, ROOT, cli, ensureBuild, freePort } from 'test/support/processes';
+import { NestorProcess, ROOT, cli, copyBuild, ensureBuild, freePort } from 'test/support/processes';
 import { sleep } from 'test/support/wait';
 
 /** The entry points as users run them: built `dist/`, real processes, real ports, real signals. */
@@ -352,12 +352,11 @@ describe('Entry points (main, worker, cli)', () => {
   it('fails makemigrations --check and generates the missing migration when entities and migrations disagree', () => {
     // A copy of the build without the app's migrations: its entities now need SQL no migration provides,
     // while the framework's tables still come from the framework's migrations, never from makemigrations.
-    const copy = mkdtempSync(join(ROOT, '.tmp', 'dist-'));
+    const { dist: copy, command: script } = copyBuild(join(ROOT, '.tmp'));
     try {
-      cpSync(join(ROOT, 'dist'), copy, { recursive: true });
       rmSync(join(copy, 'migrations'), { recursive: true, force: true });
       const env = { DATA_DIR: dataDir };
-      const check = cli(['makemigrations', '--check'], env, join(copy, 'src', 'cli.js'));
+      const check = cli(['makemigrations', '--check'], env, script);
       expect(check.status).toBe(1);
       expect(check.output).toContain('NST-M003');
       expect(check.output).toContain('CREATE TABLE "category"');
@@ -365,7 +364,7 @@ describe('Entry points (main, worker, cli)', () => {
       expect(check.output).not.toMatch(/(CREATE|ALTER) TABLE "(user|permission|job_outbox|audit_entry)"/);
 
       const out = join(copy, 'generated');
-      const generate = cli(['makemigrations', 'add-catalog', '--dir', out], env, join(copy, 'src', 'cli.js'));
+      const generate = cli(['makemigrations', 'add-catalog', '--dir', out], env, script);
       expect(generate.status).toBe(0);
       const [file] = readdirSync(out);
       expect(file).toMatch(/^\d{13}-AddCatalog\.ts$/);
@@ -374,7 +373,7 @@ describe('Entry points (main, worker, cli)', () => {
       expect(source).toContain('CREATE TABLE "category"');
       expect(source).toContain('DROP TABLE "category"');
     } finally {
-      rmSync(copy, { recursive: true, force: true });
+      rmSync(dirname(copy), { recursive: true, force: true });
     }
   });
 

@@ -3,7 +3,7 @@
 //   api (default)  the HTTP API, admin and docs        (dist/bundle/main.js, through dist/bundle/launch.js)
 //   worker         job processors, no HTTP             (dist/bundle/worker.js, likewise)
 //   migrate        apply pending migrations, then exit (nestor migrate)
-//   nestor …       any other `nestor` command          (dist/src/cli.js)
+//   nestor …       any other `nestor` command          (dist/bundle/cli.js, likewise)
 //   healthcheck    exit 0 when the API in this container answers /health/live (Docker's HEALTHCHECK);
 //   healthcheck worker   the same for a worker, on WORKER_HEALTH_PORT
 // The role runs in this process (no shell, no child): signals reach it directly, so SIGTERM drains.
@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const [role = 'api', ...rest] = process.argv.slice(2);
-// The servers run bundled (one file to load), through the launcher that turns Node's compile cache on first.
+// Servers and commands run bundled (one file to load), through the launcher that turns Node's compile cache
+// on first.
 const ENTRIES = {
   api: [
     ['bundle', 'launch.js'],
@@ -23,10 +24,13 @@ const ENTRIES = {
     ['worker', ...rest],
   ],
   migrate: [
-    ['src', 'cli.js'],
-    ['migrate', ...rest],
+    ['bundle', 'launch.js'],
+    ['cli', 'migrate', ...rest],
   ],
-  nestor: [['src', 'cli.js'], rest],
+  nestor: [
+    ['bundle', 'launch.js'],
+    ['cli', ...rest],
+  ],
 };
 
 if (role === 'healthcheck') {

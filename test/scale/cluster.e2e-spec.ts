@@ -8,7 +8,16 @@ import type { ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { TestDatabase, createTestDatabase } from 'src/framework/testing';
 import { haproxyCommand, serverStatus, startHaproxy, writeLoopbackConfig } from 'test/support/haproxy.mjs';
-import { NestorProcess, ROOT, childEnv, cli, ensureBuild, freePort, runNode } from 'test/support/processes';
+import {
+  CLI,
+  NestorProcess,
+  ROOT,
+  childEnv,
+  cli,
+  ensureBuild,
+  freePort,
+  runNode,
+} from 'test/support/processes';
 import { TEST_REDIS_URL, deleteRedisKeys } from 'test/support/redis';
 import { sleep, waitFor } from 'test/support/wait';
 
@@ -235,7 +244,7 @@ beforeAll(async () => {
   writeLoopbackConfig(config, apiPorts);
   // Everything at once: the seed beside the processes' boot (they only need the schema), and HAProxy
   // checking them from the start.
-  const seeded = runNode([join(ROOT, 'dist', 'src', 'cli.js'), 'seed', '--count', '20', '--force'], {
+  const seeded = runNode([...CLI, 'seed', '--count', '20', '--force'], {
     env: childEnv(appEnv()),
   });
   const statsPort = await freePort();

@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -66,13 +66,30 @@ export class NestorProcess {
   }
 }
 
-/** Runs the `nestor` CLI to completion. */
+/** The `nestor` CLI as `npx nestor` runs it in this repository: the bundle, through its launcher. */
+export const CLI: readonly string[] = [join(ROOT, 'dist', 'bundle', 'launch.js'), 'cli'];
+
+/**
+ * A copy of this repository's dist/ in a fresh folder under `parent`, with node_modules linked beside it as
+ * in a checkout: the bundle finds PGlite's data files and the app's migrations relative to itself.
+ * Returns the copy's dist/ and its `nestor` command (for {@link cli}); remove `dirname(dist)` after.
+ */
+export function copyBuild(parent: string): { dist: string; command: string[] } {
+  const dir = mkdtempSync(join(parent, 'build-'));
+  const dist = join(dir, 'dist');
+  cpSync(join(ROOT, 'dist'), dist, { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return { dist, command: [join(dist, 'bundle', 'launch.js'), 'cli'] };
+}
+
+/** Runs the `nestor` CLI to completion: {@link CLI}, or `script` (a path, or a path and its first arguments). */
 export function cli(
   args: string[],
   env: Record<string, string>,
-  script = join(ROOT, 'dist', 'src', 'cli.js'),
+  script: string | readonly string[] = CLI,
 ): { status: number | null; output: string } {
-  const result = spawnSync(process.execPath, [script, ...args], {
+  const command = typeof script === 'string' ? [script] : script;
+  const result = spawnSync(process.execPath, [...command, ...args], {
     cwd: ROOT,
     env: childEnv(env),
     encoding: 'utf8',
