@@ -71,4 +71,19 @@ describe(seedFromTemplate.name, () => {
     expect(existsSync(join(c, 'PG_VERSION'))).toBe(true);
     expect(existsSync(join(template, 'planted'))).toBe(false);
   }, 120_000);
+
+  it('is off where the file system has no POSIX owners (Windows): the directory is left to initdb', async () => {
+    const getuid = process.getuid;
+    const dir = newDir('no-owners');
+    const elsewhere = join(tmp, 'elsewhere');
+    mkdirSync(elsewhere);
+    try {
+      Object.assign(process, { getuid: undefined });
+      expect(await seedFromTemplate(dir, elsewhere)).toBe(false);
+    } finally {
+      Object.assign(process, { getuid });
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(elsewhere)).toEqual([]); // no template made either
+  });
 });

@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 
+/** Set when this process could not make a template it can trust: from then on, plain initdb. */
+let unusable = false;
+
 /** Written last into a template: a directory without it was left by a process that died while making it. */
 const COMPLETE = '.nestor-template';
 
@@ -31,19 +34,20 @@ function pgliteVersion(): string {
  * Where this user's template lives: in the system's temp folder, like Node's compile cache, one per user and
  * PGlite version (a new PGlite may make a different cluster).
  */
-function templatePath(parent: string): string {
-  return join(parent, `nestor-pglite-template-${process.getuid?.() ?? 'user'}-${pgliteVersion()}`);
+function templatePath(parent: string, uid: number): string {
+  return join(parent, `nestor-pglite-template-${uid}-${pgliteVersion()}`);
 }
 
 /**
  * Whether `dir` is a finished template that only this user can have written: a real directory (no link
  * another user could have planted), owned by us and closed to group and others.
  */
-function trusted(dir: string): boolean {
+function trusted(dir: string, uid: number): boolean {
   try {
     const stat = lstatSync(dir);
-    const ours = process.getuid === undefined || stat.uid === process.getuid();
-    return stat.isDirectory() && ours && (stat.mode & 0o077) === 0 && existsSync(join(dir, COMPLETE));
+    return (
+      stat.isDirectory() && stat.uid === uid && (stat.mode & 0o077) === 0 && existsSync(join(dir, COMPLETE))
+    );
   } catch {
     return false;
   }
@@ -75,15 +79,18 @@ async function makeTemplate(path: string): Promise<void> {
  * Example: `await seedFromTemplate('./data/pglite')` before `PGlite.create({ dataDir: './data/pglite' })`.
  */
 export async function seedFromTemplate(dataDir: string, parent = tmpdir()): Promise<boolean> {
-  if (readdirSync(dataDir).length > 0) {
+  // Without POSIX owners and modes (Windows) a shared temp folder's template cannot be trusted: initdb.
+  const uid = process.getuid?.();
+  if (uid === undefined || unusable || readdirSync(dataDir).length > 0) {
     return false;
   }
   try {
-    const template = templatePath(parent);
-    if (!trusted(template)) {
+    const template = templatePath(parent, uid);
+    if (!trusted(template, uid)) {
       rmSync(template, { recursive: true, force: true }); // unfinished, or not ours to trust
       await makeTemplate(template);
-      if (!trusted(template)) {
+      if (!trusted(template, uid)) {
+        unusable = true; // a folder that will not keep a private directory: not worth a second initdb again
         return false;
       }
     }
