@@ -52,9 +52,8 @@ function manifest(name) {
  * package the bundle holds (@nest-lab/throttler-storage-redis: @nestjs/common) is bundled, still run on
  * first use only, so that it does not load a second copy of what it needs.
  */
-function lazyExternals() {
+function lazyExternals(lazy) {
   const { dependencies } = manifest('..');
-  const { lazy } = lazyPackages();
   const bundled = (name) => Object.hasOwn(dependencies, name) && !lazy.has(name);
   return [...lazy].filter((name) => {
     const { dependencies: own, peerDependencies } = manifest(name);
@@ -64,7 +63,8 @@ function lazyExternals() {
 }
 
 function externals() {
-  const packages = [...lazyExternals(), ...lazyPackages().imported, ...NATIVE];
+  const { lazy, imported } = lazyPackages(); // one read of the sources
+  const packages = [...lazyExternals(lazy), ...imported, ...NATIVE];
   return (id) => {
     if (id.startsWith('.') || id.startsWith('/') || id.startsWith('\0') || id.startsWith('node:')) {
       return false;
@@ -162,12 +162,15 @@ const SHARED_LOADS = [
   'terminus import.meta.resolve',
 ];
 
+/** Decided once for the three bundles: it reads every source file. */
+const external = externals();
+
 async function bundle(entry) {
   const applied = new Set();
   const build = await rolldown({
     input: join(root, 'dist', 'src', `${entry}.js`),
     platform: 'node',
-    external: externals(),
+    external,
     plugins: [sharedDynamicLoads(applied), originalLocation()],
     logLevel: 'warn',
     experimental: { attachDebugInfo: 'none' },

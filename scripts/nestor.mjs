@@ -50,11 +50,13 @@ if (command === 'new') {
   const project = projectRoot();
   ensureBuild(project);
   const bundle = join(project, 'dist', 'bundle');
-  if (command !== 'build' && existsSync(join(bundle, 'cli.js'))) {
+  if (command === 'build') {
+    // built above: nothing to run
+  } else if (existsSync(join(bundle, 'cli.js'))) {
     // `launch.js cli <command…>`: it turns on the compile cache, then the bundle sees argv as if run directly.
     process.argv.splice(1, 1, join(bundle, 'launch.js'), 'cli');
     require(join(bundle, 'launch.js'));
-  } else if (command !== 'build') {
+  } else {
     require(join(project, 'dist', 'src', 'cli.js'));
   }
 }
