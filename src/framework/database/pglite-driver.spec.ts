@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
+import { PGlite } from '@electric-sql/pglite';
 import { createPGliteDriver } from 'src/framework/database/pglite-driver';
 
 const embedded = (dataDir?: string) =>
@@ -27,6 +28,19 @@ describe(createPGliteDriver.name, () => {
     beforeEach(async () => {
       await sut.query('TRUNCATE counter, item');
       await sut.query('INSERT INTO counter (id, n) VALUES (1, 0)');
+    });
+
+    it('starts from the template cluster instead of running initdb', async () => {
+      const create = jest.spyOn(PGlite, 'create');
+      const another = embedded();
+      try {
+        await another.initialize();
+        expect(await another.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+        expect(create).toHaveBeenCalledWith(expect.objectContaining({ loadDataDir: expect.any(Blob) }));
+      } finally {
+        create.mockRestore();
+        await another.destroy();
+      }
     });
 
     const counter = async () =>

@@ -12,7 +12,7 @@ import {
   shareEmbedded,
   socketFile,
 } from 'src/framework/database/embedded-socket';
-import { seedFromTemplate } from 'src/framework/database/pglite-template';
+import { seedFromTemplate, templateDump } from 'src/framework/database/pglite-template';
 
 /** How long a caller may wait for the single embedded connection before we call it a deadlock. */
 const ACQUIRE_TIMEOUT_MS = 30_000;
@@ -145,6 +145,8 @@ class EmbeddedPool extends EventEmitter {
     }
     const db = await PGlite.create({
       dataDir,
+      // In memory: the template's cluster instead of initdb.
+      loadDataDir: dataDir ? undefined : await templateDump(),
       // Match node-postgres: int8 as string (no precision loss), booleans sent as SQL literals.
       parsers: { [types.INT8]: (value: string) => value },
       serializers: {

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { seedFromTemplate } from 'src/framework/database/pglite-template';
+import { seedFromTemplate, templateDump } from 'src/framework/database/pglite-template';
 
 /** The template's folder in this spec's own temp folder, so that it neither uses nor leaves the machine's. */
 const templateIn = (tmp: string) =>
@@ -59,6 +59,39 @@ describe(seedFromTemplate.name, () => {
     expect(copyMs).toBeLessThan(5_000);
   }, 120_000);
 
+  it('gives each database in memory the same cluster, loaded from a dump kept out of data directories', async () => {
+    const one = await PGlite.create({ loadDataDir: await templateDump(tmp) });
+    const two = await PGlite.create({ loadDataDir: await templateDump(tmp) });
+    await one.exec(`CREATE TABLE note (body text); INSERT INTO note VALUES ('only in one')`);
+    expect((await one.query('SELECT body FROM note')).rows).toEqual([{ body: 'only in one' }]);
+    const tables = await two.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'note'`);
+    expect(tables.rows).toEqual([{ n: 0 }]);
+    await Promise.all([one.close(), two.close()]);
+    expect(templateIn(tmp)).toHaveLength(1);
+
+    // A data directory gets the cluster's files only: neither the dump nor the template's marker.
+    const d = newDir('d');
+    expect(await seedFromTemplate(d, tmp)).toBe(true);
+    expect(readdirSync(d).filter((name) => name.includes('tar') || name.startsWith('.nestor'))).toEqual([]);
+  }, 120_000);
+
+  it('makes a template of the first format (no dump) again', async () => {
+    const [name] = templateIn(tmp);
+    const template = join(tmp, name);
+    for (const file of readdirSync(template).filter(
+      (f) => f.endsWith('.tar.gz') || f.startsWith('.nestor'),
+    )) {
+      rmSync(join(template, file));
+    }
+    writeFileSync(join(template, '.nestor-template'), ''); // what the first format wrote last
+
+    const dump = await templateDump(tmp);
+    expect(dump?.size).toBeGreaterThan(1_000_000);
+    const db = await PGlite.create({ loadDataDir: dump });
+    expect((await db.query<{ ok: number }>('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    await db.close();
+  }, 120_000);
+
   it('does not copy a template that others could have written, and replaces it', async () => {
     const [name] = templateIn(tmp);
     const template = join(tmp, name);
@@ -80,6 +113,7 @@ describe(seedFromTemplate.name, () => {
     try {
       Object.assign(process, { getuid: undefined });
       expect(await seedFromTemplate(dir, elsewhere)).toBe(false);
+      expect(await templateDump(elsewhere)).toBeUndefined();
     } finally {
       Object.assign(process, { getuid });
     }
