@@ -13,7 +13,6 @@ describe('pooled connections after refused creates and closed connections', () =
   let t: TestApp;
   let dataSource: DataSource;
   let categoryId: number;
-  let opened = 0;
   let closed = 0;
   let dropped = 0;
 
@@ -21,7 +20,6 @@ describe('pooled connections after refused creates and closed connections', () =
     t = await createTestApp(withFixtures, { as: 'superuser', env: { RESOURCE_CACHE: 'off' } });
     dataSource = t.app.get(DataSource);
     const pool = serverPool(dataSource)!;
-    pool.on('connect', () => opened++);
     pool.on('remove', () => closed++);
     // pg-pool removes (closes) a client released with an error.
     pool.on('release', (error: Error | undefined) => void (error && dropped++));
@@ -37,7 +35,7 @@ describe('pooled connections after refused creates and closed connections', () =
     if (ordinary) {
       dataSource.subscribers.push(inert);
     }
-    const before = { opened, closed, dropped };
+    const before = { closed, dropped };
     const statuses: number[] = [];
     try {
       for (let i = 0; i < 10; i++) {
@@ -59,20 +57,21 @@ describe('pooled connections after refused creates and closed connections', () =
         dataSource.subscribers.splice(dataSource.subscribers.indexOf(inert), 1);
       }
     }
+    // A connection opened meanwhile is not counted: the pool also grows when the jobs runner's poll overlaps a
+    // request (seen in a full run on a busy machine). A lost connection always shows as closed (pg-pool's 'remove').
     return {
       statuses: [...new Set(statuses)],
       dropped: dropped - before.dropped,
-      opened: opened - before.opened,
       closed: closed - before.closed,
     };
   }
 
   it('the ordinary (transactional) create keeps its connections', async () => {
-    expect(await refusedCreates(true)).toEqual({ statuses: [409, 422], dropped: 0, opened: 0, closed: 0 });
+    expect(await refusedCreates(true)).toEqual({ statuses: [409, 422], dropped: 0, closed: 0 });
   });
 
   it('the one-statement create keeps its connections too', async () => {
-    expect(await refusedCreates(false)).toEqual({ statuses: [409, 422], dropped: 0, opened: 0, closed: 0 });
+    expect(await refusedCreates(false)).toEqual({ statuses: [409, 422], dropped: 0, closed: 0 });
   });
 
   it('drops the connections PostgreSQL closed, and the reads after them are answered', async () => {
