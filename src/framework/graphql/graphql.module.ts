@@ -16,6 +16,7 @@ import { Public } from 'src/framework/access/auth.decorators';
 import { NestorAuthGuard } from 'src/framework/auth/auth.guard';
 import { AuthModule } from 'src/framework/auth/auth.module';
 import { RateLimitGuard } from 'src/framework/auth/rate-limit';
+import { compileSchemasOnFirstUse } from 'src/framework/http/schemas-on-first-use';
 import { NestorConfig } from 'src/framework/config/nestor-config';
 import { serveGraphiql } from 'src/framework/graphql/graphiql';
 import { formatGraphqlErrors } from 'src/framework/graphql/graphql-errors';
@@ -47,6 +48,8 @@ class NestorMercuriusDriver extends MercuriusDriver {
     // Not awaited: loading a plugin now would make Fastify settle the REST routes' error handler before
     // Nest sets its own (after the init hooks); Fastify loads it with the rest at ready().
     void app.register(async (child) => {
+      // Mercurius's two routes validate and serialize with JSON schemas: compiled on first use, not at boot.
+      compileSchemasOnFirstUse(child);
       // Mercurius's own GraphiQL page loads React and GraphiQL from a CDN: ours is served from the app.
       if (graphiql) {
         await child.register((ide) => serveGraphiql(ide, options.path ?? '/graphql'));
