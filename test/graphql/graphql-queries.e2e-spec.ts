@@ -255,6 +255,19 @@ describe('GraphQL queries from the resources', () => {
         code: 'BAD_REQUEST',
         message: /^`extensions` in the query string is not valid JSON/,
       },
+      // No operation to run: graphql-js's words, as a POST gets them (Mercurius's GET check threw a 500).
+      {
+        method: 'GET',
+        url: '/graphql?query=%7B__typename%7D&operationName=other',
+        code: 'GRAPHQL_VALIDATION_FAILED',
+        message: /^Unknown operation named "other"\.$/,
+      },
+      {
+        method: 'GET',
+        url: `/graphql?query=${encodeURIComponent('query a { __typename } query b { __typename }')}`,
+        code: 'GRAPHQL_VALIDATION_FAILED',
+        message: /^Must provide operation name if query contains multiple operations\.$/,
+      },
     ];
     const answers = [];
     for (const { method, url, payload } of cases) {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, getOperationAST, parse, type ExecutionResult } from 'graphql';
 import { toProblem } from 'src/framework/http/problem.filter';
 
 /** `extensions.code` by HTTP status: the names GraphQL clients already know (Apollo's), plus Nestor's. */
@@ -87,12 +87,17 @@ function sentPersistedHash(req?: FastifyRequest): boolean {
  * would mislead: a malformed request ("Graphql validation error"), and one without a document, which
  * Mercurius answers "Unknown query" (PERSISTED_QUERY_NOT_FOUND, which tells an Apollo client to resend a
  * document it never sent; a hash it does not know is "PersistedQueryNotFound"). A hash sent while persisted
- * queries are off is PERSISTED_QUERY_NOT_SUPPORTED: Apollo's clients stop sending hashes on it.
+ * queries are off is PERSISTED_QUERY_NOT_SUPPORTED: Apollo's clients stop sending hashes on it. A GET with
+ * no operation to run is graphql-js's validation error (missingOperation).
  */
 function refusedRequest(
   original: Error & { code?: string; errors?: unknown },
   req?: FastifyRequest,
 ): { code: string; message: string } | undefined {
+  const missing = original instanceof TypeError ? missingOperation(req) : undefined;
+  if (missing) {
+    return { code: 'GRAPHQL_VALIDATION_FAILED', message: missing };
+  }
   if (original.code === 'MER_ERR_GQL_VALIDATION') {
     return { code: 'BAD_REQUEST', message: malformedRequest(original, req) };
   }
@@ -110,6 +115,29 @@ function refusedRequest(
         message:
           'The request has no GraphQL document: send it as `query`, in the JSON body or the query string',
       };
+}
+
+/**
+ * A GET whose document has no operation to run: `operationName` names none of them, or several are sent
+ * without one. Mercurius checks a GET's operation is a query before graphql-js would say so, and fails on
+ * the missing operation (a TypeError, a 500); this is graphql-js's message, as a POST gets it.
+ */
+function missingOperation(req?: FastifyRequest): string | undefined {
+  const { query, operationName } = (req?.method === 'GET' ? req.query : {}) as Record<string, unknown>;
+  if (typeof query !== 'string') {
+    return undefined;
+  }
+  const name = typeof operationName === 'string' && operationName !== '' ? operationName : undefined;
+  try {
+    if (getOperationAST(parse(query), name)) {
+      return undefined;
+    }
+  } catch {
+    return undefined; // not a document: the error is something else
+  }
+  return name
+    ? `Unknown operation named "${name}".`
+    : 'Must provide operation name if query contains multiple operations.';
 }
 
 interface ErrorContext {
