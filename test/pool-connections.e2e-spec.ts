@@ -57,8 +57,9 @@ describe('pooled connections after refused creates and closed connections', () =
         dataSource.subscribers.splice(dataSource.subscribers.indexOf(inert), 1);
       }
     }
-    // A connection opened meanwhile is not counted: the pool also grows when the jobs runner's poll overlaps a
-    // request (seen in a full run on a busy machine). A lost connection always shows as closed (pg-pool's 'remove').
+    // A connection opened meanwhile is not counted (seen once, in a full run on a busy machine): the pool also
+    // grows when background work on it overlaps a request, such as the outbox sweeper's query every 2 s. A lost
+    // connection always shows as closed (pg-pool's 'remove').
     return {
       statuses: [...new Set(statuses)],
       dropped: dropped - before.dropped,
