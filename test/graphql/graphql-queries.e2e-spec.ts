@@ -410,6 +410,59 @@ describe('GraphQL automatic persisted queries', () => {
     }
   });
 
+  it('answers a GET by hash whose stored document has no operation to run as a POST would: 400', async () => {
+    const t = await createTestApp(AppModule.forRoot);
+    try {
+      const document = 'query a { categories { totalCount } } query b { __typename }';
+      const sha256Hash = createHash('sha256').update(document).digest('hex');
+      const stored = await t.anonymous().inject({
+        method: 'POST',
+        url: '/graphql',
+        payload: {
+          query: document,
+          operationName: 'a',
+          extensions: { persistedQuery: { version: 1, sha256Hash } },
+        },
+      });
+      expect(stored.json()).toEqual({ data: { categories: { totalCount: 0 } } });
+      const extensions = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash } }));
+      const answers = [];
+      for (const operation of ['', '&operationName=nope', '&operationName=a']) {
+        const res = await t
+          .anonymous()
+          .inject({ method: 'GET', url: `/graphql?extensions=${extensions}${operation}` });
+        const body = res.json<{
+          data: unknown;
+          errors?: { message: string; extensions: { code: string } }[];
+        }>();
+        answers.push({
+          status: res.statusCode,
+          data: body.data,
+          error: body.errors?.[0].message,
+          code: body.errors?.[0].extensions.code,
+        });
+      }
+      // Mercurius read the stored document's operation as a TypeError: a 500 before.
+      expect(answers).toEqual([
+        {
+          status: 400,
+          data: null,
+          error: 'Must provide operation name if query contains multiple operations.',
+          code: 'GRAPHQL_VALIDATION_FAILED',
+        },
+        {
+          status: 400,
+          data: null,
+          error: 'Unknown operation named "nope".',
+          code: 'GRAPHQL_VALIDATION_FAILED',
+        },
+        { status: 200, data: { categories: { totalCount: 0 } }, error: undefined, code: undefined },
+      ]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('is off with GRAPHQL_PERSISTED_QUERIES=off: a hash alone is not a document', async () => {
     const t = await createTestApp(AppModule.forRoot, { env: { GRAPHQL_PERSISTED_QUERIES: 'off' } });
     try {

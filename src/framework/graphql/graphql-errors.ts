@@ -93,8 +93,9 @@ function sentPersistedHash(req?: FastifyRequest): boolean {
 function refusedRequest(
   original: Error & { code?: string; errors?: unknown },
   req?: FastifyRequest,
+  document?: string,
 ): { code: string; message: string } | undefined {
-  const missing = original instanceof TypeError ? missingOperation(req) : undefined;
+  const missing = original instanceof TypeError ? missingOperation(req, document) : undefined;
   if (missing) {
     return { code: 'GRAPHQL_VALIDATION_FAILED', message: missing };
   }
@@ -120,10 +121,12 @@ function refusedRequest(
 /**
  * A GET whose document has no operation to run: `operationName` names none of them, or several are sent
  * without one. Mercurius checks a GET's operation is a query before graphql-js would say so, and fails on
- * the missing operation (a TypeError, a 500); this is graphql-js's message, as a POST gets it.
+ * the missing operation (a TypeError, a 500); this is graphql-js's message, as a POST gets it. `document` is
+ * the one Mercurius ran: a persisted query's, which the request names only by its hash.
  */
-function missingOperation(req?: FastifyRequest): string | undefined {
-  const { query, operationName } = (req?.method === 'GET' ? req.query : {}) as Record<string, unknown>;
+function missingOperation(req?: FastifyRequest, document?: string): string | undefined {
+  const { query: sent, operationName } = (req?.method === 'GET' ? req.query : {}) as Record<string, unknown>;
+  const query = req?.method === 'GET' ? (document ?? sent) : undefined;
   if (typeof query !== 'string') {
     return undefined;
   }
@@ -143,6 +146,8 @@ function missingOperation(req?: FastifyRequest): string | undefined {
 interface ErrorContext {
   reply?: FastifyReply;
   req?: FastifyRequest;
+  /** The document Mercurius was running (its request context's), once it had one. */
+  __currentQuery?: string;
 }
 
 interface Shaped {
@@ -170,7 +175,7 @@ function shape(error: GraphQLError, context: ErrorContext): Shaped {
       status: 400,
     };
   }
-  const refused = refusedRequest(original, context.req);
+  const refused = refusedRequest(original, context.req, context.__currentQuery);
   if (refused) {
     return {
       error: {
