@@ -297,6 +297,24 @@ describe('authorization: permissions per action, ownership, staff-only users and
           expect(line.order).toBeNull();
         }
       }
+      // Unfiltered, the page is prepared, and a to-one include it may join is joined: not this one.
+      const unfiltered = (await call('GET', '/api/order-items?include=order&sort=id', bob)).json<
+        ListBody<OrderItemRow>
+      >().data;
+      expect(unfiltered.map((line) => line.order?.id ?? null)).toEqual(
+        unfiltered.map((line) => (line.orderId === bobOrder ? bobOrder : null)),
+      );
+      // Staff who may view every order see each line's order, filtered or not (then joined).
+      const staff = await user({ permissions: ['order-items.view', 'orders.view'] });
+      for (const url of [
+        `/api/order-items?include=order&filter[orderId][in]=${[...aliceOrders, bobOrder].join(',')}`,
+        '/api/order-items?include=order&sort=id',
+      ]) {
+        const all = (await call('GET', url, staff)).json<ListBody<OrderItemRow>>().data;
+        expect(all.map((line) => [line.orderId, line.order?.id, line.order?.customerId]).sort()).toEqual(
+          [...aliceOrders.map((id) => [id, id, alice.id]), [bobOrder, bobOrder, bob.id]].sort(),
+        );
+      }
     });
 
     it("A sees and changes only A's orders", async () => {

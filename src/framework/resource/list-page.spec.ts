@@ -180,7 +180,15 @@ describe('pageLinks', () => {
 });
 
 describe('listResult: an estimated total, mended by the page', () => {
-  const shape: PageShape = { columns: '', order: '', cursorKeys: ['id'], idIndex: 0, helpers: false };
+  const shape: PageShape = {
+    columns: '',
+    order: '',
+    cursorKeys: ['id'],
+    idIndex: 0,
+    helpers: false,
+    joined: [],
+    joins: '',
+  };
   const request: ListRequest = { path: '/api/things', query: {} };
   /** `meta` of a page of `count` rows (`more`: a next page exists) when the planner estimated `estimate`. */
   const meta = (page: Partial<ListQuery>, count: number, more: boolean, estimate: number) => {

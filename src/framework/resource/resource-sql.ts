@@ -390,25 +390,25 @@ export function sortKeyField(fields: readonly ResourceField[], path: FieldPath):
   return fieldReading(fields, path.column, type === 'date');
 }
 
-/** SELECT list items for fields of the API representation (`t."col" AS "name"`). */
-function selectFields(fields: readonly ResourceField[], alias = 't'): string[] {
+/** SELECT list items for fields of the API representation (`t."col" AS "name"`; `AS "<prefix>name"`). */
+function selectFields(fields: readonly ResourceField[], alias = 't', prefix = ''): string[] {
   return fields.map((field) => {
     if (field.kind === 'toManyIds') {
       const link = relationLink(field.relation!, 0);
       const owner = `${alias}.${ident(link.ownerColumn.databaseName)}`;
       if (link.junction) {
         const id = link.junction.targetKey;
-        return `ARRAY(SELECT ${id} FROM ${link.junction.from} WHERE ${link.key} = ${owner} ORDER BY ${id}) AS ${ident(field.name)}`;
+        return `ARRAY(SELECT ${id} FROM ${link.junction.from} WHERE ${link.key} = ${owner} ORDER BY ${id}) AS ${ident(prefix + field.name)}`;
       }
       const target = field.relation!.inverseEntityMetadata;
       const pk = `${link.alias}.${ident(target.primaryColumns[0].databaseName)}`;
       return `ARRAY(SELECT ${pk} FROM ${link.from} WHERE ${link.key} = ${owner}${notDeleted(
         target,
         link.alias,
-      )} ORDER BY ${pk}) AS ${ident(field.name)}`;
+      )} ORDER BY ${pk}) AS ${ident(prefix + field.name)}`;
     }
     const column = `${alias}.${ident(field.column!.databaseName)}`;
-    return `${column}${textCast(field)} AS ${ident(field.name)}`;
+    return `${column}${textCast(field)} AS ${ident(prefix + field.name)}`;
   });
 }
 
@@ -456,12 +456,12 @@ function remembered(owner: object, alias: string, build: () => string[]): string
 }
 
 /**
- * `selectFields(fields, alias)` joined with `, `, built once per fields array and alias: pass an array kept
+ * `selectFields(fields, alias, prefix)` joined with `, `, built once per fields array, alias and prefix: pass an array kept
  * for the process (a definition's `readable`), or a per-request array the list then dies with.
  * Example: `SELECT ${selectList(definition.readable)} FROM …`.
  */
-export function selectList(fields: readonly ResourceField[], alias = 't'): string {
-  return remembered(fields, alias, () => selectFields(fields, alias));
+export function selectList(fields: readonly ResourceField[], alias = 't', prefix = ''): string {
+  return remembered(fields, `${alias}|${prefix}`, () => selectFields(fields, alias, prefix));
 }
 
 /** `selectEntityColumns(metadata, alias)` joined with `, `, built once per entity and alias. */

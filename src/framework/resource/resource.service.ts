@@ -11,7 +11,7 @@ import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { ResourceEvents } from 'src/framework/resource/resource-events';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
-import { IncludeScope, loadIncludes } from 'src/framework/resource/include-loader';
+import { IncludeScope, joinableIncludes, loadIncludes } from 'src/framework/resource/include-loader';
 import {
   ListRequest,
   ListResult,
@@ -142,32 +142,39 @@ export class ResourceService {
       const after = await afterValues(this.statements, definition, query, owner);
       where.push(afterCondition(definition, query.sort, after, params));
     }
-    const fields = this.selected(query.fields);
-    const shape = pageShape(definition, fields, query);
-    const sql = pageStatement(definition, query, shape.columns, where, shape.order);
     // Prepared (PreparedStatements) only where a generic plan cannot hurt: no filter or search values, which can
     // be skewed enough to need plans of their own (and `npm run bench` showed no clear gain for a filtered
     // list), and no inlined OFFSET, which would make one statement per page.
     const prepare = query.filters.length === 0 && !query.q;
     const offset = pageOffset(query);
+    const prepared = prepare && !offset;
+    const fields = this.selected(query.fields);
+    const scope = query.include.length > 0 ? this.includeScope : undefined;
+    // To-one includes are joined into a prepared page only. Planned afresh for each request (a filtered
+    // page), the join cost PostgreSQL about 100 µs more than the page and the include's own prepared
+    // statement together; prepared, about 15 µs less, and the round trip and the second result go.
+    const joined = scope && prepared ? joinableIncludes(scope, definition, query.include, principal) : [];
+    const shape = pageShape(definition, fields, query, joined, scope);
+    const sql = pageStatement(definition, query, shape.columns, where, shape.order, shape.joins);
     const [rows, counted] = await Promise.all([
-      this.statements.query<ResourceRow[]>(sql, params.values, prepare && !offset),
+      this.statements.query<ResourceRow[]>(sql, params.values, prepared),
       countRows(this.dataSource, this.statements, definition, countWhere, countParams, prepare),
     ]);
     const more = rows.length > query.limit;
     if (more) {
       rows.pop();
     }
-    if (query.include.length > 0) {
+    if (scope) {
       await loadIncludes(
         this.statements,
-        this.includeScope,
+        scope,
         definition,
         rows,
         query.include,
         principal,
         definition.metadata,
         fields,
+        shape.joined,
       );
     }
     return listResult(query, request, shape, rows, more, counted);
