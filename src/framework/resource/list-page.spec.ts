@@ -1,5 +1,6 @@
 import * as qs from 'qs';
 import {
+  pageRows,
   ListRequest,
   ListResult,
   PageShape,
@@ -186,6 +187,7 @@ describe('listResult: an estimated total, mended by the page', () => {
     cursorKeys: ['id'],
     idIndex: 0,
     helpers: false,
+    counted: false,
     joined: [],
     joins: '',
   };
@@ -239,5 +241,49 @@ describe('listResult: an estimated total, mended by the page', () => {
       totalEstimated: true,
       pageCount: 503,
     });
+  });
+});
+
+describe('pageRows: the total from the page statement that counted, else from the count', () => {
+  const counts = () => {
+    const count = jest.fn(() => Promise.resolve({ total: 41, estimated: true }));
+    return count;
+  };
+
+  it("reads a counted page's total from its first row, without a count statement", async () => {
+    const count = counts();
+    const rows = [
+      { __total: 7, id: 1 },
+      { __total: 7, id: 2 },
+    ];
+    expect(await pageRows(Promise.resolve(rows), count, true, false)).toEqual([
+      rows,
+      { total: 7, estimated: false },
+    ]);
+    expect(count).not.toHaveBeenCalled();
+  });
+
+  it('knows an empty first page counts zero, and counts after an empty later page', async () => {
+    const count = counts();
+    expect(await pageRows(Promise.resolve([]), count, true, true)).toEqual([
+      [],
+      { total: 0, estimated: false },
+    ]);
+    expect(count).not.toHaveBeenCalled();
+    expect(await pageRows(Promise.resolve([]), count, true, false)).toEqual([
+      [],
+      { total: 41, estimated: true },
+    ]);
+    expect(count).toHaveBeenCalledTimes(1);
+  });
+
+  it('counts beside a page that does not count (a total that may be estimated)', async () => {
+    const count = counts();
+    const rows = [{ id: 1 }];
+    expect(await pageRows(Promise.resolve(rows), count, false, true)).toEqual([
+      rows,
+      { total: 41, estimated: true },
+    ]);
+    expect(count).toHaveBeenCalledTimes(1);
   });
 });

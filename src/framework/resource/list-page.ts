@@ -65,6 +65,8 @@ export interface PageShape {
   idIndex: number;
   /** Whether rows hold helper columns (`__…`), to drop before answering. */
   helpers: boolean;
+  /** Whether the page's statement also counts the list, as its first column `__total` (`pageStatement`). */
+  counted: boolean;
   /** The includes the page's statement reads itself, and their joins (`JoinedInclude`). */
   joined: readonly JoinedInclude[];
   joins: string;
@@ -77,8 +79,8 @@ const shapes = new ShapeCache<readonly ResourceField[], PageShape>();
  * The shape of a list reading `fields` (the fields it answers) in `query`'s sort with its includes: sort
  * and include keys are read from the selected fields when one holds them (the rows then need no copy
  * without helper columns), from helper columns otherwise. The includes named in `joined` (of
- * `joinableIncludes` with `scope`) are read by the page's statement itself. Built once
- * per shape for a kept fields array.
+ * `joinableIncludes` with `scope`) are read by the page's statement itself, and with `counted` it counts
+ * the list too. Built once per shape for a kept fields array.
  */
 export function pageShape(
   definition: ResourceDefinition,
@@ -86,8 +88,9 @@ export function pageShape(
   query: ListQuery,
   joined: readonly string[] = [],
   scope?: IncludeScope,
+  counted = false,
 ): PageShape {
-  let key = '';
+  let key = counted ? '#' : '';
   for (const term of query.sort) {
     key += `${term.direction === 'desc' ? '-' : ''}${term.path},`;
   }
@@ -116,7 +119,8 @@ export function pageShape(
       order: orderBy(definition, query.sort),
       cursorKeys,
       idIndex: query.sort.findIndex((term) => term.path === definition.query.idPath),
-      helpers: helpers.length > 0,
+      helpers: counted || helpers.length > 0,
+      counted,
       joined: joins,
       joins: joins.map((j) => j.join).join(''),
     };
@@ -241,7 +245,11 @@ export function pageOffset(query: ListQuery): number {
   return query.page !== undefined ? (query.page - 1) * query.limit : 0;
 }
 
-/** The SELECT of one page: `columns` of the rows matching `where`, in `order`, one row past the limit. */
+/**
+ * The SELECT of one page: `columns` of the rows matching `where`, in `order`, one row past the limit. With
+ * `counted` (the count's conditions), each row's first column `__total` counts the rows matching those: an
+ * uncorrelated subquery, which PostgreSQL runs once for the statement, and not at all for an empty page.
+ */
 export function pageStatement(
   definition: ResourceDefinition,
   query: ListQuery,
@@ -249,10 +257,15 @@ export function pageStatement(
   where: readonly string[],
   order: string,
   joins = '',
+  counted?: readonly string[],
 ): string {
   const offset = pageOffset(query);
   const table = `${tableOf(definition.metadata)} t`;
   const filtered = where.length ? ` WHERE ${where.join(' AND ')}` : '';
+  if (counted) {
+    const total = `(SELECT count(*)::int FROM ${table}${counted.length ? ` WHERE ${counted.join(' AND ')}` : ''})`;
+    columns = `${total} AS "__total", ${columns}`;
+  }
   const window = `LIMIT ${query.limit + 1}${offset ? ` OFFSET ${offset}` : ''}`;
   const pk = `t.${ident(definition.id.column!.databaseName)}`;
   // A deep OFFSET page picks its ids first and computes the columns (to-many id arrays, cursor keys) for
@@ -262,6 +275,28 @@ export function pageStatement(
     ? `SELECT ${columns} FROM ${table}${joins} WHERE ${pk} IN (SELECT ${pk} FROM ${table}${filtered} ` +
         `ORDER BY ${order} ${window}) ORDER BY ${order}`
     : `SELECT ${columns} FROM ${table}${joins}${filtered} ORDER BY ${order} ${window}`;
+}
+
+/**
+ * A page's rows and the list's total: from the rows' `__total` when the page's statement counted
+ * (`inPage`), else from `count`, run beside it. An empty page's statement counts nothing: on the `first`
+ * page that means no row matches; past it, `count` runs after.
+ * Example: `const [rows, total] = await pageRows(reads.query(sql, values), count, true, !query.after)`.
+ */
+export async function pageRows(
+  page: Promise<ResourceRow[]>,
+  count: () => Promise<{ total: number; estimated: boolean }>,
+  inPage: boolean,
+  first: boolean,
+): Promise<[ResourceRow[], { total: number; estimated: boolean }]> {
+  if (!inPage) {
+    return Promise.all([page, count()]);
+  }
+  const rows = await page;
+  if (rows.length > 0) {
+    return [rows, { total: rows[0].__total as number, estimated: false }];
+  }
+  return [rows, first ? { total: 0, estimated: false } : await count()];
 }
 
 /** Exact count, or the planner's estimate when it exceeds `estimateCountAbove`. */
