@@ -155,9 +155,10 @@ export class ResourceService {
     // page), the join cost PostgreSQL about 100 µs more than the page and the include's own prepared
     // statement together; prepared, about 15 µs less, and the round trip and the second result go.
     const joined = scope && prepared ? joinableIncludes(scope, definition, query.include, principal) : [];
-    // The page's own statement counts the list, unless the total may be the planner's estimate: one
-    // statement and one round trip fewer than a count beside it.
-    const inPage = definition.options.estimateCountAbove === undefined;
+    // The page's own statement counts the list: one statement and one round trip fewer than a count beside
+    // it. Not where the total may be the planner's estimate, nor on a numbered page past the first, whose
+    // OFFSET can make the page as slow as the count: side by side, the two take the time of the slower.
+    const inPage = definition.options.estimateCountAbove === undefined && !offset;
     const shape = pageShape(definition, fields, query, joined, scope, inPage);
     const sql = pageStatement(
       definition,
@@ -172,7 +173,7 @@ export class ResourceService {
       this.statements.query<ResourceRow[]>(sql, params.values, prepared),
       () => countRows(this.dataSource, this.statements, definition, countWhere, countParams, prepare),
       inPage,
-      !query.after && !offset,
+      !query.after,
     );
     const more = rows.length > query.limit;
     if (more) {
