@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { Product } from 'src/app/catalog/product.entity';
 import { serverPool } from 'src/framework/database/data-source-options';
@@ -78,11 +79,18 @@ describe('pooled connections after refused creates and closed connections', () =
   it('drops the connections PostgreSQL closed, and the reads after them are answered', async () => {
     const before = closed;
     const product = (await t.inject('/api/products?limit=1')).json<{ data: { id: number }[] }>().data[0];
-    // Every pooled connection of this app, closed by the server (a failover, an admin's kill).
-    await dataSource.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-    );
+    // Every pooled connection of this app, closed by the server (a failover, an admin's kill). Killed from a
+    // connection of its own: the pool may hold a single connection, which a query through it would spare.
+    const admin = new Client(serverPool(dataSource)!.options);
+    await admin.connect();
+    try {
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+    } finally {
+      await admin.end();
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
     const statuses = [];
     for (let i = 0; i < 12; i++) {
