@@ -315,6 +315,14 @@ describe('authorization: permissions per action, ownership, staff-only users and
           [...aliceOrders.map((id) => [id, id, alice.id]), [bobOrder, bobOrder, bob.id]].sort(),
         );
       }
+      // One line by id: the same scope.
+      const aliceLine = lines.find((line) => line.orderId === aliceOrders[0])!;
+      const one = (caller: TestUser) =>
+        call('GET', `/api/order-items/${aliceLine.id}?include=order`, caller).then((res) =>
+          res.json<OrderItemRow>(),
+        );
+      expect((await one(bob)).order).toBeNull();
+      expect((await one(staff)).order).toMatchObject({ id: aliceOrders[0], customerId: alice.id });
     });
 
     it("A sees and changes only A's orders", async () => {

@@ -404,5 +404,14 @@ describe('orders on PostgreSQL', () => {
       // The page (which joins the categories and counts the list), then the tags.
       expect(large.sql).toHaveLength(2);
     });
+
+    it('reads one row with its category joined, then its tags: two statements', async () => {
+      const listed = (await statementsOf('/api/products?limit=1')).res.json<ListBody<ProductRow>>().data[0];
+      const one = await statementsOf(`/api/products/${listed.id}?include=category,tags`);
+      expect(one.res.statusCode).toBe(200);
+      expect(one.res.json<ProductRow>().category?.id).toBe(listed.categoryId);
+      expect(one.sql).toHaveLength(2);
+      expect(one.sql[0]).toContain('LEFT JOIN "category"');
+    });
   });
 });

@@ -750,6 +750,24 @@ describe('generated resources (products, categories, tags) on PostgreSQL', () =>
           expect(c.parent?.id ?? null).toBe(c.parentId);
         }
       }
+      // GET /:id joins them too, with the same answer and the ETag of the row alone.
+      const alone = await t.inject(`/api/products/${p2}`);
+      for (const [query, last] of [
+        ['include=category,tags', ['category', 'tags']],
+        ['include=tags,category', ['tags', 'category']],
+        ['include=category&fields=name', ['category']],
+      ] as const) {
+        const res = await t.inject(`/api/products/${p2}?${query}`);
+        expect(res.headers.etag).toBe(alone.headers.etag);
+        const row = res.json<ProductBody>();
+        expect(Object.keys(row).slice(-last.length)).toEqual(last);
+        expect(JSON.stringify(row.category)).toBe(await ownJson(books.id));
+      }
+      expect(await getJson(`/api/categories/${root.id}?include=parent`)).toMatchObject({
+        id: root.id,
+        parentId: null,
+        parent: null,
+      });
     });
 
     it('includes on GET /:id', async () => {

@@ -65,11 +65,11 @@ export function includeOwners(
   definition: ResourceDefinition,
   include: readonly string[],
   fields: readonly ResourceField[] = definition.readable,
-  joined: readonly string[] = [],
+  joined: readonly JoinedInclude[] = [],
 ): string[] {
   return ownerHelpers(
     topLevel(include)
-      .filter((name) => !joined.includes(name))
+      .filter((name) => !joined.some((j) => j.name === name))
       .map((name) => definition.relations.get(name)!),
     fields,
     't',
@@ -77,8 +77,8 @@ export function includeOwners(
 }
 
 /**
- * A to-one include that a list's page statement reads itself, LEFT JOINed, instead of a statement of its
- * own after the page: one statement and one round trip fewer for the same rows. Its target's fields are
+ * A to-one include that the statement of the rows reads itself, LEFT JOINed, instead of a statement of its
+ * own after them: one statement and one round trip fewer for the same rows. Its target's fields are
  * the columns `__i<n>_<field>`, and `__i<n>` is its key, null when the row has no related row.
  */
 export interface JoinedInclude {
@@ -93,18 +93,25 @@ export interface JoinedInclude {
   present: string;
 }
 
+/** JoinedInclude lists by definition, then the relations' names. */
+const joinedLists = new ShapeCache<ResourceDefinition, readonly JoinedInclude[]>();
+
+const NOTHING_JOINED: readonly JoinedInclude[] = [];
+
 /**
- * The top-level relations of `include` a page may read with a join (`JoinedInclude`): to-one relations whose
- * key is a column of the page's own table, to a resource the caller sees every row of (an owned target is
- * limited to the caller's rows by the statement of its own), with nothing included below them. Soft-deleted
- * targets are answered as the statement of their own answers them (a to-one include does not hide them).
+ * The top-level relations of `include` a statement of `definition`'s rows may read with a join
+ * (`JoinedInclude`): to-one relations whose key is a column of the row's own table, to a resource the caller
+ * sees every row of (an owned target is limited to the caller's rows by the statement of its own), with
+ * nothing included below them. Soft-deleted targets are answered as the statement of their own answers them
+ * (a to-one include does not hide them). Built once per definition and set of relations.
+ * Example: `joinedIncludes(scope, products, ['category', 'tags'], principal)` → category's join.
  */
-export function joinableIncludes(
+export function joinedIncludes(
   scope: IncludeScope,
   definition: ResourceDefinition,
   include: readonly string[],
   principal: Principal | undefined,
-): string[] {
+): readonly JoinedInclude[] {
   const joinable: string[] = [];
   for (const name of topLevel(include)) {
     const relation = definition.relations.get(name)!;
@@ -120,11 +127,23 @@ export function joinableIncludes(
       joinable.push(name);
     }
   }
-  return joinable;
+  if (joinable.length === 0) {
+    return NOTHING_JOINED;
+  }
+  return joinedLists.get(definition, joinable.join(','), () =>
+    joinable.map((name, n) =>
+      joinedInclude(
+        definition,
+        scope.forEntity(definition.relations.get(name)!.inverseEntityMetadata.target)!,
+        name,
+        n,
+      ),
+    ),
+  );
 }
 
-/** The JoinedInclude of `definition`'s relation `name` (to `target`) as the page's `n`th join. */
-export function joinedInclude(
+/** The JoinedInclude of `definition`'s relation `name` (to `target`) as the statement's `n`th join. */
+function joinedInclude(
   definition: ResourceDefinition,
   target: ResourceDefinition,
   name: string,
@@ -143,7 +162,7 @@ export function joinedInclude(
   };
 }
 
-/** Sets `row[joined.name]` on each row from the columns its page statement read (`JoinedInclude`). */
+/** Sets `row[joined.name]` on each row from the columns its own statement read (`JoinedInclude`). */
 function attachJoined(rows: ResourceRow[], joined: JoinedInclude): void {
   const { name, reads, present } = joined;
   for (const row of rows) {
@@ -298,7 +317,7 @@ export async function loadIncludes(
   principal: Principal | undefined,
   metadata: EntityMetadata | undefined = definition?.metadata,
   fields: readonly ResourceField[] | undefined = definition?.readable,
-  joined: readonly JoinedInclude[] = [],
+  joined: readonly JoinedInclude[] = NOTHING_JOINED,
 ): Promise<void> {
   if (rows.length === 0 || include.length === 0 || !metadata) {
     return;

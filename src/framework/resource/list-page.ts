@@ -1,12 +1,7 @@
 import * as qs from 'qs';
 import type { DataSource } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
-import {
-  type IncludeScope,
-  type JoinedInclude,
-  includeOwners,
-  joinedInclude,
-} from 'src/framework/resource/include-loader';
+import { type JoinedInclude, includeOwners } from 'src/framework/resource/include-loader';
 import type { PreparedStatements } from 'src/framework/resource/prepared-statements';
 import { CursorRow, rowCursor, sortSignature } from 'src/framework/resource/query/cursors';
 import type { ListQuery } from 'src/framework/resource/query-types';
@@ -78,23 +73,25 @@ const shapes = new ShapeCache<readonly ResourceField[], PageShape>();
 /**
  * The shape of a list reading `fields` (the fields it answers) in `query`'s sort with its includes: sort
  * and include keys are read from the selected fields when one holds them (the rows then need no copy
- * without helper columns), from helper columns otherwise. The includes named in `joined` (of
- * `joinableIncludes` with `scope`) are read by the page's statement itself, and with `counted` it counts
- * the list too. Built once per shape for a kept fields array.
+ * without helper columns), from helper columns otherwise. The `joined` includes (`joinedIncludes`) are read
+ * by the page's statement itself, and with `counted` it counts the list too. Built once per shape for a kept
+ * fields array.
  */
 export function pageShape(
   definition: ResourceDefinition,
   fields: readonly ResourceField[],
   query: ListQuery,
-  joined: readonly string[] = [],
-  scope?: IncludeScope,
+  joined: readonly JoinedInclude[] = [],
   counted = false,
 ): PageShape {
   let key = counted ? '#' : '';
   for (const term of query.sort) {
     key += `${term.direction === 'desc' ? '-' : ''}${term.path},`;
   }
-  key += `|${query.include.join(',')}|${joined.join(',')}`;
+  key += `|${query.include.join(',')}|`;
+  for (const j of joined) {
+    key += `${j.name},`;
+  }
   return shapes.get(fields, key, () => {
     const helpers: string[] = [];
     const cursorKeys = query.sort.map((term, i) => {
@@ -105,15 +102,7 @@ export function pageShape(
       return field ?? `__k${i}`;
     });
     helpers.push(...includeOwners(definition, query.include, fields, joined));
-    const joins = joined.map((name, n) =>
-      joinedInclude(
-        definition,
-        scope!.forEntity(definition.relations.get(name)!.inverseEntityMetadata.target)!,
-        name,
-        n,
-      ),
-    );
-    helpers.push(...joins.map((j) => j.columns));
+    helpers.push(...joined.map((j) => j.columns));
     return {
       columns: [selectList(fields), ...helpers].join(', '),
       order: orderBy(definition, query.sort),
@@ -121,8 +110,8 @@ export function pageShape(
       idIndex: query.sort.findIndex((term) => term.path === definition.query.idPath),
       helpers: counted || helpers.length > 0,
       counted,
-      joined: joins,
-      joins: joins.map((j) => j.join).join(''),
+      joined,
+      joins: joined.map((j) => j.join).join(''),
     };
   });
 }

@@ -11,7 +11,7 @@ import { ResourceCache } from 'src/framework/resource/resource-cache';
 import { ResourceEvents } from 'src/framework/resource/resource-events';
 import type { ListQuery, Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition, ResourceField } from 'src/framework/resource/resource-definition';
-import { IncludeScope, joinableIncludes, loadIncludes } from 'src/framework/resource/include-loader';
+import { IncludeScope, joinedIncludes, loadIncludes } from 'src/framework/resource/include-loader';
 import {
   ListRequest,
   ListResult,
@@ -154,12 +154,12 @@ export class ResourceService {
     // To-one includes are joined into a prepared page only. Planned afresh for each request (a filtered
     // page), the join cost PostgreSQL about 100 µs more than the page and the include's own prepared
     // statement together; prepared, about 15 µs less, and the round trip and the second result go.
-    const joined = scope && prepared ? joinableIncludes(scope, definition, query.include, principal) : [];
+    const joined = scope && prepared ? joinedIncludes(scope, definition, query.include, principal) : [];
     // The page's own statement counts the list: one statement and one round trip fewer than a count beside
     // it. Not where the total may be the planner's estimate, nor on a numbered page past the first, whose
     // OFFSET can make the page as slow as the count: side by side, the two take the time of the slower.
     const inPage = definition.options.estimateCountAbove === undefined && !offset;
-    const shape = pageShape(definition, fields, query, joined, scope, inPage);
+    const shape = pageShape(definition, fields, query, joined, inPage);
     const sql = pageStatement(
       definition,
       query,
@@ -217,25 +217,31 @@ export class ResourceService {
     id: unknown,
     options: { fields?: string[]; include?: string[]; principal?: Principal; trashed?: Trashed },
   ): Promise<{ row: ResourceRow; etag: string }> {
+    const scope = options.include?.length ? this.includeScope : undefined;
+    // Its to-one includes are joined: the statement is prepared (see readList's joins).
+    const joined = scope ? joinedIncludes(scope, this.definition, options.include!, options.principal) : [];
     const row = await this.rowReads.readOne(this.statements, id, {
       helpers: options.include ?? [],
       ownerId: this.ownerScope(this.definition, options.principal, 'view'),
       trashed: options.trashed,
+      joined,
     });
     if (!row) {
       throw notFound(this.definition, id);
     }
     // Helper columns exist only with includes; without them the row is its own full representation.
-    const included = options.include !== undefined && options.include.length > 0;
-    const etag = etagOf(included ? withoutHelpers(row) : row);
-    if (included) {
+    const etag = etagOf(scope ? withoutHelpers(row) : row);
+    if (scope) {
       await loadIncludes(
         this.statements,
-        this.includeScope,
+        scope,
         this.definition,
         [row],
         options.include!,
         options.principal,
+        this.definition.metadata,
+        this.definition.readable,
+        joined,
       );
     }
     if (options.fields) {
@@ -248,7 +254,7 @@ export class ResourceService {
       }
       return { row: projected, etag };
     }
-    return { row: included ? withoutHelpers(row) : row, etag };
+    return { row: scope ? withoutHelpers(row) : row, etag };
   }
 
   /** Validates and inserts in one transaction (hooks included); returns the stored row. */

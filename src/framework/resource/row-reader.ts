@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
-import type { Queryable } from 'src/framework/resource/include-loader';
+import type { JoinedInclude, Queryable } from 'src/framework/resource/include-loader';
 import { checkIfMatch, notFound } from 'src/framework/resource/resource-rows';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
 import { includeOwners } from 'src/framework/resource/include-loader';
@@ -17,22 +17,34 @@ export class RowReader {
 
   constructor(private readonly definition: ResourceDefinition) {}
 
-  /** One row's full representation (plus include helper columns) by id (`$1`), owner (`$2`) if `owned`. */
+  /**
+   * One row's full representation (plus include helper columns, and the columns of the `joined` includes) by
+   * id (`$1`), owner (`$2`) if `owned`.
+   */
   readOneSql(
     lock: boolean,
     trashed: Trashed | undefined,
     helpers: readonly string[],
     owned: boolean,
+    joined: readonly JoinedInclude[] = [],
   ): string {
-    const key = `${lock ? 'l' : ''}|${trashed ?? ''}|${owned ? 'o' : ''}|${helpers.join(',')}`;
+    let key = `${lock ? 'l' : ''}|${trashed ?? ''}|${owned ? 'o' : ''}|${helpers.join(',')}|`;
+    for (const j of joined) {
+      key += `${j.name},`;
+    }
     let sql = this.readOneStatements.get(key);
     if (sql === undefined) {
       const definition = this.definition;
-      const select = [selectList(definition.readable), ...includeOwners(definition, helpers)];
+      const select = [
+        selectList(definition.readable),
+        ...includeOwners(definition, helpers, definition.readable, joined),
+        ...joined.map((j) => j.columns),
+      ];
       const condition = trashedCondition(definition, trashed);
       const deleted = condition ? ` AND ${condition}` : '';
       const ownedBy = owned ? ` AND t.${ident(definition.owner!.column!.databaseName)} = $2` : '';
-      sql = `SELECT ${select.join(', ')} FROM ${tableOf(definition.metadata)} t WHERE t.${ident(
+      const joins = joined.map((j) => j.join).join('');
+      sql = `SELECT ${select.join(', ')} FROM ${tableOf(definition.metadata)} t${joins} WHERE t.${ident(
         definition.id.column!.databaseName,
       )} = $1${deleted}${ownedBy}${lock ? ' FOR UPDATE OF t' : ''}`;
       // Include paths come from an allow-list, so the shapes are few; the bound is only a safeguard.
@@ -64,17 +76,24 @@ export class RowReader {
   }
 
   /**
-   * Reads one row's full representation (plus include helper columns), optionally locked FOR UPDATE.
+   * Reads one row's full representation (plus include helper columns and `joined` includes' columns),
+   * optionally locked FOR UPDATE.
    * Live rows only unless `trashed` says otherwise.
    */
   async readOne(
     manager: Queryable,
     id: unknown,
-    options: { lock?: boolean; trashed?: Trashed; helpers?: string[]; ownerId?: unknown } = {},
+    options: {
+      lock?: boolean;
+      trashed?: Trashed;
+      helpers?: string[];
+      ownerId?: unknown;
+      joined?: readonly JoinedInclude[];
+    } = {},
   ): Promise<ResourceRow | undefined> {
     const owned = options.ownerId !== undefined;
     const rows = await manager.query<ResourceRow[]>(
-      this.readOneSql(options.lock === true, options.trashed, options.helpers ?? [], owned),
+      this.readOneSql(options.lock === true, options.trashed, options.helpers ?? [], owned, options.joined),
       owned ? [id, options.ownerId] : [id],
     );
     return rows[0];
