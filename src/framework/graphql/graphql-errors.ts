@@ -122,17 +122,17 @@ function refusedRequest(
  * A GET whose document has no operation to run: `operationName` names none of them, or several are sent
  * without one. Mercurius checks a GET's operation is a query before graphql-js would say so, and fails on
  * the missing operation (a TypeError, a 500); this is graphql-js's message, as a POST gets it. `document` is
- * the one Mercurius ran: a persisted query's, which the request names only by its hash.
+ * the one Mercurius was running (its request context's `__currentQuery`, set before that check): the
+ * query string's, or a persisted query's, which the request names only by its hash.
  */
 function missingOperation(req?: FastifyRequest, document?: string): string | undefined {
-  const { query: sent, operationName } = (req?.method === 'GET' ? req.query : {}) as Record<string, unknown>;
-  const query = req?.method === 'GET' ? (document ?? sent) : undefined;
-  if (typeof query !== 'string') {
+  if (req?.method !== 'GET' || document === undefined) {
     return undefined;
   }
+  const { operationName } = req.query as Record<string, unknown>;
   const name = typeof operationName === 'string' && operationName !== '' ? operationName : undefined;
   try {
-    if (getOperationAST(parse(query), name)) {
+    if (getOperationAST(parse(document), name)) {
       return undefined;
     }
   } catch {

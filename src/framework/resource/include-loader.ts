@@ -58,25 +58,6 @@ function ownerHelpers(
 }
 
 /**
- * The helper columns a page read with `fields` needs to load `include` (`ownerHelpers`), but for the
- * relations in `joined`, which the page's statement reads itself.
- */
-export function includeOwners(
-  definition: ResourceDefinition,
-  include: readonly string[],
-  fields: readonly ResourceField[] = definition.readable,
-  joined: readonly JoinedInclude[] = [],
-): string[] {
-  return ownerHelpers(
-    topLevel(include)
-      .filter((name) => !joined.some((j) => j.name === name))
-      .map((name) => definition.relations.get(name)!),
-    fields,
-    't',
-  );
-}
-
-/**
  * A to-one include that the statement of the rows reads itself, LEFT JOINed, instead of a statement of its
  * own after them: one statement and one round trip fewer for the same rows. Its target's fields are
  * the columns `__i<n>_<field>`, and `__i<n>` is its key, null when the row has no related row.
@@ -93,10 +74,41 @@ export interface JoinedInclude {
   present: string;
 }
 
-/** JoinedInclude lists by definition, then the relations' names. */
-const joinedLists = new ShapeCache<ResourceDefinition, readonly JoinedInclude[]>();
+/** The to-one includes one statement joins (`joinedIncludes`), with what the statement and its caches need. */
+export interface JoinedIncludes {
+  /** Each joined relation, in `include`'s order. */
+  each: readonly JoinedInclude[];
+  /** Their names: part of the key a statement's text is kept under. */
+  key: string;
+  /** Their select list items, and their LEFT JOINs for the FROM clause. */
+  columns: readonly string[];
+  joins: string;
+}
 
-const NOTHING_JOINED: readonly JoinedInclude[] = [];
+/** No include joined. */
+export const NOTHING_JOINED: JoinedIncludes = { each: [], key: '', columns: [], joins: '' };
+
+/** JoinedIncludes by definition, then the relations' names. */
+const joinedLists = new ShapeCache<ResourceDefinition, JoinedIncludes>();
+
+/**
+ * The helper columns a statement read with `fields` needs to load `include` (`ownerHelpers`), but for the
+ * `joined` relations, which the statement reads itself.
+ */
+export function includeOwners(
+  definition: ResourceDefinition,
+  include: readonly string[],
+  fields: readonly ResourceField[] = definition.readable,
+  joined: JoinedIncludes = NOTHING_JOINED,
+): string[] {
+  return ownerHelpers(
+    topLevel(include)
+      .filter((name) => !joined.each.some((j) => j.name === name))
+      .map((name) => definition.relations.get(name)!),
+    fields,
+    't',
+  );
+}
 
 /**
  * The top-level relations of `include` a statement of `definition`'s rows may read with a join
@@ -111,7 +123,7 @@ export function joinedIncludes(
   definition: ResourceDefinition,
   include: readonly string[],
   principal: Principal | undefined,
-): readonly JoinedInclude[] {
+): JoinedIncludes {
   const joinable: string[] = [];
   for (const name of topLevel(include)) {
     const relation = definition.relations.get(name)!;
@@ -130,16 +142,18 @@ export function joinedIncludes(
   if (joinable.length === 0) {
     return NOTHING_JOINED;
   }
-  return joinedLists.get(definition, joinable.join(','), () =>
-    joinable.map((name, n) =>
+  const key = joinable.join(',');
+  return joinedLists.get(definition, key, () => {
+    const each = joinable.map((name, n) =>
       joinedInclude(
         definition,
         scope.forEntity(definition.relations.get(name)!.inverseEntityMetadata.target)!,
         name,
         n,
       ),
-    ),
-  );
+    );
+    return { each, key, columns: each.map((j) => j.columns), joins: each.map((j) => j.join).join('') };
+  });
 }
 
 /** The JoinedInclude of `definition`'s relation `name` (to `target`) as the statement's `n`th join. */
@@ -317,14 +331,14 @@ export async function loadIncludes(
   principal: Principal | undefined,
   metadata: EntityMetadata | undefined = definition?.metadata,
   fields: readonly ResourceField[] | undefined = definition?.readable,
-  joined: readonly JoinedInclude[] = NOTHING_JOINED,
+  joined: JoinedIncludes = NOTHING_JOINED,
 ): Promise<void> {
   if (rows.length === 0 || include.length === 0 || !metadata) {
     return;
   }
   for (const name of topLevel(include)) {
     // Attached in `include`'s order either way, so the answer's keys keep that order.
-    const read = joined.find((j) => j.name === name);
+    const read = joined.each.find((j) => j.name === name);
     if (read) {
       attachJoined(rows, read);
       continue;

@@ -8,6 +8,7 @@ import {
   listResult,
   pageLinks,
 } from 'src/framework/resource/list-page';
+import { NOTHING_JOINED } from 'src/framework/resource/include-loader';
 import type { ListQuery } from 'src/framework/resource/query-types';
 
 /**
@@ -188,8 +189,7 @@ describe('listResult: an estimated total, mended by the page', () => {
     idIndex: 0,
     helpers: false,
     counted: false,
-    joined: [],
-    joins: '',
+    joined: NOTHING_JOINED,
   };
   const request: ListRequest = { path: '/api/things', query: {} };
   /** `meta` of a page of `count` rows (`more`: a next page exists) when the planner estimated `estimate`. */

@@ -1,7 +1,7 @@
 import * as qs from 'qs';
 import type { DataSource } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
-import { type JoinedInclude, includeOwners } from 'src/framework/resource/include-loader';
+import { type JoinedIncludes, NOTHING_JOINED, includeOwners } from 'src/framework/resource/include-loader';
 import type { PreparedStatements } from 'src/framework/resource/prepared-statements';
 import { CursorRow, rowCursor, sortSignature } from 'src/framework/resource/query/cursors';
 import type { ListQuery } from 'src/framework/resource/query-types';
@@ -62,9 +62,8 @@ export interface PageShape {
   helpers: boolean;
   /** Whether the page's statement also counts the list, as its first column `__total` (`pageStatement`). */
   counted: boolean;
-  /** The includes the page's statement reads itself, and their joins (`JoinedInclude`). */
-  joined: readonly JoinedInclude[];
-  joins: string;
+  /** The includes the page's statement reads itself (`joinedIncludes`). */
+  joined: JoinedIncludes;
 }
 
 /** Shapes by selected fields (a definition's `readable` for most lists), then sort and includes. */
@@ -81,17 +80,14 @@ export function pageShape(
   definition: ResourceDefinition,
   fields: readonly ResourceField[],
   query: ListQuery,
-  joined: readonly JoinedInclude[] = [],
+  joined: JoinedIncludes = NOTHING_JOINED,
   counted = false,
 ): PageShape {
   let key = counted ? '#' : '';
   for (const term of query.sort) {
     key += `${term.direction === 'desc' ? '-' : ''}${term.path},`;
   }
-  key += `|${query.include.join(',')}|`;
-  for (const j of joined) {
-    key += `${j.name},`;
-  }
+  key += `|${query.include.join(',')}|${joined.key}`;
   return shapes.get(fields, key, () => {
     const helpers: string[] = [];
     const cursorKeys = query.sort.map((term, i) => {
@@ -102,7 +98,7 @@ export function pageShape(
       return field ?? `__k${i}`;
     });
     helpers.push(...includeOwners(definition, query.include, fields, joined));
-    helpers.push(...joined.map((j) => j.columns));
+    helpers.push(...joined.columns);
     return {
       columns: [selectList(fields), ...helpers].join(', '),
       order: orderBy(definition, query.sort),
@@ -111,7 +107,6 @@ export function pageShape(
       helpers: counted || helpers.length > 0,
       counted,
       joined,
-      joins: joined.map((j) => j.join).join(''),
     };
   });
 }
@@ -235,25 +230,25 @@ export function pageOffset(query: ListQuery): number {
 }
 
 /**
- * The SELECT of one page: `columns` of the rows matching `where`, in `order`, one row past the limit. With
- * `counted` (the count's conditions), each row's first column `__total` counts the rows matching those: an
- * uncorrelated subquery, which PostgreSQL runs once for the statement, and not at all for an empty page.
+ * The SELECT of one page in `shape`: its columns of the rows matching `where`, in its order, one row past the
+ * limit. When the shape is `counted`, each row's first column `__total` counts the rows matching `counted`
+ * (the list's conditions): an uncorrelated subquery, which PostgreSQL runs once for the statement, and not at
+ * all for an empty page.
  */
 export function pageStatement(
   definition: ResourceDefinition,
   query: ListQuery,
-  columns: string,
+  shape: PageShape,
   where: readonly string[],
-  order: string,
-  joins = '',
-  counted?: readonly string[],
+  counted: readonly string[],
 ): string {
   const offset = pageOffset(query);
   const table = `${tableOf(definition.metadata)} t`;
   const filtered = where.length ? ` WHERE ${where.join(' AND ')}` : '';
-  if (counted) {
-    const total = `(SELECT count(*)::int FROM ${table}${counted.length ? ` WHERE ${counted.join(' AND ')}` : ''})`;
-    columns = `${total} AS "__total", ${columns}`;
+  const { order, joined } = shape;
+  let columns = shape.columns;
+  if (shape.counted) {
+    columns = `(SELECT count(*)::int ${countedFrom(definition, counted)}) AS "__total", ${columns}`;
   }
   const window = `LIMIT ${query.limit + 1}${offset ? ` OFFSET ${offset}` : ''}`;
   const pk = `t.${ident(definition.id.column!.databaseName)}`;
@@ -261,9 +256,9 @@ export function pageStatement(
   // those rows only: PostgreSQL evaluates the select list of every row it skips. At 1M rows, page 40,000:
   // 2.5 s -> 0.19 s, the same rows.
   return offset
-    ? `SELECT ${columns} FROM ${table}${joins} WHERE ${pk} IN (SELECT ${pk} FROM ${table}${filtered} ` +
+    ? `SELECT ${columns} FROM ${table}${joined.joins} WHERE ${pk} IN (SELECT ${pk} FROM ${table}${filtered} ` +
         `ORDER BY ${order} ${window}) ORDER BY ${order}`
-    : `SELECT ${columns} FROM ${table}${joins}${filtered} ORDER BY ${order} ${window}`;
+    : `SELECT ${columns} FROM ${table}${joined.joins}${filtered} ORDER BY ${order} ${window}`;
 }
 
 /**
@@ -288,6 +283,11 @@ export async function pageRows(
   return [rows, first ? { total: 0, estimated: false } : await count()];
 }
 
+/** The FROM clause of a list's count: the rows matching `where`. */
+function countedFrom(definition: ResourceDefinition, where: readonly string[]): string {
+  return `FROM ${tableOf(definition.metadata)} t${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+}
+
 /** Exact count, or the planner's estimate when it exceeds `estimateCountAbove`. */
 export async function countRows(
   dataSource: DataSource,
@@ -297,7 +297,7 @@ export async function countRows(
   params: unknown[],
   prepare: boolean,
 ): Promise<{ total: number; estimated: boolean }> {
-  const from = `FROM ${tableOf(definition.metadata)} t${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  const from = countedFrom(definition, where);
   const threshold = definition.options.estimateCountAbove;
   if (threshold !== undefined) {
     const plan = await dataSource.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] | string }[]>(

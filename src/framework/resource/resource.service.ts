@@ -154,21 +154,15 @@ export class ResourceService {
     // To-one includes are joined into a prepared page only. Planned afresh for each request (a filtered
     // page), the join cost PostgreSQL about 100 µs more than the page and the include's own prepared
     // statement together; prepared, about 15 µs less, and the round trip and the second result go.
-    const joined = scope && prepared ? joinedIncludes(scope, definition, query.include, principal) : [];
+    const joined = prepared
+      ? scope && joinedIncludes(scope, definition, query.include, principal)
+      : undefined;
     // The page's own statement counts the list: one statement and one round trip fewer than a count beside
     // it. Not where the total may be the planner's estimate, nor on a numbered page past the first, whose
     // OFFSET can make the page as slow as the count: side by side, the two take the time of the slower.
     const inPage = definition.options.estimateCountAbove === undefined && !offset;
     const shape = pageShape(definition, fields, query, joined, inPage);
-    const sql = pageStatement(
-      definition,
-      query,
-      shape.columns,
-      where,
-      shape.order,
-      shape.joins,
-      inPage ? countWhere : undefined,
-    );
+    const sql = pageStatement(definition, query, shape, where, countWhere);
     const [rows, counted] = await pageRows(
       this.statements.query<ResourceRow[]>(sql, params.values, prepared),
       () => countRows(this.dataSource, this.statements, definition, countWhere, countParams, prepare),
@@ -219,7 +213,7 @@ export class ResourceService {
   ): Promise<{ row: ResourceRow; etag: string }> {
     const scope = options.include?.length ? this.includeScope : undefined;
     // Its to-one includes are joined: the statement is prepared (see readList's joins).
-    const joined = scope ? joinedIncludes(scope, this.definition, options.include!, options.principal) : [];
+    const joined = scope && joinedIncludes(scope, this.definition, options.include!, options.principal);
     const row = await this.rowReads.readOne(this.statements, id, {
       helpers: options.include ?? [],
       ownerId: this.ownerScope(this.definition, options.principal, 'view'),

@@ -1,9 +1,13 @@
 import type { EntityManager } from 'typeorm';
 import { ident, tableOf } from 'src/framework/database/sql';
-import type { JoinedInclude, Queryable } from 'src/framework/resource/include-loader';
 import { checkIfMatch, notFound } from 'src/framework/resource/resource-rows';
 import type { ResourceRow } from 'src/framework/resource/resource.decorator';
-import { includeOwners } from 'src/framework/resource/include-loader';
+import {
+  type JoinedIncludes,
+  NOTHING_JOINED,
+  type Queryable,
+  includeOwners,
+} from 'src/framework/resource/include-loader';
 import type { Trashed } from 'src/framework/resource/query-types';
 import type { ResourceDefinition } from 'src/framework/resource/resource-definition';
 import { selectList, trashedCondition } from 'src/framework/resource/resource-sql';
@@ -26,25 +30,21 @@ export class RowReader {
     trashed: Trashed | undefined,
     helpers: readonly string[],
     owned: boolean,
-    joined: readonly JoinedInclude[] = [],
+    joined: JoinedIncludes = NOTHING_JOINED,
   ): string {
-    let key = `${lock ? 'l' : ''}|${trashed ?? ''}|${owned ? 'o' : ''}|${helpers.join(',')}|`;
-    for (const j of joined) {
-      key += `${j.name},`;
-    }
+    const key = `${lock ? 'l' : ''}|${trashed ?? ''}|${owned ? 'o' : ''}|${helpers.join(',')}|${joined.key}`;
     let sql = this.readOneStatements.get(key);
     if (sql === undefined) {
       const definition = this.definition;
       const select = [
         selectList(definition.readable),
         ...includeOwners(definition, helpers, definition.readable, joined),
-        ...joined.map((j) => j.columns),
+        ...joined.columns,
       ];
       const condition = trashedCondition(definition, trashed);
       const deleted = condition ? ` AND ${condition}` : '';
       const ownedBy = owned ? ` AND t.${ident(definition.owner!.column!.databaseName)} = $2` : '';
-      const joins = joined.map((j) => j.join).join('');
-      sql = `SELECT ${select.join(', ')} FROM ${tableOf(definition.metadata)} t${joins} WHERE t.${ident(
+      sql = `SELECT ${select.join(', ')} FROM ${tableOf(definition.metadata)} t${joined.joins} WHERE t.${ident(
         definition.id.column!.databaseName,
       )} = $1${deleted}${ownedBy}${lock ? ' FOR UPDATE OF t' : ''}`;
       // Include paths come from an allow-list, so the shapes are few; the bound is only a safeguard.
@@ -88,7 +88,7 @@ export class RowReader {
       trashed?: Trashed;
       helpers?: string[];
       ownerId?: unknown;
-      joined?: readonly JoinedInclude[];
+      joined?: JoinedIncludes;
     } = {},
   ): Promise<ResourceRow | undefined> {
     const owned = options.ownerId !== undefined;
